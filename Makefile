@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Everything else is for developers.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/bulwark
+
+.PHONY: demo test test-postgres lint format bench install clean messages
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/bulwark demo
+
+lint: install
+	$(BIN)/ruff check src bench
+	$(BIN)/ruff format --check src bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -p no:cacheprovider
+
+test-postgres: install
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider
+
+format: install
+	$(BIN)/ruff check --fix src bench
+	$(BIN)/ruff format src bench
+
+bench: install
+	$(BIN)/python bench/api_read_load.py
+
+messages: install
+	cd src/bulwark && ../../$(BIN)/bulwark makemessages -l zh_Hant --no-obsolete && ../../$(BIN)/bulwark compilemessages -l zh_Hant
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,76 @@
+"""`Authorization: Bearer <token>` for every API endpoint, and session authentication
+that insists on the second factor for the users who must have one."""
+
+import hmac
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import ApiToken
+from bulwark.constituency.services import TOKEN_PREFIX, token_digest
+
+# Refresh `last_used_at` at most this often, so a busy client does not write on every call.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request)
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                _("Malformed Authorization header: use 'Bearer <token>'.")
+            )
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Malformed token.")) from None
+        return self._check(raw)
+
+    def _check(self, raw: str) -> tuple[Any, ApiToken]:
+        body = raw.removeprefix(TOKEN_PREFIX)
+        prefix, _sep, secret = body.partition("_")
+        if not raw.startswith(TOKEN_PREFIX) or len(prefix) != 10 or not secret or len(raw) > 100:
+            raise exceptions.AuthenticationFailed(_("Malformed token."))
+        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        if token is None or not hmac.compare_digest(token.digest, token_digest(secret)):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("This token has been revoked."))
+        now = timezone.now()
+        if token.expires_at <= now:
+            raise exceptions.AuthenticationFailed(_("This token has expired."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("The token's user is deactivated."))
+        if (
+            token.last_used_at is None
+            or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+        ):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """A browser session counts only once its second factor is verified, where required."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        if viewer_of(user).requires_second_factor and not user.is_verified():
+            return None
+        return result

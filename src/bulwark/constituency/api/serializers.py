@@ -1,0 +1,137 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from bulwark.constituency.models import (
+    ApiToken,
+    Contact,
+    Membership,
+    NetworkClaim,
+    Organisation,
+    Role,
+    Sector,
+    User,
+)
+from bulwark.constituency.scopes import SCOPES
+from bulwark.core.models import AuditEntry
+
+
+class SectorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Sector
+        fields = ["id", "code", "name", "name_zh_hant", "critical_infrastructure"]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    sector = serializers.SlugRelatedField(
+        slug_field="code", queryset=Sector.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Organisation
+        fields = [
+            "id", "name", "short_name", "kind", "country", "sector", "parent",
+            "is_active", "notes", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness and hierarchy are validated by the service, with the same messages
+        # as the web form.
+        validators: list[Any] = []
+        extra_kwargs = {"name": {"validators": []}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and "parent" in self.fields:
+            # Only organisations the caller can see may be named as parent.
+            self.fields["parent"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+
+
+class NetworkClaimSerializer(serializers.ModelSerializer):
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
+    value = serializers.CharField(max_length=300)
+
+    class Meta:
+        model = NetworkClaim
+        fields = ["id", "organisation", "kind", "value", "note", "created_at"]
+        read_only_fields = ["created_at"]
+        validators: list[Any] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
+
+    class Meta:
+        model = Contact
+        fields = ["id", "organisation", "purpose", "name", "email", "phone", "pgp_key"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.none())
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "organisation", "role", "created_at"]
+        read_only_fields = ["created_at"]
+        validators: list[Any] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["user"].queryset = User.objects.visible_to(request.user)  # type: ignore[attr-defined]
+            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    memberships = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "email", "first_name", "last_name", "is_active",
+            "preferred_language", "memberships",
+        ]  # fmt: skip
+        read_only_fields = ["is_active", "memberships"]
+        extra_kwargs = {"username": {"validators": []}, "email": {"validators": []}}
+
+    def get_memberships(self, user: User) -> list[dict[str, Any]]:
+        request = self.context["request"]
+        visible = Membership.objects.visible_to(request.user).filter(user=user)
+        return [{"organisation": m.organisation_id, "role": m.role} for m in visible]
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(SCOPES)))
+    days = serializers.IntegerField(write_only=True, min_value=1, max_value=366, default=90)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id", "name", "prefix", "scopes", "days", "created_at", "expires_at",
+            "revoked_at", "last_used_at",
+        ]  # fmt: skip
+        read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "seq", "at", "actor_label", "ip", "action", "object_type", "object_id",
+            "object_label", "organisation_id", "changes", "hash",
+        ]  # fmt: skip

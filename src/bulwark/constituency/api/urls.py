@@ -1,0 +1,26 @@
+from rest_framework import routers
+
+from bulwark.constituency.api import views
+
+
+class APIRootView(routers.APIRootView):
+    """Bulwark REST API, version 1. Authenticate with `Authorization: Bearer <token>`."""
+
+    scope_exempt = True
+
+
+class Router(routers.DefaultRouter):
+    APIRootView = APIRootView
+
+
+router = Router()
+router.register("organisations", views.OrganisationViewSet, basename="organisation")
+router.register("networks", views.NetworkClaimViewSet, basename="networkclaim")
+router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("users", views.UserViewSet, basename="user")
+router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("sectors", views.SectorViewSet, basename="sector")
+router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
+router.register("audit", views.AuditEntryViewSet, basename="auditentry")
+
+urlpatterns = router.urls

@@ -1,0 +1,294 @@
+"""REST API for the constituency. Every queryset starts from `visible_to(request.user)`;
+every write calls a service."""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bulwark.constituency import networks, services
+from bulwark.constituency.api import serializers as s
+from bulwark.constituency.models import (
+    ApiToken,
+    Contact,
+    Membership,
+    NetworkClaim,
+    Organisation,
+    Sector,
+    User,
+)
+from bulwark.core.models import AuditEntry
+from bulwark.core.views import filter_audit
+
+
+class VisibleMixin:
+    """Start every read from the model's visibility rule."""
+
+    model: Any
+    request: Request
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no real user
+            return self.model.objects.none()
+        return self.model.objects.visible_to(self.request.user)
+
+
+class SectorViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
+    model = Sector
+    serializer_class = s.SectorSerializer
+    scope_resource = "constituency"
+
+
+class OrganisationViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    model = Organisation
+    serializer_class = s.OrganisationSerializer
+    scope_resource = "constituency"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("sector", str, description="sector code"),
+            OpenApiParameter("country", str),
+            OpenApiParameter("parent", int),
+            OpenApiParameter("q", str, description="name contains"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        orgs = super().get_queryset().select_related("sector")
+        params = self.request.query_params
+        if params.get("kind"):
+            orgs = orgs.filter(kind=params["kind"])
+        if params.get("sector"):
+            orgs = orgs.filter(sector__code=params["sector"])
+        if params.get("country"):
+            orgs = orgs.filter(country=params["country"].upper()[:2])
+        if params.get("parent", "").isdigit():
+            orgs = orgs.filter(parent_id=int(params["parent"]))
+        if params.get("q"):
+            q = params["q"][:100]
+            orgs = orgs.filter(Q(name__icontains=q) | Q(short_name__icontains=q))
+        return orgs
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        serializer.instance = services.create_organisation(
+            self.request.user, **serializer.validated_data  # type: ignore[arg-type]
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        serializer.instance = services.update_organisation(
+            self.request.user, self.get_object(), **serializer.validated_data  # type: ignore[arg-type]
+        )
+
+
+class NetworkClaimViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    model = NetworkClaim
+    serializer_class = s.NetworkClaimSerializer
+    scope_resource = "constituency"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        claims = super().get_queryset()
+        params = self.request.query_params
+        if params.get("organisation", "").isdigit():
+            claims = claims.filter(organisation_id=int(params["organisation"]))
+        if params.get("kind"):
+            claims = claims.filter(kind=params["kind"])
+        return claims
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.add_network(
+            self.request.user,  # type: ignore[arg-type]
+            data["organisation"],
+            data["kind"],
+            data["value"],
+            data.get("note", ""),
+        )
+
+    def perform_destroy(self, instance: NetworkClaim) -> None:
+        services.remove_network(self.request.user, instance)  # type: ignore[arg-type]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ip", str),
+            OpenApiParameter("domain", str),
+            OpenApiParameter("asn", str),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"])
+    def resolve(self, request: Request) -> Response:
+        """The organisation responsible for an address, domain or AS number: the most
+        specific claim (longest prefix, longest domain suffix) among those you can see."""
+        params = request.query_params
+        given = [k for k in ("ip", "domain", "asn") if params.get(k)]
+        if len(given) != 1:
+            return Response(
+                {"detail": _("Give exactly one of ip, domain or asn.")},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        key = given[0]
+        kind = {"ip": "cidr", "domain": "domain", "asn": "asn"}[key]
+        claims = self.get_queryset().filter(kind=kind)
+        index = networks.NetworkIndex(c.as_claim() for c in claims)
+        try:
+            value = params[key][:300]
+            if key == "ip":
+                found = index.for_ip(value)
+            elif key == "domain":
+                found = index.for_domain(value)
+            else:
+                found = index.for_asn(value)
+        except ValueError as exc:
+            return Response({key: [str(exc) or _("Invalid value.")]}, status=400)
+        if not found:
+            return Response({"detail": _("No visible organisation claims this.")}, status=404)
+        return Response(
+            {
+                "query": {key: value},
+                "claim": found[0].value,
+                "organisations": sorted(int(str(c.owner)) for c in found),
+                "ambiguous": len(found) > 1,
+            }
+        )
+
+
+class ContactViewSet(VisibleMixin, viewsets.ModelViewSet):
+    model = Contact
+    serializer_class = s.ContactSerializer
+    scope_resource = "constituency"
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = dict(serializer.validated_data)
+        org = data.pop("organisation")
+        serializer.instance = services.add_contact(self.request.user, org, **data)  # type: ignore[arg-type]
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("organisation", None)
+        serializer.instance = services.update_contact(self.request.user, self.get_object(), **data)  # type: ignore[arg-type]
+
+    def perform_destroy(self, instance: Contact) -> None:
+        services.remove_contact(self.request.user, instance)  # type: ignore[arg-type]
+
+
+class MembershipViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    model = Membership
+    serializer_class = s.MembershipSerializer
+    scope_resource = "constituency"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().select_related("user")
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.add_membership(
+            self.request.user, data["user"], data["organisation"], data["role"]  # type: ignore[arg-type]
+        )
+
+    def perform_destroy(self, instance: Membership) -> None:
+        services.remove_membership(self.request.user, instance)  # type: ignore[arg-type]
+
+
+class UserViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    model = User
+    serializer_class = s.UserSerializer
+    scope_resource = "constituency"
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.create_user(
+            self.request.user,  # type: ignore[arg-type]
+            username=data["username"],
+            email=data["email"],
+            first_name=data.get("first_name", ""),
+            last_name=data.get("last_name", ""),
+        )
+
+
+class ApiTokenViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your API tokens. Creating one returns its secret once, in `token`; DELETE revokes."""
+
+    model = ApiToken
+    serializer_class = s.ApiTokenSerializer
+    required_scope = "tokens:manage"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return super().get_queryset().filter(user=self.request.user)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, secret = services.create_api_token(
+            request.user,  # type: ignore[arg-type]
+            request.user,  # type: ignore[arg-type]
+            name=data["name"],
+            scopes=data["scopes"],
+            days=data["days"],
+        )
+        body = {**self.get_serializer(token).data, "token": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        services.revoke_api_token(self.request.user, instance)  # type: ignore[arg-type]
+
+
+class AuditEntryViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
+    """The audit log, newest first. Filters: action (prefix), actor, object_type,
+    object_id, organisation, since, until (dates)."""
+
+    model = AuditEntry
+    serializer_class = s.AuditEntrySerializer
+    required_scope = "audit:read"
+    lookup_field = "seq"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return filter_audit(super().get_queryset(), self.request.query_params)  # type: ignore[no-any-return]
+
+

@@ -1,0 +1,150 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency import throttle
+from bulwark.constituency.models import (
+    SUPERVISING_KINDS,
+    Contact,
+    NetworkClaim,
+    Organisation,
+    OrganisationKind,
+    Role,
+    Sector,
+)
+from bulwark.constituency.scopes import SCOPES
+from bulwark.core.middleware import client_ip
+from bulwark.core.tasks import send_email
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": _(
+            "Too many failed sign-in attempts. Wait a few minutes and try again, or reset "
+            "your password."
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request) if self.request else None
+        if throttle.is_blocked(username, ip):
+            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.record_failure(username, ip)
+            raise
+        throttle.clear(username)
+        return cleaned
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Sends the reset mail from the task worker, after the request has committed."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        from django.template import loader
+
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        transaction.on_commit(lambda: send_email.enqueue(subject, body, [to_email]))
+
+
+class OTPTokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Six-digit code from your authenticator app"),
+        min_length=6,
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_token(self) -> str:
+        token = "".join(self.cleaned_data["token"].split())
+        if not token.isdigit():
+            raise forms.ValidationError(_("The code is made of digits only."))
+        return token
+
+
+class OrganisationFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Type"), required=False, choices=[("", _("All types")), *OrganisationKind.choices]
+    )
+    sector = forms.ModelChoiceField(
+        label=_("Sector"), required=False, queryset=Sector.objects.all(), empty_label=_("All sectors")
+    )
+    country = forms.CharField(label=_("Country"), required=False, max_length=2)
+
+
+class OrganisationForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ["name", "short_name", "kind", "country", "sector", "parent", "is_active", "notes"]
+
+    def __init__(self, *args: Any, supervisors: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        parent = self.fields["parent"]
+        assert isinstance(parent, forms.ModelChoiceField)
+        queryset = Organisation.objects.filter(kind__in=SUPERVISING_KINDS)
+        parent.queryset = supervisors if supervisors is not None else queryset
+
+
+class NetworkClaimForm(forms.ModelForm):
+    class Meta:
+        model = NetworkClaim
+        fields = ["kind", "value", "note"]
+        widgets = {"value": forms.TextInput(attrs={"placeholder": "192.0.2.0/24, AS64500, example.gov.tw"})}
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["purpose", "name", "email", "phone", "pgp_key"]
+        widgets = {"pgp_key": forms.Textarea(attrs={"rows": 3})}
+
+
+class MembershipForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class UserCreateForm(forms.Form):
+    username = forms.RegexField(
+        label=_("Username"),
+        max_length=150,
+        regex=r"^[\w.@+-]+\Z",
+        error_messages={"invalid": _("Letters, digits and @ . + - _ only.")},
+    )
+    email = forms.EmailField(label=_("E-mail"))
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    organisation = forms.ModelChoiceField(label=_("Organisation"), queryset=Organisation.objects.none())
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = organisations
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What will use it"))
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple
+    )
+    days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=366, initial=90)

@@ -1,0 +1,32 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from bulwark.constituency.access import viewer_of
+
+# Paths a signed-in user who still owes the second factor may reach.
+_OPEN_PREFIXES = ("/static/", "/health/", "/i18n/", "/api/")
+
+
+class SecondFactorRequiredMiddleware:
+    """CERT staff, organisation admins and platform admins must verify a TOTP code before
+    anything else; without a device they must first enrol one. The API authenticates such
+    sessions only when verified (see VerifiedSessionAuthentication)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and not user.is_verified()  # type: ignore[union-attr]
+            and not request.path.startswith(_OPEN_PREFIXES)
+            and viewer_of(user).requires_second_factor
+        ):
+            allowed = {reverse("otp-verify"), reverse("otp-setup"), reverse("logout")}
+            if request.path not in allowed:
+                return redirect("otp-verify")
+        return self.get_response(request)

@@ -1,0 +1,33 @@
+"""Login throttling: too many failures for one username or from one address inside the
+window block further attempts until the window has passed. Stored in the database, so
+every web process sees the same count."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from bulwark.constituency.models import LoginFailure
+
+
+def _window_start() -> timezone.datetime:
+    return timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def is_blocked(username: str, ip: str | None) -> bool:
+    since = _window_start()
+    limit = settings.LOGIN_FAILURE_LIMIT
+    recent = LoginFailure.objects.filter(at__gte=since)
+    if recent.filter(username=username.lower()[:150]).count() >= limit:
+        return True
+    # An address gets more room than a username: offices share one NAT address.
+    return ip is not None and recent.filter(ip=ip).count() >= limit * 4
+
+
+def record_failure(username: str, ip: str | None) -> None:
+    LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
+
+
+def clear(username: str) -> None:
+    LoginFailure.objects.filter(Q(username=username.lower()[:150])).delete()

@@ -1,0 +1,389 @@
+"""Web pages for the constituency. Reads go through `visible_to`, writes through services."""
+
+from collections.abc import Callable
+from typing import Any
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.forms import BaseForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from bulwark.constituency import networks, rules, services
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.forms import (
+    ApiTokenForm,
+    ContactForm,
+    MembershipForm,
+    NetworkClaimForm,
+    OrganisationFilterForm,
+    OrganisationForm,
+    OTPTokenForm,
+    UserCreateForm,
+)
+from bulwark.constituency.models import (
+    SUPERVISING_KINDS,
+    ApiToken,
+    Contact,
+    Membership,
+    NetworkClaim,
+    Organisation,
+    User,
+)
+from bulwark.core import audit
+
+PAGE_SIZE = 50
+
+
+def run_service(form: BaseForm, call: Callable[[], Any]) -> Any:
+    """Call a service; turn its ValidationError into errors on the form. Returns the
+    service's result, or None when it refused the input."""
+    try:
+        return call()
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
+
+
+# --- Organisations ----------------------------------------------------------------------
+
+
+@login_required
+def organisation_list(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_of(request.user)
+    form = OrganisationFilterForm(request.GET or None)
+    orgs = Organisation.objects.visible_to(request.user).select_related("sector", "parent")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            orgs = orgs.filter(Q(name__icontains=data["q"]) | Q(short_name__icontains=data["q"]))
+        if data["kind"]:
+            orgs = orgs.filter(kind=data["kind"])
+        if data["sector"]:
+            orgs = orgs.filter(sector=data["sector"])
+        if data["country"]:
+            orgs = orgs.filter(country=data["country"].upper())
+    orgs = orgs.annotate(network_count=Count("networks", distinct=True))
+    page = Paginator(orgs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "constituency/organisation_list.html",
+        {"form": form, "page": page, "can_create": rules.can_create_organisation(viewer)},
+    )
+
+
+def _supervisors(request: HttpRequest) -> Any:
+    return Organisation.objects.visible_to(request.user).filter(kind__in=SUPERVISING_KINDS)
+
+
+@login_required
+def organisation_create(request: HttpRequest) -> HttpResponse:
+    rules.require(rules.can_create_organisation(viewer_of(request.user)))
+    form = OrganisationForm(request.POST or None, supervisors=_supervisors(request))
+    if request.method == "POST" and form.is_valid():
+        org = run_service(
+            form, lambda: services.create_organisation(request.user, **form.cleaned_data)
+        )
+        if org is not None:
+            messages.success(request, _("Organisation %(name)s created.") % {"name": org.name})
+            return redirect("organisation-detail", pk=org.pk)
+    return render(request, "constituency/organisation_form.html", {"form": form})
+
+
+@login_required
+def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    rules.require(rules.can_edit_organisation(viewer_of(request.user), org))
+    form = OrganisationForm(request.POST or None, instance=org, supervisors=_supervisors(request))
+    if request.method == "POST" and form.is_valid():
+        fields = {f: form.cleaned_data[f] for f in form.changed_data}
+        fresh = Organisation.objects.get(pk=pk)
+        if run_service(form, lambda: services.update_organisation(request.user, fresh, **fields)):
+            messages.success(request, _("Changes saved."))
+            return redirect("organisation-detail", pk=pk)
+    return render(request, "constituency/organisation_form.html", {"form": form, "org": org})
+
+
+def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> dict[str, Any]:
+    viewer = viewer_of(request.user)
+    claims = list(NetworkClaim.objects.visible_to(request.user).filter(organisation=org))
+    overlapping = {c.pk for c in claims if services.overlaps_of(c)} if claims else set()
+    return {
+        "org": org,
+        "claims": claims,
+        "overlapping": overlapping,
+        "contacts": Contact.objects.visible_to(request.user).filter(organisation=org),
+        "memberships": Membership.objects.visible_to(request.user)
+        .filter(organisation=org)
+        .select_related("user"),
+        "children": Organisation.objects.visible_to(request.user).filter(parent=org),
+        "can_edit": rules.can_edit_organisation(viewer, org),
+        "can_networks": rules.can_manage_networks(viewer, org),
+        "can_contacts": rules.can_manage_contacts(viewer, org),
+        "can_members": rules.can_manage_members(viewer, org),
+        "network_form": forms.get("network_form") or NetworkClaimForm(),
+        "contact_form": forms.get("contact_form") or ContactForm(),
+        "member_form": forms.get("member_form") or MembershipForm(),
+    }
+
+
+@login_required
+def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    org = get_object_or_404(
+        Organisation.objects.visible_to(request.user).select_related("sector", "parent"), pk=pk
+    )
+    return render(request, "constituency/organisation_detail.html", _detail_context(request, org))
+
+
+@login_required
+@require_POST
+def network_add(request: HttpRequest, pk: int) -> HttpResponse:
+    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    form = NetworkClaimForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        claim = run_service(
+            form,
+            lambda: services.add_network(request.user, org, data["kind"], data["value"], data["note"]),
+        )
+        if claim is not None:
+            if services.overlaps_of(claim):
+                messages.warning(
+                    request,
+                    _("%(value)s overlaps another organisation's claim; the platform admins have been told.")
+                    % {"value": claim},
+                )
+            if request.headers.get("HX-Request"):
+                context = _detail_context(request, org)
+                return render(request, "constituency/_networks.html", context)
+            return redirect("organisation-detail", pk=pk)
+    context = _detail_context(request, org, network_form=form)
+    template = "constituency/_networks.html" if request.headers.get("HX-Request") else "constituency/organisation_detail.html"
+    return render(request, template, context, status=400)
+
+
+@login_required
+@require_POST
+def network_remove(request: HttpRequest, pk: int, claim_pk: int) -> HttpResponse:
+    claim = get_object_or_404(
+        NetworkClaim.objects.visible_to(request.user), pk=claim_pk, organisation_id=pk
+    )
+    services.remove_network(request.user, claim)
+    messages.success(request, _("Removed %(value)s.") % {"value": claim})
+    return redirect("organisation-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
+    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    form = ContactForm(request.POST)
+    if form.is_valid() and run_service(
+        form, lambda: services.add_contact(request.user, org, **form.cleaned_data)
+    ):
+        return redirect("organisation-detail", pk=pk)
+    context = _detail_context(request, org, contact_form=form)
+    return render(request, "constituency/organisation_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def contact_remove(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    contact = get_object_or_404(
+        Contact.objects.visible_to(request.user), pk=contact_pk, organisation_id=pk
+    )
+    services.remove_contact(request.user, contact)
+    return redirect("organisation-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, pk: int) -> HttpResponse:
+    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    form = MembershipForm(request.POST)
+    if form.is_valid():
+        user = User.objects.filter(username=form.cleaned_data["username"]).first()
+        if user is None:
+            form.add_error("username", _("No user with this username."))
+        elif run_service(
+            form, lambda: services.add_membership(request.user, user, org, form.cleaned_data["role"])
+        ):
+            return redirect("organisation-detail", pk=pk)
+    context = _detail_context(request, org, member_form=form)
+    return render(request, "constituency/organisation_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
+    membership = get_object_or_404(
+        Membership.objects.visible_to(request.user), pk=membership_pk, organisation_id=pk
+    )
+    services.remove_membership(request.user, membership)
+    return redirect("organisation-detail", pk=pk)
+
+
+@login_required
+def network_overlaps(request: HttpRequest) -> HttpResponse:
+    rules.require(viewer_of(request.user).manages_constituency)
+    claims = list(NetworkClaim.objects.visible_to(request.user).select_related("organisation"))
+    by_key = {(c.kind, c.value, c.organisation_id): c for c in claims}
+    rows = [
+        (
+            by_key[(o.broader.kind, o.broader.value, o.broader.owner)],
+            by_key[(o.narrower.kind, o.narrower.value, o.narrower.owner)],
+            o.duplicate,
+        )
+        for o in networks.find_overlaps(c.as_claim() for c in claims)
+    ]
+    return render(request, "constituency/network_overlaps.html", {"rows": rows})
+
+
+# --- Users ----------------------------------------------------------------------------
+
+
+@login_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    users = User.objects.visible_to(request.user).prefetch_related("memberships__organisation")
+    q = request.GET.get("q", "")[:100]
+    if q:
+        users = users.filter(Q(username__icontains=q) | Q(email__icontains=q) | Q(last_name__icontains=q))
+    page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
+    can_create = rules.can_manage_users(viewer_of(request.user))
+    return render(request, "constituency/user_list.html", {"page": page, "q": q, "can_create": can_create})
+
+
+@login_required
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    shown = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
+    memberships = Membership.objects.visible_to(request.user).filter(user=shown).select_related("organisation")
+    return render(request, "constituency/user_detail.html", {"shown": shown, "memberships": memberships})
+
+
+@login_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_of(request.user)
+    rules.require(rules.can_manage_users(viewer))
+    organisations = Organisation.objects.visible_to(request.user)
+    if not viewer.manages_constituency:
+        organisations = organisations.filter(pk__in=[o for o in viewer.roles if viewer.administers(o)])
+    form = UserCreateForm(request.POST or None, organisations=organisations)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+
+        def create() -> User:
+            from django.db import transaction
+
+            with transaction.atomic():
+                user = services.create_user(
+                    request.user,
+                    username=data["username"],
+                    email=data["email"],
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                )
+                services.add_membership(request.user, user, data["organisation"], data["role"])
+                return user
+
+        user = run_service(form, create)
+        if user is not None:
+            messages.success(
+                request,
+                _("User %(name)s created. They set their password with 'Forgot your password?'.")
+                % {"name": user.username},
+            )
+            return redirect("user-detail", pk=user.pk)
+    return render(request, "constituency/user_form.html", {"form": form})
+
+
+# --- Account: second factor and API tokens ---------------------------------------------
+
+
+@login_required
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if not user_has_device(user, confirmed=True):
+        return redirect("otp-setup")
+    form = OTPTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
+            if device.verify_token(form.cleaned_data["token"]):
+                otp_login(request, device)
+                audit.record(user, "user.second_factor_verified", user)
+                return redirect(request.GET.get("next") or "home")
+        form.add_error("token", _("That code is not valid. Check your device's clock and try again."))
+    return render(request, "registration/otp_verify.html", {"form": form})
+
+
+@login_required
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if user_has_device(user, confirmed=True):
+        return redirect("otp-verify")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+    form = OTPTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit.record(user, "user.second_factor_enrolled", user)
+            messages.success(request, _("Your authenticator app is set up."))
+            return redirect("home")
+        form.add_error("token", _("That code is not valid. Scan the code again and retry."))
+    import base64
+
+    secret = base64.b32encode(device.bin_key).decode()
+    qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=4)
+    return render(
+        request, "registration/otp_setup.html", {"form": form, "secret": secret, "qr_svg": qr_svg}
+    )
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    created_secret = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        result = run_service(
+            form,
+            lambda: services.create_api_token(
+                request.user, request.user, name=data["name"], scopes=data["scopes"], days=data["days"]
+            ),
+        )
+        if result is not None:
+            created_secret = result[1]
+            form = ApiTokenForm()
+    tokens = ApiToken.objects.visible_to(request.user).filter(user=request.user)
+    return render(
+        request,
+        "constituency/token_list.html",
+        {"form": form, "tokens": tokens, "created_secret": created_secret},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken.objects.visible_to(request.user), pk=pk)
+    services.revoke_api_token(request.user, token)  # type: ignore[arg-type]
+    messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
+    return redirect("token-list")

@@ -1,0 +1,63 @@
+"""What `bulwark check` reports as unsafe or missing for production (deploy checks)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from bulwark import settings as defaults
+
+
+@register(Tags.security, deploy=True)
+def production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    found: list[CheckMessage] = []
+    if settings.DEBUG:
+        found.append(Error("Debug mode is on.", hint="Unset BULWARK_DEBUG.", id="bulwark.E001"))
+    if settings.SECRET_KEY == defaults.INSECURE_DEFAULT_SECRET or len(settings.SECRET_KEY) < 50:
+        found.append(
+            Error(
+                "The secret key is the built-in development key or too short.",
+                hint="Set BULWARK_SECRET_KEY to 50+ random characters.",
+                id="bulwark.E002",
+            )
+        )
+    if settings.AUDIT_CHAIN_KEY in {defaults.INSECURE_DEFAULT_SECRET, settings.SECRET_KEY}:
+        found.append(
+            Warning(
+                "The audit chain is keyed with the session secret.",
+                hint="Set BULWARK_AUDIT_KEY to its own random value and keep a copy offline.",
+                id="bulwark.W003",
+            )
+        )
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        found.append(
+            Warning(
+                "SQLite is the embedded default; production runs on PostgreSQL.",
+                hint="Set DATABASE_URL=postgres://user:password@host:5432/bulwark.",
+                id="bulwark.W004",
+            )
+        )
+    if not settings.EMAIL_HOST:
+        found.append(
+            Warning(
+                "Mail is not configured: notifications and password resets go to the console.",
+                hint="Set BULWARK_EMAIL_HOST (and PORT, USER, PASSWORD, STARTTLS).",
+                id="bulwark.W005",
+            )
+        )
+    if not getattr(settings, "TLS", False):
+        found.append(
+            Warning(
+                "TLS settings are off: cookies may travel in clear and HSTS is not sent.",
+                hint="Serve over HTTPS behind a proxy and set BULWARK_TLS=1.",
+                id="bulwark.W006",
+            )
+        )
+    if settings.SITE_URL.startswith("http://"):
+        found.append(
+            Warning(
+                "BULWARK_SITE_URL is not an https:// address; links in e-mails use it.",
+                id="bulwark.W007",
+            )
+        )
+    return found

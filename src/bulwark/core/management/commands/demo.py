@@ -1,0 +1,65 @@
+"""`bulwark demo`: migrate, load the demo constituency (idempotent), and serve the web
+application together with a task worker, so one command runs the whole platform."""
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the platform with demo data on http://127.0.0.1:8000 (SQLite by default)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("BULWARK_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("BULWARK_PORT", "8000")))
+        parser.add_argument("--no-serve", action="store_true", help="load the data and exit")
+        parser.add_argument("--code", metavar="USERNAME", help="print a demo account's current TOTP code")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from bulwark.constituency import demo
+
+        if options["code"]:
+            try:
+                self.stdout.write(demo.current_code(options["code"]))
+            except LookupError as exc:
+                raise CommandError(str(exc)) from None
+            return
+        call_command("migrate", interactive=False, verbosity=0)
+        accounts = demo.load()
+        counts = demo.counts()
+        self.stdout.write(
+            f"Demo constituency: {counts['organisations']} organisations, "
+            f"{counts['networks']} network claims, {counts['users']} users."
+        )
+        for line in demo.summary(accounts):
+            self.stdout.write(line)
+        if options["no_serve"]:
+            return
+        self._serve(options["host"], options["port"])
+
+    def _serve(self, host: str, port: int) -> None:
+        from waitress import serve
+
+        from bulwark.wsgi import application
+
+        # Demo mail never leaves the machine, whatever the environment says.
+        worker_env = {**os.environ, "BULWARK_EMAIL_HOST": ""}
+        worker = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "bulwark.cli", "worker", "--no-reload", "--verbosity", "1"],
+            env=worker_env,
+        )
+        self.stdout.write(f"Task worker running (pid {worker.pid}).")
+        self.stdout.write(f"Serving on http://{host}:{port}/  (Ctrl-C stops)")
+        try:
+            serve(application, host=host, port=port, threads=8, ident="bulwark")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()

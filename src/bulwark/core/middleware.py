@@ -1,0 +1,50 @@
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+from bulwark.core import request_context
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Makes the client address available to the audit log for the request's duration."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = request_context.set_ip(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            request_context.reset_ip(token)
+
+
+class RequestBodyLimitMiddleware:
+    """Refuses oversized bodies with 413 before any parser reads them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": _("Invalid Content-Length header.")}, status=400)
+        if length > limit:
+            message = _("Request body too large: %(size)d bytes, the limit is %(limit)d.") % {
+                "size": length,
+                "limit": limit,
+            }
+            return JsonResponse({"detail": message}, status=413)
+        return self.get_response(request)

@@ -1,0 +1,99 @@
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.views.decorators.cache import never_cache
+
+from bulwark.constituency import rules
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import NetworkClaim, Organisation, User
+from bulwark.core.models import AuditEntry
+
+STALLED_AFTER = timedelta(minutes=5)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    counts = {
+        "organisations": Organisation.objects.visible_to(user).count(),
+        "networks": NetworkClaim.objects.visible_to(user).count(),
+        "users": User.objects.visible_to(user).count(),
+    }
+    viewer = viewer_of(user)
+    mine = Organisation.objects.filter(pk__in=viewer.own_org_ids)
+    return render(request, "core/home.html", {"counts": counts, "my_organisations": mine})
+
+
+def _task_queue_state() -> dict[str, object]:
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    ready = DBTaskResult.objects.filter(status="READY")
+    oldest = ready.order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+    age = (now - oldest).total_seconds() if oldest else 0.0
+    return {
+        "backend": "database",
+        "ready": ready.count(),
+        "running": DBTaskResult.objects.filter(status="RUNNING").count(),
+        "failed_last_hour": DBTaskResult.objects.filter(
+            status="FAILED", finished_at__gte=now - timedelta(hours=1)
+        ).count(),
+        "oldest_ready_seconds": round(age, 1),
+        "stalled": age > STALLED_AFTER.total_seconds(),
+    }
+
+
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and monitoring: 200 when the database answers."""
+    body: dict[str, object] = {"status": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        body["database"] = {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # any database failure is reported, not raised
+        body["status"] = "error"
+        body["database"] = {"ok": False, "vendor": connection.vendor, "error": type(exc).__name__}
+        return JsonResponse(body, status=503)
+    try:
+        body["tasks"] = {"ok": True, **_task_queue_state()}
+    except Exception as exc:
+        body["status"] = "degraded"
+        body["tasks"] = {"ok": False, "error": type(exc).__name__}
+    return JsonResponse(body)
+
+
+def filter_audit(entries, params):  # type: ignore[no-untyped-def]
+    """Filters shared by the audit page and the audit API."""
+    if params.get("action"):
+        entries = entries.filter(action__startswith=params["action"][:100])
+    if params.get("actor"):
+        entries = entries.filter(actor_label=params["actor"][:150])
+    if params.get("object_type"):
+        entries = entries.filter(object_type=params["object_type"][:100])
+    if params.get("object_id"):
+        entries = entries.filter(object_id=params["object_id"][:64])
+    if params.get("organisation") and str(params["organisation"]).isdigit():
+        entries = entries.filter(organisation_id=int(params["organisation"]))
+    since = parse_date(params.get("since") or "") if params.get("since") else None
+    until = parse_date(params.get("until") or "") if params.get("until") else None
+    if since:
+        entries = entries.filter(at__date__gte=since)
+    if until:
+        entries = entries.filter(at__date__lte=until)
+    return entries
+
+
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    rules.require(rules.can_read_audit(viewer_of(request.user)))
+    entries = filter_audit(AuditEntry.objects.visible_to(request.user), request.GET)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "core/audit_list.html", {"page": page, "params": request.GET})

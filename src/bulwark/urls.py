@@ -1,0 +1,90 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bulwark.constituency import views as cv
+from bulwark.constituency.forms import QueuedPasswordResetForm, ThrottledAuthenticationForm
+from bulwark.core import views as core
+
+
+class SchemaView(SpectacularAPIView):
+    scope_exempt = True
+
+
+class DocsView(SpectacularSwaggerView):
+    scope_exempt = True
+
+
+account_patterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("otp/", cv.otp_verify, name="otp-verify"),
+    path("otp/setup/", cv.otp_setup, name="otp-setup"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
+    path("tokens/", cv.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke/", cv.token_revoke, name="token-revoke"),
+]
+
+urlpatterns = [
+    path("", core.home, name="home"),
+    path("health/", core.health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include(account_patterns)),
+    path("organisations/", cv.organisation_list, name="organisation-list"),
+    path("organisations/new/", cv.organisation_create, name="organisation-create"),
+    path("organisations/<int:pk>/", cv.organisation_detail, name="organisation-detail"),
+    path("organisations/<int:pk>/edit/", cv.organisation_edit, name="organisation-edit"),
+    path("organisations/<int:pk>/networks/", cv.network_add, name="network-add"),
+    path(
+        "organisations/<int:pk>/networks/<int:claim_pk>/remove/",
+        cv.network_remove,
+        name="network-remove",
+    ),
+    path("organisations/<int:pk>/contacts/", cv.contact_add, name="contact-add"),
+    path(
+        "organisations/<int:pk>/contacts/<int:contact_pk>/remove/",
+        cv.contact_remove,
+        name="contact-remove",
+    ),
+    path("organisations/<int:pk>/members/", cv.member_add, name="member-add"),
+    path(
+        "organisations/<int:pk>/members/<int:membership_pk>/remove/",
+        cv.member_remove,
+        name="member-remove",
+    ),
+    path("networks/overlaps/", cv.network_overlaps, name="network-overlaps"),
+    path("users/", cv.user_list, name="user-list"),
+    path("users/new/", cv.user_create, name="user-create"),
+    path("users/<int:pk>/", cv.user_detail, name="user-detail"),
+    path("audit/", core.audit_list, name="audit-list"),
+    path("api/v1/", include("bulwark.constituency.api.urls")),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
+]
