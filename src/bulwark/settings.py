@@ -154,6 +154,7 @@ TIME_ZONE = os.environ.get("BULWARK_TIME_ZONE", "Asia/Taipei")
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 # --- Mail -----------------------------------------------------------------------------

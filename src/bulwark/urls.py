@@ -84,7 +84,7 @@ urlpatterns = [
     path("users/new/", cv.user_create, name="user-create"),
     path("users/<int:pk>/", cv.user_detail, name="user-detail"),
     path("audit/", core.audit_list, name="audit-list"),
-    path("api/v1/", include("bulwark.constituency.api.urls")),
+    path("api/v1/", include("bulwark.constituency.api.urls", namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
 ]

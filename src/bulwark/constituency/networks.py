@@ -62,6 +62,8 @@ def parse_domain(text: str) -> str:
         )
     if len(value) > MAX_DOMAIN_LENGTH * 4:
         raise InvalidClaim("Too long to be a domain name.")
+    if value.isascii() and len(value) > MAX_DOMAIN_LENGTH:
+        raise InvalidClaim("A domain name is at most 253 characters long.")
     try:
         ascii_name = idna.encode(value, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):

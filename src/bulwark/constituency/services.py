@@ -112,9 +112,13 @@ def add_network(
     _system_or(actor, lambda v: rules.can_manage_networks(v, org))
     with transaction.atomic():
         claim = NetworkClaim(organisation=org, kind=kind, value=value, note=note)
-        claim.full_clean()  # normalises value
+        claim.clean_fields(exclude=["value"])
+        claim.clean()  # normalises value, so the duplicate check sees the canonical form
         if NetworkClaim.objects.filter(organisation=org, kind=claim.kind, value=claim.value).exists():
-            raise ValidationError({"value": _("%(org)s already claims %(value)s.") % {"org": org, "value": claim}})
+            raise ValidationError(
+                {"value": _("%(org)s already claims %(value)s.") % {"org": org, "value": claim}}
+            )
+        claim.full_clean()
         claim.save()
         overlaps = overlaps_of(claim)
         audit.record(

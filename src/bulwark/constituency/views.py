@@ -76,7 +76,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
             orgs = orgs.filter(sector=data["sector"])
         if data["country"]:
             orgs = orgs.filter(country=data["country"].upper())
-    orgs = orgs.annotate(network_count=Count("networks", distinct=True))
+    orgs = orgs.annotate(network_count=Count("networks", distinct=True)).order_by("name")
     page = Paginator(orgs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 from bulwark.constituency.models import (
@@ -107,7 +108,11 @@ class UserSerializer(serializers.ModelSerializer):
             "preferred_language", "memberships",
         ]  # fmt: skip
         read_only_fields = ["is_active", "memberships"]
-        extra_kwargs = {"username": {"validators": []}, "email": {"validators": []}}
+        # Uniqueness is checked by the service (one message for web and API).
+        extra_kwargs = {
+            "username": {"validators": [UnicodeUsernameValidator()]},
+            "email": {"validators": []},
+        }
 
     def get_memberships(self, user: User) -> list[dict[str, Any]]:
         request = self.context["request"]

@@ -23,4 +23,5 @@ router.register("sectors", views.SectorViewSet, basename="sector")
 router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
 router.register("audit", views.AuditEntryViewSet, basename="auditentry")
 
+app_name = "api"
 urlpatterns = router.urls

@@ -1,0 +1,57 @@
+"""Fixtures shared by every app's tests."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from bulwark.constituency import services
+from bulwark.constituency.models import Organisation, User
+from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
+
+ALL_SCOPES = ["constituency:read", "constituency:write", "audit:read", "tokens:manage"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher
+    (test_auth checks that production settings hash with Argon2)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def sign_in(client: Client, user: User) -> Client:
+    """A browser session that has passed both factors."""
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def bearer(user: User, scopes: list[str] | None = None) -> dict[str, str]:
+    _token, secret = services.create_api_token(
+        None, user, name="test", scopes=scopes or ALL_SCOPES, days=1
+    )
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def cert(db: Any) -> Organisation:
+    return OrganisationFactory(name="National CERT", kind="national_cert")
+
+
+@pytest.fixture
+def platform_admin(cert: Organisation) -> User:
+    user = UserFactory(username="root-admin")
+    services.add_membership(None, user, cert, "platform_admin")
+    return user
+
+
+@pytest.fixture
+def admin_client(client: Client, platform_admin: User) -> Client:
+    return sign_in(client, platform_admin)

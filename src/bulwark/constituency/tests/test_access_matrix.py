@@ -1,0 +1,227 @@
+"""The access matrix: every role and organisation relation x every object type x every
+read path (web list, web detail, API list, API detail, counts). The expectations below
+are a full table written from docs/access.md, independent of the code under test."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from bulwark.conftest import bearer, sign_in
+from bulwark.constituency import services
+from bulwark.constituency.models import Contact, Membership, NetworkClaim, Organisation, User
+from bulwark.core import audit
+
+# The world: a CERT, two authorities with agencies under them, an ISAC and a foreign CERT.
+ORGS = {
+    "CERT": ("national_cert", None),
+    "AuthA": ("authority", "CERT"),
+    "A1": ("government_agency", "AuthA"),
+    "A2": ("ci_operator", "AuthA"),
+    "AuthB": ("authority", "CERT"),
+    "B1": ("government_agency", "AuthB"),
+    "ISAC": ("isac", None),
+    "Foreign": ("foreign_cert", None),
+}
+# username -> (organisation, role); "nobody" has no membership.
+PEOPLE = {
+    "admin": ("CERT", "platform_admin"),
+    "duty": ("CERT", "duty_officer"),
+    "analyst": ("CERT", "analyst"),
+    "revA": ("AuthA", "reviewer"),
+    "admA1": ("A1", "org_admin"),
+    "repA1": ("A1", "reporter"),
+    "repB1": ("B1", "reporter"),
+    "isac": ("ISAC", "isac_member"),
+    "foreign": ("Foreign", "reporter"),
+    "nobody": (None, None),
+}
+ALL = set(ORGS)
+
+# Organisations whose record each person may open (own + supervised + authorities above).
+SEES_ORGS = {
+    "admin": ALL,
+    "duty": ALL,
+    "analyst": ALL,
+    "revA": {"AuthA", "A1", "A2", "CERT"},
+    "admA1": {"A1", "AuthA", "CERT"},
+    "repA1": {"A1", "AuthA", "CERT"},
+    "repB1": {"B1", "AuthB", "CERT"},
+    "isac": {"ISAC"},
+    "foreign": {"Foreign"},
+    "nobody": set(),
+}
+# Organisations whose networks, contacts and memberships each person may read
+# (own + supervised; never the authorities above).
+SEES_DETAILS = {
+    "admin": ALL,
+    "duty": ALL,
+    "analyst": ALL,
+    "revA": {"AuthA", "A1", "A2"},
+    "admA1": {"A1"},
+    "repA1": {"A1"},
+    "repB1": {"B1"},
+    "isac": {"ISAC"},
+    "foreign": {"Foreign"},
+    "nobody": set(),
+}
+# Audit entries (by the organisation they concern) each person may read.
+SEES_AUDIT = {"admin": ALL, "admA1": {"A1"}}
+
+
+def sees_users(username: str) -> set[str]:
+    """Yourself, plus everyone with a membership in an organisation you see in detail."""
+    if username in {"admin", "duty", "analyst"}:
+        return set(PEOPLE)
+    return {username} | {p for p, (org, _r) in PEOPLE.items() if org in SEES_DETAILS[username]}
+
+
+@dataclass
+class World:
+    orgs: dict[str, Organisation]
+    users: dict[str, User]
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    orgs: dict[str, Organisation] = {}
+    for name, (kind, parent) in ORGS.items():
+        orgs[name] = services.create_organisation(
+            None, name=name, short_name=name, kind=kind, country="TW",
+            parent=orgs[parent] if parent else None,
+        )  # fmt: skip
+    for i, (name, org) in enumerate(orgs.items()):
+        services.add_network(None, org, "cidr", f"198.18.{i}.0/24")
+        services.add_contact(None, org, purpose="security", email=f"soc@{name.lower()}.example")
+    users: dict[str, User] = {}
+    for username, (org_name, role) in PEOPLE.items():
+        users[username] = services.create_user(
+            None, username=username, email=f"{username}@example.org", password="x" * 16
+        )
+        if org_name:
+            services.add_membership(None, users[username], orgs[org_name], role)
+    for org in orgs.values():
+        audit.record(None, "test.touched", org, organisation_id=org.pk)
+    return World(orgs, users)
+
+
+def web(world: World, username: str) -> Client:
+    return sign_in(Client(), world.users[username])
+
+
+def api(world: World, username: str) -> Client:
+    client = Client()
+    client.defaults.update(bearer(world.users[username]))
+    return client
+
+
+def org_names(world: World, ids: set[int]) -> set[str]:
+    by_id = {o.pk: n for n, o in world.orgs.items()}
+    return {by_id[i] for i in ids}
+
+
+USERNAMES = [u for u in PEOPLE if u != "nobody"] + ["nobody"]
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_organisations(world: World, username: str) -> None:
+    expected = SEES_ORGS[username]
+    client, token = web(world, username), api(world, username)
+    # web list
+    page = client.get(reverse("organisation-list")).content.decode()
+    assert {n for n in ORGS if f">{n}</a>" in page} == expected
+    # API list and its count
+    body = token.get("/api/v1/organisations/?limit=1000").json()
+    assert org_names(world, {o["id"] for o in body["results"]}) == expected
+    assert body["count"] == len(expected)
+    # dashboard count
+    home = client.get(reverse("home"))
+    assert home.context["counts"]["organisations"] == len(expected)
+    # web and API detail of every organisation
+    for name, org in world.orgs.items():
+        want = 200 if name in expected else 404
+        assert client.get(reverse("organisation-detail", args=[org.pk])).status_code == want, name
+        assert token.get(f"/api/v1/organisations/{org.pk}/").status_code == want, name
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+@pytest.mark.parametrize(
+    ("model", "endpoint"),
+    [(NetworkClaim, "networks"), (Contact, "contacts"), (Membership, "memberships")],
+)
+def test_organisation_owned_objects(world: World, username: str, model: Any, endpoint: str) -> None:
+    expected_orgs = SEES_DETAILS[username]
+    rows = model.objects.filter(organisation__in=world.orgs.values())
+    expected = {r.pk for r in rows if r.organisation.name in expected_orgs}
+    if model is Membership:  # your own memberships, wherever they are
+        expected |= {r.pk for r in rows if r.user.username == username}
+    token = api(world, username)
+    body = token.get(f"/api/v1/{endpoint}/?limit=1000").json()
+    assert {r["id"] for r in body["results"]} == expected
+    assert body["count"] == len(expected)
+    for row in rows:
+        want = 200 if row.pk in expected else 404
+        assert token.get(f"/api/v1/{endpoint}/{row.pk}/").status_code == want
+    if model is NetworkClaim:
+        client = web(world, username)
+        assert client.get(reverse("home")).context["counts"]["networks"] == len(expected)
+        for name, org in world.orgs.items():
+            response = client.get(reverse("organisation-detail", args=[org.pk]))
+            if response.status_code == 200:
+                shown = {c.pk for c in response.context["claims"]}
+                assert shown == {r.pk for r in rows if r.organisation_id == org.pk and r.pk in expected}
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_users(world: World, username: str) -> None:
+    expected = sees_users(username)
+    client, token = web(world, username), api(world, username)
+    body = token.get("/api/v1/users/?limit=1000").json()
+    listed = {u["username"] for u in body["results"]} & set(PEOPLE)
+    assert listed == expected
+    page = client.get(reverse("user-list")).content.decode()
+    assert {p for p in PEOPLE if f">{p}</a>" in page} == expected
+    for other, user in world.users.items():
+        want = 200 if other in expected else 404
+        assert client.get(reverse("user-detail", args=[user.pk])).status_code == want
+        assert token.get(f"/api/v1/users/{user.pk}/").status_code == want
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_audit_log(world: World, username: str) -> None:
+    allowed = SEES_AUDIT.get(username, set())
+    token = api(world, username)
+    body = token.get("/api/v1/audit/?action=test.touched&limit=1000").json()
+    assert org_names(world, {e["organisation_id"] for e in body["results"]}) == allowed
+    page = web(world, username).get(reverse("audit-list") + "?action=test.touched")
+    assert page.status_code == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/organisations/", "/api/v1/networks/", "/api/v1/users/"])
+def test_anonymous_api_is_refused(world: World, path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 401
+    assert "credentials" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/", "/organisations/", "/users/", "/audit/", "/accounts/tokens/"])
+def test_anonymous_web_is_sent_to_login(world: World, path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_deactivated_organisation_grants_nothing(world: World) -> None:
+    services.update_organisation(world.users["admin"], world.orgs["A1"], is_active=False)
+    body = api(world, "repA1").get("/api/v1/organisations/").json()
+    assert body["count"] == 0
+
+
+def test_removed_membership_takes_effect_at_once(world: World) -> None:
+    membership = Membership.objects.get(user=world.users["repB1"])
+    token = api(world, "repB1")
+    assert token.get(f"/api/v1/organisations/{world.orgs['B1'].pk}/").status_code == 200
+    services.remove_membership(world.users["admin"], membership)
+    assert token.get(f"/api/v1/organisations/{world.orgs['B1'].pk}/").status_code == 404
