@@ -40,6 +40,24 @@ def bearer(user: User, scopes: list[str] | None = None) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
+def run_queued_tasks() -> int:
+    """Run every ready task with the real worker's `run_task`, in this process and this
+    test's transaction (the worker command's loop would close the test's connection)."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"], interval=0, batch=True, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="test", excluded_queue_names=[],
+    )  # fmt: skip
+    ran = 0
+    while (result := DBTaskResult.objects.ready().first()) is not None:
+        result.claim("test")
+        worker.run_task(result)
+        ran += 1
+    return ran
+
+
 @pytest.fixture
 def cert(db: Any) -> Organisation:
     return OrganisationFactory(name="National CERT", kind="national_cert")

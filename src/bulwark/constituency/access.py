@@ -9,12 +9,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+
 from bulwark.constituency.models import (
     CERT_STAFF_ROLES,
     Membership,
     Organisation,
     OrganisationKind,
     Role,
+    User,
 )
 
 _CACHE_ATTR = "_bulwark_viewer"
@@ -59,8 +62,10 @@ class Viewer:
 
     @property
     def requires_second_factor(self) -> bool:
-        return self.platform_admin or self.cert_staff or bool(
-            self.roles and any(Role.ORG_ADMIN in r for r in self.roles.values())
+        return (
+            self.platform_admin
+            or self.cert_staff
+            or bool(self.roles and any(Role.ORG_ADMIN in r for r in self.roles.values()))
         )
 
 
@@ -115,6 +120,14 @@ def compute_viewer(user: Any) -> Viewer:
         supervised_org_ids=frozenset(supervised - own),
         ancestor_org_ids=frozenset(ancestors - own),
     )
+
+
+def acting_user(request: Any) -> User:
+    """The signed-in person behind a request, for services (which record who acted)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 def viewer_of(user: Any) -> Viewer:

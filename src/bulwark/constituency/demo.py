@@ -29,49 +29,307 @@ DEMO_PASSWORD = "bulwark-demo-2026"
 DEMO_DEVICE_NAME = "Demo authenticator"
 
 K = OrganisationKind
-CERT = ("National Cyber Security Center (demo)", "NCSC-TW", K.NATIONAL_CERT, "TW", "government", None, "ncsc.example.gov.tw")
+CERT = (
+    "National Cyber Security Center (demo)",
+    "NCSC-TW",
+    K.NATIONAL_CERT,
+    "TW",
+    "government",
+    None,
+    "ncsc.example.gov.tw",
+)
 
 # name, short name, kind, country, sector code, parent name, domain
 AUTHORITIES = [
-    ("Ministry of Digital Affairs", "MODA", K.AUTHORITY, "TW", "communications", None, "moda.gov.tw"),
+    (
+        "Ministry of Digital Affairs",
+        "MODA",
+        K.AUTHORITY,
+        "TW",
+        "communications",
+        None,
+        "moda.gov.tw",
+    ),
     ("Ministry of Economic Affairs", "MOEA", K.AUTHORITY, "TW", "energy", None, "moea.gov.tw"),
-    ("Ministry of Transportation and Communications", "MOTC", K.AUTHORITY, "TW", "transportation", None, "motc.gov.tw"),
-    ("Financial Supervisory Commission", "FSC", K.AUTHORITY, "TW", "banking-finance", None, "fsc.gov.tw"),
-    ("Ministry of Health and Welfare", "MOHW", K.AUTHORITY, "TW", "emergency-hospitals", None, "mohw.gov.tw"),
-    ("National Science and Technology Council", "NSTC", K.AUTHORITY, "TW", "high-tech-parks", None, "nstc.gov.tw"),
+    (
+        "Ministry of Transportation and Communications",
+        "MOTC",
+        K.AUTHORITY,
+        "TW",
+        "transportation",
+        None,
+        "motc.gov.tw",
+    ),
+    (
+        "Financial Supervisory Commission",
+        "FSC",
+        K.AUTHORITY,
+        "TW",
+        "banking-finance",
+        None,
+        "fsc.gov.tw",
+    ),
+    (
+        "Ministry of Health and Welfare",
+        "MOHW",
+        K.AUTHORITY,
+        "TW",
+        "emergency-hospitals",
+        None,
+        "mohw.gov.tw",
+    ),
+    (
+        "National Science and Technology Council",
+        "NSTC",
+        K.AUTHORITY,
+        "TW",
+        "high-tech-parks",
+        None,
+        "nstc.gov.tw",
+    ),
     ("Ministry of the Interior", "MOI", K.AUTHORITY, "TW", "government", None, "moi.gov.tw"),
 ]
 AGENCIES = [
-    ("Administration for Digital Industries", "ADI", K.GOVERNMENT_AGENCY, "communications", "Ministry of Digital Affairs", "adi.gov.tw"),
-    ("National Communications Commission", "NCC", K.GOVERNMENT_AGENCY, "communications", "Ministry of Digital Affairs", "ncc.gov.tw"),
-    ("Chunghwa Telecom (demo)", "CHT", K.CI_OPERATOR, "communications", "Ministry of Digital Affairs", "cht.example.com.tw"),
-    ("Taiwan Power Company (demo)", "Taipower", K.CI_OPERATOR, "energy", "Ministry of Economic Affairs", "taipower.example.com.tw"),
-    ("CPC Corporation (demo)", "CPC", K.CI_OPERATOR, "energy", "Ministry of Economic Affairs", "cpc.example.com.tw"),
-    ("Water Resources Agency", "WRA", K.GOVERNMENT_AGENCY, "water", "Ministry of Economic Affairs", "wra.gov.tw"),
-    ("Taiwan Water Corporation (demo)", "TWC", K.CI_OPERATOR, "water", "Ministry of Economic Affairs", "water.example.com.tw"),
-    ("Bureau of Energy", "BOE", K.GOVERNMENT_AGENCY, "energy", "Ministry of Economic Affairs", "energy.moea.gov.tw"),
-    ("Taiwan Railway Corporation (demo)", "TR", K.CI_OPERATOR, "transportation", "Ministry of Transportation and Communications", "railway.example.com.tw"),
-    ("Civil Aeronautics Administration", "CAA", K.GOVERNMENT_AGENCY, "transportation", "Ministry of Transportation and Communications", "caa.gov.tw"),
-    ("Maritime and Port Bureau", "MPB", K.GOVERNMENT_AGENCY, "transportation", "Ministry of Transportation and Communications", "motcmpb.gov.tw"),
-    ("Taoyuan International Airport (demo)", "TIAC", K.CI_OPERATOR, "transportation", "Ministry of Transportation and Communications", "airport.example.com.tw"),
-    ("Highway Bureau", "THB", K.GOVERNMENT_AGENCY, "transportation", "Ministry of Transportation and Communications", "thb.gov.tw"),
-    ("Central Bank (demo)", "CBC", K.CI_OPERATOR, "banking-finance", "Financial Supervisory Commission", "cbc.example.gov.tw"),
-    ("Taiwan Stock Exchange (demo)", "TWSE", K.CI_OPERATOR, "banking-finance", "Financial Supervisory Commission", "twse.example.com.tw"),
-    ("Financial Information Service (demo)", "FISC", K.CI_OPERATOR, "banking-finance", "Financial Supervisory Commission", "fisc.example.com.tw"),
-    ("Banking Bureau", "BOB", K.GOVERNMENT_AGENCY, "banking-finance", "Financial Supervisory Commission", "banking.gov.tw"),
-    ("National Taiwan University Hospital (demo)", "NTUH", K.CI_OPERATOR, "emergency-hospitals", "Ministry of Health and Welfare", "ntuh.example.gov.tw"),
-    ("Taipei Veterans General Hospital (demo)", "VGHTPE", K.CI_OPERATOR, "emergency-hospitals", "Ministry of Health and Welfare", "vghtpe.example.gov.tw"),
-    ("Centers for Disease Control", "CDC", K.GOVERNMENT_AGENCY, "emergency-hospitals", "Ministry of Health and Welfare", "cdc.gov.tw"),
-    ("National Health Insurance Administration", "NHIA", K.GOVERNMENT_AGENCY, "emergency-hospitals", "Ministry of Health and Welfare", "nhi.gov.tw"),
-    ("Hsinchu Science Park Bureau", "HSP", K.GOVERNMENT_AGENCY, "high-tech-parks", "National Science and Technology Council", "sipa.gov.tw"),
-    ("Central Taiwan Science Park Bureau", "CTSP", K.GOVERNMENT_AGENCY, "high-tech-parks", "National Science and Technology Council", "ctsp.gov.tw"),
-    ("Southern Taiwan Science Park Bureau", "STSP", K.GOVERNMENT_AGENCY, "high-tech-parks", "National Science and Technology Council", "stsp.gov.tw"),
-    ("National Fire Agency", "NFA", K.GOVERNMENT_AGENCY, "emergency-hospitals", "Ministry of the Interior", "nfa.gov.tw"),
-    ("National Immigration Agency", "NIA", K.GOVERNMENT_AGENCY, "government", "Ministry of the Interior", "immigration.gov.tw"),
-    ("Department of Household Registration", "DHR", K.GOVERNMENT_AGENCY, "government", "Ministry of the Interior", "ris.gov.tw"),
-    ("Taipei City Government", "TCG", K.GOVERNMENT_AGENCY, "government", "Ministry of the Interior", "gov.taipei"),
-    ("Kaohsiung City Government", "KCG", K.GOVERNMENT_AGENCY, "government", "Ministry of the Interior", "kcg.gov.tw"),
-    ("Taichung City Government", "TCCG", K.GOVERNMENT_AGENCY, "government", "Ministry of the Interior", "taichung.gov.tw"),
+    (
+        "Administration for Digital Industries",
+        "ADI",
+        K.GOVERNMENT_AGENCY,
+        "communications",
+        "Ministry of Digital Affairs",
+        "adi.gov.tw",
+    ),
+    (
+        "National Communications Commission",
+        "NCC",
+        K.GOVERNMENT_AGENCY,
+        "communications",
+        "Ministry of Digital Affairs",
+        "ncc.gov.tw",
+    ),
+    (
+        "Chunghwa Telecom (demo)",
+        "CHT",
+        K.CI_OPERATOR,
+        "communications",
+        "Ministry of Digital Affairs",
+        "cht.example.com.tw",
+    ),
+    (
+        "Taiwan Power Company (demo)",
+        "Taipower",
+        K.CI_OPERATOR,
+        "energy",
+        "Ministry of Economic Affairs",
+        "taipower.example.com.tw",
+    ),
+    (
+        "CPC Corporation (demo)",
+        "CPC",
+        K.CI_OPERATOR,
+        "energy",
+        "Ministry of Economic Affairs",
+        "cpc.example.com.tw",
+    ),
+    (
+        "Water Resources Agency",
+        "WRA",
+        K.GOVERNMENT_AGENCY,
+        "water",
+        "Ministry of Economic Affairs",
+        "wra.gov.tw",
+    ),
+    (
+        "Taiwan Water Corporation (demo)",
+        "TWC",
+        K.CI_OPERATOR,
+        "water",
+        "Ministry of Economic Affairs",
+        "water.example.com.tw",
+    ),
+    (
+        "Bureau of Energy",
+        "BOE",
+        K.GOVERNMENT_AGENCY,
+        "energy",
+        "Ministry of Economic Affairs",
+        "energy.moea.gov.tw",
+    ),
+    (
+        "Taiwan Railway Corporation (demo)",
+        "TR",
+        K.CI_OPERATOR,
+        "transportation",
+        "Ministry of Transportation and Communications",
+        "railway.example.com.tw",
+    ),
+    (
+        "Civil Aeronautics Administration",
+        "CAA",
+        K.GOVERNMENT_AGENCY,
+        "transportation",
+        "Ministry of Transportation and Communications",
+        "caa.gov.tw",
+    ),
+    (
+        "Maritime and Port Bureau",
+        "MPB",
+        K.GOVERNMENT_AGENCY,
+        "transportation",
+        "Ministry of Transportation and Communications",
+        "motcmpb.gov.tw",
+    ),
+    (
+        "Taoyuan International Airport (demo)",
+        "TIAC",
+        K.CI_OPERATOR,
+        "transportation",
+        "Ministry of Transportation and Communications",
+        "airport.example.com.tw",
+    ),
+    (
+        "Highway Bureau",
+        "THB",
+        K.GOVERNMENT_AGENCY,
+        "transportation",
+        "Ministry of Transportation and Communications",
+        "thb.gov.tw",
+    ),
+    (
+        "Central Bank (demo)",
+        "CBC",
+        K.CI_OPERATOR,
+        "banking-finance",
+        "Financial Supervisory Commission",
+        "cbc.example.gov.tw",
+    ),
+    (
+        "Taiwan Stock Exchange (demo)",
+        "TWSE",
+        K.CI_OPERATOR,
+        "banking-finance",
+        "Financial Supervisory Commission",
+        "twse.example.com.tw",
+    ),
+    (
+        "Financial Information Service (demo)",
+        "FISC",
+        K.CI_OPERATOR,
+        "banking-finance",
+        "Financial Supervisory Commission",
+        "fisc.example.com.tw",
+    ),
+    (
+        "Banking Bureau",
+        "BOB",
+        K.GOVERNMENT_AGENCY,
+        "banking-finance",
+        "Financial Supervisory Commission",
+        "banking.gov.tw",
+    ),
+    (
+        "National Taiwan University Hospital (demo)",
+        "NTUH",
+        K.CI_OPERATOR,
+        "emergency-hospitals",
+        "Ministry of Health and Welfare",
+        "ntuh.example.gov.tw",
+    ),
+    (
+        "Taipei Veterans General Hospital (demo)",
+        "VGHTPE",
+        K.CI_OPERATOR,
+        "emergency-hospitals",
+        "Ministry of Health and Welfare",
+        "vghtpe.example.gov.tw",
+    ),
+    (
+        "Centers for Disease Control",
+        "CDC",
+        K.GOVERNMENT_AGENCY,
+        "emergency-hospitals",
+        "Ministry of Health and Welfare",
+        "cdc.gov.tw",
+    ),
+    (
+        "National Health Insurance Administration",
+        "NHIA",
+        K.GOVERNMENT_AGENCY,
+        "emergency-hospitals",
+        "Ministry of Health and Welfare",
+        "nhi.gov.tw",
+    ),
+    (
+        "Hsinchu Science Park Bureau",
+        "HSP",
+        K.GOVERNMENT_AGENCY,
+        "high-tech-parks",
+        "National Science and Technology Council",
+        "sipa.gov.tw",
+    ),
+    (
+        "Central Taiwan Science Park Bureau",
+        "CTSP",
+        K.GOVERNMENT_AGENCY,
+        "high-tech-parks",
+        "National Science and Technology Council",
+        "ctsp.gov.tw",
+    ),
+    (
+        "Southern Taiwan Science Park Bureau",
+        "STSP",
+        K.GOVERNMENT_AGENCY,
+        "high-tech-parks",
+        "National Science and Technology Council",
+        "stsp.gov.tw",
+    ),
+    (
+        "National Fire Agency",
+        "NFA",
+        K.GOVERNMENT_AGENCY,
+        "emergency-hospitals",
+        "Ministry of the Interior",
+        "nfa.gov.tw",
+    ),
+    (
+        "National Immigration Agency",
+        "NIA",
+        K.GOVERNMENT_AGENCY,
+        "government",
+        "Ministry of the Interior",
+        "immigration.gov.tw",
+    ),
+    (
+        "Department of Household Registration",
+        "DHR",
+        K.GOVERNMENT_AGENCY,
+        "government",
+        "Ministry of the Interior",
+        "ris.gov.tw",
+    ),
+    (
+        "Taipei City Government",
+        "TCG",
+        K.GOVERNMENT_AGENCY,
+        "government",
+        "Ministry of the Interior",
+        "gov.taipei",
+    ),
+    (
+        "Kaohsiung City Government",
+        "KCG",
+        K.GOVERNMENT_AGENCY,
+        "government",
+        "Ministry of the Interior",
+        "kcg.gov.tw",
+    ),
+    (
+        "Taichung City Government",
+        "TCCG",
+        K.GOVERNMENT_AGENCY,
+        "government",
+        "Ministry of the Interior",
+        "taichung.gov.tw",
+    ),
 ]
 COMMUNITY = [
     ("Financial ISAC (demo)", "F-ISAC", K.ISAC, "TW", "banking-finance", "fisac.example.tw"),
@@ -81,9 +339,18 @@ COMMUNITY = [
     ("Criminal Investigation Bureau (demo)", "CIB", K.LEA, "TW", None, "cib.example.gov.tw"),
 ]
 FOREIGN_CERTS = [
-    ("JPCERT/CC", "JP"), ("KrCERT/CC", "KR"), ("CISA", "US"), ("NCSC-UK", "GB"),
-    ("CERT-FR", "FR"), ("CERT-Bund", "DE"), ("CERT NZ", "NZ"), ("AusCERT", "AU"),
-    ("SingCERT", "SG"), ("MyCERT", "MY"), ("ThaiCERT", "TH"), ("HKCERT", "HK"),
+    ("JPCERT/CC", "JP"),
+    ("KrCERT/CC", "KR"),
+    ("CISA", "US"),
+    ("NCSC-UK", "GB"),
+    ("CERT-FR", "FR"),
+    ("CERT-Bund", "DE"),
+    ("CERT NZ", "NZ"),
+    ("AusCERT", "AU"),
+    ("SingCERT", "SG"),
+    ("MyCERT", "MY"),
+    ("ThaiCERT", "TH"),
+    ("HKCERT", "HK"),
     ("CERT Polska", "PL"),
 ]
 
@@ -129,7 +396,9 @@ class _Allocator:
         return str(next(self.v4)), str(next(self.v6)), str(next(self.asns))
 
 
-def _org(name: str, short: str, kind: str, country: str, sector: str | None, parent: str | None) -> Organisation:
+def _org(
+    name: str, short: str, kind: str, country: str, sector: str | None, parent: str | None
+) -> Organisation:
     existing = Organisation.objects.filter(name=name).first()
     if existing:
         return existing
@@ -153,7 +422,9 @@ def _contact(org: Organisation, purpose: str, domain: str, phone: str) -> None:
     mailbox = {"security": "soc", "abuse": "abuse", "emergency": "cert"}.get(purpose, "info")
     email = f"{mailbox}@{_slug(domain.split('.')[0])}.example"
     if not Contact.objects.filter(organisation=org, purpose=purpose).exists():
-        services.add_contact(None, org, purpose=purpose, name=f"{org.short_name} {purpose}", email=email, phone=phone)
+        services.add_contact(
+            None, org, purpose=purpose, name=f"{org.short_name} {purpose}", email=email, phone=phone
+        )
 
 
 @transaction.atomic
@@ -180,8 +451,8 @@ def load() -> list[DemoAccount]:
     # one of its bureaus uses, and holds the parent domain of another bureau.
     moea = Organisation.objects.get(name="Ministry of Economic Affairs")
     _claim(moea, "cidr", "198.18.16.0/20", "legacy allocation still announced by the ministry")
-    for name, short, kind, country, sector, domain in COMMUNITY:
-        org = _org(name, short, kind, country, sector, None)
+    for name, short, kind, country, sector_code, domain in COMMUNITY:
+        org = _org(name, short, kind, country, sector_code, None)
         _claim(org, "domain", domain)
         _contact(org, "security", short, "+886 2 3000 0000")
     for name, country in FOREIGN_CERTS:
@@ -224,7 +495,8 @@ def current_code(username: str) -> str:
         raise LookupError(f"{username} has no demo authenticator")
     from django_otp.oath import totp
 
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return f"{code:0{device.digits}d}"
 
 
 def summary(accounts: list[DemoAccount]) -> list[str]:

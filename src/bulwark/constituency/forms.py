@@ -85,7 +85,10 @@ class OrganisationFilterForm(forms.Form):
         label=_("Type"), required=False, choices=[("", _("All types")), *OrganisationKind.choices]
     )
     sector = forms.ModelChoiceField(
-        label=_("Sector"), required=False, queryset=Sector.objects.all(), empty_label=_("All sectors")
+        label=_("Sector"),
+        required=False,
+        queryset=Sector.objects.all(),
+        empty_label=_("All sectors"),
     )
     country = forms.CharField(label=_("Country"), required=False, max_length=2)
 
@@ -107,7 +110,9 @@ class NetworkClaimForm(forms.ModelForm):
     class Meta:
         model = NetworkClaim
         fields = ["kind", "value", "note"]
-        widgets = {"value": forms.TextInput(attrs={"placeholder": "192.0.2.0/24, AS64500, example.gov.tw"})}
+        widgets = {
+            "value": forms.TextInput(attrs={"placeholder": "192.0.2.0/24, AS64500, example.gov.tw"})
+        }
 
 
 class ContactForm(forms.ModelForm):
@@ -132,7 +137,9 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"))
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    organisation = forms.ModelChoiceField(label=_("Organisation"), queryset=Organisation.objects.none())
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.none()
+    )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
     def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:

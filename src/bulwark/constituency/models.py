@@ -94,7 +94,7 @@ class User(AbstractUser):
         _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
     )
 
-    objects = BulwarkUserManager()
+    objects = BulwarkUserManager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["username"]
@@ -314,7 +314,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} – {self.get_role_display()} @ {self.organisation}"
+        return f"{self.user}: {self.get_role_display()} @ {self.organisation}"
 
     def clean(self) -> None:
         org = self.organisation
@@ -325,9 +325,7 @@ class Membership(models.Model):
                 {"role": _("Reviewers belong to a supervising authority or the CERT.")}
             )
         if self.role == Role.PLATFORM_ADMIN and org.kind != OrganisationKind.NATIONAL_CERT:
-            raise ValidationError(
-                {"role": _("Platform admins are members of the national CERT.")}
-            )
+            raise ValidationError({"role": _("Platform admins are members of the national CERT.")})
 
 
 class ApiToken(models.Model):

@@ -170,7 +170,9 @@ def find_overlaps(claims: Iterable[Claim]) -> list[Overlap]:
     overlaps: list[Overlap] = []
     # Sweep prefixes in address order, broader first; `open_` holds the prefixes that
     # contain the current one (a stack per IP version).
-    networks.sort(key=lambda item: (item[0].version, int(item[0].network_address), item[0].prefixlen))
+    networks.sort(
+        key=lambda item: (item[0].version, int(item[0].network_address), item[0].prefixlen)
+    )
     open_: list[tuple[IPNetwork, Claim]] = []
     for net, claim in networks:
         while open_ and not (

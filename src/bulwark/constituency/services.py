@@ -27,7 +27,16 @@ from bulwark.constituency.scopes import SCOPES
 from bulwark.core import audit
 from bulwark.core.tasks import notify_platform_admins
 
-ORGANISATION_FIELDS = ("name", "short_name", "kind", "country", "sector", "parent", "is_active", "notes")
+ORGANISATION_FIELDS = (
+    "name",
+    "short_name",
+    "kind",
+    "country",
+    "sector",
+    "parent",
+    "is_active",
+    "notes",
+)
 CONTACT_FIELDS = ("purpose", "name", "email", "phone", "pgp_key")
 TOKEN_PREFIX = "bwk_"
 MAX_TOKEN_DAYS = 366
@@ -86,7 +95,9 @@ def update_organisation(actor: User, org: Organisation, **data: Any) -> Organisa
         if changes:
             org.full_clean()
             org.save()
-            audit.record(actor, "organisation.updated", org, changes=changes, organisation_id=org.pk)
+            audit.record(
+                actor, "organisation.updated", org, changes=changes, organisation_id=org.pk
+            )
     if "parent" in changes or "is_active" in changes:
         forget_viewer(actor)
     return org
@@ -97,7 +108,9 @@ def update_organisation(actor: User, org: Organisation, **data: Any) -> Organisa
 
 def overlaps_of(claim: NetworkClaim) -> list[networks.Overlap]:
     """Claims of other organisations that cover this one or that it covers."""
-    others = NetworkClaim.objects.filter(kind=claim.kind).exclude(organisation_id=claim.organisation_id)
+    others = NetworkClaim.objects.filter(kind=claim.kind).exclude(
+        organisation_id=claim.organisation_id
+    )
     mine = claim.as_claim()
     return [
         o
@@ -114,7 +127,9 @@ def add_network(
         claim = NetworkClaim(organisation=org, kind=kind, value=value, note=note)
         claim.clean_fields(exclude=["value"])
         claim.clean()  # normalises value, so the duplicate check sees the canonical form
-        if NetworkClaim.objects.filter(organisation=org, kind=claim.kind, value=claim.value).exists():
+        if NetworkClaim.objects.filter(
+            organisation=org, kind=claim.kind, value=claim.value
+        ).exists():
             raise ValidationError(
                 {"value": _("%(org)s already claims %(value)s.") % {"org": org, "value": claim}}
             )
@@ -130,7 +145,9 @@ def add_network(
         )
         if overlaps:
             claim_id = claim.pk
-            transaction.on_commit(lambda: notify_platform_admins.enqueue("network_overlap", claim_id))
+            transaction.on_commit(
+                lambda: notify_platform_admins.enqueue("network_overlap", claim_id)
+            )
     return claim
 
 
@@ -171,7 +188,13 @@ def update_contact(actor: User, contact: Contact, **data: Any) -> Contact:
             contact.save()
             if "pgp_key" in changes:
                 changes["pgp_key"] = ["…", "…"]
-            audit.record(actor, "contact.updated", contact, changes=changes, organisation_id=contact.organisation_id)
+            audit.record(
+                actor,
+                "contact.updated",
+                contact,
+                changes=changes,
+                organisation_id=contact.organisation_id,
+            )
     return contact
 
 
@@ -196,7 +219,9 @@ def create_user(
     is_superuser: bool = False,
 ) -> User:
     """Create a user. `actor=None` is the command line (`bulwark createsuperuser`, demo)."""
-    _system_or(actor, lambda v: rules.can_manage_users(v) and (v.platform_admin or not is_superuser))
+    _system_or(
+        actor, lambda v: rules.can_manage_users(v) and (v.platform_admin or not is_superuser)
+    )
     with transaction.atomic():
         user = User(
             username=username,
@@ -212,7 +237,9 @@ def create_user(
             user.set_unusable_password()  # the user sets one through the reset e-mail
         user.full_clean(exclude=["password"])
         user.save()
-        audit.record(actor, "user.created", user, changes={"email": user.email, "superuser": is_superuser})
+        audit.record(
+            actor, "user.created", user, changes={"email": user.email, "superuser": is_superuser}
+        )
     return user
 
 
@@ -248,7 +275,9 @@ def add_membership(actor: User | None, user: User, org: Organisation, role: str)
 
 
 def remove_membership(actor: User, membership: Membership) -> None:
-    rules.require(rules.can_manage_members(viewer_of(actor), membership.organisation, membership.role))
+    rules.require(
+        rules.can_manage_members(viewer_of(actor), membership.organisation, membership.role)
+    )
     with transaction.atomic():
         audit.record(
             actor,
@@ -281,7 +310,9 @@ def create_api_token(
     if not scopes:
         raise ValidationError({"scopes": _("Choose at least one scope.")})
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise ValidationError({"days": _("A token lives between 1 and %(max)d days.") % {"max": MAX_TOKEN_DAYS}})
+        raise ValidationError(
+            {"days": _("A token lives between 1 and %(max)d days.") % {"max": MAX_TOKEN_DAYS}}
+        )
     if not name.strip():
         raise ValidationError({"name": _("Give the token a name that says what uses it.")})
     prefix = secrets.token_hex(5)

@@ -2,7 +2,7 @@
 window block further attempts until the window has passed. Stored in the database, so
 every web process sees the same count."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -11,7 +11,7 @@ from django.utils import timezone
 from bulwark.constituency.models import LoginFailure
 
 
-def _window_start() -> timezone.datetime:
+def _window_start() -> datetime:
     return timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -19,7 +20,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bulwark.constituency import networks, rules, services
-from bulwark.constituency.access import viewer_of
+from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.forms import (
     ApiTokenForm,
     ContactForm,
@@ -95,7 +96,7 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None, supervisors=_supervisors(request))
     if request.method == "POST" and form.is_valid():
         org = run_service(
-            form, lambda: services.create_organisation(request.user, **form.cleaned_data)
+            form, lambda: services.create_organisation(acting_user(request), **form.cleaned_data)
         )
         if org is not None:
             messages.success(request, _("Organisation %(name)s created.") % {"name": org.name})
@@ -111,7 +112,9 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         fields = {f: form.cleaned_data[f] for f in form.changed_data}
         fresh = Organisation.objects.get(pk=pk)
-        if run_service(form, lambda: services.update_organisation(request.user, fresh, **fields)):
+        if run_service(
+            form, lambda: services.update_organisation(acting_user(request), fresh, **fields)
+        ):
             messages.success(request, _("Changes saved."))
             return redirect("organisation-detail", pk=pk)
     return render(request, "constituency/organisation_form.html", {"form": form, "org": org})
@@ -157,13 +160,18 @@ def network_add(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         claim = run_service(
             form,
-            lambda: services.add_network(request.user, org, data["kind"], data["value"], data["note"]),
+            lambda: services.add_network(
+                acting_user(request), org, data["kind"], data["value"], data["note"]
+            ),
         )
         if claim is not None:
             if services.overlaps_of(claim):
                 messages.warning(
                     request,
-                    _("%(value)s overlaps another organisation's claim; the platform admins have been told.")
+                    _(
+                        "%(value)s overlaps another organisation's claim; "
+                        "the platform admins have been told."
+                    )
                     % {"value": claim},
                 )
             if request.headers.get("HX-Request"):
@@ -171,7 +179,11 @@ def network_add(request: HttpRequest, pk: int) -> HttpResponse:
                 return render(request, "constituency/_networks.html", context)
             return redirect("organisation-detail", pk=pk)
     context = _detail_context(request, org, network_form=form)
-    template = "constituency/_networks.html" if request.headers.get("HX-Request") else "constituency/organisation_detail.html"
+    template = (
+        "constituency/_networks.html"
+        if request.headers.get("HX-Request")
+        else "constituency/organisation_detail.html"
+    )
     return render(request, template, context, status=400)
 
 
@@ -181,7 +193,7 @@ def network_remove(request: HttpRequest, pk: int, claim_pk: int) -> HttpResponse
     claim = get_object_or_404(
         NetworkClaim.objects.visible_to(request.user), pk=claim_pk, organisation_id=pk
     )
-    services.remove_network(request.user, claim)
+    services.remove_network(acting_user(request), claim)
     messages.success(request, _("Removed %(value)s.") % {"value": claim})
     return redirect("organisation-detail", pk=pk)
 
@@ -192,7 +204,7 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     form = ContactForm(request.POST)
     if form.is_valid() and run_service(
-        form, lambda: services.add_contact(request.user, org, **form.cleaned_data)
+        form, lambda: services.add_contact(acting_user(request), org, **form.cleaned_data)
     ):
         return redirect("organisation-detail", pk=pk)
     context = _detail_context(request, org, contact_form=form)
@@ -205,7 +217,7 @@ def contact_remove(request: HttpRequest, pk: int, contact_pk: int) -> HttpRespon
     contact = get_object_or_404(
         Contact.objects.visible_to(request.user), pk=contact_pk, organisation_id=pk
     )
-    services.remove_contact(request.user, contact)
+    services.remove_contact(acting_user(request), contact)
     return redirect("organisation-detail", pk=pk)
 
 
@@ -219,7 +231,10 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
         if user is None:
             form.add_error("username", _("No user with this username."))
         elif run_service(
-            form, lambda: services.add_membership(request.user, user, org, form.cleaned_data["role"])
+            form,
+            lambda: services.add_membership(
+                acting_user(request), user, org, form.cleaned_data["role"]
+            ),
         ):
             return redirect("organisation-detail", pk=pk)
     context = _detail_context(request, org, member_form=form)
@@ -232,7 +247,7 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
     membership = get_object_or_404(
         Membership.objects.visible_to(request.user), pk=membership_pk, organisation_id=pk
     )
-    services.remove_membership(request.user, membership)
+    services.remove_membership(acting_user(request), membership)
     return redirect("organisation-detail", pk=pk)
 
 
@@ -260,17 +275,27 @@ def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.visible_to(request.user).prefetch_related("memberships__organisation")
     q = request.GET.get("q", "")[:100]
     if q:
-        users = users.filter(Q(username__icontains=q) | Q(email__icontains=q) | Q(last_name__icontains=q))
+        users = users.filter(
+            Q(username__icontains=q) | Q(email__icontains=q) | Q(last_name__icontains=q)
+        )
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
     can_create = rules.can_manage_users(viewer_of(request.user))
-    return render(request, "constituency/user_list.html", {"page": page, "q": q, "can_create": can_create})
+    return render(
+        request, "constituency/user_list.html", {"page": page, "q": q, "can_create": can_create}
+    )
 
 
 @login_required
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     shown = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
-    memberships = Membership.objects.visible_to(request.user).filter(user=shown).select_related("organisation")
-    return render(request, "constituency/user_detail.html", {"shown": shown, "memberships": memberships})
+    memberships = (
+        Membership.objects.visible_to(request.user)
+        .filter(user=shown)
+        .select_related("organisation")
+    )
+    return render(
+        request, "constituency/user_detail.html", {"shown": shown, "memberships": memberships}
+    )
 
 
 @login_required
@@ -279,7 +304,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
     rules.require(rules.can_manage_users(viewer))
     organisations = Organisation.objects.visible_to(request.user)
     if not viewer.manages_constituency:
-        organisations = organisations.filter(pk__in=[o for o in viewer.roles if viewer.administers(o)])
+        organisations = organisations.filter(
+            pk__in=[o for o in viewer.roles if viewer.administers(o)]
+        )
     form = UserCreateForm(request.POST or None, organisations=organisations)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -289,13 +316,15 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
             with transaction.atomic():
                 user = services.create_user(
-                    request.user,
+                    acting_user(request),
                     username=data["username"],
                     email=data["email"],
                     first_name=data["first_name"],
                     last_name=data["last_name"],
                 )
-                services.add_membership(request.user, user, data["organisation"], data["role"])
+                services.add_membership(
+                    acting_user(request), user, data["organisation"], data["role"]
+                )
                 return user
 
         user = run_service(form, create)
@@ -321,11 +350,22 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     form = OTPTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
+            allowed, _details = device.verify_is_allowed()
+            if not allowed:
+                form.add_error("token", _("Too many wrong codes: wait a few seconds, then retry."))
+                break
             if device.verify_token(form.cleaned_data["token"]):
                 otp_login(request, device)
                 audit.record(user, "user.second_factor_verified", user)
-                return redirect(request.GET.get("next") or "home")
-        form.add_error("token", _("That code is not valid. Check your device's clock and try again."))
+                target = request.GET.get("next", "")
+                safe = url_has_allowed_host_and_scheme(
+                    target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+                )
+                return redirect(target if safe and target else "home")
+        else:
+            form.add_error(
+                "token", _("That code is not valid. Check your device's clock and try again.")
+            )
     return render(request, "registration/otp_verify.html", {"form": form})
 
 
@@ -340,14 +380,17 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
     form = OTPTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
+        if not device.verify_is_allowed()[0]:
+            form.add_error("token", _("Too many wrong codes: wait a few seconds, then retry."))
+        elif device.verify_token(form.cleaned_data["token"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             audit.record(user, "user.second_factor_enrolled", user)
             messages.success(request, _("Your authenticator app is set up."))
             return redirect("home")
-        form.add_error("token", _("That code is not valid. Scan the code again and retry."))
+        else:
+            form.add_error("token", _("That code is not valid. Scan the code again and retry."))
     import base64
 
     secret = base64.b32encode(device.bin_key).decode()
@@ -366,13 +409,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
         result = run_service(
             form,
             lambda: services.create_api_token(
-                request.user, request.user, name=data["name"], scopes=data["scopes"], days=data["days"]
+                acting_user(request),
+                acting_user(request),
+                name=data["name"],
+                scopes=data["scopes"],
+                days=data["days"],
             ),
         )
         if result is not None:
             created_secret = result[1]
             form = ApiTokenForm()
-    tokens = ApiToken.objects.visible_to(request.user).filter(user=request.user)
+    tokens = ApiToken.objects.visible_to(request.user).filter(user=acting_user(request))
     return render(
         request,
         "constituency/token_list.html",
@@ -384,6 +431,6 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.visible_to(request.user), pk=pk)
-    services.revoke_api_token(request.user, token)  # type: ignore[arg-type]
+    services.revoke_api_token(acting_user(request), token)
     messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
     return redirect("token-list")

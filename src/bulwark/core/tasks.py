@@ -42,8 +42,14 @@ def notify_platform_admins(topic: str, object_id: int) -> int:
         return 0
     lines = []
     for overlap in overlaps_of(claim):
-        other = overlap.narrower if overlap.broader.value == claim.value and overlap.broader.owner == claim.organisation_id else overlap.broader
-        lines.append(f"- {overlap.broader.value} covers {overlap.narrower.value} (organisation #{other.owner})")
+        other = (
+            overlap.narrower
+            if overlap.broader.value == claim.value
+            and overlap.broader.owner == claim.organisation_id
+            else overlap.broader
+        )
+        covers = f"{overlap.broader.value} covers {overlap.narrower.value}"
+        lines.append(f"- {covers} (organisation #{other.owner})")
     if not lines:
         return 0
     recipients = platform_admin_emails()

@@ -13,7 +13,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "API token created with `bulwark token create` or on the API tokens page.",
+            "description": "An API token from `bulwark token create` or the API tokens page.",
         }
 
 

@@ -38,7 +38,7 @@ class OrganisationSerializer(serializers.ModelSerializer):
         # Uniqueness and hierarchy are validated by the service, with the same messages
         # as the web form.
         validators: list[Any] = []
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,7 +109,7 @@ class UserSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["is_active", "memberships"]
         # Uniqueness is checked by the service (one message for web and API).
-        extra_kwargs = {
+        extra_kwargs: dict[str, Any] = {
             "username": {"validators": [UnicodeUsernameValidator()]},
             "email": {"validators": []},
         }

@@ -4,7 +4,6 @@ every write calls a service."""
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency import networks, services
+from bulwark.constituency.access import acting_user
 from bulwark.constituency.api import serializers as s
 from bulwark.constituency.models import (
     ApiToken,
@@ -32,12 +32,11 @@ class VisibleMixin:
     """Start every read from the model's visibility rule."""
 
     model: Any
-    request: Request
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation, no real user
             return self.model.objects.none()
-        return self.model.objects.visible_to(self.request.user)
+        return self.model.objects.visible_to(self.request.user)  # type: ignore[attr-defined]
 
 
 class SectorViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
@@ -88,12 +87,15 @@ class OrganisationViewSet(
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.create_organisation(
-            self.request.user, **serializer.validated_data  # type: ignore[arg-type]
+            acting_user(self.request),
+            **serializer.validated_data,
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.update_organisation(
-            self.request.user, self.get_object(), **serializer.validated_data  # type: ignore[arg-type]
+            acting_user(self.request),
+            self.get_object(),
+            **serializer.validated_data,
         )
 
 
@@ -121,7 +123,7 @@ class NetworkClaimViewSet(
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
         serializer.instance = services.add_network(
-            self.request.user,  # type: ignore[arg-type]
+            acting_user(self.request),
             data["organisation"],
             data["kind"],
             data["value"],
@@ -129,7 +131,7 @@ class NetworkClaimViewSet(
         )
 
     def perform_destroy(self, instance: NetworkClaim) -> None:
-        services.remove_network(self.request.user, instance)  # type: ignore[arg-type]
+        services.remove_network(acting_user(self.request), instance)
 
     @extend_schema(
         parameters=[
@@ -184,15 +186,17 @@ class ContactViewSet(VisibleMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)
         org = data.pop("organisation")
-        serializer.instance = services.add_contact(self.request.user, org, **data)  # type: ignore[arg-type]
+        serializer.instance = services.add_contact(acting_user(self.request), org, **data)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("organisation", None)
-        serializer.instance = services.update_contact(self.request.user, self.get_object(), **data)  # type: ignore[arg-type]
+        serializer.instance = services.update_contact(
+            acting_user(self.request), self.get_object(), **data
+        )
 
     def perform_destroy(self, instance: Contact) -> None:
-        services.remove_contact(self.request.user, instance)  # type: ignore[arg-type]
+        services.remove_contact(acting_user(self.request), instance)
 
 
 class MembershipViewSet(
@@ -213,11 +217,14 @@ class MembershipViewSet(
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
         serializer.instance = services.add_membership(
-            self.request.user, data["user"], data["organisation"], data["role"]  # type: ignore[arg-type]
+            acting_user(self.request),
+            data["user"],
+            data["organisation"],
+            data["role"],
         )
 
     def perform_destroy(self, instance: Membership) -> None:
-        services.remove_membership(self.request.user, instance)  # type: ignore[arg-type]
+        services.remove_membership(acting_user(self.request), instance)
 
 
 class UserViewSet(
@@ -234,7 +241,7 @@ class UserViewSet(
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
         serializer.instance = services.create_user(
-            self.request.user,  # type: ignore[arg-type]
+            acting_user(self.request),
             username=data["username"],
             email=data["email"],
             first_name=data.get("first_name", ""),
@@ -266,8 +273,8 @@ class ApiTokenViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         token, secret = services.create_api_token(
-            request.user,  # type: ignore[arg-type]
-            request.user,  # type: ignore[arg-type]
+            acting_user(request),
+            acting_user(request),
             name=data["name"],
             scopes=data["scopes"],
             days=data["days"],
@@ -276,7 +283,7 @@ class ApiTokenViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        services.revoke_api_token(self.request.user, instance)  # type: ignore[arg-type]
+        services.revoke_api_token(acting_user(self.request), instance)
 
 
 class AuditEntryViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
@@ -289,6 +296,4 @@ class AuditEntryViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "seq"
 
     def get_queryset(self) -> QuerySet[Any]:
-        return filter_audit(super().get_queryset(), self.request.query_params)  # type: ignore[no-any-return]
-
-
+        return filter_audit(super().get_queryset(), self.request.query_params)

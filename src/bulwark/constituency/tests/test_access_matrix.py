@@ -167,11 +167,13 @@ def test_organisation_owned_objects(world: World, username: str, model: Any, end
     if model is NetworkClaim:
         client = web(world, username)
         assert client.get(reverse("home")).context["counts"]["networks"] == len(expected)
-        for name, org in world.orgs.items():
+        for org in world.orgs.values():
             response = client.get(reverse("organisation-detail", args=[org.pk]))
             if response.status_code == 200:
                 shown = {c.pk for c in response.context["claims"]}
-                assert shown == {r.pk for r in rows if r.organisation_id == org.pk and r.pk in expected}
+                assert shown == {
+                    r.pk for r in rows if r.organisation_id == org.pk and r.pk in expected
+                }
 
 
 @pytest.mark.parametrize("username", USERNAMES)
@@ -206,7 +208,9 @@ def test_anonymous_api_is_refused(world: World, path: str) -> None:
     assert "credentials" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/", "/organisations/", "/users/", "/audit/", "/accounts/tokens/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/organisations/", "/users/", "/audit/", "/accounts/tokens/"]
+)
 def test_anonymous_web_is_sent_to_login(world: World, path: str) -> None:
     response = Client().get(path)
     assert response.status_code == 302

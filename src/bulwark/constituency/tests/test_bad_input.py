@@ -45,14 +45,23 @@ def post_json(client: Client, path: str, body: Any) -> Any:
     ],
 )
 def test_invalid_network_claims(
-    api: Client, admin_client: Client, agency: Organisation, kind: str, value: str, field_message: str
+    api: Client,
+    admin_client: Client,
+    agency: Organisation,
+    kind: str,
+    value: str,
+    field_message: str,
 ) -> None:
-    response = post_json(api, "/api/v1/networks/", {"organisation": agency.pk, "kind": kind, "value": value})
+    response = post_json(
+        api, "/api/v1/networks/", {"organisation": agency.pk, "kind": kind, "value": value}
+    )
     assert response.status_code == 400
     body = response.json()
     field = "kind" if kind == "bogus" else "value"
     assert any(field_message in m for m in body[field]), body
-    page = admin_client.post(f"/organisations/{agency.pk}/networks/", {"kind": kind, "value": value})
+    page = admin_client.post(
+        f"/organisations/{agency.pk}/networks/", {"kind": kind, "value": value}
+    )
     assert page.status_code == 400
     assert page.context["network_form"].errors[field]
     assert not NetworkClaim.objects.filter(organisation=agency).exists()
@@ -79,7 +88,9 @@ def test_duplicate_claim_is_refused(api: Client, agency: Organisation) -> None:
         ({"notes": "x" * 5001}, "notes", "5000 characters"),
     ],
 )
-def test_invalid_organisations(api: Client, admin_client: Client, body: dict, field: str, message: str) -> None:
+def test_invalid_organisations(
+    api: Client, admin_client: Client, body: dict, field: str, message: str
+) -> None:
     data = {"name": "Valid", "kind": "government_agency", "country": "TW", **body}
     response = post_json(api, "/api/v1/organisations/", data)
     assert response.status_code == 400
@@ -93,18 +104,26 @@ def test_invalid_organisations(api: Client, admin_client: Client, body: dict, fi
 def test_hierarchy_rules(api: Client, agency: Organisation, cert: Organisation) -> None:
     # An agency cannot supervise; an organisation cannot be its own ancestor.
     response = post_json(
-        api, "/api/v1/organisations/", {"name": "Child", "kind": "government_agency", "country": "TW", "parent": agency.pk}
+        api,
+        "/api/v1/organisations/",
+        {"name": "Child", "kind": "government_agency", "country": "TW", "parent": agency.pk},
     )
     assert response.status_code == 400 and "authority" in response.json()["parent"][0]
-    authority = Organisation.objects.create(name="Auth", kind="authority", country="TW", parent=cert)
+    authority = Organisation.objects.create(
+        name="Auth", kind="authority", country="TW", parent=cert
+    )
     loop = api.patch(
-        f"/api/v1/organisations/{cert.pk}/", json.dumps({"parent": authority.pk}), content_type="application/json"
+        f"/api/v1/organisations/{cert.pk}/",
+        json.dumps({"parent": authority.pk}),
+        content_type="application/json",
     )
     assert loop.status_code == 400 and "loop" in loop.json()["parent"][0]
 
 
 def test_duplicate_organisation_name(api: Client, agency: Organisation) -> None:
-    response = post_json(api, "/api/v1/organisations/", {"name": "Agency", "kind": "isac", "country": "TW"})
+    response = post_json(
+        api, "/api/v1/organisations/", {"name": "Agency", "kind": "isac", "country": "TW"}
+    )
     assert response.status_code == 400 and "already exists" in response.json()["name"][0]
 
 
@@ -118,18 +137,29 @@ def test_duplicate_organisation_name(api: Client, agency: Organisation) -> None:
         ({"purpose": "gossip"}, "purpose", "not a valid choice"),
     ],
 )
-def test_invalid_contacts(api: Client, admin_client: Client, agency: Organisation, body: dict, field: str, message: str) -> None:
+def test_invalid_contacts(
+    api: Client, admin_client: Client, agency: Organisation, body: dict, field: str, message: str
+) -> None:
     data = {"organisation": agency.pk, "purpose": "security", "email": "soc@agency.example", **body}
     response = post_json(api, "/api/v1/contacts/", data)
     assert response.status_code == 400
     assert any(message in m for m in response.json()[field]), response.json()
-    page = admin_client.post(f"/organisations/{agency.pk}/contacts/", {k: v for k, v in data.items() if k != "organisation"})
+    page = admin_client.post(
+        f"/organisations/{agency.pk}/contacts/",
+        {k: v for k, v in data.items() if k != "organisation"},
+    )
     assert page.status_code == 400
     assert agency.contacts.count() == 0
 
 
 def test_valid_contact_with_pgp_key(api: Client, agency: Organisation) -> None:
-    data = {"organisation": agency.pk, "purpose": "security", "email": "soc@agency.example", "phone": "+886 2 2737 7111 ext 123", "pgp_key": PGP}
+    data = {
+        "organisation": agency.pk,
+        "purpose": "security",
+        "email": "soc@agency.example",
+        "phone": "+886 2 2737 7111 ext 123",
+        "pgp_key": PGP,
+    }
     assert post_json(api, "/api/v1/contacts/", data).status_code == 201
 
 
@@ -141,13 +171,17 @@ def test_valid_contact_with_pgp_key(api: Client, agency: Organisation) -> None:
         ({"organisation": 424242}, "organisation"),
     ],
 )
-def test_invalid_memberships(api: Client, agency: Organisation, platform_admin: User, body: dict, field: str) -> None:
+def test_invalid_memberships(
+    api: Client, agency: Organisation, platform_admin: User, body: dict, field: str
+) -> None:
     data = {"user": platform_admin.username, "organisation": agency.pk, "role": "reporter", **body}
     response = post_json(api, "/api/v1/memberships/", data)
     assert response.status_code == 400 and field in response.json()
 
 
-def test_cert_roles_only_at_the_cert(api: Client, agency: Organisation, platform_admin: User) -> None:
+def test_cert_roles_only_at_the_cert(
+    api: Client, agency: Organisation, platform_admin: User
+) -> None:
     data = {"user": platform_admin.username, "organisation": agency.pk, "role": "analyst"}
     response = post_json(api, "/api/v1/memberships/", data)
     assert response.status_code == 400 and "national CERT" in response.json()["role"][0]
@@ -159,7 +193,9 @@ def test_invalid_users(api: Client) -> None:
     assert set(response.json()) >= {"username", "email"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/organisations/", "/api/v1/networks/", "/api/v1/contacts/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/organisations/", "/api/v1/networks/", "/api/v1/contacts/"]
+)
 def test_oversized_bodies_are_refused(api: Client, path: str) -> None:
     huge = json.dumps({"name": "x" * (3 * 1024 * 1024)})
     response = api.post(path, huge, content_type="application/json")
@@ -168,10 +204,23 @@ def test_oversized_bodies_are_refused(api: Client, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["{", "[]", '"string"', "null", '{"name": {"$gt": ""}}', "\x00\x01\x02", '{"name": "' + "\ud800" + '"}']
+    "raw",
+    [
+        "{",
+        "[]",
+        '"string"',
+        "null",
+        '{"name": {"$gt": ""}}',
+        "\x00\x01\x02",
+        '{"name": "' + "\ud800" + '"}',
+    ],
 )
 def test_broken_json_gets_400(api: Client, raw: str) -> None:
-    response = api.post("/api/v1/organisations/", raw.encode("utf-8", "surrogatepass"), content_type="application/json")
+    response = api.post(
+        "/api/v1/organisations/",
+        raw.encode("utf-8", "surrogatepass"),
+        content_type="application/json",
+    )
     assert response.status_code == 400
 
 
@@ -182,14 +231,23 @@ def test_wrong_content_type_gets_415(api: Client) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["ip=not-an-ip", "domain=exa mple", "asn=ASX", "", "ip=1.2.3.4&domain=x.tw", "ip=" + "9" * 5000],
+    [
+        "ip=not-an-ip",
+        "domain=exa mple",
+        "asn=ASX",
+        "",
+        "ip=1.2.3.4&domain=x.tw",
+        "ip=" + "9" * 5000,
+    ],
 )
 def test_resolve_rejects_bad_queries(api: Client, query: str) -> None:
     response = api.get(f"/api/v1/networks/resolve/?{query}")
     assert response.status_code == 400
 
 
-def test_resolve_finds_the_most_specific_owner(api: Client, agency: Organisation, cert: Organisation, platform_admin: User) -> None:
+def test_resolve_finds_the_most_specific_owner(
+    api: Client, agency: Organisation, cert: Organisation, platform_admin: User
+) -> None:
     services.add_network(platform_admin, cert, "cidr", "198.18.0.0/15")
     services.add_network(platform_admin, agency, "cidr", "198.18.4.0/22")
     body = api.get("/api/v1/networks/resolve/?ip=198.18.5.1").json()
@@ -197,6 +255,15 @@ def test_resolve_finds_the_most_specific_owner(api: Client, agency: Organisation
     assert api.get("/api/v1/networks/resolve/?ip=192.0.2.1").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/organisations/?page=abc", "/organisations/?sector=zzz", "/organisations/?kind=<b>", "/users/?q=%00", "/audit/?since=notadate&organisation=x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/organisations/?page=abc",
+        "/organisations/?sector=zzz",
+        "/organisations/?kind=<b>",
+        "/users/?q=%00",
+        "/audit/?since=notadate&organisation=x",
+    ],
+)
 def test_web_filters_tolerate_garbage(admin_client: Client, path: str) -> None:
     assert admin_client.get(path).status_code == 200

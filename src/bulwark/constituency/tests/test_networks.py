@@ -97,7 +97,10 @@ def test_overlaps_are_found_across_owners_only() -> None:
         Claim("asn", "64500", "a"),
         Claim("asn", "64500", "b"),
     ]
-    found = {(o.broader.value, o.broader.owner, o.narrower.value, o.narrower.owner) for o in find_overlaps(claims)}
+    found = {
+        (o.broader.value, o.broader.owner, o.narrower.value, o.narrower.owner)
+        for o in find_overlaps(claims)
+    }
     assert found == {
         ("10.0.0.0/8", "a", "10.1.0.0/16", "b"),
         ("10.0.0.0/8", "a", "10.1.0.0/16", "c"),
@@ -108,7 +111,9 @@ def test_overlaps_are_found_across_owners_only() -> None:
 
 
 networks_v4 = st.builds(
-    lambda addr, length: ipaddress.ip_network(f"{ipaddress.IPv4Address(addr)}/{length}", strict=False),
+    lambda addr, length: ipaddress.ip_network(
+        f"{ipaddress.IPv4Address(addr)}/{length}", strict=False
+    ),
     st.integers(0, 2**32 - 1),
     st.integers(8, 32),
 )

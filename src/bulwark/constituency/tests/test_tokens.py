@@ -50,9 +50,11 @@ def test_revoked_token_is_refused(platform_admin: User, token: tuple[ApiToken, s
     assert status == 401 and body["detail"] == "This token has been revoked."
 
 
-def test_token_of_deactivated_user_is_refused(platform_admin: User, token: tuple[ApiToken, str]) -> None:
+def test_token_of_deactivated_user_is_refused(
+    platform_admin: User, token: tuple[ApiToken, str]
+) -> None:
     User.objects.filter(pk=platform_admin.pk).update(is_active=False)
-    status, body = api_get(token[1])
+    status, _body = api_get(token[1])
     assert status == 401
 
 
@@ -76,7 +78,10 @@ def test_wrong_secret_is_refused(token: tuple[ApiToken, str]) -> None:
 def test_malformed_tokens_are_refused_with_a_message(db: None, header: str) -> None:
     response = Client().get("/api/v1/organisations/", HTTP_AUTHORIZATION=header)
     assert response.status_code == 401
-    assert "token" in response.json()["detail"].lower() or "header" in response.json()["detail"].lower()
+    assert (
+        "token" in response.json()["detail"].lower()
+        or "header" in response.json()["detail"].lower()
+    )
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -104,17 +109,23 @@ def test_write_scope_allows_write(platform_admin: User) -> None:
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
     assert response.status_code == 201, response.content
-    assert AuditEntry.objects.filter(action="organisation.created", object_label="New agency").exists()
+    assert AuditEntry.objects.filter(
+        action="organisation.created", object_label="New agency"
+    ).exists()
 
 
-def test_token_is_never_logged(token: tuple[ApiToken, str], caplog: pytest.LogCaptureFixture) -> None:
+def test_token_is_never_logged(
+    token: tuple[ApiToken, str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     api_get(token[1])
     api_get(token[1] + "x")
     assert token[1] not in caplog.text
 
 
-def test_cli_prints_the_token_alone(platform_admin: User, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_the_token_alone(
+    platform_admin: User, capsys: pytest.CaptureFixture[str]
+) -> None:
     call_command(
         "token", "create", "--user", platform_admin.username,
         "--scope", "constituency:read", "--scope", "audit:read", "--days", "7",

@@ -35,12 +35,17 @@ def test_every_service_write_is_recorded_with_who_and_what(
     created = [e for e in history if e.action == "organisation.created"]
     assert len(created) == 5
     assert all(e.actor_id == platform_admin.pk for e in created)
-    assert created[0].changes["name"] == [None, "Agency 0"] or created[0].changes["name"][1] == "Agency 0"
+    assert (
+        created[0].changes["name"] == [None, "Agency 0"]
+        or created[0].changes["name"][1] == "Agency 0"
+    )
     networks = [e for e in history if e.action == "network.added"]
     assert networks[0].changes["value"] == "203.0.113.0/28"
 
 
-def test_verify_passes_on_an_intact_log(history: list[AuditEntry], capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_passes_on_an_intact_log(
+    history: list[AuditEntry], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert audit.verify().ok
     call_command("audit", "verify")
     assert f"{len(history)} entries verified" in capsys.readouterr().out
@@ -95,7 +100,9 @@ def test_inserted_row_is_detected(history: list[AuditEntry]) -> None:
     assert not result.ok and result.first_bad_seq == middle.seq
 
 
-def test_rechained_forgery_without_the_key_is_detected(history: list[AuditEntry], settings: object) -> None:
+def test_rechained_forgery_without_the_key_is_detected(
+    history: list[AuditEntry], settings: object
+) -> None:
     # An intruder who recomputes the chain with a guessed key still fails verification.
     target = history[1]
     fake = AuditEntry(**{f.attname: getattr(target, f.attname) for f in AuditEntry._meta.fields})

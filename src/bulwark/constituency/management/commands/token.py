@@ -54,14 +54,16 @@ class Command(BaseCommand):
             self.stdout.write(secret)
         elif action == "list":
             for token in ApiToken.objects.filter(user=self._user(options["user"])):
-                state = "revoked" if token.revoked_at else ("expired" if token.is_expired else "active")
+                state = (
+                    "revoked" if token.revoked_at else ("expired" if token.is_expired else "active")
+                )
                 self.stdout.write(
                     f"{token.prefix}\t{state}\t{token.expires_at:%Y-%m-%d}\t"
                     f"{','.join(token.scopes)}\t{token.name}"
                 )
         else:
-            token = ApiToken.objects.filter(prefix=options["prefix"]).first()
-            if token is None:
+            found = ApiToken.objects.filter(prefix=options["prefix"]).first()
+            if found is None:
                 raise CommandError(f"no token with prefix {options['prefix']!r}")
-            services.revoke_api_token(token.user, token)
-            self.stdout.write(f"revoked {token.prefix}")
+            services.revoke_api_token(found.user, found)
+            self.stdout.write(f"revoked {found.prefix}")

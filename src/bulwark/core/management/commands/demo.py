@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("BULWARK_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("BULWARK_PORT", "8000")))
         parser.add_argument("--no-serve", action="store_true", help="load the data and exit")
-        parser.add_argument("--code", metavar="USERNAME", help="print a demo account's current TOTP code")
+        parser.add_argument(
+            "--code", metavar="USERNAME", help="print a demo account's current TOTP code"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from bulwark.constituency import demo
@@ -49,7 +51,7 @@ class Command(BaseCommand):
 
         # Demo mail never leaves the machine, whatever the environment says.
         worker_env = {**os.environ, "BULWARK_EMAIL_HOST": ""}
-        worker = subprocess.Popen(  # noqa: S603
+        worker = subprocess.Popen(
             [sys.executable, "-m", "bulwark.cli", "worker", "--no-reload", "--verbosity", "1"],
             env=worker_env,
         )
