@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -30,7 +31,8 @@ class RequestContextMiddleware:
 
 
 class RequestBodyLimitMiddleware:
-    """Refuses oversized bodies with 413 before any parser reads them."""
+    """Refuses oversized bodies with 413 before any parser reads them, and NUL bytes in
+    the query string (no database text column can hold them) with 400."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -41,6 +43,8 @@ class RequestBodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"detail": _("Invalid Content-Length header.")}, status=400)
+        if "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+            return JsonResponse({"detail": _("NUL bytes are not allowed in a query.")}, status=400)
         if length > limit:
             message = _("Request body too large: %(size)d bytes, the limit is %(limit)d.") % {
                 "size": length,

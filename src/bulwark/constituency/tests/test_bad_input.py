@@ -266,4 +266,5 @@ def test_resolve_finds_the_most_specific_owner(
     ],
 )
 def test_web_filters_tolerate_garbage(admin_client: Client, path: str) -> None:
-    assert admin_client.get(path).status_code == 200
+    expected = 400 if "%00" in path else 200
+    assert admin_client.get(path).status_code == expected
