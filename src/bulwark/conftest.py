@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,16 @@ from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
 
 ALL_SCOPES = ["constituency:read", "constituency:write", "audit:read", "tokens:manage"]
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """SQLite leaves its WAL and shared-memory files beside a destroyed test database."""
+    from django.conf import settings
+
+    name = str(settings.DATABASES["default"].get("TEST", {}).get("NAME") or "")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(name + suffix).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

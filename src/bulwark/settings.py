@@ -159,6 +159,7 @@ TIME_ZONE = os.environ.get("BULWARK_TIME_ZONE", "Asia/Taipei")
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Mail -----------------------------------------------------------------------------

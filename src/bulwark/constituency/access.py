@@ -72,14 +72,31 @@ class Viewer:
 ANONYMOUS = Viewer(user_id=None)
 
 
-def _hierarchy() -> tuple[dict[int, list[int]], dict[int, int | None]]:
-    children: dict[int, list[int]] = defaultdict(list)
-    parents: dict[int, int | None] = {}
-    for org_id, parent_id in Organisation.objects.values_list("pk", "parent_id"):
-        parents[org_id] = parent_id
-        if parent_id is not None:
-            children[parent_id].append(org_id)
-    return children, parents
+def _descendants(org_ids: frozenset[int]) -> set[int]:
+    """Every organisation below the given ones, one indexed query per level."""
+    found: set[int] = set()
+    frontier = set(org_ids)
+    while frontier:
+        children = set(
+            Organisation.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+        )
+        frontier = children - found - org_ids
+        found |= frontier
+    return found
+
+
+def _ancestors(org_ids: frozenset[int]) -> set[int]:
+    found: set[int] = set()
+    frontier = set(org_ids)
+    while frontier:
+        parents = set(
+            Organisation.objects.filter(pk__in=frontier, parent_id__isnull=False).values_list(
+                "parent_id", flat=True
+            )
+        )
+        frontier = parents - found - org_ids
+        found |= frontier
+    return found
 
 
 def compute_viewer(user: Any) -> Viewer:
@@ -98,19 +115,10 @@ def compute_viewer(user: Any) -> Viewer:
     own = frozenset(roles)
     supervised: set[int] = set()
     ancestors: set[int] = set()
-    if own:
-        children, parents = _hierarchy()
-        stack = [c for org_id in own for c in children.get(org_id, [])]
-        while stack:
-            org_id = stack.pop()
-            if org_id not in supervised:
-                supervised.add(org_id)
-                stack.extend(children.get(org_id, []))
-        for org_id in own:
-            parent = parents.get(org_id)
-            while parent is not None and parent not in ancestors:
-                ancestors.add(parent)
-                parent = parents.get(parent)
+    # CERT staff see everything, so their hierarchy is never consulted.
+    if own and not (platform_admin or cert_staff):
+        supervised = _descendants(own)
+        ancestors = _ancestors(own)
     return Viewer(
         user_id=user.pk,
         platform_admin=platform_admin,

@@ -115,9 +115,8 @@ class UserSerializer(serializers.ModelSerializer):
         }
 
     def get_memberships(self, user: User) -> list[dict[str, Any]]:
-        request = self.context["request"]
-        visible = Membership.objects.visible_to(request.user).filter(user=user)
-        return [{"organisation": m.organisation_id, "role": m.role} for m in visible]
+        # The view prefetches only the memberships the caller may see.
+        return [{"organisation": m.organisation_id, "role": m.role} for m in user.memberships.all()]
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

@@ -3,7 +3,7 @@ every write calls a service."""
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -237,6 +237,10 @@ class UserViewSet(
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "constituency"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        visible = Membership.objects.visible_to(self.request.user)
+        return super().get_queryset().prefetch_related(Prefetch("memberships", queryset=visible))
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         data = serializer.validated_data
