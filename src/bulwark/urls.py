@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from bulwark.constituency import views as cv
 from bulwark.constituency.forms import QueuedPasswordResetForm, ThrottledAuthenticationForm
@@ -8,11 +9,15 @@ from bulwark.core import views as core
 
 
 class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema is public: it describes the API, it holds no data."""
+
     scope_exempt = True
+    permission_classes = [AllowAny]
 
 
 class DocsView(SpectacularSwaggerView):
     scope_exempt = True
+    permission_classes = [AllowAny]
 
 
 account_patterns = [
@@ -83,6 +88,7 @@ urlpatterns = [
     path("users/", cv.user_list, name="user-list"),
     path("users/new/", cv.user_create, name="user-create"),
     path("users/<int:pk>/", cv.user_detail, name="user-detail"),
+    path("users/<int:pk>/active/", cv.user_set_active, name="user-set-active"),
     path("audit/", core.audit_list, name="audit-list"),
     path("api/v1/", include("bulwark.constituency.api.urls", namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),

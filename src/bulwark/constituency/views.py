@@ -293,9 +293,25 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(user=shown)
         .select_related("organisation")
     )
-    return render(
-        request, "constituency/user_detail.html", {"shown": shown, "memberships": memberships}
-    )
+    context = {
+        "shown": shown,
+        "memberships": memberships,
+        "can_deactivate": viewer_of(request.user).manages_constituency,
+    }
+    return render(request, "constituency/user_detail.html", context)
+
+
+@login_required
+@require_POST
+def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
+    shown = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
+    active = request.POST.get("active") == "1"
+    if shown.pk == request.user.pk and not active:
+        messages.error(request, _("You cannot deactivate yourself."))
+    else:
+        services.set_user_active(acting_user(request), shown, active)
+        messages.success(request, _("Account activated.") if active else _("Account deactivated."))
+    return redirect("user-detail", pk=pk)
 
 
 @login_required

@@ -258,3 +258,18 @@ def test_org_admin_manages_own_organisation_only(db: None) -> None:
         ).status_code
         == 302
     )
+
+
+def test_platform_admin_deactivates_and_reactivates_a_user(
+    admin_client: Client, reporter: User
+) -> None:
+    admin_client.post(f"/users/{reporter.pk}/active/", {"active": "0"})
+    reporter.refresh_from_db()
+    assert not reporter.is_active
+    assert login(Client(), "rita").status_code == 200  # refused: the form is shown again
+    admin_client.post(f"/users/{reporter.pk}/active/", {"active": "1"})
+    assert login(Client(), "rita").status_code == 302
+    actions = list(
+        AuditEntry.objects.filter(object_id=str(reporter.pk)).values_list("action", flat=True)
+    )
+    assert "user.deactivated" in actions and "user.activated" in actions

@@ -157,3 +157,19 @@ def test_tlp_order_and_labels() -> None:
     assert max(TLP.GREEN, TLP.AMBER_STRICT) == TLP.AMBER_STRICT
     assert TLP.AMBER_STRICT.label == "TLP:AMBER+STRICT"
     assert len(set(STIX_MARKING_IDS.values())) == 5
+
+
+def test_openapi_schema_and_docs_are_served(db: None) -> None:
+    schema = Client().get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/api/v1/organisations/", "/api/v1/networks/resolve/", "/api/v1/audit/"):
+        assert path in paths
+    assert "bearerToken" in schema.json()["components"]["securitySchemes"]
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_api_root_lists_the_endpoints(admin_client: Client) -> None:
+    body = admin_client.get("/api/v1/").json()
+    assert {"organisations", "networks", "contacts", "users", "memberships", "audit"} <= set(body)
