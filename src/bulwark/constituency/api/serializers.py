@@ -17,13 +17,30 @@ from bulwark.constituency.scopes import SCOPES
 from bulwark.core.models import AuditEntry
 
 
+class VisibleChoicesMixin:
+    """Related fields named in `visible_choices` accept only objects the caller can see,
+    so a write can never name (or probe for) an invisible organisation or user."""
+
+    visible_choices: dict[str, Any] = {}
+    fields: Any
+    context: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            for name, model in self.visible_choices.items():
+                if name in self.fields:
+                    self.fields[name].queryset = model.objects.visible_to(request.user)
+
+
 class SectorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Sector
         fields = ["id", "code", "name", "name_zh_hant", "critical_infrastructure"]
 
 
-class OrganisationSerializer(serializers.ModelSerializer):
+class OrganisationSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     sector = serializers.SlugRelatedField(
         slug_field="code", queryset=Sector.objects.all(), required=False, allow_null=True
     )
@@ -40,15 +57,10 @@ class OrganisationSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
         extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None and "parent" in self.fields:
-            # Only organisations the caller can see may be named as parent.
-            self.fields["parent"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+    visible_choices = {"parent": Organisation}
 
 
-class NetworkClaimSerializer(serializers.ModelSerializer):
+class NetworkClaimSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     value = serializers.CharField(max_length=300)
 
@@ -58,28 +70,20 @@ class NetworkClaimSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
         validators: list[Any] = []
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+    visible_choices = {"organisation": Organisation}
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
 
     class Meta:
         model = Contact
         fields = ["id", "organisation", "purpose", "name", "email", "phone", "pgp_key"]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+    visible_choices = {"organisation": Organisation}
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.none())
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     role = serializers.ChoiceField(choices=Role.choices)
@@ -90,12 +94,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
         validators: list[Any] = []
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["user"].queryset = User.objects.visible_to(request.user)  # type: ignore[attr-defined]
-            self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
+    visible_choices = {"organisation": Organisation, "user": User}
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -39,20 +39,27 @@ class VisibleMixin:
         return self.model.objects.visible_to(self.request.user)  # type: ignore[attr-defined]
 
 
+class ReadCreateViewSet(
+    VisibleMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, detail and create; subclasses add update or delete where they allow it."""
+
+
+class ReadCreateDeleteViewSet(ReadCreateViewSet, mixins.DestroyModelMixin):
+    pass
+
+
 class SectorViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
     model = Sector
     serializer_class = s.SectorSerializer
     scope_resource = "constituency"
 
 
-class OrganisationViewSet(
-    VisibleMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class OrganisationViewSet(ReadCreateViewSet, mixins.UpdateModelMixin):
     model = Organisation
     serializer_class = s.OrganisationSerializer
     scope_resource = "constituency"
@@ -99,14 +106,7 @@ class OrganisationViewSet(
         )
 
 
-class NetworkClaimViewSet(
-    VisibleMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class NetworkClaimViewSet(ReadCreateDeleteViewSet):
     model = NetworkClaim
     serializer_class = s.NetworkClaimSerializer
     scope_resource = "constituency"
@@ -199,14 +199,7 @@ class ContactViewSet(VisibleMixin, viewsets.ModelViewSet):
         services.remove_contact(acting_user(self.request), instance)
 
 
-class MembershipViewSet(
-    VisibleMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class MembershipViewSet(ReadCreateDeleteViewSet):
     model = Membership
     serializer_class = s.MembershipSerializer
     scope_resource = "constituency"
@@ -227,13 +220,7 @@ class MembershipViewSet(
         services.remove_membership(acting_user(self.request), instance)
 
 
-class UserViewSet(
-    VisibleMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class UserViewSet(ReadCreateViewSet):
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "constituency"
@@ -253,14 +240,7 @@ class UserViewSet(
         )
 
 
-class ApiTokenViewSet(
-    VisibleMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class ApiTokenViewSet(ReadCreateDeleteViewSet):
     """Your API tokens. Creating one returns its secret once, in `token`; DELETE revokes."""
 
     model = ApiToken

@@ -229,3 +229,23 @@ def test_removed_membership_takes_effect_at_once(world: World) -> None:
     assert token.get(f"/api/v1/organisations/{world.orgs['B1'].pk}/").status_code == 200
     services.remove_membership(world.users["admin"], membership)
     assert token.get(f"/api/v1/organisations/{world.orgs['B1'].pk}/").status_code == 404
+
+
+def test_writes_cannot_name_invisible_organisations(world: World) -> None:
+    """An organisation admin of A1 cannot add a contact to B1 or make anyone a member
+    there: the API answers as if B1 did not exist."""
+    token = api(world, "admA1")
+    b1 = world.orgs["B1"].pk
+    contact = token.post(
+        "/api/v1/contacts/",
+        {"organisation": b1, "purpose": "abuse", "email": "x@b1.example"},
+        content_type="application/json",
+    )
+    assert contact.status_code == 400 and "does not exist" in contact.json()["organisation"][0]
+    member = token.post(
+        "/api/v1/memberships/",
+        {"user": "repA1", "organisation": b1, "role": "reporter"},
+        content_type="application/json",
+    )
+    assert member.status_code == 400 and "organisation" in member.json()
+    assert not Contact.objects.filter(organisation_id=b1, email="x@b1.example").exists()
