@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "bulwark.core",
     "bulwark.constituency",
+    "bulwark.incidents",
 ]
 
 MIDDLEWARE = [

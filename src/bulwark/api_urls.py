@@ -1,6 +1,9 @@
+"""The REST API's router: every app registers its viewsets here, under /api/v1/."""
+
 from rest_framework import routers
 
 from bulwark.constituency.api import views
+from bulwark.incidents.api.views import IncidentViewSet
 
 
 class APIRootView(routers.APIRootView):
@@ -22,6 +25,7 @@ router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("sectors", views.SectorViewSet, basename="sector")
 router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
 router.register("audit", views.AuditEntryViewSet, basename="auditentry")
+router.register("incidents", IncidentViewSet, basename="incident")
 
 app_name = "api"
 urlpatterns = router.urls

@@ -1,0 +1,134 @@
+"""Incidents API: lists and details through `visible_to`; every action calls a service."""
+
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bulwark.constituency.access import acting_user
+from bulwark.incidents import services
+from bulwark.incidents.api import serializers as s
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.models import Incident
+
+ANSWER_FIELDS = (
+    "confidentiality", "integrity", "availability", "core_system", "critical_infrastructure",
+    "restored_in_time", "secret",
+)  # fmt: skip
+
+
+def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Incident]:
+    """Filters shared by the incident pages and the API."""
+    for field in ("status", "rsit_class", "rsit_type", "tlp"):
+        if params.get(field):
+            incidents = incidents.filter(**{field: str(params[field])[:40]})
+    if str(params.get("level", "")).isdigit():
+        incidents = incidents.filter(level=int(params["level"]))
+    if str(params.get("organisation", "")).isdigit():
+        incidents = incidents.filter(organisation_id=int(params["organisation"]))
+    if params.get("sector"):
+        incidents = incidents.filter(organisation__sector__code=str(params["sector"])[:50])
+    if params.get("drill") in ("0", "1"):
+        incidents = incidents.filter(is_drill=params["drill"] == "1")
+    if params.get("open") == "1":
+        incidents = incidents.exclude(status="closed")
+    if params.get("q"):
+        q = str(params["q"])[:200]
+        incidents = incidents.filter(
+            Q(title__icontains=q) | Q(description__icontains=q) | Q(reference__iexact=q)
+        )
+    return incidents
+
+
+def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The duty officer's queue: nearest deadline first, cases without one last."""
+    return incidents.order_by(F("next_due_at").asc(nulls_last=True), "-reported_at")
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    scope_resource = "incidents"
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        if getattr(self, "swagger_fake_view", False):
+            return Incident.objects.none()
+        incidents = Incident.objects.visible_to(self.request.user)
+        if self.action == "list":
+            return queue_order(filter_incidents(incidents, self.request.query_params))
+        return incidents.prefetch_related("timeline__author", "level_changes")
+
+    def get_serializer_class(self) -> Any:
+        return s.IncidentDetailSerializer if self.action != "list" else s.IncidentListSerializer
+
+    def _detail(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=incident.pk)
+        return Response(
+            s.IncidentDetailSerializer(fresh, context={"request": self.request}).data, status=code
+        )
+
+    @extend_schema(request=s.ReportSerializer, responses={201: s.IncidentDetailSerializer})
+    def create(self, request: Request) -> Response:
+        form = s.ReportSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        answers = Answers(**{k: data.pop(k) for k in ANSWER_FIELDS})
+        org = data.pop("organisation")
+        incident = services.report_incident(acting_user(request), org, answers=answers, **data)
+        return self._detail(incident, status.HTTP_201_CREATED)
+
+    def _act(self, request: Request, serializer: Any, call: Any) -> Response:
+        incident = self.get_object()
+        form = serializer(data=request.data) if serializer else None
+        if form is not None:
+            form.is_valid(raise_exception=True)
+        result = call(acting_user(request), incident, **(form.validated_data if form else {}))
+        return self._detail(result if isinstance(result, Incident) else incident)
+
+    @extend_schema(request=s.LevelSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.LevelSerializer, services.review_incident)
+
+    @extend_schema(request=s.LevelSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="change-level")
+    def change_level(self, request: Request, pk: str) -> Response:
+        return self._act(
+            request,
+            s.LevelSerializer,
+            lambda actor, inc, level, comment: services.change_level(
+                actor, inc, level=level, reason=comment
+            ),
+        )
+
+    @extend_schema(request=None, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def respond(self, request: Request, pk: str) -> Response:
+        return self._act(request, None, services.start_response)
+
+    @extend_schema(request=s.NoteSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.NoteSerializer, services.add_note)
+
+    @extend_schema(request=s.RecoverySerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def recovery(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.RecoverySerializer, services.report_recovery)
+
+    @extend_schema(request=s.FinalReportSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="final-report")
+    def final_report(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.FinalReportSerializer, services.submit_final_report)
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="final-report/decision")
+    def decision(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.DecisionSerializer, services.decide_final_report)
+
+    @extend_schema(request=s.ExtensionSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def extension(self, request: Request, pk: str) -> Response:
+        return self._act(request, s.ExtensionSerializer, services.grant_extension)

@@ -1,0 +1,252 @@
+"""Incidents reported by agencies, reviewed by their authority, handled with the CERT."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency.models import Organisation, Role
+from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
+from bulwark.incidents.workflow import Status
+
+IMPACT_CHOICES = [("none", _("None")), ("minor", _("Minor")), ("serious", _("Serious"))]
+SECRET_CHOICES = [
+    ("none", _("None")),
+    ("general_official", _("General official secret")),
+    ("sensitive", _("Sensitive information")),
+    ("national", _("National secret")),
+]
+TLP_CHOICES = [
+    ("clear", "TLP:CLEAR"),
+    ("green", "TLP:GREEN"),
+    ("amber", "TLP:AMBER"),
+    ("amber+strict", "TLP:AMBER+STRICT"),
+    ("red", "TLP:RED"),
+]
+
+
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    def visible_to(self, user: Any) -> "IncidentQuerySet":
+        """CERT staff see all; members see their organisation's incidents; members of an
+        authority see those of the organisations below it. TLP narrows: AMBER+STRICT
+        keeps the authority's reviewers but not its other members; RED keeps only the
+        reporter, the CERT and the reviewers."""
+        from bulwark.constituency.access import viewer_of
+
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        own = viewer.own_org_ids
+        reviewer_at = {o for o, roles in viewer.roles.items() if Role.REVIEWER in roles}
+        reviewed = _below(reviewer_at, viewer.supervised_org_ids)
+        wide = Q(organisation_id__in=viewer.managed_org_ids) & Q(
+            tlp__in=["clear", "green", "amber"]
+        )
+        strict = Q(tlp="amber+strict") & (
+            Q(organisation_id__in=own) | Q(organisation_id__in=reviewed)
+        )
+        red = Q(tlp="red") & (Q(reported_by_id=viewer.user_id) | Q(organisation_id__in=reviewed))
+        return self.filter(wide | strict | red)
+
+
+def _below(authority_ids: set[int], supervised: frozenset[int]) -> set[int]:
+    """Organisations under the given authorities (reviewers review all of them)."""
+    if not authority_ids:
+        return set()
+    below: set[int] = set()
+    frontier = set(authority_ids)
+    while frontier:
+        children = set(
+            Organisation.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+        )
+        frontier = (children & set(supervised)) - below
+        below |= frontier
+    return below
+
+
+class Incident(models.Model):
+    reference = models.CharField(_("reference"), max_length=32, unique=True)
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="incidents",
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reported by"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("what happened"), max_length=20_000)
+    profile = models.CharField(_("jurisdiction"), max_length=20, default="tw")
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=[(s.value, s.value) for s in Status],
+        default=Status.REPORTED,
+    )
+    level = models.PositiveSmallIntegerField(_("level"))
+    proposed_level = models.PositiveSmallIntegerField(_("proposed level"))
+    level_reason = models.TextField(
+        _("reason for choosing another level"), blank=True, max_length=2000
+    )
+    rsit_class = models.CharField(_("class"), max_length=40, choices=CLASS_CHOICES)
+    rsit_type = models.CharField(_("type"), max_length=40, choices=TYPE_CHOICES)
+    confidentiality = models.CharField(
+        _("leak (confidentiality)"), max_length=10, choices=IMPACT_CHOICES, default="none"
+    )
+    integrity = models.CharField(
+        _("alteration (integrity)"), max_length=10, choices=IMPACT_CHOICES, default="none"
+    )
+    availability = models.CharField(
+        _("outage (availability)"), max_length=10, choices=IMPACT_CHOICES, default="none"
+    )
+    core_system = models.BooleanField(_("core business system"), default=False)
+    critical_infrastructure = models.BooleanField(
+        _("critical infrastructure involved"), default=False
+    )
+    secret = models.CharField(
+        _("secrets involved"), max_length=20, choices=SECRET_CHOICES, default="none"
+    )
+    restored_in_time = models.BooleanField(
+        _("restored within tolerable time"), null=True, blank=True
+    )
+    affected_systems = models.TextField(_("affected systems"), blank=True, max_length=5000)
+    tolerable_interruption_hours = models.PositiveIntegerField(
+        _("tolerable interruption (hours)"), null=True, blank=True
+    )
+    tlp = models.CharField("TLP", max_length=15, choices=TLP_CHOICES, default="amber")
+    is_drill = models.BooleanField(_("drill"), default=False)
+    # The clock anchors: real times, in UTC.
+    aware_at = models.DateTimeField(_("aware at"))
+    reported_at = models.DateTimeField(_("reported at"))
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    backfill_reason = models.TextField(_("why reported another way"), blank=True, max_length=2000)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    forwarded_at = models.DateTimeField(_("forwarded at"), null=True, blank=True)
+    recovered_at = models.DateTimeField(_("recovery completed at"), null=True, blank=True)
+    final_report_at = models.DateTimeField(_("final report submitted at"), null=True, blank=True)
+    final_report_extended_to = models.DateTimeField(
+        _("final report extended to"), null=True, blank=True
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Earliest due time of an open clock; recomputed on every change, sorts the queue.
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-reported_at"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        indexes = [
+            models.Index(fields=["status", "next_due_at"]),
+            models.Index(fields=["organisation", "-reported_at"]),
+            models.Index(fields=["level", "rsit_class"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def backfilled(self) -> bool:
+        return bool(self.backfill_reason)
+
+    def clock_events(self) -> dict[str, Any]:
+        return {
+            "aware": self.aware_at,
+            "reported": self.reported_at,
+            "reviewed": self.reviewed_at,
+            "forwarded": self.forwarded_at,
+            "recovered": self.recovered_at,
+            "final_report": self.final_report_at,
+            "notification_report": self.reported_at,
+        }
+
+
+class LevelChange(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="level_changes")
+    level = models.PositiveSmallIntegerField(_("level"))
+    at = models.DateTimeField(_("time"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    renotification = models.BooleanField(default=True)
+    reason = models.TextField(_("reason"), blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"L{self.level} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TimelineEntry(models.Model):
+    class Kind(models.TextChoices):
+        EVENT = "event", _("Event")
+        NOTE = "note", _("Note")
+        GUIDANCE = "guidance", _("CERT guidance")
+        ACTION = "action", _("Action taken")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    text = models.TextField(_("text"), max_length=10_000)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text[:50]}"
+
+
+class FinalReport(models.Model):
+    """The seven items the regulation requires; one row per submission (revisions kept)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="final_reports")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    times = models.TextField(
+        _("1. time of occurrence, awareness and completion of recovery"), max_length=5000
+    )
+    scope_and_damage = models.TextField(_("2. scope and damage assessment"), max_length=20_000)
+    damage_control = models.TextField(
+        _("3. record of damage control and recovery"), max_length=20_000
+    )
+    investigation = models.TextField(
+        _("4. record of investigation and handling"), max_length=20_000
+    )
+    root_cause = models.TextField(_("5. root-cause analysis"), max_length=20_000)
+    prevention = models.TextField(_("6. measures to prevent recurrence"), max_length=20_000)
+    follow_up = models.TextField(
+        _("7. schedule and follow-up of those measures"), max_length=20_000
+    )
+    review_comment = models.TextField(_("CERT's comment"), blank=True, max_length=10_000)
+
+    ITEMS = (
+        "times",
+        "scope_and_damage",
+        "damage_control",
+        "investigation",
+        "root_cause",
+        "prevention",
+        "follow_up",
+    )
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return f"final report of {self.incident_id} at {self.submitted_at:%Y-%m-%d}"

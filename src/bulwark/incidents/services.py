@@ -1,0 +1,437 @@
+"""The only code that changes incidents: each function checks the actor's right and the
+workflow, writes in one transaction, records the timeline and one audit entry, and
+recomputes the incident's next due time."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import Organisation, OrganisationKind, Role, User
+from bulwark.core import audit
+from bulwark.incidents import clocks, workflow
+from bulwark.incidents.levels import Answers, propose_level
+from bulwark.incidents.models import FinalReport, Incident, LevelChange, TimelineEntry
+from bulwark.incidents.taxonomy import valid_pair
+
+REPORTING_KINDS = {
+    OrganisationKind.GOVERNMENT_AGENCY,
+    OrganisationKind.CI_OPERATOR,
+    OrganisationKind.AUTHORITY,
+}
+REPORTING_ROLES = {Role.REPORTER, Role.ORG_ADMIN}
+# How far ahead of "now" a reported time may lie, to absorb clock skew between machines.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def clock_states(incident: Incident, now: datetime | None = None) -> list[clocks.Clock]:
+    history = [
+        clocks.LevelChange(c.level, c.at, c.renotification) for c in incident.level_changes.all()
+    ]
+    extensions = (
+        {"final_report": incident.final_report_extended_to}
+        if incident.final_report_extended_to
+        else {}
+    )
+    return clocks.compute(
+        clocks.load_profile(incident.profile),
+        incident.clock_events(),
+        history,
+        now=now or timezone.now(),
+        extensions=extensions,
+    )
+
+
+def _refresh_due(incident: Incident) -> None:
+    incident.next_due_at = (
+        None
+        if incident.status == workflow.Status.CLOSED
+        else clocks.nearest_due(clock_states(incident))
+    )
+    incident.save(update_fields=["next_due_at"])
+
+
+def _transition(incident: Incident, action: str) -> None:
+    try:
+        incident.status = workflow.next_status(incident.status, action)
+    except workflow.IllegalTransition as exc:
+        raise ValidationError({"status": str(exc)}) from None
+
+
+def _event(
+    incident: Incident, actor: User | None, text: str, kind: str = TimelineEntry.Kind.EVENT
+) -> None:
+    TimelineEntry.objects.create(incident=incident, author=actor, kind=kind, text=text)
+
+
+def _check_time(
+    name: str, moment: datetime, *, not_before: datetime | None = None, label: str = ""
+) -> None:
+    if moment > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({name: _("This time is in the future.")})
+    if not_before is not None and moment < not_before:
+        raise ValidationError({name: _("This time is before %(what)s.") % {"what": label}})
+
+
+def _next_reference(now: datetime) -> str:
+    prefix = f"INC-{now:%Y}-"
+    last = Incident.objects.filter(reference__startswith=prefix).aggregate(m=Max("reference"))["m"]
+    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{number:06d}"
+
+
+def can_report_for(actor: User, org: Organisation) -> bool:
+    viewer = viewer_of(actor)
+    if viewer.cert_staff or viewer.platform_admin:
+        return True
+    return bool(viewer.roles.get(org.pk, frozenset()) & REPORTING_ROLES)
+
+
+def can_review(actor: User, incident: Incident) -> bool:
+    """Reviewers at an authority above the reporting organisation, or CERT staff."""
+    viewer = viewer_of(actor)
+    if viewer.cert_staff or viewer.platform_admin:
+        return True
+    parent = incident.organisation.parent
+    while parent is not None:
+        if Role.REVIEWER in viewer.roles.get(parent.pk, frozenset()):
+            return True
+        parent = parent.parent
+    return False
+
+
+def can_handle(actor: User, incident: Incident) -> bool:
+    """The reporting organisation's members and the CERT work the response."""
+    viewer = viewer_of(actor)
+    return (
+        viewer.cert_staff or viewer.platform_admin or incident.organisation_id in viewer.own_org_ids
+    )
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied(_("You are not allowed to do this with this incident."))
+
+
+@transaction.atomic
+def report_incident(
+    actor: User,
+    organisation: Organisation,
+    *,
+    title: str,
+    description: str,
+    rsit_class: str,
+    rsit_type: str,
+    aware_at: datetime,
+    answers: Answers,
+    level: int | None = None,
+    level_reason: str = "",
+    reported_at: datetime | None = None,
+    backfill_reason: str = "",
+    profile: str = clocks.DEFAULT_PROFILE,
+    **details: Any,
+) -> Incident:
+    """File a notification. `reported_at` (with `backfill_reason`) records a report made
+    through another channel while the platform was unreachable: clocks use that real time."""
+    _require(can_report_for(actor, organisation))
+    if organisation.kind not in REPORTING_KINDS:
+        raise ValidationError(
+            {"organisation": _("Only agencies and CI operators report incidents.")}
+        )
+    now = timezone.now()
+    if reported_at is not None and not backfill_reason.strip():
+        raise ValidationError(
+            {"backfill_reason": _("Say how and why it was reported another way.")}
+        )
+    reported_at = reported_at or now
+    _check_time("aware_at", aware_at)
+    _check_time("reported_at", reported_at, not_before=aware_at, label=_("the time of awareness"))
+    if not valid_pair(rsit_class, rsit_type):
+        raise ValidationError(
+            {"rsit_type": _("%(t)s is not a type of %(c)s.") % {"t": rsit_type, "c": rsit_class}}
+        )
+    try:
+        profile_data = clocks.load_profile(profile)
+    except KeyError:
+        raise ValidationError({"profile": _("Unknown jurisdiction profile.")}) from None
+    proposed, _reasons = (
+        propose_level(answers) if profile == "tw" else (min(profile_data.levels), [])
+    )
+    chosen = level or proposed
+    if chosen not in profile_data.levels:
+        raise ValidationError({"level": _("This jurisdiction has no level %(n)s.") % {"n": chosen}})
+    if chosen != proposed and not level_reason.strip():
+        raise ValidationError(
+            {"level_reason": _("Explain why you chose another level than the proposed one.")}
+        )
+    incident = Incident(
+        reference=_next_reference(now),
+        organisation=organisation,
+        reported_by=actor,
+        title=title,
+        description=description,
+        profile=profile,
+        level=chosen,
+        proposed_level=proposed,
+        level_reason=level_reason,
+        rsit_class=rsit_class,
+        rsit_type=rsit_type,
+        confidentiality=answers.confidentiality,
+        integrity=answers.integrity,
+        availability=answers.availability,
+        core_system=answers.core_system,
+        critical_infrastructure=answers.critical_infrastructure,
+        restored_in_time=answers.restored_in_time,
+        secret=answers.secret,
+        aware_at=aware_at,
+        reported_at=reported_at,
+        backfill_reason=backfill_reason,
+        **details,
+    )
+    incident.full_clean()
+    incident.save()
+    LevelChange.objects.create(
+        incident=incident, level=chosen, at=reported_at, by=actor, renotification=True
+    )
+    _event(incident, actor, _("Reported at level %(n)s.") % {"n": chosen})
+    audit.record(
+        actor, "incident.reported", incident,
+        changes={"level": chosen, "proposed_level": proposed, "backfilled": bool(backfill_reason)},
+        organisation_id=organisation.pk,
+    )  # fmt: skip
+    _refresh_due(incident)
+    return incident
+
+
+@transaction.atomic
+def review_incident(actor: User, incident: Incident, *, level: int, comment: str = "") -> Incident:
+    """The supervising authority confirms or changes the level. L3-L4 reviews are
+    forwarded to the national CERT at once."""
+    _require(can_review(actor, incident))
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if level not in clocks.load_profile(incident.profile).levels:
+        raise ValidationError({"level": _("This jurisdiction has no level %(n)s.") % {"n": level}})
+    before = incident.level
+    _transition(incident, "review")
+    now = timezone.now()
+    incident.level, incident.reviewed_at, incident.reviewed_by = level, now, actor
+    forwarded = level >= 3 and any(
+        r.key == "forwarding" and r.applies(level)
+        for r in clocks.load_profile(incident.profile).clocks
+    )
+    if forwarded:
+        incident.forwarded_at = now
+    incident.save()
+    if level != before:
+        LevelChange.objects.create(
+            incident=incident, level=level, at=now, by=actor, renotification=False, reason=comment
+        )
+    text = _("Level %(n)s confirmed by the supervising authority.") % {"n": level}
+    if forwarded:
+        text += " " + _("Forwarded to the national CERT.")
+    _event(incident, actor, text + (f" {comment}" if comment else ""))
+    audit.record(
+        actor,
+        "incident.reviewed",
+        incident,
+        changes={"level": [before, level], "forwarded": forwarded},
+        organisation_id=incident.organisation_id,
+    )
+    _refresh_due(incident)
+    return incident
+
+
+@transaction.atomic
+def change_level(actor: User, incident: Incident, *, level: int, reason: str) -> Incident:
+    """A new notification at another level: every clock is recomputed and the authority
+    reviews again."""
+    _require(can_handle(actor, incident))
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the level changes.")})
+    if level == incident.level or level not in clocks.load_profile(incident.profile).levels:
+        raise ValidationError({"level": _("Choose a different, valid level.")})
+    before = incident.level
+    _transition(incident, "change_level")
+    incident.level = level
+    incident.save()
+    LevelChange.objects.create(
+        incident=incident,
+        level=level,
+        at=timezone.now(),
+        by=actor,
+        renotification=True,
+        reason=reason,
+    )
+    _event(
+        incident,
+        actor,
+        _("Level changed from %(a)s to %(b)s: %(why)s") % {"a": before, "b": level, "why": reason},
+    )
+    audit.record(
+        actor,
+        "incident.level_changed",
+        incident,
+        changes={"level": [before, level], "reason": reason},
+        organisation_id=incident.organisation_id,
+    )
+    _refresh_due(incident)
+    return incident
+
+
+@transaction.atomic
+def add_note(actor: User, incident: Incident, *, kind: str, text: str) -> TimelineEntry:
+    _require(can_handle(actor, incident))
+    if kind == TimelineEntry.Kind.GUIDANCE and not viewer_of(actor).cert_staff:
+        raise PermissionDenied(_("Only CERT staff give guidance."))
+    if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.EVENT:
+        raise ValidationError({"kind": _("Choose note, guidance or action.")})
+    if not text.strip():
+        raise ValidationError({"text": _("Write something.")})
+    _transition(incident, "note")  # refused on a closed case
+    entry = TimelineEntry.objects.create(incident=incident, author=actor, kind=kind, text=text)
+    audit.record(
+        actor,
+        "incident.note_added",
+        incident,
+        changes={"kind": kind},
+        organisation_id=incident.organisation_id,
+    )
+    return entry
+
+
+@transaction.atomic
+def start_response(actor: User, incident: Incident) -> Incident:
+    _require(viewer_of(actor).cert_staff or viewer_of(actor).platform_admin)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    _transition(incident, "respond")
+    incident.save()
+    _event(incident, actor, _("The national CERT is handling the response."))
+    audit.record(
+        actor, "incident.response_started", incident, organisation_id=incident.organisation_id
+    )
+    return incident
+
+
+@transaction.atomic
+def report_recovery(
+    actor: User, incident: Incident, *, completed_at: datetime, summary: str
+) -> Incident:
+    _require(can_handle(actor, incident))
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    _check_time(
+        "completed_at", completed_at, not_before=incident.aware_at, label=_("the time of awareness")
+    )
+    if not summary.strip():
+        raise ValidationError({"summary": _("Describe the damage control and recovery.")})
+    _transition(incident, "recover")
+    incident.recovered_at = completed_at
+    incident.save()
+    _event(
+        incident,
+        actor,
+        _("Damage control / recovery completed: %(s)s") % {"s": summary},
+        TimelineEntry.Kind.ACTION,
+    )
+    audit.record(
+        actor,
+        "incident.recovered",
+        incident,
+        changes={"completed_at": completed_at},
+        organisation_id=incident.organisation_id,
+    )
+    _refresh_due(incident)
+    return incident
+
+
+@transaction.atomic
+def submit_final_report(actor: User, incident: Incident, **items: str) -> FinalReport:
+    _require(can_handle(actor, incident))
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    missing = [f for f in FinalReport.ITEMS if not str(items.get(f, "")).strip()]
+    if missing:
+        raise ValidationError({f: _("The regulation requires this item.") for f in missing})
+    unknown = set(items) - set(FinalReport.ITEMS)
+    if unknown:
+        raise ValidationError({f: _("Unknown item.") for f in sorted(unknown)})
+    _transition(incident, "submit_final_report")
+    report = FinalReport(incident=incident, submitted_by=actor, **items)
+    report.full_clean()
+    report.save()
+    if incident.final_report_at is None:
+        incident.final_report_at = report.submitted_at
+    incident.save()
+    _event(incident, actor, _("Final report submitted."))
+    audit.record(
+        actor, "incident.final_report_submitted", incident, organisation_id=incident.organisation_id
+    )
+    _refresh_due(incident)
+    return report
+
+
+@transaction.atomic
+def decide_final_report(
+    actor: User, incident: Incident, *, approve: bool, comment: str = ""
+) -> Incident:
+    _require(viewer_of(actor).cert_staff)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": _("Say what must be revised.")})
+    _transition(incident, "approve_final_report" if approve else "request_revision")
+    report = incident.final_reports.first()
+    if report is not None and comment:
+        report.review_comment = comment
+        report.save(update_fields=["review_comment"])
+    if approve:
+        incident.closed_at = timezone.now()
+    incident.save()
+    _event(
+        incident,
+        actor,
+        (
+            _("Final report approved; case closed.")
+            if approve
+            else _("Revision required: %(c)s") % {"c": comment}
+        ),
+    )
+    audit.record(
+        actor,
+        "incident.closed" if approve else "incident.revision_required",
+        incident,
+        changes={"comment": comment},
+        organisation_id=incident.organisation_id,
+    )
+    _refresh_due(incident)
+    return incident
+
+
+@transaction.atomic
+def grant_extension(actor: User, incident: Incident, *, until: datetime, reason: str) -> Incident:
+    _require(viewer_of(actor).cert_staff)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    _transition(incident, "grant_extension")
+    if until <= timezone.now():
+        raise ValidationError({"until": _("An extension ends in the future.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Record the approved reason.")})
+    incident.final_report_extended_to = until
+    incident.save()
+    _event(
+        incident,
+        actor,
+        _("Final report deadline extended to %(d)s: %(r)s") % {"d": until.isoformat(), "r": reason},
+    )
+    audit.record(
+        actor,
+        "incident.extension_granted",
+        incident,
+        changes={"until": until, "reason": reason},
+        organisation_id=incident.organisation_id,
+    )
+    _refresh_due(incident)
+    return incident
