@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES"},
 }
 # Bodies larger than this are refused with 413 before any parser sees them.
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("BULWARK_MAX_REQUEST_BODY", str(2 * 1024 * 1024)))

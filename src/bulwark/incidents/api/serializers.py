@@ -3,7 +3,14 @@ from typing import Any
 from rest_framework import serializers
 
 from bulwark.constituency.models import Organisation
-from bulwark.incidents.models import FinalReport, Incident, TimelineEntry
+from bulwark.incidents.models import (
+    IMPACT_CHOICES,
+    SECRET_CHOICES,
+    TLP_CHOICES,
+    FinalReport,
+    Incident,
+    TimelineEntry,
+)
 from bulwark.incidents.services import clock_states
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
 
@@ -52,7 +59,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
         return ClockSerializer(clock_states(incident), many=True).data  # type: ignore[return-value]
 
 
-IMPACT = ["none", "minor", "serious"]
+IMPACT = IMPACT_CHOICES
 
 
 class ReportSerializer(serializers.Serializer):
@@ -68,17 +75,13 @@ class ReportSerializer(serializers.Serializer):
     core_system = serializers.BooleanField(default=False)
     critical_infrastructure = serializers.BooleanField(default=False)
     restored_in_time = serializers.BooleanField(allow_null=True, default=None)
-    secret = serializers.ChoiceField(
-        choices=["none", "general_official", "sensitive", "national"], default="none"
-    )
+    secret = serializers.ChoiceField(choices=SECRET_CHOICES, default="none")
     level = serializers.IntegerField(min_value=1, max_value=4, required=False)
     level_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     reported_at = serializers.DateTimeField(required=False)
     backfill_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     affected_systems = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    tlp = serializers.ChoiceField(
-        choices=["clear", "green", "amber", "amber+strict", "red"], default="amber"
-    )
+    tlp = serializers.ChoiceField(choices=TLP_CHOICES, default="amber")
     is_drill = serializers.BooleanField(default=False)
     profile = serializers.CharField(max_length=20, default="tw")
 

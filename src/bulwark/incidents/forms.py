@@ -1,0 +1,136 @@
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency.models import Organisation
+from bulwark.incidents.models import IMPACT_CHOICES, SECRET_CHOICES, TLP_CHOICES, FinalReport
+from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
+
+LEVEL_CHOICES = [("", _("Use the proposed level"))] + [(str(n), f"L{n}") for n in range(1, 5)]
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class AnswersForm(forms.Form):
+    """The questions that decide the level (also posted alone to propose a level)."""
+
+    confidentiality = forms.ChoiceField(
+        label=_("Leak (confidentiality)"), choices=IMPACT_CHOICES, initial="none"
+    )
+    integrity = forms.ChoiceField(
+        label=_("Alteration (integrity)"), choices=IMPACT_CHOICES, initial="none"
+    )
+    availability = forms.ChoiceField(
+        label=_("Outage (availability)"), choices=IMPACT_CHOICES, initial="none"
+    )
+    core_system = forms.BooleanField(label=_("A core business system is affected"), required=False)
+    critical_infrastructure = forms.BooleanField(
+        label=_("Critical infrastructure is involved"), required=False
+    )
+    restored_in_time = forms.NullBooleanField(
+        label=_("Restored within the tolerable interruption time"),
+        widget=forms.Select(
+            choices=[
+                ("unknown", _("Not known / no outage")),
+                ("true", _("Yes")),
+                ("false", _("No")),
+            ]
+        ),
+        required=False,
+    )
+    secret = forms.ChoiceField(label=_("Secrets involved"), choices=SECRET_CHOICES, initial="none")
+
+
+class ReportForm(AnswersForm):
+    organisation = forms.ModelChoiceField(
+        label=_("Reporting organisation"), queryset=Organisation.objects.none()
+    )
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(
+        label=_("What happened"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    rsit_class = forms.ChoiceField(label=_("Class (RSIT)"), choices=CLASS_CHOICES)
+    rsit_type = forms.ChoiceField(label=_("Type (RSIT)"), choices=TYPE_CHOICES)
+    aware_at = forms.DateTimeField(
+        label=_("When did you become aware? (local time)"), widget=DATETIME
+    )
+    affected_systems = forms.CharField(
+        label=_("Affected systems"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    level = forms.TypedChoiceField(
+        label=_("Level"), choices=LEVEL_CHOICES, coerce=int, empty_value=None, required=False
+    )
+    level_reason = forms.CharField(label=_("Why another level?"), required=False, max_length=2000)
+    tlp = forms.ChoiceField(label="TLP", choices=TLP_CHOICES, initial="amber")
+    is_drill = forms.BooleanField(label=_("This is a drill"), required=False)
+    reported_at = forms.DateTimeField(
+        label=_("Already reported another way at (local time)"), required=False, widget=DATETIME
+    )
+    backfill_reason = forms.CharField(
+        label=_("How and why it was reported another way"), required=False, max_length=2000
+    )
+
+    field_order = [
+        "organisation", "title", "description", "rsit_class", "rsit_type", "aware_at",
+        "affected_systems", "confidentiality", "integrity", "availability", "core_system",
+        "critical_infrastructure", "restored_in_time", "secret", "level", "level_reason", "tlp",
+        "is_drill", "reported_at", "backfill_reason",
+    ]  # fmt: skip
+
+    def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations  # type: ignore[attr-defined]
+
+
+class LevelForm(forms.Form):
+    level = forms.TypedChoiceField(
+        label=_("Level"), choices=[(n, f"L{n}") for n in range(1, 5)], coerce=int
+    )
+    comment = forms.CharField(label=_("Comment / reason"), required=False, max_length=2000)
+
+
+class NoteForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[
+            ("note", _("Note")),
+            ("action", _("Action taken")),
+            ("guidance", _("CERT guidance")),
+        ],
+    )
+    text = forms.CharField(
+        label=_("Text"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class RecoveryForm(forms.Form):
+    completed_at = forms.DateTimeField(
+        label=_("Damage control / recovery completed at (local time)"), widget=DATETIME
+    )
+    summary = forms.CharField(
+        label=_("What was done"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class FinalReportForm(forms.ModelForm):
+    class Meta:
+        model = FinalReport
+        fields = list(FinalReport.ITEMS)
+        widgets = {f: forms.Textarea(attrs={"rows": 3}) for f in FinalReport.ITEMS}
+
+
+class DecisionForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        label=_("Decision"),
+        choices=[("1", _("Approve and close")), ("0", _("Revision required"))],
+        coerce=lambda v: v == "1",
+    )
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=10_000)
+
+
+class ExtensionForm(forms.Form):
+    until = forms.DateTimeField(label=_("Final report due (local time)"), widget=DATETIME)
+    reason = forms.CharField(label=_("Approved reason"), max_length=2000)

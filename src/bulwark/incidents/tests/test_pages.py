@@ -1,0 +1,145 @@
+"""The incident pages: report with a guided level, the case page with its clocks, the
+queue and its CSV export, and the actions refused when the workflow does not allow them."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from bulwark.conftest import sign_in
+from bulwark.constituency import services as cs
+from bulwark.incidents.models import Incident
+from bulwark.incidents.tests.test_journey import People
+
+
+@pytest.fixture
+def people(db: None) -> People:
+    return People()
+
+
+def web(people: People, username: str) -> Client:
+    from bulwark.constituency.models import User
+
+    return sign_in(Client(), User.objects.get(username=username))
+
+
+def report_form(people: People, **overrides: Any) -> dict[str, Any]:
+    aware = timezone.localtime(timezone.now() - timedelta(minutes=20))
+    return {
+        "organisation": people.agency.pk,
+        "title": "Ransomware on file server",
+        "description": "Files encrypted.",
+        "rsit_class": "malicious-code",
+        "rsit_type": "infected-system",
+        "aware_at": aware.strftime("%Y-%m-%dT%H:%M"),
+        "confidentiality": "none",
+        "integrity": "serious",
+        "availability": "serious",
+        "core_system": "on",
+        "restored_in_time": "false",
+        "secret": "none",
+        "tlp": "amber",
+        **overrides,
+    }
+
+
+def test_report_through_the_web_form_and_see_the_clocks(people: People) -> None:
+    client = web(people, "reporter")
+    response = client.post("/incidents/new/", report_form(people))
+    assert response.status_code == 302, response.context["form"].errors
+    incident = Incident.objects.get()
+    assert incident.level == 3  # serious impact on a core (non-CI) system not restored in time
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-clock="notification" data-state="met"' in page
+    assert 'data-clock="review" data-state="running"' in page
+    assert "left" in page  # time left on the open clocks
+    assert "Asia/Taipei" in page or "CST" in page
+
+
+def test_level_proposal_endpoint_explains_itself(people: People) -> None:
+    client = web(people, "reporter")
+    page = client.post(
+        "/incidents/propose-level/",
+        {
+            "confidentiality": "minor",
+            "integrity": "none",
+            "availability": "none",
+            "secret": "national",
+            "restored_in_time": "unknown",
+        },
+    ).content.decode()
+    assert "L4" in page and "national secrets" in page
+
+
+def test_other_level_without_reason_is_refused_with_the_proposal(people: People) -> None:
+    client = web(people, "reporter")
+    response = client.post("/incidents/new/", report_form(people, level="1"))
+    assert response.status_code == 200
+    assert "level_reason" in response.context["form"].errors
+    assert Incident.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"aware_at": "2999-01-01T00:00"}, "aware_at"),
+        ({"aware_at": "not a date"}, "aware_at"),
+        ({"rsit_class": "fraud", "rsit_type": "ddos"}, "rsit_type"),
+        ({"title": ""}, "title"),
+        ({"organisation": "999999"}, "organisation"),
+    ],
+)
+def test_bad_web_reports_show_field_errors(people: People, overrides: dict, field: str) -> None:
+    response = web(people, "reporter").post("/incidents/new/", report_form(people, **overrides))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert Incident.objects.count() == 0
+
+
+def test_review_and_queue_on_the_web(people: People) -> None:
+    web(people, "reporter").post("/incidents/new/", report_form(people))
+    incident = Incident.objects.get()
+    reviewer = web(people, "reviewer")
+    page = reviewer.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Confirm level" in page
+    done = reviewer.post(
+        f"/incidents/{incident.pk}/review/", {"review-level": "3", "review-comment": "ok"}
+    )
+    assert done.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == "reviewed" and incident.forwarded_at is not None
+    # Reviewing twice is refused with the workflow's message.
+    again = reviewer.post(f"/incidents/{incident.pk}/review/", {"review-level": "2"}, follow=True)
+    assert "not possible while the incident is reviewed" in again.content.decode()
+    queue = web(people, "duty").get("/incidents/?open=1").content.decode()
+    assert incident.reference in queue
+    assert web(people, "outsider").get(f"/incidents/{incident.pk}/").status_code == 404
+
+
+def test_csv_export_contains_only_visible_incidents(people: People) -> None:
+    web(people, "reporter").post("/incidents/new/", report_form(people))
+    other_user = cs.create_user(None, username="other-reporter", email="o@example.org")
+    cs.add_membership(None, other_user, people.other, "reporter")
+    other = sign_in(Client(), other_user)
+    other.post(
+        "/incidents/new/", report_form(people, organisation=people.other.pk, title="Other case")
+    )
+    rows = (
+        b"".join(web(people, "reporter").get("/incidents/?format=csv").streaming_content)
+        .decode()
+        .splitlines()
+    )
+    assert rows[0].startswith("reference,")
+    assert len(rows) == 2 and "Ransomware" in rows[1]
+    everything = b"".join(
+        web(people, "duty").get("/incidents/?format=csv").streaming_content
+    ).decode()
+    assert "Other case" in everything and "Ransomware" in everything
+
+
+def test_unknown_action_is_refused(people: People) -> None:
+    web(people, "reporter").post("/incidents/new/", report_form(people))
+    incident = Incident.objects.get()
+    assert web(people, "duty").post(f"/incidents/{incident.pk}/delete/").status_code == 403

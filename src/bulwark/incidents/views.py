@@ -1,0 +1,230 @@
+"""Incident pages: the queue, the report form with guided level, the case page."""
+
+import csv
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.models import Organisation, Role
+from bulwark.constituency.views import run_service
+from bulwark.incidents import forms, services
+from bulwark.incidents.api.views import filter_incidents, queue_order
+from bulwark.incidents.levels import Answers, propose_level
+from bulwark.incidents.models import Incident
+from bulwark.incidents.workflow import TRANSITIONS, Status
+
+CSV_COLUMNS = [
+    "reference", "organisation__name", "title", "status", "level", "rsit_class", "rsit_type",
+    "tlp", "is_drill", "aware_at", "reported_at", "reviewed_at", "recovered_at", "closed_at",
+    "next_due_at",
+]  # fmt: skip
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _answers(data: dict[str, Any]) -> Answers:
+    return Answers(
+        confidentiality=data["confidentiality"],
+        integrity=data["integrity"],
+        availability=data["availability"],
+        core_system=data["core_system"],
+        critical_infrastructure=data["critical_infrastructure"],
+        restored_in_time=data["restored_in_time"],
+        secret=data["secret"],
+    )
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponseBase:
+    incidents = queue_order(
+        filter_incidents(Incident.objects.visible_to(request.user), request.GET)
+    )
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+        values = incidents.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+        stream = (writer.writerow(r) for r in itertools.chain([CSV_COLUMNS], values))
+        response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="incidents.csv"'
+        return response
+    page = Paginator(incidents.select_related("organisation"), 50).get_page(request.GET.get("page"))
+    rows = [(i, services.clock_states(i)) for i in page]
+    return render(
+        request,
+        "incidents/incident_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "params": request.GET,
+            "statuses": list(Status),
+            "now": timezone.now(),
+        },
+    )
+
+
+def _reporting_organisations(request: HttpRequest) -> Any:
+    viewer = viewer_of(request.user)
+    orgs = Organisation.objects.visible_to(request.user).filter(kind__in=services.REPORTING_KINDS)
+    if viewer.cert_staff or viewer.platform_admin:
+        return orgs
+    mine = [o for o, roles in viewer.roles.items() if roles & services.REPORTING_ROLES]
+    return orgs.filter(pk__in=mine)
+
+
+@login_required
+def incident_create(request: HttpRequest) -> HttpResponse:
+    organisations = _reporting_organisations(request)
+    form = forms.ReportForm(request.POST or None, organisations=organisations)
+    proposal = None
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        answers = _answers(data)
+        proposal = propose_level(answers)
+        org = data.pop("organisation")
+        for key in (
+            "confidentiality",
+            "integrity",
+            "availability",
+            "core_system",
+            "critical_infrastructure",
+            "restored_in_time",
+            "secret",
+        ):
+            data.pop(key)
+        if data["reported_at"] is None:
+            data.pop("reported_at")
+        incident = run_service(
+            form,
+            lambda: services.report_incident(acting_user(request), org, answers=answers, **data),
+        )
+        if incident is not None:
+            messages.success(request, _("Incident %(ref)s reported.") % {"ref": incident.reference})
+            return redirect("incident-detail", pk=incident.pk)
+    return render(
+        request,
+        "incidents/incident_form.html",
+        {"form": form, "proposal": proposal, "can_report": organisations.exists()},
+    )
+
+
+@login_required
+@require_POST
+def propose(request: HttpRequest) -> HttpResponse:
+    """HTMX: the proposed level and its reasons for the answers given so far."""
+    form = forms.AnswersForm(request.POST)
+    proposal = propose_level(_answers(form.cleaned_data)) if form.is_valid() else None
+    return render(request, "incidents/_proposal.html", {"proposal": proposal})
+
+
+def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
+    user = acting_user(request)
+    viewer = viewer_of(user)
+    open_for = {
+        action for action, (states, _target) in TRANSITIONS.items() if incident.status in states
+    }
+    handle = services.can_handle(user, incident)
+    cert = viewer.cert_staff or viewer.platform_admin
+    return {
+        "review": "review" in open_for and services.can_review(user, incident),
+        "change_level": "change_level" in open_for and handle,
+        "respond": "respond" in open_for and cert,
+        "note": "note" in open_for and handle,
+        "recover": "recover" in open_for and handle,
+        "final_report": "submit_final_report" in open_for and handle,
+        "decide": "approve_final_report" in open_for and viewer.cert_staff,
+        "extend": "grant_extension" in open_for and viewer.cert_staff,
+    }
+
+
+def _forms() -> dict[str, Any]:
+    return {
+        "review": forms.LevelForm(prefix="review"),
+        "change_level": forms.LevelForm(prefix="change_level"),
+        "note": forms.NoteForm(prefix="note"),
+        "recover": forms.RecoveryForm(prefix="recover"),
+        "final_report": forms.FinalReportForm(prefix="final_report"),
+        "decide": forms.DecisionForm(prefix="decide"),
+        "extend": forms.ExtensionForm(prefix="extend"),
+    }
+
+
+@login_required
+def incident_detail(
+    request: HttpRequest, pk: int, bound: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    incident = get_object_or_404(
+        Incident.objects.visible_to(request.user).select_related(
+            "organisation", "reported_by", "reviewed_by"
+        ),
+        pk=pk,
+    )
+    context = {
+        "incident": incident,
+        "clocks": services.clock_states(incident),
+        "now": timezone.now(),
+        "timeline": incident.timeline.select_related("author"),
+        "levels": incident.level_changes.select_related("by"),
+        "final_report": incident.final_reports.first(),
+        "can": _can(request, incident),
+        "forms": {**_forms(), **(bound or {})},
+        "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
+    }
+    return render(request, "incidents/incident_detail.html", context, status=status)
+
+
+ACTIONS: dict[str, tuple[type, Callable[..., Any]]] = {
+    "review": (
+        forms.LevelForm,
+        lambda u, i, d: services.review_incident(u, i, level=d["level"], comment=d["comment"]),
+    ),
+    "change_level": (
+        forms.LevelForm,
+        lambda u, i, d: services.change_level(u, i, level=d["level"], reason=d["comment"]),
+    ),
+    "respond": (type(None), lambda u, i, d: services.start_response(u, i)),
+    "note": (forms.NoteForm, lambda u, i, d: services.add_note(u, i, **d)),
+    "recover": (forms.RecoveryForm, lambda u, i, d: services.report_recovery(u, i, **d)),
+    "final_report": (
+        forms.FinalReportForm,
+        lambda u, i, d: services.submit_final_report(u, i, **d),
+    ),
+    "decide": (forms.DecisionForm, lambda u, i, d: services.decide_final_report(u, i, **d)),
+    "extend": (forms.ExtensionForm, lambda u, i, d: services.grant_extension(u, i, **d)),
+}
+
+
+@login_required
+@require_POST
+def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise PermissionDenied
+    incident = get_object_or_404(Incident.objects.visible_to(request.user), pk=pk)
+    form_class, call = ACTIONS[action]
+    form = forms.NoteForm() if form_class is type(None) else form_class(request.POST, prefix=action)
+    bound = form_class is not type(None)
+    if not bound or form.is_valid():
+        data = form.cleaned_data if bound else {}
+        if run_service(form, lambda: call(acting_user(request), incident, data) or True):
+            return redirect("incident-detail", pk=pk)
+        # What the workflow or the rules refused (not a field of this form) is told as a
+        # message on the case page, where the form may no longer be offered.
+        refusals = form.non_field_errors()
+        if refusals or not bound:
+            for error in refusals:
+                messages.error(request, str(error))
+            return redirect("incident-detail", pk=pk)
+    return incident_detail(request, pk, bound={action: form}, status=400)
