@@ -24,6 +24,7 @@ from bulwark.constituency.models import (
     Sector,
     User,
 )
+from bulwark.incidents.models import Incident
 
 DEMO_PASSWORD = "bulwark-demo-2026"
 DEMO_DEVICE_NAME = "Demo authenticator"
@@ -514,4 +515,5 @@ def counts() -> dict[str, Any]:
         "organisations": Organisation.objects.count(),
         "networks": NetworkClaim.objects.count(),
         "users": User.objects.count(),
+        "incidents": Incident.objects.count(),
     }

@@ -13,6 +13,7 @@ from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import NetworkClaim, Organisation, User
 from bulwark.core.models import AuditEntry
+from bulwark.incidents.models import Incident
 
 STALLED_AFTER = timedelta(minutes=5)
 
@@ -24,6 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "organisations": Organisation.objects.visible_to(user).count(),
         "networks": NetworkClaim.objects.visible_to(user).count(),
         "users": User.objects.visible_to(user).count(),
+        "open_incidents": Incident.objects.visible_to(user).exclude(status="closed").count(),
     }
     viewer = viewer_of(user)
     mine = Organisation.objects.filter(pk__in=viewer.own_org_ids)

@@ -47,7 +47,7 @@ def clock_states(incident: Incident, now: datetime | None = None) -> list[clocks
     )
 
 
-def _refresh_due(incident: Incident) -> None:
+def refresh_due(incident: Incident) -> None:
     incident.next_due_at = (
         None
         if incident.status == workflow.Status.CLOSED
@@ -204,7 +204,7 @@ def report_incident(
         changes={"level": chosen, "proposed_level": proposed, "backfilled": bool(backfill_reason)},
         organisation_id=organisation.pk,
     )  # fmt: skip
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident
 
 
@@ -242,7 +242,7 @@ def review_incident(actor: User, incident: Incident, *, level: int, comment: str
         changes={"level": [before, level], "forwarded": forwarded},
         organisation_id=incident.organisation_id,
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident
 
 
@@ -280,7 +280,7 @@ def change_level(actor: User, incident: Incident, *, level: int, reason: str) ->
         changes={"level": [before, level], "reason": reason},
         organisation_id=incident.organisation_id,
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident
 
 
@@ -345,7 +345,7 @@ def report_recovery(
         changes={"completed_at": completed_at},
         organisation_id=incident.organisation_id,
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident
 
 
@@ -370,7 +370,7 @@ def submit_final_report(actor: User, incident: Incident, **items: str) -> FinalR
     audit.record(
         actor, "incident.final_report_submitted", incident, organisation_id=incident.organisation_id
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return report
 
 
@@ -406,7 +406,7 @@ def decide_final_report(
         changes={"comment": comment},
         organisation_id=incident.organisation_id,
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident
 
 
@@ -433,5 +433,5 @@ def grant_extension(actor: User, incident: Incident, *, until: datetime, reason:
         changes={"until": until, "reason": reason},
         organisation_id=incident.organisation_id,
     )
-    _refresh_due(incident)
+    refresh_due(incident)
     return incident

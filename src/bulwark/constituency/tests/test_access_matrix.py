@@ -249,3 +249,66 @@ def test_writes_cannot_name_invisible_organisations(world: World) -> None:
     )
     assert member.status_code == 400 and "organisation" in member.json()
     assert not Contact.objects.filter(organisation_id=b1, email="x@b1.example").exists()
+
+
+# --- Incidents: (organisation, TLP, reporter) -> who may read it ------------------------
+INCIDENTS = {
+    "A1-amber": ("A1", "amber", "repA1"),
+    "A1-strict": ("A1", "amber+strict", "repA1"),
+    "A1-red": ("A1", "red", "repA1"),
+    "A2-amber": ("A2", "amber", "admin"),
+    "B1-amber": ("B1", "amber", "repB1"),
+}
+SEES_INCIDENTS = {
+    "admin": set(INCIDENTS),
+    "duty": set(INCIDENTS),
+    "analyst": set(INCIDENTS),
+    "revA": {"A1-amber", "A1-strict", "A1-red", "A2-amber"},  # the reviewing authority
+    "admA1": {"A1-amber", "A1-strict"},  # not RED: named people only
+    "repA1": {"A1-amber", "A1-strict", "A1-red"},
+    "repB1": {"B1-amber"},
+    "isac": set(),
+    "foreign": set(),
+    "nobody": set(),
+}
+
+
+@pytest.fixture
+def incidents(world: World) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bulwark.incidents.levels import Answers
+    from bulwark.incidents.services import report_incident
+
+    made = {}
+    for title, (org, tlp, reporter) in INCIDENTS.items():
+        made[title] = report_incident(
+            world.users[reporter], world.orgs[org], title=title, description="d",
+            rsit_class="other", rsit_type="other", answers=Answers(),
+            aware_at=timezone.now() - timedelta(minutes=5), tlp=tlp,
+        )  # fmt: skip
+    return made
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_incidents(world: World, incidents: dict[str, Any], username: str) -> None:
+    expected = SEES_INCIDENTS[username]
+    by_id = {i.pk: t for t, i in incidents.items()}
+    token = api(world, username)
+    token.defaults["HTTP_AUTHORIZATION"] = bearer(world.users[username], ["incidents:read"])[
+        "HTTP_AUTHORIZATION"
+    ]
+    body = token.get("/api/v1/incidents/?limit=1000").json()
+    assert {by_id[i["id"]] for i in body["results"]} == expected
+    assert body["count"] == len(expected)
+    client = web(world, username)
+    page = client.get("/incidents/").content.decode()
+    assert {t for t, i in incidents.items() if f">{i.reference}</a>" in page} == expected
+    csv_rows = b"".join(client.get("/incidents/?format=csv").streaming_content).decode()
+    assert {t for t in incidents if f",{t}," in csv_rows} == expected
+    for title, incident in incidents.items():
+        want = 200 if title in expected else 404
+        assert token.get(f"/api/v1/incidents/{incident.pk}/").status_code == want, title
+        assert client.get(f"/incidents/{incident.pk}/").status_code == want, title

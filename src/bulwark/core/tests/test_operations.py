@@ -106,6 +106,17 @@ def test_demo_is_realistic_idempotent_and_audited(db: None) -> None:
         "isac_member",
     }
     assert {a.username for a in first if a.totp_secret} == {"admin", "duty", "analyst", "orgadmin"}
+    from bulwark.incidents import demo as incident_demo
+    from bulwark.incidents.models import Incident
+    from bulwark.incidents.services import clock_states
+    from bulwark.incidents.workflow import Status
+
+    assert incident_demo.load() == len(incident_demo.CASES)
+    assert incident_demo.load() == 0  # idempotent
+    counts = demo.counts()
+    assert {i.status for i in Incident.objects.all()} == {s.value for s in Status}
+    states = {c.state.value for i in Incident.objects.all() for c in clock_states(i)}
+    assert states == {"pending", "running", "met", "met_late", "overdue", "not_applicable"}
     second = demo.load()
     assert demo.counts() == counts
     assert [a.username for a in second] == [a.username for a in first]

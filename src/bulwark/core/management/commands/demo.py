@@ -33,10 +33,14 @@ class Command(BaseCommand):
             return
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.load()
+        from bulwark.incidents import demo as incident_demo
+
+        incident_demo.load()
         counts = demo.counts()
         self.stdout.write(
             f"Demo constituency: {counts['organisations']} organisations, "
-            f"{counts['networks']} network claims, {counts['users']} users."
+            f"{counts['networks']} network claims, {counts['users']} users, "
+            f"{counts['incidents']} incidents."
         )
         for line in demo.summary(accounts):
             self.stdout.write(line)
