@@ -210,6 +210,11 @@ SPECTACULAR_SETTINGS = {
 # Bodies larger than this are refused with 413 before any parser sees them.
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("BULWARK_MAX_REQUEST_BODY", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# Evidence uploads may be larger; only their endpoints accept this size.
+MAX_EVIDENCE_BYTES = int(os.environ.get("BULWARK_MAX_EVIDENCE", str(100 * 1024 * 1024)))
+MEDIA_ROOT = Path(os.environ.get("BULWARK_MEDIA_DIR", DATA_DIR / "files"))
+# The key that signs referral packages (PEM, Ed25519); created in DATA_DIR when unset.
+SIGNING_KEY_FILE = Path(os.environ.get("BULWARK_SIGNING_KEY_FILE", DATA_DIR / "signing-key.pem"))
 
 # --- Transport security -----------------------------------------------------------------
 TLS = env_bool("BULWARK_TLS", False)

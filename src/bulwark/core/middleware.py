@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
@@ -6,6 +7,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from bulwark.core import request_context
+
+# Upload endpoints that accept evidence files up to MAX_EVIDENCE_BYTES.
+EVIDENCE_PATH = re.compile(r"^/(api/v1/)?incidents/\d+/evidence/$")
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -39,6 +43,8 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.MAX_REQUEST_BODY_BYTES
+        if EVIDENCE_PATH.match(request.path):
+            limit = settings.MAX_EVIDENCE_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -134,3 +134,18 @@ class DecisionForm(forms.Form):
 class ExtensionForm(forms.Form):
     until = forms.DateTimeField(label=_("Final report due (local time)"), widget=DATETIME)
     reason = forms.CharField(label=_("Approved reason"), max_length=2000)
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label=_("File"), allow_empty_file=False)
+    description = forms.CharField(label=_("Description"), required=False, max_length=500)
+
+
+class ReferralForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        label=_("Law-enforcement organisation"),
+        queryset=Organisation.objects.filter(kind="lea", is_active=True),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )

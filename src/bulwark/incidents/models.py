@@ -30,9 +30,10 @@ TLP_CHOICES = [
 class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: Any) -> "IncidentQuerySet":
         """CERT staff see all; members see their organisation's incidents; members of an
-        authority see those of the organisations below it. TLP narrows: AMBER+STRICT
-        keeps the authority's reviewers but not its other members; RED keeps only the
-        reporter, the CERT and the reviewers."""
+        authority see those of the organisations below it; a law-enforcement agency sees
+        the cases referred to it. TLP narrows: AMBER+STRICT keeps the authority's
+        reviewers but not its other members; RED keeps only the reporter, the CERT and
+        the reviewers."""
         from bulwark.constituency.access import viewer_of
 
         viewer = viewer_of(user)
@@ -50,7 +51,8 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
             Q(organisation_id__in=own) | Q(organisation_id__in=reviewed)
         )
         red = Q(tlp="red") & (Q(reported_by_id=viewer.user_id) | Q(organisation_id__in=reviewed))
-        return self.filter(wide | strict | red)
+        referred = Q(pk__in=Referral.objects.filter(organisation_id__in=own).values("incident_id"))
+        return self.filter(wide | strict | red | referred)
 
 
 def _below(authority_ids: set[int], supervised: frozenset[int]) -> set[int]:
@@ -250,3 +252,104 @@ class FinalReport(models.Model):
 
     def __str__(self) -> str:
         return f"final report of {self.incident_id} at {self.submitted_at:%Y-%m-%d}"
+
+
+class ClockAlert(models.Model):
+    """A reminder or escalation sent for one clock's due time (sent once)."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", _("Reminder")
+        ESCALATION = "escalation", _("Escalation")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alerts")
+    clock = models.CharField(max_length=40)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "clock", "kind", "due_at"], name="one_alert_per_due_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.clock} {self.incident_id}"
+
+
+class Evidence(models.Model):
+    """A file kept as it arrived: stored under its SHA-256, never modified in place."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField()
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+    @property
+    def storage_name(self) -> str:
+        return f"evidence/{self.sha256[:2]}/{self.sha256}"
+
+
+class CustodyEvent(models.Model):
+    """The chain of custody: every upload, download, hand-over and verification."""
+
+    class Action(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        DOWNLOADED = "downloaded", _("Downloaded")
+        HANDED_OVER = "handed_over", _("Handed over")
+        VERIFIED = "verified", _("Hash verified")
+        REFERRED = "referred", _("Included in a referral")
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.evidence_id} by {self.actor_id}"
+
+
+class Referral(models.Model):
+    """A case referred to a law-enforcement organisation as a signed package."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="referrals")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="referrals"
+    )
+    referred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    referred_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(_("note"), blank=True, max_length=5000)
+    package_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-referred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} -> {self.organisation_id}"
+
+    @property
+    def storage_name(self) -> str:
+        return f"referrals/{self.package_sha256}.zip"

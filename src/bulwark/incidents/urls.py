@@ -7,5 +7,20 @@ urlpatterns = [
     path("new/", views.incident_create, name="incident-create"),
     path("propose-level/", views.propose, name="incident-propose"),
     path("<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("<int:pk>/evidence/", views.evidence_upload, name="evidence-upload"),
+    path(
+        "<int:pk>/evidence/<int:evidence_pk>/download/",
+        views.evidence_download,
+        name="evidence-download",
+    ),
+    path(
+        "<int:pk>/evidence/<int:evidence_pk>/verify/", views.evidence_verify, name="evidence-verify"
+    ),
+    path("<int:pk>/referrals/", views.referral_create, name="referral-create"),
+    path(
+        "<int:pk>/referrals/<int:referral_pk>/package/",
+        views.referral_package,
+        name="referral-package",
+    ),
     path("<int:pk>/<slug:action>/", views.incident_action, name="incident-action"),
 ]

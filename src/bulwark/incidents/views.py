@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,10 +19,11 @@ from django.views.decorators.http import require_POST
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation, Role
 from bulwark.constituency.views import run_service
-from bulwark.incidents import forms, services
+from bulwark.incidents import evidence as evidence_service
+from bulwark.incidents import forms, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
-from bulwark.incidents.models import Incident
+from bulwark.incidents.models import Evidence, Incident, Referral
 from bulwark.incidents.workflow import TRANSITIONS, Status
 
 CSV_COLUMNS = [
@@ -147,6 +148,9 @@ def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
         "final_report": "submit_final_report" in open_for and handle,
         "decide": "approve_final_report" in open_for and viewer.cert_staff,
         "extend": "grant_extension" in open_for and viewer.cert_staff,
+        "evidence": handle and incident.status != Status.CLOSED,
+        "download_evidence": handle,
+        "refer": viewer.cert_staff,
     }
 
 
@@ -159,6 +163,8 @@ def _forms() -> dict[str, Any]:
         "final_report": forms.FinalReportForm(prefix="final_report"),
         "decide": forms.DecisionForm(prefix="decide"),
         "extend": forms.ExtensionForm(prefix="extend"),
+        "evidence": forms.EvidenceForm(prefix="evidence"),
+        "referral": forms.ReferralForm(prefix="referral"),
     }
 
 
@@ -179,6 +185,10 @@ def incident_detail(
         "timeline": incident.timeline.select_related("author"),
         "levels": incident.level_changes.select_related("by"),
         "final_report": incident.final_reports.first(),
+        "evidence": incident.evidence.select_related("uploaded_by").prefetch_related(
+            "custody__actor"
+        ),
+        "referrals": incident.referrals.select_related("organisation", "referred_by"),
         "can": _can(request, incident),
         "forms": {**_forms(), **(bound or {})},
         "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
@@ -228,3 +238,104 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 messages.error(request, str(error))
             return redirect("incident-detail", pk=pk)
     return incident_detail(request, pk, bound={action: form}, status=400)
+
+
+# --- Evidence and referrals -------------------------------------------------------------
+
+
+def _visible_incident(request: HttpRequest, pk: int) -> Incident:
+    return get_object_or_404(Incident.objects.visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    form = forms.EvidenceForm(request.POST, request.FILES, prefix="evidence")
+    if form.is_valid():
+        done = run_service(
+            form,
+            lambda: evidence_service.add_evidence(
+                acting_user(request),
+                incident,
+                form.cleaned_data["file"],
+                description=form.cleaned_data["description"],
+            ),
+        )
+        if done is not None:
+            messages.success(
+                request, _("Evidence stored with SHA-256 %(sha)s.") % {"sha": done.sha256}
+            )
+            return redirect("incident-detail", pk=pk)
+    return incident_detail(request, pk, bound={"evidence": form}, status=400)
+
+
+def _visible_evidence(request: HttpRequest, pk: int, evidence_pk: int) -> Evidence:
+    incident = _visible_incident(request, pk)
+    if not services.can_handle(acting_user(request), incident):
+        raise PermissionDenied
+    return get_object_or_404(
+        Evidence.objects.select_related("incident"), pk=evidence_pk, incident=incident
+    )
+
+
+@login_required
+def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> FileResponse:
+    item = _visible_evidence(request, pk, evidence_pk)
+    handle = evidence_service.open_for_download(acting_user(request), item)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=item.original_name,
+        content_type="application/octet-stream",
+    )
+
+
+@login_required
+@require_POST
+def evidence_verify(request: HttpRequest, pk: int, evidence_pk: int) -> HttpResponse:
+    item = _visible_evidence(request, pk, evidence_pk)
+    if evidence_service.verify(acting_user(request), item):
+        messages.success(
+            request,
+            _("%(name)s: the stored file matches its SHA-256.") % {"name": item.original_name},
+        )
+    else:
+        messages.error(
+            request,
+            _("%(name)s: the stored file does NOT match its SHA-256.")
+            % {"name": item.original_name},
+        )
+    return redirect("incident-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def referral_create(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    form = forms.ReferralForm(request.POST, prefix="referral")
+    if form.is_valid():
+        data = form.cleaned_data
+        done = run_service(
+            form,
+            lambda: referrals.refer(
+                acting_user(request), incident, data["organisation"], note=data["note"]
+            ),
+        )
+        if done is not None:
+            messages.success(request, _("Referred to %(org)s.") % {"org": data["organisation"]})
+            return redirect("incident-detail", pk=pk)
+    return incident_detail(request, pk, bound={"referral": form}, status=400)
+
+
+@login_required
+def referral_package(request: HttpRequest, pk: int, referral_pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    referral = get_object_or_404(Referral, pk=referral_pk, incident=incident)
+    viewer = viewer_of(request.user)
+    if not (viewer.cert_staff or referral.organisation_id in viewer.own_org_ids):
+        raise PermissionDenied
+    data = referrals.package_bytes(acting_user(request), referral)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{incident.reference}-referral.zip"'
+    return response

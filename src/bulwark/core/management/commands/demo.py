@@ -64,8 +64,9 @@ class Command(BaseCommand):
         try:
             serve(application, host=host, port=port, threads=8, ident="bulwark")
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            for process in (scheduler, worker):
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
