@@ -59,7 +59,10 @@ class Command(BaseCommand):
             [sys.executable, "-m", "bulwark.cli", "worker", "--no-reload", "--verbosity", "1"],
             env=worker_env,
         )
-        self.stdout.write(f"Task worker running (pid {worker.pid}).")
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "bulwark.cli", "scheduler"], env=worker_env
+        )
+        self.stdout.write(f"Task worker (pid {worker.pid}) and scheduler (pid {scheduler.pid}) up.")
         self.stdout.write(f"Serving on http://{host}:{port}/  (Ctrl-C stops)")
         try:
             serve(application, host=host, port=port, threads=8, ident="bulwark")
