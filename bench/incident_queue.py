@@ -375,6 +375,7 @@ def generate(url: str, n: int, seed: int) -> dict[str, float]:
             conn.execute(f'DROP INDEX "{name}"')
         started = time.perf_counter()
         conn.execute(INSERT_SQL, params)
+        conn.commit()  # runs the deferred foreign-key checks
         timings["insert_s"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         for _name, definition in indexes:

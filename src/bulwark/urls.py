@@ -90,6 +90,7 @@ urlpatterns = [
     path("users/<int:pk>/", cv.user_detail, name="user-detail"),
     path("users/<int:pk>/active/", cv.user_set_active, name="user-set-active"),
     path("audit/", core.audit_list, name="audit-list"),
+    path("notifications/", core.notification_list, name="notification-list"),
     path("incidents/", include("bulwark.incidents.urls")),
     path("api/v1/", include("bulwark.api_urls", namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),

@@ -1,10 +1,10 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import NetworkClaim, Organisation, User
-from bulwark.core.models import AuditEntry
+from bulwark.core.models import AuditEntry, Notification
 from bulwark.incidents.models import Incident
 
 STALLED_AFTER = timedelta(minutes=5)
@@ -72,6 +72,14 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body)
 
 
+def date_param(value: object) -> date | None:
+    """A YYYY-MM-DD query parameter, or None when absent or not a real date."""
+    try:
+        return parse_date(str(value or "")[:10])
+    except ValueError:  # well formed but impossible, such as 2026-02-30
+        return None
+
+
 def filter_audit(entries, params):  # type: ignore[no-untyped-def]
     """Filters shared by the audit page and the audit API."""
     if params.get("action"):
@@ -84,13 +92,22 @@ def filter_audit(entries, params):  # type: ignore[no-untyped-def]
         entries = entries.filter(object_id=params["object_id"][:64])
     if params.get("organisation") and str(params["organisation"]).isdigit():
         entries = entries.filter(organisation_id=int(params["organisation"]))
-    since = parse_date(params.get("since") or "") if params.get("since") else None
-    until = parse_date(params.get("until") or "") if params.get("until") else None
+    since, until = date_param(params.get("since")), date_param(params.get("until"))
     if since:
         entries = entries.filter(at__date__gte=since)
     if until:
         entries = entries.filter(at__date__lte=until)
     return entries
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    mine = Notification.objects.visible_to(request.user)
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("notification-list")
+    page = Paginator(mine, 50).get_page(request.GET.get("page"))
+    return render(request, "core/notification_list.html", {"page": page})
 
 
 @login_required

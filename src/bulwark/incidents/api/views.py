@@ -1,8 +1,10 @@
 """Incidents API: lists and details through `visible_to`; every action calls a service."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
+from bulwark.core.views import date_param
 from bulwark.incidents import services
 from bulwark.incidents.api import serializers as s
 from bulwark.incidents.levels import Answers
-from bulwark.incidents.models import Incident
+from bulwark.incidents.models import Incident, TimelineEntry
 
 ANSWER_FIELDS = (
     "confidentiality", "integrity", "availability", "core_system", "critical_infrastructure",
@@ -36,10 +39,28 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
         incidents = incidents.filter(is_drill=params["drill"] == "1")
     if params.get("open") == "1":
         incidents = incidents.exclude(status="closed")
+    if str(params.get("authority", "")).isdigit():
+        incidents = incidents.filter(organisation__parent_id=int(params["authority"]))
+    if params.get("clock") == "overdue":
+        incidents = incidents.filter(next_due_at__lt=timezone.now())
+    elif params.get("clock") == "due_24h":
+        now = timezone.now()
+        incidents = incidents.filter(
+            next_due_at__gte=now, next_due_at__lt=now + timedelta(hours=24)
+        )
+    since, until = date_param(params.get("since")), date_param(params.get("until"))
+    if since:
+        incidents = incidents.filter(reported_at__date__gte=since)
+    if until:
+        incidents = incidents.filter(reported_at__date__lte=until)
     if params.get("q"):
         q = str(params["q"])[:200]
+        in_notes = TimelineEntry.objects.filter(text__icontains=q).values("incident_id")
         incidents = incidents.filter(
-            Q(title__icontains=q) | Q(description__icontains=q) | Q(reference__iexact=q)
+            Q(title__icontains=q)
+            | Q(description__icontains=q)
+            | Q(reference__iexact=q)
+            | Q(pk__in=in_notes)
         )
     return incidents
 

@@ -252,3 +252,19 @@ def test_scheduler_enqueues_the_clock_check(db: None) -> None:
         DBTaskResult.objects.filter(task_path="bulwark.incidents.tasks.check_clocks").count() == 1
     )
     assert run_queued_tasks() == 1
+
+
+def test_notifications_page_shows_only_your_own_and_marks_read(
+    people: People, incident: Incident
+) -> None:
+    alerts.check_clocks(now=incident.reported_at + timedelta(hours=9))
+    reviewer = web("reviewer")
+    page = reviewer.get("/notifications/").content.decode()
+    assert "OVERDUE" in page and incident.reference in page
+    assert (
+        'id="notifications">Notifications <span class="badge warn">'
+        in reviewer.get("/").content.decode()
+    )
+    assert "OVERDUE" not in web("outsider").get("/notifications/").content.decode()
+    reviewer.post("/notifications/")
+    assert not Notification.objects.filter(user__username="reviewer", read_at__isnull=True).exists()

@@ -143,3 +143,46 @@ def test_unknown_action_is_refused(people: People) -> None:
     web(people, "reporter").post("/incidents/new/", report_form(people))
     incident = Incident.objects.get()
     assert web(people, "duty").post(f"/incidents/{incident.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=2026-02-30", "until=9999-99-99", "level=x", "authority=abc", "clock=sideways",
+        "q=" + "x" * 5000, "organisation=-1", "status=<script>", "page=-3", "sector=%00",
+    ],
+)  # fmt: skip
+def test_queue_filters_tolerate_garbage(people: People, query: str) -> None:
+    response = web(people, "duty").get(f"/incidents/?{query}")
+    assert response.status_code == (400 if "%00" in query else 200)
+    api = web(people, "duty").get(f"/api/v1/incidents/?{query}")
+    assert api.status_code == (400 if "%00" in query else 200)
+
+
+def test_search_covers_timeline_notes_and_filters(people: People) -> None:
+    web(people, "reporter").post("/incidents/new/", report_form(people))
+    incident = Incident.objects.get()
+    web(people, "duty").post(
+        f"/incidents/{incident.pk}/note/",
+        {"note-kind": "guidance", "note-text": "Check the Mimikatz traces."},
+    )
+    duty = web(people, "duty")
+    assert incident.reference in duty.get("/incidents/?q=mimikatz").content.decode()
+    assert incident.reference not in duty.get("/incidents/?q=nothing-like-this").content.decode()
+    assert (
+        incident.reference
+        in duty.get(f"/incidents/?authority={people.authority.pk}").content.decode()
+    )
+    assert (
+        incident.reference
+        not in duty.get(f"/incidents/?authority={people.cert.pk}").content.decode()
+    )
+    today = timezone.localdate().isoformat()
+    assert (
+        incident.reference in duty.get(f"/incidents/?since={today}&until={today}").content.decode()
+    )
+    assert incident.reference not in duty.get("/incidents/?clock=overdue").content.decode()
+
+
+def test_audit_filter_with_impossible_date(admin_client: Client) -> None:
+    assert admin_client.get("/audit/?since=2026-02-30&until=2026-13-01").status_code == 200
