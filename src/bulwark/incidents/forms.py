@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation
+from bulwark.incidents.indicators import InvalidIndicator, parse_lines
 from bulwark.incidents.models import IMPACT_CHOICES, SECRET_CHOICES, TLP_CHOICES, FinalReport
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
 
@@ -54,6 +55,12 @@ class ReportForm(AnswersForm):
     aware_at = forms.DateTimeField(
         label=_("When did you become aware? (local time)"), widget=DATETIME
     )
+    indicators = forms.CharField(
+        label=_("Indicators (one per line: IP, domain, URL, hash, e-mail)"),
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     affected_systems = forms.CharField(
         label=_("Affected systems"),
         required=False,
@@ -75,14 +82,20 @@ class ReportForm(AnswersForm):
 
     field_order = [
         "organisation", "title", "description", "rsit_class", "rsit_type", "aware_at",
-        "affected_systems", "confidentiality", "integrity", "availability", "core_system",
-        "critical_infrastructure", "restored_in_time", "secret", "level", "level_reason", "tlp",
-        "is_drill", "reported_at", "backfill_reason",
+        "affected_systems", "indicators", "confidentiality", "integrity", "availability",
+        "core_system", "critical_infrastructure", "restored_in_time", "secret", "level",
+        "level_reason", "tlp", "is_drill", "reported_at", "backfill_reason",
     ]  # fmt: skip
 
     def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = organisations  # type: ignore[attr-defined]
+
+    def clean_indicators(self) -> list[tuple[str, str]]:
+        try:
+            return parse_lines(self.cleaned_data["indicators"])
+        except InvalidIndicator as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class LevelForm(forms.Form):
@@ -99,6 +112,7 @@ class NoteForm(forms.Form):
             ("note", _("Note")),
             ("action", _("Action taken")),
             ("guidance", _("CERT guidance")),
+            ("ciso_meeting", _("CISO meeting record")),
         ],
     )
     text = forms.CharField(
@@ -149,3 +163,9 @@ class ReferralForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Task"), max_length=300)
+    owner = forms.CharField(label=_("Owner (username)"), max_length=150)
+    due_at = forms.DateTimeField(label=_("Due (local time)"), widget=DATETIME)

@@ -196,13 +196,14 @@ class TimelineEntry(models.Model):
         NOTE = "note", _("Note")
         GUIDANCE = "guidance", _("CERT guidance")
         ACTION = "action", _("Action taken")
+        CISO_MEETING = "ciso_meeting", _("CISO meeting record")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(_("time"), auto_now_add=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     text = models.TextField(_("text"), max_length=10_000)
 
     class Meta:
@@ -353,3 +354,47 @@ class Referral(models.Model):
     @property
     def storage_name(self) -> str:
         return f"referrals/{self.package_sha256}.zip"
+
+
+class IncidentIndicator(models.Model):
+    """An observable reported with the incident (normalised; see indicators.py)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="indicators")
+    kind = models.CharField(_("type"), max_length=10)
+    value = models.CharField(_("value"), max_length=2048)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "kind", "value"], name="one_indicator_per_incident"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "value"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class ResponseTask(models.Model):
+    """A task in the response, with an owner and a due time."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(_("task"), max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    due_at = models.DateTimeField(_("due"))
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["done_at", "due_at"]
+
+    def __str__(self) -> str:
+        return self.title

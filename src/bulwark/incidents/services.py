@@ -2,6 +2,7 @@
 workflow, writes in one transaction, records the timeline and one audit entry, and
 recomputes the incident's next due time."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,16 @@ from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, OrganisationKind, Role, User
 from bulwark.core import audit
 from bulwark.incidents import clocks, workflow
+from bulwark.incidents import indicators as indicator_rules
 from bulwark.incidents.levels import Answers, propose_level
-from bulwark.incidents.models import FinalReport, Incident, LevelChange, TimelineEntry
+from bulwark.incidents.models import (
+    FinalReport,
+    Incident,
+    IncidentIndicator,
+    LevelChange,
+    ResponseTask,
+    TimelineEntry,
+)
 from bulwark.incidents.taxonomy import valid_pair
 
 REPORTING_KINDS = {
@@ -27,6 +36,25 @@ REPORTING_KINDS = {
 REPORTING_ROLES = {Role.REPORTER, Role.ORG_ADMIN}
 # How far ahead of "now" a reported time may lie, to absorb clock skew between machines.
 CLOCK_SKEW = timedelta(minutes=5)
+MAX_INDICATORS = 1000
+
+
+def _add_indicators(incident: Incident, pairs: Iterable[tuple[str, str]]) -> None:
+    rows, seen = [], set()
+    for position, (kind, value) in enumerate(pairs, start=1):
+        try:
+            kind = kind or indicator_rules.detect(value)
+            normal = indicator_rules.normalise(kind, value)
+        except indicator_rules.InvalidIndicator as exc:
+            raise ValidationError({"indicators": f"#{position}: {exc}"}) from None
+        if (kind, normal) not in seen:
+            seen.add((kind, normal))
+            rows.append(IncidentIndicator(incident=incident, kind=kind, value=normal))
+    if len(rows) > MAX_INDICATORS:
+        raise ValidationError(
+            {"indicators": _("At most %(n)d indicators.") % {"n": MAX_INDICATORS}}
+        )
+    IncidentIndicator.objects.bulk_create(rows)
 
 
 def clock_states(incident: Incident, now: datetime | None = None) -> list[clocks.Clock]:
@@ -134,6 +162,7 @@ def report_incident(
     reported_at: datetime | None = None,
     backfill_reason: str = "",
     profile: str = clocks.DEFAULT_PROFILE,
+    indicators: Iterable[tuple[str, str]] = (),
     **details: Any,
 ) -> Incident:
     """File a notification. `reported_at` (with `backfill_reason`) records a report made
@@ -198,6 +227,7 @@ def report_incident(
     LevelChange.objects.create(
         incident=incident, level=chosen, at=reported_at, by=actor, renotification=True
     )
+    _add_indicators(incident, indicators)
     _event(incident, actor, _("Reported at level %(n)s.") % {"n": chosen})
     audit.record(
         actor, "incident.reported", incident,
@@ -290,7 +320,7 @@ def add_note(actor: User, incident: Incident, *, kind: str, text: str) -> Timeli
     if kind == TimelineEntry.Kind.GUIDANCE and not viewer_of(actor).cert_staff:
         raise PermissionDenied(_("Only CERT staff give guidance."))
     if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.EVENT:
-        raise ValidationError({"kind": _("Choose note, guidance or action.")})
+        raise ValidationError({"kind": _("Choose note, guidance, action or CISO meeting.")})
     if not text.strip():
         raise ValidationError({"text": _("Write something.")})
     _transition(incident, "note")  # refused on a closed case
@@ -360,6 +390,11 @@ def submit_final_report(actor: User, incident: Incident, **items: str) -> FinalR
     if unknown:
         raise ValidationError({f: _("Unknown item.") for f in sorted(unknown)})
     _transition(incident, "submit_final_report")
+    meeting = incident.timeline.filter(kind=TimelineEntry.Kind.CISO_MEETING).exists()
+    if incident.profile == "tw" and incident.level >= 3 and not meeting:
+        raise ValidationError(
+            {"status": _("Level 3-4 incidents need the record of the CISO's meeting first.")}
+        )
     report = FinalReport(incident=incident, submitted_by=actor, **items)
     report.full_clean()
     report.save()
@@ -435,3 +470,54 @@ def grant_extension(actor: User, incident: Incident, *, until: datetime, reason:
     )
     refresh_due(incident)
     return incident
+
+
+@transaction.atomic
+def add_task(
+    actor: User, incident: Incident, *, title: str, owner: User, due_at: datetime
+) -> ResponseTask:
+    _require(can_handle(actor, incident))
+    if incident.status == workflow.Status.CLOSED:
+        raise ValidationError({"status": _("The case is closed.")})
+    if not (can_handle(owner, incident) or can_review(owner, incident)):
+        raise ValidationError({"owner": _("The owner must be able to see and work this incident.")})
+    if not title.strip():
+        raise ValidationError({"title": _("Say what must be done.")})
+    task = ResponseTask.objects.create(
+        incident=incident, title=title.strip(), owner=owner, due_at=due_at, created_by=actor
+    )
+    _event(
+        incident,
+        actor,
+        _("Task for %(who)s, due %(due)s: %(t)s")
+        % {
+            "who": owner,
+            "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M"),
+            "t": task.title,
+        },
+    )
+    audit.record(
+        actor,
+        "incident.task_added",
+        incident,
+        changes={"task": task.title, "owner": owner.username},
+        organisation_id=incident.organisation_id,
+    )
+    return task
+
+
+@transaction.atomic
+def complete_task(actor: User, task: ResponseTask) -> ResponseTask:
+    _require(can_handle(actor, task.incident) or actor.pk == task.owner_id)
+    if task.done_at is None:
+        task.done_at = timezone.now()
+        task.save(update_fields=["done_at"])
+        _event(task.incident, actor, _("Task done: %(t)s") % {"t": task.title})
+        audit.record(
+            actor,
+            "incident.task_done",
+            task.incident,
+            changes={"task": task.title},
+            organisation_id=task.incident.organisation_id,
+        )
+    return task

@@ -17,6 +17,8 @@ urlpatterns = [
         "<int:pk>/evidence/<int:evidence_pk>/verify/", views.evidence_verify, name="evidence-verify"
     ),
     path("<int:pk>/referrals/", views.referral_create, name="referral-create"),
+    path("<int:pk>/tasks/", views.task_add, name="task-add"),
+    path("<int:pk>/tasks/<int:task_pk>/done/", views.task_done, name="task-done"),
     path(
         "<int:pk>/referrals/<int:referral_pk>/package/",
         views.referral_package,

@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bulwark.constituency.access import acting_user, viewer_of
-from bulwark.constituency.models import Organisation, Role
+from bulwark.constituency.models import Organisation, Role, User
 from bulwark.constituency.views import run_service
 from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
-from bulwark.incidents.models import Evidence, Incident, Referral
+from bulwark.incidents.models import Evidence, Incident, Referral, ResponseTask
 from bulwark.incidents.workflow import TRANSITIONS, Status
 
 CSV_COLUMNS = [
@@ -165,6 +165,7 @@ def _forms() -> dict[str, Any]:
         "extend": forms.ExtensionForm(prefix="extend"),
         "evidence": forms.EvidenceForm(prefix="evidence"),
         "referral": forms.ReferralForm(prefix="referral"),
+        "task": forms.TaskForm(prefix="task"),
     }
 
 
@@ -189,6 +190,11 @@ def incident_detail(
             "custody__actor"
         ),
         "referrals": incident.referrals.select_related("organisation", "referred_by"),
+        "indicators": incident.indicators.all(),
+        "tasks": incident.tasks.select_related("owner"),
+        "needs_ciso_meeting": incident.profile == "tw"
+        and incident.level >= 3
+        and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
         "forms": {**_forms(), **(bound or {})},
         "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
@@ -339,3 +345,36 @@ def referral_package(request: HttpRequest, pk: int, referral_pk: int) -> HttpRes
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{incident.reference}-referral.zip"'
     return response
+
+
+@login_required
+@require_POST
+def task_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    form = forms.TaskForm(request.POST, prefix="task")
+    if form.is_valid():
+        data = form.cleaned_data
+        owner = User.objects.filter(username=data["owner"], is_active=True).first()
+        if owner is None:
+            form.add_error("owner", _("No active user with this username."))
+        elif run_service(
+            form,
+            lambda: services.add_task(
+                acting_user(request),
+                incident,
+                title=data["title"],
+                owner=owner,
+                due_at=data["due_at"],
+            ),
+        ):
+            return redirect("incident-detail", pk=pk)
+    return incident_detail(request, pk, bound={"task": form}, status=400)
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, pk: int, task_pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    task = get_object_or_404(ResponseTask, pk=task_pk, incident=incident)
+    services.complete_task(acting_user(request), task)
+    return redirect("incident-detail", pk=pk)

@@ -2,13 +2,16 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bulwark.constituency.models import Organisation
+from bulwark.constituency.models import Organisation, User
+from bulwark.incidents.indicators import KINDS as INDICATOR_KINDS
 from bulwark.incidents.models import (
     IMPACT_CHOICES,
     SECRET_CHOICES,
     TLP_CHOICES,
     FinalReport,
     Incident,
+    IncidentIndicator,
+    ResponseTask,
     TimelineEntry,
 )
 from bulwark.incidents.services import clock_states
@@ -33,6 +36,20 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         fields = ["at", "author", "kind", "text"]
 
 
+class IndicatorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(INDICATOR_KINDS), required=False)
+    value = serializers.CharField(max_length=2048)
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
+
+    class Meta:
+        model = ResponseTask
+        fields = ["id", "title", "owner", "due_at", "done_at"]
+        read_only_fields = ["done_at"]
+
+
 class IncidentListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
@@ -42,9 +59,17 @@ class IncidentListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class IndicatorOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentIndicator
+        fields = ["kind", "value"]
+
+
 class IncidentDetailSerializer(IncidentListSerializer):
     clocks = serializers.SerializerMethodField()
     timeline = TimelineEntrySerializer(many=True, read_only=True)
+    indicators = IndicatorOutSerializer(many=True, read_only=True)
+    tasks = TaskSerializer(many=True, read_only=True)
 
     class Meta(IncidentListSerializer.Meta):
         fields = [
@@ -53,6 +78,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
             "critical_infrastructure", "secret", "restored_in_time", "affected_systems",
             "backfill_reason", "recorded_at", "reviewed_at", "forwarded_at", "recovered_at",
             "final_report_at", "final_report_extended_to", "closed_at", "clocks", "timeline",
+            "indicators", "tasks",
         ]  # fmt: skip
 
     def get_clocks(self, incident: Incident) -> list[dict[str, Any]]:
@@ -84,6 +110,7 @@ class ReportSerializer(serializers.Serializer):
     tlp = serializers.ChoiceField(choices=TLP_CHOICES, default="amber")
     is_drill = serializers.BooleanField(default=False)
     profile = serializers.CharField(max_length=20, default="tw")
+    indicators = serializers.ListField(child=IndicatorSerializer(), required=False, max_length=1000)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,7 +125,7 @@ class LevelSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["note", "guidance", "action"])
+    kind = serializers.ChoiceField(choices=["note", "guidance", "action", "ciso_meeting"])
     text = serializers.CharField(max_length=10_000)
 
 

@@ -79,7 +79,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incidents = Incident.objects.visible_to(self.request.user)
         if self.action == "list":
             return queue_order(filter_incidents(incidents, self.request.query_params))
-        return incidents.prefetch_related("timeline__author", "level_changes")
+        return incidents.prefetch_related(
+            "timeline__author", "level_changes", "indicators", "tasks__owner"
+        )
 
     def get_serializer_class(self) -> Any:
         return s.IncidentDetailSerializer if self.action != "list" else s.IncidentListSerializer
@@ -97,6 +99,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = dict(form.validated_data)
         answers = Answers(**{k: data.pop(k) for k in ANSWER_FIELDS})
         org = data.pop("organisation")
+        data["indicators"] = [(i.get("kind", ""), i["value"]) for i in data.pop("indicators", [])]
         incident = services.report_incident(acting_user(request), org, answers=answers, **data)
         return self._detail(incident, status.HTTP_201_CREATED)
 
@@ -153,3 +156,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def extension(self, request: Request, pk: str) -> Response:
         return self._act(request, s.ExtensionSerializer, services.grant_extension)
+
+    @extend_schema(request=s.TaskSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def tasks(self, request: Request, pk: str) -> Response:
+        return self._act(
+            request,
+            s.TaskSerializer,
+            lambda actor, inc, title, owner, due_at: services.add_task(
+                actor, inc, title=title, owner=owner, due_at=due_at
+            ),
+        )

@@ -121,6 +121,10 @@ def test_full_journey(people: People) -> None:
     assert recovered.json()["status"] == "recovered"
     assert clock(recovered.json(), "recovery")["state"] == "met"
     assert clock(recovered.json(), "final_report")["state"] == "running"
+    no_meeting = people.post("reporter", url + "final-report/", ITEMS)
+    assert no_meeting.status_code == 400 and "CISO" in no_meeting.json()["status"][0]
+    meeting = {"kind": "ciso_meeting", "text": "CISO meeting held with the CERT; plan agreed."}
+    assert people.post("reporter", url + "notes/", meeting).status_code == 200
     partial = people.post("reporter", url + "final-report/", {"times": "x"})
     assert partial.status_code == 400 and "root_cause" in partial.json()
     assert people.post("reporter", url + "final-report/", ITEMS).json()["status"] == "final_report"
@@ -258,3 +262,48 @@ def test_user_without_incident_scope_is_refused(people: People) -> None:
     response = client.get("/api/v1/incidents/")
     assert response.status_code == 403 and "incidents:read" in response.json()["detail"]
     assert isinstance(Organisation.objects.first(), Organisation)
+
+
+def test_indicators_are_normalised_and_bad_ones_refused(people: People) -> None:
+    indicators = [
+        {"value": "198.51.100.7"},
+        {"value": "EVIL.Example.COM."},
+        {"value": "HTTP://Evil.example.com/login?x=1"},
+        {"kind": "sha256", "value": "A" * 64},
+        {"value": "Phish@Evil.Example.com"},
+        {"value": "2001:DB8::1"},
+        {"value": "198.51.100.7"},  # duplicate, kept once
+    ]
+    body = report(people, indicators=indicators).json()
+    assert {(i["kind"], i["value"]) for i in body["indicators"]} == {
+        ("ipv4", "198.51.100.7"),
+        ("domain", "evil.example.com"),
+        ("url", "http://evil.example.com/login?x=1"),
+        ("sha256", "a" * 64),
+        ("email", "Phish@evil.example.com"),
+        ("ipv6", "2001:db8::1"),
+    }
+    for bad in (
+        {"value": "300.1.1.1x"},
+        {"kind": "md5", "value": "xyz"},
+        {"value": "javascript://alert(1)"},
+        {"value": "a" * 3000},
+    ):
+        response = report(people, indicators=[bad])
+        assert response.status_code == 400 and "indicators" in response.json(), bad
+    assert Incident.objects.count() == 1
+
+
+def test_tasks_have_owners_and_due_times(people: People) -> None:
+    body = report(people).json()
+    url = f"/api/v1/incidents/{body['id']}/"
+    due = timezone.now() + timedelta(hours=4)
+    added = people.post(
+        "duty", url + "tasks/", {"title": "Image the server", "owner": "reporter", "due_at": due}
+    )
+    assert added.status_code == 200, added.json()
+    assert added.json()["tasks"][0]["owner"] == "reporter"
+    outsider_owner = people.post(
+        "duty", url + "tasks/", {"title": "x", "owner": "outsider", "due_at": due}
+    )
+    assert outsider_owner.status_code == 400 and "owner" in outsider_owner.json()

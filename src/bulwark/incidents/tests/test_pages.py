@@ -186,3 +186,17 @@ def test_search_covers_timeline_notes_and_filters(people: People) -> None:
 
 def test_audit_filter_with_impossible_date(admin_client: Client) -> None:
     assert admin_client.get("/audit/?since=2026-02-30&until=2026-13-01").status_code == 200
+
+
+def test_indicator_lines_in_the_web_form(people: People) -> None:
+    client = web(people, "reporter")
+    bad = client.post(
+        "/incidents/new/", report_form(people, indicators="198.51.100.7\n# comment\nnot a domain!")
+    )
+    assert "line 3" in str(bad.context["form"].errors["indicators"])
+    good = client.post(
+        "/incidents/new/", report_form(people, indicators="198.51.100.7\nevil.example.com\n")
+    )
+    assert good.status_code == 302
+    page = client.get(good["Location"]).content.decode()
+    assert "evil.example.com" in page and "198.51.100.7" in page
