@@ -37,6 +37,9 @@ PRODUCTION = env_bool("BULWARK_PRODUCTION", False)
 ALLOWED_HOSTS = env_list("BULWARK_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("BULWARK_CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("BULWARK_SITE_URL", "http://127.0.0.1:8000")
+# This CERT's name in exported incidents (IODEF IncidentID@name, STIX id namespace): its
+# domain name, set once per deployment (changing it re-keys every exported id).
+CERT_NAME = os.environ.get("BULWARK_CERT_NAME", "bulwark")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

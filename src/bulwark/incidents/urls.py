@@ -18,6 +18,11 @@ urlpatterns = [
     ),
     path("<int:pk>/referrals/", views.referral_create, name="referral-create"),
     path("<int:pk>/tasks/", views.task_add, name="task-add"),
+    path(
+        "<int:pk>/export/<str:fmt>/",
+        views.incident_export,
+        name="incident-export",
+    ),
     path("<int:pk>/tasks/<int:task_pk>/done/", views.task_done, name="task-done"),
     path(
         "<int:pk>/referrals/<int:referral_pk>/package/",

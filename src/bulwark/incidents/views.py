@@ -2,6 +2,7 @@
 
 import csv
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,7 +21,7 @@ from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation, Role, User
 from bulwark.constituency.views import run_service
 from bulwark.incidents import evidence as evidence_service
-from bulwark.incidents import forms, referrals, services
+from bulwark.incidents import forms, interchange, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import Evidence, Incident, Referral, ResponseTask
@@ -378,3 +379,22 @@ def task_done(request: HttpRequest, pk: int, task_pk: int) -> HttpResponse:
     task = get_object_or_404(ResponseTask, pk=task_pk, incident=incident)
     services.complete_task(acting_user(request), task)
     return redirect("incident-detail", pk=pk)
+
+
+@login_required
+def incident_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    if fmt not in ("stix", "iodef"):
+        raise Http404
+    incident = _visible_incident(request, pk)
+    if fmt == "stix":
+        body = json.dumps(interchange.incident_to_stix(incident), indent=1).encode()
+        response = HttpResponse(body, content_type="application/stix+json;version=2.1")
+    else:
+        response = HttpResponse(
+            interchange.incident_to_iodef(incident), content_type="application/xml"
+        )
+    extension = "json" if fmt == "stix" else "xml"
+    response["Content-Disposition"] = (
+        f'attachment; filename="{incident.reference}-{fmt}.{extension}"'
+    )
+    return response

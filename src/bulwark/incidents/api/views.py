@@ -4,7 +4,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +15,7 @@ from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
 from bulwark.core.views import date_param
-from bulwark.incidents import services
+from bulwark.incidents import interchange, services
 from bulwark.incidents.api import serializers as s
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import Incident, TimelineEntry
@@ -167,3 +169,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 actor, inc, title=title, owner=owner, due_at=due_at
             ),
         )
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def stix(self, request: Request, pk: str) -> Response:
+        """The incident as a STIX 2.1 bundle (incident with the Incident Core extension)."""
+        return Response(interchange.incident_to_stix(self.get_object()))
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def iodef(self, request: Request, pk: str) -> HttpResponse:
+        """The incident as an IODEF v2 (RFC 7970) document."""
+        incident = self.get_object()
+        return HttpResponse(interchange.incident_to_iodef(incident), content_type="application/xml")

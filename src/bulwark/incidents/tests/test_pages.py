@@ -200,3 +200,20 @@ def test_indicator_lines_in_the_web_form(people: People) -> None:
     assert good.status_code == 302
     page = client.get(good["Location"]).content.decode()
     assert "evil.example.com" in page and "198.51.100.7" in page
+
+
+def test_exports_follow_visibility(people: People) -> None:
+    web(people, "reporter").post("/incidents/new/", report_form(people))
+    incident = Incident.objects.get()
+    reporter = web(people, "reporter")
+    stix = reporter.get(f"/incidents/{incident.pk}/export/stix/")
+    assert stix.status_code == 200 and b'"type": "incident"' in stix.content
+    iodef = reporter.get(f"/incidents/{incident.pk}/export/iodef/")
+    assert iodef.status_code == 200 and incident.reference.encode() in iodef.content
+    assert reporter.get(f"/incidents/{incident.pk}/export/pdf/").status_code == 404
+    outsider = web(people, "outsider")
+    assert outsider.get(f"/incidents/{incident.pk}/export/stix/").status_code == 404
+    api = web(people, "duty")
+    assert api.get(f"/api/v1/incidents/{incident.pk}/stix/").json()["type"] == "bundle"
+    assert api.get(f"/api/v1/incidents/{incident.pk}/iodef/")["Content-Type"] == "application/xml"
+    assert web(people, "outsider").get(f"/api/v1/incidents/{incident.pk}/iodef/").status_code == 404
