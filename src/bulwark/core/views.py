@@ -25,7 +25,15 @@ def home(request: HttpRequest) -> HttpResponse:
         "organisations": Organisation.objects.visible_to(user).count(),
         "networks": NetworkClaim.objects.visible_to(user).count(),
         "users": User.objects.visible_to(user).count(),
-        "open_incidents": Incident.objects.visible_to(user).exclude(status="closed").count(),
+        # Drills are counted apart from real incidents everywhere.
+        "open_incidents": Incident.objects.visible_to(user)
+        .exclude(status="closed")
+        .filter(is_drill=False)
+        .count(),
+        "open_drills": Incident.objects.visible_to(user)
+        .exclude(status="closed")
+        .filter(is_drill=True)
+        .count(),
     }
     viewer = viewer_of(user)
     mine = Organisation.objects.filter(pk__in=viewer.own_org_ids)

@@ -308,6 +308,7 @@ def test_incidents(world: World, incidents: dict[str, Any], username: str) -> No
     assert {t for t, i in incidents.items() if f">{i.reference}</a>" in page} == expected
     csv_rows = b"".join(client.get("/incidents/?format=csv").streaming_content).decode()
     assert {t for t in incidents if f",{t}," in csv_rows} == expected
+    assert client.get("/").context["counts"]["open_incidents"] == len(expected)
     for title, incident in incidents.items():
         want = 200 if title in expected else 404
         assert token.get(f"/api/v1/incidents/{incident.pk}/").status_code == want, title

@@ -217,3 +217,12 @@ def test_exports_follow_visibility(people: People) -> None:
     assert api.get(f"/api/v1/incidents/{incident.pk}/stix/").json()["type"] == "bundle"
     assert api.get(f"/api/v1/incidents/{incident.pk}/iodef/")["Content-Type"] == "application/xml"
     assert web(people, "outsider").get(f"/api/v1/incidents/{incident.pk}/iodef/").status_code == 404
+
+
+def test_drills_are_counted_apart(people: People) -> None:
+    client = web(people, "reporter")
+    client.post("/incidents/new/", report_form(people))
+    client.post("/incidents/new/", report_form(people, title="Drill", is_drill="on"))
+    counts = client.get("/").context["counts"]
+    assert counts["open_incidents"] == 1 and counts["open_drills"] == 1
+    assert "Drill" not in client.get("/incidents/?drill=0").content.decode()
