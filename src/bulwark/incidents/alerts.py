@@ -58,7 +58,10 @@ def recipients(incident: Incident, clock: Clock, kind: str) -> list[User]:
     if kind == ClockAlert.Kind.ESCALATION:
         people += _members(duty | Q(organisation_id=incident.organisation_id, role=Role.ORG_ADMIN))
     unique = {u.pk: u for u in people}
-    return list(unique.values())
+    # Only people who may open the case hear of it (a RED incident's other colleagues don't).
+    return [
+        u for u in unique.values() if Incident.objects.visible_to(u).filter(pk=incident.pk).exists()
+    ]
 
 
 def _message(incident: Incident, clock: Clock, kind: str) -> str:

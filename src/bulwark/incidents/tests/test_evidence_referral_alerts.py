@@ -268,3 +268,22 @@ def test_notifications_page_shows_only_your_own_and_marks_read(
     assert "OVERDUE" not in web("outsider").get("/notifications/").content.decode()
     reviewer.post("/notifications/")
     assert not Notification.objects.filter(user__username="reviewer", read_at__isnull=True).exists()
+
+
+def test_alerts_respect_tlp(people: People) -> None:
+    colleague = cs.create_user(None, username="colleague", email="colleague@example.org")
+    cs.add_membership(None, colleague, people.agency, "reporter")
+    red = report_incident(
+        User.objects.get(username="reporter"), people.agency, title="Red case", description="d",
+        rsit_class="other", rsit_type="other", answers=Answers(), tlp="red",
+        aware_at=timezone.now() - timedelta(minutes=5),
+    )  # fmt: skip
+    # Recovery (72 h) is the agency's clock: 80 h in, it is overdue.
+    alerts.check_clocks(now=red.aware_at + timedelta(hours=80))
+    told = set(
+        Notification.objects.filter(text__contains=red.reference).values_list(
+            "user__username", flat=True
+        )
+    )
+    assert "reporter" in told and "duty" in told
+    assert "colleague" not in told
