@@ -1,9 +1,14 @@
 """Fixtures shared by every app's tests."""
 
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connections
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -13,6 +18,82 @@ from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
 
 ALL_SCOPES = ["constituency:read", "constituency:write", "audit:read", "tokens:manage"]
+
+
+# --- Real browser (Debian's Chromium driven by Playwright; never a downloaded browser) ---
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BROWSER_TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str | None:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+@pytest.fixture
+def new_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Any]]:
+    """Opens a page in a fresh browser context (its own cookies: one per user).
+
+    Playwright's sync API marks an asyncio loop as running in this thread between its
+    calls. Django then (1) refuses ORM calls as async-unsafe, so the guard is lifted while
+    the browser runs, and (2) keeps this thread's database connections in a separate,
+    context-local slot, so they are closed here before the loop goes away; otherwise the
+    connection leaks and PostgreSQL refuses to drop the test database."""
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("BULWARK_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                "BULWARK_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)"
+            )
+        pytest.skip("no Chromium installed: browser test skipped (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        contexts: list[Any] = []
+
+        def open_page() -> Any:
+            context = browser.new_context(
+                locale="en-GB",
+                timezone_id=django_settings.TIME_ZONE,
+                viewport={"width": 1280, "height": 900},
+            )
+            context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            contexts.append(context)
+            return context.new_page()
+
+        try:
+            yield open_page
+            for context in contexts:
+                context.close()
+        finally:
+            browser.close()
+    finally:
+        connections.close_all()
+        playwright.stop()
+
+
+def totp_code(device: Any, drift: int = 0) -> str:
+    """The device's current one-time code (or the next one with drift=1)."""
+    from django_otp.oath import totp
+
+    value = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift)
+    return f"{value:0{device.digits}d}"
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:

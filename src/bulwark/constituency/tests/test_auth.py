@@ -10,10 +10,9 @@ from aiosmtpd.controller import Controller
 from django.core import mail
 from django.db import connection
 from django.test import Client
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.conftest import run_queued_tasks, sign_in
+from bulwark.conftest import run_queued_tasks, sign_in, totp_code
 from bulwark.constituency import services
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.models import AuditEntry
@@ -22,8 +21,7 @@ PASSWORD = "correct horse battery 9"
 
 
 def code_for(device: TOTPDevice, drift: int = 0) -> str:
-    value = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift)
-    return f"{value:06d}"
+    return totp_code(device, drift)
 
 
 def free_port() -> int:

@@ -5,78 +5,28 @@ Needs Debian's `chromium`; Playwright never downloads a browser here. Without Ch
 tests are skipped, unless BULWARK_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
-import os
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from bulwark.conftest import totp_code
 from bulwark.constituency import services
 from bulwark.constituency.models import NetworkClaim, Organisation, User
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
 PASSWORD = "correct horse battery staple 42"
-TIMEOUT_MS = 15_000
 SCREENSHOT = "/tmp/bulwark-browser.png"
 
 
-def chromium_path() -> str | None:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
-
 @pytest.fixture
-def page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh browser page.
-
-    Playwright's sync API marks an asyncio loop as running in this thread between its
-    calls. Django then (1) refuses ORM calls as async-unsafe, so the guard is lifted while
-    the browser runs, and (2) keeps this thread's database connections in a separate,
-    context-local slot, so they are closed here before the loop goes away; otherwise the
-    connection leaks and PostgreSQL refuses to drop the test database."""
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("BULWARK_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                "BULWARK_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)"
-            )
-        pytest.skip("no Chromium installed: browser test skipped (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(TIMEOUT_MS)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
-    finally:
-        connections.close_all()
-        playwright.stop()
+def page(new_page: Any) -> Any:
+    """One fresh browser page (see `new_page` in bulwark/conftest.py)."""
+    return new_page()
 
 
 @pytest.fixture
@@ -101,8 +51,7 @@ def device(admin: User) -> TOTPDevice:
 
 
 def current_code(device: TOTPDevice, drift: int = 0) -> str:
-    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift)
-    return f"{code:0{device.digits}d}"
+    return totp_code(device, drift)
 
 
 def wrong_code(device: TOTPDevice) -> str:

@@ -8,21 +8,18 @@ Needs Debian's `chromium`; Playwright never downloads a browser here. Without Ch
 test is skipped, unless BULWARK_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
-import os
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from bulwark.conftest import totp_code
 from bulwark.constituency.models import User
 from bulwark.incidents import services
 from bulwark.incidents.models import Incident
@@ -30,73 +27,10 @@ from bulwark.incidents.tests.test_journey import ITEMS, People
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
 PASSWORD = "p" * 14  # as People sets it
-TIMEOUT_MS = 15_000
 SCREENSHOT = "/tmp/bulwark-incident.png"
 FINAL_REPORT = [f"id_final_report-{item}" for item in ITEMS]
-
-
-def chromium_path() -> str | None:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
-
-@pytest.fixture
-def new_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Any]]:
-    """Opens a page in a fresh browser context (its own cookies: one per user).
-
-    Playwright's sync API marks an asyncio loop as running in this thread between its
-    calls. Django then (1) refuses ORM calls as async-unsafe, so the guard is lifted while
-    the browser runs, and (2) keeps this thread's database connections in a separate,
-    context-local slot, so they are closed here before the loop goes away; otherwise the
-    connection leaks and PostgreSQL refuses to drop the test database."""
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("BULWARK_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                "BULWARK_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)"
-            )
-        pytest.skip("no Chromium installed: browser test skipped (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        contexts: list[Any] = []
-
-        def open_page() -> Any:
-            context = browser.new_context(
-                locale="en-GB",
-                timezone_id=settings.TIME_ZONE,
-                viewport={"width": 1280, "height": 900},
-            )
-            context.set_default_timeout(TIMEOUT_MS)
-            contexts.append(context)
-            return context.new_page()
-
-        try:
-            yield open_page
-            for context in contexts:
-                context.close()
-        finally:
-            browser.close()
-    finally:
-        connections.close_all()
-        playwright.stop()
 
 
 @pytest.fixture
@@ -105,8 +39,7 @@ def people(live_server: Any) -> People:
 
 
 def current_code(device: TOTPDevice) -> str:
-    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
-    return f"{code:0{device.digits}d}"
+    return totp_code(device)
 
 
 def local_input(moment: datetime) -> str:
