@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django import template
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bulwark.incidents.clocks import Clock
 
@@ -32,18 +33,57 @@ def time_left(clock: Clock, now: datetime) -> str:
 
 
 STATE_LABELS = {
-    "pending": "not started",
-    "running": "due",
-    "met": "met on time",
-    "met_late": "met late",
-    "overdue": "overdue",
-    "not_applicable": "not applicable",
+    "pending": gettext_lazy("not started"),
+    "running": gettext_lazy("running"),
+    "met": gettext_lazy("met on time"),
+    "met_late": gettext_lazy("met late"),
+    "overdue": gettext_lazy("overdue"),
+    "not_applicable": gettext_lazy("not applicable"),
+}
+# The clocks' names come from the jurisdiction profiles (JSON); listed here so that
+# makemessages extracts them and the UI shows them translated.
+CLOCK_NAMES = {
+    "Notification by the agency": gettext_lazy("Notification by the agency"),
+    "Level review by the supervising authority": gettext_lazy(
+        "Level review by the supervising authority"
+    ),
+    "Review forwarded to the competent authority": gettext_lazy(
+        "Review forwarded to the competent authority"
+    ),
+    "Damage control or recovery completed and reported": gettext_lazy(
+        "Damage control or recovery completed and reported"
+    ),
+    "Investigation, handling and improvement report": gettext_lazy(
+        "Investigation, handling and improvement report"
+    ),
+    "Early warning": gettext_lazy("Early warning"),
+    "Incident notification": gettext_lazy("Incident notification"),
+    "Final report": gettext_lazy("Final report"),
+}
+STATUS_LABELS = {
+    "reported": gettext_lazy("reported"),
+    "reviewed": gettext_lazy("reviewed"),
+    "responding": gettext_lazy("responding"),
+    "recovered": gettext_lazy("recovered"),
+    "final_report": gettext_lazy("final report submitted"),
+    "revision_required": gettext_lazy("revision required"),
+    "closed": gettext_lazy("closed"),
 }
 
 
 @register.filter
 def clock_label(clock: Clock) -> str:
-    return _(STATE_LABELS[str(clock.state)])
+    return str(STATE_LABELS[str(clock.state)])
+
+
+@register.filter
+def clock_name(clock: Clock) -> str:
+    return str(CLOCK_NAMES.get(clock.label, clock.label))
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
 
 
 @register.filter

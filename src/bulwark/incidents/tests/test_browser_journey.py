@@ -74,7 +74,7 @@ def submit(page: Any, button: str, case_url: str) -> None:
 
 
 def status(page: Any) -> str:
-    return str(page.locator("#incident-status").inner_text()).strip()
+    return str(page.locator("#incident-status").get_attribute("data-status")).strip()
 
 
 def clock(page: Any, key: str) -> Any:
