@@ -287,3 +287,29 @@ def test_alerts_respect_tlp(people: People) -> None:
     )
     assert "reporter" in told and "duty" in told
     assert "colleague" not in told
+
+
+def test_escalation_mail_goes_over_real_smtp(
+    people: People, incident: Incident, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from bulwark.constituency.tests.test_auth import _Inbox, free_port
+
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        with django_capture_on_commit_callbacks(execute=True):
+            alerts.check_clocks(now=incident.reported_at + timedelta(hours=9))
+        run_queued_tasks()
+    finally:
+        controller.stop()
+    recipients = {r for envelope in inbox.messages for r in envelope.rcpt_tos}
+    assert {"reviewer@example.org", "duty@example.org"} <= recipients
+    assert "outsider@example.org" not in recipients
+    assert any(
+        incident.reference.encode() in e.content and b"OVERDUE" in e.content for e in inbox.messages
+    )
