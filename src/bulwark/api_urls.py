@@ -2,8 +2,12 @@
 
 from rest_framework import routers
 
+from bulwark.advisories import api_routes as advisories_routes
 from bulwark.constituency.api import views
+from bulwark.exchange import api_routes as exchange_routes
 from bulwark.incidents.api.views import IncidentViewSet
+from bulwark.intel import api_routes as intel_routes
+from bulwark.monitoring import api_routes as monitoring_routes
 
 
 class APIRootView(routers.APIRootView):
@@ -26,6 +30,8 @@ router.register("sectors", views.SectorViewSet, basename="sector")
 router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
 router.register("audit", views.AuditEntryViewSet, basename="auditentry")
 router.register("incidents", IncidentViewSet, basename="incident")
+for app_routes in (intel_routes, exchange_routes, monitoring_routes, advisories_routes):
+    app_routes.register(router)
 
 app_name = "api"
 urlpatterns = router.urls

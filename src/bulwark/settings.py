@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "bulwark.core",
     "bulwark.constituency",
     "bulwark.incidents",
+    "bulwark.intel",
+    "bulwark.exchange",
+    "bulwark.monitoring",
+    "bulwark.advisories",
 ]
 
 MIDDLEWARE = [

@@ -92,6 +92,11 @@ urlpatterns = [
     path("audit/", core.audit_list, name="audit-list"),
     path("notifications/", core.notification_list, name="notification-list"),
     path("incidents/", include("bulwark.incidents.urls")),
+    # Each app owns its own prefixes (intel also serves /taxii2/).
+    path("", include("bulwark.intel.urls")),
+    path("", include("bulwark.exchange.urls")),
+    path("", include("bulwark.monitoring.urls")),
+    path("", include("bulwark.advisories.urls")),
     path("api/v1/", include("bulwark.api_urls", namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),

@@ -1,6 +1,7 @@
 """`bulwark demo`: migrate, load the demo constituency (idempotent), and serve the web
 application together with a task worker, so one command runs the whole platform."""
 
+import importlib
 import os
 import signal
 import subprocess
@@ -33,9 +34,15 @@ class Command(BaseCommand):
             return
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.load()
-        from bulwark.incidents import demo as incident_demo
-
-        incident_demo.load()
+        # Each app that has demo data loads it, in dependency order (idempotent).
+        for app in ("incidents", "intel", "exchange", "monitoring", "advisories"):
+            try:
+                app_demo = importlib.import_module(f"bulwark.{app}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"bulwark.{app}.demo":
+                    raise
+                continue
+            app_demo.load()
         counts = demo.counts()
         self.stdout.write(
             f"Demo constituency: {counts['organisations']} organisations, "

@@ -1,0 +1,7 @@
+"""Registers the exchange app's viewsets on the REST API router (/api/v1/)."""
+
+from rest_framework.routers import BaseRouter
+
+
+def register(router: BaseRouter) -> None:
+    """Add this app's viewsets to `router`."""

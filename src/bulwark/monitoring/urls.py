@@ -1,0 +1,5 @@
+"""Web (and, for intel, TAXII) routes of the monitoring app, included at the site root."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
