@@ -12,20 +12,18 @@ for a CERT duty officer (sees all) and an agency reporter (sees one organisation
   queue    GET /api/v1/incidents/?open=1&limit=50            (nearest deadline first)
   filter   GET /api/v1/incidents/?level=3&rsit_class=intrusions&limit=50
   search   GET /api/v1/incidents/?q=<word>&limit=50
-  stats    the two GROUP BY queries of a statistics page through the ORM on
-           Incident.objects.visible_to(user) (by level, by class; timed separately and
-           together, including fetching the user and computing its viewer)
+  stats       GET /api/v1/incidents/stats/              (per-level and per-class counts)
+  stats_open  GET /api/v1/incidents/stats/?open=1
+  stats_year  GET /api/v1/incidents/stats/?since=<this year>-01-01
 
 Queries that miss the target are profiled with EXPLAIN (ANALYZE, BUFFERS). With
 --try-indexes the candidate indexes are created in the bench database only, everything is
-measured again, and the indexes are dropped at the end. With --try-query-changes the
-query rewrites recommended in the report (visible_to without a SubPlan, search as a UNION,
-one GROUP BY for the statistics) are monkeypatched into this process only -- no
-application file is changed -- and everything is measured once more. One JSON line is
-appended to bench/results/incident_queue.jsonl.
+measured again, and the indexes are dropped at the end. A reused database is migrated
+first (new application indexes are built then). One JSON line is appended to
+bench/results/incident_queue.jsonl.
 
 Usage: python bench/incident_queue.py [--incidents 1000000] [--reuse] [--runs 30]
-       [--try-indexes] [--try-query-changes] [--search-word ransomware] [--seed 20260101]
+       [--try-indexes] [--search-word ransomware] [--seed 20260101]
 """
 
 import argparse
@@ -255,101 +253,18 @@ FROM (
 ) timed
 """
 
-# Candidate indexes (--try-indexes), created in the bench database only. Django's
-# icontains on PostgreSQL is `UPPER(col::text) LIKE UPPER(%s)` and iexact is
-# `UPPER(col::text) = UPPER(%s)`, so the indexes are on UPPER(...) expressions.
-CANDIDATE_INDEXES = {
-    "bench_inc_open_queue": (
-        "CREATE INDEX bench_inc_open_queue ON incidents_incident "
-        "(next_due_at, reported_at DESC) WHERE status <> 'closed'"
-    ),
-    "bench_inc_org_open_queue": (
-        "CREATE INDEX bench_inc_org_open_queue ON incidents_incident "
-        "(organisation_id, next_due_at, reported_at DESC) WHERE status <> 'closed'"
-    ),
-    "bench_inc_title_trgm": (
-        "CREATE INDEX bench_inc_title_trgm ON incidents_incident "
-        "USING gin (upper(title::text) gin_trgm_ops)"
-    ),
-    "bench_inc_description_trgm": (
-        "CREATE INDEX bench_inc_description_trgm ON incidents_incident "
-        "USING gin (upper(description) gin_trgm_ops)"
-    ),
-    "bench_inc_reference_upper": (
-        "CREATE INDEX bench_inc_reference_upper ON incidents_incident (upper(reference::text))"
-    ),
-    "bench_timeline_text_trgm": (
-        "CREATE INDEX bench_timeline_text_trgm ON incidents_timelineentry "
-        "USING gin (upper(text) gin_trgm_ops)"
-    ),
-    "bench_inc_rsit_class_level": (
-        "CREATE INDEX bench_inc_rsit_class_level ON incidents_incident (rsit_class, level)"
-    ),
-}
-
-
-# --- The application changes recommended in the report (--try-query-changes) ---------
-# Applied to this process only (monkeypatched), never to the application's files; they
-# mirror the diff in the report, so the endpoint is measured with exactly that code.
-
-
-def proposed_visible_to(self: Any, user: Any) -> Any:
-    """IncidentQuerySet.visible_to with the referral subquery evaluated first: an
-    `OR id IN (SELECT ...)` is a hashed SubPlan that stops PostgreSQL from combining the
-    other branches' indexes (BitmapOr), so every non-CERT query became a full scan."""
-    from django.db.models import Q
-
-    from bulwark.constituency.access import viewer_of
-    from bulwark.constituency.models import Role
-    from bulwark.incidents.models import Referral, _below
-
-    viewer = viewer_of(user)
-    if viewer.sees_everything:
-        return self
-    if not viewer.authenticated:
-        return self.none()
-    own = viewer.own_org_ids
-    reviewer_at = {o for o, roles in viewer.roles.items() if Role.REVIEWER in roles}
-    reviewed = _below(reviewer_at, viewer.supervised_org_ids)
-    wide = Q(organisation_id__in=viewer.managed_org_ids) & Q(tlp__in=["clear", "green", "amber"])
-    strict = Q(tlp="amber+strict") & (Q(organisation_id__in=own) | Q(organisation_id__in=reviewed))
-    red = Q(tlp="red") & (Q(reported_by_id=viewer.user_id) | Q(organisation_id__in=reviewed))
-    referred_ids = list(
-        Referral.objects.filter(organisation_id__in=own).values_list("incident_id", flat=True)
-    )
-    return self.filter(wide | strict | red | Q(pk__in=referred_ids))
-
-
-def proposed_search(q: str) -> Any:
-    """The ids matching `q`, as one UNION whose arms each use their own index (and which
-    PostgreSQL joins as a semi-join), instead of an OR with an `id IN (notes)` SubPlan."""
-    from bulwark.incidents.models import Incident, TimelineEntry
-
-    return (
-        Incident.objects.filter(title__icontains=q).order_by().values("pk")
-        .union(
-            Incident.objects.filter(description__icontains=q).order_by().values("pk"),
-            Incident.objects.filter(reference__iexact=q).order_by().values("pk"),
-            TimelineEntry.objects.filter(text__icontains=q).order_by().values("incident_id"),
-        )
-    )  # fmt: skip
-
-
-def apply_query_changes() -> None:
-    from bulwark.incidents import models
-    from bulwark.incidents.api import views
-
-    original = views.filter_incidents
-
-    def filter_incidents(incidents: Any, params: Any) -> Any:
-        if not params.get("q"):
-            return original(incidents, params)
-        rest = params.copy()
-        q = str(rest.pop("q")[-1] if hasattr(rest, "getlist") else rest.pop("q"))[:200]
-        return original(incidents, rest).filter(pk__in=proposed_search(q))
-
-    views.filter_incidents = filter_incidents  # type: ignore[assignment]
-    models.IncidentQuerySet.visible_to = proposed_visible_to  # type: ignore[method-assign]
+# Candidate indexes (--try-indexes), created in the bench database only and dropped after.
+# Django's icontains on PostgreSQL is `UPPER(col::text) LIKE UPPER(%s)`, so text indexes
+# are on UPPER(...) expressions. The candidates measured on 2026-11-23 (open-queue partial
+# indexes, TLP:RED reporter, trigram search) are now the application's own: incidents
+# migration 0004. Add new candidates here to measure them before proposing a migration.
+CANDIDATE_INDEXES: dict[str, str] = {}
+# Earlier candidates, dropped if a previous run left them behind.
+OLD_CANDIDATES = [
+    "bench_inc_rsit_class_level", "bench_inc_open_queue", "bench_inc_org_open_queue",
+    "bench_inc_red_reporter", "bench_inc_title_trgm", "bench_inc_description_trgm",
+    "bench_inc_reference_upper", "bench_timeline_text_trgm",
+]  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -530,24 +445,17 @@ def timed_runs(call: Any, runs: int, budget_s: float) -> list[Any]:
 
 
 def measure(
-    runs: int, warmup: int, word: str, budget_s: float, combined_stats: bool = False
+    runs: int, warmup: int, word: str, budget_s: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Returns {viewer: {query: summary}} and, per viewer and query, one sample request's
     captured SQL (for profiling)."""
     from django.db import connection
-    from django.db.models import Count
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from bulwark.constituency.models import User
     from bulwark.constituency.services import create_api_token
-    from bulwark.incidents.models import Incident
 
-    paths = {
-        "queue": "/api/v1/incidents/?open=1&limit=50",
-        "filter": "/api/v1/incidents/?level=3&rsit_class=intrusions&limit=50",
-        "search": f"/api/v1/incidents/?q={word}&limit=50",
-    }
     results: dict[str, Any] = {}
     captured: dict[str, Any] = {}
     for username in VIEWERS:
@@ -558,7 +466,7 @@ def measure(
         client = Client(headers={"authorization": f"Bearer {secret}"})
         results[username] = {}
         captured[username] = {}
-        for key, path in paths.items():
+        for key, path in paths(word).items():
             for _ in range(warmup):
                 response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
@@ -575,48 +483,24 @@ def measure(
             with CaptureQueriesContext(connection) as ctx:
                 client.get(path)
             captured[username][key] = [q["sql"] for q in ctx.captured_queries]
-            results[username][key] = {
-                **summarise(samples),
-                "rows": len(body["results"]),
-                "count": body["count"],
-            }
-
-        def stats_page(name: str = username) -> tuple[float, float, float, list[str]]:
-            """A statistics page: fetch the user (its viewer is computed afresh, as in a
-            request), then per-level and per-class counts of the incidents it may see."""
-            started = time.perf_counter()
-            viewer = User.objects.get(username=name)
-            visible = Incident.objects.visible_to(viewer)
-            with CaptureQueriesContext(connection) as ctx:
-                t0 = time.perf_counter()
-                if combined_stats:  # one GROUP BY over the (level, rsit_class) index
-                    by_level: dict[Any, int] = {}
-                    by_class: dict[Any, int] = {}
-                    for row in visible.values("level", "rsit_class").annotate(n=Count("*")):
-                        by_level[row["level"]] = by_level.get(row["level"], 0) + row["n"]
-                        by_class[row["rsit_class"]] = by_class.get(row["rsit_class"], 0) + row["n"]
-                    t1 = time.perf_counter()
-                else:
-                    by_level = list(visible.values("level").annotate(n=Count("id")))
-                    t1 = time.perf_counter()
-                    by_class = list(visible.values("rsit_class").annotate(n=Count("id")))
-                t2 = time.perf_counter()
-            assert by_level and by_class
-            sql = [q["sql"] for q in ctx.captured_queries if "GROUP BY" in q["sql"]]
-            return t1 - t0, t2 - t1, t2 - started, sql
-
-        for _ in range(warmup):
-            stats_page()
-        pages = timed_runs(stats_page, runs, budget_s)
-        sql = pages[-1][3]
-        if not combined_stats:
-            results[username]["stats_level"] = summarise([p[0] for p in pages])
-            results[username]["stats_class"] = summarise([p[1] for p in pages])
-            captured[username]["stats_level"] = sql[:1]
-            captured[username]["stats_class"] = sql[1:]
-        results[username]["stats_page"] = summarise([p[2] for p in pages])
-        captured[username]["stats_page"] = sql
+            shown = (
+                {"rows": len(body["results"]), "count": body["count"]}
+                if "results" in body
+                else {"count": body["total"]}
+            )
+            results[username][key] = {**summarise(samples), **shown}
     return results, captured
+
+
+def paths(word: str) -> dict[str, str]:
+    return {
+        "queue": "/api/v1/incidents/?open=1&limit=50",
+        "filter": "/api/v1/incidents/?level=3&rsit_class=intrusions&limit=50",
+        "search": f"/api/v1/incidents/?q={word}&limit=50",
+        "stats": "/api/v1/incidents/stats/",
+        "stats_open": "/api/v1/incidents/stats/?open=1",
+        "stats_year": f"/api/v1/incidents/stats/?since={datetime.now(UTC).year}-01-01",
+    }
 
 
 def explain(captured: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
@@ -626,7 +510,7 @@ def explain(captured: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]
     plans: dict[str, Any] = {}
     for username, queries in results.items():
         for key, summary in queries.items():
-            if summary["meets_target"] or (key == "stats_page" and "stats_level" in queries):
+            if summary["meets_target"]:
                 continue
             for sql in captured[username][key]:
                 if "incidents_incident" not in sql:
@@ -700,7 +584,7 @@ def drop_candidate_indexes() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for name in CANDIDATE_INDEXES:
+        for name in [*CANDIDATE_INDEXES, *OLD_CANDIDATES]:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
@@ -717,11 +601,6 @@ def main() -> None:
     parser.add_argument("--search-word", default="ransomware")
     parser.add_argument("--try-indexes", action="store_true", help="measure candidate indexes")
     parser.add_argument("--keep-indexes", action="store_true", help="do not drop them after")
-    parser.add_argument(
-        "--try-query-changes",
-        action="store_true",
-        help="then measure the recommended query changes (applied in this process only)",
-    )
     parser.add_argument("--database", default="bulwark_bench")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
@@ -737,7 +616,10 @@ def main() -> None:
     generation: dict[str, Any] = {"reused": False}
     if args.reuse and bench_count(url) == args.incidents:
         generation["reused"] = True
-        log(f"reusing {args.database} with {args.incidents} incidents")
+        log(f"reusing {args.database} with {args.incidents} incidents; migrating")
+        started_migrate = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bulwark.cli", "migrate", "-v0"], env=env, check=True)
+        generation["migrate_s"] = round(time.perf_counter() - started_migrate, 1)
     else:
         log(f"recreating {args.database}, migrating, loading the demo constituency")
         recreate_database(args.server, args.database)
@@ -756,11 +638,9 @@ def main() -> None:
     load_before = os.getloadavg()
     phases: dict[str, Any] = {}
 
-    def phase(name: str, title: str, combined_stats: bool = False) -> None:
+    def phase(name: str, title: str) -> None:
         log(f"{name}: {args.runs} runs per query and viewer (budget {args.budget} s each)")
-        results, captured = measure(
-            args.runs, args.warmup, args.search_word, args.budget, combined_stats
-        )
+        results, captured = measure(args.runs, args.warmup, args.search_word, args.budget)
         print_table(title, results)
         plans = explain(captured, results)
         print_plans(plans)
@@ -773,10 +653,6 @@ def main() -> None:
             log("creating candidate indexes in the bench database only")
             built = create_candidate_indexes()
             phase("indexes", "With candidate indexes (application code unchanged)")
-        if args.try_query_changes:
-            apply_query_changes()
-            name = "indexes+queries" if args.try_indexes else "queries"
-            phase(name, f"With recommended query changes ({name})", combined_stats=True)
     finally:
         if args.try_indexes and not args.keep_indexes:
             drop_candidate_indexes()
@@ -789,7 +665,7 @@ def main() -> None:
     )
     print(
         "Mode: in-process django.test.Client with a bearer token (full Django/DRF stack, "
-        "no socket); stats = ORM GROUP BY queries on visible_to(user)."
+        "no socket); stats = GET /api/v1/incidents/stats/ (one GROUP BY on visible_to)."
     )
     baseline = phases["baseline"]["results"]
     result = {

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, Role
@@ -51,8 +51,15 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
             Q(organisation_id__in=own) | Q(organisation_id__in=reviewed)
         )
         red = Q(tlp="red") & (Q(reported_by_id=viewer.user_id) | Q(organisation_id__in=reviewed))
-        referred = Q(pk__in=Referral.objects.filter(organisation_id__in=own).values("incident_id"))
-        return self.filter(wide | strict | red | referred)
+        # The referred cases are fetched first (a handful of ids): an `OR id IN (SELECT ...)`
+        # is a hashed SubPlan that stops PostgreSQL from combining the other branches'
+        # indexes, and every non-CERT list became a full scan (bench/incident_queue.py).
+        referred = list(
+            Referral.objects.filter(organisation_id__in=own)
+            .values_list("incident_id", flat=True)
+            .distinct()
+        )
+        return self.filter(wide | strict | red | Q(pk__in=referred))
 
 
 def _below(authority_ids: set[int], supervised: frozenset[int]) -> set[int]:
@@ -150,10 +157,31 @@ class Incident(models.Model):
         ordering = ["-reported_at"]
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
+        # Measured at 1 M incidents on PostgreSQL (bench/incident_queue.py, docs/incidents.md).
+        # Text search has its trigram indexes in migration 0004 (PostgreSQL only).
         indexes = [
             models.Index(fields=["status", "next_due_at"]),
             models.Index(fields=["organisation", "-reported_at"]),
             models.Index(fields=["level", "rsit_class"]),
+            # The duty officer's queue: open cases by nearest deadline (a small index).
+            models.Index(
+                F("next_due_at").asc(),
+                F("reported_at").desc(),
+                name="incident_open_queue",
+                condition=~Q(status="closed"),
+            ),
+            # An organisation's open cases (a member's queue and its count).
+            models.Index(
+                F("organisation"),
+                F("next_due_at").asc(),
+                F("reported_at").desc(),
+                name="incident_org_open_queue",
+                condition=~Q(status="closed"),
+            ),
+            # visible_to's "TLP:RED cases I reported" branch.
+            models.Index(
+                fields=["reported_by"], name="incident_red_reporter", condition=Q(tlp="red")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -303,6 +303,10 @@ def test_incidents(world: World, incidents: dict[str, Any], username: str) -> No
     body = token.get("/api/v1/incidents/?limit=1000").json()
     assert {by_id[i["id"]] for i in body["results"]} == expected
     assert body["count"] == len(expected)
+    # The counts never reveal a case the viewer cannot open.
+    stats = token.get("/api/v1/incidents/stats/").json()
+    assert stats["total"] == len(expected)
+    assert sum(stats["by_level"].values()) == sum(stats["by_class"].values()) == len(expected)
     client = web(world, username)
     page = client.get("/incidents/").content.decode()
     assert {t for t, i in incidents.items() if f">{i.reference}</a>" in page} == expected

@@ -243,6 +243,27 @@ def test_queue_is_sorted_by_nearest_deadline(people: People) -> None:
     assert people.clients["outsider"].get("/api/v1/incidents/").json()["count"] == 0
 
 
+def test_stats_count_what_the_filtered_list_shows(people: People) -> None:
+    report(people, title="defaced")  # level 3 intrusion
+    report(people, title="slow", integrity="minor", core_system=False)  # level 1 intrusion
+    report(people, title="phish", rsit_class="fraud", rsit_type="phishing", tlp="red")
+    duty = people.clients["duty"]
+    stats = duty.get("/api/v1/incidents/stats/").json()
+    assert stats["total"] == 3
+    assert stats["by_class"]["intrusions"] == 2 and stats["by_class"]["fraud"] == 1
+    assert stats["by_class"]["malicious-code"] == 0  # every class is listed, zeros included
+    assert sum(stats["by_level"].values()) == 3
+    for query in ("level=3", "rsit_class=intrusions", "q=phish", "open=1&level=1"):
+        listed = duty.get(f"/api/v1/incidents/?{query}").json()["count"]
+        counted = duty.get(f"/api/v1/incidents/stats/?{query}").json()
+        assert counted["total"] == listed, query
+    # The outsider's counts are empty; a colleague does not count the reporter's RED case.
+    assert people.clients["outsider"].get("/api/v1/incidents/stats/").json()["total"] == 0
+    colleague = cs.create_user(None, username="colleague", email="c@example.org")
+    cs.add_membership(None, colleague, people.agency, "reporter")
+    assert Client(**bearer(colleague, SCOPES)).get("/api/v1/incidents/stats/").json()["total"] == 2
+
+
 def test_tlp_red_narrows_to_reporter_reviewers_and_cert(people: People) -> None:
     body = report(people, tlp="red").json()
     url = f"/api/v1/incidents/{body['id']}/"
