@@ -1,0 +1,236 @@
+"""Events in IntelMQ field names: validation, canonical form, stable ids.
+
+An event is a flat dict whose keys are IntelMQ harmonisation names (`source.ip`,
+`classification.type`, `extra.tag`, ...). `normalise` turns what a parser read into the
+canonical event or raises `Invalid` with a reason a person can act on.
+"""
+
+import hashlib
+import re
+import socket
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from bulwark.incidents.taxonomy import RSIT
+
+Event = dict[str, Any]
+
+# rsit type -> rsit class (taxonomy); every type name is unique across classes.
+TAXONOMY_OF_TYPE: dict[str, str] = {t: c for c, types in RSIT.items() for t in types}
+# IntelMQ names a few types differently from RSIT; accept both.
+TYPE_ALIASES = {
+    "infected system": "infected-system",
+    "infected_system": "infected-system",
+    "c2server": "c2-server",
+    "malware": "malware-distribution",
+    "compromised": "system-compromise",
+    "vulnerable service": "vulnerable-system",
+    "vulnerable-service": "vulnerable-system",
+    "bruteforce": "brute-force",
+    "unknown": "undetermined",
+    "blacklist": "other",
+    "blocklist": "other",
+    "proxy": "potentially-unwanted-accessible",
+    "tor": "other",
+    "backdoor": "system-compromise",
+    "defacement": "application-compromise",
+    "leak": "data-leak",
+    "dga-domain": "infected-system",
+    "amplifier": "ddos-amplifier",
+}
+
+KNOWN_FIELDS = frozenset(
+    {
+        "source.ip", "source.port", "source.asn", "source.fqdn", "source.url",
+        "source.reverse_dns", "source.geolocation.cc", "source.geolocation.city",
+        "source.geolocation.region", "source.network", "source.as_name",
+        "destination.ip", "destination.port", "destination.asn", "destination.fqdn",
+        "destination.url", "destination.geolocation.cc",
+        "classification.taxonomy", "classification.type", "classification.identifier",
+        "feed.name", "feed.provider", "feed.accuracy", "feed.code", "feed.url",
+        "time.source", "time.observation", "malware.name", "malware.version",
+        "protocol.application", "protocol.transport", "event_description.text",
+        "comment", "status", "product.product", "product.vendor", "product.version",
+    }
+)  # fmt: skip
+IP_FIELDS = ("source.ip", "destination.ip")
+PORT_FIELDS = ("source.port", "destination.port")
+ASN_FIELDS = ("source.asn", "destination.asn")
+FQDN_FIELDS = ("source.fqdn", "destination.fqdn", "source.reverse_dns")
+URL_FIELDS = ("source.url", "destination.url")
+TIME_FIELDS = ("time.source", "time.observation")
+# What makes two events "the same" for deduplication: time, feed and extras excluded.
+IDENTITY_FIELDS = (
+    "classification.type", "classification.identifier", "source.ip", "source.port",
+    "source.fqdn", "source.url", "destination.ip", "destination.port", "destination.fqdn",
+    "malware.name", "protocol.transport", "protocol.application",
+)  # fmt: skip
+_ADDRESS_KEYS = frozenset(
+    {"source.ip", "source.fqdn", "source.url", "source.asn", "destination.ip", "destination.fqdn"}
+    | {"destination.url"}
+)
+MAX_VALUE = 4096
+_LABEL = re.compile(r"\A(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
+_URL = re.compile(r"\A([a-z][a-z0-9+.-]*)://(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?")
+
+
+class Invalid(ValueError):
+    """The record cannot become an event; the message says which field and why."""
+
+
+def canonical_ip(text: str) -> tuple[str, int]:
+    """(canonical text, 4 or 6), rejecting anything that is not one plain address."""
+    try:
+        socket.inet_pton(socket.AF_INET, text)
+        return text, 4
+    except OSError:
+        pass
+    value = text.strip()
+    try:
+        socket.inet_pton(socket.AF_INET, value)
+        return value, 4
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, value.removeprefix("[").removesuffix("]"))
+    except OSError:
+        raise Invalid(f"{value[:80]!r} is not an IPv4 or IPv6 address") from None
+    return socket.inet_ntop(socket.AF_INET6, packed), 6
+
+
+def canonical_fqdn(text: str) -> str:
+    value = text.strip().rstrip(".").lower()
+    if not value.isascii():
+        try:
+            value = value.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise Invalid(f"{text[:80]!r} is not a valid domain name") from None
+    if len(value) > 253 or not all(_LABEL.match(label) for label in value.split(".")):
+        raise Invalid(f"{text[:80]!r} is not a valid domain name")
+    return value
+
+
+def canonical_time(value: Any) -> str:
+    """ISO 8601 in UTC, seconds precision; naive times are taken as UTC (feeds say so)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace(" UTC", "").replace(" +0000", "+00:00"))
+        except ValueError:
+            raise Invalid(f"{text[:40]!r} is not an ISO 8601 time") from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _int_in(value: Any, low: int, high: int, name: str) -> int:
+    text = str(value).strip()
+    if name.endswith("asn"):
+        text = text.upper().removeprefix("AS")
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Invalid(f"{name} {str(value)[:40]!r} is not a number from {low} to {high}")
+    return int(text)
+
+
+def normalise(fields: Mapping[str, Any]) -> Event:
+    """The canonical event for what a parser read. Empty values are dropped, unknown
+    keys move under `extra.`, classification is completed from the RSIT type."""
+    event: Event = {}
+    for key, value in fields.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            if len(value) > MAX_VALUE:
+                raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+        elif not isinstance(value, int | float | bool):
+            value = orjson.dumps(value).decode()
+            if len(value) > MAX_VALUE:
+                raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+        if key not in KNOWN_FIELDS and not key.startswith("extra."):
+            key = "extra." + key.replace(" ", "_").lower()
+        event[key] = value
+    for key in IP_FIELDS:
+        if key in event:
+            event[key] = canonical_ip(str(event[key]))[0]
+    for key in PORT_FIELDS:
+        if key in event:
+            event[key] = _int_in(event[key], 0, 65535, key)
+    for key in ASN_FIELDS:
+        if key in event:
+            asn = _int_in(event[key], 0, 4294967295, key)
+            if asn == 0:
+                del event[key]  # feeds write 0 for "unknown"
+            else:
+                event[key] = asn
+    for key in FQDN_FIELDS:
+        if key in event:
+            event[key] = canonical_fqdn(str(event[key]))
+    for key in URL_FIELDS:
+        if key in event:
+            _url_host(event, key)
+    for key in TIME_FIELDS:
+        if key in event:
+            event[key] = canonical_time(event[key])
+    if "source.geolocation.cc" in event:
+        cc = str(event["source.geolocation.cc"]).strip().upper()
+        if len(cc) == 2 and cc.isalpha():
+            event["source.geolocation.cc"] = cc
+        else:
+            del event["source.geolocation.cc"]
+    _classify(event)
+    if not _ADDRESS_KEYS.intersection(event):
+        raise Invalid("no source or destination address, domain, URL or AS")
+    return event
+
+
+def _url_host(event: Event, key: str) -> None:
+    url = str(event[key]).strip()
+    match = _URL.match(url.lower() if url[:8].isascii() else url)
+    if not match:
+        raise Invalid(f"{key} {url[:80]!r} is not an absolute URL")
+    event[key] = url
+    side = key.split(".")[0]
+    host = match.group(2).strip("[]")
+    try:
+        ip, _v = canonical_ip(host)
+        event.setdefault(f"{side}.ip", ip)
+    except Invalid:
+        event.setdefault(f"{side}.fqdn", canonical_fqdn(host))
+
+
+def _classify(event: Event) -> None:
+    raw_type = str(event.get("classification.type") or "undetermined").strip().lower()
+    rsit_type = TYPE_ALIASES.get(raw_type, raw_type)
+    taxonomy = TAXONOMY_OF_TYPE.get(rsit_type)
+    if taxonomy is None:
+        raise Invalid(f"classification.type {raw_type[:40]!r} is not an RSIT type")
+    given = event.get("classification.taxonomy")
+    if given and str(given).strip().lower() not in (taxonomy, "other"):
+        event["extra.original_taxonomy"] = given
+    event["classification.type"] = rsit_type
+    event["classification.taxonomy"] = taxonomy
+    event.setdefault("classification.identifier", rsit_type)
+
+
+def event_id(event: Event) -> str:
+    """Stable id: the same report content gives the same id on every run and machine
+    (time.observation, the moment we saw it, is left out)."""
+    content = {k: v for k, v in event.items() if k != "time.observation"}
+    return hashlib.blake2b(
+        orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).hexdigest()
+
+
+def dedupe_key(event: Event, window_seconds: int) -> str:
+    """Equal for events with the same identity fields whose time falls in the same window
+    (time.source, else time.observation)."""
+    moment = event.get("time.source") or event.get("time.observation") or ""
+    bucket = int(datetime.fromisoformat(moment).timestamp()) // window_seconds if moment else 0
+    identity = "\x1f".join(str(event.get(k, "")) for k in IDENTITY_FIELDS)
+    return hashlib.blake2b(
+        f"{identity}\x1e{window_seconds}\x1e{bucket}".encode(), digest_size=16
+    ).hexdigest()
