@@ -1,5 +1,19 @@
-"""Web (and, for intel, TAXII) routes of the intel app, included at the site root."""
+"""Web (and TAXII 2.1) routes of the intel app, included at the site root."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from bulwark.intel import taxii
+
+_COLL = "taxii2/api/collections/<str:collection_id>/"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("taxii2/", taxii.discovery, name="taxii-discovery"),
+    path("taxii2/api/", taxii.api_root, name="taxii-api-root"),
+    path("taxii2/api/status/<str:status_id>/", taxii.status, name="taxii-status"),
+    path("taxii2/api/collections/", taxii.collections, name="taxii-collections"),
+    path(_COLL, taxii.collection, name="taxii-collection"),
+    path(_COLL + "objects/", taxii.objects, name="taxii-objects"),
+    path(_COLL + "objects/<str:object_id>/", taxii.object_detail, name="taxii-object"),
+    path(_COLL + "objects/<str:object_id>/versions/", taxii.versions, name="taxii-object-versions"),
+    path(_COLL + "manifest/", taxii.manifest, name="taxii-manifest"),
+]

@@ -1,0 +1,195 @@
+"""Reads of shared intelligence, always through `visible_to(user)`.
+
+Correlation keeps no table of pairs: a value is stored once, so "what else carries this
+value" is one indexed lookup of its provenance rows (plus, for addresses, the prefixes
+that contain it, found by equality on at most 32 or 128 stored prefix texts), and one
+indexed lookup of the incidents' indicators with the same normalised text.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from bulwark.core.tlp import TLP
+from bulwark.incidents.models import Incident, IncidentIndicator
+from bulwark.intel import decay
+from bulwark.intel import observables as obs
+from bulwark.intel.models import Indicator, Provenance, Sighting, Status, Value
+
+
+@dataclass
+class Correlation:
+    value: Value
+    sources: list[Provenance] = field(default_factory=list)
+    incidents: list[IncidentIndicator] = field(default_factory=list)
+    broader: list[tuple[Value, int]] = field(default_factory=list)  # prefixes, source count
+    narrower: list[tuple[Value, int]] = field(default_factory=list)  # addresses in a prefix
+    sightings: list[Sighting] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.sources) + len(self.incidents) + len(self.broader) + len(self.narrower)
+
+
+def find_value(kind: str, text: str) -> Value | None:
+    try:
+        kind, text = obs.normalise(kind, text)
+    except ValueError:
+        return None
+    return Value.objects.filter(kind=kind, value=text).first()
+
+
+def visible_values(user: Any) -> Any:
+    """Values that some object the user may read carries."""
+    return Value.objects.filter(pk__in=Provenance.objects.visible_to(user).values("value_id"))
+
+
+def may_see_value(user: Any, value: Value) -> bool:
+    if Provenance.objects.visible_to(user).filter(value=value).exists():
+        return True
+    if Sighting.objects.visible_to(user).filter(value=value).exists():
+        return True
+    return (
+        value.kind in {"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"}
+        and _incident_rows(user, value.kind, value.value).exists()
+    )
+
+
+def _incident_rows(user: Any, kind: str, text: str) -> Any:
+    return IncidentIndicator.objects.filter(
+        kind=kind, value=text, incident__in=Incident.objects.visible_to(user)
+    ).select_related("incident")
+
+
+def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
+    """Everything the user may see that carries the same value (and related prefixes)."""
+    result = Correlation(value=value)
+    result.sources = list(
+        Provenance.objects.visible_to(user)
+        .filter(value=value, stix_object__is_latest=True)
+        .select_related("stix_object", "organisation", "stix_object__collection")
+        .order_by("-stix_object__date_added")[:limit]
+    )
+    result.incidents = list(_incident_rows(user, value.kind, value.value)[:limit])
+    visible_prov = Provenance.objects.visible_to(user)
+    if value.kind in ("ipv4", "ipv6", "cidr"):
+        prefixes = obs.containing_prefixes(value.kind, value.value)
+        for broader in Value.objects.filter(kind="cidr", value__in=prefixes):
+            n = visible_prov.filter(value=broader).count()
+            if n:
+                result.broader.append((broader, n))
+    if value.kind == "cidr":
+        first, last = obs.net_range(value.value)
+        for inner in Value.objects.filter(
+            kind__in=["ipv4", "ipv6"], net_key__gte=first, net_key__lte=last
+        )[:limit]:
+            n = visible_prov.filter(value=inner).count()
+            if n:
+                result.narrower.append((inner, n))
+    result.sightings = list(Sighting.objects.visible_to(user).filter(value=value)[:limit])
+    return result
+
+
+def incident_correlations(user: Any, incident: Incident) -> list[tuple[IncidentIndicator, int]]:
+    """For an incident page: each of its indicators and how many shared objects carry it."""
+    rows = []
+    visible = Provenance.objects.visible_to(user)
+    for indicator in incident.indicators.all():
+        n = visible.filter(
+            value__kind=indicator.kind, value__value=indicator.value, stix_object__is_latest=True
+        ).count()
+        rows.append((indicator, n))
+    return rows
+
+
+def indicator_score(indicator: Indicator, now: Any = None) -> decay.Score:
+    values = list(
+        Value.objects.filter(provenance__stix_object_id=indicator.stix_object_id).distinct()
+    )
+    last = max((v.last_sighted_at for v in values if v.last_sighted_at), default=None)
+    fps = sum(v.false_positive_count for v in values)
+    return decay.score(
+        kind=indicator.kind,
+        confidence=indicator.confidence,
+        valid_from=indicator.valid_from,
+        valid_until=indicator.valid_until,
+        last_sighted_at=last,
+        false_positives=fps,
+        now=now or timezone.now(),
+    )
+
+
+def detection_rows(
+    user: Any, *, include_decayed: bool = False, now: Any = None
+) -> list[tuple[str, str, str, float]]:
+    """(kind, value, indicator STIX id, score) of the current published indicators that
+    `user` may read (anonymous: public TLP:CLEAR ones)."""
+    rows = Provenance.objects.visible_to(user).filter(
+        stix_object__is_latest=True,
+        stix_object__type="indicator",
+        stix_object__status=Status.PUBLISHED,
+    )
+    return _scored(rows, include_decayed, now or timezone.now())
+
+
+def detection_values(include_decayed: bool = False) -> list[tuple[str, str, str, float]]:
+    """For the CERT's monitoring engine: (kind, normalised value, indicator STIX id, score)
+    of every current, published indicator value except TLP:RED ones (RED goes to named
+    people, never into a machine); decayed ones only when asked."""
+    rows = (
+        Provenance.objects.filter(
+            stix_object__is_latest=True,
+            stix_object__type="indicator",
+            stix_object__status=Status.PUBLISHED,
+        )
+        .exclude(stix_object__tlp=TLP.RED)
+        .exclude(tlp=TLP.RED)
+    )
+    return _scored(rows, include_decayed, timezone.now())
+
+
+def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, str, float]]:
+    out: list[tuple[str, str, str, float]] = []
+    for kind, text, stix_id, conf, valid_from, valid_until, sighted, fps in (
+        rows.values_list(
+            "value__kind",
+            "value__value",
+            "stix_object__stix_id",
+            "stix_object__indicator__confidence",
+            "stix_object__indicator__valid_from",
+            "stix_object__indicator__valid_until",
+            "value__last_sighted_at",
+            "value__false_positive_count",
+        )
+        .order_by("value__kind", "value__value", "stix_object__stix_id")
+        .iterator(chunk_size=5000)
+    ):
+        s = decay.score(
+            kind=kind,
+            confidence=conf,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            last_sighted_at=sighted,
+            false_positives=fps,
+            now=now,
+        )
+        if s.decayed and not include_decayed:
+            continue
+        out.append((kind, text, stix_id, s.value))
+    return out
+
+
+def pending_review(user: Any) -> Any:
+    from bulwark.intel.models import StixObject
+
+    return (
+        StixObject.objects.visible_to(user)
+        .filter(status=Status.PENDING)
+        .select_related("source_org", "collection")
+        .order_by("date_added", "pk")
+    )
+
+
+__all__ = ["Q", "correlate", "detection_rows", "detection_values", "find_value"]

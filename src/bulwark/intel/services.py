@@ -1,0 +1,226 @@
+"""The only code that writes intelligence: one transaction and one audit entry per call."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bulwark.constituency.access import Viewer, viewer_of
+from bulwark.constituency.models import Organisation, User
+from bulwark.core import audit
+from bulwark.core.tlp import TLP
+from bulwark.intel import ingest
+from bulwark.intel import observables as obs
+from bulwark.intel.access import collection_q
+from bulwark.intel.models import (
+    Collection,
+    Sighting,
+    Status,
+    StixObject,
+    Submission,
+    Value,
+)
+
+
+def may_write(viewer: Viewer, collection: Collection) -> bool:
+    if viewer.sees_everything:
+        return True
+    if not viewer.own_org_ids or not collection.members_can_write:
+        return False
+    if collection.organisation_id is not None and collection.organisation_id not in (
+        viewer.own_org_ids
+    ):
+        return False
+    q = collection_q(viewer)
+    return Collection.objects.filter(q or Q(), pk=collection.pk).exists()
+
+
+def submitting_organisation(viewer: Viewer, collection: Collection) -> int | None:
+    if collection.organisation_id in viewer.own_org_ids:
+        return collection.organisation_id
+    if viewer.sees_everything:
+        return min(viewer.own_org_ids) if viewer.own_org_ids else None
+    return min(viewer.own_org_ids) if viewer.own_org_ids else None
+
+
+@dataclass
+class Shared:
+    submission: Submission
+    outcome: ingest.Outcome
+
+
+def ingest_objects(
+    actor: User | None,
+    collection: Collection,
+    objects: Sequence[Any],
+    *,
+    raw: str,
+    format: str = Submission.Format.STIX,
+    channel: str = "taxii",
+    tlp: TLP | None = None,
+    sharing_group_id: int | None = None,
+    category_id: int | None = None,
+    red_recipient_ids: Iterable[int] = (),
+    extra_report: Sequence[dict[str, str]] = (),
+) -> Shared:
+    """Store STIX objects shared by `actor` (None: the platform itself, trusted)."""
+    viewer = viewer_of(actor)
+    trusted = actor is None or viewer.sees_everything
+    if actor is not None and not may_write(viewer, collection):
+        raise PermissionDenied(_("You may not add objects to this collection."))
+    org_id = submitting_organisation(viewer, collection) if actor is not None else None
+    needs_review = collection.requires_review and not trusted
+    ctx = ingest.Context(
+        collection=collection,
+        user_id=actor.pk if actor is not None else None,
+        organisation_id=org_id,
+        trusted=trusted,
+        status=Status.PENDING if needs_review else Status.PUBLISHED,
+        sharing_group_id=sharing_group_id,
+        category_id=category_id,
+        tlp_override=tlp,
+        red_recipient_ids=list(red_recipient_ids),
+    )
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            collection=collection,
+            organisation_id=org_id,
+            submitted_by=actor,
+            format=format,
+            channel=channel,
+            raw=raw,
+        )
+        outcome = ingest.store(objects, ctx)
+        submission.processed_at = timezone.now()
+        submission.stored = outcome.stored
+        submission.refused = len(outcome.failures)
+        submission.report = [*extra_report, *outcome.failures]
+        submission.save(update_fields=["processed_at", "stored", "refused", "report"])
+        audit.record(
+            actor,
+            "intel.shared",
+            submission,
+            changes={
+                "collection": str(collection.uuid),
+                "format": format,
+                "channel": channel,
+                "stored": outcome.stored,
+                "duplicates": outcome.duplicates,
+                "refused": len(outcome.failures),
+                "status": ctx.status,
+            },
+            organisation_id=org_id,
+        )
+    return Shared(submission, outcome)
+
+
+def review(actor: User, pks: Iterable[int], *, publish: bool) -> int:
+    """A CERT analyst publishes (or rejects) objects awaiting review."""
+    viewer = viewer_of(actor)
+    if not viewer.sees_everything:
+        raise PermissionDenied(_("Only CERT analysts review shared intelligence."))
+    with transaction.atomic():
+        rows = StixObject.objects.visible_to(actor).filter(pk__in=list(pks), status=Status.PENDING)
+        ids = list(rows.values_list("pk", flat=True))
+        changed = StixObject.objects.filter(pk__in=ids).update(
+            status=Status.PUBLISHED if publish else Status.REJECTED
+        )
+        audit.record(
+            actor,
+            "intel.published" if publish else "intel.rejected",
+            object_type="intel.stixobject",
+            object_id=",".join(map(str, ids))[:200],
+            changes={"count": changed},
+        )
+    return changed
+
+
+def delete_versions(actor: User, collection: Collection, stix_id: str, versions: Any) -> int:
+    """TAXII DELETE: the CERT, or the organisation that shared the object."""
+    viewer = viewer_of(actor)
+    rows = StixObject.objects.visible_to(actor).filter(collection=collection, stix_id=stix_id)
+    if versions is not None:
+        rows = rows.filter(versions)
+    if not viewer.sees_everything and rows.exclude(source_org_id__in=viewer.own_org_ids).exists():
+        raise PermissionDenied(_("Only the CERT or the sharing organisation may delete this."))
+    with transaction.atomic():
+        ids = list(rows.values_list("pk", flat=True))
+        _deleted, _detail = StixObject.objects.filter(pk__in=ids).delete()
+        remaining = StixObject.objects.filter(collection=collection, stix_id=stix_id)
+        last = remaining.order_by("-version").first()
+        if last is not None and not last.is_latest:
+            remaining.filter(pk=last.pk).update(is_latest=True)
+        audit.record(
+            actor,
+            "intel.deleted",
+            object_type="intel.stixobject",
+            object_id=stix_id,
+            changes={"collection": str(collection.uuid), "versions": len(ids)},
+        )
+    return len(ids)
+
+
+def record_sighting(
+    value: str,
+    organisation: Organisation,
+    count: int,
+    first_seen: datetime,
+    last_seen: datetime,
+    source: str,
+    false_positive: bool = False,
+    *,
+    kind: str | None = None,
+    actor: User | None = None,
+) -> Sighting:
+    """Someone saw `value` (type detected unless `kind` is given). A false-positive
+    sighting lowers the score of every indicator carrying the value."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    if last_seen < first_seen:
+        raise ValueError("last_seen is earlier than first_seen")
+    if actor is not None:
+        viewer = viewer_of(actor)
+        if not viewer.sees_everything and organisation.pk not in viewer.own_org_ids:
+            raise PermissionDenied(_("You report sightings for your own organisation only."))
+    found_kind, text = obs.normalise(kind or obs.detect(value), value)
+    with transaction.atomic():
+        value_id = ingest.ensure_values([(found_kind, text)])[(found_kind, text)]
+        sighting = Sighting.objects.create(
+            value_id=value_id,
+            organisation=organisation,
+            count=count,
+            first_seen=first_seen,
+            last_seen=last_seen,
+            source=source[:200],
+            false_positive=false_positive,
+            recorded_by=actor,
+        )
+        updates: dict[str, Any] = {}
+        if false_positive:
+            updates["false_positive_count"] = F("false_positive_count") + 1
+        else:
+            updates["sighting_count"] = F("sighting_count") + count
+        Value.objects.filter(pk=value_id).update(**updates)
+        if not false_positive:
+            Value.objects.filter(pk=value_id).exclude(last_sighted_at__gte=last_seen).update(
+                last_sighted_at=last_seen
+            )
+        audit.record(
+            actor,
+            "intel.sighting",
+            sighting,
+            changes={
+                "value": f"{found_kind}:{text}",
+                "count": count,
+                "false_positive": false_positive,
+                "source": source[:200],
+            },
+            organisation_id=organisation.pk,
+        )
+    return sighting

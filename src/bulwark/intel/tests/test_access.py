@@ -1,0 +1,154 @@
+"""The access matrix: TLP x organisation x role x read path. A leak is the worst bug."""
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from django.test import Client
+
+from bulwark.core.tlp import TLP
+from bulwark.intel import selectors, services
+from bulwark.intel.models import Indicator, Provenance, StixObject
+from bulwark.intel.tests.conftest import Community, indicator, token
+
+TAXII = "application/taxii+json;version=2.1"
+VIEWERS = [
+    "anonymous", "loner", "analyst", "sharer", "colleague", "client_user", "other_user",
+    "grouped_user",
+]  # fmt: skip
+# object label -> viewers who may read it
+EXPECTED = {
+    "clear-public": {*VIEWERS},
+    "clear": {"analyst", "sharer", "colleague", "client_user", "other_user", "grouped_user"},
+    "green": {"analyst", "sharer", "colleague", "client_user", "other_user", "grouped_user"},
+    "amber": {"analyst", "sharer", "colleague", "client_user"},
+    "amber-group": {"analyst", "sharer", "colleague", "grouped_user"},
+    "green-group": {"analyst", "sharer", "colleague", "grouped_user"},
+    "strict": {"analyst", "sharer", "colleague"},
+    "strict-group": {"analyst", "sharer", "colleague", "grouped_user"},
+    "red": {"sharer", "client_user"},
+    "private-green": {"analyst", "sharer", "colleague"},
+}  # fmt: skip
+
+
+def _share(c: Community) -> dict[str, str]:
+    """One object per label, each carrying its own address 203.0.113.<n>."""
+    made: dict[str, str] = {}
+    plan: list[tuple[str, Any, TLP, dict[str, Any]]] = [
+        ("clear-public", c.public, TLP.CLEAR, {}),
+        ("clear", c.community, TLP.CLEAR, {}),
+        ("green", c.community, TLP.GREEN, {}),
+        ("amber", c.community, TLP.AMBER, {}),
+        ("amber-group", c.community, TLP.AMBER, {"sharing_group_id": c.group.pk}),
+        ("green-group", c.community, TLP.GREEN, {"sharing_group_id": c.group.pk}),
+        ("strict", c.community, TLP.AMBER_STRICT, {}),
+        ("strict-group", c.community, TLP.AMBER_STRICT, {"sharing_group_id": c.group.pk}),
+        ("red", c.community, TLP.RED, {"red_recipient_ids": [c.client_user.pk]}),
+        ("private-green", c.private, TLP.GREEN, {}),
+    ]
+    for n, (label, coll, level, extra) in enumerate(plan, start=1):
+        obj = indicator(f"203.0.113.{n}", tlp=level)
+        shared = services.ingest_objects(c.sharer, coll, [obj], raw="", **extra)
+        assert shared.outcome.stored == 1, shared.outcome.failures
+        made[label] = obj["id"]
+    return made
+
+
+def _user(c: Community, name: str) -> Any:
+    return None if name == "anonymous" else getattr(c, name)
+
+
+def _taxii_ids(client: Client, c: Community, name: str) -> set[str]:
+    headers: dict[str, str] = {"HTTP_ACCEPT": TAXII}
+    user = _user(c, name)
+    if user is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token(user)}"
+    seen: set[str] = set()
+    for coll in (c.public, c.community, c.private):
+        r = client.get(f"/taxii2/api/collections/{coll.uuid}/objects/", **headers)
+        if r.status_code in (401, 404):
+            continue
+        assert r.status_code == 200, r.content
+        seen |= {o["id"] for o in orjson.loads(r.content).get("objects", [])}
+        m = client.get(f"/taxii2/api/collections/{coll.uuid}/manifest/", **headers)
+        assert {o["id"] for o in orjson.loads(m.content).get("objects", [])} <= seen
+    return seen
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_every_read_path_shows_exactly_what_tlp_allows(
+    community: Community, client: Client, viewer: str
+) -> None:
+    made = _share(community)
+    by_id = {v: k for k, v in made.items()}
+    expected = {label for label, who in EXPECTED.items() if viewer in who}
+    user = _user(community, viewer)
+
+    objects = {
+        by_id[s] for s in StixObject.objects.visible_to(user).values_list("stix_id", flat=True)
+    }
+    assert objects == expected
+    indicators = Indicator.objects.visible_to(user).values_list("stix_object__stix_id", flat=True)
+    assert {by_id[s] for s in indicators} == expected
+    provenance = Provenance.objects.visible_to(user).values_list("stix_object__stix_id", flat=True)
+    assert {by_id[s] for s in provenance} == expected
+    values = {v.value for v in selectors.visible_values(user)}
+    assert len(values) == len(expected)
+    # counts never reveal more than the rows
+    assert StixObject.objects.visible_to(user).count() == len(expected)
+    # TAXII (objects and manifest)
+    assert {by_id[s] for s in _taxii_ids(client, community, viewer)} == expected
+    # correlation: each value page lists only readable sources
+    for label, stix_id in made.items():
+        value = Provenance.objects.get(stix_object__stix_id=stix_id).value
+        sources = selectors.correlate(user, value).sources
+        assert bool(sources) == (label in expected), label
+    # detection rows (exports) for this reader
+    rows = selectors.detection_rows(user, include_decayed=True)
+    assert {by_id[r[2]] for r in rows} == expected
+
+
+def test_monitoring_detection_values_never_carry_red_or_pending(community: Community) -> None:
+    made = _share(community)
+    pending = community.community
+    pending.requires_review = True
+    pending.save()
+    services.ingest_objects(community.other_user, pending, [indicator("192.0.2.99")], raw="")
+    ids = {row[2] for row in selectors.detection_values(include_decayed=True)}
+    assert made["red"] not in ids
+    assert made["green"] in ids
+    assert all(row[1] != "192.0.2.99" for row in selectors.detection_values(True))
+
+
+def test_pending_objects_are_seen_by_their_source_and_the_cert_only(community: Community) -> None:
+    coll = community.community
+    coll.requires_review = True
+    coll.save()
+    obj = indicator("192.0.2.50", tlp=TLP.CLEAR)
+    services.ingest_objects(community.other_user, coll, [obj], raw="")
+    seers = {
+        name
+        for name in VIEWERS
+        if StixObject.objects.visible_to(_user(community, name)).filter(stix_id=obj["id"]).exists()
+    }
+    assert seers == {"analyst", "other_user"}
+    services.review(
+        community.analyst, StixObject.objects.values_list("pk", flat=True), publish=True
+    )
+    assert StixObject.objects.visible_to(community.sharer).filter(stix_id=obj["id"]).exists()
+
+
+def test_basic_auth_with_the_token_as_password(community: Community, client: Client) -> None:
+    _share(community)
+    secret = token(community.client_user)
+    basic = base64.b64encode(f"anyone:{secret}".encode()).decode()
+    r = client.get(
+        f"/taxii2/api/collections/{community.community.uuid}/objects/",
+        HTTP_ACCEPT=TAXII,
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert r.status_code == 200
+    assert len(orjson.loads(r.content)["objects"]) == len(
+        [k for k, v in EXPECTED.items() if "client_user" in v and k not in ("clear-public",)]
+    )
