@@ -6,3 +6,13 @@ class AdvisoriesConfig(AppConfig):
     name = "bulwark.advisories"
     label = "advisories"
     verbose_name = _("Advisories")
+
+    def ready(self) -> None:
+        # The API token scopes of this app (the list is shared; each app adds its own).
+        from bulwark.constituency.scopes import SCOPES
+
+        SCOPES.setdefault("advisories:read", _("Read the advisories you receive or write"))
+        SCOPES.setdefault(
+            "advisories:write",
+            _("Acknowledge advisories, report actions, manage your inventory, write advisories"),
+        )
