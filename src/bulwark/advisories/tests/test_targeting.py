@@ -18,9 +18,15 @@ def test_all_agencies(world: World) -> None:
     # Agencies, CI operators and authorities; not the CERT, the ISAC, a foreign CERT, or an
     # inactive agency.
     assert names(advisory) == {
-        "Ministry", "Sub-authority", "Bureau", "Office", "Power Co", "Grid Co", "Bank",
+        "Ministry",
+        "Sub-authority",
+        "Bureau",
+        "Office",
+        "Power Co",
+        "Grid Co",
+        "Bank",
         "Other agency",
-    }  # fmt: skip
+    }
 
 
 def test_sector(world: World) -> None:
@@ -30,8 +36,12 @@ def test_sector(world: World) -> None:
 
 def test_authority_tree_includes_every_level_below(world: World) -> None:
     assert names(world.draft(target_authorities=[world.ministry])) == {
-        "Ministry", "Sub-authority", "Bureau", "Office", "Power Co",
-    }  # fmt: skip
+        "Ministry",
+        "Sub-authority",
+        "Bureau",
+        "Office",
+        "Power Co",
+    }
     assert names(world.draft(target_authorities=[world.sub])) == {"Sub-authority", "Office"}
 
 
@@ -59,9 +69,11 @@ def test_inventory_honours_version_ranges(world: World) -> None:
 def test_union_of_kinds_and_preview_equals_sent_targets(world: World) -> None:
     services.add_inventory_item(world.admin, world.bank, vendor="example", product="httpd")
     advisory = world.draft(
-        target_sectors=[world.energy], target_authorities=[world.sub],
-        target_organisations=[world.other], target_inventory=True,
-    )  # fmt: skip
+        target_sectors=[world.energy],
+        target_authorities=[world.sub],
+        target_organisations=[world.other],
+        target_inventory=True,
+    )
     expected = {"Power Co", "Grid Co", "Sub-authority", "Office", "Other agency", "Bank"}
     assert names(advisory) == expected
     services.submit(world.analyst, advisory)
