@@ -1,0 +1,40 @@
+"""Demo data for report exchange (idempotent): a country table for the documentation
+ranges, and two received reports, a Shadowserver scan and an X-ARF e-mail from JPCERT/CC,
+ingested through the real pipeline so their events are routed to the demo agencies, to
+foreign CERTs and to the unrouted queue."""
+
+from pathlib import Path
+
+from django.db import transaction
+
+from bulwark.exchange import services
+from bulwark.exchange.models import CountryNetwork, Report
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+DEMO_REPORTS = ["2026-11-20-scan_ntp-taiwan-geo.csv", "xarf-login-attack-from-jpcert.eml"]
+# Documentation ranges stand in for foreign address space (RFC 5737, RFC 3849, RFC 5398).
+COUNTRY_NETWORKS = [
+    ("cidr", "192.0.2.0/24", "JP"),
+    ("cidr", "198.51.100.0/24", "KR"),
+    ("cidr", "203.0.113.0/24", "US"),
+    ("cidr", "2001:db8:ffff::/48", "DE"),
+    ("asn", "64512", "JP"),
+    ("asn", "64513", "KR"),
+    ("asn", "64514", "US"),
+]
+
+
+def load() -> list[Report]:
+    with transaction.atomic():
+        for kind, value, country in COUNTRY_NETWORKS:
+            CountryNetwork.objects.get_or_create(
+                kind=kind, value=value, defaults={"country": country}
+            )
+    reports = []
+    for name in DEMO_REPORTS:
+        with (SAMPLES / name).open("rb") as stream:
+            result = services.ingest(
+                None, stream, file_name=name, source=Report.Source.FILE, batch_size=500
+            )
+        reports.append(result.report)
+    return reports

@@ -1,0 +1,272 @@
+"""Report exchange: raw reports kept verbatim, normalised events with their route,
+quarantined records, routing rules and the country table.
+
+Who sees what (docs/exchange.md, "Access"): CERT staff see everything; a member of an
+organisation sees the events routed to that organisation and nothing else (no raw
+reports, no quarantine, no other recipient's events).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency.models import Organisation
+from bulwark.exchange.engine.formats import FORMATS
+from bulwark.incidents.taxonomy import TYPE_CHOICES
+
+FORMAT_CHOICES = [(f, f) for f in FORMATS]
+
+
+def _viewer(user: Any) -> Any:
+    from bulwark.constituency.access import viewer_of
+
+    return viewer_of(user)
+
+
+class StaffOnlyQuerySet(models.QuerySet[Any]):
+    """Raw reports, quarantine, rules, country table: CERT staff only (a raw report holds
+    other organisations' addresses)."""
+
+    def visible_to(self, user: Any) -> "StaffOnlyQuerySet":
+        return self if _viewer(user).sees_everything else self.none()
+
+
+class Report(models.Model):
+    class Status(models.TextChoices):
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Source(models.TextChoices):
+        FILE = "file", _("File (command line)")
+        UPLOAD = "upload", _("Upload")
+        EMAIL = "email", _("E-mail")
+        PULL = "pull", _("Scheduled pull")
+        API = "api", _("API")
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    format = models.CharField(_("format"), max_length=20, choices=FORMAT_CHOICES, blank=True)
+    feed_name = models.CharField(_("feed"), max_length=100, blank=True)
+    provider = models.CharField(_("provider"), max_length=200, blank=True)
+    report_type = models.CharField(_("report type"), max_length=100, blank=True)
+    foreign_ticket = models.CharField(
+        _("sender's ticket"),
+        max_length=100,
+        blank=True,
+        help_text=_("The sending CERT's own ticket number, kept as a cross-reference."),
+    )
+    source = models.CharField(_("received by"), max_length=10, choices=Source.choices)
+    size = models.BigIntegerField(_("size (bytes)"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING
+    )
+    error = models.TextField(_("error"), blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("received report")
+        verbose_name_plural = _("received reports")
+
+    def __str__(self) -> str:
+        return f"{self.file_name or self.sha256[:12]} ({self.format or '?'})"
+
+    @property
+    def path(self) -> Path:
+        return raw_path(self.sha256)
+
+
+def raw_path(sha256: str) -> Path:
+    """Where a report's bytes live, content-addressed (written once, never changed)."""
+    return Path(settings.MEDIA_ROOT) / "exchange" / "reports" / sha256[:2] / sha256
+
+
+class Rule(models.Model):
+    """Routing data an analyst maintains: overrides and suppressions."""
+
+    class Action(models.TextChoices):
+        OVERRIDE = "override", _("Send to this organisation")
+        SUPPRESS = "suppress", _("Do not notify")
+
+    class NetworkKind(models.TextChoices):
+        ANY = "", _("Any network")
+        CIDR = "cidr", _("IP prefix")
+        ASN = "asn", _("AS number")
+        DOMAIN = "domain", _("Domain")
+
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="exchange_rules",
+    )
+    network_kind = models.CharField(
+        _("network kind"), max_length=10, choices=NetworkKind.choices, blank=True
+    )
+    network = models.CharField(_("network"), max_length=253, blank=True)
+    classification_type = models.CharField(
+        _("classification type"), max_length=40, choices=TYPE_CHOICES, blank=True
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["action", "pk"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.network or '*'} {self.classification_type or '*'}"
+
+
+class CountryNetwork(models.Model):
+    """Which country an address block or AS is in: decides "abroad" for unclaimed
+    addresses (load it from an RIR delegation file or a GeoIP export)."""
+
+    class Kind(models.TextChoices):
+        CIDR = "cidr", _("IP prefix")
+        ASN = "asn", _("AS number")
+
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=64)
+    country = models.CharField(_("country"), max_length=2)
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="exchange_country_network")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} -> {self.country}"
+
+
+class ColumnMapping(models.Model):
+    """A saved mapping for generic CSV/JSON: which column holds which IntelMQ field."""
+
+    name = models.SlugField(_("name"), max_length=100, unique=True)
+    columns = models.JSONField(_("columns"), default=dict)
+    constants = models.JSONField(_("constants"), default=dict, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=1, default=",")
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_options(self) -> dict[str, Any]:
+        return {"columns": self.columns, "constants": self.constants, "delimiter": self.delimiter}
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def visible_to(self, user: Any) -> "EventQuerySet":
+        """CERT staff: all events. Anyone else: the events routed to an organisation they
+        are a member of (never unrouted events, never a supervised organisation's)."""
+        viewer = _viewer(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated or not viewer.own_org_ids:
+            return self.none()
+        return self.filter(recipient_id__in=viewer.own_org_ids)
+
+
+class Event(models.Model):
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="events")
+    record_no = models.IntegerField(_("line / record"))
+    event_id = models.CharField(_("event id"), max_length=32, db_index=True)
+    dedupe_key = models.CharField(max_length=32, unique=True)
+    taxonomy = models.CharField(_("classification taxonomy"), max_length=40)
+    classification_type = models.CharField(_("classification type"), max_length=40)
+    identifier = models.CharField(_("classification identifier"), max_length=100, blank=True)
+    source_ip = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    source_port = models.IntegerField(_("source port"), null=True, blank=True)
+    source_asn = models.BigIntegerField(_("source AS"), null=True, blank=True)
+    source_fqdn = models.CharField(_("source domain"), max_length=253, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    destination_ip = models.GenericIPAddressField(_("destination address"), null=True, blank=True)
+    feed_name = models.CharField(_("feed"), max_length=100, blank=True)
+    feed_provider = models.CharField(_("provider"), max_length=200, blank=True)
+    time_source = models.DateTimeField(_("time at source"), null=True, blank=True)
+    time_observation = models.DateTimeField(_("time received"))
+    recipient = models.ForeignKey(
+        Organisation,
+        verbose_name=_("recipient"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="exchange_events",
+    )
+    route_via = models.CharField(_("routed by"), max_length=10)
+    route_match = models.CharField(_("matched"), max_length=120, blank=True)
+    suppressed_by = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(_("event"))
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["recipient", "classification_type"], name="exch_event_rcpt"),
+            models.Index(fields=["source_ip"], name="exch_event_ip"),
+            models.Index(fields=["source_asn"], name="exch_event_asn"),
+            models.Index(fields=["time_source"], name="exch_event_time"),
+            models.Index(fields=["report", "record_no"], name="exch_event_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.classification_type} {self.source_ip or self.source_fqdn}"
+
+
+class Quarantined(models.Model):
+    """A record (or a whole report, record 0) that could not become an event."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        REPLAYED = "replayed", _("Replayed")
+        DISCARDED = "discarded", _("Discarded")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="quarantined")
+    record_no = models.IntegerField(_("line / record"))
+    reason = models.TextField(_("reason"))
+    raw = models.TextField(_("raw text"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["report", "record_no"]
+        verbose_name = _("quarantined record")
+        verbose_name_plural = _("quarantined records")
+        constraints = [
+            models.UniqueConstraint(fields=["report", "record_no"], name="exchange_quarantine_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_id}:{self.record_no} {self.reason[:60]}"
