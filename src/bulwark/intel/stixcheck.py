@@ -196,6 +196,8 @@ def _library_check(obj: dict[str, Any], kind: str, stix_id: str, raw: str) -> Ch
         stix2.parse(obj, allow_custom=kind.startswith("x-"), version="2.1")
     except (STIXError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise Refused(str(exc).splitlines()[0][:500] or type(exc).__name__) from None
+    if kind.startswith("x-") and not ("created" in obj and "modified" in obj):
+        raise Refused("a custom object needs created and modified timestamps")
     created = parse_timestamp(obj["created"], "created") if "created" in obj else None
     modified = parse_timestamp(obj["modified"], "modified") if "modified" in obj else None
     checked = Checked(
