@@ -178,6 +178,16 @@ class Incident(models.Model):
                 name="incident_org_open_queue",
                 condition=~Q(status="closed"),
             ),
+            # Counts (/api/v1/incidents/stats/) from the index alone: open cases, and
+            # cases reported in a period.
+            models.Index(
+                fields=["level", "rsit_class"],
+                name="incident_open_counts",
+                condition=~Q(status="closed"),
+            ),
+            models.Index(
+                fields=["reported_at", "level", "rsit_class"], name="incident_period_counts"
+            ),
             # visible_to's "TLP:RED cases I reported" branch.
             models.Index(
                 fields=["reported_by"], name="incident_red_reporter", condition=Q(tlp="red")

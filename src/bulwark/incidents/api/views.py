@@ -1,6 +1,6 @@
 """Incidents API: lists and details through `visible_to`; every action calls a service."""
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
@@ -55,11 +55,13 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
         incidents = incidents.filter(
             next_due_at__gte=now, next_due_at__lt=now + timedelta(hours=24)
         )
+    # Days are local days; compared as instants so that an index on reported_at serves
+    # them (`reported_at__date` would convert every row's time zone first).
     since, until = date_param(params.get("since")), date_param(params.get("until"))
     if since:
-        incidents = incidents.filter(reported_at__date__gte=since)
+        incidents = incidents.filter(reported_at__gte=start_of_day(since))
     if until:
-        incidents = incidents.filter(reported_at__date__lte=until)
+        incidents = incidents.filter(reported_at__lt=start_of_day(until, days_after=1))
     if params.get("q"):
         q = str(params["q"])[:200]
         # The notes' matches are fetched first: with `OR id IN (SELECT ...)` PostgreSQL
@@ -76,6 +78,14 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
             | Q(pk__in=in_notes)
         )
     return incidents
+
+
+def start_of_day(day: date, days_after: int = 0) -> datetime:
+    """Midnight at the start of `day` (plus `days_after`) in the current (display) time
+    zone; days beyond any incident (year 1, year 9999) are clamped first, so no date or
+    time-zone arithmetic overflows."""
+    day = min(max(day, date(1900, 1, 1)), date(9000, 1, 1)) + timedelta(days=days_after)
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
