@@ -220,9 +220,9 @@ def advisory_tracking(request: HttpRequest, pk: int) -> HttpResponse:
     targets = selectors.targets_in_state(advisory, state, now).select_related("organisation")
     page = Paginator(targets.order_by("organisation__name"), 100).get_page(request.GET.get("page"))
     deliveries = selectors.delivery_counts(advisory)
-    rows = [(t, t.state(now)) for t in page]
-    for target, _state in rows:
+    for target in page:
         target.advisory = advisory  # already loaded: avoid one query per row
+    rows = [(t, t.state(now)) for t in page]
     return render(
         request,
         "advisories/tracking.html",

@@ -1,23 +1,32 @@
 """A small constituency for advisory tests: the CERT, an authority tree, agencies in
 sectors, organisations that are never recipients, people in every role."""
 
+import importlib
 from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from bulwark.advisories import services
-from bulwark.advisories.models import Advisory
+from bulwark.advisories.models import Advisory, Category
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, Sector, User
 
 PASSWORD = "p" * 14
+CATEGORIES = importlib.import_module("bulwark.advisories.migrations.0002_categories").CATEGORIES
 
 
 class World:
     def __init__(self) -> None:
-        self.energy = Sector.objects.get(code="energy")
-        self.finance = Sector.objects.get(code="banking-finance")
+        # Get-or-create: a transactional (browser) test may run after a flush.
+        self.energy = Sector.objects.get_or_create(code="energy", defaults={"name": "Energy"})[0]
+        self.finance = Sector.objects.get_or_create(
+            code="banking-finance", defaults={"name": "Banking and finance"}
+        )[0]
+        for code, name, name_zh in CATEGORIES:
+            Category.objects.get_or_create(
+                code=code, defaults={"name": name, "name_zh_hant": name_zh}
+            )
         org = self._org
         self.cert = org("CERT", "national_cert")
         self.ministry = org("Ministry", "authority", parent=self.cert)
