@@ -213,6 +213,31 @@ class Incident(models.Model):
         }
 
 
+class IncidentCount(models.Model):
+    """How many incidents there are per level, class, open/closed, drill and TLP: kept by
+    database triggers on incidents_incident (migration 0006), so no write path can forget
+    it. Only a viewer who sees every incident may read it (the stats endpoint checks);
+    it answers the national counts without scanning a million rows."""
+
+    level = models.PositiveSmallIntegerField()
+    rsit_class = models.CharField(max_length=40)
+    is_open = models.BooleanField()
+    is_drill = models.BooleanField()
+    tlp = models.CharField(max_length=20)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "rsit_class", "is_open", "is_drill", "tlp"],
+                name="incidentcount_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"L{self.level} {self.rsit_class}: {self.n}"
+
+
 class LevelChange(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="level_changes")
     level = models.PositiveSmallIntegerField(_("level"))

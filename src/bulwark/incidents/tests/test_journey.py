@@ -264,6 +264,41 @@ def test_stats_count_what_the_filtered_list_shows(people: People) -> None:
     assert Client(**bearer(colleague, SCOPES)).get("/api/v1/incidents/stats/").json()["total"] == 2
 
 
+def test_national_counts_follow_every_write(people: People) -> None:
+    """The duty officer's unfiltered counts come from trigger-kept totals; whatever writes
+    an incident (service, bulk update, delete), they equal a fresh count of the rows."""
+    from django.db.models import Count
+
+    from bulwark.incidents.models import IncidentCount
+
+    ids = [report(people, title=f"case {i}").json()["id"] for i in range(3)]
+    report(people, title="phish", rsit_class="fraud", rsit_type="phishing", tlp="red")
+    people.post("reviewer", f"/api/v1/incidents/{ids[0]}/review/", {"level": 2, "comment": "x"})
+    Incident.objects.filter(pk=ids[1]).update(status="closed", rsit_class="malicious-code")
+    Incident.objects.filter(pk=ids[2]).delete()
+
+    def fresh(rows: Any) -> dict[tuple[int, str], int]:
+        pairs = rows.values_list("level", "rsit_class").annotate(n=Count("*")).order_by()
+        return {(level, rsit_class): n for level, rsit_class, n in pairs}
+
+    def kept(**filters: Any) -> dict[tuple[int, str], int]:
+        totals: dict[tuple[int, str], int] = {}
+        for c in IncidentCount.objects.filter(n__gt=0, **filters):
+            totals[c.level, c.rsit_class] = totals.get((c.level, c.rsit_class), 0) + c.n
+        return totals
+
+    assert kept() == fresh(Incident.objects.all())
+    assert kept(is_open=True) == fresh(Incident.objects.exclude(status="closed"))
+    assert kept(tlp="red") == fresh(Incident.objects.filter(tlp="red"))
+    assert sum(kept().values()) == 3  # four reported, one deleted
+    duty = people.clients["duty"]
+    for query in ("", "open=1", "level=2", "rsit_class=fraud", "tlp=red", "drill=0"):
+        counted = duty.get(f"/api/v1/incidents/stats/?{query}").json()
+        listed = duty.get(f"/api/v1/incidents/?{query}").json()["count"]
+        assert counted["total"] == listed, query
+    assert duty.get("/api/v1/incidents/stats/").json()["by_class"]["malicious-code"] == 1
+
+
 def test_tlp_red_narrows_to_reporter_reviewers_and_cert(people: People) -> None:
     body = report(people, tlp="red").json()
     url = f"/api/v1/incidents/{body['id']}/"
