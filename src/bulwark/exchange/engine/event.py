@@ -113,8 +113,15 @@ def canonical_fqdn(text: str) -> str:
     return value
 
 
+_TIME_CACHE: dict[Any, str] = {}
+
+
 def canonical_time(value: Any) -> str:
-    """ISO 8601 in UTC, seconds precision; naive times are taken as UTC (feeds say so)."""
+    """ISO 8601 in UTC, seconds precision; naive times are taken as UTC (feeds say so).
+    Reports repeat the same times a great deal, so answers are cached (bounded)."""
+    found = _TIME_CACHE.get(value)
+    if found is not None:
+        return found
     if isinstance(value, int | float) and not isinstance(value, bool):
         moment = datetime.fromtimestamp(value, UTC)
     else:
@@ -124,38 +131,54 @@ def canonical_time(value: Any) -> str:
         except ValueError:
             raise Invalid(f"{text[:40]!r} is not an ISO 8601 time") from None
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    result = moment.replace(microsecond=0).isoformat()
+    if len(_TIME_CACHE) >= 65536:
+        _TIME_CACHE.clear()
+    _TIME_CACHE[value] = result
+    return result
 
 
 def _int_in(value: Any, low: int, high: int, name: str) -> int:
-    text = str(value).strip()
-    if name.endswith("asn"):
-        text = text.upper().removeprefix("AS")
-    if not text.isdigit() or not low <= int(text) <= high:
+    if type(value) is int:
+        number = value
+    else:
+        text = str(value).strip()
+        if name.endswith("asn") and text[:2] in ("AS", "as", "As"):
+            text = text[2:]
+        if not text.isdigit():
+            raise Invalid(f"{name} {str(value)[:40]!r} is not a number from {low} to {high}")
+        number = int(text)
+    if not low <= number <= high:
         raise Invalid(f"{name} {str(value)[:40]!r} is not a number from {low} to {high}")
-    return int(text)
+    return number
 
 
-def normalise(fields: Mapping[str, Any]) -> Event:
-    """The canonical event for what a parser read. Empty values are dropped, unknown
-    keys move under `extra.`, classification is completed from the RSIT type."""
-    event: Event = {}
+def normalise(fields: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> Event:
+    """The canonical event for what a parser read (over `base`, e.g. time.observation).
+    Empty values are dropped, unknown keys move under `extra.`, classification is
+    completed from the RSIT type."""
+    event: Event = dict(base) if base else {}
+    known = KNOWN_FIELDS
     for key, value in fields.items():
-        if value is None or value == "":
-            continue
-        if isinstance(value, str):
+        if type(value) is str:
+            if not value:
+                continue
             if len(value) > MAX_VALUE:
                 raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+        elif value is None:
+            continue
         elif not isinstance(value, int | float | bool):
             value = orjson.dumps(value).decode()
             if len(value) > MAX_VALUE:
                 raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
-        if key not in KNOWN_FIELDS and not key.startswith("extra."):
-            key = "extra." + key.replace(" ", "_").lower()
-        event[key] = value
+        if key in known or key[:6] == "extra.":
+            event[key] = value
+        else:
+            event["extra." + key.replace(" ", "_").lower()] = value
     for key in IP_FIELDS:
         if key in event:
-            event[key] = canonical_ip(str(event[key]))[0]
+            value = event[key]
+            event[key] = canonical_ip(value if type(value) is str else str(value))[0]
     for key in PORT_FIELDS:
         if key in event:
             event[key] = _int_in(event[key], 0, 65535, key)
@@ -202,35 +225,76 @@ def _url_host(event: Event, key: str) -> None:
         event.setdefault(f"{side}.fqdn", canonical_fqdn(host))
 
 
+_CLASSES: dict[tuple[Any, Any], tuple[str, str, bool]] = {}
+
+
 def _classify(event: Event) -> None:
-    raw_type = str(event.get("classification.type") or "undetermined").strip().lower()
-    rsit_type = TYPE_ALIASES.get(raw_type, raw_type)
-    taxonomy = TAXONOMY_OF_TYPE.get(rsit_type)
-    if taxonomy is None:
-        raise Invalid(f"classification.type {raw_type[:40]!r} is not an RSIT type")
+    given_type = event.get("classification.type")
     given = event.get("classification.taxonomy")
-    if given and str(given).strip().lower() not in (taxonomy, "other"):
+    found = _CLASSES.get((given_type, given))
+    if found is None:
+        raw_type = str(given_type or "undetermined").strip().lower()
+        rsit_type = TYPE_ALIASES.get(raw_type, raw_type)
+        taxonomy = TAXONOMY_OF_TYPE.get(rsit_type)
+        if taxonomy is None:
+            raise Invalid(f"classification.type {raw_type[:40]!r} is not an RSIT type")
+        differs = bool(given) and str(given).strip().lower() not in (taxonomy, "other")
+        found = (rsit_type, taxonomy, differs)
+        if len(_CLASSES) < 4096:
+            _CLASSES[(given_type, given)] = found
+    rsit_type, taxonomy, differs = found
+    if differs:
         event["extra.original_taxonomy"] = given
     event["classification.type"] = rsit_type
     event["classification.taxonomy"] = taxonomy
-    event.setdefault("classification.identifier", rsit_type)
+    if "classification.identifier" not in event:
+        event["classification.identifier"] = rsit_type
 
 
-def event_id(event: Event) -> str:
-    """Stable id: the same report content gives the same id on every run and machine
-    (time.observation, the moment we saw it, is left out)."""
-    content = {k: v for k, v in event.items() if k != "time.observation"}
+def _identity(event: Event) -> str:
+    get = event.get
+    return "\x1f".join([str(get(k, "")) for k in IDENTITY_FIELDS])
+
+
+def event_id(event: Event, identity: str | None = None) -> str:
+    """Stable id of what was observed: the identity fields, the time at the source and
+    the feed. The same report line gives the same id on every run and machine; extras
+    (a server's clock value, say) and the time we received it do not change it."""
+    if identity is None:
+        identity = _identity(event)
+    text = f"{identity}\x1e{event.get('time.source', '')}\x1e{event.get('feed.name', '')}"
     return hashlib.blake2b(
-        orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16
+        f"{text}\x1e{event.get('feed.provider', '')}".encode(), digest_size=16
     ).hexdigest()
 
 
-def dedupe_key(event: Event, window_seconds: int) -> str:
+_BUCKETS: dict[tuple[str, int], int] = {}
+
+
+def _bucket(moment: str, window_seconds: int) -> int:
+    key = (moment, window_seconds)
+    found = _BUCKETS.get(key)
+    if found is None:
+        found = int(datetime.fromisoformat(moment).timestamp()) // window_seconds
+        if len(_BUCKETS) >= 65536:
+            _BUCKETS.clear()
+        _BUCKETS[key] = found
+    return found
+
+
+def dedupe_key(event: Event, window_seconds: int, identity: str | None = None) -> str:
     """Equal for events with the same identity fields whose time falls in the same window
-    (time.source, else time.observation)."""
+    (time.source, else time.observation); feed and extras do not count."""
     moment = event.get("time.source") or event.get("time.observation") or ""
-    bucket = int(datetime.fromisoformat(moment).timestamp()) // window_seconds if moment else 0
-    identity = "\x1f".join(str(event.get(k, "")) for k in IDENTITY_FIELDS)
+    bucket = _bucket(moment, window_seconds) if moment else 0
+    if identity is None:
+        identity = _identity(event)
     return hashlib.blake2b(
         f"{identity}\x1e{window_seconds}\x1e{bucket}".encode(), digest_size=16
     ).hexdigest()
+
+
+def keys(event: Event, window_seconds: int) -> tuple[str, str]:
+    """(event id, dedupe key), sharing the work."""
+    identity = _identity(event)
+    return event_id(event, identity), dedupe_key(event, window_seconds, identity)

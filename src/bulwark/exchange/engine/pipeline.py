@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bulwark.exchange.engine.event import Event, Invalid, dedupe_key, event_id, normalise
+from bulwark.exchange.engine.event import Event, Invalid, keys, normalise
 from bulwark.exchange.engine.formats.base import Item
 from bulwark.exchange.engine.router import Route, Router
 
@@ -48,26 +48,20 @@ def prepare(
     batch_size: int = DEFAULT_BATCH,
 ) -> Iterator[Batch]:
     batch = Batch()
+    route = router.route
     fixed = {"time.observation": observed_at, **(defaults or {})}
     for item in items:
         if item.fields is None:
             batch.rejected.append(item)
         else:
             try:
-                event = normalise({**fixed, **item.fields})
+                event = normalise(item.fields, fixed)
             except Invalid as exc:
                 item.error = str(exc)
                 batch.rejected.append(item)
             else:
-                batch.events.append(
-                    Prepared(
-                        item.number,
-                        event,
-                        event_id(event),
-                        dedupe_key(event, window_seconds),
-                        router.route(event),
-                    )
-                )
+                ident, dedupe = keys(event, window_seconds)
+                batch.events.append(Prepared(item.number, event, ident, dedupe, route(event)))
         if len(batch) >= batch_size:
             yield batch
             batch = Batch()

@@ -16,6 +16,7 @@ suppressed: it is stored and searchable but never notified.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pytricia  # type: ignore[import-not-found]
 
@@ -43,8 +44,7 @@ class Rule:
     rule_id: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     recipient: int | None
     via: str
     matched: str = ""  # the claim, rule or country that decided
@@ -82,8 +82,8 @@ class Router:
                 current = (
                     self._prefixes[claim.value] if self._prefixes.has_key(claim.value) else None
                 )
-                if current is None or owner < current:
-                    self._prefixes[claim.value] = owner
+                if current is None or owner < current.recipient:
+                    self._prefixes[claim.value] = Route(owner, VIA_CIDR, claim.value)
             elif claim.kind == "asn":
                 asn = int(claim.value)
                 self._asns[asn] = min(owner, self._asns.get(asn, owner))
@@ -121,9 +121,9 @@ class Router:
 
     def _claimed(self, ip: str | None, asn: int | None, fqdn: str | None) -> Route | None:
         if ip is not None:
-            owner = self._prefixes.get(ip)
-            if owner is not None:
-                return Route(owner, VIA_CIDR, self._prefixes.get_key(ip))
+            found: Route | None = self._prefixes.get(ip)
+            if found is not None:
+                return found
         if asn is not None:
             owner = self._asns.get(asn)
             if owner is not None:

@@ -52,7 +52,7 @@ def test_shadowserver_report_routes_to_agencies_foreign_certs_and_unrouted(
     assert (jp.route_via, jp.country) == ("country", "JP")
     first = Event.objects.get(source_ip="198.18.12.7")
     assert first.record_no == 2  # the later duplicate (line 13) was not stored
-    assert first.data["classification.identifier"] == "ntp"
+    assert first.fields["classification.identifier"] == "ntp"
     assert first.report.path.read_bytes() == (demo.SAMPLES / SHADOW).read_bytes()
     quarantined = list(Quarantined.objects.values_list("record_no", "reason"))
     assert quarantined == [
@@ -93,7 +93,7 @@ def test_xarf_mail_from_a_foreign_cert_keeps_its_ticket(constituency: None) -> N
     event = Event.objects.get()
     assert event.recipient.short_name == "WRA"
     assert event.classification_type == "brute-force" and event.taxonomy == "intrusion-attempts"
-    assert event.data["extra.foreign_ticket"] == "JPCERT#2026-1120-0042"
+    assert event.fields["extra.foreign_ticket"] == "JPCERT#2026-1120-0042"
 
 
 @pytest.mark.parametrize(
