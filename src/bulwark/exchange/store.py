@@ -170,12 +170,12 @@ def store_batch(report_id: int, batch: Batch) -> Counts:
         lost = [k for k in unique if k not in inserted]
         replayed: set[str] = set()
         if lost:
-            for key, report, record in Event.objects.filter(dedupe_key__in=lost).values_list(
+            for stored, report, record in Event.objects.filter(dedupe_key__in=lost).values_list(
                 "dedupe_key", "report_id", "record_no"
             ):
-                key = _hex(key)
-                if report == report_id and record == unique[key].number:
-                    replayed.add(key)
+                hex_key = _hex(stored)
+                if report == report_id and record == unique[hex_key].number:
+                    replayed.add(hex_key)
         if batch.rejected:
             Quarantined.objects.bulk_create(
                 [
