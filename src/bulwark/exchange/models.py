@@ -228,6 +228,14 @@ class Event(models.Model):
     # The whole event as IntelMQ JSON, stored as text: PostgreSQL parsing it into jsonb
     # cost a fifth of the insert time, and searches use the columns above.
     data = models.TextField(_("event"))
+    notification = models.ForeignKey(
+        "Notification",
+        verbose_name=_("notification"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -241,6 +249,11 @@ class Event(models.Model):
             models.Index(fields=["source_asn"], name="exch_event_asn"),
             models.Index(fields=["time_source"], name="exch_event_time"),
             models.Index(fields=["report", "record_no"], name="exch_event_record"),
+            models.Index(
+                fields=["recipient", "classification_type", "id"],
+                condition=models.Q(notification__isnull=True, suppressed_by__isnull=True),
+                name="exch_event_to_notify",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -283,3 +296,115 @@ class Quarantined(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id}:{self.record_no} {self.reason[:60]}"
+
+
+class Cadence(models.TextChoices):
+    IMMEDIATE = "immediate", _("Immediately")
+    HOURLY = "hourly", _("Hourly")
+    DAILY = "daily", _("Daily")
+
+
+class RecipientSettings(models.Model):
+    """How an organisation wants its reports: how often, in which language, where to."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="exchange_settings"
+    )
+    cadence = models.CharField(
+        _("cadence"), max_length=10, choices=Cadence.choices, default=Cadence.DAILY
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
+    email = models.EmailField(
+        _("e-mail"), blank=True, help_text=_("Empty: the organisation's abuse contact.")
+    )
+    enabled = models.BooleanField(_("send notifications"), default=True)
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.cadence}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def visible_to(self, user: Any) -> "NotificationQuerySet":
+        """CERT staff: all. Members: the notifications sent to their organisations."""
+        viewer = _viewer(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated or not viewer.own_org_ids:
+            return self.none()
+        return self.filter(recipient_id__in=viewer.own_org_ids)
+
+
+class Notification(models.Model):
+    """One e-mail to one recipient about one classification type: a ticket."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        RETRYING = "retrying", _("Failed, will retry")
+        FAILED = "failed", _("Failed")
+        BOUNCED = "bounced", _("Bounced")
+
+    key = models.CharField(max_length=200, unique=True)  # idempotency: recipient/type/period
+    ticket = models.CharField(_("ticket"), max_length=40, unique=True)
+    recipient = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="exchange_notifications"
+    )
+    classification_type = models.CharField(_("classification type"), max_length=40)
+    cadence = models.CharField(_("cadence"), max_length=10, choices=Cadence.choices)
+    language = models.CharField(_("language"), max_length=10)
+    address = models.CharField(_("sent to"), max_length=254, blank=True)
+    event_count = models.IntegerField(_("events"), default=0)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.IntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="exch_notif_due")]
+
+    def __str__(self) -> str:
+        return self.ticket
+
+
+class NotificationReplyQuerySet(models.QuerySet["NotificationReply"]):
+    def visible_to(self, user: Any) -> "NotificationReplyQuerySet":
+        viewer = _viewer(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated or not viewer.own_org_ids:
+            return self.none()
+        return self.filter(notification__recipient_id__in=viewer.own_org_ids)
+
+
+class NotificationReply(models.Model):
+    """A message received that quotes a ticket: a reply, or a bounce."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="replies")
+    message_id = models.CharField(max_length=300, unique=True)
+    sender = models.CharField(_("from"), max_length=300)
+    subject = models.CharField(_("subject"), max_length=500)
+    body = models.TextField(_("text"))
+    is_bounce = models.BooleanField(_("bounce"), default=False)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    objects = NotificationReplyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.notification}: {self.subject[:60]}"

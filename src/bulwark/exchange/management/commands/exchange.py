@@ -26,8 +26,27 @@ class Command(BaseCommand):
         ingest.add_argument("--mapping", default="", help="Saved column mapping (csv/json).")
         ingest.add_argument("--batch", type=int, default=2000, help="Events per transaction.")
         ingest.add_argument("--quiet", action="store_true", help="No progress line.")
+        sub.add_parser("notify", help="Gather due notifications and send them (with retries).")
+        poll = sub.add_parser("poll-mail", help="Read new messages from the inbound Maildir.")
+        poll.add_argument("--maildir", required=True, help="Path of the Maildir.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "notify":
+            from bulwark.exchange import notify
+
+            queued = notify.aggregate()
+            sent = notify.send_due()
+            self.stdout.write(
+                f"queued {len(queued)}  sent {sent['sent']}  retrying {sent['retrying']}  "
+                f"failed {sent['failed']}"
+            )
+            return
+        if options["action"] == "poll-mail":
+            from bulwark.exchange import intake
+
+            for outcome in intake.poll_maildir(options["maildir"]):
+                self.stdout.write(f"{outcome.kind}: {outcome.detail}")
+            return
         failed = False
         for name in options["files"]:
             path = Path(name)

@@ -1,0 +1,152 @@
+"""Mail intake: the CERT points an inbound address at a Maildir (any MTA can deliver
+there: Postfix `home_mailbox = Maildir/`, fetchmail, getmail) and `bulwark exchange
+poll-mail` (or the periodic task) reads new messages:
+
+- a delivery status notification (RFC 3464 bounce) quoting one of our tickets marks that
+  notification bounced and schedules a retry;
+- any other message quoting a ticket is a reply and is attached to the ticket;
+- everything else is a report (X-ARF or ARF e-mail) and is ingested, kept verbatim.
+
+Each message is moved to `cur/` with the Seen flag after it is handled; handling is
+idempotent (replies by Message-ID, reports by content hash), so a crash in between only
+means the message is looked at again.
+"""
+
+import email
+import email.policy
+import hashlib
+import io
+import mailbox
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bulwark.core import audit
+from bulwark.exchange import services
+from bulwark.exchange.models import Notification, NotificationReply, Report
+from bulwark.exchange.notify import MAX_ATTEMPTS, TICKET
+
+MAX_MESSAGE_BYTES = 50 << 20
+
+
+@dataclass
+class Outcome:
+    kind: str  # "reply", "bounce", "report", "ignored"
+    detail: str = ""
+
+
+def _text_of(message: EmailMessage) -> str:
+    parts = []
+    for part in message.walk():
+        if part.get_content_maintype() == "multipart":
+            continue
+        if part.get_content_type() in ("text/plain", "message/delivery-status"):
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                parts.append(payload.decode("utf-8", "replace"))
+            elif isinstance(part.get_payload(), list):
+                parts.extend(str(p) for p in part.get_payload())
+        elif part.get_content_type() == "text/rfc822-headers":
+            parts.append(str(part.get_payload()))
+    return "\n".join(parts)
+
+
+def handle(data: bytes) -> Outcome:
+    if len(data) > MAX_MESSAGE_BYTES:
+        return Outcome("ignored", f"message over {MAX_MESSAGE_BYTES:,} bytes")
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    subject = str(message.get("Subject", ""))
+    text = _text_of(message)
+    is_bounce = message.get_content_type() == "multipart/report" and (
+        message.get_param("report-type") == "delivery-status"
+    )
+    match = TICKET.search(subject) or TICKET.search(text)
+    notification = (
+        Notification.objects.filter(ticket=match.group(1)).first() if match is not None else None
+    )
+    if notification is not None:
+        return _attach(notification, message, subject, text, data, is_bounce)
+    if is_bounce:
+        return Outcome("ignored", "a bounce that quotes none of our tickets")
+    result = services.ingest(
+        None, io.BytesIO(data), file_name="mail.eml", fmt="arf", source=Report.Source.EMAIL
+    )
+    return Outcome("report", f"report #{result.report.pk}: {result.report.status}")
+
+
+def _attach(
+    notification: Notification,
+    message: EmailMessage,
+    subject: str,
+    text: str,
+    data: bytes,
+    is_bounce: bool,
+) -> Outcome:
+    message_id = str(message.get("Message-ID", "")).strip() or (
+        "sha256:" + hashlib.sha256(data).hexdigest()
+    )
+    try:
+        with transaction.atomic():
+            NotificationReply.objects.create(
+                notification=notification,
+                message_id=message_id[:300],
+                sender=str(message.get("From", ""))[:300],
+                subject=subject[:500],
+                body=text[:100_000],
+                is_bounce=is_bounce,
+            )
+            if is_bounce:
+                _bounced(notification, text)
+            audit.record(
+                None,
+                "exchange.notification.bounce" if is_bounce else "exchange.notification.reply",
+                notification,
+                organisation_id=notification.recipient_id,
+            )
+    except IntegrityError:
+        return Outcome("ignored", f"already attached to {notification.ticket}")
+    return Outcome("bounce" if is_bounce else "reply", notification.ticket)
+
+
+def _bounced(notification: Notification, text: str) -> None:
+    diagnostic = next(
+        (line.strip() for line in text.splitlines() if line.lower().startswith("diagnostic-code")),
+        "bounced",
+    )
+    notification.last_error = diagnostic[:2000]
+    if notification.attempts >= MAX_ATTEMPTS:
+        notification.status = Notification.Status.FAILED
+        notification.next_attempt_at = None
+    else:
+        notification.status = Notification.Status.BOUNCED
+        notification.next_attempt_at = timezone.now() + timedelta(
+            minutes=5 * 2 ** max(notification.attempts, 1)
+        )
+    notification.save(update_fields=["status", "last_error", "next_attempt_at"])
+
+
+def poll_maildir(path: str | Path) -> list[Outcome]:
+    box = mailbox.Maildir(str(path), create=True)
+    outcomes = []
+    for key in list(box.iterkeys()):
+        message = box.get_message(key)
+        if message.get_subdir() != "new" and "S" in message.get_flags():
+            continue
+        data = box.get_bytes(key)
+        outcomes.append(handle(data))
+        message.set_subdir("cur")
+        message.add_flag("S")
+        box[key] = message
+    return outcomes
+
+
+def maildir_from_settings() -> Any:
+    import os
+
+    return os.environ.get("BULWARK_EXCHANGE_MAILDIR", "")

@@ -1,0 +1,346 @@
+"""Aggregation and notification: events gathered per recipient and classification type
+for the recipient's cadence, sent as one e-mail (summary in the recipient's language, a
+CSV attachment and an X-ARF part) under a ticket id; failures and bounces are recorded
+and retried with back-off.
+
+Idempotent by construction: a notification's `key` (recipient, type, period) is unique, so
+running the aggregation twice, or in two workers, creates it once; events are attached to
+it in the same transaction. The e-mail's Message-ID is derived from the ticket, so a
+resend after a crash between "sent" and "recorded" is recognisably the same message.
+"""
+
+import csv
+import hashlib
+import io
+import re
+import smtplib
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bulwark.constituency.models import Contact, Organisation
+from bulwark.core import audit
+from bulwark.exchange.models import (
+    Cadence,
+    Event,
+    Notification,
+    RecipientSettings,
+)
+
+MAX_EVENTS_PER_NOTIFICATION = 10_000
+MAX_ATTEMPTS = 5
+TICKET = re.compile(r"\b(EX\d{8}-[0-9A-F]{10})\b")
+CSV_FIELDS = [
+    "time.source", "source.ip", "source.port", "source.asn", "source.fqdn", "source.url",
+    "destination.ip", "destination.port", "classification.taxonomy", "classification.type",
+    "classification.identifier", "malware.name", "protocol.transport",
+    "protocol.application", "feed.name", "feed.provider", "extra.foreign_ticket", "event_id",
+]  # fmt: skip
+CONTACT_ORDER = [
+    Contact.Purpose.ABUSE,
+    Contact.Purpose.SECURITY,
+    Contact.Purpose.EMERGENCY,
+    Contact.Purpose.GENERAL,
+]
+
+
+def period_key(cadence: str, now: datetime, last_event_id: int) -> str:
+    if cadence == Cadence.HOURLY:
+        return now.strftime("%Y-%m-%dT%H")
+    if cadence == Cadence.DAILY:
+        return now.strftime("%Y-%m-%d")
+    return f"upto-{last_event_id}"  # immediate: every run with new events is a new period
+
+
+def make_ticket(key: str, now: datetime) -> str:
+    digest = hashlib.blake2b(key.encode(), digest_size=5).hexdigest().upper()
+    return f"EX{now:%Y%m%d}-{digest}"
+
+
+def address_of(org: Organisation, prefs: RecipientSettings | None) -> str:
+    if prefs is not None and prefs.email:
+        return prefs.email
+    contacts = {c.purpose: c.email for c in org.contacts.all() if c.email}
+    return next((contacts[p] for p in CONTACT_ORDER if p in contacts), "")
+
+
+def aggregate(now: datetime | None = None) -> list[Notification]:
+    """Gather unnotified, unsuppressed, routed events into notifications that are due."""
+    now = now or timezone.now()
+    created = []
+    pending = (
+        Event.objects.filter(
+            notification__isnull=True, suppressed_by__isnull=True, recipient__isnull=False
+        )
+        .values("recipient_id", "classification_type")
+        .annotate(n=Count("id"))
+        .order_by("recipient_id", "classification_type")
+    )
+    prefs = {p.organisation_id: p for p in RecipientSettings.objects.all()}
+    for group in pending:
+        recipient_id = group["recipient_id"]
+        setting = prefs.get(recipient_id)
+        if setting is not None and not setting.enabled:
+            continue
+        cadence = setting.cadence if setting else Cadence.DAILY
+        notification = _gather(recipient_id, group["classification_type"], cadence, setting, now)
+        if notification is not None:
+            created.append(notification)
+    return created
+
+
+def _gather(
+    recipient_id: int,
+    ctype: str,
+    cadence: str,
+    setting: RecipientSettings | None,
+    now: datetime,
+) -> Notification | None:
+    events = Event.objects.filter(
+        recipient_id=recipient_id,
+        classification_type=ctype,
+        notification__isnull=True,
+        suppressed_by__isnull=True,
+    ).order_by("id")
+    ids = list(events.values_list("id", flat=True)[:MAX_EVENTS_PER_NOTIFICATION])
+    if not ids:
+        return None
+    key = f"{recipient_id}/{ctype}/{period_key(cadence, now, ids[-1])}"
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                key=key,
+                ticket=make_ticket(key, now),
+                recipient_id=recipient_id,
+                classification_type=ctype,
+                cadence=cadence,
+                language=setting.language if setting else "en",
+                event_count=len(ids),
+                next_attempt_at=now,
+            )
+            attached = Event.objects.filter(id__in=ids, notification__isnull=True).update(
+                notification=notification
+            )
+            if attached != len(ids):
+                notification.event_count = attached
+                notification.save(update_fields=["event_count"])
+            audit.record(
+                None,
+                "exchange.notification.queued",
+                notification,
+                organisation_id=recipient_id,
+                changes={"events": attached, "type": ctype},
+            )
+    except IntegrityError:
+        return None  # this period's notification exists: the events wait for the next
+    return notification
+
+
+def compose(notification: Notification) -> EmailMessage:
+    events = list(notification.events.order_by("id"))
+    org = notification.recipient
+    with translation.override(notification.language):
+        subject = _("[%(cert)s %(ticket)s] %(count)d %(type)s events in your network") % {
+            "cert": settings.CERT_NAME,
+            "ticket": notification.ticket,
+            "count": len(events),
+            "type": notification.classification_type,
+        }
+        body = _summary(notification, org, events)
+    message = EmailMessage(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [notification.address],
+        headers={
+            "Message-ID": f"<{notification.ticket}.{notification.attempts}@{_domain()}>",
+            "X-Bulwark-Ticket": notification.ticket,
+            "X-XARF": "PLAIN",
+            "Auto-Submitted": "auto-generated",
+            "Content-Language": notification.language,
+        },
+    )
+    message.attach(f"{notification.ticket}.csv", _csv(events), "text/csv")
+    message.attach("xarf.json", _xarf(notification, events), "application/json")
+    return message
+
+
+def _domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+
+
+def _summary(notification: Notification, org: Organisation, events: list[Event]) -> str:
+    identifiers = Counter(e.identifier for e in events)
+    addresses = Counter(e.source_ip or e.source_fqdn for e in events)
+    times = sorted(e.time_source for e in events if e.time_source)
+    lines = [
+        _("Dear colleagues at %(org)s,") % {"org": org.name},
+        "",
+        _(
+            "we received reports of %(count)d %(type)s events concerning networks you are "
+            "responsible for. The attached CSV lists every event; xarf.json holds the same "
+            "as X-ARF reports."
+        )
+        % {"count": len(events), "type": notification.classification_type},
+        "",
+        _("Ticket: %(ticket)s (please keep it in the subject when you reply)")
+        % {"ticket": notification.ticket},
+    ]
+    if times:
+        lines.append(
+            _("Observed between %(first)s and %(last)s (UTC).")
+            % {"first": f"{times[0]:%Y-%m-%d %H:%M}", "last": f"{times[-1]:%Y-%m-%d %H:%M}"}
+        )
+    lines += ["", _("By kind:")]
+    lines += [f"  {name or '-'}: {n}" for name, n in identifiers.most_common(20)]
+    lines += ["", _("Most reported addresses:")]
+    lines += [f"  {value}: {n}" for value, n in addresses.most_common(10)]
+    lines += ["", _("Regards,"), settings.CERT_NAME]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(events: list[Event]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for event in events:
+        fields = event.fields
+        fields["event_id"] = event.event_id.hex
+        writer.writerow([_safe_cell(fields.get(name, "")) for name in CSV_FIELDS])
+    return out.getvalue()
+
+
+def _safe_cell(value: Any) -> str:
+    """No spreadsheet formulas out of attacker-supplied text."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+XARF_TYPES = {
+    "brute-force": ("Activity", "LoginAttack"),
+    "scanner": ("Activity", "PortScan"),
+    "phishing": ("Content", "Phishing"),
+    "malware-distribution": ("Content", "Malware"),
+    "spam": ("Message", "Spam"),
+    "ddos": ("Activity", "DDoS"),
+    "infected-system": ("Activity", "Bot"),
+    "copyright": ("Content", "Copyright"),
+}
+
+
+def _xarf(notification: Notification, events: list[Event]) -> str:
+    report_class, report_type = XARF_TYPES.get(
+        notification.classification_type, ("Vulnerability", "Vulnerable")
+    )
+    reports = []
+    for event in events:
+        fields = event.fields
+        source = fields.get("source.ip") or fields.get("source.fqdn") or fields.get("source.url")
+        reports.append(
+            {
+                "Version": "0.2",
+                "ReporterInfo": {
+                    "ReporterOrg": settings.CERT_NAME,
+                    "ReporterOrgEmail": settings.DEFAULT_FROM_EMAIL,
+                },
+                "Disclosure": False,
+                "Report": {
+                    "ReportClass": report_class,
+                    "ReportType": report_type,
+                    "Date": fields.get("time.source") or fields.get("time.observation"),
+                    "SourceType": "ip-address" if fields.get("source.ip") else "uri",
+                    "Source": source,
+                    "SourcePort": fields.get("source.port"),
+                    "TicketNumber": notification.ticket,
+                    "Identifier": fields.get("classification.identifier"),
+                },
+            }
+        )
+    return orjson.dumps(reports, option=orjson.OPT_INDENT_2).decode()
+
+
+def send_due(now: datetime | None = None) -> dict[str, int]:
+    """Send queued notifications and retry failed ones whose back-off has passed."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    due = Notification.objects.filter(
+        status__in=[
+            Notification.Status.QUEUED,
+            Notification.Status.RETRYING,
+            Notification.Status.BOUNCED,
+        ],
+        next_attempt_at__lte=now,
+    ).select_related("recipient")
+    for notification in due:
+        counts[deliver(notification, now)] += 1
+    return counts
+
+
+def deliver(notification: Notification, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    # Claim it: another worker that claimed first has moved next_attempt_at on.
+    claimed = Notification.objects.filter(
+        pk=notification.pk, next_attempt_at=notification.next_attempt_at
+    ).update(next_attempt_at=now + timedelta(minutes=10))
+    if not claimed:
+        return "retrying"
+    notification.refresh_from_db()
+    setting = RecipientSettings.objects.filter(organisation=notification.recipient).first()
+    notification.address = address_of(notification.recipient, setting)
+    notification.attempts += 1
+    error = ""
+    if not notification.address:
+        error = _("The recipient has no e-mail address (abuse or security contact).")
+    else:
+        try:
+            message = compose(notification)
+            message.send()
+            notification.message_id = str(message.extra_headers["Message-ID"])
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+    if error:
+        notification.last_error = error
+        if notification.attempts >= MAX_ATTEMPTS:
+            notification.status = Notification.Status.FAILED
+            notification.next_attempt_at = None
+        else:
+            notification.status = Notification.Status.RETRYING
+            notification.next_attempt_at = now + timedelta(minutes=5 * 2**notification.attempts)
+    else:
+        notification.status = Notification.Status.SENT
+        notification.sent_at = now
+        notification.next_attempt_at = None
+        notification.last_error = ""
+    with transaction.atomic():
+        notification.save()
+        audit.record(
+            None,
+            f"exchange.notification.{notification.status}",
+            notification,
+            organisation_id=notification.recipient_id,
+            changes={"attempt": notification.attempts, "error": error, "to": notification.address},
+        )
+    return (
+        "sent" if not error else ("failed" if notification.next_attempt_at is None else "retrying")
+    )
+
+
+def resend(actor: Any, notification: Notification) -> Notification:
+    """An analyst sends a notification again (same ticket, same events)."""
+    from bulwark.exchange.services import require_staff
+
+    require_staff(actor)
+    with transaction.atomic():
+        notification.status = Notification.Status.QUEUED
+        notification.next_attempt_at = timezone.now()
+        notification.save(update_fields=["status", "next_attempt_at"])
+        audit.record(actor, "exchange.notification.resend", notification)
+    return notification

@@ -1,0 +1,18 @@
+"""Periodic exchange work, enqueued by the scheduler (or `bulwark exchange notify`)."""
+
+from django_tasks import task
+
+
+@task()
+def exchange_cycle() -> dict[str, int]:
+    """Poll the inbound Maildir (if configured), pull due feeds, gather due notifications
+    and send them. Safe to run twice at once: every step is idempotent."""
+    from bulwark.exchange import intake, notify
+
+    counts: dict[str, int] = {}
+    maildir = intake.maildir_from_settings()
+    if maildir:
+        counts["mail"] = len(intake.poll_maildir(maildir))
+    counts["queued"] = len(notify.aggregate())
+    counts.update(notify.send_due())
+    return counts
