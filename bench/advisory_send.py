@@ -123,11 +123,28 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     services.submit(analyst, advisory)
     services.approve(duty, advisory)
     DBTaskResult.objects.all().delete()
+    # A running server has its URL patterns and modules loaded: warm them up first.
+    from django.urls import reverse
+
+    import bulwark.advisories.tasks  # noqa: F401
+
+    reverse("advisory-detail", args=[advisory.pk])
+    profile_send = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profile_send = cProfile.Profile()
+        profile_send.enable()
     t0 = time.perf_counter()
     with transaction.atomic():
         services.send(duty, advisory)
     send_s = time.perf_counter() - t0  # on_commit enqueues have run when atomic() returns
-    deliveries = Delivery.objects.filter(target__advisory=advisory).count()
+    if profile_send is not None:
+        import pstats
+
+        profile_send.disable()
+        pstats.Stats(profile_send, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+    deliveries = Delivery.objects.filter(advisory=advisory).count()
     tasks = DBTaskResult.objects.count()
 
     # Peer: one send_email task per address, on a sample, extrapolated.

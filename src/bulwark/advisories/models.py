@@ -320,6 +320,10 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
 
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="deliveries")
+    # Denormalised from the target, so the tracking view counts deliveries from an index.
+    advisory = models.ForeignKey(
+        Advisory, null=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
     kind = models.CharField(max_length=12, default="advisory")  # advisory, revision, reminder
     revision = models.PositiveIntegerField(default=1)
     email = models.EmailField()
@@ -332,7 +336,10 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["advisory", "state"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"

@@ -81,7 +81,7 @@ def tracking_counts(advisory: Advisory, now: datetime) -> dict[str, int]:
 
 def delivery_counts(advisory: Advisory) -> dict[str, int]:
     rows = (
-        Delivery.objects.filter(target__advisory=advisory)
+        Delivery.objects.filter(advisory=advisory)
         .values("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -401,60 +401,49 @@ def send(actor: User, advisory: Advisory) -> Advisory:
 # --- Delivery ------------------------------------------------------------------------------
 
 
-def _languages_by_email(emails: set[str]) -> dict[str, str]:
-    """A contact address that belongs to a user gets that user's language."""
-    found: dict[str, str] = {}
-    email_list = sorted(emails)
-    for start in range(0, len(email_list), 5000):
-        chunk = email_list[start : start + 5000]
-        for email, language in User.objects.filter(email__in=chunk).values_list(
-            "email", "preferred_language"
-        ):
-            found[email.lower()] = language
-    return found
+def _queue_deliveries(advisory: Advisory, kind: str, target_ids: list[int] | None) -> list[int]:
+    """One delivery row per target and contact address, in one INSERT ... SELECT (20,000
+    rows through the ORM cost seconds). The language is that of the user who has the
+    contact's address, else LANGUAGE_CODE. Returns the new rows' ids."""
+    purposes = RED_PURPOSES if advisory.tlp == "red" else ADVISORY_PURPOSES
+    params: list[Any] = [kind, advisory.revision, settings.LANGUAGE_CODE, advisory.pk]
+    params += [str(p) for p in purposes]
+    only = ""
+    if target_ids is not None:
+        only = f" AND t.id IN ({', '.join(['%s'] * len(target_ids))})"
+        params += target_ids
+    marks = ", ".join(["%s"] * len(purposes))
+    sql = f"""
+        INSERT INTO {Delivery._meta.db_table}
+            (target_id, advisory_id, kind, revision, email, language, state, attempts,
+             last_error)
+        SELECT t.id, t.advisory_id, %s, %s, MIN(c.email),
+               COALESCE(MIN(u.preferred_language), %s),
+               'queued', 0, ''
+        FROM {Target._meta.db_table} t
+        JOIN {Contact._meta.db_table} c ON c.organisation_id = t.organisation_id
+        LEFT JOIN {User._meta.db_table} u ON u.email = c.email
+        WHERE t.advisory_id = %s AND c.purpose IN ({marks}) AND c.email <> ''{only}
+        GROUP BY t.id, t.advisory_id, LOWER(c.email)
+    """  # noqa: S608 - table names from the models, values as parameters
+    before = Delivery.objects.aggregate(last=Max("pk"))["last"] or 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    new = Delivery.objects.filter(pk__gt=before, advisory=advisory, kind=kind)
+    if target_ids is not None:
+        new = new.filter(target_id__in=target_ids)
+    return list(new.order_by("pk").values_list("pk", flat=True))
 
 
 def _notify_targets(
     advisory: Advisory, *, kind: str, target_ids: list[int] | None = None
 ) -> list[int]:
     """Queue e-mail to the targets' contacts and tell their members in the app."""
+    ids = _queue_deliveries(advisory, kind, target_ids)
     targets = Target.objects.filter(advisory=advisory)
     if target_ids is not None:
         targets = targets.filter(pk__in=target_ids)
-    by_org = dict(targets.values_list("organisation_id", "pk"))
-    purposes = RED_PURPOSES if advisory.tlp == "red" else ADVISORY_PURPOSES
-    contacts = list(
-        Contact.objects.filter(organisation_id__in=list(by_org), purpose__in=purposes)
-        .exclude(email="")
-        .values_list("organisation_id", "email")
-    )
-    languages = _languages_by_email({e.lower() for _o, e in contacts})
-    default = settings.LANGUAGE_CODE
-    seen: set[tuple[int, str]] = set()
-    rows = []
-    for org_id, email in contacts:
-        key = (org_id, email.lower())
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(
-            Delivery(
-                target_id=by_org[org_id],
-                kind=kind,
-                revision=advisory.revision,
-                email=email,
-                language=languages.get(email.lower(), default),
-            )
-        )
-    created = Delivery.objects.bulk_create(rows, batch_size=2000)
-    ids = [d.pk for d in created]
-    if ids[:1] == [None]:  # backends that do not return ids from bulk inserts
-        ids = list(
-            Delivery.objects.filter(target__advisory=advisory, kind=kind, state="queued")
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    _notify_members(advisory, list(by_org), kind)
+    _notify_members(advisory, targets.values("organisation_id"), kind)
     batches = [ids[i : i + DELIVERY_BATCH] for i in range(0, len(ids), DELIVERY_BATCH)]
     transaction.on_commit(lambda: _enqueue(batches))
     return ids
@@ -467,7 +456,7 @@ def _enqueue(batches: list[list[int]]) -> None:
         deliver.enqueue(batch)
 
 
-def _notify_members(advisory: Advisory, org_ids: list[int], kind: str) -> None:
+def _notify_members(advisory: Advisory, org_ids: Any, kind: str) -> None:
     roles = [Role.ORG_ADMIN] if advisory.tlp == "red" else MEMBER_ROLES
     user_ids = set(
         Membership.objects.filter(

@@ -3,18 +3,26 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.advisories import csaf, selectors, services
 from bulwark.advisories.api import serializers as s
-from bulwark.advisories.models import Advisory, InventoryItem, Target
+from bulwark.advisories.models import (
+    MAX_ATTACHMENT_BYTES,
+    Advisory,
+    Attachment,
+    InventoryItem,
+    Target,
+)
 from bulwark.constituency.access import acting_user, viewer_of
 
 
@@ -165,6 +173,46 @@ class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         else:
             target = services.acknowledge(user, target)
         return Response(s.TargetSerializer(target).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses=s.AdvisoryDetailSerializer,
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def attachments(self, request: Request, pk: str) -> Response:
+        """Attach a file (at most 1 MiB, 5 per advisory) before the advisory is sent."""
+        advisory = self.get_object()
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": "Send the file in the multipart field 'file'."})
+        if upload.size is not None and upload.size > MAX_ATTACHMENT_BYTES:
+            raise ValidationError(
+                {"file": f"The file is {upload.size} bytes; the limit is {MAX_ATTACHMENT_BYTES}."}
+            )
+        services.add_attachment(
+            acting_user(request),
+            advisory,
+            name=upload.name or "file",
+            content_type=upload.content_type or "",
+            data=upload.read(),
+        )
+        return self._detail(advisory, status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)")
+    def attachment(self, request: Request, pk: str, attachment_id: str) -> HttpResponse:
+        advisory = self.get_object()
+        found = Attachment.objects.filter(advisory=advisory, pk=int(attachment_id)).first()
+        if found is None:
+            raise NotFound
+        response = HttpResponse(bytes(found.data), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{found.name}"'
+        return response
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])

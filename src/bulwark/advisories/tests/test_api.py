@@ -224,3 +224,23 @@ def test_attachment_limits_on_the_page(world: World) -> None:
         .status_code
         == 404
     )
+
+
+def test_attachments_through_the_api(world: World) -> None:
+    advisory = world.draft()
+    analyst = api(world.analyst)
+    path = f"/api/v1/advisories/{advisory.pk}/attachments/"
+    too_big = SimpleUploadedFile("big.bin", b"\0" * (MAX_ATTACHMENT_BYTES + 1))
+    refused = analyst.post(path, {"file": too_big})
+    assert refused.status_code == 400 and "limit" in str(refused.json()["file"])
+    assert analyst.post(path, {}).status_code == 400
+    made = analyst.post(path, {"file": SimpleUploadedFile("iocs.txt", b"198.51.100.7\n")})
+    assert made.status_code == 201
+    attachment = made.json()["attachments"][0]
+    assert attachment["name"] == "iocs.txt" and attachment["size"] == 13
+    download = analyst.get(f"{path}{attachment['id']}/")
+    assert download.status_code == 200 and download.content == b"198.51.100.7\n"
+    assert (
+        api(world.bureau_admin).post(path, {"file": SimpleUploadedFile("x", b"x")}).status_code
+        == 404
+    )
