@@ -5,3 +5,10 @@ from rest_framework.routers import BaseRouter
 
 def register(router: BaseRouter) -> None:
     """Add this app's viewsets to `router`."""
+    from bulwark.exchange import api
+
+    router.register("exchange/reports", api.ReportViewSet, basename="exchange-report")
+    router.register("exchange/events", api.EventViewSet, basename="exchange-event")
+    router.register(
+        "exchange/notifications", api.NotificationViewSet, basename="exchange-notification"
+    )

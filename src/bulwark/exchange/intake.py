@@ -97,8 +97,8 @@ def _attach(
                 notification=notification,
                 message_id=message_id[:300],
                 sender=str(message.get("From", ""))[:300],
-                subject=subject[:500],
-                body=text[:100_000],
+                subject=subject[:500].replace("\x00", ""),
+                body=text[:100_000].replace("\x00", "\\x00"),
                 is_bounce=is_bounce,
             )
             if is_bounce:

@@ -408,3 +408,27 @@ class NotificationReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification}: {self.subject[:60]}"
+
+
+class Feed(models.Model):
+    """A report source pulled over HTTP on a schedule."""
+
+    name = models.SlugField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=1000)
+    format = models.CharField(_("format"), max_length=20, choices=FORMAT_CHOICES, blank=True)
+    mapping = models.CharField(_("column mapping"), max_length=100, blank=True)
+    interval_minutes = models.PositiveIntegerField(_("every (minutes)"), default=60)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_pulled_at = models.DateTimeField(_("last pulled"), null=True, blank=True)
+    last_outcome = models.CharField(_("last outcome"), max_length=100, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    objects = StaffOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -164,6 +164,7 @@ def process(
 
 def _fail(actor: Any, report: Report, counts: Counts, reason: str) -> IngestResult:
     """The report as a whole is unreadable: it goes to quarantine as record 0."""
+    reason = clip(reason)
     with report.path.open("rb") as raw:
         head = raw.read(64 << 10).decode("utf-8", "backslashreplace")
     counts.rejected += 1

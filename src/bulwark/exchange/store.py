@@ -182,7 +182,7 @@ def store_batch(report_id: int, batch: Batch) -> Counts:
                     Quarantined(
                         report_id=report_id,
                         record_no=item.number,
-                        reason=(item.error or "")[:2000],
+                        reason=clip(item.error or "")[:2000],
                         raw=clip(item.raw),
                     )
                     for item in batch.rejected

@@ -7,12 +7,13 @@ from django_tasks import task
 def exchange_cycle() -> dict[str, int]:
     """Poll the inbound Maildir (if configured), pull due feeds, gather due notifications
     and send them. Safe to run twice at once: every step is idempotent."""
-    from bulwark.exchange import intake, notify
+    from bulwark.exchange import intake, notify, pull
 
     counts: dict[str, int] = {}
     maildir = intake.maildir_from_settings()
     if maildir:
         counts["mail"] = len(intake.poll_maildir(maildir))
+    counts["pulled"] = len(pull.pull_due())
     counts["queued"] = len(notify.aggregate())
     counts.update(notify.send_due())
     return counts

@@ -165,6 +165,8 @@ def normalise(fields: Mapping[str, Any], base: Mapping[str, Any] | None = None) 
                 continue
             if len(value) > MAX_VALUE:
                 raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+            if "\x00" in value:
+                raise Invalid(f"{key} contains a NUL character")
         elif value is None:
             continue
         elif not isinstance(value, int | float | bool):

@@ -310,3 +310,12 @@ def test_format_detection(name: str, expected: str) -> None:
 def test_undetectable_report_asks_for_a_format() -> None:
     with pytest.raises(ReportError, match="--format"):
         formats.detect("notes.txt", os.urandom(64).replace(b"{", b"x"))
+
+
+def test_nul_bytes_are_refused_per_record_and_shown_escaped() -> None:
+    header = sample(SHADOW).split(b"\n")[0]
+    rows = sample(SHADOW).split(b"\n")[1:3]
+    data = header + b"\n" + rows[0].replace(b"ntp1.", b"nt\x00p1.") + b"\n" + rows[1] + b"\n"
+    good, bad, _ = read("shadowserver", data, SHADOW)
+    assert [n for n, _e in good] == [3]
+    assert bad[0].error == "source.reverse_dns contains a NUL character"

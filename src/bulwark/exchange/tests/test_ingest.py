@@ -207,3 +207,14 @@ def test_demo_load_is_idempotent(db: Any) -> None:
     assert Report.objects.count() == 2
     assert Event.objects.count() == 10
     assert Event.objects.filter(recipient__kind="foreign_cert").count() == 2
+
+
+def test_nul_bytes_and_binary_garbage_are_quarantined_not_crashing(constituency: None) -> None:
+    data = (demo.SAMPLES / SHADOW).read_bytes().replace(b"ntp1.", b"nt\x00p1.", 1)
+    data += b"\x00\xff\xfe garbage \x00\n"
+    result = services.ingest(None, io.BytesIO(data), file_name=SHADOW)
+    assert result.counts.events == 9  # line 13 (a duplicate before) now stands for line 2
+    reasons = dict(Quarantined.objects.values_list("record_no", "reason"))
+    assert reasons[2] == "source.reverse_dns contains a NUL character"
+    assert reasons[14].startswith("not UTF-8")
+    assert "\\x00" in Quarantined.objects.get(record_no=2).raw

@@ -47,6 +47,10 @@ class Context:
 
 
 def clip(text: str) -> str:
+    """At most KEEP_RAW_CHARS of a record for the quarantine, NUL shown as \\x00 (no
+    database text column can hold NUL)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     if len(text) <= KEEP_RAW_CHARS:
         return text
     return text[:KEEP_RAW_CHARS] + f"\n[... {len(text) - KEEP_RAW_CHARS:,} more characters]"

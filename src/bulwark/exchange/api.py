@@ -1,0 +1,162 @@
+"""Exchange API: upload a report, list/search events, notifications. Every read starts
+from `visible_to`; uploads call `services.ingest`. Token scope: `incidents:*` (the
+exchange has no scope of its own yet, see docs/exchange.md)."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bulwark.constituency.access import acting_user
+from bulwark.exchange import services
+from bulwark.exchange.engine.formats import FORMATS
+from bulwark.exchange.models import Event, Notification, NotificationReply, Report
+from bulwark.exchange.selectors import BadFilter, filter_events
+
+MAX_UPLOAD_BYTES = 200 << 20
+
+
+class EventSerializer(serializers.ModelSerializer[Event]):
+    recipient_name = serializers.CharField(source="recipient.name", default=None)
+    event = serializers.SerializerMethodField(help_text="The event in IntelMQ field names.")
+
+    class Meta:
+        model = Event
+        fields = [
+            "id", "event_id", "report", "record_no", "taxonomy", "classification_type",
+            "identifier", "source_ip", "source_port", "source_asn", "source_fqdn", "country",
+            "destination_ip", "feed_name", "feed_provider", "time_source", "time_observation",
+            "recipient", "recipient_name", "route_via", "route_match", "notification",
+            "event",
+        ]  # fmt: skip
+
+    def get_event(self, event: Event) -> dict[str, Any]:
+        return event.fields
+
+
+class ReplySerializer(serializers.ModelSerializer[NotificationReply]):
+    class Meta:
+        model = NotificationReply
+        fields = ["sender", "subject", "body", "is_bounce", "received_at"]
+
+
+class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    recipient_name = serializers.CharField(source="recipient.name")
+    replies = ReplySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id", "ticket", "recipient", "recipient_name", "classification_type", "cadence",
+            "language", "address", "event_count", "status", "attempts", "last_error",
+            "created_at", "sent_at", "replies",
+        ]  # fmt: skip
+
+
+class ReportSerializer(serializers.ModelSerializer[Report]):
+    class Meta:
+        model = Report
+        fields = [
+            "id", "sha256", "file_name", "format", "feed_name", "provider", "report_type",
+            "foreign_ticket", "source", "size", "received_at", "finished_at", "status",
+            "error", "counts",
+        ]  # fmt: skip
+
+
+class UploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=["", *FORMATS], required=False, default="")
+    feed = serializers.CharField(required=False, default="", max_length=100)
+    mapping = serializers.CharField(required=False, default="", max_length=100)
+
+
+EVENT_FILTERS = ["ip", "cidr", "asn", "domain", "type", "taxonomy", "feed", "recipient",
+                 "country", "report", "since", "until"]  # fmt: skip
+
+
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    scope_resource = "incidents"
+    serializer_class = EventSerializer
+
+    def get_queryset(self) -> QuerySet[Event]:
+        if getattr(self, "swagger_fake_view", False):
+            return Event.objects.none()
+        events: QuerySet[Event] = Event.objects.visible_to(self.request.user).select_related(
+            "recipient"
+        )
+        if self.action == "list":
+            try:
+                events = filter_events(events, self.request.query_params)
+            except BadFilter as exc:
+                raise ApiValidationError({"detail": str(exc)}) from None
+        return events.order_by("-id")
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in EVENT_FILTERS])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+class NotificationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    scope_resource = "incidents"
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        return (
+            Notification.objects.visible_to(self.request.user)
+            .select_related("recipient")
+            .prefetch_related("replies")
+        )
+
+
+class ReportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Received reports (CERT staff). POST a multipart `file` to ingest one."""
+
+    scope_resource = "incidents"
+    serializer_class = ReportSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Report]:
+        if getattr(self, "swagger_fake_view", False):
+            return Report.objects.none()
+        return Report.objects.visible_to(self.request.user)
+
+    @extend_schema(request=UploadSerializer, responses=ReportSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        upload = UploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        if data["file"].size > MAX_UPLOAD_BYTES:
+            raise ApiValidationError({"file": f"over the {MAX_UPLOAD_BYTES:,}-byte limit"})
+        try:
+            result = services.ingest(
+                acting_user(request),
+                data["file"],
+                file_name=data["file"].name,
+                fmt=data["format"],
+                feed=data["feed"],
+                source=Report.Source.API,
+                mapping=data["mapping"],
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except ValidationError as exc:
+            raise ApiValidationError({"detail": exc.messages}) from None
+        code = status.HTTP_200_OK if result.already else status.HTTP_201_CREATED
+        return Response(ReportSerializer(result.report).data, status=code)
