@@ -104,10 +104,11 @@ def statistics(events: QuerySet[Event]) -> dict[str, list[dict[str, Any]]]:
         "country": by("country"),
         # "reports from foreign CERTs by category": events of reports carrying a sender's
         # ticket (X-ARF, IODEF, mail from a CERT)
-        "from_foreign": list(
-            events.exclude(report__foreign_ticket="")
+        "from_foreign": [
+            dict(row)
+            for row in events.exclude(report__foreign_ticket="")
             .values("report__provider", "classification_type")
             .annotate(n=Count("id"))
             .order_by("-n")[:50]
-        ),
+        ],
     }
