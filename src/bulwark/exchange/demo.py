@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from bulwark.exchange import services
-from bulwark.exchange.models import CountryNetwork, Report
+from bulwark.constituency.models import Organisation
+from bulwark.exchange import notify, services
+from bulwark.exchange.models import CountryNetwork, Feed, RecipientSettings, Report
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 DEMO_REPORTS = ["2026-11-20-scan_ntp-taiwan-geo.csv", "xarf-login-attack-from-jpcert.eml"]
@@ -24,12 +25,33 @@ COUNTRY_NETWORKS = [
 ]
 
 
+# Taiwan Power wants every report at once, in Traditional Chinese; the rest get the default
+# (daily, English).
+RECIPIENT_SETTINGS = [("Taiwan Power Company (demo)", "immediate", "zh-hant")]
+
+
 def load() -> list[Report]:
     with transaction.atomic():
         for kind, value, country in COUNTRY_NETWORKS:
             CountryNetwork.objects.get_or_create(
                 kind=kind, value=value, defaults={"country": country}
             )
+        for name, cadence, language in RECIPIENT_SETTINGS:
+            org = Organisation.objects.filter(name=name).first()
+            if org is not None:
+                RecipientSettings.objects.get_or_create(
+                    organisation=org, defaults={"cadence": cadence, "language": language}
+                )
+        # A configured feed (disabled: the demo makes no outside connections).
+        Feed.objects.get_or_create(
+            name="shadowserver-scan-ntp",
+            defaults={
+                "url": "https://reports.example/shadowserver/scan_ntp-taiwan-geo.csv",
+                "format": "shadowserver",
+                "interval_minutes": 1440,
+                "enabled": False,
+            },
+        )
     reports = []
     for name in DEMO_REPORTS:
         with (SAMPLES / name).open("rb") as stream:
@@ -37,4 +59,5 @@ def load() -> list[Report]:
                 None, stream, file_name=name, source=Report.Source.FILE, batch_size=500
             )
         reports.append(result.report)
+    notify.aggregate()  # queued; the demo's worker sends them (to the console)
     return reports

@@ -207,6 +207,16 @@ def test_demo_load_is_idempotent(db: Any) -> None:
     assert Report.objects.count() == 2
     assert Event.objects.count() == 10
     assert Event.objects.filter(recipient__kind="foreign_cert").count() == 2
+    from bulwark.exchange.models import Notification
+
+    queued = {
+        n.recipient.short_name: n.event_count
+        for n in Notification.objects.select_related("recipient")
+    }
+    assert queued == {
+        "Taipower": 3, "CHT": 1, "CPC": 1, "BOE": 1, "WRA": 1, "JPCERT/CC": 1, "KrCERT/CC": 1,
+    }  # fmt: skip
+    assert Event.objects.filter(recipient__isnull=True).count() == 1
 
 
 def test_nul_bytes_and_binary_garbage_are_quarantined_not_crashing(constituency: None) -> None:
