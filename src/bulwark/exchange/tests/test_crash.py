@@ -1,5 +1,5 @@
 """Kill a real worker process mid-batch with SIGKILL, run it again, and get exactly the
-events, quarantine and counts of a run that was never interrupted."""
+events, quarantine, counts and e-mails of a run that was never interrupted."""
 
 import os
 import re
@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from bulwark.exchange.models import Event, Quarantined, Report
+from bulwark.constituency.models import Contact
+from bulwark.exchange import notify
+from bulwark.exchange.models import Event, Notification, Quarantined, Report
+from bulwark.exchange.tests.test_notify import Inbox, free_port
 
 HEADER = (
     '"timestamp","ip","protocol","port","hostname","tag","asn","geo","region","city",'
@@ -65,6 +68,32 @@ def state() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     return events, quarantined
 
 
+def mails(now: Any, settings: Any) -> list[tuple[Any, ...]]:
+    """Gather and send the notifications over real SMTP; what each recipient received."""
+    inbox = Inbox()
+    port = free_port()
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    try:
+        notify.aggregate(now)
+        notify.send_due(now)
+    finally:
+        controller.stop()
+    import email
+    import email.policy
+
+    sent = []
+    for envelope in inbox.messages:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        attachments = tuple(sorted(p.get_payload(decode=True) for p in message.iter_attachments()))
+        sent.append((tuple(envelope.rcpt_tos), message["Subject"], attachments))
+    return sorted(sent)
+
+
 def summary(output: str) -> str:
     match = re.search(r"read \d+ .* rejected \d+", output)
     assert match, output
@@ -76,6 +105,9 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_result(
     constituency: Any, tmp_path: Path, settings: Any
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+    for short, address in [("Taipower", "abuse@taipower.example"), ("JPCERT/CC", "c@jp.example")]:
+        Contact.objects.create(organisation=constituency[short], purpose="abuse", email=address)
+    now = __import__("django.utils.timezone", fromlist=["now"]).now()
     report_file = tmp_path / "2026-11-20-scan_ntp-taiwan-geo.csv"
     generate(report_file, 12_000)
 
@@ -99,8 +131,11 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_result(
     resumed_counts = summary(out)
     resumed_state = state()
     assert Event.objects.count() > partial
+    resumed_mails = mails(now, settings)
+    assert [m[0] for m in resumed_mails] == [("abuse@taipower.example",), ("c@jp.example",)]
 
     # 3. The same file, uninterrupted, into an empty store.
+    Notification.objects.all().delete()
     Event.objects.all().delete()
     Quarantined.objects.all().delete()
     Report.objects.all().delete()
@@ -109,4 +144,7 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_result(
     assert clean.returncode == 0, err
     assert summary(out) == resumed_counts
     assert state() == resumed_state
+    assert (
+        mails(now, settings) == resumed_mails
+    )  # the same e-mails, byte for byte in their contents
     assert Report.objects.get().counts["rejected"] == 13  # lines 0, 997, ... 11964
