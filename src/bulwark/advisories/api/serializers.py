@@ -29,6 +29,8 @@ class AdvisoryListSerializer(serializers.ModelSerializer):
     category: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
+    # Plain strings in the schema: "status" enums of other apps would collide by name.
+    status = serializers.CharField(read_only=True, help_text="draft, pending, approved, sent")
 
     class Meta:
         model = Advisory
