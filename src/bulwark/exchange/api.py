@@ -24,7 +24,7 @@ from bulwark.exchange.selectors import BadFilter, filter_events
 MAX_UPLOAD_BYTES = 200 << 20
 
 
-class EventSerializer(serializers.ModelSerializer[Event]):
+class ExchangeEventSerializer(serializers.ModelSerializer[Event]):
     recipient_name = serializers.CharField(source="recipient.name", default=None)
     event = serializers.SerializerMethodField(help_text="The event in IntelMQ field names.")
 
@@ -42,15 +42,19 @@ class EventSerializer(serializers.ModelSerializer[Event]):
         return event.fields
 
 
-class ReplySerializer(serializers.ModelSerializer[NotificationReply]):
+class ExchangeReplySerializer(serializers.ModelSerializer[NotificationReply]):
     class Meta:
         model = NotificationReply
         fields = ["sender", "subject", "body", "is_bounce", "received_at"]
 
 
-class NotificationSerializer(serializers.ModelSerializer[Notification]):
+# Choice fields are plain text here: their enum names would collide in the OpenAPI schema
+# with the incidents' `status` and others.
+class ExchangeNotificationSerializer(serializers.ModelSerializer[Notification]):
     recipient_name = serializers.CharField(source="recipient.name")
-    replies = ReplySerializer(many=True, read_only=True)
+    status = serializers.CharField(read_only=True)
+    cadence = serializers.CharField(read_only=True)
+    replies = ExchangeReplySerializer(many=True, read_only=True)
 
     class Meta:
         model = Notification
@@ -61,7 +65,10 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         ]  # fmt: skip
 
 
-class ReportSerializer(serializers.ModelSerializer[Report]):
+class ExchangeReportSerializer(serializers.ModelSerializer[Report]):
+    status = serializers.CharField(read_only=True)
+    source = serializers.CharField(read_only=True)  # type: ignore[assignment]
+
     class Meta:
         model = Report
         fields = [
@@ -71,9 +78,17 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
         ]  # fmt: skip
 
 
-class UploadSerializer(serializers.Serializer[Any]):
+class ExchangeUploadSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
-    format = serializers.ChoiceField(choices=["", *FORMATS], required=False, default="")
+    format = serializers.CharField(
+        required=False, default="", max_length=20, help_text=f"one of {', '.join(FORMATS)}"
+    )
+
+    def validate_format(self, value: str) -> str:
+        if value and value not in FORMATS:
+            raise serializers.ValidationError(f"use one of {', '.join(FORMATS)}")
+        return value
+
     feed = serializers.CharField(required=False, default="", max_length=100)
     mapping = serializers.CharField(required=False, default="", max_length=100)
 
@@ -84,7 +99,7 @@ EVENT_FILTERS = ["ip", "cidr", "asn", "domain", "type", "taxonomy", "feed", "rec
 
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     scope_resource = "incidents"
-    serializer_class = EventSerializer
+    serializer_class = ExchangeEventSerializer
 
     def get_queryset(self) -> QuerySet[Event]:
         if getattr(self, "swagger_fake_view", False):
@@ -108,7 +123,7 @@ class NotificationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     scope_resource = "incidents"
-    serializer_class = NotificationSerializer
+    serializer_class = ExchangeNotificationSerializer
 
     def get_queryset(self) -> QuerySet[Notification]:
         if getattr(self, "swagger_fake_view", False):
@@ -129,7 +144,7 @@ class ReportViewSet(
     """Received reports (CERT staff). POST a multipart `file` to ingest one."""
 
     scope_resource = "incidents"
-    serializer_class = ReportSerializer
+    serializer_class = ExchangeReportSerializer
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Report]:
@@ -137,9 +152,9 @@ class ReportViewSet(
             return Report.objects.none()
         return Report.objects.visible_to(self.request.user)
 
-    @extend_schema(request=UploadSerializer, responses=ReportSerializer)
+    @extend_schema(request=ExchangeUploadSerializer, responses=ExchangeReportSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        upload = UploadSerializer(data=request.data)
+        upload = ExchangeUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         if data["file"].size > MAX_UPLOAD_BYTES:
@@ -159,4 +174,4 @@ class ReportViewSet(
         except ValidationError as exc:
             raise ApiValidationError({"detail": exc.messages}) from None
         code = status.HTTP_200_OK if result.already else status.HTTP_201_CREATED
-        return Response(ReportSerializer(result.report).data, status=code)
+        return Response(ExchangeReportSerializer(result.report).data, status=code)
