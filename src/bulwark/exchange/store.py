@@ -97,8 +97,6 @@ def _hex(key: Any) -> str:
 
 def _insert(rows: list[tuple[Any, ...]]) -> set[str]:
     """Insert what is new; return the dedupe keys that were inserted."""
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(rows)
     table = Event._meta.db_table
     one = "(" + ",".join(["%s"] * len(COLUMNS)) + ")"
     inserted: set[str] = set()
@@ -118,25 +116,52 @@ def _insert(rows: list[tuple[Any, ...]]) -> set[str]:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format."""
+def _text(value: Any) -> str:
+    """A text value in COPY's text format."""
     if value is None:
         return "\\N"
-    if type(value) is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.translate(_COPY_ESCAPES)
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+    text = value if type(value) is str else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
-def _insert_postgresql(rows: list[tuple[Any, ...]]) -> set[str]:
+def _plain(value: Any) -> str:
+    """A value that cannot hold a special character (numbers, canonical addresses and
+    times, RSIT names, hex keys)."""
+    return "\\N" if value is None else str(value)
+
+
+def _copy_line(report_id: int, p: Prepared) -> str:
+    """The same columns as `_row`, as one line of COPY text (no per-value type dispatch:
+    this runs once per stored event)."""
+    e = p.event
+    r = p.route
+    get = e.get
+    data = orjson.dumps(e).decode()
+    if "\\" in data:  # orjson escapes control characters itself; only backslashes remain
+        data = data.replace("\\", "\\\\")
+    country = r.country or get("source.geolocation.cc") or ""
+    return "\t".join(
+        (
+            str(report_id), str(p.number), p.event_id, p.dedupe_key,
+            e["classification.taxonomy"], e["classification.type"],
+            _text(str(get("classification.identifier", ""))[:100]),
+            _plain(get("source.ip")), _plain(get("source.port")), _plain(get("source.asn")),
+            _text(str(get("source.fqdn", ""))[:253]), _text(country),
+            _plain(get("destination.ip")), _text(str(get("feed.name", ""))[:100]),
+            _text(str(get("feed.provider", ""))[:200]), _plain(get("time.source")),
+            e["time.observation"], _plain(r.recipient), r.via, _text(r.matched[:120]),
+            _plain(r.suppressed_by), data,
+        )
+    ) + "\n"  # fmt: skip
+
+
+def _insert_postgresql(lines: list[str]) -> set[str]:
     """COPY into a session temporary table, then one INSERT ... SELECT ... ON CONFLICT:
     the same atomic claim on the unique key, without binding 22 parameters per row."""
     table = Event._meta.db_table
     columns = ",".join(COLUMNS)
-    text = "".join("\t".join([_copy_text(v) for v in row]) + "\n" for row in rows)
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg cursor, for COPY
         cursor.execute(
@@ -144,7 +169,7 @@ def _insert_postgresql(rows: list[tuple[Any, ...]]) -> set[str]:
             f"SELECT {columns} FROM {table} WITH NO DATA"
         )
         with cursor.copy(f"COPY {table}_in ({columns}) FROM STDIN") as copy:
-            copy.write(text.encode())
+            copy.write("".join(lines).encode())
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_in "  # noqa: S608
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
@@ -166,7 +191,12 @@ def store_batch(report_id: int, batch: Batch) -> Counts:
         else:
             unique[prepared.dedupe_key] = prepared
     with transaction.atomic():
-        inserted = _insert([_row(report_id, p) for p in unique.values()]) if unique else set()
+        if not unique:
+            inserted: set[str] = set()
+        elif connection.vendor == "postgresql":
+            inserted = _insert_postgresql([_copy_line(report_id, p) for p in unique.values()])
+        else:
+            inserted = _insert([_row(report_id, p) for p in unique.values()])
         lost = [k for k in unique if k not in inserted]
         replayed: set[str] = set()
         if lost:

@@ -228,3 +228,17 @@ def test_nul_bytes_and_binary_garbage_are_quarantined_not_crashing(constituency:
     assert reasons[2] == "source.reverse_dns contains a NUL character"
     assert reasons[14].startswith("not UTF-8")
     assert "\\x00" in Quarantined.objects.get(record_no=2).raw
+
+
+def test_tabs_backslashes_and_newlines_survive_storage(constituency: None) -> None:
+    header = (demo.SAMPLES / SHADOW).read_bytes().split(b"\n")[0]
+    row = (
+        b'"2026-11-20 01:12:44","198.18.12.7","udp",123,,"ntp",64499,"TW","TAI\\PEI",'
+        b'"A\tB",0,0,"4","0x0",2,"multi\nline \\N \\\\ end"\n'
+    )
+    result = services.ingest(None, io.BytesIO(header + b"\n" + row), file_name=SHADOW)
+    assert result.counts.events == 1, Quarantined.objects.values_list("reason", flat=True)
+    fields = Event.objects.get().fields
+    assert fields["extra.system"] == "multi\nline \\N \\\\ end"
+    assert fields["source.geolocation.region"] == "TAI\\PEI"
+    assert fields["source.geolocation.city"] == "A\tB"
