@@ -24,7 +24,7 @@ def sent_at(advisory: Advisory) -> datetime:
 
 
 def last_change(advisory: Advisory) -> datetime:
-    return max([sent_at(advisory), *(r.at for r in advisory.revisions.all())])
+    return max([sent_at(advisory), *(r.at for r in advisory.revisions.published())])
 
 
 def vers_range(specifiers: str) -> str:
@@ -130,7 +130,7 @@ def document(advisory: Advisory, language: str = "en") -> dict[str, Any]:
         category = "csaf_base"
     history = [{"date": _utc(sent_at(advisory)), "number": "1", "summary": "Initial version."}] + [
         {"date": _utc(r.at), "number": str(r.number), "summary": r.note}
-        for r in advisory.revisions.order_by("number")
+        for r in advisory.revisions.published().order_by("number")
     ]
     notes = [
         {

@@ -43,7 +43,7 @@ def compose(advisory: Advisory, kind: str, language: str) -> Message:
             "actions_text": markdown_to_text(advisory.recommended_actions),
             "actions_html": markdown_to_html(advisory.recommended_actions),
             "category": advisory.category.label(language),
-            "revision": advisory.revisions.first() if kind == "revision" else None,
+            "revision": advisory.revisions.published().first() if kind == "revision" else None,
             "url": settings.SITE_URL + reverse("advisory-detail", args=[advisory.pk]),
         }
         text = render_to_string("advisories/email.txt", context)

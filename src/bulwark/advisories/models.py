@@ -195,25 +195,47 @@ class Advisory(models.Model):
         return str(getattr(self, field))
 
 
+class RevisionQuerySet(models.QuerySet["Revision"]):
+    def published(self) -> "RevisionQuerySet":
+        """Approved revisions: the history recipients and the public see."""
+        return self.filter(approved_at__isnull=False)
+
+    def pending(self) -> "RevisionQuerySet":
+        return self.filter(approved_at__isnull=True, rejected_at__isnull=True)
+
+
 class Revision(models.Model):
-    """One change of a sent advisory: what changed, who changed it and why."""
+    """One change of a sent advisory: what changed, who proposed it, who approved it (a
+    second person) and why. It reaches the advisory and its recipients on approval."""
 
     advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="revisions")
-    number = models.PositiveIntegerField(_("revision"))
+    number = models.PositiveIntegerField(_("revision"), null=True, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     note = models.CharField(_("what changed"), max_length=1000)
-    # {"field": [old, new]}
+    # {"field": [old, new]} for people; `proposed` holds the new values to apply.
     changes = models.JSONField(_("changes"), default=dict)
+    proposed = models.JSONField(default=dict)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("sent back"), null=True, blank=True)
+
+    objects = RevisionQuerySet.as_manager()
 
     class Meta:
-        ordering = ["advisory", "-number"]
+        ordering = ["advisory", "-number", "-at"]
         constraints = [
             models.UniqueConstraint(fields=["advisory", "number"], name="unique_revision_number")
         ]
 
     def __str__(self) -> str:
-        return f"{self.advisory.reference} r{self.number}"
+        return f"{self.advisory.reference} r{self.number or '?'}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.approved_at is None and self.rejected_at is None
 
 
 class Attachment(models.Model):

@@ -95,7 +95,7 @@ def publication_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 "summary": advisory.localised("summary", language),
                 "body_html": markdown_to_html(advisory.localised("body", language)),
                 "actions_html": markdown_to_html(advisory.recommended_actions),
-                "revisions": advisory.revisions.all(),
+                "revisions": advisory.revisions.published().order_by("number"),
                 "feeds": _feed_links(language, ""),
                 "language": language,
                 "csaf_url": reverse("publication-csaf", args=[advisory.reference])
@@ -116,7 +116,7 @@ def publication_csaf(request: HttpRequest, reference: str) -> HttpResponse:
 
 def _items(request: HttpRequest) -> tuple[str, str, list[Advisory]]:
     language, kind = _language(request), _kind(request)
-    items = public_advisories().prefetch_related("revisions")
+    items = public_advisories()
     if kind:
         items = items.filter(publication=kind)
     return language, kind, list(items[:FEED_ITEMS])

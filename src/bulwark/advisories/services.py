@@ -5,6 +5,7 @@ Four eyes: the person who approves an advisory is never its author, and only an
 approved advisory can be sent. Changing an approved advisory sends it back to draft."""
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from bulwark.advisories import matching, targeting
@@ -279,7 +281,8 @@ def _target_diff(advisory: Advisory, targets: dict[str, Any]) -> dict[str, list[
 
 def update_advisory(actor: User, advisory: Advisory, *, note: str = "", **fields: Any) -> Advisory:
     """Edit an advisory. Before sending, any change needs (new) approval; after sending,
-    the change is a revision: a note says what changed, recipients are told."""
+    the change is a proposed revision with a note saying what changed, applied and sent to
+    the recipients when a second person approves it (`approve_revision`)."""
     _require_cert(actor)
     content, targets = _split(fields)
     if "category" in content and not isinstance(content["category"], Category):
@@ -303,23 +306,96 @@ def update_advisory(actor: User, advisory: Advisory, *, note: str = "", **fields
             raise ValidationError(_("The recipients of a sent advisory cannot be changed."))
         if not note.strip():
             raise ValidationError({"note": _("Say what changed: recipients read this note.")})
-        advisory.revision += 1
-        advisory.save()
-        Revision.objects.create(
+        if advisory.revisions.pending().exists():
+            raise ValidationError(_("A revision of this advisory already awaits approval."))
+        proposed = {
+            f: (advisory.category.code if f == "category" else getattr(advisory, f))
+            for f in content
+            if f in changes
+        }
+        revision = Revision.objects.create(
             advisory=advisory,
-            number=advisory.revision,
             author=actor,
             note=note.strip()[:1000],
-            changes=changes,
+            changes=_plain(changes),
+            proposed=_plain(proposed),
         )
+        audit.record(
+            actor,
+            "advisory.revision_proposed",
+            advisory,
+            changes={"revision_id": revision.pk, "note": note, "fields": sorted(changes)},
+        )
+        # The advisory itself is unchanged until a second person approves the revision.
+        return Advisory.objects.get(pk=advisory.pk)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: dates as full ISO 8601 strings (microseconds kept, so an approved
+    revision applies exactly the proposed deadline)."""
+    return json.loads(json.dumps(value, default=_iso))
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def approve_revision(actor: User, revision: Revision) -> Revision:
+    """A second CERT member approves a proposed revision: it is applied, numbered, and
+    every recipient is told what changed."""
+    _require_cert(actor)
+    if revision.author_id == actor.pk:
+        raise PermissionDenied(_("A second person must approve a revision, not its author."))
+    with transaction.atomic():
+        advisory = Advisory.objects.select_for_update().get(pk=revision.advisory_id)
+        revision = Revision.objects.select_for_update().get(pk=revision.pk)
+        if not revision.is_pending:
+            raise ValidationError(_("This revision has already been decided."))
+        for field, value in revision.proposed.items():
+            if field == "category":
+                value = Category.objects.get(code=value)
+            elif field == "response_deadline" and value is not None:
+                value = parse_datetime(value)
+            setattr(advisory, field, value)
+        _clean(advisory)
+        advisory.revision += 1
+        advisory.save()
+        now = timezone.now()
+        revision.number, revision.at = advisory.revision, now
+        revision.approved_by, revision.approved_at = actor, now
+        revision.save()
         audit.record(
             actor,
             "advisory.revised",
             advisory,
-            changes={"revision": advisory.revision, "note": note, "fields": sorted(changes)},
+            changes={
+                "revision": advisory.revision,
+                "note": revision.note,
+                "fields": sorted(revision.changes),
+                "proposed_by": revision.author_id,
+            },
         )
         _notify_targets(advisory, kind="revision")
-        return advisory
+        return revision
+
+
+def reject_revision(actor: User, revision: Revision) -> Revision:
+    _require_cert(actor)
+    with transaction.atomic():
+        revision = Revision.objects.select_for_update().get(pk=revision.pk)
+        if not revision.is_pending:
+            raise ValidationError(_("This revision has already been decided."))
+        revision.rejected_at = timezone.now()
+        revision.save(update_fields=["rejected_at"])
+        audit.record(
+            actor,
+            "advisory.revision_rejected",
+            revision.advisory,
+            changes={"revision_id": revision.pk},
+        )
+        return revision
 
 
 def submit(actor: User, advisory: Advisory) -> Advisory:

@@ -13,7 +13,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bulwark.advisories import forms, selectors, services
-from bulwark.advisories.models import Advisory, Attachment, InventoryItem, Status, Target
+from bulwark.advisories.models import (
+    Advisory,
+    Attachment,
+    InventoryItem,
+    Revision,
+    Status,
+    Target,
+)
 from bulwark.advisories.rendering import markdown_to_html
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
@@ -87,7 +94,12 @@ def advisory_edit(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
         if done is not None:
-            messages.success(request, _("Advisory %(ref)s saved.") % {"ref": advisory.reference})
+            text = (
+                _("Revision proposed: a second CERT member must approve it.")
+                if advisory.status == Status.SENT
+                else _("Advisory %(ref)s saved.") % {"ref": advisory.reference}
+            )
+            messages.success(request, text)
             return redirect("advisory-detail", pk=advisory.pk)
     status = 400 if request.method == "POST" else 200
     return render(
@@ -122,7 +134,10 @@ def advisory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": advisory.localised("summary", language),
         "body_html": markdown_to_html(advisory.localised("body", language)),
         "actions_html": markdown_to_html(advisory.recommended_actions),
-        "revisions": advisory.revisions.select_related("author"),
+        "revisions": advisory.revisions.published().select_related("author", "approved_by"),
+        "pending_revisions": (
+            advisory.revisions.pending().select_related("author") if viewer.cert_staff else []
+        ),
         "attachments": advisory.attachments.defer("data"),
         "my_targets": [(t, t.state()) for t in my_targets],
         "response_form": forms.ResponseForm(),
@@ -159,6 +174,8 @@ def advisory_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         "reject": lambda: services.reject(user, advisory, reason=request.POST.get("reason", "")),
         "send": lambda: services.send(user, advisory),
         "remind": lambda: services.remind(user, advisory),
+        "approve-revision": lambda: services.approve_revision(user, _pending(advisory)),
+        "reject-revision": lambda: services.reject_revision(user, _pending(advisory)),
     }
     if action not in calls:
         raise Http404
@@ -172,6 +189,13 @@ def advisory_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action == "remind":
         return redirect("advisory-tracking", pk=advisory.pk)
     return redirect("advisory-detail", pk=advisory.pk)
+
+
+def _pending(advisory: Advisory) -> Revision:
+    revision = advisory.revisions.pending().first()
+    if revision is None:
+        raise ValidationError(_("No revision awaits approval."))
+    return revision
 
 
 @login_required

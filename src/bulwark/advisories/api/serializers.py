@@ -19,10 +19,17 @@ from bulwark.constituency.models import Organisation, Sector
 
 class RevisionSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username")
+    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    state = serializers.SerializerMethodField()
 
     class Meta:
         model = Revision
-        fields = ["number", "at", "author", "note", "changes"]
+        fields = ["id", "number", "at", "author", "approved_by", "state", "note", "changes"]
+
+    def get_state(self, revision: Revision) -> str:
+        if revision.approved_at:
+            return "approved"
+        return "discarded" if revision.rejected_at else "pending"
 
 
 class AdvisoryListSerializer(serializers.ModelSerializer):
@@ -51,7 +58,7 @@ class AdvisoryListSerializer(serializers.ModelSerializer):
 
 
 class AdvisoryDetailSerializer(AdvisoryListSerializer):
-    revisions = RevisionSerializer(many=True, read_only=True)
+    revisions = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField()
 
     class Meta(AdvisoryListSerializer.Meta):
@@ -69,6 +76,11 @@ class AdvisoryDetailSerializer(AdvisoryListSerializer):
             "revisions",
             "attachments",
         ]
+
+    def get_revisions(self, advisory: Advisory) -> list[dict[str, Any]]:
+        """The approved history (proposals awaiting approval: GET .../revisions/)."""
+        published = advisory.revisions.published().select_related("author")
+        return list(RevisionSerializer(published, many=True).data)
 
     def get_attachments(self, advisory: Advisory) -> list[dict[str, Any]]:
         return [

@@ -123,6 +123,33 @@ class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             [{"id": o.pk, "name": o.name, "kind": o.kind, "reason": r} for o, r in rows]
         )
 
+    @extend_schema(responses=s.RevisionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def revisions(self, request: Request, pk: str) -> Response:
+        """Every revision, including those awaiting approval (CERT staff)."""
+        self._cert_only()
+        revisions = self.get_object().revisions.select_related("author", "approved_by")
+        return Response(s.RevisionSerializer(revisions, many=True).data)
+
+    def _decide_revision(self, request: Request, revision_id: str, call: Any) -> Response:
+        advisory = self.get_object()
+        revision = advisory.revisions.filter(pk=int(revision_id)).first()
+        if revision is None:
+            raise NotFound
+        call(acting_user(request), revision)
+        return self._detail(advisory)
+
+    @extend_schema(request=None, responses=s.AdvisoryDetailSerializer)
+    @action(detail=True, methods=["post"], url_path=r"revisions/(?P<revision_id>\d+)/approve")
+    def approve_revision(self, request: Request, pk: str, revision_id: str) -> Response:
+        """A second CERT member approves a proposed revision; recipients are told."""
+        return self._decide_revision(request, revision_id, services.approve_revision)
+
+    @extend_schema(request=None, responses=s.AdvisoryDetailSerializer)
+    @action(detail=True, methods=["post"], url_path=r"revisions/(?P<revision_id>\d+)/discard")
+    def discard_revision(self, request: Request, pk: str, revision_id: str) -> Response:
+        return self._decide_revision(request, revision_id, services.reject_revision)
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
     def tracking(self, request: Request, pk: str) -> Response:

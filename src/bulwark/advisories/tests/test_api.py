@@ -7,6 +7,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from bulwark.advisories.forms import AdvisoryForm
 from bulwark.advisories.models import MAX_ATTACHMENT_BYTES, Advisory, InventoryItem
 from bulwark.advisories.tests.world import World
 from bulwark.conftest import bearer, sign_in
@@ -84,8 +85,16 @@ def test_the_whole_journey_through_the_api(world: World) -> None:
         json.dumps({"severity": "high", "note": "Lowered."}),
         content_type="application/json",
     )
-    assert patched.json()["revisions"][0]["note"] == "Lowered."
-    assert tool.get(f"/api/v1/advisories/{pk}/").json()["revisions"][0]["note"] == "Lowered."
+    assert patched.status_code == 200 and patched.json()["revisions"] == []  # proposed only
+    proposals = analyst.get(f"/api/v1/advisories/{pk}/revisions/").json()
+    assert [(r["state"], r["note"]) for r in proposals] == [("pending", "Lowered.")]
+    assert tool.get(f"/api/v1/advisories/{pk}/revisions/").status_code == 403
+    rid = proposals[0]["id"]
+    assert post(analyst, f"/api/v1/advisories/{pk}/revisions/{rid}/approve/").status_code == 403
+    approved = post(duty, f"/api/v1/advisories/{pk}/revisions/{rid}/approve/")
+    assert approved.json()["severity"] == "high" and approved.json()["revision"] == 2
+    seen = tool.get(f"/api/v1/advisories/{pk}/").json()["revisions"]
+    assert [(r["number"], r["note"], r["approved_by"]) for r in seen] == [(2, "Lowered.", "duty")]
 
 
 def test_agencies_cannot_write_or_answer_for_others(world: World) -> None:
@@ -244,3 +253,39 @@ def test_attachments_through_the_api(world: World) -> None:
         api(world.bureau_admin).post(path, {"file": SimpleUploadedFile("x", b"x")}).status_code
         == 404
     )
+
+
+def test_revision_on_the_pages_needs_a_second_person(world: World) -> None:
+    advisory = world.sent(target_organisations=[world.bureau])
+    analyst, duty = sign_in(Client(), world.analyst), sign_in(Client(), world.duty)
+    form = AdvisoryForm.initial_from(advisory)
+    form.update(
+        cves="CVE-2026-1234 9.8",
+        affected_products="example httpd >=2.4.0,<2.4.60",
+        category=advisory.category_id,
+        response_deadline="2030-01-01T10:00",
+        title="Corrected title",
+        note="Title corrected.",
+    )
+    form = {
+        k: v
+        for k, v in form.items()
+        if v is not None
+        and k
+        not in {
+            "target_sectors",
+            "target_authorities",
+            "target_organisations",
+            "target_all",
+            "target_inventory",
+        }
+    }
+    analyst.post(f"/advisories/{advisory.pk}/edit/", form)
+    page = analyst.get(f"/advisories/{advisory.pk}/").content.decode()
+    assert "Revision awaiting approval" in page and 'id="approve-revision"' not in page
+    duty.post(f"/advisories/{advisory.pk}/approve-revision/")
+    advisory.refresh_from_db()
+    assert advisory.title == "Corrected title" and advisory.revision == 2
+    reader = sign_in(Client(), world.bureau_reporter).get(f"/advisories/{advisory.pk}/")
+    assert "Title corrected." in reader.content.decode()
+    assert "awaiting approval" not in reader.content.decode()

@@ -167,6 +167,7 @@ def test_csaf_documents_validate_against_the_csaf_schema(
         note="Fixed in 2.4.60.",
         recommended_actions="Upgrade to **2.4.60**.",
     )
+    services.approve_revision(world.duty, published["alert"].revisions.get())
     for key in ("alert", "news", "guide"):
         for lang in ("en", "zh-hant"):
             response = client.get(f"/publications/{published[key].reference}/csaf.json?lang={lang}")

@@ -1,13 +1,20 @@
 """Writing, four-eyes approval, sending, revisions, attachments and their audit trail."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from bulwark.advisories import services
-from bulwark.advisories.models import MAX_ATTACHMENT_BYTES, MAX_BODY_CHARS, Revision, Status
+from bulwark.advisories.models import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_BODY_CHARS,
+    Delivery,
+    Revision,
+    Status,
+)
 from bulwark.advisories.rendering import markdown_to_html
 from bulwark.advisories.tests.world import World
 from bulwark.core import audit
@@ -80,6 +87,7 @@ def test_every_state_change_is_audited(world: World) -> None:
         note="Fixed version is 2.4.61.",
         recommended_actions="Upgrade to 2.4.61.",
     )
+    services.approve_revision(world.duty, advisory.revisions.get())
     target = advisory.targets.get()
     services.acknowledge(world.bureau_reporter, target)
     services.report_action(world.bureau_reporter, target, action="patched", note="done")
@@ -88,6 +96,7 @@ def test_every_state_change_is_audited(world: World) -> None:
         "advisory.submitted",
         "advisory.approved",
         "advisory.sent",
+        "advisory.revision_proposed",
         "advisory.revised",
         "advisory.acknowledged",
         "advisory.action_reported",
@@ -95,22 +104,49 @@ def test_every_state_change_is_audited(world: World) -> None:
     assert audit.verify().ok
 
 
-def test_a_revision_keeps_history_and_says_what_changed(world: World) -> None:
+def test_a_revision_needs_a_second_person_keeps_history_and_says_what_changed(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     advisory = world.sent(target_organisations=[world.bureau])
     with pytest.raises(ValidationError):
         services.update_advisory(world.analyst, advisory, severity="high")  # no note
+    new_deadline = timezone.now() + timedelta(days=7)
     services.update_advisory(
-        world.analyst, advisory, note="Severity lowered after analysis.", severity="high"
+        world.analyst,
+        advisory,
+        note="Severity lowered; more time.",
+        severity="high",
+        response_deadline=new_deadline,
     )
     advisory.refresh_from_db()
-    assert advisory.revision == 2 and advisory.status == Status.SENT
+    # Proposed only: the advisory and its recipients are unchanged until approval.
+    assert (advisory.revision, advisory.severity) == (1, "critical")
+    assert not Delivery.objects.filter(kind="revision").exists()
     revision = Revision.objects.get(advisory=advisory)
-    assert revision.note == "Severity lowered after analysis."
-    assert revision.changes == {"severity": ["critical", "high"]}
+    with pytest.raises(ValidationError):
+        services.update_advisory(world.analyst, advisory, note="again", severity="low")
+    with pytest.raises(PermissionDenied):
+        services.approve_revision(world.analyst, revision)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_revision(world.duty, revision)
+    advisory.refresh_from_db()
+    revision.refresh_from_db()
+    assert (advisory.revision, advisory.severity) == (2, "high")
+    assert advisory.response_deadline == new_deadline
+    assert revision.number == 2 and revision.approved_by == world.duty
+    assert revision.note == "Severity lowered; more time."
+    assert revision.changes["severity"] == ["critical", "high"]
+    assert Delivery.objects.filter(kind="revision", revision=2).count() == 2
+    with pytest.raises(ValidationError):
+        services.approve_revision(world.duty, revision)  # decided already
     with pytest.raises(ValidationError):
         services.update_advisory(
             world.analyst, advisory, note="more", target_organisations=[world.power]
         )
+    services.update_advisory(world.analyst, advisory, note="Typo.", title="Typo fixed")
+    services.reject_revision(world.duty, advisory.revisions.pending().get())
+    advisory.refresh_from_db()
+    assert advisory.title != "Typo fixed" and not advisory.revisions.pending().exists()
 
 
 def test_oversized_body_is_refused_clearly(world: World) -> None:
