@@ -9,7 +9,7 @@ far below the 20 k objects/s target.
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -28,7 +28,7 @@ from bulwark.intel.models import (
 )
 from bulwark.intel.stixcheck import Checked, Refused, check, tlp_of
 
-BATCH = 500
+BATCH = 1000
 IDENTITY_NAMESPACE = uuid.UUID("6f1c6a0e-7a43-4b59-9c55-7b1f3c1ed2a1")
 
 
@@ -116,36 +116,101 @@ def store(objects: Sequence[Any], ctx: Context) -> Outcome:
     """Validate and store; duplicates (same id and version) count as successes."""
     now = timezone.now()
     outcome = Outcome()
+    _ADAPTED.clear()
+    _OPS[:] = [connection.ops]
     prepared = _prepare(objects, ctx, now, outcome)
     for start in range(0, len(prepared), BATCH):
         _write(prepared[start : start + BATCH], ctx, now, outcome)
     return outcome
 
 
+_ADAPTED: dict[datetime, Any] = {}
+
+
 def _adapt(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
+    """The database's form of a datetime; cached per store() call, because shared objects
+    repeat the same few timestamps and Django's adapter is slow per call."""
+    if value is None:
+        return None
+    found = _ADAPTED.get(value)
+    if found is None:
+        found = _ADAPTED[value] = _OPS[0].adapt_datetimefield_value(value)
+    return found
+
+
+_OPS: list[Any] = []
+
+
+def _allocate_ids(table: str, count: int) -> list[int]:
+    """Primary keys for rows about to be inserted, so that rows can be written with
+    executemany (one prepared statement) and still be referred to. SQLite: the store runs
+    in an IMMEDIATE transaction, which holds the write lock; PostgreSQL: the sequence."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+        top = cursor.fetchone()[0]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        start = max(top, row[0] if row else 0) + 1
+        return list(range(start, start + count))
+
+
+def _sqlite_sequence(table: str, last: int) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE sqlite_sequence SET seq = %s WHERE name = %s AND seq < %s",
+                [last, table, last],
+            )
+
+
+def _select_in(sql: str, fixed: list[Any], keys: list[Any]) -> list[tuple[Any, ...]]:
+    """Run `sql` (with `IN ({in})`) for the keys in chunks; one array parameter on
+    PostgreSQL, where long IN lists cost more to send than to run."""
+    found: list[tuple[Any, ...]] = []
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        step = 50_000 if postgres else BATCH
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            if postgres:
+                cursor.execute(sql.replace("IN ({in})", "= ANY(%s)"), [*fixed, chunk])
+            else:
+                cursor.execute(sql.replace("{in}", ",".join(["%s"] * len(chunk))), [*fixed, *chunk])
+            found.extend(cursor.fetchall())
+    return found
 
 
 def _write(
     batch: list[tuple[Checked, TLP, int | None]], ctx: Context, now: datetime, outcome: Outcome
 ) -> None:
     coll = ctx.collection
+    table = StixObject._meta.db_table
     ids = list({c.stix_id for c, _l, _s in batch})
-    existing: dict[str, list[tuple[datetime, int, bool]]] = {}
-    for stix_id, version, pk, latest in StixObject.objects.filter(
-        collection=coll, stix_id__in=ids
-    ).values_list("stix_id", "version", "pk", "is_latest"):
-        existing.setdefault(stix_id, []).append((version, pk, latest))
+    existing: dict[str, list[tuple[Any, int, bool]]] = {}
+    for stix_id, version, pk, latest in _select_in(
+        f"SELECT stix_id, version, id, is_latest FROM {table} "  # noqa: S608
+        "WHERE collection_id = %s AND stix_id IN ({in})",
+        [coll.pk],
+        ids,
+    ):
+        if version.tzinfo is None:  # SQLite returns naive UTC
+            version = version.replace(tzinfo=UTC)
+        existing.setdefault(stix_id, []).append((version, pk, bool(latest)))
     fresh: list[tuple[Checked, TLP, int | None]] = []
-    seen: set[tuple[str, datetime]] = set()
+    seen: set[tuple[str, Any]] = set()
     for item in batch:
         checked = item[0]
         checked.version = checked.version or now
-        key = (checked.stix_id, checked.version)
+        version = checked.version
+        key = (checked.stix_id, version)
         outcome.successes.append({"id": checked.stix_id, "version": _version_text(checked.version)})
-        if key in seen or any(
-            v == checked.version for v, _p, _l in existing.get(checked.stix_id, [])
-        ):
+        if key in seen or any(v == version for v, _p, _l in existing.get(checked.stix_id, [])):
             outcome.duplicates += 1
             continue
         seen.add(key)
@@ -153,11 +218,11 @@ def _write(
     if not fresh:
         return
     # The newest version of each id in this batch, compared with what is stored.
-    newest: dict[str, datetime] = {}
+    newest: dict[str, Any] = {}
     for checked, _l, _s in fresh:
-        assert checked.version is not None
-        if checked.stix_id not in newest or checked.version > newest[checked.stix_id]:
-            newest[checked.stix_id] = checked.version
+        version = checked.version
+        if checked.stix_id not in newest or version > newest[checked.stix_id]:
+            newest[checked.stix_id] = version
     superseded: list[int] = []
     latest_ids: set[str] = set()
     for stix_id, version in newest.items():
@@ -169,38 +234,30 @@ def _write(
     if superseded:
         StixObject.objects.filter(pk__in=superseded).update(is_latest=False)
 
-    table = StixObject._meta.db_table
     cols = [
-        "collection_id", "stix_id", "type", "spec_version", "created", "modified", "version",
-        "date_added", "is_latest", "tlp", "source_org_id", "audience_org_id", "sharing_group_id",
-        "submitted_by_id", "status", "category_id", "raw",
+        "id", "collection_id", "stix_id", "type", "spec_version", "created", "modified",
+        "version", "date_added", "is_latest", "tlp", "source_org_id", "audience_org_id",
+        "sharing_group_id", "submitted_by_id", "status", "category_id", "raw",
     ]  # fmt: skip
-    rows: list[Any] = []
-    for checked, level, source in fresh:
-        is_latest = checked.stix_id in latest_ids and checked.version == newest[checked.stix_id]
-        rows.extend(
-            [
-                coll.pk, checked.stix_id, checked.type, checked.spec_version,
-                _adapt(checked.created), _adapt(checked.modified), _adapt(checked.version),
-                _adapt(now), is_latest, int(level), source, coll.organisation_id,
-                ctx.sharing_group_id or coll.sharing_group_id, ctx.user_id, ctx.status,
-                ctx.category_id, checked.raw,
-            ]
-        )  # fmt: skip
-    placeholders = ",".join(["(" + ",".join(["%s"] * len(cols)) + ")"] * len(fresh))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({','.join(cols)}) VALUES {placeholders} RETURNING id, stix_id",  # noqa: S608 (names from model meta; values bound)
-            rows,
-        )
-        returned = cursor.fetchall()
-    # (stix_id -> pks); several versions of one id in a batch are matched in insert order.
-    pks_by_id: dict[str, list[int]] = {}
-    for pk, stix_id in sorted(returned):
-        pks_by_id.setdefault(stix_id, []).append(pk)
+    pks = _allocate_ids(table, len(fresh))
+    added = _adapt(now)
+    group = ctx.sharing_group_id or coll.sharing_group_id
+    rows = []
     placed: list[tuple[int, Checked, TLP, int | None]] = []
-    for checked, level, source in fresh:
-        placed.append((pks_by_id[checked.stix_id].pop(0), checked, level, source))
+    for pk, (checked, level, source) in zip(pks, fresh, strict=True):
+        is_latest = checked.stix_id in latest_ids and checked.version == newest[checked.stix_id]
+        version = _adapt(checked.version)
+        rows.append(
+            (
+                pk, coll.pk, checked.stix_id, checked.type, checked.spec_version,
+                _adapt(checked.created), _adapt(checked.modified), version, added, is_latest,
+                int(level), source, coll.organisation_id, group, ctx.user_id, ctx.status,
+                ctx.category_id, checked.raw,
+            )
+        )  # fmt: skip
+        placed.append((pk, checked, level, source))
+    _insert_many(table, cols, rows)
+    _sqlite_sequence(table, pks[-1])
     outcome.stored += len(placed)
     if ctx.red_recipient_ids:
         through = StixObject.red_recipients.through
@@ -240,28 +297,55 @@ def _write_values(placed: list[tuple[int, Checked, TLP, int | None]]) -> None:
 
 def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Ids of the given (kind, normalised value) pairs, inserting those not yet stored."""
-    wanted = list(wanted)
+    if not _OPS:
+        _OPS[:] = [connection.ops]
     table = Value._meta.db_table
-    rows = [(kind, value, obs.net_key(kind, value), 0, 0) for kind, value in wanted]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            chunk = rows[start : start + BATCH]
-            placeholders = ",".join(["(%s,%s,%s,%s,%s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (kind, value, net_key, sighting_count, "  # noqa: S608
-                f"false_positive_count) VALUES {placeholders} ON CONFLICT (kind, value) DO NOTHING",
-                [x for row in chunk for x in row],
-            )
-    found: dict[tuple[str, str], int] = {}
     by_kind: dict[str, list[str]] = {}
-    for kind, value in wanted:
+    for kind, value in set(wanted):
         by_kind.setdefault(kind, []).append(value)
+    found: dict[tuple[str, str], int] = {}
+
+    def lookup(kind: str, values: list[str]) -> None:
+        for pk, text in _select_in(
+            f"SELECT id, value FROM {table} WHERE kind = %s AND value IN ({{in}})",  # noqa: S608
+            [kind],
+            values,
+        ):
+            found[(kind, text)] = pk
+
     for kind, values in by_kind.items():
-        for start in range(0, len(values), BATCH):
-            for pk, value in Value.objects.filter(
-                kind=kind, value__in=values[start : start + BATCH]
-            ).values_list("pk", "value"):
-                found[(kind, value)] = pk
+        lookup(kind, values)
+    missing = [(k, v) for k, values in by_kind.items() for v in values if (k, v) not in found]
+    if not missing:
+        return found
+    if connection.vendor == "sqlite":
+        # The IMMEDIATE transaction holds the write lock: nobody else inserts meanwhile.
+        pks = _allocate_ids(table, len(missing))
+        _insert_many(
+            table,
+            ["id", "kind", "value", "net_key", "sighting_count", "false_positive_count"],
+            [(pk, k, v, obs.net_key(k, v), 0, 0) for pk, (k, v) in zip(pks, missing, strict=True)],
+        )
+        _sqlite_sequence(table, pks[-1])
+        found.update({kv: pk for pk, kv in zip(pks, missing, strict=True)})
+        return found
+    # PostgreSQL: another transaction may insert the same value at the same moment.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (kind, value, net_key, sighting_count, "  # noqa: S608
+            "false_positive_count) SELECT k, v, n, 0, 0 FROM "
+            "unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS t(k, v, n) "
+            "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
+            [
+                [k for k, _v in missing],
+                [v for _k, v in missing],
+                [obs.net_key(k, v) for k, v in missing],
+            ],
+        )
+        for pk, kind, text in cursor.fetchall():
+            found[(kind, text)] = pk
+    for kind in {k for k, _v in missing}:
+        lookup(kind, [v for k, v in missing if k == kind and (k, v) not in found])
     return found
 
 
@@ -286,16 +370,22 @@ def _write_indicators(placed: list[tuple[int, Checked, TLP, int | None]]) -> Non
 
 
 def _insert_many(table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """One prepared statement, many rows (psycopg pipelines them; sqlite3 steps them)."""
     if not rows:
         return
+    if connection.vendor == "postgresql":
+        # COPY: one round trip for the whole batch instead of one per row.
+        with connection.cursor() as cursor:
+            raw_cursor: Any = cursor.cursor
+            with raw_cursor.copy(f"COPY {table} ({','.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            chunk = rows[start : start + BATCH]
-            row_ph = "(" + ",".join(["%s"] * len(cols)) + ")"
-            cursor.execute(
-                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([row_ph] * len(chunk))}",  # noqa: S608
-                [x for row in chunk for x in row],
-            )
+        cursor.executemany(
+            f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join(['%s'] * len(cols))})",  # noqa: S608
+            rows,
+        )
 
 
 __all__ = ["Context", "Outcome", "Refused", "ensure_values", "organisation_identity", "store"]

@@ -153,7 +153,7 @@ class StixObject(models.Model):
     modified = models.DateTimeField(null=True, blank=True)
     # The TAXII "version": modified, else created, else date_added.
     version = models.DateTimeField()
-    date_added = models.DateTimeField(db_index=True)
+    date_added = models.DateTimeField()
     is_latest = models.BooleanField(default=True)
     tlp = models.PositiveSmallIntegerField("TLP", choices=TLP_CHOICES)
     source_org = models.ForeignKey(
@@ -190,8 +190,11 @@ class StixObject(models.Model):
             models.Index(
                 fields=["collection", "is_latest", "date_added", "id"], name="intel_obj_latest"
             ),
-            models.Index(fields=["stix_id"], name="intel_obj_stix_id"),
-            models.Index(fields=["status", "source_org"], name="intel_obj_review"),
+            models.Index(
+                fields=["source_org", "date_added"],
+                name="intel_obj_review",
+                condition=models.Q(status="pending"),
+            ),
         ]
 
     def __str__(self) -> str:

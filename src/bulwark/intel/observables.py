@@ -49,9 +49,51 @@ def detect(value: str) -> str:
     return "domain"
 
 
+# Lower-case letters, digits and hyphens, no "--" (which IDNA checks), a letter TLD: the
+# IDNA A-label of such a name is the name itself, so the IDNA library is skipped for it.
+_PLAIN_DOMAIN = re.compile(
+    r"\A(?=.{1,253}\Z)(?:(?!-)(?:(?!--)[a-z0-9-]){1,63}(?<!-)\.)+[a-z]{2,63}\Z"
+)
+_PLAIN_URL = re.compile(r"\A(https?|ftp)://([a-z0-9.-]+)(/[\x21-\x7e]*)?\Z")
+_PLAIN_IPV4 = re.compile(
+    r"\A(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z"
+)
+
+
+def plain_domain(text: str) -> str | None:
+    lowered = text.lower()
+    return lowered if _PLAIN_DOMAIN.match(lowered) else None
+
+
+def _fast(kind: str, text: str) -> str | None:
+    """The canonical text of common, plain values without the general parsers (which give
+    the same result on them; tests/test_observables.py compares both)."""
+    if kind == "ipv4":
+        return text if _PLAIN_IPV4.match(text) else None
+    if kind == "domain":
+        return plain_domain(text)
+    if kind in HASH_KINDS:
+        return text.lower() if len(text) == _HASH_SIZES[kind] and _HEX.match(text) else None
+    if kind == "url":
+        match = _PLAIN_URL.match(text)
+        if match is None or "#" in text or "?" in text:
+            return None
+        host = plain_domain(match.group(2))
+        if host is None or host != match.group(2):
+            return None
+        return f"{match.group(1)}://{host}{match.group(3) or '/'}"
+    return None
+
+
+_HASH_SIZES = {"md5": 32, "sha1": 40, "sha256": 64}
+
+
 def normalise(kind: str, value: str) -> tuple[str, str]:
     """(kind, canonical text). A /32 or /128 prefix becomes the address it names."""
     text = value.strip()
+    fast = _fast(kind, text)
+    if fast is not None:
+        return kind, fast
     if kind == "cidr":
         if len(text) > 64:
             raise InvalidIndicator("too long to be an IP prefix")

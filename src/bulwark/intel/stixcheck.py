@@ -9,6 +9,7 @@ other object, and any indicator with properties outside the common set, is check
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -74,6 +75,11 @@ class Checked:
 def parse_timestamp(value: Any, name: str) -> datetime:
     if not isinstance(value, str) or not TIMESTAMP.match(value):
         raise Refused(f"{name} must be an RFC 3339 UTC timestamp such as 2026-01-31T08:00:00Z")
+    return _parse_timestamp(value, name)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_timestamp(value: str, name: str) -> datetime:
     text = value[:-1]
     if "." in text:
         whole, fraction = text.split(".")
@@ -145,9 +151,10 @@ def _fast_indicator(obj: dict[str, Any], stix_id: str, raw: str) -> Checked:
         if name in obj and not isinstance(obj[name], str):
             raise Refused(f"{name} must be a string")
     for name in ("labels", "indicator_types"):
-        value = obj.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise Refused(f"{name} must be a list of non-empty strings")
+        if name in obj:
+            value = obj[name]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise Refused(f"{name} must be a list of non-empty strings")
     if "revoked" in obj and not isinstance(obj["revoked"], bool):
         raise Refused("revoked must be true or false")
     pattern = obj.get("pattern")
