@@ -81,6 +81,7 @@ ADVISORY_PURPOSES = [
 RED_PURPOSES = [Contact.Purpose.SECURITY, Contact.Purpose.CISO]
 MEMBER_ROLES = [Role.REPORTER, Role.ORG_ADMIN, Role.REVIEWER]
 DELIVERY_BATCH = 200
+TARGET_CHUNK = 5000
 MAX_DELIVERY_ATTEMPTS = 5
 REMIND_BEFORE = timedelta(hours=24)
 
@@ -478,6 +479,17 @@ def send(actor: User, advisory: Advisory) -> Advisory:
 
 
 def _queue_deliveries(advisory: Advisory, kind: str, target_ids: list[int] | None) -> list[int]:
+    if target_ids is not None and len(target_ids) > TARGET_CHUNK:
+        # Keep each statement under SQLite's limit on query parameters.
+        return [
+            pk
+            for start in range(0, len(target_ids), TARGET_CHUNK)
+            for pk in _queue_deliveries(advisory, kind, target_ids[start : start + TARGET_CHUNK])
+        ]
+    return _insert_deliveries(advisory, kind, target_ids)
+
+
+def _insert_deliveries(advisory: Advisory, kind: str, target_ids: list[int] | None) -> list[int]:
     """One delivery row per target and contact address, in one INSERT ... SELECT (20,000
     rows through the ORM cost seconds). The language is that of the user who has the
     contact's address, else LANGUAGE_CODE. Returns the new rows' ids."""

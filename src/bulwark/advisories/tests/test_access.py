@@ -64,6 +64,10 @@ def test_signed_in_read_paths(world: World, role: str) -> None:
         a["reference"] for a in api.get("/api/v1/advisories/?limit=100").json()["results"]
     }
     listing = page.get("/advisories/").content.decode()
+    inbox = {
+        t["advisory"] for t in api.get("/api/v1/advisory-targets/?limit=100").json()["results"]
+    }
+    assert inbox <= {made[k].reference for k in expected}
     for key, advisory in made.items():
         allowed = key in expected
         assert (page.get(f"/advisories/{advisory.pk}/").status_code == 200) is allowed, key

@@ -139,6 +139,20 @@ def test_acknowledge_act_and_track(world: World, django_capture_on_commit_callba
     assert Target.objects.get(pk=bureau.pk).state(later) == "overdue"
 
 
+def test_large_target_lists_are_chunked(
+    world: World, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "TARGET_CHUNK", 2)
+    advisory = send(
+        world,
+        django_capture_on_commit_callbacks,
+        target_organisations=[world.bureau, world.power, world.grid, world.office],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.remind(world.duty, advisory) == 4
+    assert Delivery.objects.filter(kind="reminder").count() == 5  # Bureau has two contacts
+
+
 def test_reminders_before_the_deadline_and_escalation_after(
     world: World, smtp: Inbox, django_capture_on_commit_callbacks: Any
 ) -> None:
