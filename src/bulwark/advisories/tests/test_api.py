@@ -289,3 +289,28 @@ def test_revision_on_the_pages_needs_a_second_person(world: World) -> None:
     reader = sign_in(Client(), world.bureau_reporter).get(f"/advisories/{advisory.pk}/")
     assert "Title corrected." in reader.content.decode()
     assert "awaiting approval" not in reader.content.decode()
+
+
+def test_inventory_page(world: World) -> None:
+    admin = sign_in(Client(), world.bureau_admin)
+    added = admin.post(
+        "/advisories/inventory/",
+        {"organisation": world.bureau.pk, "cpe": "cpe:2.3:a:example:httpd:2.4.1:*:*:*:*:*:*:*"},
+    )
+    assert added.status_code == 302
+    broken = admin.post("/advisories/inventory/", {"organisation": world.bureau.pk, "cpe": "nope"})
+    assert broken.status_code == 400 and "CPE 2.3 name starts with" in broken.content.decode()
+    other = admin.post(
+        "/advisories/inventory/", {"organisation": world.power.pk, "vendor": "a", "product": "b"}
+    )
+    assert other.status_code == 400  # not an organisation this admin administers
+    reporter = sign_in(Client(), world.bureau_reporter).get("/advisories/inventory/")
+    assert (
+        "httpd" in reporter.content.decode()
+        and 'id="inventory-form"' not in reporter.content.decode()
+    )
+    outsider = sign_in(Client(), world.power_reporter).get("/advisories/inventory/")
+    assert "httpd" not in outsider.content.decode()
+    item = InventoryItem.objects.get()
+    admin.post(f"/advisories/inventory/{item.pk}/remove/")
+    assert not InventoryItem.objects.exists()
