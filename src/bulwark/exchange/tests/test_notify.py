@@ -248,3 +248,20 @@ def test_analyst_resends_a_notification(routed: Any, smtp: Inbox) -> None:
     assert [m.rcpt_tos for m in smtp.messages].count(["soc@cht.example"]) == 2
     with pytest.raises(Exception, match="CERT staff"):
         notify.resend(User.objects.get(username="reporter"), notification)
+
+
+def test_periodic_task_polls_mail_gathers_and_sends(
+    routed: Any, smtp: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulwark.conftest import run_queued_tasks
+    from bulwark.exchange.tasks import exchange_cycle
+
+    monkeypatch.setenv("BULWARK_EXCHANGE_MAILDIR", str(tmp_path / "inbox"))
+    box = mailbox.Maildir(str(tmp_path / "inbox"), create=True)
+    box.add((demo.SAMPLES / "xarf-login-attack-from-jpcert.eml").read_bytes())
+    exchange_cycle.enqueue()
+    assert run_queued_tasks() == 1
+    assert Report.objects.filter(source="email").count() == 1
+    # six notifications from the Shadowserver report, WRA's has no address (retrying)
+    assert len(smtp.messages) == 6
+    assert Notification.objects.get(recipient=routed["WRA"]).status == "retrying"
