@@ -32,11 +32,8 @@ def fingerprint() -> Any:
         ),
         tuple(Rule.objects.aggregate(n=Count("id"), t=Max("updated_at")).values()),
         tuple(CountryNetwork.objects.aggregate(n=Count("id"), last=Max("id")).values()),
-        tuple(
-            Organisation.objects.filter(kind=OrganisationKind.FOREIGN_CERT)
-            .aggregate(n=Count("id"), t=Max("updated_at"))
-            .values()
-        ),
+        # any organisation change: activation, a foreign CERT's country, ...
+        tuple(Organisation.objects.aggregate(n=Count("id"), t=Max("updated_at")).values()),
     )
 
 

@@ -242,3 +242,23 @@ def test_tabs_backslashes_and_newlines_survive_storage(constituency: None) -> No
     assert fields["extra.system"] == "multi\nline \\N \\\\ end"
     assert fields["source.geolocation.region"] == "TAI\\PEI"
     assert fields["source.geolocation.city"] == "A\tB"
+
+
+def test_router_follows_constituency_changes(constituency: Any) -> None:
+    from bulwark.constituency import services as constituency_services
+
+    ingest(SHADOW)
+    assert Event.objects.get(source_ip="198.18.250.1").recipient is None
+    constituency_services.add_network(None, constituency["CHT"], "cidr", "198.18.250.0/24")
+    data = (demo.SAMPLES / SHADOW).read_bytes().replace(b"2026-11-20", b"2026-11-22")
+    services.ingest(None, io.BytesIO(data), file_name=SHADOW)
+    later = Event.objects.filter(source_ip="198.18.250.1").order_by("-id").first()
+    assert later is not None and later.recipient == constituency["CHT"]
+    # a deactivated organisation no longer receives
+    taipower = constituency["Taipower"]
+    taipower.is_active = False
+    taipower.save()
+    data = data.replace(b"2026-11-22", b"2026-11-24")
+    services.ingest(None, io.BytesIO(data), file_name=SHADOW)
+    newest = Event.objects.filter(source_ip="198.18.12.7").order_by("-id").first()
+    assert newest is not None and newest.recipient is None
