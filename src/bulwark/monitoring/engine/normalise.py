@@ -1,0 +1,250 @@
+"""Canonical forms of observable values, shared by indicators and log fields.
+
+Both sides go through the same functions, so a value in a log matches an indicator
+exactly when their canonical forms are equal. All functions take and return bytes
+(logs are bytes; decoding every value would cost more than matching it) and return
+None for a value that cannot be of that kind.
+"""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import idna
+
+MAX_VALUE = 4096
+_HEX = frozenset(b"0123456789abcdef")
+_HASH_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256"}
+_V4_CHARS = frozenset(b"0123456789.")
+_LABEL = re.compile(rb"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_DEFANG = ((b"[.]", b"."), (b"(.)", b"."), (b"[dot]", b"."), (b"[@]", b"@"), (b"[:]", b":"))
+
+
+def refang(value: bytes) -> bytes:
+    """Undo the usual defanging of shared indicators (hxxp, [.], [@])."""
+    for old, new in _DEFANG:
+        if old in value:
+            value = value.replace(old, new)
+    if value[:4].lower() == b"hxxp":
+        value = b"http" + value[4:]
+    return value
+
+
+def domain(raw: bytes) -> bytes | None:
+    """Lower-case A-label form without a trailing dot, or None."""
+    if len(raw) > MAX_VALUE:
+        return None
+    value = raw.lower().rstrip(b".")
+    if not value:
+        return None
+    if not value.isascii():
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        try:
+            value = idna.encode(text, uts46=True).lower()
+        except (idna.IDNAError, UnicodeError, ValueError):
+            try:
+                value = text.encode("idna").lower()
+            except (UnicodeError, ValueError):
+                return None
+    return value
+
+
+def valid_domain(value: bytes) -> bool:
+    """Strict enough to refuse indicator lines that are not domain names."""
+    return (
+        0 < len(value) <= 253
+        and b"." in value
+        and all(_LABEL.fullmatch(label) for label in value.split(b"."))
+        and not value.replace(b".", b"").isdigit()
+    )
+
+
+def address(raw: bytes) -> bytes | None:
+    """Canonical text of an IPv4/IPv6 address (compressed, lower case), or None.
+
+    Dotted quads from logs are already canonical in almost all cases; the fast test keeps
+    them off the ipaddress module."""
+    if not raw or len(raw) > 64:
+        return None
+    if raw[0] == 91 and raw[-1] == 93:  # [v6]
+        raw = raw[1:-1]
+    if _V4_CHARS.issuperset(raw):
+        parts = raw.split(b".")
+        if (
+            len(parts) == 4
+            and all(p and len(p) <= 3 and (p == b"0" or p[0] != 48) for p in parts)
+            and all(int(p) <= 255 for p in parts)
+        ):
+            return raw
+        return None
+    if b":" not in raw:
+        return None
+    text = raw.split(b"%", 1)[0]
+    try:
+        ip = ipaddress.IPv6Address(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return ip.compressed.encode("ascii")
+
+
+def mapped_v4(canonical_v6: bytes) -> bytes | None:
+    """The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d), if any."""
+    if not canonical_v6.startswith(b"::ffff:"):
+        return None
+    try:
+        ip = ipaddress.IPv6Address(canonical_v6.decode("ascii")).ipv4_mapped
+    except ValueError:
+        return None
+    return None if ip is None else str(ip).encode("ascii")
+
+
+def file_hash(raw: bytes) -> bytes | None:
+    value = raw.strip().lower()
+    if len(value) in _HASH_LENGTHS and _HEX.issuperset(value):
+        return value
+    return None
+
+
+def email(raw: bytes) -> bytes | None:
+    """`local@domain` lower-cased (mail systems treat local parts case-insensitively in
+    practice), the domain in A-label form; angle brackets and display names stripped."""
+    value = raw.strip()
+    if b"<" in value:
+        value = value[value.rfind(b"<") + 1 :].split(b">", 1)[0]
+    value = value.strip().strip(b"\"'")
+    local, sep, host = value.rpartition(b"@")
+    if not sep or not local or not host or len(local) > 64 or len(value) > 320:
+        return None
+    if any(c in local for c in b" \t<>,;"):
+        return None
+    dom = domain(host)
+    if dom is None:
+        return None
+    return local.lower() + b"@" + dom
+
+
+def _pct(match: re.Match[bytes]) -> bytes:
+    code = int(match.group(1), 16)
+    if code in _UNRESERVED:
+        return bytes((code,))
+    return b"%" + match.group(1).upper()
+
+
+def url(raw: bytes, default_scheme: bytes = b"http") -> bytes | None:
+    """Canonical URL: scheme and host lower-cased, IDN host in A-labels, default port and
+    fragment dropped, percent-escapes of unreserved characters decoded and the others
+    upper-cased, dot segments removed, empty path as '/'."""
+    if not raw or len(raw) > MAX_VALUE:
+        return None
+    value = raw.strip()
+    if b"://" not in value[:12]:
+        value = default_scheme + b"://" + value
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("latin-1")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "ftp") or not hostname:
+        return None
+    host_bytes = hostname.encode("utf-8")
+    host = address(host_bytes)
+    if host is not None and b":" in host:
+        host = b"[" + host + b"]"
+    if host is None:
+        host = domain(host_bytes)
+    if host is None:
+        return None
+    default_port = {"http": 80, "https": 443, "ftp": 21}[scheme]
+    netloc = host if port in (None, default_port) else host + b":" + str(port).encode()
+    path = _PCT.sub(_pct, parts.path.encode("utf-8")) or b"/"
+    path = _remove_dot_segments(path)
+    query = _PCT.sub(_pct, parts.query.encode("utf-8"))
+    out = scheme.encode() + b"://" + netloc + path
+    return out + b"?" + query if query else out
+
+
+def _remove_dot_segments(path: bytes) -> bytes:
+    if b"/." not in path:
+        return path
+    out: list[bytes] = []
+    segments = path.split(b"/")
+    for segment in segments[1:]:
+        if segment == b"..":
+            if out:
+                out.pop()
+        elif segment != b".":
+            out.append(segment)
+    trailing = b"/" if segments[-1] in (b".", b"..") else b""
+    return b"/" + b"/".join(out) + trailing
+
+
+def host(raw: bytes) -> tuple[str, bytes] | None:
+    """A field that may hold an address or a domain (HTTP Host, DNS answers)."""
+    value = raw
+    if b":" in value and value.count(b":") == 1 and not value.startswith(b"["):
+        value = value.split(b":", 1)[0]  # host:port
+    addr = address(value)
+    if addr is not None:
+        return ("addr", addr)
+    dom = domain(value)
+    return None if dom is None else ("domain", dom)
+
+
+_FAST_DOMAIN = re.compile(rb"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}")
+_OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_FAST_V4 = re.compile(_OCTET + rb"(?:\." + _OCTET + rb"){3}")
+
+
+def detect_kind(value: bytes) -> tuple[str, bytes] | None:
+    """Type detection for one indicator: (type, canonical value) with type one of ipv4,
+    ipv6, cidr, domain, url, md5, sha1, sha256, email; None when it is none of them."""
+    value = value.strip()
+    # The two common cases of a million-line feed, decided by one regex each.
+    low = value.lower()
+    if len(low) <= 253 and _FAST_DOMAIN.fullmatch(low):
+        return ("domain", low)
+    if _FAST_V4.fullmatch(value):
+        return ("ipv4", value)
+    value = refang(value)
+    if not value or len(value) > MAX_VALUE:
+        return None
+    if b"/" in value and b"://" not in value and len(value) <= 64:
+        try:
+            net = ipaddress.ip_network(value.decode("ascii"), strict=False)
+        except (ValueError, UnicodeDecodeError):
+            net = None
+        if net is not None:
+            if net.prefixlen == net.max_prefixlen:
+                return ("ipv4" if net.version == 4 else "ipv6", _addr_text(net.network_address))
+            return ("cidr", str(net).encode("ascii"))
+    addr = address(value)
+    if addr is not None:
+        return ("ipv6" if b":" in addr else "ipv4", addr)
+    digest = file_hash(value)
+    if digest is not None:
+        return (_HASH_LENGTHS[len(digest)], digest)
+    if b"://" in value:
+        canonical = url(value)
+        return None if canonical is None else ("url", canonical)
+    if b"@" in value:
+        mail = email(value)
+        return None if mail is None else ("email", mail)
+    dom = domain(value.removeprefix(b"*."))
+    if dom is not None and valid_domain(dom):
+        return ("domain", dom)
+    return None
+
+
+def _addr_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
+    return ip.compressed.encode("ascii")
