@@ -196,7 +196,7 @@ class Event(models.Model):
         Report, on_delete=models.PROTECT, related_name="events", db_index=False
     )
     record_no = models.IntegerField(_("line / record"))
-    event_id = models.UUIDField(_("event id"), db_index=True)
+    event_id = models.UUIDField(_("event id"))  # shown, not searched: no index to maintain
     dedupe_key = models.UUIDField(unique=True)
     taxonomy = models.CharField(_("classification taxonomy"), max_length=40)
     classification_type = models.CharField(_("classification type"), max_length=40)
@@ -247,7 +247,7 @@ class Event(models.Model):
             models.Index(fields=["recipient", "classification_type"], name="exch_event_rcpt"),
             models.Index(fields=["source_ip"], name="exch_event_ip"),
             models.Index(fields=["source_asn"], name="exch_event_asn"),
-            models.Index(fields=["time_source"], name="exch_event_time"),
+            models.Index(fields=["time_observation"], name="exch_event_received"),
             models.Index(fields=["report", "record_no"], name="exch_event_record"),
             models.Index(
                 fields=["recipient", "classification_type", "id"],
