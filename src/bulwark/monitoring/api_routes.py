@@ -5,3 +5,7 @@ from rest_framework.routers import BaseRouter
 
 def register(router: BaseRouter) -> None:
     """Add this app's viewsets to `router`."""
+    from bulwark.monitoring.api.views import AlertViewSet, SightingViewSet
+
+    router.register("monitoring/sightings", SightingViewSet, basename="monitoring-sighting")
+    router.register("monitoring/alerts", AlertViewSet, basename="monitoring-alert")

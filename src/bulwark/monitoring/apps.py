@@ -6,3 +6,9 @@ class MonitoringConfig(AppConfig):
     name = "bulwark.monitoring"
     label = "monitoring"
     verbose_name = _("Monitoring")
+
+    def ready(self) -> None:
+        from bulwark.constituency.scopes import SCOPES
+
+        SCOPES.setdefault("monitoring:read", _("Read monitoring sightings and alerts"))
+        SCOPES.setdefault("monitoring:write", _("Triage monitoring alerts"))

@@ -1,0 +1,147 @@
+"""Monitoring records: hourly sightings of indicators in an agency's logs, the rules that
+raise alerts, the alerts the CERT triages, and per-agency false-positive suppressions."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency.models import Organisation
+
+
+class AgencyScopedQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> "AgencyScopedQuerySet":
+        """CERT staff see every agency's; an agency's members see their own; nobody else
+        sees any (the one place this rule lives: pages, API, counts use it)."""
+        from bulwark.constituency.access import viewer_of
+
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated or not viewer.own_org_ids:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.own_org_ids)
+
+
+class Sighting(models.Model):
+    """Hits of one indicator value in one agency's logs during one hour."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    indicator_type = models.CharField(_("type"), max_length=10)
+    indicator = models.CharField(_("indicator"), max_length=2048)
+    indicator_ref = models.CharField(_("indicator id"), max_length=100, blank=True)
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
+    hour = models.DateTimeField(_("hour"))
+    count = models.PositiveIntegerField(_("count"), default=0)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    last_field = models.CharField(_("field"), max_length=100, blank=True)
+
+    objects = AgencyScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-hour", "indicator"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "indicator_type", "indicator", "hour"],
+                name="one_sighting_per_indicator_agency_hour",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} x{self.count} @ {self.hour:%Y-%m-%d %H}h"
+
+
+class AlertRule(models.Model):
+    """Sightings that satisfy a rule raise an alert (empty criteria match anything)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    min_score = models.PositiveSmallIntegerField(_("minimum score"), null=True, blank=True)
+    indicator_types = models.CharField(
+        _("indicator types"), max_length=200, blank=True, help_text=_("comma-separated")
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, sighting: Sighting) -> bool:
+        types = {t.strip() for t in self.indicator_types.split(",") if t.strip()}
+        if types and sighting.indicator_type not in types:
+            return False
+        if self.organisation_id is not None and self.organisation_id != sighting.organisation_id:
+            return False
+        if self.min_score is not None:
+            # An indicator without a score (e.g. one reported with an incident) counts as
+            # certain: the CERT put it there on purpose.
+            return sighting.score is None or sighting.score >= self.min_score
+        return True
+
+
+class Alert(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("new")
+        PROMOTED = "promoted", _("promoted to an incident")
+        FALSE_POSITIVE = "false_positive", _("false positive")
+        DISMISSED = "dismissed", _("dismissed")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    indicator_type = models.CharField(_("type"), max_length=10)
+    indicator = models.CharField(_("indicator"), max_length=2048)
+    indicator_ref = models.CharField(_("indicator id"), max_length=100, blank=True)
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
+    rule = models.ForeignKey(AlertRule, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.NEW)
+    count = models.PositiveIntegerField(_("hits"), default=0)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    triaged_at = models.DateTimeField(_("triaged at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = AgencyScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [models.Index(fields=["organisation", "indicator_type", "indicator", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} ({self.organisation})"
+
+
+class Suppression(models.Model):
+    """An indicator marked as a false positive for one agency: no more alerts there."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    indicator_type = models.CharField(_("type"), max_length=10)
+    indicator = models.CharField(_("indicator"), max_length=2048)
+    reason = models.TextField(_("reason"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AgencyScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "indicator_type", "indicator"], name="one_suppression"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} suppressed for {self.organisation}"

@@ -1,0 +1,278 @@
+"""The only writers of monitoring records: storing hits as sightings, raising alerts,
+promoting an alert to an incident, marking a false positive. One transaction and one
+audit entry each."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import Membership, Organisation, Role, User
+from bulwark.core import audit
+from bulwark.core.models import Notification
+from bulwark.core.tasks import send_email
+from bulwark.incidents import services as incident_services
+from bulwark.incidents.indicators import KINDS
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.models import Incident
+from bulwark.monitoring.models import Alert, AlertRule, Sighting, Suppression
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str, datetime]  # (type, indicator, hour)
+
+
+def _when(value: Any) -> datetime:
+    """A hit's log timestamp (Zeek epoch seconds, ISO 8601) or now when it has none."""
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return timezone.now()
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return timezone.now()
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return timezone.now()
+
+
+def aggregate(hits: Iterable[Mapping[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """Hits (engine NDJSON records) -> per (type, indicator, hour): count, first/last."""
+    out: dict[Key, dict[str, Any]] = {}
+    for hit in hits:
+        seen = _when(hit.get("ts"))
+        key = (
+            str(hit["type"]),
+            str(hit["indicator"]),
+            seen.replace(minute=0, second=0, microsecond=0),
+        )
+        row = out.get(key)
+        if row is None:
+            out[key] = {
+                "count": 1, "first": seen, "last": seen, "field": str(hit.get("field") or ""),
+                "ref": str(hit.get("indicator_id") or ""), "score": hit.get("score"),
+            }  # fmt: skip
+        else:
+            row["count"] += 1
+            row["first"] = min(row["first"], seen)
+            row["last"] = max(row["last"], seen)
+    return out
+
+
+@transaction.atomic
+def record_hits(
+    organisation: Organisation, hits: Iterable[Mapping[str, Any]], *, source: str = "monitor"
+) -> dict[str, int]:
+    """Store hits of one agency's logs as sightings and raise alerts. Idempotence is the
+    caller's (the stream worker acknowledges a batch only after this commits)."""
+    rows = aggregate(hits)
+    if not rows:
+        return {"hits": 0, "sightings": 0, "alerts": 0}
+    touched: list[Sighting] = []
+    for (itype, value, hour), row in rows.items():
+        sighting, created = Sighting.objects.select_for_update().get_or_create(
+            organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
+            defaults={
+                "count": row["count"], "first_seen": row["first"], "last_seen": row["last"],
+                "last_field": row["field"][:100], "indicator_ref": row["ref"][:100],
+                "score": row["score"],
+            },
+        )  # fmt: skip
+        if not created:
+            Sighting.objects.filter(pk=sighting.pk).update(
+                count=F("count") + row["count"],
+                first_seen=min(sighting.first_seen, row["first"]),
+                last_seen=max(sighting.last_seen, row["last"]),
+            )
+            sighting.refresh_from_db()
+        touched.append(sighting)
+    alerts = _raise_alerts(touched, rows)
+    _feed_intel(organisation, rows, source)
+    audit.record(
+        None, "monitoring.sightings_recorded", None,
+        changes={"hits": sum(r["count"] for r in rows.values()), "sightings": len(rows),
+                 "alerts": alerts},
+        organisation_id=organisation.pk, object_type="monitoring.sighting",
+    )  # fmt: skip
+    return {
+        "hits": sum(r["count"] for r in rows.values()),
+        "sightings": len(rows),
+        "alerts": alerts,
+    }
+
+
+def _raise_alerts(sightings: list[Sighting], rows: Mapping[Key, Mapping[str, Any]]) -> int:
+    rules = list(AlertRule.objects.filter(enabled=True))
+    raised = 0
+    for sighting in sightings:
+        row = rows[(sighting.indicator_type, sighting.indicator, sighting.hour)]
+        rule = next((r for r in rules if r.matches(sighting)), None)
+        if rule is None:
+            continue
+        if Suppression.objects.filter(
+            organisation_id=sighting.organisation_id,
+            indicator_type=sighting.indicator_type,
+            indicator=sighting.indicator,
+        ).exists():
+            continue
+        open_alert = Alert.objects.filter(
+            organisation_id=sighting.organisation_id, indicator_type=sighting.indicator_type,
+            indicator=sighting.indicator, status=Alert.Status.NEW,
+        ).first()  # fmt: skip
+        if open_alert is not None:
+            Alert.objects.filter(pk=open_alert.pk).update(
+                count=F("count") + row["count"], last_seen=max(open_alert.last_seen, row["last"])
+            )
+            continue
+        Alert.objects.create(
+            organisation_id=sighting.organisation_id, indicator_type=sighting.indicator_type,
+            indicator=sighting.indicator, indicator_ref=sighting.indicator_ref,
+            score=sighting.score, rule=rule, count=row["count"], first_seen=row["first"],
+            last_seen=row["last"],
+        )  # fmt: skip
+        raised += 1
+    return raised
+
+
+def _feed_intel(
+    organisation: Organisation, rows: Mapping[Key, Mapping[str, Any]], source: str
+) -> None:
+    """The intelligence store's sightings (they refresh an indicator's decay)."""
+    try:
+        from bulwark.intel.services import record_sighting
+    except ImportError:
+        return
+    for (itype, value, _hour), row in rows.items():
+        try:
+            with transaction.atomic():
+                record_sighting(
+                    value, organisation, row["count"], row["first"], row["last"], source,
+                    kind=itype,
+                )  # fmt: skip
+        except (ValidationError, ValueError, TypeError) as exc:
+            log.info("intel sighting not recorded for %s: %s", value, exc)
+
+
+def _require_cert(actor: User) -> None:
+    viewer = viewer_of(actor)
+    if not (viewer.cert_staff or viewer.platform_admin):
+        raise PermissionDenied(_("Only CERT staff triage monitoring alerts."))
+
+
+@transaction.atomic
+def promote_alert(actor: User, alert: Alert, *, note: str = "") -> Incident:
+    """Open an incident for the alert's agency with the indicator attached, and tell the
+    agency (in the app and by e-mail), as incidents reported by the CERT are."""
+    _require_cert(actor)
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status != Alert.Status.NEW:
+        raise ValidationError(_("This alert has already been triaged."))
+    title = _("Contact with known-bad %(type)s %(value)s") % {
+        "type": alert.indicator_type,
+        "value": alert.indicator[:200],
+    }
+    description = _(
+        "National monitoring saw %(count)s contact(s) with %(value)s in this agency's logs "
+        "between %(first)s and %(last)s (UTC)."
+    ) % {
+        "count": alert.count,
+        "value": alert.indicator,
+        "first": f"{alert.first_seen:%Y-%m-%d %H:%M}",
+        "last": f"{alert.last_seen:%Y-%m-%d %H:%M}",
+    }
+    indicators = [(alert.indicator_type, alert.indicator)] if alert.indicator_type in KINDS else []
+    incident = incident_services.report_incident(
+        actor,
+        alert.organisation,
+        title=title[:200],
+        description=description + (f"\n\n{note}" if note else ""),
+        rsit_class="malicious-code",
+        rsit_type="infected-system",
+        aware_at=min(alert.first_seen, timezone.now()),
+        answers=Answers(),
+        indicators=indicators,
+    )
+    alert.status = Alert.Status.PROMOTED
+    alert.incident = incident
+    alert.triaged_by = actor
+    alert.triaged_at = timezone.now()
+    alert.note = note
+    alert.save()
+    _notify_agency(incident)
+    audit.record(
+        actor, "monitoring.alert_promoted", alert,
+        changes={"incident": incident.reference}, organisation_id=alert.organisation_id,
+    )  # fmt: skip
+    return incident
+
+
+def _notify_agency(incident: Incident) -> None:
+    ids = Membership.objects.filter(
+        organisation_id=incident.organisation_id,
+        role__in=[Role.REPORTER, Role.ORG_ADMIN],
+        user__is_active=True,
+    ).values_list("user_id", flat=True)
+    people = [
+        u for u in User.objects.filter(pk__in=ids)
+        if Incident.objects.visible_to(u).filter(pk=incident.pk).exists()
+    ]  # fmt: skip
+    text = _("The national CERT opened %(ref)s for your organisation: %(title)s") % {
+        "ref": incident.reference, "title": incident.title,
+    }  # fmt: skip
+    url = reverse("incident-detail", args=[incident.pk])
+    Notification.objects.bulk_create(Notification(user=u, text=text, url=url) for u in people)
+    emails = sorted({u.email for u in people if u.email})
+    if emails:
+        body = f"{text}\n\n{settings.SITE_URL}{url}\n"
+        transaction.on_commit(lambda: send_email.enqueue(text, body, emails))
+
+
+@transaction.atomic
+def mark_false_positive(actor: User, alert: Alert, *, reason: str = "") -> Suppression:
+    """Close the alert and suppress the indicator for that agency (other agencies still
+    get alerts). The intelligence store learns of the false positive."""
+    _require_cert(actor)
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status != Alert.Status.NEW:
+        raise ValidationError(_("This alert has already been triaged."))
+    alert.status = Alert.Status.FALSE_POSITIVE
+    alert.triaged_by = actor
+    alert.triaged_at = timezone.now()
+    alert.note = reason
+    alert.save()
+    suppression, _created = Suppression.objects.get_or_create(
+        organisation_id=alert.organisation_id, indicator_type=alert.indicator_type,
+        indicator=alert.indicator, defaults={"reason": reason, "created_by": actor},
+    )  # fmt: skip
+    try:
+        from bulwark.intel.services import record_sighting
+    except ImportError:
+        record_sighting = None  # type: ignore[assignment]
+    if record_sighting is not None:
+        try:
+            with transaction.atomic():
+                record_sighting(
+                    alert.indicator, alert.organisation, 1, alert.first_seen, alert.last_seen,
+                    "monitoring", True, kind=alert.indicator_type,
+                )  # fmt: skip
+        except (ValidationError, ValueError, TypeError) as exc:
+            log.info("intel false positive not recorded for %s: %s", alert.indicator, exc)
+    audit.record(
+        actor, "monitoring.alert_false_positive", alert,
+        changes={"reason": reason[:200]}, organisation_id=alert.organisation_id,
+    )  # fmt: skip
+    return suppression
