@@ -1,0 +1,45 @@
+"""Demo data: the bundled sample logs of two demo agencies (samples/) matched against the
+sample feed and the platform's indicators, so the demo shows sightings and alerts.
+Idempotent: runs once per database."""
+
+import time
+from pathlib import Path
+
+from bulwark.constituency.models import Organisation
+from bulwark.monitoring.engine import FORMATS, Snapshot, load_indicator_file, match_paths
+from bulwark.monitoring.indicator_sources import platform_indicators
+from bulwark.monitoring.models import AlertRule, Sighting
+from bulwark.monitoring.services import record_hits
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+LOGS = [
+    ("Taiwan Power Company (demo)", "zeek-dns-json", "taipower-dns.json"),
+    ("Centers for Disease Control", "squid", "cdc-squid.log"),
+]
+
+
+def load() -> None:
+    if not AlertRule.objects.exists():
+        AlertRule.objects.create(
+            name="Score 50 or more, or reported with an incident", min_score=50
+        )
+    if Sighting.objects.filter(indicator_ref__startswith="demo:").exists():
+        return
+    refused: list[tuple[int, str]] = []
+    indicators = [
+        ind.__class__(ind.type, ind.value, "demo:sample-feed", 70)
+        for ind in load_indicator_file(SAMPLES / "indicators.txt", refused)
+    ]
+    snapshot = Snapshot.build([*indicators, *platform_indicators()])
+    for org_name, fmt, filename in LOGS:
+        organisation = Organisation.objects.filter(name=org_name).first()
+        if organisation is None:
+            continue
+        summary = match_paths(snapshot, FORMATS[fmt], [str(SAMPLES / filename)], workers=1)
+        hits = [hit.as_dict() for hit in summary.result.hits]
+        # The samples were captured on one morning; replay them as the last few hours.
+        latest = max(float(h["ts"]) for h in hits) if hits else 0.0
+        shift = time.time() - 3600 - latest
+        for hit in hits:
+            hit["ts"] = float(hit["ts"]) + shift
+        record_hits(organisation, hits, source="demo")
