@@ -145,3 +145,18 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator} suppressed for {self.organisation}"
+
+
+class ProcessedBatch(models.Model):
+    """A log batch whose hits are stored: written in the same transaction as the
+    sightings, so a batch redelivered after a worker died is acknowledged, not counted
+    twice (exactly-once into the sightings on top of at-least-once delivery)."""
+
+    key = models.CharField(max_length=300, unique=True)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    lines = models.PositiveIntegerField(default=0)
+    hits = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

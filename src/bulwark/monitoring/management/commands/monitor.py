@@ -1,7 +1,10 @@
 """`bulwark monitor`: match logs against indicators, list formats, run stream workers,
 publish logs, retro-hunt the archive. See docs/monitoring.md."""
 
+import argparse
+import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -32,6 +35,23 @@ class Command(BaseCommand):
         )
         match.add_argument("logs", nargs="*", metavar="LOG")
         sub.add_parser("formats", help="list log formats")
+        worker = sub.add_parser("worker", help="match log batches from NATS or a directory")
+        worker.add_argument("--nats", metavar="URL", help="e.g. nats://127.0.0.1:4222")
+        worker.add_argument("--stream", default="LOGS")
+        worker.add_argument("--durable", default="monitor", help="consumer shared by workers")
+        worker.add_argument("--watch", metavar="DIR", help="without NATS: DIR/AGENCY/FORMAT/FILE")
+        worker.add_argument("--indicators", action="append", metavar="FILE")
+        worker.add_argument("--reload", type=float, default=30.0, help="seconds (default 30)")
+        worker.add_argument("--ack-wait", type=float, default=30.0)
+        worker.add_argument("--pause", type=float, default=0.0, help=argparse.SUPPRESS)
+        worker.add_argument("--idle-exit", type=float, default=0.0, help=argparse.SUPPRESS)
+        publish = sub.add_parser("publish", help="push log files into the NATS stream")
+        publish.add_argument("--nats", metavar="URL", default="nats://127.0.0.1:4222")
+        publish.add_argument("--stream", default="LOGS")
+        publish.add_argument("--agency", required=True, help="organisation id or short name")
+        publish.add_argument("--format", required=True)
+        publish.add_argument("--batch-bytes", type=int, default=1024 * 1024)
+        publish.add_argument("files", nargs="+", metavar="FILE")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from bulwark.monitoring import cli
@@ -42,5 +62,48 @@ class Command(BaseCommand):
                 cli.list_formats(sys.stdout)
             elif action == "match":
                 cli.run_match(options, sys.stdout, sys.stderr)
+            elif action == "publish":
+                self._publish(options)
+            elif action == "worker":
+                self._worker(options)
         except cli.UsageError as exc:
             raise CommandError(str(exc)) from None
+
+    def _publish(self, options: dict[str, Any]) -> None:
+        from bulwark.monitoring import streaming
+        from bulwark.monitoring.engine import FORMATS
+
+        if options["format"] not in FORMATS:
+            raise CommandError(f"unknown format {options['format']!r}")
+        for name in options["files"]:
+            if not Path(name).is_file():
+                raise CommandError(f"{name}: no such file")
+        sent = asyncio.run(
+            streaming.publish(
+                options["nats"], options["stream"], options["agency"], options["format"],
+                options["files"], options["batch_bytes"],
+            )
+        )  # fmt: skip
+        self.stdout.write(f"published {sent} batches to {options['stream']}")
+
+    def _worker(self, options: dict[str, Any]) -> None:
+        from bulwark.monitoring import streaming
+
+        files = options["indicators"] or []
+        holder = streaming.SnapshotHolder(
+            lambda: streaming.build_snapshot(files), options["reload"]
+        )
+        holder.start()
+        self.stdout.write(f"worker ready: {holder.current.size} indicators")
+        self.stdout.flush()
+        if options["nats"]:
+            asyncio.run(
+                streaming.run_nats_worker(
+                    holder, options["nats"], options["stream"], options["durable"],
+                    options["ack_wait"], options["pause"], options["idle_exit"],
+                )
+            )  # fmt: skip
+        elif options["watch"]:
+            streaming.run_directory_worker(holder, Path(options["watch"]))
+        else:
+            raise CommandError("give --nats URL or --watch DIR")

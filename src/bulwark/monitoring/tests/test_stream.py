@@ -1,0 +1,146 @@
+"""The stream worker against the real nats-server: two workers share a JetStream
+consumer, one is SIGKILLed in the middle of a batch, and every line is still matched
+exactly once into the stored sightings. Also: an indicator update reaches a running
+worker without a restart."""
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bulwark.monitoring.engine import FORMATS, Snapshot, match_buffer
+from bulwark.monitoring.engine.indicators import from_text
+from bulwark.monitoring.tests import labelled
+
+NATS = "nats://127.0.0.1:4222"
+SRC = str(Path(__file__).resolve().parents[3])
+
+
+def nats_running() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not nats_running(), reason="nats-server is not running on :4222")
+
+
+def bulwark(env: dict[str, str], *args: str, **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulwark.cli", *args], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def done(env: dict[str, str], *args: str) -> str:
+    proc = bulwark(env, *args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return out
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(BULWARK_DATA_DIR=str(tmp_path), PYTHONPATH=SRC)
+    done(env, "migrate", "--noinput", "-v", "0")
+    done(env, "shell", "-c", (
+        "from bulwark.constituency.models import Organisation as O; "
+        "O.objects.create(name='Agency one', short_name='AG1', kind='government_agency', "
+        "country='TW')"
+    ))  # fmt: skip
+    return env
+
+
+def stored(tmp_path: Path) -> tuple[int, int, int, int]:
+    with sqlite3.connect(tmp_path / "bulwark.sqlite3") as db:
+        batches, lines, keys = db.execute(
+            "select count(*), coalesce(sum(lines), 0), count(distinct key) "
+            "from monitoring_processedbatch"
+        ).fetchone()
+        hits = db.execute("select coalesce(sum(count), 0) from monitoring_sighting").fetchone()[0]
+    return batches, lines, keys, hits
+
+
+def test_two_workers_one_killed_mid_batch_every_line_once(
+    platform: dict[str, str], tmp_path: Path
+) -> None:
+    truth = labelled.build()
+    indicators = tmp_path / "ind.txt"
+    indicators.write_text("\n".join(truth.indicators) + "\n")
+    text, _ = labelled.generate("zeek-dns-json", truth, 3000, seed=8)
+    log = tmp_path / "dns.json"
+    log.write_text(text)
+    snapshot = Snapshot.build(from_text(v) for v in truth.indicators)
+    expected = len(match_buffer(snapshot, FORMATS["zeek-dns-json"], text.encode()).hits)
+    stream, durable = f"T{uuid.uuid4().hex[:10]}", "shared"
+    out = done(platform, "monitor", "publish", "--nats", NATS, "--stream", stream, "--agency",
+               "AG1", "--format", "zeek-dns-json", "--batch-bytes", "30000", str(log))  # fmt: skip
+    sent = int(out.split()[1])
+    assert sent > 20
+
+    common = ["monitor", "worker", "--nats", NATS, "--stream", stream, "--durable", durable,
+              "--indicators", str(indicators), "--ack-wait", "4", "--idle-exit", "12"]  # fmt: skip
+    slow = bulwark(platform, *common, "--pause", "30")
+    fast = bulwark(platform, *common, "--pause", "0.2")
+    try:
+        killed_key = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = slow.stdout.readline() if slow.stdout else ""
+            if line.startswith("matched "):
+                killed_key = line.split()[1]
+                break
+        assert killed_key, "the slow worker never received a batch"
+        slow.send_signal(signal.SIGKILL)  # between matching and storing: nothing acked
+        slow.wait(timeout=10)
+        fast_out, fast_err = fast.communicate(timeout=300)
+    finally:
+        for proc in (slow, fast):
+            if proc.poll() is None:
+                proc.kill()
+    assert fast.returncode == 0, fast_err
+    batches, lines, keys, hits = stored(tmp_path)
+    assert batches == keys == sent
+    assert lines == len(text.splitlines())
+    assert hits == expected and expected > 100
+    assert f"stored {killed_key}" in fast_out  # the killed worker's batch was redelivered
+
+
+def test_indicator_update_reaches_running_worker(platform: dict[str, str], tmp_path: Path) -> None:
+    indicators = tmp_path / "ind.txt"
+    indicators.write_text("old.example\n")
+    line = '{"ts":1763900000.0,"id.orig_h":"10.0.0.1","query":"www.new.example"}\n'
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(line)
+    second.write_text(line.replace("1763900000", "1763903600"))
+    stream = f"T{uuid.uuid4().hex[:10]}"
+    worker = bulwark(platform, "monitor", "worker", "--nats", NATS, "--stream", stream,
+                     "--indicators", str(indicators), "--reload", "2", "--idle-exit", "20")  # fmt: skip
+    try:
+        assert worker.stdout and worker.stdout.readline().startswith("worker ready")
+        publish = ["monitor", "publish", "--nats", NATS, "--stream", stream, "--agency", "AG1",
+                   "--format", "zeek-dns-json"]  # fmt: skip
+        done(platform, *publish, str(first))
+        deadline = time.monotonic() + 60
+        while stored(tmp_path)[0] < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert stored(tmp_path)[3] == 0  # not an indicator yet
+        indicators.write_text("old.example\nnew.example\n")
+        time.sleep(5)  # > the reload interval
+        done(platform, *publish, str(second))
+        while stored(tmp_path)[0] < 2 and time.monotonic() < deadline + 60:
+            time.sleep(0.5)
+        assert stored(tmp_path)[3] == 1
+    finally:
+        worker.kill()
+        worker.wait()
