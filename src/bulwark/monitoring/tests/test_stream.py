@@ -125,7 +125,7 @@ def test_indicator_update_reaches_running_worker(platform: dict[str, str], tmp_p
     second.write_text(line.replace("1763900000", "1763903600"))
     stream = f"T{uuid.uuid4().hex[:10]}"
     worker = bulwark(platform, "monitor", "worker", "--nats", NATS, "--stream", stream,
-                     "--indicators", str(indicators), "--reload", "2", "--idle-exit", "20")  # fmt: skip
+                     "--indicators", str(indicators), "--reload", "2", "--idle-exit", "20")  # fmt: skip  # noqa: E501
     try:
         assert worker.stdout and worker.stdout.readline().startswith("worker ready")
         publish = ["monitor", "publish", "--nats", NATS, "--stream", stream, "--agency", "AG1",
