@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, close_old_connections, transaction
 
 from bulwark.constituency.models import Organisation
+from bulwark.monitoring import archive
 from bulwark.monitoring.engine import FORMATS, Snapshot, load_indicator_file, match_buffer
 from bulwark.monitoring.models import ProcessedBatch
 from bulwark.monitoring.services import record_hits
@@ -114,6 +115,7 @@ def process_batch(
             record_hits(org, [h.as_dict() for h in result.hits], source=f"monitor:{source}")
     except IntegrityError:
         return "duplicate"  # another worker stored it first
+    archive.store(org.short_name or str(org.pk), fmt_name, key, data)
     return "stored"
 
 

@@ -144,3 +144,38 @@ def test_indicator_update_reaches_running_worker(platform: dict[str, str], tmp_p
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_directory_worker_archives_and_hunt_finds_old_contacts(tmp_path: Path) -> None:
+    """Without NATS the worker watches a directory; what it stored is archived, and a
+    retro-hunt for a value published later finds the contact in the archive."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(BULWARK_DATA_DIR=str(tmp_path), PYTHONPATH=SRC)
+    done(env, "migrate", "--noinput", "-v", "0")
+    done(env, "shell", "-c", (
+        "from bulwark.constituency.models import Organisation as O; "
+        "O.objects.create(name='Agency one', short_name='AG1', kind='government_agency', "
+        "country='TW')"
+    ))  # fmt: skip
+    inbox = tmp_path / "inbox" / "AG1" / "zeek-dns-json"
+    inbox.mkdir(parents=True)
+    (inbox / "dns.json").write_text(
+        '{"ts":1763900000.0,"id.orig_h":"10.0.0.7","query":"later-known.example"}\n'
+        '{"ts":1763900001.0,"id.orig_h":"10.0.0.8","query":"fine.example"}\n'
+    )
+    (tmp_path / "ind.txt").write_text("other.example\n")
+    worker = bulwark(env, "monitor", "worker", "--watch", str(tmp_path / "inbox"),
+                     "--indicators", str(tmp_path / "ind.txt"))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "inbox" / "done").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert stored(tmp_path)[:2] == (1, 2)
+    assert not (inbox / "dns.json").exists()
+    out = done(env, "monitor", "hunt", "--since", "30d", "Later-Known.example", "10.0.0.99")
+    hits = [line for line in out.splitlines() if line]
+    assert len(hits) == 1 and '"indicator":"later-known.example"' in hits[0]
+    assert '"agency":"AG1"' in hits[0]

@@ -45,6 +45,10 @@ class Command(BaseCommand):
         worker.add_argument("--ack-wait", type=float, default=30.0)
         worker.add_argument("--pause", type=float, default=0.0, help=argparse.SUPPRESS)
         worker.add_argument("--idle-exit", type=float, default=0.0, help=argparse.SUPPRESS)
+        hunt = sub.add_parser("hunt", help="search the stored log archive for values")
+        hunt.add_argument("--since", default="30d", help="e.g. 30d or 12h (default 30d)")
+        hunt.add_argument("--workers", type=int, help="processes (default: CPU count)")
+        hunt.add_argument("values", nargs="+", metavar="VALUE")
         publish = sub.add_parser("publish", help="push log files into the NATS stream")
         publish.add_argument("--nats", metavar="URL", default="nats://127.0.0.1:4222")
         publish.add_argument("--stream", default="LOGS")
@@ -66,6 +70,8 @@ class Command(BaseCommand):
                 self._publish(options)
             elif action == "worker":
                 self._worker(options)
+            elif action == "hunt":
+                self._hunt(options)
         except cli.UsageError as exc:
             raise CommandError(str(exc)) from None
 
@@ -107,3 +113,37 @@ class Command(BaseCommand):
             streaming.run_directory_worker(holder, Path(options["watch"]))
         else:
             raise CommandError("give --nats URL or --watch DIR")
+
+    def _hunt(self, options: dict[str, Any]) -> None:
+        import os
+
+        import orjson
+
+        from bulwark.monitoring import archive
+        from bulwark.monitoring.engine import FORMATS, Snapshot, match_paths
+        from bulwark.monitoring.engine.indicators import from_text
+
+        try:
+            since = archive.parse_since(options["since"])
+            indicators = [from_text(v) for v in options["values"]]
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        snapshot = Snapshot.build(indicators)
+        groups: dict[tuple[str, str], list[str]] = {}
+        for agency, fmt, path in archive.files_since(since):
+            if fmt in FORMATS:
+                groups.setdefault((agency, fmt), []).append(str(path))
+        lines = 0
+        for (agency, fmt), paths in groups.items():
+            summary = match_paths(
+                snapshot, FORMATS[fmt], paths, agency=agency,
+                workers=max(1, options["workers"] or os.cpu_count() or 1),
+                on_hit=lambda h: sys.stdout.buffer.write(orjson.dumps(h.as_dict()) + b"\n"),
+                keep_hits=False,
+            )  # fmt: skip
+            lines += summary.result.lines
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"hunted {len(options['values'])} values over {sum(map(len, groups.values()))} "
+            f"archived batches ({lines:,} lines) of the last {options['since']}\n"
+        )
