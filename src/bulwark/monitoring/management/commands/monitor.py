@@ -134,11 +134,15 @@ class Command(BaseCommand):
             if fmt in FORMATS:
                 groups.setdefault((agency, fmt), []).append(str(path))
         lines = 0
+
+        def emit(hit: Any) -> None:
+            sys.stdout.buffer.write(orjson.dumps(hit.as_dict()) + b"\n")
+
         for (agency, fmt), paths in groups.items():
             summary = match_paths(
                 snapshot, FORMATS[fmt], paths, agency=agency,
                 workers=max(1, options["workers"] or os.cpu_count() or 1),
-                on_hit=lambda h: sys.stdout.buffer.write(orjson.dumps(h.as_dict()) + b"\n"),
+                on_hit=emit,
                 keep_hits=False,
             )  # fmt: skip
             lines += summary.result.lines
