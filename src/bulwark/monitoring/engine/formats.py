@@ -222,7 +222,7 @@ def _zeek_json(log: str) -> Format:
                 rb'(?:,"rtt":[0-9.e+-]+)?(?:,"query":' + _STR + rb")?"
             ),
             ("addr", "addr", "domain"),
-            (b'"id.orig_h":"', b'"id.resp_h":"', b'"query":"'),
+            (b'"id.orig_h":"', None, b'"query":"'),  # resp_h is not optional
             (0, 1),
         )
     return Format(

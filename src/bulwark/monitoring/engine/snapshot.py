@@ -133,7 +133,8 @@ class Snapshot:
                     first["cidr4"].append(hash(ind.value))
                     second["cidr4"].append(_second(ind.value))
                     net, _, length = text.partition("/")
-                    start = int(v4batch.parse([net.encode()])[0][0])
+                    o1, o2, o3, o4 = (int(x) for x in net.split("."))
+                    start = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
                     ranges.append((start, start + (1 << (32 - int(length))) - 1))
                 table = "cidr"
             else:
