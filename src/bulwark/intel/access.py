@@ -14,6 +14,9 @@ A sharing group narrows every level to its organisations. Objects awaiting revie
 by their source organisation and the CERT only. CERT staff see every other object.
 """
 
+import time
+from collections.abc import Callable
+
 from django.db.models import Q
 
 from bulwark.constituency.access import Viewer, viewer_of
@@ -22,6 +25,29 @@ from bulwark.core.tlp import TLP
 __all__ = ["collection_q", "group_ids", "object_q", "viewer_of"]
 
 PUBLISHED = "published"
+
+
+# A viewer's readable collections and sharing groups, for a few seconds: a page or a
+# correlation asks for them several times, and they change only when the CERT edits a
+# collection or a group (which a reader sees at most CACHE_SECONDS later).
+CACHE_SECONDS = 5.0
+_cache: dict[tuple[int, str], tuple[float, Viewer, list[int]]] = {}
+
+
+def _cached(viewer: Viewer, key: str, compute: Callable[[], list[int]]) -> list[int]:
+    now = time.monotonic()
+    hit = _cache.get((id(viewer), key))
+    if hit is not None and hit[1] is viewer and now - hit[0] < CACHE_SECONDS:
+        return hit[2]
+    if len(_cache) > 1000:
+        _cache.clear()
+    value = compute()
+    _cache[(id(viewer), key)] = (now, viewer, value)
+    return value
+
+
+def forget_cached() -> None:
+    _cache.clear()
 
 
 def group_ids(org_ids: frozenset[int]) -> list[int]:
@@ -78,10 +104,15 @@ def object_q(viewer: Viewer, p: str = "") -> Q | None:
         return ~Q(**{p + "tlp": TLP.RED}) | _red_q(viewer, p)
     own = viewer.own_org_ids
     wide = own | viewer.ancestor_org_ids
-    groups = group_ids(own)
-    groups_wide = group_ids(wide)
-    cq = collection_q(viewer)
-    readable = list(Collection.objects.filter(cq or Q()).values_list("pk", flat=True))
+    groups = _cached(viewer, "groups", lambda: group_ids(own))
+    groups_wide = _cached(viewer, "groups_wide", lambda: group_ids(wide))
+    readable = _cached(
+        viewer,
+        "collections",
+        lambda: list(
+            Collection.objects.filter(collection_q(viewer) or Q()).values_list("pk", flat=True)
+        ),
+    )
     released = (
         Q(**{p + "status": PUBLISHED})
         | Q(**{p + "source_org_id__in": own})

@@ -9,7 +9,7 @@ indexed lookup of the incidents' indicators with the same normalised text.
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from bulwark.core.tlp import TLP
@@ -17,6 +17,8 @@ from bulwark.incidents.models import Incident, IncidentIndicator
 from bulwark.intel import decay
 from bulwark.intel import observables as obs
 from bulwark.intel.models import Indicator, Provenance, Sighting, Status, Value
+
+INCIDENT_KINDS = frozenset({"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"})
 
 
 @dataclass
@@ -51,10 +53,7 @@ def may_see_value(user: Any, value: Value) -> bool:
         return True
     if Sighting.objects.visible_to(user).filter(value=value).exists():
         return True
-    return (
-        value.kind in {"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"}
-        and _incident_rows(user, value.kind, value.value).exists()
-    )
+    return value.kind in INCIDENT_KINDS and _incident_rows(user, value.kind, value.value).exists()
 
 
 def _incident_rows(user: Any, kind: str, text: str) -> Any:
@@ -63,31 +62,47 @@ def _incident_rows(user: Any, kind: str, text: str) -> Any:
     ).select_related("incident")
 
 
-def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
-    """Everything the user may see that carries the same value (and related prefixes)."""
-    result = Correlation(value=value)
-    result.sources = list(
+def siblings(user: Any, value: Value, limit: int = 200) -> list[Provenance]:
+    """The current shared objects the user may read that carry this value: one indexed
+    query (provenance by value, joined to its object for visibility)."""
+    return list(
         Provenance.objects.visible_to(user)
         .filter(value=value, stix_object__is_latest=True)
         .select_related("stix_object", "organisation", "stix_object__collection")
         .order_by("-stix_object__date_added")[:limit]
     )
-    result.incidents = list(_incident_rows(user, value.kind, value.value)[:limit])
-    visible_prov = Provenance.objects.visible_to(user)
+
+
+def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
+    """Everything the user may see that carries the same value (and related prefixes)."""
+    result = Correlation(value=value)
+    result.sources = siblings(user, value, limit)
+    if value.kind in INCIDENT_KINDS:
+        result.incidents = list(_incident_rows(user, value.kind, value.value)[:limit])
+    visible_prov = Provenance.objects.visible_to(user).filter(stix_object__is_latest=True)
+    related: Any = None
     if value.kind in ("ipv4", "ipv6", "cidr"):
         prefixes = obs.containing_prefixes(value.kind, value.value)
-        for broader in Value.objects.filter(kind="cidr", value__in=prefixes):
-            n = visible_prov.filter(value=broader).count()
-            if n:
-                result.broader.append((broader, n))
+        related = Q(value__kind="cidr", value__value__in=prefixes)
     if value.kind == "cidr":
         first, last = obs.net_range(value.value)
-        for inner in Value.objects.filter(
-            kind__in=["ipv4", "ipv6"], net_key__gte=first, net_key__lte=last
-        )[:limit]:
-            n = visible_prov.filter(value=inner).count()
-            if n:
-                result.narrower.append((inner, n))
+        related = (related or Q()) | Q(
+            value__kind__in=["ipv4", "ipv6"], value__net_key__gte=first, value__net_key__lte=last
+        )
+    if related is not None:
+        counts = (
+            visible_prov.filter(related)
+            .values("value_id")
+            .annotate(n=Count("pk"))
+            .order_by("value_id")[:limit]
+        )
+        found = {row["value_id"]: row["n"] for row in counts}
+        for other in Value.objects.filter(pk__in=list(found)).order_by("kind", "value"):
+            target = result.broader if other.kind == "cidr" and value.kind != "cidr" else None
+            if value.kind == "cidr":
+                target = result.narrower if other.kind != "cidr" else result.broader
+            assert target is not None
+            target.append((other, found[other.pk]))
     result.sightings = list(Sighting.objects.visible_to(user).filter(value=value)[:limit])
     return result
 
