@@ -14,8 +14,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_the_score_decays_with_age_per_type_and_expires() -> None:
     def at(kind: str, days: float, **kw: object) -> decay.Score:
+        now = T0 + timedelta(days=days)
         args = dict(kind=kind, confidence=80, valid_from=T0, valid_until=None,
-                    last_sighted_at=None, false_positives=0, now=T0 + timedelta(days=days))  # fmt: skip
+                    last_sighted_at=None, false_positives=0, now=now)  # fmt: skip
         args.update(kw)
         return decay.score(**args)  # type: ignore[arg-type]
 
