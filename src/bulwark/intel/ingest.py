@@ -54,6 +54,7 @@ class Context:
     category_id: int | None = None
     tlp_override: TLP | None = None
     red_recipient_ids: list[int] = field(default_factory=list)
+    submission_id: int | None = None
 
 
 @dataclass
@@ -237,7 +238,7 @@ def _write(
     cols = [
         "id", "collection_id", "stix_id", "type", "spec_version", "created", "modified",
         "version", "date_added", "is_latest", "tlp", "source_org_id", "audience_org_id",
-        "sharing_group_id", "submitted_by_id", "status", "category_id", "raw",
+        "sharing_group_id", "submitted_by_id", "status", "category_id", "raw", "submission_id",
     ]  # fmt: skip
     pks = _allocate_ids(table, len(fresh))
     added = _adapt(now)
@@ -252,7 +253,7 @@ def _write(
                 pk, coll.pk, checked.stix_id, checked.type, checked.spec_version,
                 _adapt(checked.created), _adapt(checked.modified), version, added, is_latest,
                 int(level), source, coll.organisation_id, group, ctx.user_id, ctx.status,
-                ctx.category_id, checked.raw,
+                ctx.category_id, checked.raw, ctx.submission_id,
             )
         )  # fmt: skip
         placed.append((pk, checked, level, source))

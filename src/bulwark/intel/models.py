@@ -173,6 +173,10 @@ class StixObject(models.Model):
         Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     raw = models.TextField()
+    # The upload or TAXII request that brought this version (a "report" of shared items).
+    submission = models.ForeignKey(
+        "Submission", null=True, blank=True, on_delete=models.SET_NULL, related_name="stix_objects"
+    )
     red_recipients = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("named recipients")
     )

@@ -96,6 +96,7 @@ def ingest_objects(
             channel=channel,
             raw=raw,
         )
+        ctx.submission_id = submission.pk
         outcome = ingest.store(objects, ctx)
         submission.processed_at = timezone.now()
         submission.stored = outcome.stored
