@@ -51,6 +51,13 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     data = ROOT / "var" / "bench-monitor"
+    # Generated in a child process, so this process's memory is the matcher's alone.
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from bulwark.monitoring.engine.corpus import write_corpus; "
+         f"write_corpus(Path({str(data)!r}), {args.indicators}, {args.lines})"],
+        check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
     ind_path, dom_path, log_path, truth = write_corpus(data, args.indicators, args.lines)
     baseline_kb = rss_kb()
 

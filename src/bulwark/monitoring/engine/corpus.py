@@ -189,7 +189,8 @@ def write_corpus(
     dom_path = directory / f"domains-{indicators}-{seed}.txt"
     log_path = directory / f"zeek-dns-{lines}-{seed}.json"
     truth_path = directory / f"truth-{lines}-{seed}.txt"
-    feed = make_feed(indicators, seed)
+    if not ind_path.exists() or not dom_path.exists() or not log_path.exists():
+        feed = make_feed(indicators, seed)
     if not ind_path.exists() or not dom_path.exists():
         ind_path.with_suffix(".tmp").write_text("\n".join(feed.lines()) + "\n")
         ind_path.with_suffix(".tmp").rename(ind_path)

@@ -15,6 +15,8 @@ observed names are dismissed with one vectorised lookup before their suffixes ar
 """
 
 import array
+import contextlib
+import ctypes
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -147,12 +149,13 @@ class Snapshot:
                 meta.setdefault((table, ind.value), []).append((ind.id, ind.score))
         tables = {name: HashTable(first[name], second[name]) for name in TABLES}
         v4_starts, v4_ends = v4batch.merge_ranges(ranges)
+        del first, second, ranges
         parent_hashes = (
             np.unique(np.frombuffer(parents, dtype=np.int64))
             if len(parents)
             else np.zeros(0, np.int64)
         )
-        return cls(
+        snapshot = cls(
             tables=tables,
             cidr6=cidr6,
             meta=meta,
@@ -166,6 +169,15 @@ class Snapshot:
             v4_starts=v4_starts,
             v4_ends=v4_ends,
         )
+        cls.release_memory()
+        return snapshot
+
+    @staticmethod
+    def release_memory() -> None:
+        """Hand the heap freed by a build (temporary arrays, parsed lines) back to the
+        system: glibc keeps it otherwise, and RSS would count it for the process's life."""
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
     @property
     def size(self) -> int:
