@@ -125,3 +125,17 @@ def test_api_triage_false_positive(people: People) -> None:
     )  # fmt: skip
     assert again.status_code == 409
     assert Incident.objects.count() == 0
+
+
+def test_platform_indicators_include_incident_indicators(people: People) -> None:
+    from bulwark.incidents.tests.test_journey import report
+    from bulwark.monitoring.indicator_sources import platform_indicators
+
+    created = report(
+        people, indicators=[{"value": "Evil-Incident.example"}, {"value": "203.0.113.9"}]
+    )
+    assert created.status_code == 201, created.json()
+    found = {(i.type, i.value, i.id) for i in platform_indicators()}
+    reference = created.json()["reference"]
+    assert ("domain", b"evil-incident.example", f"incident:{reference}") in found
+    assert ("ipv4", b"203.0.113.9", f"incident:{reference}") in found
