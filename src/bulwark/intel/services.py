@@ -100,7 +100,7 @@ def ingest_objects(
         outcome = ingest.store(objects, ctx)
         submission.processed_at = timezone.now()
         submission.stored = outcome.stored
-        submission.refused = len(outcome.failures)
+        submission.refused = len(outcome.failures) + len(extra_report)
         submission.report = [*extra_report, *outcome.failures]
         submission.save(update_fields=["processed_at", "stored", "refused", "report"])
         audit.record(

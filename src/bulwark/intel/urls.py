@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from bulwark.intel import taxii
+from bulwark.intel import taxii, views
 
 _COLL = "taxii2/api/collections/<str:collection_id>/"
 
@@ -16,4 +16,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(_COLL + "objects/<str:object_id>/", taxii.object_detail, name="taxii-object"),
     path(_COLL + "objects/<str:object_id>/versions/", taxii.versions, name="taxii-object-versions"),
     path(_COLL + "manifest/", taxii.manifest, name="taxii-manifest"),
+    path("intel/", views.intel_home, name="intel-home"),
+    path("intel/share/", views.share, name="intel-share"),
+    path("intel/review/", views.review, name="intel-review"),
+    path("intel/submissions/<int:pk>/", views.submission_detail, name="intel-submission"),
+    path("intel/indicators/<int:pk>/", views.indicator_detail, name="intel-indicator"),
+    path("intel/values/<str:kind>/<path:value>", views.value_detail, name="intel-value"),
+    path("intel/exports/<str:fmt>/", views.export, name="intel-export"),
 ]

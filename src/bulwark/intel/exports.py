@@ -1,0 +1,149 @@
+"""Detection exports of the current, non-decayed indicators a reader may see (pure module).
+
+Input rows are `selectors.detection_rows(...)`: (kind, normalised value, indicator id,
+score). Output is deterministic (sorted, rule ids derived from the value) so that a tool
+polling every minute sees a change only when the intelligence changed.
+"""
+
+import base64
+import csv
+import io
+import ipaddress
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+Row = tuple[str, str, str, float]
+FORMATS = (
+    "suricata", "suricata-dataset-domain", "suricata-dataset-md5", "suricata-dataset-sha256",
+    "zeek", "snort", "rpz", "csv", "plain", "stix",
+)  # fmt: skip
+SID_BASE = 1_000_000_000
+ZEEK_TYPES = {
+    "ipv4": "Intel::ADDR", "ipv6": "Intel::ADDR", "cidr": "Intel::SUBNET",
+    "domain": "Intel::DOMAIN", "url": "Intel::URL", "md5": "Intel::FILE_HASH",
+    "sha1": "Intel::FILE_HASH", "sha256": "Intel::FILE_HASH", "email": "Intel::EMAIL",
+}  # fmt: skip
+
+
+def sid(kind: str, value: str) -> int:
+    """A stable rule id per value (CRC-32 above one billion, below 2^32)."""
+    return SID_BASE + zlib.crc32(f"{kind}:{value}".encode()) % 3_000_000_000
+
+
+def _unique(rows: Iterable[Row]) -> list[Row]:
+    best: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        if key not in best or row[3] > best[key][3]:
+            best[key] = row
+    return [best[k] for k in sorted(best)]
+
+
+def _quote(text: str) -> str:
+    """Suricata/Snort content: escape the characters the rule grammar reserves."""
+    return "".join(f"|{ord(c):02x}|" if c in '";\\|:' else c for c in text)
+
+
+def suricata(rows: Iterable[Row]) -> str:
+    lines = ["# Bulwark intelligence: Suricata rules"]
+    for kind, value, ident, score in _unique(rows):
+        msg = f"BULWARK intel {kind} {ident} score {score:g}"
+        if kind in ("ipv4", "ipv6", "cidr"):
+            lines.append(
+                f'alert ip [{value}] any -> $HOME_NET any (msg:"{msg}"; sid:{sid(kind, value)}; '
+                "rev:1;)"
+            )
+        elif kind == "domain":
+            lines.append(
+                f'alert dns any any -> any any (msg:"{msg}"; dns.query; content:"{_quote(value)}"; '
+                f"nocase; endswith; sid:{sid(kind, value)}; rev:1;)"
+            )
+        elif kind == "url":
+            host, _sep, path = value.split("://", 1)[1].partition("/")
+            lines.append(
+                f'alert http any any -> any any (msg:"{msg}"; http.host; '
+                f'content:"{_quote(host.split(":")[0])}"; http.uri; content:"/{_quote(path)}"; '
+                f"startswith; sid:{sid(kind, value)}; rev:1;)"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def suricata_dataset(kind: str) -> Callable[[Iterable[Row]], str]:
+    def render(rows: Iterable[Row]) -> str:
+        values = [v for k, v, _i, _s in _unique(rows) if k == kind]
+        if kind == "domain":  # string datasets are base64 encoded
+            return "".join(base64.b64encode(v.encode()).decode() + "\n" for v in values)
+        return "".join(v + "\n" for v in values)
+
+    return render
+
+
+def zeek(rows: Iterable[Row]) -> str:
+    out = ["#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc"]
+    for kind, value, ident, score in _unique(rows):
+        if kind not in ZEEK_TYPES:
+            continue
+        text = value.split("://", 1)[1] if kind == "url" else value
+        out.append(f"{text}\t{ZEEK_TYPES[kind]}\tbulwark\t{ident} score {score:g}")
+    return "\n".join(out) + "\n"
+
+
+def snort(rows: Iterable[Row]) -> str:
+    lines = ["# Bulwark intelligence: Snort rules"]
+    for kind, value, ident, score in _unique(rows):
+        if kind in ("ipv4", "ipv6", "cidr"):
+            lines.append(
+                f'alert ip [{value}] any -> $HOME_NET any (msg:"BULWARK intel {ident} score '
+                f'{score:g}"; sid:{sid(kind, value)}; rev:1;)'
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _rpz_ip(value: str) -> str:
+    net = ipaddress.ip_network(value)
+    if net.version == 4:
+        return f"{net.prefixlen}." + ".".join(reversed(str(net.network_address).split(".")))
+    groups = net.network_address.exploded.split(":")
+    return f"{net.prefixlen}." + ".".join(reversed([g.lstrip("0") or "0" for g in groups]))
+
+
+def rpz(rows: Iterable[Row], now: datetime | None = None) -> str:
+    serial = (now or datetime.now(UTC)).strftime("%Y%m%d%H")
+    out = [
+        "$TTL 300",
+        f"@ SOA localhost. hostmaster.localhost. {serial} 3600 600 86400 300",
+        "@ NS localhost.",
+    ]
+    for kind, value, ident, _score in _unique(rows):
+        if kind == "domain":
+            out += [f"{value} CNAME . ; {ident}", f"*.{value} CNAME . ; {ident}"]
+        elif kind in ("ipv4", "ipv6", "cidr"):
+            out.append(f"{_rpz_ip(value)}.rpz-ip CNAME . ; {ident}")
+    return "\n".join(out) + "\n"
+
+
+def as_csv(rows: Iterable[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["type", "value", "indicator", "score"])
+    for row in _unique(rows):
+        writer.writerow([row[0], row[1], row[2], f"{row[3]:g}"])
+    return buffer.getvalue()
+
+
+def plain(rows: Iterable[Row]) -> str:
+    return "".join(v + "\n" for _k, v, _i, _s in _unique(rows))
+
+
+RENDERERS: dict[str, Callable[[Iterable[Row]], str]] = {
+    "suricata": suricata,
+    "suricata-dataset-domain": suricata_dataset("domain"),
+    "suricata-dataset-md5": suricata_dataset("md5"),
+    "suricata-dataset-sha256": suricata_dataset("sha256"),
+    "zeek": zeek,
+    "snort": snort,
+    "rpz": rpz,
+    "csv": as_csv,
+    "plain": plain,
+}

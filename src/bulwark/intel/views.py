@@ -1,0 +1,282 @@
+"""Intelligence pages: search, value (with correlations), indicator (with its score), share
+(STIX bundle, MISP event, CSV, plain list), review, and detection exports."""
+
+import csv
+import hashlib
+import io
+from typing import Any
+
+import orjson
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.core.tlp import TLP
+from bulwark.intel import decay, exports, misp, patterns, selectors, services, taxii
+from bulwark.intel import observables as obs
+from bulwark.intel.models import Collection, Indicator, StixObject, Submission, Value
+
+MAX_UPLOAD = 2 * 1024 * 1024
+MAX_LINES = 10_000
+
+
+@login_required
+def intel_home(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    if query:
+        try:
+            kind, text = obs.normalise(obs.detect(query), query)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            return redirect("intel-value", kind=kind, value=text)
+    indicators = (
+        Indicator.objects.visible_to(request.user)
+        .filter(stix_object__is_latest=True)
+        .select_related("stix_object", "stix_object__source_org")
+        .order_by("-stix_object__date_added", "-pk")[:50]
+    )
+    return render(
+        request,
+        "intel/home.html",
+        {
+            "indicators": indicators,
+            "pending": selectors.pending_review(request.user).count()
+            if viewer_of(request.user).sees_everything
+            else 0,
+            "formats": exports.FORMATS,
+        },
+    )
+
+
+@login_required
+def value_detail(request: HttpRequest, kind: str, value: str) -> HttpResponse:
+    found = Value.objects.filter(kind=kind, value=value).first()
+    if found is None or not selectors.may_see_value(request.user, found):
+        raise Http404
+    correlation = selectors.correlate(request.user, found)
+    return render(
+        request,
+        "intel/value_detail.html",
+        {"value": found, "c": correlation, "tlp": TLP},
+    )
+
+
+@login_required
+def indicator_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    indicator = get_object_or_404(
+        Indicator.objects.visible_to(request.user).select_related(
+            "stix_object", "stix_object__source_org", "stix_object__collection"
+        ),
+        pk=pk,
+    )
+    values = Value.objects.filter(provenance__stix_object=indicator.stix_object).distinct()
+    return render(
+        request,
+        "intel/indicator_detail.html",
+        {
+            "indicator": indicator,
+            "obj": indicator.stix_object,
+            "tlp": TLP(indicator.stix_object.tlp).label,
+            "values": values,
+            "score": selectors.indicator_score(indicator),
+            "lifetimes": sorted(decay.LIFETIME_DAYS.items()),
+            "decay": decay,
+            "raw": orjson.dumps(
+                orjson.loads(indicator.stix_object.raw), option=orjson.OPT_INDENT_2
+            ).decode(),
+        },
+    )
+
+
+def _rows_from_text(text: str, fmt: str) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """(kind, value) pairs from a CSV (type,value or value) or plain list, and the refusals."""
+    found: list[tuple[str, str]] = []
+    refused: list[dict[str, str]] = []
+    lines = text.splitlines()
+    if len(lines) > MAX_LINES:
+        raise ValueError(_("At most %(n)d lines per upload.") % {"n": MAX_LINES})
+    reader: Any = csv.reader(io.StringIO(text)) if fmt == "csv" else ([line] for line in lines)
+    for number, row in enumerate(reader, start=1):
+        cells = [c.strip() for c in row if c.strip()]
+        if not cells or cells[0].startswith("#") or cells[0].lower() in ("type", "value"):
+            continue
+        kind, text_value = (cells[0].lower(), cells[1]) if len(cells) > 1 else ("", cells[0])
+        try:
+            kind, normalised = obs.normalise(kind or obs.detect(text_value), text_value)
+            found.append((kind, normalised))
+        except ValueError as exc:
+            refused.append({"id": f"line {number}", "message": str(exc)})
+    return list(dict.fromkeys(found)), refused
+
+
+def _indicators_for(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    import uuid
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    return [
+        {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid4()}",
+            "created": stamp,
+            "modified": stamp,
+            "name": f"{kind}: {value}"[:500],
+            "pattern": patterns.pattern_for(kind, value),
+            "pattern_type": "stix",
+            "valid_from": stamp,
+        }  # fmt: skip
+        for kind, value in pairs
+    ]
+
+
+@login_required
+def share(request: HttpRequest) -> HttpResponseBase:
+    user = acting_user(request)
+    viewer = viewer_of(user)
+    collections = [c for c in Collection.objects.visible_to(user) if services.may_write(viewer, c)]
+    if request.method == "POST":
+        coll = next((c for c in collections if str(c.pk) == request.POST.get("collection")), None)
+        fmt = request.POST.get("format", "plain")
+        upload = request.FILES.get("file")
+        text = request.POST.get("text", "")
+        try:
+            if coll is None:
+                raise ValueError(_("Choose a collection you may add to."))
+            if upload is not None:
+                if upload.size and upload.size > MAX_UPLOAD:
+                    raise ValueError(_("The file is larger than 2 MB."))
+                text = upload.read(MAX_UPLOAD + 1).decode("utf-8", "replace")
+            if not text.strip():
+                raise ValueError(_("Paste or upload something to share."))
+            level = TLP(int(request.POST["tlp"])) if request.POST.get("tlp") else None
+            if fmt == "misp":
+                shared = misp.import_event(user, coll, text)
+            elif fmt == "stix":
+                try:
+                    bundle = orjson.loads(text)
+                except orjson.JSONDecodeError as exc:
+                    raise ValueError(_("Not JSON: %(e)s") % {"e": exc}) from None
+                if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
+                    raise ValueError(_("A STIX bundle has an objects list."))
+                shared = services.ingest_objects(
+                    user, coll, bundle["objects"], raw=text, channel="upload", tlp=level
+                )
+            else:
+                pairs, refused = _rows_from_text(text, fmt)
+                shared = services.ingest_objects(
+                    user, coll, _indicators_for(pairs), raw=text, channel="upload",
+                    format=Submission.Format.CSV if fmt == "csv" else Submission.Format.PLAIN,
+                    tlp=level if level is not None else TLP(coll.default_tlp),
+                    extra_report=refused,
+                )  # fmt: skip
+        except (ValueError, misp.InvalidMisp) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Stored %(stored)d, refused %(refused)d.")
+                % {"stored": shared.outcome.stored, "refused": shared.submission.refused},
+            )
+            return redirect("intel-submission", pk=shared.submission.pk)
+    return render(
+        request,
+        "intel/share.html",
+        {"collections": collections, "levels": list(TLP), "params": request.POST},
+    )
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission.objects.visible_to(request.user), pk=pk)
+    indicators = (
+        Indicator.objects.visible_to(request.user)
+        .filter(stix_object__submission=submission)
+        .select_related("stix_object")[:500]
+    )
+    if request.GET.get("format") == "misp":
+        response = HttpResponse(
+            orjson.dumps(misp.export_event(request.user, submission)),
+            content_type="application/json",
+        )
+        response["Content-Disposition"] = f'attachment; filename="misp-event-{submission.pk}.json"'
+        return response
+    return render(
+        request,
+        "intel/submission_detail.html",
+        {"submission": submission, "indicators": indicators},
+    )
+
+
+@login_required
+def review(request: HttpRequest) -> HttpResponseBase:
+    if not viewer_of(request.user).sees_everything:
+        raise PermissionDenied
+    if request.method == "POST":
+        ids = [int(x) for x in request.POST.getlist("object") if x.isdigit()]
+        publish = request.POST.get("action") == "publish"
+        changed = services.review(acting_user(request), ids, publish=publish)
+        messages.success(request, _("%(n)d objects reviewed.") % {"n": changed})
+        return redirect("intel-review")
+    pending = selectors.pending_review(request.user)[:200]
+    return render(request, "intel/review.html", {"pending": pending})
+
+
+def export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Detection exports; a session, a Bearer token or Basic with the token as password.
+    Anonymous readers get the public TLP:CLEAR indicators."""
+    if fmt not in exports.FORMATS:
+        raise Http404
+    user: Any = request.user if request.user.is_authenticated else None
+    if request.META.get("HTTP_AUTHORIZATION"):
+        try:
+            user, scopes = taxii._authenticate(request)
+        except taxii.TaxiiError as exc:
+            response = HttpResponse(exc.description or exc.title, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="intel"'
+            return response
+        if scopes is not None and taxii.READ_SCOPE not in scopes:
+            return HttpResponse(_("This token lacks the scope intel:read."), status=403)
+    include_decayed = request.GET.get("include_decayed") == "1"
+    rows = selectors.detection_rows(user, include_decayed=include_decayed)
+    kind = request.GET.get("type")
+    if kind:
+        rows = [r for r in rows if r[0] == kind]
+    if fmt == "stix":
+        ids = sorted({r[2] for r in rows})
+        raws = (
+            StixObject.objects.visible_to(user)
+            .filter(stix_id__in=ids, is_latest=True)
+            .order_by("stix_id")
+            .values_list("raw", flat=True)
+        )
+        body = (
+            '{"type":"bundle","id":"bundle--'
+            + _bundle_uuid(ids)
+            + '","objects":['
+            + ",".join(raws)
+            + "]}"
+        )
+        content_type = "application/stix+json;version=2.1"
+    else:
+        body = exports.RENDERERS[fmt](rows)
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else "text/plain; charset=utf-8"
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    if request.META.get("HTTP_IF_NONE_MATCH") == etag:
+        return HttpResponse(status=304)
+    response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def _bundle_uuid(ids: list[str]) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "bulwark-export:" + ",".join(ids)))
