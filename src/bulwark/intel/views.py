@@ -131,7 +131,7 @@ def _indicators_for(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
             "pattern": patterns.pattern_for(kind, value),
             "pattern_type": "stix",
             "valid_from": stamp,
-        }  # fmt: skip
+        }
         for kind, value in pairs
     ]
 
