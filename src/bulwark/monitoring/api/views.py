@@ -28,6 +28,11 @@ class SightingSerializer(serializers.ModelSerializer):
 
 class AlertSerializer(serializers.ModelSerializer):
     organisation: Any = serializers.StringRelatedField()
+    # Plain text, not an enum: "status" is a choice set in other apps too, and the schema
+    # must not need a global enum name override for it.
+    status: Any = serializers.CharField(
+        read_only=True, help_text="new, promoted, false_positive, dismissed"
+    )
     incident: Any = serializers.SlugRelatedField(slug_field="reference", read_only=True)
 
     class Meta:
@@ -54,7 +59,7 @@ class SightingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 TRIAGE = inline_serializer(
     "AlertTriage",
     {
-        "action": serializers.ChoiceField(["promote", "false_positive"]),
+        "action": serializers.CharField(help_text="promote or false_positive"),
         "note": serializers.CharField(required=False),
     },
 )
