@@ -15,7 +15,7 @@ from bulwark.intel import demo, selectors
 from bulwark.intel.models import Value
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_member_pulls_pushes_and_sees_the_incident_correlation(live_server: Any) -> None:
     constituency_demo.load()
     demo.load()
