@@ -42,7 +42,7 @@ def _objects() -> list[dict[str, Any]]:
     return objs
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_taxii2_client_discovers_pages_posts_and_polls(
     live_server: Any, community: Community
 ) -> None:
