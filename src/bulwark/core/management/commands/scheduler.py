@@ -1,5 +1,7 @@
-"""`bulwark scheduler`: enqueues the periodic tasks (clock reminders and escalations) every
-minute. Running two is harmless: each alert is sent once."""
+"""`bulwark scheduler`: enqueues the periodic tasks every minute: incident clock reminders
+and escalations, the report-exchange cycle (feed pulls, mailbox, notifications on each
+recipient's cadence) and advisory follow-up (mail retries, reminders, escalations).
+Running two is harmless: each alert, notification and reminder is sent once."""
 
 import time
 from typing import Any
@@ -15,10 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from bulwark.advisories.tasks import follow_up
+        from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
         while True:
-            check_clocks.enqueue()
+            for periodic in (check_clocks, exchange_cycle, follow_up):
+                periodic.enqueue()
             if options["once"]:
                 return
             time.sleep(max(5, options["interval"]))
