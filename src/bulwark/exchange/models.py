@@ -327,8 +327,8 @@ class RecipientSettings(models.Model):
         return f"{self.organisation}: {self.cadence}"
 
 
-class NotificationQuerySet(models.QuerySet["Notification"]):
-    def visible_to(self, user: Any) -> "NotificationQuerySet":
+class ExchangeNotificationQuerySet(models.QuerySet["Notification"]):
+    def visible_to(self, user: Any) -> "ExchangeNotificationQuerySet":
         """CERT staff: all. Members: the notifications sent to their organisations."""
         viewer = _viewer(user)
         if viewer.sees_everything:
@@ -368,7 +368,7 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
 
-    objects = NotificationQuerySet.as_manager()
+    objects = ExchangeNotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
