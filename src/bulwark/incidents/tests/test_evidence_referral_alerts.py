@@ -243,15 +243,17 @@ def test_reminders_and_escalations_reach_the_right_people(
     assert ClockAlert.objects.filter(kind="escalation", clock="review").count() == 1
 
 
-def test_scheduler_enqueues_the_clock_check(db: None) -> None:
+def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
 
     call_command("scheduler", "--once")
-    assert (
-        DBTaskResult.objects.filter(task_path="bulwark.incidents.tasks.check_clocks").count() == 1
-    )
-    assert run_queued_tasks() == 1
+    assert set(DBTaskResult.objects.values_list("task_path", flat=True)) == {
+        "bulwark.incidents.tasks.check_clocks",
+        "bulwark.exchange.tasks.exchange_cycle",
+        "bulwark.advisories.tasks.follow_up",
+    }
+    assert run_queued_tasks() == 3
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(
