@@ -3,6 +3,7 @@
 from rest_framework import routers
 
 from bulwark.advisories import api_routes as advisories_routes
+from bulwark.analytics import api_routes as analytics_routes
 from bulwark.constituency.api import views
 from bulwark.exchange import api_routes as exchange_routes
 from bulwark.incidents.api.views import IncidentViewSet
@@ -30,7 +31,13 @@ router.register("sectors", views.SectorViewSet, basename="sector")
 router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
 router.register("audit", views.AuditEntryViewSet, basename="auditentry")
 router.register("incidents", IncidentViewSet, basename="incident")
-for app_routes in (intel_routes, exchange_routes, monitoring_routes, advisories_routes):
+for app_routes in (
+    intel_routes,
+    exchange_routes,
+    monitoring_routes,
+    advisories_routes,
+    analytics_routes,
+):
     app_routes.register(router)
 
 app_name = "api"

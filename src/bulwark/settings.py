@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "bulwark.exchange",
     "bulwark.monitoring",
     "bulwark.advisories",
+    "bulwark.analytics",
 ]
 
 MIDDLEWARE = [

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.load()
         # Each app that has demo data loads it, in dependency order (idempotent).
-        for app in ("incidents", "intel", "exchange", "monitoring", "advisories"):
+        for app in ("incidents", "intel", "exchange", "monitoring", "advisories", "analytics"):
             try:
                 app_demo = importlib.import_module(f"bulwark.{app}.demo")
             except ModuleNotFoundError as exc:

@@ -1,0 +1,7 @@
+"""Registers the statistics app's API views on the REST API router (/api/v1/)."""
+
+from rest_framework.routers import BaseRouter
+
+
+def register(router: BaseRouter) -> None:
+    """Add this app's viewsets to `router`."""

@@ -1,0 +1,5 @@
+"""Demo history for the statistics pages (filled in below)."""
+
+
+def load() -> None:
+    """Idempotent."""

@@ -1,0 +1,102 @@
+"""What the statistics app stores itself: the annual report's narrative text blocks and who
+receives the scheduled summaries. The figures are never stored here: they are counted live
+from the other apps' tables, through each table's `visible_to`."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# The source report's own structure (../shared/seeds): the narrative sections, in order.
+SECTIONS = (
+    ("highlights", _("Highlights")),
+    ("about", _("About us")),
+    ("operations", _("Activities and operations")),
+    ("events", _("Events organised and hosted")),
+    ("international", _("International collaboration")),
+    ("future", _("Future plans")),
+)
+LANGUAGES = (("en", "English"), ("zh-hant", "繁體中文"))
+
+
+class TextBlockQuerySet(models.QuerySet["TextBlock"]):
+    def visible_to(self, user: Any) -> "TextBlockQuerySet":
+        """The report's narrative is the CERT's draft until published: CERT staff only."""
+        from bulwark.constituency.access import viewer_of
+
+        return self if viewer_of(user).sees_everything else self.none()
+
+
+class TextBlock(models.Model):
+    """One narrative section of one year's annual report, in one language (Markdown)."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    language = models.CharField(_("language"), max_length=10, choices=LANGUAGES)
+    section = models.CharField(_("section"), max_length=20, choices=SECTIONS)
+    body = models.TextField(_("text (Markdown)"), max_length=50_000, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = TextBlockQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["year", "language", "section"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "language", "section"], name="analytics_textblock_unique"
+            )
+        ]
+        verbose_name = _("report text block")
+        verbose_name_plural = _("report text blocks")
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.language} {self.section}"
+
+
+class Cadence(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def visible_to(self, user: Any) -> "SubscriptionQuerySet":
+        """CERT staff manage every subscription; anyone else sees their own."""
+        from bulwark.constituency.access import viewer_of
+
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(user_id=viewer.user_id)
+
+
+class Subscription(models.Model):
+    """A person who receives the scheduled summary e-mail; each summary is computed as that
+    person sees the data, so it never shows more than their own pages would."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stats_subscriptions"
+    )
+    cadence = models.CharField(_("cadence"), max_length=10, choices=Cadence.choices)
+    language = models.CharField(_("language"), max_length=10, choices=LANGUAGES, default="en")
+    active = models.BooleanField(_("active"), default=True)
+    last_period = models.CharField(_("last period sent"), max_length=20, blank=True)
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user_id", "cadence"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "cadence"], name="analytics_subscription_unique")
+        ]
+        verbose_name = _("summary subscription")
+        verbose_name_plural = _("summary subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.cadence}"
