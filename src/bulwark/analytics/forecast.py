@@ -1,0 +1,715 @@
+"""Forecasts of a category's monthly counts, each stating its method and how well that
+method did on this very series in a rolling-origin backtest, so nobody trusts a line more
+than it deserves. Pure: numpy and scipy only, no Django, deterministic.
+
+Method choice (`forecast`):
+- no history: zeros ("none");
+- every month zero: zero, with a Poisson upper bound from the rule of three ("tsb");
+- half the months or more are zero: TSB sparse-count smoothing with count quantiles
+  ("tsb"); a long run of leading zeros followed by dense counts is instead read as the
+  time before the category existed and dropped;
+- fewer than 12 months: the average ("mean");
+- 12 to 23 months (or less than two seasons): seasonal naive;
+- 24 months and more: seasonal naive or damped-trend exponential smoothing ETS(A,Ad,A),
+  whichever has the lower rolling-origin backtest error (ETS needs at least
+  MIN_ORIGINS_TO_SWITCH origins to be chosen over the baseline).
+
+Backtest: origins are the last BACKTEST_MAX_ORIGINS months (fewer if the series is short);
+each origin forecasts up to min(horizon, 12) months ahead from the data before it. Model
+parameters are estimated once, on the data before the first origin, then the states are
+updated month by month: no origin sees its future, and the backtest costs two fits, not 36.
+MASE divides the mean absolute error by the mean absolute lag-`season` difference of that
+same training part (lag 1 when it is shorter than season + 1 months).
+"""
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Set
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+from scipy import optimize, stats  # type: ignore[import-untyped]
+
+MAX_MONTHS = 600  # fifty years of history; anything longer is a mistake upstream
+MAX_COUNT = 1e12  # beyond this squares overflow long before a CERT sees that many events
+MAX_HORIZON = 60
+MIN_SEASON, MAX_SEASON = 2, 24
+MIN_MONTHS_SEASONAL = 12
+ETS_MIN_MONTHS = 24
+SPARSE_ZERO_SHARE = 0.5
+BACKTEST_MAX_ORIGINS = 36
+BACKTEST_MAX_STEPS = 12
+MIN_ORIGINS_TO_SWITCH = 6
+TSB_SSE_TOLERANCE = 0.02
+
+Z80 = float(stats.norm.ppf(0.90))
+Z95 = float(stats.norm.ppf(0.975))
+METHODS = ("seasonal-naive", "damped-trend-ets", "tsb", "naive", "mean", "none")
+
+FloatArray = np.ndarray
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a string for the translation catalogue (makemessages looks for this name)
+    without importing Django; `forecast(translate=gettext)` translates at run time."""
+    return message
+
+
+METHOD_LABELS = {
+    "seasonal-naive": gettext_noop("Seasonal naive (the same month last year)"),
+    "damped-trend-ets": gettext_noop("Damped-trend exponential smoothing (additive seasonality)"),
+    "tsb": gettext_noop("Sparse-count smoothing (Teunter-Syntetos-Babai)"),
+    "naive": gettext_noop("Naive (the last month repeated)"),
+    "mean": gettext_noop("Average of the months so far"),
+    "none": gettext_noop("No forecast (no history)"),
+}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Point forecasts and central 80 % / 95 % intervals, one value per month ahead,
+    all >= 0 and ordered lower95 <= lower80 <= point <= upper80 <= upper95."""
+
+    point: tuple[float, ...]
+    lower80: tuple[float, ...]
+    upper80: tuple[float, ...]
+    lower95: tuple[float, ...]
+    upper95: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    method: str
+    method_label: str
+    horizon: int
+    point: tuple[float, ...]
+    lower80: tuple[float, ...]
+    upper80: tuple[float, ...]
+    lower95: tuple[float, ...]
+    upper95: tuple[float, ...]
+    mase: float | None
+    baseline_mase: float | None
+    backtest_origins: int
+    note: str
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+def _validated_counts(counts: Iterable[float]) -> FloatArray:
+    if (
+        isinstance(counts, str | bytes | bytearray | Mapping | Set)
+        or not isinstance(counts, Iterable)
+        or (isinstance(counts, np.ndarray) and counts.ndim != 1)
+    ):
+        raise ValueError("counts must be a list of monthly counts (numbers), oldest first")
+    values = list(islice(counts, MAX_MONTHS + 1))
+    if len(values) > MAX_MONTHS:
+        raise ValueError(f"counts holds more than {MAX_MONTHS} months; send at most {MAX_MONTHS}")
+    for month, value in enumerate(values, start=1):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise ValueError(f"month {month}: {value!r} is not a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"month {month}: {value!r} is not a finite number")
+        if number < 0:
+            raise ValueError(f"month {month}: {value!r} is negative; a count cannot be")
+        if number > MAX_COUNT:
+            raise ValueError(f"month {month}: {value!r} is larger than {MAX_COUNT:.0e}")
+    return np.asarray(values, dtype=float)
+
+
+def _validated_int(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return int(value)
+
+
+# --- intervals --------------------------------------------------------------------------
+
+
+def _normal_prediction(mean: FloatArray, sd: FloatArray) -> Prediction:
+    """Gaussian intervals around `mean`, everything clipped at zero (counts)."""
+
+    def clip(values: FloatArray) -> tuple[float, ...]:
+        return tuple(float(v) for v in np.maximum(values, 0.0))
+
+    return Prediction(
+        point=clip(mean),
+        lower80=clip(mean - Z80 * sd),
+        upper80=clip(mean + Z80 * sd),
+        lower95=clip(mean - Z95 * sd),
+        upper95=clip(mean + Z95 * sd),
+    )
+
+
+def _count_prediction(rate: float, dispersion: float, horizon: int) -> Prediction:
+    """Quantiles of a count distribution with mean `rate`: Poisson, or negative binomial
+    with variance `dispersion` * rate when the history is over-dispersed. The 95 % upper
+    bound is at least one: no history of a rare event can rule the next one out."""
+    rate = max(rate, 0.0)
+    if rate == 0.0:
+        low95 = low80 = up80 = 0.0
+    else:
+        dist = (
+            stats.nbinom(rate / (dispersion - 1.0), 1.0 / dispersion)
+            if dispersion > 1.05
+            else stats.poisson(rate)
+        )
+        low95, low80, up80 = (float(q) for q in dist.ppf([0.025, 0.10, 0.90]))
+        up95 = float(dist.ppf(0.975))
+    if rate == 0.0:
+        up95 = 1.0
+    low80 = min(low80, rate)
+    low95 = min(low95, low80)
+    up80 = max(up80, rate)
+    up95 = max(up95, up80, 1.0)
+    return Prediction(
+        point=(rate,) * horizon,
+        lower80=(low80,) * horizon,
+        upper80=(up80,) * horizon,
+        lower95=(low95,) * horizon,
+        upper95=(up95,) * horizon,
+    )
+
+
+def _no_events_prediction(months: int, horizon: int) -> Prediction:
+    """Zero events in `months` months: the rate is below -ln(0.05)/months with 95 %
+    confidence (the rule of three); its Poisson quantile bounds a future month."""
+    rate95 = -math.log(0.05) / months
+    rate80 = -math.log(0.20) / months
+    up80 = float(stats.poisson(rate80).ppf(0.90))
+    up95 = max(float(stats.poisson(rate95).ppf(0.975)), up80, 1.0)
+    zeros = (0.0,) * horizon
+    return Prediction(zeros, zeros, (up80,) * horizon, zeros, (up95,) * horizon)
+
+
+# --- methods ----------------------------------------------------------------------------
+
+
+def _seasonal_naive(y: FloatArray, horizon: int, season: int) -> Prediction:
+    steps = np.arange(horizon)
+    point = y[len(y) - season :][steps % season]
+    diffs = y[season:] - y[:-season]
+    sigma = float(np.sqrt(np.mean(diffs**2))) if len(diffs) else 0.0
+    if len(diffs) < season:
+        # Too few year-on-year differences to trust their spread: never narrower than
+        # the difference of two Poisson counts at this level, nor than the series' spread.
+        sigma = max(sigma, math.sqrt(2.0 * float(np.mean(y))), math.sqrt(2.0) * float(np.std(y)))
+    sd = sigma * np.sqrt(steps // season + 1.0)
+    return _normal_prediction(point, sd)
+
+
+def _mean_forecast(y: FloatArray, horizon: int) -> Prediction:
+    n = len(y)
+    level = float(np.mean(y))
+    spread = float(np.std(y, ddof=1)) if n > 1 else 0.0
+    sd = max(spread, math.sqrt(level)) * math.sqrt(1.0 + 1.0 / n)
+    return _normal_prediction(np.full(horizon, level), np.full(horizon, sd))
+
+
+def seasonal_naive(counts: Iterable[float], horizon: int = 12, season: int = 12) -> Prediction:
+    """Each month ahead repeats the same month of the last season (season=1 gives the naive
+    forecast). Intervals: residual sd of lag-`season` differences times sqrt(k + 1), k the
+    number of whole seasons ahead."""
+    y = _validated_counts(counts)
+    horizon = _validated_int("horizon", horizon, 1, MAX_HORIZON)
+    season = _validated_int("season", season, 1, MAX_SEASON)
+    if len(y) < season:
+        raise ValueError(f"seasonal naive needs at least {season} months, got {len(y)}")
+    return _seasonal_naive(y, horizon, season)
+
+
+@dataclass(frozen=True)
+class _Ets:
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+    level: float
+    trend: float
+    seasonal: tuple[float, ...]  # ring indexed by month number % season
+
+
+def _ets_initial(y: FloatArray, season: int) -> tuple[float, float, list[float]]:
+    """Level, trend and seasonal indices from the first two seasons (the usual heuristic:
+    trend from the change of the seasonal means, seasonality from the detrended months)."""
+    first, second = y[:season].mean(), y[season : 2 * season].mean()
+    trend = float(second - first) / season
+    line = first + (np.arange(2 * season) - (season - 1) / 2) * trend
+    deviation = (y[: 2 * season] - line).reshape(2, season).mean(axis=0)
+    seasonal = [float(v) for v in deviation - deviation.mean()]
+    level = float(first) - ((season - 1) / 2 + 1) * trend  # one month before the first
+    return level, trend, seasonal
+
+
+def _ets_sse(y: list[float], theta: FloatArray, start: tuple[float, float, list[float]]) -> float:
+    alpha, beta, gamma, phi = _ets_weights(theta)
+    level, trend, seasonal = start
+    seasonal = list(seasonal)
+    season = len(seasonal)
+    sse = 0.0
+    for t, value in enumerate(y):
+        i = t % season
+        base = level + phi * trend
+        error = value - base - seasonal[i]
+        sse += error * error
+        level = base + alpha * error
+        trend = phi * trend + beta * error
+        seasonal[i] += gamma * error
+    return sse if math.isfinite(sse) else 1e300
+
+
+def _ets_weights(theta: FloatArray) -> tuple[float, float, float, float]:
+    """theta holds alpha, beta/alpha, gamma/(1 - alpha), phi: box bounds on theta keep
+    0 < beta <= alpha and 0 <= gamma <= 1 - alpha, the usual admissible region."""
+    alpha = float(theta[0])
+    return alpha, alpha * float(theta[1]), (1.0 - alpha) * float(theta[2]), float(theta[3])
+
+
+_ETS_BOUNDS = [(1e-3, 0.999), (1e-3, 0.999), (0.0, 0.999), (0.80, 0.98)]
+_ETS_START = np.array([0.3, 0.1, 0.1, 0.95])
+
+
+def _ets_fit(y: FloatArray, season: int) -> _Ets:
+    """Smoothing weights by minimising the in-sample one-step SSE (L-BFGS-B), then the
+    states after the last month."""
+    start = _ets_initial(y, season)
+    values = [float(v) for v in y]
+    result = optimize.minimize(
+        _ets_sse,
+        _ETS_START,
+        args=(values, start),
+        method="L-BFGS-B",
+        bounds=_ETS_BOUNDS,
+        options={"maxiter": 200},
+    )
+    theta = result.x if math.isfinite(result.fun) else _ETS_START
+    alpha, beta, gamma, phi = _ets_weights(theta)
+    level, trend, seasonal = start
+    return _Ets(alpha, beta, gamma, phi, level, trend, tuple(seasonal))
+
+
+def _ets_run(
+    model: _Ets, y: FloatArray, origin_from: int, steps: int
+) -> tuple[float, float, float, list[float], list[FloatArray]]:
+    """Filter the whole series with fixed weights. Returns the SSE, the final level, trend
+    and seasonal ring, and for each origin t >= origin_from the forecasts of months
+    t .. t+steps-1 made from the states after month t-1 (clipped to the series end)."""
+    level, trend, seasonal = model.level, model.trend, list(model.seasonal)
+    season, phi, n = len(seasonal), model.phi, len(y)
+    damping = np.cumsum(phi ** np.arange(1, steps + 1))
+    forecasts: list[FloatArray] = []
+    sse = 0.0
+    for t in range(n + 1):
+        if origin_from <= t < n:
+            ahead = min(steps, n - t)
+            months = (t + np.arange(ahead)) % season
+            forecasts.append(level + damping[:ahead] * trend + np.asarray(seasonal)[months])
+        if t == n:
+            break
+        i = t % season
+        base = level + phi * trend
+        error = float(y[t]) - base - seasonal[i]
+        sse += error * error
+        level = base + model.alpha * error
+        trend = phi * trend + model.beta * error
+        seasonal[i] += model.gamma * error
+    return sse, level, trend, seasonal, forecasts
+
+
+def _damped_ets(y: FloatArray, horizon: int, season: int) -> Prediction:
+    model = _ets_fit(y, season)
+    sse, level, trend, seasonal, _ = _ets_run(model, y, len(y), 0)
+    n = len(y)
+    sigma2 = sse / max(n - 4, 1)
+    phi = model.phi
+    damping = np.cumsum(phi ** np.arange(1, horizon + 1))
+    months = (n + np.arange(horizon)) % season
+    point = level + damping * trend + np.asarray(seasonal)[months]
+    # Hyndman et al. (2008), class 1, ETS(A,Ad,A): v_h = sigma^2 (1 + sum_{j<h} c_j^2),
+    # c_j = alpha + beta * (phi + ... + phi^j) + gamma * [j is a multiple of season].
+    j = np.arange(1, horizon)
+    c = model.alpha + model.beta * damping[: horizon - 1] + model.gamma * (j % season == 0)
+    variance = sigma2 * (1.0 + np.concatenate(([0.0], np.cumsum(c**2))))
+    return _normal_prediction(point, np.sqrt(variance))
+
+
+def damped_ets(counts: Iterable[float], horizon: int = 12, season: int = 12) -> Prediction:
+    """Additive-error, damped additive trend, additive seasonality exponential smoothing
+    (ETS(A,Ad,A)) with analytic prediction intervals."""
+    y = _validated_counts(counts)
+    horizon = _validated_int("horizon", horizon, 1, MAX_HORIZON)
+    season = _validated_int("season", season, MIN_SEASON, MAX_SEASON)
+    if len(y) < 2 * season:
+        raise ValueError(f"damped-trend smoothing needs at least {2 * season} months")
+    return _damped_ets(y, horizon, season)
+
+
+_TSB_GRID = np.array([0.01, 0.02, 0.05, 0.1, 0.2])
+
+
+@dataclass(frozen=True)
+class _Tsb:
+    alpha: float  # size smoothing, updated in months with events
+    beta: float  # probability smoothing, updated every month
+    probability: float
+    size: float
+
+
+def _tsb_fit(y: FloatArray) -> _Tsb:
+    """Both weights from a small grid by in-sample one-step SSE, all pairs at once."""
+    events = y[y > 0]
+    probability = len(events) / len(y) if len(y) else 0.0
+    size = float(events.mean()) if len(events) else 1.0
+    alpha, beta = (grid.ravel() for grid in np.meshgrid(_TSB_GRID, _TSB_GRID))
+    p, z = np.full(alpha.shape, probability), np.full(alpha.shape, size)
+    sse = np.zeros(alpha.shape)
+    for value in y:
+        sse += (value - p * z) ** 2
+        if value > 0:
+            p += beta * (1.0 - p)
+            z += alpha * (value - z)
+        else:
+            p -= beta * p
+    # Among weights within TSB_SSE_TOLERANCE of the best fit, the smoothest: on a few
+    # dozen sparse months the SSE differences are mostly noise, and chasing them makes the
+    # rate follow the last few events.
+    near = np.flatnonzero(sse <= sse.min() * (1.0 + TSB_SSE_TOLERANCE))
+    best = int(near[np.argmin((alpha + beta)[near])])
+    return _Tsb(float(alpha[best]), float(beta[best]), probability, size)
+
+
+def _tsb_run(model: _Tsb, y: FloatArray) -> list[float]:
+    """Forecast (probability x size) made before each month, plus one after the last."""
+    p, z = model.probability, model.size
+    rates = []
+    for value in y:
+        rates.append(p * z)
+        if value > 0:
+            p += model.beta * (1.0 - p)
+            z += model.alpha * (float(value) - z)
+        else:
+            p -= model.beta * p
+    rates.append(p * z)
+    return rates
+
+
+def _dispersion(y: FloatArray) -> float:
+    mean = float(np.mean(y)) if len(y) else 0.0
+    if len(y) < 2 or mean == 0.0:
+        return 1.0
+    return float(np.var(y, ddof=1)) / mean
+
+
+def _tsb(y: FloatArray, horizon: int) -> Prediction:
+    if not np.any(y > 0):
+        return _no_events_prediction(len(y), horizon)
+    rate = _tsb_run(_tsb_fit(y), y)[-1]
+    return _count_prediction(rate, _dispersion(y), horizon)
+
+
+def tsb(counts: Iterable[float], horizon: int = 12) -> Prediction:
+    """Teunter-Syntetos-Babai smoothing for sparse counts: the chance of any event and the
+    size of a month with events are smoothed separately; the forecast is their product,
+    flat over the horizon, with Poisson or negative-binomial quantiles as intervals."""
+    y = _validated_counts(counts)
+    horizon = _validated_int("horizon", horizon, 1, MAX_HORIZON)
+    if len(y) == 0:
+        raise ValueError("sparse-count smoothing needs at least one month")
+    return _tsb(y, horizon)
+
+
+# --- backtest ---------------------------------------------------------------------------
+
+
+def _min_training(method: str, season: int) -> int:
+    return {
+        "seasonal-naive": season,
+        "naive": 1,
+        "mean": 1,
+        "tsb": season,
+        "damped-trend-ets": max(2 * season, ETS_MIN_MONTHS),
+    }[method]
+
+
+def _first_origin(n: int, method: str, season: int) -> int:
+    return max(_min_training(method, season), season, n - BACKTEST_MAX_ORIGINS)
+
+
+def _backtest_forecasts(
+    y: FloatArray, method: str, steps: int, season: int, t0: int
+) -> list[FloatArray]:
+    """For each origin t0..n-1, the point forecasts of months t .. t+steps-1 (clipped to
+    the series end) using only months before t."""
+    n = len(y)
+    origins = range(t0, n)
+    if method == "damped-trend-ets":
+        model = _ets_fit(y[:t0], season)
+        return [np.maximum(f, 0.0) for f in _ets_run(model, y, t0, steps)[4]]
+    if method == "tsb":
+        rates = _tsb_run(_tsb_fit(y[:t0]), y)
+        return [np.full(min(steps, n - t), rates[t]) for t in origins]
+    if method == "mean":
+        return [np.full(min(steps, n - t), y[:t].mean()) for t in origins]
+    lag = 1 if method == "naive" else season
+    return [y[t - lag : t][np.arange(min(steps, n - t)) % lag] for t in origins]
+
+
+def _mean_abs_error(y: FloatArray, forecasts: list[FloatArray], t0: int) -> float:
+    errors = [np.abs(y[t0 + i : t0 + i + len(f)] - f) for i, f in enumerate(forecasts)]
+    return float(np.mean(np.concatenate(errors)))
+
+
+def _mase_scale(training: FloatArray, season: int) -> float:
+    lag = season if len(training) > season else 1
+    if len(training) <= lag:
+        return 0.0
+    return float(np.mean(np.abs(training[lag:] - training[:-lag])))
+
+
+def _backtest(
+    y: FloatArray, method: str, horizon: int, season: int, t0: int
+) -> tuple[float | None, float | None, float, float]:
+    """(mase, baseline_mase, mae, baseline_mae) over origins t0..n-1."""
+    steps = min(horizon, BACKTEST_MAX_STEPS)
+    mae = _mean_abs_error(y, _backtest_forecasts(y, method, steps, season, t0), t0)
+    if method == "seasonal-naive":
+        baseline = mae
+    else:
+        baseline = _mean_abs_error(
+            y, _backtest_forecasts(y, "seasonal-naive", steps, season, t0), t0
+        )
+    scale = _mase_scale(y[:t0], season)
+    if scale <= 0.0:
+        return None, None, mae, baseline
+    return mae / scale, baseline / scale, mae, baseline
+
+
+def backtest(
+    counts: Iterable[float], method: str, horizon: int = 12, season: int = 12
+) -> tuple[float | None, float | None, int]:
+    """Rolling-origin backtest of `method` and of seasonal naive on the same origins:
+    (mase, baseline_mase, origins). MASEs are None when the series is too short to hold
+    an origin or when the training part never changes (a zero scale)."""
+    y = _validated_counts(counts)
+    horizon = _validated_int("horizon", horizon, 1, MAX_HORIZON)
+    season = _validated_int("season", season, MIN_SEASON, MAX_SEASON)
+    if method not in METHODS or method == "none":
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS[:-1])}")
+    t0 = _first_origin(len(y), method, season)
+    if t0 >= len(y):
+        return None, None, 0
+    mase, baseline, _, _ = _backtest(y, method, horizon, season, t0)
+    return mase, baseline, len(y) - t0
+
+
+# --- choice -----------------------------------------------------------------------------
+
+
+def _zero_share(y: FloatArray) -> float:
+    return float(np.mean(y == 0)) if len(y) else 0.0
+
+
+def _active_part(y: FloatArray, season: int) -> tuple[FloatArray, int]:
+    """A series that is mostly zero only because the category started late (a season or
+    more of nothing, then counts in most months) is forecast from its first event on."""
+    if _zero_share(y) < SPARSE_ZERO_SHARE or not np.any(y > 0):
+        return y, 0
+    first = int(np.flatnonzero(y)[0])
+    tail = y[first:]
+    if first >= season and len(tail) >= MIN_MONTHS_SEASONAL and _zero_share(tail) < 0.5:
+        return tail, first
+    return y, 0
+
+
+def _yearly_scale(n: int, method: str, season: int) -> bool:
+    """Whether the MASE scale is the year-on-year change (else month to month)."""
+    return _first_origin(n, method, season) > season
+
+
+def _trust(
+    mase: float | None,
+    baseline: float | None,
+    origins: int,
+    translate: Callable[[str], str],
+    yearly_scale: bool = True,
+) -> str:
+    if origins == 0:
+        return translate(gettext_noop("it is too short to backtest, so treat it as a rough guide"))
+    if mase is None or baseline is None:
+        return translate(
+            gettext_noop(
+                "the months before the backtest never change, so no relative backtest error "
+                "can be computed"
+            )
+        )
+    if mase < 0.7:
+        verdict = gettext_noop("fairly reliable")
+    elif mase < 1.2:
+        verdict = gettext_noop("a trend to read, not a promise")
+    else:
+        verdict = gettext_noop("a rough guide only")
+    template = (
+        gettext_noop(
+            "over %(origins)d backtest origins its error was %(mase)s times the typical "
+            "year-on-year change (same month last year: %(baseline)s), so it is %(verdict)s"
+        )
+        if yearly_scale
+        else gettext_noop(
+            "over %(origins)d backtest origins its error was %(mase)s times the typical "
+            "month-to-month change (same month last year: %(baseline)s), so it is %(verdict)s"
+        )
+    )
+    return translate(template) % {
+        "origins": origins,
+        "mase": f"{mase:.2f}",
+        "baseline": f"{baseline:.2f}",
+        "verdict": translate(verdict),
+    }
+
+
+def _result(
+    method: str,
+    prediction: Prediction,
+    horizon: int,
+    note: str,
+    translate: Callable[[str], str],
+    backtested: tuple[float | None, float | None, int] = (None, None, 0),
+) -> Forecast:
+    return Forecast(
+        method=method,
+        method_label=translate(METHOD_LABELS[method]),
+        horizon=horizon,
+        point=prediction.point,
+        lower80=prediction.lower80,
+        upper80=prediction.upper80,
+        lower95=prediction.lower95,
+        upper95=prediction.upper95,
+        mase=backtested[0],
+        baseline_mase=backtested[1],
+        backtest_origins=backtested[2],
+        note=note,
+    )
+
+
+def forecast(
+    counts: Iterable[float],
+    horizon: int = 12,
+    season: int = 12,
+    *,
+    translate: Callable[[str], str] = gettext_noop,
+) -> Forecast:
+    """The forecast of the next `horizon` months of a monthly count series (oldest first),
+    by the method the module docstring describes. Pass Django's gettext as `translate` to
+    get the label and note in the user's language."""
+    y = _validated_counts(counts)
+    horizon = _validated_int("horizon", horizon, 1, MAX_HORIZON)
+    season = _validated_int("season", season, MIN_SEASON, MAX_SEASON)
+    n = len(y)
+    if n == 0:
+        note = translate(gettext_noop("There is no history yet, so there is nothing to forecast."))
+        return _result(
+            "none",
+            _normal_prediction(np.zeros(horizon), np.zeros(horizon)),
+            horizon,
+            note,
+            translate,
+        )
+    if not np.any(y > 0):
+        note = translate(
+            gettext_noop(
+                "No events in %(months)d months: the forecast is zero, and the upper bound is "
+                "what a rate that low could still produce."
+            )
+        ) % {"months": n}
+        tested = backtest(y, "tsb", horizon, season)
+        return _result("tsb", _no_events_prediction(n, horizon), horizon, note, translate, tested)
+    y, dropped = _active_part(y, season)
+    n = len(y)
+    started = (
+        translate(gettext_noop("The first %(months)d months had no events and are left out. "))
+        % {"months": dropped}
+        if dropped
+        else ""
+    )
+    if _zero_share(y) >= SPARSE_ZERO_SHARE:
+        tested = backtest(y, "tsb", horizon, season)
+        note = translate(
+            gettext_noop(
+                "%(share)d %% of the months had no events, so the forecast is the smoothed "
+                "rate of a sparse-count method; %(trust)s."
+            )
+        ) % {
+            "share": round(100 * _zero_share(y)),
+            "trust": _trust(*tested, translate, _yearly_scale(n, "tsb", season)),
+        }
+        return _result("tsb", _tsb(y, horizon), horizon, note, translate, tested)
+    if n < MIN_MONTHS_SEASONAL or n < season:
+        note = translate(
+            gettext_noop(
+                "The history is too short to show a season (months so far: %(months)d), so the "
+                "forecast is their average with wide intervals; treat it as a rough guide."
+            )
+        ) % {"months": n}
+        return _result("mean", _mean_forecast(y, horizon), horizon, started + note, translate)
+    if n < max(ETS_MIN_MONTHS, 2 * season):
+        tested = backtest(y, "seasonal-naive", horizon, season)
+        note = translate(
+            gettext_noop(
+                "With less than two years of history the forecast repeats the same month of "
+                "last year; %(trust)s."
+            )
+        ) % {"trust": _trust(*tested, translate, _yearly_scale(n, "seasonal-naive", season))}
+        prediction = _seasonal_naive(y, horizon, season)
+        return _result("seasonal-naive", prediction, horizon, started + note, translate, tested)
+    return _choose_seasonal(y, horizon, season, started, translate)
+
+
+def _choose_seasonal(
+    y: FloatArray, horizon: int, season: int, started: str, translate: Callable[[str], str]
+) -> Forecast:
+    t0 = _first_origin(len(y), "damped-trend-ets", season)
+    origins = len(y) - t0
+    mase = baseline = None
+    ets_wins = False
+    if origins > 0:
+        mase, baseline, mae, baseline_mae = _backtest(y, "damped-trend-ets", horizon, season, t0)
+        # A hair's breadth of floating-point noise is not a reason for the complex model.
+        ets_wins = origins >= MIN_ORIGINS_TO_SWITCH and mae < baseline_mae - 1e-9 * (
+            1.0 + baseline_mae
+        )
+    if ets_wins:
+        note = translate(
+            gettext_noop(
+                "Damped-trend smoothing forecast this series better than repeating last year; "
+                "%(trust)s."
+            )
+        ) % {"trust": _trust(mase, baseline, origins, translate)}
+        prediction = _damped_ets(y, horizon, season)
+        return _result(
+            "damped-trend-ets",
+            prediction,
+            horizon,
+            started + note,
+            translate,
+            (mase, baseline, origins),
+        )
+    note = translate(
+        gettext_noop(
+            "Repeating the same month of last year forecast this series at least as well as "
+            "damped-trend smoothing; %(trust)s."
+        )
+    ) % {"trust": _trust(baseline, baseline, origins, translate)}
+    prediction = _seasonal_naive(y, horizon, season)
+    return _result(
+        "seasonal-naive",
+        prediction,
+        horizon,
+        started + note,
+        translate,
+        (baseline, baseline, origins),
+    )
