@@ -151,18 +151,15 @@ def _count_prediction(rate: float, dispersion: float, horizon: int) -> Predictio
     with variance `dispersion` * rate when the history is over-dispersed. The 95 % upper
     bound is at least one: no history of a rare event can rule the next one out."""
     rate = max(rate, 0.0)
-    if rate == 0.0:
-        low95 = low80 = up80 = 0.0
-    else:
+    low95 = low80 = up80 = up95 = 0.0
+    if rate > 0.0:
         dist = (
             stats.nbinom(rate / (dispersion - 1.0), 1.0 / dispersion)
             if dispersion > 1.05
             else stats.poisson(rate)
         )
-        low95, low80, up80 = (float(q) for q in dist.ppf([0.025, 0.10, 0.90]))
-        up95 = float(dist.ppf(0.975))
-    if rate == 0.0:
-        up95 = 1.0
+        low95, low80, up80, up95 = (float(q) for q in dist.ppf([0.025, 0.10, 0.90, 0.975]))
+    # The quantiles are whole counts; the mean usually is not: keep it inside both bands.
     low80 = min(low80, rate)
     low95 = min(low95, low80)
     up80 = max(up80, rate)
@@ -275,8 +272,8 @@ _ETS_START = np.array([0.3, 0.1, 0.1, 0.95])
 
 
 def _ets_fit(y: FloatArray, season: int) -> _Ets:
-    """Smoothing weights by minimising the in-sample one-step SSE (L-BFGS-B), then the
-    states after the last month."""
+    """Smoothing weights by minimising the in-sample one-step SSE (L-BFGS-B) from the
+    heuristic initial states, which are kept as they are (fewer parameters, faster fit)."""
     start = _ets_initial(y, season)
     values = [float(v) for v in y]
     result = optimize.minimize(
@@ -660,10 +657,13 @@ def forecast(
         tested = backtest(y, "seasonal-naive", horizon, season)
         note = translate(
             gettext_noop(
-                "With less than two years of history the forecast repeats the same month of "
-                "last year; %(trust)s."
+                "With fewer than %(needed)d months of history the forecast repeats the same "
+                "month of last year; %(trust)s."
             )
-        ) % {"trust": _trust(*tested, translate, _yearly_scale(n, "seasonal-naive", season))}
+        ) % {
+            "needed": max(ETS_MIN_MONTHS, 2 * season),
+            "trust": _trust(*tested, translate, _yearly_scale(n, "seasonal-naive", season)),
+        }
         prediction = _seasonal_naive(y, horizon, season)
         return _result("seasonal-naive", prediction, horizon, started + note, translate, tested)
     return _choose_seasonal(y, horizon, season, started, translate)
@@ -698,12 +698,21 @@ def _choose_seasonal(
             translate,
             (mase, baseline, origins),
         )
-    note = translate(
-        gettext_noop(
+    if origins < MIN_ORIGINS_TO_SWITCH:
+        why = gettext_noop(
+            "Damped-trend smoothing cannot yet be backtested on enough months, so the forecast "
+            "repeats the same month of last year; %(trust)s."
+        )
+        # Seasonal naive needs less training, so its own backtest has more origins.
+        baseline, _, origins = backtest(y, "seasonal-naive", horizon, season)
+        yearly = _yearly_scale(len(y), "seasonal-naive", season)
+    else:
+        why = gettext_noop(
             "Repeating the same month of last year forecast this series at least as well as "
             "damped-trend smoothing; %(trust)s."
         )
-    ) % {"trust": _trust(baseline, baseline, origins, translate)}
+        yearly = True  # the ETS origins start after two seasons
+    note = translate(why) % {"trust": _trust(baseline, baseline, origins, translate, yearly)}
     prediction = _seasonal_naive(y, horizon, season)
     return _result(
         "seasonal-naive",

@@ -163,6 +163,17 @@ def test_a_year_and_a_half_uses_seasonal_naive_with_a_backtest() -> None:
     assert result.mase == result.baseline_mase is not None
 
 
+def test_two_years_is_too_short_to_trust_damped_trend_smoothing() -> None:
+    # ETS needs 24 months of training before its first origin; with 24 months in all it
+    # cannot be backtested, so the baseline stands, backtested on its own 12 origins.
+    result = forecast(trend_seasonal(24))
+
+    assert result.method == "seasonal-naive"
+    assert result.backtest_origins == 12
+    assert result.mase is not None and result.mase == result.baseline_mase
+    assert "cannot yet be backtested" in result.note
+
+
 def test_seasonal_naive_interval_widens_by_sqrt_two_after_a_season() -> None:
     # Lag-12 differences are all +2 or -2: residual sd exactly 2.
     counts = [10.0] * 12 + [12.0] * 12 + [10.0] * 12
