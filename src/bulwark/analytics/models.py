@@ -93,7 +93,9 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["user_id", "cadence"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "cadence"], name="analytics_subscription_unique")
+            models.UniqueConstraint(
+                fields=["user", "cadence"], name="analytics_subscription_unique"
+            )
         ]
         verbose_name = _("summary subscription")
         verbose_name_plural = _("summary subscriptions")
