@@ -1,0 +1,390 @@
+"""The annual report: the source report's structure (title page, highlights, about us,
+activities with the five statistics figures and statutory timeliness, events,
+international collaboration, future plans) as one standalone HTML page, or as an A4 PDF
+printed from it by WeasyPrint.
+
+Figures are counted as the given user sees the data (the figures module takes the user);
+the narrative comes from the year's text blocks, Markdown rendered by the one safe
+renderer."""
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from bulwark.analytics import charts, periods
+from bulwark.analytics.figure import Figure
+from bulwark.analytics.models import SECTIONS, TextBlock
+
+# Report language as users write it -> Django language code (TextBlock.language too).
+LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
+LANGUAGE_LABELS = {"en": "en", "zh-hant": "zh-Hant"}
+BODY_MAX = TextBlock._meta.get_field("body").max_length or 50_000
+# The figures' own titles (same message ids as the figures module: one translation).
+FIGURE_TITLES = {
+    "incidents_by_category": gettext_lazy("Security incidents from government agencies"),
+    "foreign_reports_by_category": gettext_lazy("Category of international incident reports"),
+    "isac_sharing_by_category": gettext_lazy("Distribution of ISAC information sharing"),
+    "advisories_by_category": gettext_lazy("Distribution of government notice advisories"),
+    "shared_with_foreign_certs": gettext_lazy("International incident report sharing"),
+}
+CJK_CSS_FAMILIES = (
+    '"DejaVu Sans", "Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC", '
+    '"WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "AR PL UMing TW", sans-serif'
+)
+
+
+class BadReportRequest(ValueError):
+    """A year or language we cannot make a report for; the message says why."""
+
+
+def language_code(lang: str | None) -> str:
+    """ "en", "zh-Hant", "zh-hant" -> the Django language code; anything else is refused."""
+    code = LANGUAGE_CODES.get((lang or "").strip().lower())
+    if code is None:
+        raise BadReportRequest(
+            _("Unknown report language %(lang)r: use en or zh-Hant.") % {"lang": lang}
+        )
+    return code
+
+
+def report_period(year: Any) -> periods.Period:
+    try:
+        return periods.year(int(year))
+    except (TypeError, ValueError) as exc:  # BadPeriod is a ValueError
+        raise BadReportRequest(
+            _("Year must be a number from %(min)s to %(max)s.")
+            % {"min": periods.MIN_YEAR, "max": periods.MAX_YEAR}
+        ) from exc
+
+
+# --------------------------------------------------------------------------- data
+# Module-level seams: the figures module computes, the report only lays out.
+
+
+def _five_figures(user: Any, period: periods.Period) -> list[Figure]:
+    from bulwark.analytics import figures
+
+    return list(figures.five_figures(user, period, drills=False))
+
+
+def _timeliness(user: Any, period: periods.Period) -> Figure:
+    from bulwark.analytics import figures
+
+    return figures.timeliness(user, period, by="authority")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    count: str
+    share: str
+
+
+def _count(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _number(value: float) -> str:
+    return number_format(value, decimal_pos=0 if float(value).is_integer() else 1, use_l10n=True,
+                         force_grouping=True)  # fmt: skip
+
+
+def share_table(fig: Figure) -> tuple[list[TableRow], str]:
+    """Category, count and share % of the first numeric column; and the total."""
+    total = sum(_count(row[1]) for row in fig.rows) if len(fig.columns) > 1 else 0.0
+    rows = []
+    for row in fig.rows:
+        n = _count(row[1]) if len(row) > 1 else 0.0
+        share = f"{100 * n / total:.1f}" if total else "—"
+        rows.append(TableRow(str(row[0]), _number(n), share))
+    return rows, _number(total)
+
+
+_SENTENCES = {
+    # (singular, plural) with %(n)s the total; the largest category follows.
+    "incidents_by_category": (
+        "%(n)s security incident was reported by government agencies.",
+        "%(n)s security incidents were reported by government agencies.",
+    ),
+    "foreign_reports_by_category": (
+        "%(n)s incident report was received from international CERTs and partners.",
+        "%(n)s incident reports were received from international CERTs and partners.",
+    ),
+    "isac_sharing_by_category": (
+        "%(n)s item of information was shared among ISAC members.",
+        "%(n)s items of information were shared among ISAC members.",
+    ),
+    "advisories_by_category": (
+        "%(n)s notice advisory was sent to government agencies.",
+        "%(n)s notice advisories were sent to government agencies.",
+    ),
+}
+
+
+def summary_sentence(fig: Figure) -> str:
+    """What the figure says in one sentence, like the source report's text beside it."""
+    counts = [(str(row[0]), _count(row[1])) for row in fig.rows if len(row) > 1]
+    total = sum(n for _label, n in counts)
+    if not total:
+        return _("No data for this period.")
+    label, top = max(counts, key=lambda item: item[1])
+    share = f"{100 * top / total:.0f}"
+    n = int(total)
+    if fig.key == "shared_with_foreign_certs":
+        certs = sum(1 for _label, count in counts if count)
+        head = ngettext(
+            "%(n)s incident report was shared with %(certs)s foreign CERTs.",
+            "%(n)s incident reports were shared with %(certs)s foreign CERTs.",
+            n,
+        ) % {"n": _number(total), "certs": certs}
+        tail = _("The largest recipient is %(label)s with %(share)s %% of the reports.")
+        return f"{head} {tail % {'label': label, 'share': share}}"
+    singular, plural = _SENTENCES.get(
+        fig.key, ("%(n)s item was counted.", "%(n)s items were counted.")
+    )
+    head = ngettext(singular, plural, n) % {"n": _number(total)}
+    tail = _("The largest category is %(label)s with %(share)s %%.") % {
+        "label": label,
+        "share": share,
+    }
+    return f"{head} {tail}"
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int | float):
+        number = float(value)
+        if "%" in column or "share" in column.lower():
+            return f"{number:.1f} %"
+        return _number(round(number, 1))
+    return str(value)
+
+
+def _figure_context(number: int, fig: Figure, lang: str) -> dict[str, Any]:
+    rows, total = share_table(fig)
+    title = str(FIGURE_TITLES.get(fig.key, fig.title))
+    return {
+        "number": number,
+        "key": fig.key,
+        "title": title,
+        "caption": _("Figure %(number)s %(title)s") % {"number": number, "title": title},
+        "svg": mark_safe(charts.render_svg(fig, lang, title=False)),  # noqa: S308 - matplotlib's XML
+        "dimension": str(fig.columns[0]) if fig.columns else "",
+        "count_label": str(fig.columns[1]) if len(fig.columns) > 1 else _("count"),
+        "rows": rows,
+        "total": total,
+        "sentence": summary_sentence(fig),
+        "note": str(fig.note),
+    }
+
+
+def _timeliness_context(fig: Figure) -> dict[str, Any]:
+    columns = [str(c) for c in fig.columns]
+    return {
+        "title": str(fig.title),
+        "columns": columns,
+        "rows": [[_cell(v, c) for v, c in zip(row, columns, strict=False)] for row in fig.rows],
+        "note": str(fig.note),
+    }
+
+
+# --------------------------------------------------------------------------- narrative
+
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
+
+def narrative_html(body: str) -> SafeString:
+    """A text block's Markdown, sanitised; its headings sit below the section's own."""
+    from bulwark.advisories.rendering import markdown_to_html
+
+    safe = markdown_to_html(body)
+    demoted = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}>", safe)
+    return mark_safe(demoted)  # noqa: S308 - sanitised by nh3 in markdown_to_html
+
+
+def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
+    from bulwark.constituency.access import viewer_of
+
+    may_read = viewer_of(user).sees_everything
+    blocks = {
+        b.section: b.body
+        for b in TextBlock.objects.visible_to(user).filter(year=year, language=code)
+    }
+    out = {}
+    for key, title in SECTIONS:
+        body = blocks.get(key, "").strip()
+        if body:
+            placeholder = ""
+        elif may_read:
+            placeholder = _("This section has not been written yet.")
+        else:
+            placeholder = _("The narrative of this report is shown to CERT staff only.")
+        out[key] = {
+            "key": key,
+            "title": str(title),
+            "html": narrative_html(body) if body else "",
+            "placeholder": placeholder,
+        }
+    return out
+
+
+def cert_name() -> str:
+    """The national CERT's name: the national CERT organisation, else settings.CERT_NAME."""
+    from bulwark.constituency.models import Organisation, OrganisationKind
+
+    org = (
+        Organisation.objects.filter(kind=OrganisationKind.NATIONAL_CERT, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if org is not None:
+        return org.short_name or org.name
+    return str(getattr(settings, "CERT_NAME", "") or "Bulwark")
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def build_annual(user: Any, year: int, lang: str) -> dict[str, Any]:
+    """Everything the report template needs, computed as `user` sees the data."""
+    code = language_code(lang)
+    period = report_period(year)
+    with translation.override(code):
+        figures = [
+            _figure_context(n, fig, code)
+            for n, fig in enumerate(_five_figures(user, period), start=1)
+        ]
+        sections = _sections(user, period.first.year, code)
+        name = cert_name()
+        return {
+            "year": period.first.year,
+            "lang": LANGUAGE_LABELS[code],
+            "language_code": code,
+            "cert_name": name,
+            "report_title": _("%(cert)s Annual Report %(year)s")
+            % {"cert": name, "year": period.first.year},
+            "generated_at": timezone.localtime(),
+            "sections": sections,
+            "figures": figures,
+            "abuse_figures": figures[:3],
+            "publication_figures": figures[3:],
+            "timeliness": _timeliness_context(_timeliness(user, period)),
+            "font_families": CJK_CSS_FAMILIES,
+        }
+
+
+def render_html(user: Any, year: int, lang: str) -> str:
+    """A standalone page: inline CSS, inline SVG charts, no external resource."""
+    context = build_annual(user, year, lang)
+    with translation.override(context["language_code"]):
+        return render_to_string("analytics/annual_report.html", context)
+
+
+def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The report never loads anything from outside (a link in a text block stays a link)."""
+    raise ValueError(f"the annual report loads no external resource ({url[:80]})")
+
+
+def pdf_from_html(page: str) -> tuple[bytes, int]:
+    """PDF bytes and page count."""
+    import weasyprint  # type: ignore[import-untyped,unused-ignore]
+
+    document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_no_fetching).render()
+    return document.write_pdf() or b"", len(document.pages)
+
+
+def render_pdf(user: Any, year: int, lang: str) -> bytes:
+    return render_pdf_timed(user, year, lang).pdf
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    pdf: bytes
+    pages: int
+    seconds: float
+
+
+def render_pdf_timed(user: Any, year: int, lang: str) -> RenderedPdf:
+    started = time.monotonic()
+    pdf, pages = pdf_from_html(render_html(user, year, lang))
+    return RenderedPdf(pdf, pages, time.monotonic() - started)
+
+
+def file_name(year: int, lang: str, fmt: str) -> str:
+    return f"bulwark-annual-report-{year}-{LANGUAGE_LABELS[language_code(lang)]}.{fmt}"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def save_texts(actor: Any, year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
+    """Create or update the year's narrative sections in one language (CERT staff only),
+    in one transaction with one audit entry naming the sections that changed. An emptied
+    section shows the placeholder in the report again."""
+    from bulwark.constituency.access import viewer_of
+    from bulwark.core import audit
+
+    if not viewer_of(actor).sees_everything:
+        raise PermissionDenied
+    code = language_code(lang)
+    y = report_period(year).first.year
+    known = {key for key, _title in SECTIONS}
+    unknown = set(bodies) - known
+    if unknown:
+        raise ValidationError(
+            _("Unknown sections: %(names)s") % {"names": ", ".join(sorted(unknown))}
+        )
+    errors = {
+        key: _("At most %(max)s characters (this text has %(n)s).")
+        % {"max": BODY_MAX, "n": len(body)}
+        for key, body in bodies.items()
+        if len(body) > BODY_MAX
+    }
+    if errors:
+        raise ValidationError(errors)
+    saved, changed = [], []
+    with transaction.atomic():
+        for key, body in bodies.items():
+            block = (
+                TextBlock.objects.select_for_update()
+                .filter(year=y, language=code, section=key)
+                .first()
+            )
+            if block is None:
+                if not body:
+                    continue
+                block = TextBlock.objects.create(
+                    year=y, language=code, section=key, body=body, updated_by=actor
+                )
+                changed.append(key)
+            elif block.body != body:
+                block.body, block.updated_by = body, actor
+                block.save(update_fields=["body", "updated_by", "updated_at"])
+                changed.append(key)
+            saved.append(block)
+        if changed:
+            audit.record(
+                actor,
+                "report.texts_saved",
+                object_type="analytics.textblock",
+                object_id=f"{y}/{code}",
+                object_label=_("Annual report %(year)s (%(lang)s)")
+                % {"year": y, "lang": LANGUAGE_LABELS[code]},
+                changes={"sections": changed},
+            )
+    return saved
