@@ -41,6 +41,7 @@ SPARSE_ZERO_SHARE = 0.5
 BACKTEST_MAX_ORIGINS = 36
 BACKTEST_MAX_STEPS = 12
 MIN_ORIGINS_TO_SWITCH = 6
+MIN_ERRORS_PER_STEP = 6
 TSB_SSE_TOLERANCE = 0.02
 
 Z80 = float(stats.norm.ppf(0.90))
@@ -187,7 +188,30 @@ def _no_events_prediction(months: int, horizon: int) -> Prediction:
 # --- methods ----------------------------------------------------------------------------
 
 
-def _seasonal_naive(y: FloatArray, horizon: int, season: int) -> Prediction:
+def _floored(sd: FloatArray, floor: FloatArray | None) -> FloatArray:
+    """The model's own sd raised, step by step, to the error the backtest actually saw
+    (its RMSE at that step): analytic intervals ignore parameter uncertainty and
+    misfit, and would otherwise promise more than the method delivered on this series.
+    Past the last measured step the floor grows as the model's own sd does; and as a
+    month further ahead is never easier, the floor never shrinks from one step to the next."""
+    if floor is None or len(floor) == 0:
+        return sd
+    floor = np.fmax.accumulate(floor)  # fmax: an unmeasured (NaN) step keeps the floor
+    out = sd.copy()
+    for h in range(len(sd)):
+        j = min(h, len(floor) - 1)
+        bound = float(floor[j])
+        if not math.isfinite(bound):
+            continue
+        if h > j and sd[j] > 0:
+            bound *= float(sd[h] / sd[j])
+        out[h] = max(float(sd[h]), bound)
+    return out
+
+
+def _seasonal_naive(
+    y: FloatArray, horizon: int, season: int, floor: FloatArray | None = None
+) -> Prediction:
     steps = np.arange(horizon)
     point = y[len(y) - season :][steps % season]
     diffs = y[season:] - y[:-season]
@@ -197,7 +221,7 @@ def _seasonal_naive(y: FloatArray, horizon: int, season: int) -> Prediction:
         # the difference of two Poisson counts at this level, nor than the series' spread.
         sigma = max(sigma, math.sqrt(2.0 * float(np.mean(y))), math.sqrt(2.0) * float(np.std(y)))
     sd = sigma * np.sqrt(steps // season + 1.0)
-    return _normal_prediction(point, sd)
+    return _normal_prediction(point, _floored(sd, floor))
 
 
 def _mean_forecast(y: FloatArray, horizon: int) -> Prediction:
@@ -243,21 +267,46 @@ def _ets_initial(y: FloatArray, season: int) -> tuple[float, float, list[float]]
     return level, trend, seasonal
 
 
-def _ets_sse(y: list[float], theta: FloatArray, start: tuple[float, float, list[float]]) -> float:
-    alpha, beta, gamma, phi = _ets_weights(theta)
-    level, trend, seasonal = start
-    seasonal = list(seasonal)
+def _ets_sse(
+    theta: FloatArray, y: list[float], start: tuple[float, float, list[float]]
+) -> tuple[float, FloatArray]:
+    """In-sample one-step SSE and its exact gradient in theta. Each state carries its four
+    derivatives along (forward mode), so L-BFGS-B needs one pass per step instead of five
+    for finite differences: this is what keeps a dashboard of categories fast."""
+    alpha, bstar, gstar, phi = (float(v) for v in theta)
+    beta, gamma = alpha * bstar, (1.0 - alpha) * gstar
+    level, trend, seasonal = start[0], start[1], list(start[2])
     season = len(seasonal)
-    sse = 0.0
+    # d(state)/d(alpha, beta*, gamma*, phi); the initial states do not depend on theta.
+    la = lb = lg = lp = ba = bb = bg = bp = 0.0
+    sa, sb, sg, sp = [0.0] * season, [0.0] * season, [0.0] * season, [0.0] * season
+    sse = ga = gb = gg = gp = 0.0
     for t, value in enumerate(y):
         i = t % season
         base = level + phi * trend
+        xa, xb, xg, xp = la + phi * ba, lb + phi * bb, lg + phi * bg, lp + phi * bp + trend
         error = value - base - seasonal[i]
+        ea, eb, eg, ep = -xa - sa[i], -xb - sb[i], -xg - sg[i], -xp - sp[i]
         sse += error * error
+        ga, gb, gg, gp = ga + error * ea, gb + error * eb, gg + error * eg, gp + error * ep
         level = base + alpha * error
+        la, lb, lg, lp = xa + alpha * ea + error, xb + alpha * eb, xg + alpha * eg, xp + alpha * ep
+        ba, bb, bg, bp = (
+            phi * ba + beta * ea + error * bstar,
+            phi * bb + beta * eb + error * alpha,
+            phi * bg + beta * eg,
+            phi * bp + trend + beta * ep,
+        )
         trend = phi * trend + beta * error
         seasonal[i] += gamma * error
-    return sse if math.isfinite(sse) else 1e300
+        sa[i] += gamma * ea - error * gstar
+        sb[i] += gamma * eb
+        sg[i] += gamma * eg + error * (1.0 - alpha)
+        sp[i] += gamma * ep
+    gradient = np.array([ga, gb, gg, gp]) * 2.0
+    if not (math.isfinite(sse) and np.all(np.isfinite(gradient))):
+        return 1e300, np.zeros(4)
+    return sse, gradient
 
 
 def _ets_weights(theta: FloatArray) -> tuple[float, float, float, float]:
@@ -280,6 +329,7 @@ def _ets_fit(y: FloatArray, season: int) -> _Ets:
         _ets_sse,
         _ETS_START,
         args=(values, start),
+        jac=True,
         method="L-BFGS-B",
         bounds=_ETS_BOUNDS,
         options={"maxiter": 200},
@@ -318,7 +368,9 @@ def _ets_run(
     return sse, level, trend, seasonal, forecasts
 
 
-def _damped_ets(y: FloatArray, horizon: int, season: int) -> Prediction:
+def _damped_ets(
+    y: FloatArray, horizon: int, season: int, floor: FloatArray | None = None
+) -> Prediction:
     model = _ets_fit(y, season)
     sse, level, trend, seasonal, _ = _ets_run(model, y, len(y), 0)
     n = len(y)
@@ -332,7 +384,7 @@ def _damped_ets(y: FloatArray, horizon: int, season: int) -> Prediction:
     j = np.arange(1, horizon)
     c = model.alpha + model.beta * damping[: horizon - 1] + model.gamma * (j % season == 0)
     variance = sigma2 * (1.0 + np.concatenate(([0.0], np.cumsum(c**2))))
-    return _normal_prediction(point, np.sqrt(variance))
+    return _normal_prediction(point, _floored(np.sqrt(variance), floor))
 
 
 def damped_ets(counts: Iterable[float], horizon: int = 12, season: int = 12) -> Prediction:
@@ -468,22 +520,58 @@ def _mase_scale(training: FloatArray, season: int) -> float:
     return float(np.mean(np.abs(training[lag:] - training[:-lag])))
 
 
-def _backtest(
-    y: FloatArray, method: str, horizon: int, season: int, t0: int
-) -> tuple[float | None, float | None, float, float]:
-    """(mase, baseline_mase, mae, baseline_mae) over origins t0..n-1."""
+def _step_rmse(y: FloatArray, forecasts: list[FloatArray], t0: int, steps: int) -> FloatArray:
+    """Root mean squared error at each step ahead; NaN where fewer than
+    MIN_ERRORS_PER_STEP origins reached that step."""
+    squares: list[list[float]] = [[] for _ in range(steps)]
+    for i, f in enumerate(forecasts):
+        for j, error in enumerate(y[t0 + i : t0 + i + len(f)] - f):
+            squares[j].append(float(error) ** 2)
+    return np.array(
+        [math.sqrt(np.mean(sq)) if len(sq) >= MIN_ERRORS_PER_STEP else math.nan for sq in squares]
+    )
+
+
+@dataclass(frozen=True)
+class _Backtest:
+    origins: int
+    mase: float | None
+    baseline_mase: float | None
+    mae: float
+    baseline_mae: float
+    rmse: FloatArray  # per step ahead, for the intervals
+    baseline_rmse: FloatArray
+
+
+def _backtest(y: FloatArray, method: str, horizon: int, season: int) -> _Backtest | None:
+    """`method` and seasonal naive on the same origins; None when there is no origin."""
+    t0 = _first_origin(len(y), method, season)
+    if t0 >= len(y):
+        return None
     steps = min(horizon, BACKTEST_MAX_STEPS)
-    mae = _mean_abs_error(y, _backtest_forecasts(y, method, steps, season, t0), t0)
-    if method == "seasonal-naive":
-        baseline = mae
-    else:
-        baseline = _mean_abs_error(
-            y, _backtest_forecasts(y, "seasonal-naive", steps, season, t0), t0
-        )
+    forecasts = _backtest_forecasts(y, method, steps, season, t0)
+    baseline = (
+        forecasts
+        if method == "seasonal-naive"
+        else _backtest_forecasts(y, "seasonal-naive", steps, season, t0)
+    )
+    mae, baseline_mae = _mean_abs_error(y, forecasts, t0), _mean_abs_error(y, baseline, t0)
     scale = _mase_scale(y[:t0], season)
-    if scale <= 0.0:
-        return None, None, mae, baseline
-    return mae / scale, baseline / scale, mae, baseline
+    return _Backtest(
+        origins=len(y) - t0,
+        mase=mae / scale if scale > 0 else None,
+        baseline_mase=baseline_mae / scale if scale > 0 else None,
+        mae=mae,
+        baseline_mae=baseline_mae,
+        rmse=_step_rmse(y, forecasts, t0, steps),
+        baseline_rmse=_step_rmse(y, baseline, t0, steps),
+    )
+
+
+def _published(result: _Backtest | None) -> tuple[float | None, float | None, int]:
+    if result is None:
+        return None, None, 0
+    return result.mase, result.baseline_mase, result.origins
 
 
 def backtest(
@@ -497,11 +585,7 @@ def backtest(
     season = _validated_int("season", season, MIN_SEASON, MAX_SEASON)
     if method not in METHODS or method == "none":
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS[:-1])}")
-    t0 = _first_origin(len(y), method, season)
-    if t0 >= len(y):
-        return None, None, 0
-    mase, baseline, _, _ = _backtest(y, method, horizon, season, t0)
-    return mase, baseline, len(y) - t0
+    return _published(_backtest(y, method, horizon, season))
 
 
 # --- choice -----------------------------------------------------------------------------
@@ -654,7 +738,8 @@ def forecast(
         ) % {"months": n}
         return _result("mean", _mean_forecast(y, horizon), horizon, started + note, translate)
     if n < max(ETS_MIN_MONTHS, 2 * season):
-        tested = backtest(y, "seasonal-naive", horizon, season)
+        naive = _backtest(y, "seasonal-naive", horizon, season)
+        tested = _published(naive)
         note = translate(
             gettext_noop(
                 "With fewer than %(needed)d months of history the forecast repeats the same "
@@ -664,7 +749,8 @@ def forecast(
             "needed": max(ETS_MIN_MONTHS, 2 * season),
             "trust": _trust(*tested, translate, _yearly_scale(n, "seasonal-naive", season)),
         }
-        prediction = _seasonal_naive(y, horizon, season)
+        floor = naive.rmse if naive else None
+        prediction = _seasonal_naive(y, horizon, season, floor)
         return _result("seasonal-naive", prediction, horizon, started + note, translate, tested)
     return _choose_seasonal(y, horizon, season, started, translate)
 
@@ -672,39 +758,30 @@ def forecast(
 def _choose_seasonal(
     y: FloatArray, horizon: int, season: int, started: str, translate: Callable[[str], str]
 ) -> Forecast:
-    t0 = _first_origin(len(y), "damped-trend-ets", season)
-    origins = len(y) - t0
-    mase = baseline = None
-    ets_wins = False
-    if origins > 0:
-        mase, baseline, mae, baseline_mae = _backtest(y, "damped-trend-ets", horizon, season, t0)
+    tested = _backtest(y, "damped-trend-ets", horizon, season)
+    if (
+        tested is not None
+        and tested.origins >= MIN_ORIGINS_TO_SWITCH
         # A hair's breadth of floating-point noise is not a reason for the complex model.
-        ets_wins = origins >= MIN_ORIGINS_TO_SWITCH and mae < baseline_mae - 1e-9 * (
-            1.0 + baseline_mae
-        )
-    if ets_wins:
+        and tested.mae < tested.baseline_mae - 1e-9 * (1.0 + tested.baseline_mae)
+    ):
         note = translate(
             gettext_noop(
                 "Damped-trend smoothing forecast this series better than repeating last year; "
                 "%(trust)s."
             )
-        ) % {"trust": _trust(mase, baseline, origins, translate)}
-        prediction = _damped_ets(y, horizon, season)
+        ) % {"trust": _trust(*_published(tested), translate)}
+        prediction = _damped_ets(y, horizon, season, tested.rmse)
         return _result(
-            "damped-trend-ets",
-            prediction,
-            horizon,
-            started + note,
-            translate,
-            (mase, baseline, origins),
+            "damped-trend-ets", prediction, horizon, started + note, translate, _published(tested)
         )
-    if origins < MIN_ORIGINS_TO_SWITCH:
+    if tested is None or tested.origins < MIN_ORIGINS_TO_SWITCH:
         why = gettext_noop(
             "Damped-trend smoothing cannot yet be backtested on enough months, so the forecast "
             "repeats the same month of last year; %(trust)s."
         )
         # Seasonal naive needs less training, so its own backtest has more origins.
-        baseline, _, origins = backtest(y, "seasonal-naive", horizon, season)
+        tested = _backtest(y, "seasonal-naive", horizon, season)
         yearly = _yearly_scale(len(y), "seasonal-naive", season)
     else:
         why = gettext_noop(
@@ -712,13 +789,11 @@ def _choose_seasonal(
             "damped-trend smoothing; %(trust)s."
         )
         yearly = True  # the ETS origins start after two seasons
-    note = translate(why) % {"trust": _trust(baseline, baseline, origins, translate, yearly)}
-    prediction = _seasonal_naive(y, horizon, season)
+    # Seasonal naive's own figures: in the ETS backtest they are the baseline's.
+    _, mase, origins = _published(tested)
+    note = translate(why) % {"trust": _trust(mase, mase, origins, translate, yearly)}
+    floor = tested.baseline_rmse if tested else None
+    prediction = _seasonal_naive(y, horizon, season, floor)
     return _result(
-        "seasonal-naive",
-        prediction,
-        horizon,
-        started + note,
-        translate,
-        (baseline, baseline, origins),
+        "seasonal-naive", prediction, horizon, started + note, translate, (mase, mase, origins)
     )

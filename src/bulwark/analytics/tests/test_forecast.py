@@ -56,9 +56,10 @@ def test_trend_seasonal_series_chooses_damped_ets_which_beats_seasonal_naive() -
     # Month 61 is really about 50 + 0.8 * 60 = 98; seasonal naive would say about 88.
     assert result.point[0] == pytest.approx(98, abs=6)
     assert result.lower95[0] < 98 < result.upper95[0]
-    # Uncertainty grows with the horizon.
+    # Uncertainty never shrinks with the horizon, and a year out it is clearly wider.
     widths = np.subtract(result.upper95, result.lower95)
-    assert np.all(np.diff(widths) > 0)
+    assert np.all(np.diff(widths) >= 0)
+    assert widths[-1] > 1.2 * widths[0]
     assert "better than repeating last year" in result.note
 
 
@@ -201,6 +202,40 @@ def test_one_step_95_percent_intervals_cover_the_truth_about_95_percent_of_the_t
 
     assert 0.85 <= np.mean(naive_hits) <= 0.99
     assert 0.85 <= np.mean(ets_hits) <= 0.99
+
+
+def test_a_year_ahead_the_95_percent_interval_still_covers_the_truth() -> None:
+    # The class-1 formula alone covered only 75-89 % twelve months ahead on such series
+    # (it ignores parameter uncertainty); forecast() widens it to the backtest's errors.
+    rng = np.random.default_rng(11)
+    months = 300
+    t = np.arange(months)
+    counts = 200 + 30 * np.sin(2 * np.pi * t / 12) + rng.normal(0.0, 10.0, months)
+
+    hits = []
+    for origin in range(120, months - 11, 4):
+        result = forecast(counts[:origin].tolist())
+        hits.append(result.lower95[11] <= counts[origin + 11] <= result.upper95[11])
+
+    assert 0.85 <= np.mean(hits) <= 0.99
+
+
+def test_seasonal_naive_stands_where_the_season_itself_drifts() -> None:
+    # Each month is last year's plus noise (a seasonal random walk): nothing beats
+    # repeating last year, and the figures published are seasonal naive's own.
+    rng = np.random.default_rng(0)
+    counts = list(rng.normal(100, 20, 12))
+    for month in range(12, 60):
+        counts.append(max(0.0, counts[month - 12] + rng.normal(0, 8)))
+
+    result = forecast(counts)
+
+    assert result.method == "seasonal-naive"
+    assert result.point == pytest.approx(counts[-12:])
+    assert (result.mase, result.baseline_mase, result.backtest_origins) == backtest(
+        counts, "seasonal-naive"
+    )
+    assert "at least as well as damped-trend smoothing" in result.note
 
 
 def test_a_ten_year_series_is_forecast_fast_enough_for_a_dashboard() -> None:
