@@ -271,7 +271,7 @@ def _ets_sse(
     theta: FloatArray, y: list[float], start: tuple[float, float, list[float]]
 ) -> tuple[float, FloatArray]:
     """In-sample one-step SSE and its exact gradient in theta. Each state carries its four
-    derivatives along (forward mode), so L-BFGS-B needs one pass per step instead of five
+    derivatives along (forward mode), so the optimiser needs one pass instead of five
     for finite differences: this is what keeps a dashboard of categories fast."""
     alpha, bstar, gstar, phi = (float(v) for v in theta)
     beta, gamma = alpha * bstar, (1.0 - alpha) * gstar
@@ -321,8 +321,10 @@ _ETS_START = np.array([0.3, 0.1, 0.1, 0.95])
 
 
 def _ets_fit(y: FloatArray, season: int) -> _Ets:
-    """Smoothing weights by minimising the in-sample one-step SSE (L-BFGS-B) from the
-    heuristic initial states, which are kept as they are (fewer parameters, faster fit)."""
+    """Smoothing weights by minimising the in-sample one-step SSE from the heuristic
+    initial states, which are kept as they are (fewer parameters, faster fit). TNC rather
+    than L-BFGS-B: both reach the same optimum, but L-BFGS-B calls OpenBLAS, whose threads
+    spin against each other on a busy machine and made a fit take 10 times longer."""
     start = _ets_initial(y, season)
     values = [float(v) for v in y]
     result = optimize.minimize(
@@ -330,9 +332,9 @@ def _ets_fit(y: FloatArray, season: int) -> _Ets:
         _ETS_START,
         args=(values, start),
         jac=True,
-        method="L-BFGS-B",
+        method="TNC",
         bounds=_ETS_BOUNDS,
-        options={"maxiter": 200},
+        options={"maxfun": 200},
     )
     theta = result.x if math.isfinite(result.fun) else _ETS_START
     alpha, beta, gamma, phi = _ets_weights(theta)
