@@ -2,6 +2,9 @@
 
 from rest_framework.routers import BaseRouter
 
+from bulwark.analytics.api import StatisticsViewSet
+
 
 def register(router: BaseRouter) -> None:
     """Add this app's viewsets to `router`."""
+    router.register("stats", StatisticsViewSet, basename="stats")

@@ -1,5 +1,14 @@
-"""Web routes of the statistics app: `stats/...`."""
+"""Web routes of the statistics app: `stats/...` (the dashboards, the annual report and
+its text blocks)."""
 
-from django.urls import URLPattern, URLResolver
+from importlib.util import find_spec
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, include, path
+
+from bulwark.analytics import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("stats/", views.dashboard, name="stats-dashboard"),
+]
+if find_spec("bulwark.analytics.report_urls"):  # TEMPORARY until the report views land
+    urlpatterns.append(path("stats/", include("bulwark.analytics.report_urls")))

@@ -1,0 +1,115 @@
+"""The statistics pages: the dashboards by group for any period, and the trends with
+their forecasts. Charts are drawn on the server (the same pictures as the annual report)
+and cached by content: the same numbers in the same language draw the same SVG."""
+
+import hashlib
+from typing import Any
+
+import orjson
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from bulwark.analytics import charts, figures, periods, trends
+from bulwark.analytics.figure import Figure
+from bulwark.constituency.access import viewer_of
+
+GROUPS = (
+    ("report", figures._REPORT),
+    ("incidents", figures._INCIDENTS),
+    ("timeliness", figures._TIMELINESS),
+    ("activity", figures._ACTIVITY),
+    ("trends", None),
+)
+CHART_CACHE_SECONDS = 3600
+
+
+def cached_svg(figure: Figure) -> str:
+    """The figure's chart, from the cache when these very numbers were drawn before."""
+    lang = get_language() or "en"
+    digest = hashlib.sha256(orjson.dumps([lang, figure.as_dict()], default=str)).hexdigest()
+    key = f"analytics:svg:{digest}"
+    svg = cache.get(key)
+    if svg is None:
+        svg = charts.render_svg(figure, lang, title=False)
+        cache.set(key, svg, CHART_CACHE_SECONDS)
+    return str(svg)
+
+
+def _trend_svg(trend: trends.Trend, series: trends.Series) -> str:
+    lang = get_language() or "en"
+    labels = [f"{m.year}-{m.month:02d}" for m in trend.months]
+    payload = [lang, trend.key, series.label, labels, series.history, series.forecast.point]
+    digest = hashlib.sha256(orjson.dumps(payload, default=str)).hexdigest()
+    key = f"analytics:trend:{digest}"
+    svg = cache.get(key)
+    if svg is None:
+        svg = charts.chart_forecast(labels, series.history, series.forecast, "", lang=lang)
+        cache.set(key, svg, CHART_CACHE_SECONDS)
+    return str(svg)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    group = params.get("group", "report")
+    if group not in dict(GROUPS):
+        group = "report"
+    drills = params.get("drills") in ("1", "on", "true")
+    error = ""
+    try:
+        period = periods.parse(params.get("period"), params.get("since"), params.get("until"))
+    except periods.BadPeriod as exc:
+        error = str(exc)
+        period = periods.parse()
+    panels: list[dict[str, Any]] = []
+    if group == "trends":
+        horizon = 3 if params.get("horizon") == "3" else 12
+        for key in figures.FIVE:
+            trend = trends.trend(
+                request.user, key, until=period.last, horizon=horizon, drills=drills
+            )
+            panels.append(
+                {
+                    "key": key,
+                    "title": trend.title,
+                    "svg": mark_safe(_trend_svg(trend, trend.series[0])),  # noqa: S308 (matplotlib's escaped SVG)
+                    "series": trend.series,
+                    "months": len(trend.months),
+                }
+            )
+    else:
+        for dashboard_ in figures.DASHBOARDS.values():
+            if dashboard_.group != dict(GROUPS)[group]:
+                continue
+            figure = figures.compute(dashboard_.key, request.user, period, drills=drills)
+            panels.append(
+                {
+                    "key": dashboard_.key,
+                    "figure": figure,
+                    "svg": mark_safe(cached_svg(figure)),  # noqa: S308 (matplotlib's escaped SVG)
+                }
+            )
+    query = {"period": period.label} if not (params.get("since") and not error) else {
+        "since": period.first.isoformat(), "until": period.last.isoformat()
+    }  # fmt: skip
+    return render(
+        request,
+        "analytics/dashboard.html",
+        {
+            "groups": [(key, label or _("Trends")) for key, label in GROUPS],
+            "group": group,
+            "period": period,
+            "params": params,
+            "drills": drills,
+            "panels": panels,
+            "error": error,
+            "query": "&".join(f"{k}={v}" for k, v in query.items())
+            + ("&drills=1" if drills else ""),
+            "is_cert": viewer_of(request.user).sees_everything,
+        },
+    )
