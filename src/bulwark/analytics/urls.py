@@ -9,6 +9,7 @@ from bulwark.analytics import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("stats/", views.dashboard, name="stats-dashboard"),
+    path("stats/subscription/", views.subscription, name="stats-subscription"),
 ]
 if find_spec("bulwark.analytics.report_urls"):  # TEMPORARY until the report views land
     urlpatterns.append(path("stats/", include("bulwark.analytics.report_urls")))

@@ -6,17 +6,20 @@ import hashlib
 from typing import Any
 
 import orjson
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from bulwark.analytics import charts, figures, periods, trends
 from bulwark.analytics.figure import Figure
-from bulwark.constituency.access import viewer_of
+from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
+from bulwark.constituency.access import acting_user, viewer_of
 
 GROUPS = (
     ("report", figures._REPORT),
@@ -111,5 +114,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "query": "&".join(f"{k}={v}" for k, v in query.items())
             + ("&drills=1" if drills else ""),
             "is_cert": viewer_of(request.user).sees_everything,
+            "subscriptions": {
+                s.cadence: s
+                for s in Subscription.objects.visible_to(request.user).filter(
+                    user_id=request.user.pk, active=True
+                )
+            },
+            "cadences": Cadence.choices,
+            "languages": LANGUAGES,
         },
     )
+
+
+@login_required
+@require_POST
+def subscription(request: HttpRequest) -> HttpResponse:
+    """Subscribe yourself to (or unsubscribe from) the monthly or quarterly summary."""
+    cadence = request.POST.get("cadence", "")
+    language = request.POST.get("language", "en")
+    if cadence not in Cadence.values or language not in dict(LANGUAGES):
+        return HttpResponseBadRequest(_("Choose monthly or quarterly, and English or 繁體中文."))
+    user = acting_user(request)
+    if request.POST.get("action") == "stop":
+        Subscription.objects.filter(user=user, cadence=cadence).update(active=False)
+        messages.info(request, _("You will no longer receive that summary."))
+    else:
+        if not user.email:
+            messages.error(request, _("Your account has no e-mail address to send the summary to."))
+            return redirect("stats-dashboard")
+        Subscription.objects.update_or_create(
+            user=user, cadence=cadence, defaults={"active": True, "language": language}
+        )
+        messages.success(request, _("You will receive this summary by e-mail."))
+    return redirect("stats-dashboard")

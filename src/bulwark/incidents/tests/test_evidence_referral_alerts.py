@@ -252,8 +252,9 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.incidents.tasks.check_clocks",
         "bulwark.exchange.tasks.exchange_cycle",
         "bulwark.advisories.tasks.follow_up",
+        "bulwark.analytics.tasks.send_summaries",
     }
-    assert run_queued_tasks() == 3
+    assert run_queued_tasks() == 4
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(
