@@ -117,7 +117,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "subscriptions": {
                 s.cadence: s
                 for s in Subscription.objects.visible_to(request.user).filter(
-                    user_id=request.user.pk, active=True
+                    user_id=viewer_of(request.user).user_id or 0, active=True
                 )
             },
             "cadences": Cadence.choices,
