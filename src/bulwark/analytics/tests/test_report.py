@@ -6,19 +6,22 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from pypdf import PdfReader
 
 from bulwark.analytics import report
 from bulwark.analytics.figure import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
-from bulwark.constituency import services
+from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, User
-from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.services import report_incident
 
 FIVE = (
     ("incidents_by_category", "bar", (("Intrusion", 60), ("Malware", 25), ("Phishing", 15))),
@@ -51,43 +54,59 @@ def hand_made_timeliness() -> Figure:
     )
 
 
-class Calls:
+class World:
+    """A CERT, an authority with an agency below it, another agency, and incidents
+    reported in 2025 (one outside the year, one drill: neither is counted)."""
+
     def __init__(self) -> None:
-        self.users: list[Any] = []
+        self.cert = cs.create_organisation(
+            None, name="Taiwan National CERT", short_name="TWNCERT", kind="national_cert",
+            country="TW",
+        )  # fmt: skip
+        self.authority = cs.create_organisation(
+            None, name="Ministry of Digital Affairs", kind="authority", country="TW",
+            parent=self.cert,
+        )  # fmt: skip
+        self.bureau = cs.create_organisation(
+            None, name="Bureau", kind="government_agency", country="TW", parent=self.authority
+        )
+        self.other = cs.create_organisation(
+            None, name="Other bureau", kind="government_agency", country="TW", parent=self.cert
+        )
+        self.analyst = self._user("analyst", self.cert, "analyst")
+        self.reporter = self._user("reporter", self.bureau, "reporter")
+        self.outsider = self._user("outsider", self.other, "reporter")
+        bureau = [("malicious-code", "infected-system")] * 2 + [("intrusions", "system-compromise")]
+        for rsit in bureau:
+            self.incident(self.reporter, self.bureau, rsit, datetime(2025, 3, 10, 9, tzinfo=UTC))
+        for rsit in [("intrusions", "system-compromise")] * 2:
+            self.incident(self.outsider, self.other, rsit, datetime(2025, 7, 1, 9, tzinfo=UTC))
+        self.incident(
+            self.reporter, self.bureau, ("fraud", "phishing"), datetime(2024, 6, 1, tzinfo=UTC)
+        )
+        self.incident(
+            self.reporter, self.bureau, ("fraud", "phishing"), datetime(2025, 5, 1, tzinfo=UTC),
+            is_drill=True,
+        )  # fmt: skip
+
+    def _user(self, name: str, org: Organisation, role: str) -> User:
+        user = cs.create_user(None, username=name, email=f"{name}@example.org", password="p" * 14)
+        cs.add_membership(None, user, org, role)
+        return user
+
+    def incident(
+        self, who: User, org: Organisation, rsit: tuple[str, str], at: datetime, **details: Any
+    ) -> None:
+        report_incident(
+            who, org, title="Incident", description="Seen.", rsit_class=rsit[0],
+            rsit_type=rsit[1], aware_at=at - timedelta(hours=2), reported_at=at,
+            backfill_reason="Reported by phone", answers=Answers(), **details,
+        )  # fmt: skip
 
 
 @pytest.fixture
-def figures_seen(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    """The figures module is the lead's; the report is tested against hand-made figures
-    through report.py's two seams, recording which user the figures were asked for."""
-    calls = Calls()
-
-    def five(user: Any, period: Any) -> list[Figure]:
-        calls.users.append(user)
-        assert period.first.year == period.last.year
-        return hand_made_figures()
-
-    def timeliness(user: Any, period: Any) -> Figure:
-        calls.users.append(user)
-        return hand_made_timeliness()
-
-    monkeypatch.setattr(report, "_five_figures", five)
-    monkeypatch.setattr(report, "_timeliness", timeliness)
-    return calls
-
-
-@pytest.fixture
-def cert_org(db: Any) -> Organisation:
-    return OrganisationFactory(
-        name="Taiwan National CERT", short_name="TWNCERT", kind="national_cert"
-    )
-
-
-@pytest.fixture
-def analyst(cert_org: Organisation) -> User:
-    user = UserFactory(username="analyst")
-    services.add_membership(None, user, cert_org, "analyst")
-    return user
+def world(db: Any) -> World:
+    return World()
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -151,15 +170,13 @@ def captions(lang: str) -> list[str]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
-def test_pdf_has_every_section_figure_and_the_written_text(
-    lang: str, analyst: User, figures_seen: Calls
-) -> None:
+def test_pdf_has_every_section_figure_and_the_written_text(lang: str, world: World) -> None:
     code = report.language_code(lang)
     TextBlock.objects.create(
         year=2025, language=code, section="highlights",
         body="TWNCERT issued **more than two thousand** notice advisories. 資安演練",
     )  # fmt: skip
-    pdf = report.render_pdf(analyst, 2025, lang)
+    pdf = report.render_pdf(world.analyst, 2025, lang)
     assert pdf.startswith(b"%PDF-")
     text = pdf_text(pdf)
     for title in titles(lang):
@@ -171,16 +188,25 @@ def test_pdf_has_every_section_figure_and_the_written_text(
         assert _("%(cert)s Annual Report %(year)s") % {"cert": "TWNCERT", "year": 2025} in text
         # The five sections nobody wrote are marked, in the report's language.
         assert text.count(_("This section has not been written yet.")) == len(SECTIONS) - 1
-        assert _("The largest category is %(label)s with %(share)s %%.") % {
-            "label": "Intrusion", "share": "60",
-        } in text  # fmt: skip
-    assert "Ministry of Digital Affairs" in text and "91.7 %" in text  # timeliness table
-    assert "JPCERT/CC (JP)" in text
+        # Five incidents of 2025 by agencies (not 2024's, not the drill); 3 of 5 intrusions.
+        assert (
+            ngettext(
+                "%(n)s security incident was reported by government agencies.",
+                "%(n)s security incidents were reported by government agencies.",
+                5,
+            )
+            % {"n": 5}
+            in text
+        )
+        largest = _("The largest category is %(label)s with %(share)s %%.")
+        assert largest % {"label": _("Intrusion"), "share": "60"} in text
+        assert text.count(_("No data for this period.")) == 4  # the other four figures
+    assert "Ministry of Digital Affairs" in text  # timeliness, by supervising authority
 
 
 @pytest.mark.django_db
-def test_each_figure_page_carries_its_chart(analyst: User, figures_seen: Calls) -> None:
-    pdf = report.render_pdf(analyst, 2025, "en")
+def test_each_figure_page_carries_its_chart(world: World) -> None:
+    pdf = report.render_pdf(world.analyst, 2025, "en")
     reader = PdfReader(io.BytesIO(pdf))
     texts = page_texts(pdf)
     # Numbered from the page footer: "n / total" on every page but the title page.
@@ -191,30 +217,29 @@ def test_each_figure_page_carries_its_chart(analyst: User, figures_seen: Calls) 
         assert len(pages) == 1, f"{caption} is on pages {pages}"
         ops = drawing_ops(reader.pages[pages[0]])
         assert ops > text_only + 300, f"{caption}: {ops} drawing ops vs {text_only}"
+    figure_1 = next(i for i, t in enumerate(texts) if captions("en")[0] in t)
+    assert "Malware infected system" in texts[figure_1] and "40.0" in texts[figure_1]
 
 
 @pytest.mark.django_db
-def test_figures_are_counted_as_the_requesting_user_sees_them(
-    analyst: User, figures_seen: Calls
-) -> None:
-    member = UserFactory(username="agency-member")
-    services.add_membership(None, member, OrganisationFactory(name="Agency"), "reporter")
-    report.build_annual(member, 2025, "en")
-    assert figures_seen.users == [member, member]
-    context = report.build_annual(analyst, 2025, "en")
-    assert figures_seen.users[-2:] == [analyst, analyst]
+def test_figures_are_counted_as_the_requesting_user_sees_them(world: World) -> None:
+    def incidents(user: User) -> str:
+        return str(report.build_annual(user, 2025, "en")["figures"][0]["total"])
+
+    assert incidents(world.analyst) == "5"
+    assert incidents(world.reporter) == "3"  # their own agency's only
+    assert incidents(world.outsider) == "2"
     # The narrative is the CERT's draft: someone outside the CERT is told so, not shown it.
     TextBlock.objects.create(year=2025, language="en", section="about", body="Internal draft")
-    html = report.render_html(member, 2025, "en")
+    html = report.render_html(world.reporter, 2025, "en")
     assert "Internal draft" not in html
     assert "shown to CERT staff only" in html
-    assert "Internal draft" in report.render_html(analyst, 2025, "en")
-    assert [f["number"] for f in context["figures"]] == [1, 2, 3, 4, 5]
+    assert "Internal draft" in report.render_html(world.analyst, 2025, "en")
 
 
 @pytest.mark.django_db
-def test_html_report_is_one_standalone_page(analyst: User, figures_seen: Calls) -> None:
-    html = report.render_html(analyst, 2025, "en")
+def test_html_report_is_one_standalone_page(world: World) -> None:
+    html = report.render_html(world.analyst, 2025, "en")
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert "<style>" in html and "@page" in html and "break-inside: avoid" in html
     assert html.count("<svg") == 5
@@ -224,16 +249,23 @@ def test_html_report_is_one_standalone_page(analyst: User, figures_seen: Calls) 
 
 
 @pytest.mark.django_db
-def test_empty_year_reports_no_data_instead_of_failing(
-    analyst: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    empty = [Figure(key, key, ("category", "count"), (), chart=chart) for key, chart, _r in FIVE]
-    monkeypatch.setattr(report, "_five_figures", lambda user, period: empty)
-    table = Figure("t", "Timeliness", ("authority", "incidents"), (), chart="none")
-    monkeypatch.setattr(report, "_timeliness", lambda user, period: table)
-    text = pdf_text(report.render_pdf(analyst, 2025, "zh-hant"))
+def test_empty_year_reports_no_data_instead_of_failing(world: World) -> None:
+    text = pdf_text(report.render_pdf(world.analyst, 2023, "zh-hant"))
     with translation.override("zh-hant"):
-        assert text.count(_("No data for this period.")) >= 6  # five sentences and timeliness
+        assert text.count(_("No data for this period.")) == 6  # five figures and timeliness
+        assert _("%(cert)s Annual Report %(year)s") % {"cert": "TWNCERT", "year": 2023} in text
+
+
+@pytest.mark.django_db
+def test_layout_with_every_figure_full(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hand-made figures stand in for the sources this test does not fill (foreign
+    reports, ISAC sharing, advisories, foreign CERTs): every table and chart is laid out."""
+    monkeypatch.setattr(report, "_five_figures", lambda user, period: hand_made_figures())
+    text = pdf_text(report.render_pdf(world.analyst, 2025, "en"))
+    assert "No data for this period." not in text
+    for row in ("JPCERT/CC (JP) 90 90.0", "Early warning 700 70.0", "Total 1,000 100.0"):
+        assert row in text, row
+    assert "100 incident reports were shared with 2 foreign CERTs." in text
 
 
 def test_summary_sentence_names_the_largest_category() -> None:

@@ -1,0 +1,10 @@
+"""Annual report routes, included under `stats/` by the project's urls."""
+
+from django.urls import URLPattern, path
+
+from bulwark.analytics import report_views
+
+urlpatterns: list[URLPattern] = [
+    path("report/annual/", report_views.annual_report, name="stats-annual-report"),
+    path("report/texts/", report_views.report_texts, name="stats-report-texts"),
+]
