@@ -121,7 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 )
             },
             "cadences": Cadence.choices,
-            "languages": LANGUAGES,
+            "summary_languages": LANGUAGES,
         },
     )
 
