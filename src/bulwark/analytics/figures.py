@@ -165,8 +165,8 @@ def _foreign_events(user: Any, drills: bool) -> QuerySet[Any]:
     from bulwark.exchange.models import Event
 
     # "Reports from foreign CERTs": events of reports that carry the sending CERT's ticket
-    # (X-ARF, IODEF, a CERT's mail), as the exchange app's own statistics count them.
-    return Event.objects.visible_to(user).exclude(report__foreign_ticket="")
+    # (X-ARF, IODEF, a CERT's mail), flagged when the report was read.
+    return Event.objects.visible_to(user).filter(from_foreign=True)
 
 
 def _shared_items(user: Any, drills: bool) -> QuerySet[Any]:

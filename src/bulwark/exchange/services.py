@@ -158,8 +158,17 @@ def process(
     report.feed_name = report.feed_name or ctx.feed
     with transaction.atomic():
         report.save()
+        mark_foreign(report)
         audit.record(actor, "exchange.report.ingested", report, changes=report.counts)
     return IngestResult(report, counts)
+
+
+def mark_foreign(report: Report) -> int:
+    """A report that carries a foreign CERT's ticket: flag its events as coming from a
+    foreign CERT (the annual report's "international incident reports")."""
+    if not report.foreign_ticket:
+        return 0
+    return Event.objects.filter(report_id=report.pk, from_foreign=False).update(from_foreign=True)
 
 
 def _fail(actor: Any, report: Report, counts: Counts, reason: str) -> IngestResult:
@@ -214,6 +223,7 @@ def replay(actor: Any, item: Quarantined, fixed_text: str) -> Counts:
     batch.events[0].number = item.record_no
     counts = store_batch(report.pk, Batch(events=batch.events))
     with transaction.atomic():
+        mark_foreign(report)
         item.status = Quarantined.Status.REPLAYED
         item.resolved_at = timezone.now()
         item.save(update_fields=["status", "resolved_at"])

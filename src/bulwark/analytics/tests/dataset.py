@@ -205,9 +205,11 @@ def _exchange(data: Dataset, rng: random.Random, n: int) -> None:
     recipients = [*data.agencies, data.other_agency, data.operator, None]
     rows = []
     for i in range(n):
+        report = rng.choice(reports)
         rows.append(
             Event(
-                report=rng.choice(reports),
+                report=report,
+                from_foreign=bool(report.foreign_ticket),
                 record_no=i,
                 event_id=uuid.uuid4(),
                 dedupe_key=uuid.uuid4(),

@@ -94,6 +94,9 @@ def test_xarf_mail_from_a_foreign_cert_keeps_its_ticket(constituency: None) -> N
     assert event.recipient.short_name == "WRA"
     assert event.classification_type == "brute-force" and event.taxonomy == "intrusion-attempts"
     assert event.fields["extra.foreign_ticket"] == "JPCERT#2026-1120-0042"
+    assert event.from_foreign  # counted among the reports from foreign CERTs
+    assert not ingest(SHADOW).report.foreign_ticket
+    assert Event.objects.filter(from_foreign=False).exists()  # a feed's events are not
 
 
 @pytest.mark.parametrize(
