@@ -665,6 +665,7 @@ def _store_reports(
                     time_source=datetime.fromisoformat(e.fields["time.source"]),
                     time_observation=report.received_at, recipient=e.recipient,
                     route_via=e.via, route_match=e.match, data=orjson.dumps(e.fields).decode(),
+                    from_foreign=bool(report.foreign_ticket),
                     notification=notifications[(e.recipient.pk, ctype, month)],
                 )
             )  # fmt: skip
