@@ -1,8 +1,6 @@
 """Web routes of the statistics app: `stats/...` (the dashboards, the annual report and
 its text blocks)."""
 
-from importlib.util import find_spec
-
 from django.urls import URLPattern, URLResolver, include, path
 
 from bulwark.analytics import views
@@ -10,6 +8,5 @@ from bulwark.analytics import views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("stats/", views.dashboard, name="stats-dashboard"),
     path("stats/subscription/", views.subscription, name="stats-subscription"),
+    path("stats/", include("bulwark.analytics.report_urls")),
 ]
-if find_spec("bulwark.analytics.report_urls"):  # TEMPORARY until the report views land
-    urlpatterns.append(path("stats/", include("bulwark.analytics.report_urls")))
