@@ -22,10 +22,11 @@ LANGUAGES = (("en", "English"), ("zh-hant", "繁體中文"))
 
 class TextBlockQuerySet(models.QuerySet["TextBlock"]):
     def visible_to(self, user: Any) -> "TextBlockQuerySet":
-        """The report's narrative is the CERT's draft until published: CERT staff only."""
+        """The narrative is written for publication: everyone signed in reads it with the
+        report; only CERT staff edit it (checked by the editing view)."""
         from bulwark.constituency.access import viewer_of
 
-        return self if viewer_of(user).sees_everything else self.none()
+        return self if viewer_of(user).authenticated else self.none()
 
 
 class TextBlock(models.Model):
