@@ -218,9 +218,6 @@ def narrative_html(body: str) -> SafeString:
 
 
 def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
-    from bulwark.constituency.access import viewer_of
-
-    may_read = viewer_of(user).sees_everything
     blocks = {
         b.section: b.body
         for b in TextBlock.objects.visible_to(user).filter(year=year, language=code)
@@ -228,17 +225,11 @@ def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
     out = {}
     for key, title in SECTIONS:
         body = blocks.get(key, "").strip()
-        if body:
-            placeholder = ""
-        elif may_read:
-            placeholder = _("This section has not been written yet.")
-        else:
-            placeholder = _("The narrative of this report is shown to CERT staff only.")
         out[key] = {
             "key": key,
             "title": str(title),
             "html": narrative_html(body) if body else "",
-            "placeholder": placeholder,
+            "placeholder": "" if body else _("This section has not been written yet."),
         }
     return out
 

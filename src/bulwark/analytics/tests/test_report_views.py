@@ -11,20 +11,16 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django.urls import include, path, reverse
+from django.urls import reverse
 from pypdf import PdfReader
 
-import bulwark.urls
 from bulwark.analytics.models import TextBlock
 from bulwark.analytics.tests.test_report import World, pdf_text
 from bulwark.conftest import sign_in
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
 
-# The lead includes report_urls under stats/ in the project's urls; until then (and
-# after, harmlessly) the tests route it themselves.
-urlpatterns = [*bulwark.urls.urlpatterns, path("stats/", include("bulwark.analytics.report_urls"))]
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 TEXTS = "/stats/report/texts/"
 ANNUAL = "/stats/report/annual/"
@@ -126,12 +122,12 @@ def test_signed_out_visitors_are_sent_to_sign_in(world: World) -> None:
 
 
 def test_members_download_the_report_of_what_they_see(world: World) -> None:
-    TextBlock.objects.create(year=2025, language="en", section="about", body="Internal draft")
+    TextBlock.objects.create(year=2025, language="en", section="about", body="Who we are")
     response = web(world.reporter).get(ANNUAL, {"year": 2025, "lang": "en", "format": "pdf"})
     assert response.status_code == 200
     text = pdf_text(response.content)
-    assert "3 security incidents were reported by government agencies." in text
-    assert "Internal draft" not in text
+    assert "3 security incidents were reported by government agencies." in text  # theirs only
+    assert "Who we are" in text  # the narrative is the same for every reader
 
 
 def test_hostile_markdown_is_sanitised_in_the_report(world: World) -> None:
