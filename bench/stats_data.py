@@ -402,7 +402,9 @@ def build(url: str, args: argparse.Namespace, timings: dict[str, float]) -> None
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET work_mem = '256MB'")
-        users = dict(conn.execute("SELECT username, id FROM constituency_user").fetchall())
+        users: dict[str, int] = dict(
+            conn.execute("SELECT username, id FROM constituency_user").fetchall()
+        )
         orgs = conn.execute(
             "SELECT id, name, kind FROM constituency_organisation ORDER BY id"
         ).fetchall()
@@ -490,11 +492,13 @@ def build(url: str, args: argparse.Namespace, timings: dict[str, float]) -> None
         collections = ids(conn, "SELECT id FROM intel_collection ORDER BY id")
         first_object = _first_object(conn)
         if first_object is None:
-            category_of = dict(conn.execute("SELECT code, id FROM intel_category").fetchall())
+            category_of: dict[str, int] = dict(
+                conn.execute("SELECT code, id FROM intel_category").fetchall()
+            )
             sources = [
                 o for o, _n, k in orgs if k in ("isac", "national_cert", "mssp", "ci_operator")
             ]
-            member_of = dict(
+            member_of: dict[int, int] = dict(
                 conn.execute(
                     "SELECT organisation_id, min(user_id) FROM constituency_membership "
                     "GROUP BY organisation_id"

@@ -139,7 +139,7 @@ def _insert(model: type[Model], objects: Sequence[Model]) -> None:
     prepare = [(f.attname, _preparer(f)) for f in fields]
     quote = connection.ops.quote_name
     # Names come from the model's own metadata; every value is a parameter.
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
@@ -155,9 +155,10 @@ def _insert(model: type[Model], objects: Sequence[Model]) -> None:
 
 def _update(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """UPDATE columns by primary key (each row: the column values, then the pk)."""
-    fields = [model._meta.get_field(c) for c in columns]
+    fields = [f for f in model._meta.concrete_fields if f.name in columns]
+    fields.sort(key=lambda f: list(columns).index(f.name))
     quote = connection.ops.quote_name
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(
