@@ -253,11 +253,22 @@ def _month_ticks(ax: Any, names: Sequence[str]) -> None:
 # --------------------------------------------------------------------------- output
 
 
-def _svg(canvas: Canvas, description: str) -> str:
+_ID = re.compile(r'\bid="([^"]+)"')
+_ID_REF = re.compile(r'\b((?:xlink:)?href)="#([^"]+)"')
+_URL_REF = re.compile(r"url\(#([^)]+)\)")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _svg(canvas: Canvas, description: str, id_prefix: str) -> str:
     out = io.StringIO()
     canvas.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     text = out.getvalue()
     text = text[text.index("<svg") :]  # no XML declaration or DOCTYPE inside HTML
+    # Several charts share one HTML page: their ids (glyphs, clip paths) must not collide.
+    p = _UNSAFE_ID.sub("-", id_prefix)
+    text = _ID.sub(lambda m: f'id="{p}-{m.group(1)}"', text)
+    text = _ID_REF.sub(lambda m: f'{m.group(1)}="#{p}-{m.group(2)}"', text)
+    text = _URL_REF.sub(lambda m: f"url(#{p}-{m.group(1)})", text)
     aria = f'<svg role="img" aria-label="{html.escape(description, quote=True)}"'
     return aria + text[len("<svg") :]
 
@@ -282,17 +293,23 @@ def _drawing(lang: str | None) -> Iterator[None]:
         yield
 
 
-def _rendered(fig: Figure, lang: str | None, *, title: bool, svg: bool, dpi: int = 150) -> Any:
+def _rendered(
+    fig: Figure, lang: str | None, *, title: bool, svg: bool, dpi: int = 150, id_prefix: str = ""
+) -> Any:
     with _drawing(lang):
         canvas = _draw(fig, title=title)
-        return _svg(canvas, str(fig.title)) if svg else _png(canvas, dpi)
+        return _svg(canvas, str(fig.title), id_prefix or fig.key) if svg else _png(canvas, dpi)
 
 
-def render_svg(fig: Figure, lang: str | None = None, *, title: bool = True) -> str:
-    """An `<svg>` element for the figure's chart; "" for a table-only figure (chart "none")."""
+def render_svg(
+    fig: Figure, lang: str | None = None, *, title: bool = True, id_prefix: str = ""
+) -> str:
+    """An `<svg>` element for the figure's chart; "" for a table-only figure (chart "none").
+    Its element ids start with `id_prefix` (default: the figure's key), so give each chart
+    on one page its own."""
     if fig.chart == "none":
         return ""
-    return str(_rendered(fig, lang, title=title, svg=True))
+    return str(_rendered(fig, lang, title=title, svg=True, id_prefix=id_prefix))
 
 
 def render_png(
@@ -369,4 +386,4 @@ def chart_forecast(
             ax.legend(loc="upper left", frameon=False, fontsize=8)
         if fmt == "png":
             return _png(canvas, 150)
-        return _svg(canvas, title or _("Forecast"))
+        return _svg(canvas, title or _("Forecast"), "forecast")

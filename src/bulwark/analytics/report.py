@@ -7,6 +7,7 @@ Figures are counted as the given user sees the data (the figures module takes th
 the narrative comes from the year's text blocks, Markdown rendered by the one safe
 renderer."""
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -178,12 +179,13 @@ def _cell(value: Any, column: str) -> str:
 def _figure_context(number: int, fig: Figure, lang: str) -> dict[str, Any]:
     rows, total = share_table(fig)
     title = str(FIGURE_TITLES.get(fig.key, fig.title))
+    svg = charts.render_svg(fig, lang, title=False, id_prefix=f"figure{number}")
     return {
         "number": number,
         "key": fig.key,
         "title": title,
         "caption": _("Figure %(number)s %(title)s") % {"number": number, "title": title},
-        "svg": mark_safe(charts.render_svg(fig, lang, title=False)),  # noqa: S308 - matplotlib's XML
+        "svg": mark_safe(svg),  # noqa: S308 - written by matplotlib's XML writer
         "dimension": str(fig.columns[0]) if fig.columns else "",
         "count_label": str(fig.columns[1]) if len(fig.columns) > 1 else _("count"),
         "rows": rows,
@@ -293,10 +295,21 @@ def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def pdf_from_html(page: str) -> tuple[bytes, int]:
     """PDF bytes and page count."""
-    import weasyprint  # type: ignore[import-untyped,unused-ignore]
+    # WeasyPrint narrates every step (INFO, already while it is imported) and every SVG
+    # presentation attribute its HTML CSS parser does not know (WARNING, harmless: the SVG
+    # renderer reads them).
+    loggers = [logging.getLogger(name) for name in ("weasyprint", "weasyprint.progress")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        import weasyprint  # type: ignore[import-untyped,unused-ignore]
 
-    document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_no_fetching).render()
-    return document.write_pdf() or b"", len(document.pages)
+        document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_no_fetching).render()
+        return document.write_pdf() or b"", len(document.pages)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def render_pdf(user: Any, year: int, lang: str) -> bytes:

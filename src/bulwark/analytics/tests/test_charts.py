@@ -63,8 +63,8 @@ def test_line_chart_draws_one_series_per_row_with_a_legend() -> None:
     svg = charts.render_svg(monthly(), "en")
     root = parsed(svg)
     ids = {g.get("id", "") for g in root.iter(f"{SVG}g")}
-    assert sum(1 for i in ids if i.startswith("line2d")) >= 2
-    assert any(i.startswith("legend") for i in ids)
+    assert sum(1 for i in ids if "-line2d" in i) >= 2
+    assert any("-legend" in i for i in ids)
     assert charts.render_png(monthly(), "en").startswith(PNG_MAGIC)
 
 
@@ -157,19 +157,25 @@ def test_forecast_chart_draws_history_point_and_both_bands() -> None:
     svg = charts.chart_forecast(history, list(range(12)), forecast, "Incidents", lang="en")
     root = parsed(svg)
     ids = [g.get("id", "") for g in root.iter(f"{SVG}g")]
-    assert (
-        sum(
-            1
-            for i in ids
-            if i.startswith("FillBetweenPolyCollection") or i.startswith("PolyCollection")
-        )
-        == 2
-    )
-    assert sum(1 for i in ids if i.startswith("line2d")) >= 2
+    assert sum(1 for i in ids if "PolyCollection" in i) == 2
+    assert sum(1 for i in ids if "-line2d" in i) >= 2
     assert "2026-03" in svg  # the future months continue the history's labels
     assert "Exponential smoothing" in svg and "80 % interval" in svg and "95 % interval" in svg
     png = charts.chart_forecast(history, list(range(12)), forecast, "Incidents", fmt="png")
     assert png.startswith(PNG_MAGIC)
+
+
+def test_charts_on_one_page_have_distinct_ids_that_resolve() -> None:
+    first = charts.render_svg(share("bar"), "en", id_prefix="figure1")
+    second = charts.render_svg(share("bar"), "en", id_prefix="figure2")
+    for svg in (first, second):
+        ids = re.findall(r'\bid="([^"]+)"', svg)
+        assert len(ids) == len(set(ids))
+        refs = re.findall(r'href="#([^"]+)"', svg) + re.findall(r"url\(#([^)]+)\)", svg)
+        assert refs and set(refs) <= set(ids)  # every glyph and clip path is found
+    assert not set(re.findall(r'\bid="([^"]+)"', first)) & set(
+        re.findall(r'\bid="([^"]+)"', second)
+    )
 
 
 def test_same_figure_gives_the_same_svg() -> None:

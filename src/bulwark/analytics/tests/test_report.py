@@ -240,6 +240,8 @@ def test_html_report_is_one_standalone_page(world: World) -> None:
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert "<style>" in html and "@page" in html and "break-inside: avoid" in html
     assert html.count("<svg") == 5
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "element ids repeat across the inline charts"
     # Nothing loaded from elsewhere (the charts' clip paths refer to their own #ids).
     assert not re.search(r"<link\b|<script\b|\bsrc=|url\((?!#)|@import", html, re.IGNORECASE)
     assert "WenQuanYi Micro Hei" in html  # the CJK font family is listed for zh-Hant text
