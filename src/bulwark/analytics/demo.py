@@ -185,20 +185,22 @@ def load() -> dict[str, int]:
     now = timezone.now().replace(microsecond=0)
     months = history_months(now)
     made: dict[str, int] = {}
+    # One transaction: all or nothing, and one commit (SQLite would otherwise commit each
+    # row of an executemany).
     with transaction.atomic():
         made["incidents"] = _incidents(_rng(1), months, now)
         made["exchange_events"] = _exchange(_rng(2), months, now)
         made["advisories"] = _advisories(_rng(3), months, now)
-    made["shared_items"] = _shared(_rng(4), months)
-    if any(made.values()):
-        audit.record(
-            None,
-            "analytics.demo_history_loaded",
-            changes=made,
-            object_type="analytics.demo",
-            object_id=str(now.year),
-            object_label=MARKER,
-        )
+        made["shared_items"] = _shared(_rng(4), months)
+        if any(made.values()):
+            audit.record(
+                None,
+                "analytics.demo_history_loaded",
+                changes=made,
+                object_type="analytics.demo",
+                object_id=str(now.year),
+                object_label=MARKER,
+            )
     return made
 
 
@@ -776,7 +778,62 @@ def _shared(rng: random.Random, months: list[Month]) -> int:
             received_at=last, processed_at=last
         )
         stored += len(rows)
+    _sightings(rng)
     return stored
+
+
+def _sightings(rng: random.Random) -> None:
+    """Agencies saw a few of the shared values in their logs (some false positives),
+    within weeks of the sharing; the values' counters as record_sighting keeps them."""
+    from bulwark.intel.models import Provenance, Sighting, Value
+
+    agencies = list(
+        Organisation.objects.filter(kind__in=["government_agency", "ci_operator"])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    shared = (
+        Provenance.objects.filter(stix_object__submission__raw=MARKER)
+        .order_by("value_id")
+        .values_list("value_id", "stix_object__date_added")
+    )
+    now = timezone.now()
+    rows: list[Sighting] = []
+    counters: dict[int, list[Any]] = {}  # value id -> [sightings, false positives, last]
+    for value_id, added in shared:
+        if not agencies or rng.random() > 0.05:
+            continue
+        for _n in range(rng.choice((1, 1, 2, 3))):
+            first = added + timedelta(days=rng.uniform(0, 30))
+            last = min(first + timedelta(hours=rng.uniform(0, 72)), now)
+            if first > now:
+                continue
+            count, false_positive = rng.randint(1, 40), rng.random() < 0.08
+            rows.append(
+                Sighting(
+                    value_id=value_id, organisation_id=rng.choice(agencies), count=count,
+                    first_seen=first, last_seen=last, source="firewall log",
+                    false_positive=false_positive, recorded_at=last,
+                )
+            )  # fmt: skip
+            cell = counters.setdefault(value_id, [0, 0, last])
+            cell[1 if false_positive else 0] += 1 if false_positive else count
+            cell[2] = max(cell[2], last)
+    _insert(Sighting, rows)
+    values = Value.objects.in_bulk(list(counters))
+    _update(
+        Value,
+        ("sighting_count", "false_positive_count", "last_sighted_at"),
+        [
+            (
+                values[pk].sighting_count + seen,
+                values[pk].false_positive_count + wrong,
+                max(last, values[pk].last_sighted_at or last),
+                pk,
+            )
+            for pk, (seen, wrong, last) in counters.items()
+        ],
+    )
 
 
 def _stix(
