@@ -129,7 +129,7 @@ def is_empty(fig: Figure) -> bool:
 
 def _draw(fig: Figure, *, title: bool) -> Canvas:
     if fig.chart == "barh":
-        height = min(2.2 + 0.32 * len(fig.rows), 9.0)
+        height = min(1.6 + 0.26 * len(fig.rows), 6.0)
     elif fig.chart == "pie":
         height = 4.0
     else:

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from bulwark.analytics import charts, periods
 from bulwark.analytics.figure import Figure
@@ -115,25 +115,30 @@ def share_table(fig: Figure) -> tuple[list[TableRow], str]:
     return rows, _number(total)
 
 
+# One sentence per figure, %(n)s its total (as shown); "count" picks the plural form.
 _SENTENCES = {
-    # (singular, plural) with %(n)s the total; the largest category follows.
-    "incidents_by_category": (
+    "incidents_by_category": ngettext_lazy(
         "%(n)s security incident was reported by government agencies.",
         "%(n)s security incidents were reported by government agencies.",
+        "count",
     ),
-    "foreign_reports_by_category": (
+    "foreign_reports_by_category": ngettext_lazy(
         "%(n)s incident report was received from international CERTs and partners.",
         "%(n)s incident reports were received from international CERTs and partners.",
+        "count",
     ),
-    "isac_sharing_by_category": (
+    "isac_sharing_by_category": ngettext_lazy(
         "%(n)s item of information was shared among ISAC members.",
         "%(n)s items of information were shared among ISAC members.",
+        "count",
     ),
-    "advisories_by_category": (
+    "advisories_by_category": ngettext_lazy(
         "%(n)s notice advisory was sent to government agencies.",
         "%(n)s notice advisories were sent to government agencies.",
+        "count",
     ),
 }
+_COUNTED = ngettext_lazy("%(n)s item was counted.", "%(n)s items were counted.", "count")
 
 
 def summary_sentence(fig: Figure) -> str:
@@ -154,10 +159,7 @@ def summary_sentence(fig: Figure) -> str:
         ) % {"n": _number(total), "certs": certs}
         tail = _("The largest recipient is %(label)s with %(share)s %% of the reports.")
         return f"{head} {tail % {'label': label, 'share': share}}"
-    singular, plural = _SENTENCES.get(
-        fig.key, ("%(n)s item was counted.", "%(n)s items were counted.")
-    )
-    head = ngettext(singular, plural, n) % {"n": _number(total)}
+    head = str(_SENTENCES.get(fig.key, _COUNTED) % {"n": _number(total), "count": n})
     tail = _("The largest category is %(label)s with %(share)s %%.") % {
         "label": label,
         "share": share,
