@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulwark.analytics import figures, periods, trends
+from bulwark.analytics import figures, periods, snapshots, trends
 from bulwark.analytics.figure import _csv_safe
 
 
@@ -91,11 +91,12 @@ class StatisticsViewSet(viewsets.ViewSet):
         if key not in figures.DASHBOARDS:
             raise NotFound(_("There is no figure %(key)s.") % {"key": key})
         period = period_from(request.query_params)
-        figure = figures.compute(
+        figure, counted_at = snapshots.compute(
             key, request.user, period, drills=drills_from(request.query_params)
         )
         data = figure.as_dict()
         data["period"] = {"label": period.label, "first": period.first, "last": period.last}
+        data["counted_at"] = counted_at
         response = Response(data)
         if (
             getattr(request, "accepted_renderer", None)

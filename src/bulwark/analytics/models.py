@@ -103,3 +103,47 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.cadence}"
+
+
+class SnapshotQuerySet(models.QuerySet["Snapshot"]):
+    def visible_to(self, user: Any) -> "SnapshotQuerySet":
+        """A snapshot is a figure as one scope sees it: the CERT's shared scope for CERT
+        staff, a person's own scope for anyone else. Nobody reads another scope's."""
+        from bulwark.constituency.access import viewer_of
+
+        viewer = viewer_of(user)
+        if not viewer.authenticated:
+            return self.none()
+        scopes = [f"user:{viewer.user_id}"]
+        if viewer.sees_everything:
+            scopes.append("cert")
+        return self.filter(scope__in=scopes)
+
+
+class Snapshot(models.Model):
+    """A figure counted for one scope, period and language: the materialised summary the
+    pages and the API read while it is fresh (a task keeps the CERT's common periods
+    fresh; anything else is counted on first request and kept for a few minutes)."""
+
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=60)
+    period = models.CharField(max_length=30)  # first..last (local days)
+    drills = models.BooleanField(default=False)
+    language = models.CharField(max_length=10)
+    figure = models.JSONField()
+    computed_at = models.DateTimeField()
+    took_ms = models.PositiveIntegerField(default=0)
+
+    objects = SnapshotQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key", "period", "drills", "language"],
+                name="analytics_snapshot_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["computed_at"], name="analytics_snapshot_age")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} {self.period}"

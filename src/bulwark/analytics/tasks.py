@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from bulwark.analytics import summaries
+from bulwark.analytics import snapshots, summaries
 
 
 @task()
@@ -10,3 +10,10 @@ def send_summaries() -> int:
     """Periodic: e-mail each subscriber the summary of their last whole month or quarter
     (once per period; cheap when nothing is due)."""
     return summaries.send_due()
+
+
+@task()
+def refresh_snapshots() -> int:
+    """Periodic: recount the CERT's common dashboards before they go stale (a no-op when
+    they are fresh), so the CERT's pages read counted figures."""
+    return snapshots.refresh()

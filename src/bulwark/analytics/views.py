@@ -16,7 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bulwark.analytics import charts, figures, periods, trends
+from bulwark.analytics import charts, figures, periods, snapshots, trends
 from bulwark.analytics.figure import Figure
 from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
 from bulwark.constituency.access import acting_user, viewer_of
@@ -89,11 +89,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for dashboard_ in figures.DASHBOARDS.values():
             if dashboard_.group != dict(GROUPS)[group]:
                 continue
-            figure = figures.compute(dashboard_.key, request.user, period, drills=drills)
+            figure, counted_at = snapshots.compute(
+                dashboard_.key, request.user, period, drills=drills
+            )
             panels.append(
                 {
                     "key": dashboard_.key,
                     "figure": figure,
+                    "counted_at": counted_at,
                     "svg": mark_safe(cached_svg(figure)),  # noqa: S308 (matplotlib's escaped SVG)
                 }
             )

@@ -253,8 +253,9 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.exchange.tasks.exchange_cycle",
         "bulwark.advisories.tasks.follow_up",
         "bulwark.analytics.tasks.send_summaries",
+        "bulwark.analytics.tasks.refresh_snapshots",
     }
-    assert run_queued_tasks() == 4
+    assert run_queued_tasks() == 5
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(

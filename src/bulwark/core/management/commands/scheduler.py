@@ -1,7 +1,7 @@
 """`bulwark scheduler`: enqueues the periodic tasks every minute: incident clock reminders
 and escalations, the report-exchange cycle (feed pulls, mailbox, notifications on each
-recipient's cadence), advisory follow-up (mail retries, reminders, escalations) and the
-statistics summaries due to their subscribers.
+recipient's cadence), advisory follow-up (mail retries, reminders, escalations) the
+statistics summaries due to their subscribers, and the CERT's dashboard snapshots.
 Running two is harmless: each alert, notification and reminder is sent once."""
 
 import time
@@ -19,12 +19,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from bulwark.advisories.tasks import follow_up
-        from bulwark.analytics.tasks import send_summaries
+        from bulwark.analytics.tasks import refresh_snapshots, send_summaries
         from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
         while True:
-            for periodic in (check_clocks, exchange_cycle, follow_up, send_summaries):
+            for periodic in (
+                check_clocks,
+                exchange_cycle,
+                follow_up,
+                send_summaries,
+                refresh_snapshots,
+            ):
                 periodic.enqueue()
             if options["once"]:
                 return

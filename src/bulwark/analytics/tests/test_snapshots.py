@@ -1,0 +1,87 @@
+"""Materialised figures: read while fresh, recounted when stale, never shared across
+scopes that see different rows."""
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from bulwark.analytics import figures, periods, snapshots
+from bulwark.analytics.models import Snapshot
+from bulwark.analytics.tests.dataset import Dataset, build
+from bulwark.constituency import services as cs
+from bulwark.constituency.tests.factories import UserFactory
+from bulwark.incidents.models import Incident
+
+YEAR = periods.year(2025)
+
+
+@pytest.fixture
+def data(db: Any) -> Dataset:
+    return build(incidents=60, events=30, items=30)
+
+
+def test_a_fresh_snapshot_is_read_and_a_stale_one_recounted(data: Dataset) -> None:
+    first, at = snapshots.compute("incidents_by_level", data.duty, YEAR)
+    assert first == figures.compute("incidents_by_level", data.duty, YEAR)
+    in_2025 = {"reported_at__gte": YEAR.start, "reported_at__lt": YEAR.end}
+    Incident.objects.filter(**in_2025).update(level=4)  # the data changes
+    again, again_at = snapshots.compute("incidents_by_level", data.duty, YEAR)
+    assert (again, again_at) == (first, at)  # fresh: read, not recounted
+    Snapshot.objects.update(computed_at=timezone.now() - timedelta(hours=1))
+    recounted, later = snapshots.compute("incidents_by_level", data.duty, YEAR)
+    assert later > at and [row[0] for row in recounted.rows if row[1]] == ["Level 4"]
+
+
+def test_cert_staff_share_a_scope_everyone_else_has_their_own(data: Dataset) -> None:
+    analyst = UserFactory(username="analyst2")
+    cs.add_membership(None, analyst, data.cert, "analyst")
+    snapshots.compute("incidents_by_level", data.duty, YEAR)
+    snapshots.compute("incidents_by_level", analyst, YEAR)
+    assert Snapshot.objects.filter(key="incidents_by_level").count() == 1
+
+    agency, _at = snapshots.compute("incidents_by_level", data.reporter, YEAR)
+    assert agency == figures.compute("incidents_by_level", data.reporter, YEAR)
+    assert agency.total < figures.compute("incidents_by_level", data.duty, YEAR).total
+    assert set(Snapshot.objects.values_list("scope", flat=True)) == {
+        "cert",
+        f"user:{data.reporter.pk}",
+    }
+    # TLP:RED intelligence reaches named people only, so each CERT member counts their own.
+    snapshots.compute("isac_sharing_by_category", data.duty, YEAR)
+    snapshots.compute("isac_sharing_by_category", analyst, YEAR)
+    assert Snapshot.objects.filter(key="isac_sharing_by_category").count() == 2
+
+
+def test_a_scope_never_reads_another_scopes_snapshot(data: Dataset) -> None:
+    snapshots.compute("incidents_by_level", data.duty, YEAR)
+    assert not Snapshot.objects.visible_to(data.reporter).exists()
+    assert Snapshot.objects.visible_to(data.duty).count() == 1
+    assert not Snapshot.objects.visible_to(data.outsider).filter(scope="cert").exists()
+
+
+def test_the_task_keeps_the_certs_common_periods_fresh(data: Dataset) -> None:
+    today = date(2026, 2, 10)
+    labels = [p.label for p in snapshots.common_periods(today)]
+    assert labels == [
+        "2026 (to 2026-02-10)",
+        "2026",
+        "2025",
+        "2026-Q1",
+        "2025-Q4",
+        "2026-02",
+        "2026-01",
+    ] or labels[1:] == ["2026", "2025", "2026-Q1", "2025-Q4", "2026-02", "2026-01"]
+    shared = [k for k in figures.DASHBOARDS if k not in snapshots.PER_USER_KEYS]
+    n = snapshots.refresh(today)
+    assert n == len(shared) * len(labels)
+    assert snapshots.refresh(today) == 0  # still fresh
+    Snapshot.objects.update(computed_at=timezone.now() - timedelta(days=2))
+    assert snapshots.refresh(today) == n  # stale ones recounted, very old ones dropped first
+    cert_2025 = Snapshot.objects.get(
+        scope="cert", key="incidents_by_level", period="2025-01-01..2025-12-31"
+    )
+    assert cert_2025.figure["rows"] == [
+        list(r) for r in figures.compute("incidents_by_level", data.duty, YEAR).rows
+    ]
