@@ -92,6 +92,8 @@ def _five_figures_and_year_on_year(year: int) -> None:
     for figure in figures.five_figures(duty, last_year):
         assert figure.rows, figure.key
         assert sum(row[1] for row in figure.rows) > 0, figure.key
+    indicators = figures.compute("indicators", duty, last_year)
+    assert sum(row[3] for row in indicators.rows) > 0  # shared values were sighted
     by_level = figures.compute("incidents_by_level", duty, last_year)
     # Levels 1 and 2 have the year before to compare with.
     assert [row[3] > 0 for row in by_level.rows[:2]] == [True, True]
