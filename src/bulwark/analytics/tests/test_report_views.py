@@ -107,6 +107,17 @@ def test_saving_again_updates_and_blanking_restores_the_placeholder(world: World
     assert AuditEntry.objects.filter(action="report.texts_saved").count() == 3
 
 
+def test_saving_texts_needs_the_csrf_token(world: World) -> None:
+    client = sign_in(Client(enforce_csrf_checks=True), world.analyst)
+    refused = client.post(f"{TEXTS}?year=2025&lang=en", sections(about="Forged"))
+    assert refused.status_code == 403
+    page = client.get(TEXTS, {"year": 2025, "lang": "en"})
+    token = page.context["csrf_token"]
+    body = {**sections(about="Ours"), "csrfmiddlewaretoken": str(token)}
+    assert client.post(f"{TEXTS}?year=2025&lang=en", body).status_code == 302
+    assert TextBlock.objects.get().body == "Ours"
+
+
 @pytest.mark.parametrize("who", ["reporter", "outsider"])
 def test_only_cert_staff_may_edit_texts(world: World, who: str) -> None:
     client = web(getattr(world, who))
