@@ -8,12 +8,18 @@ viewers: a CERT duty officer (sees everything), an agency reporter (one organisa
 an authority reviewer (the agencies under a ministry). Period: the last full year.
 
   api     GET /api/v1/stats/<key>/?period=<year>   every key the list endpoint returns
-          (bearer token with the stats:read scope), N requests each after a warm-up
+          (bearer token with the stats:read scope). The API and the pages read a figure's
+          materialised snapshot (analytics/snapshots.py) while it is fresh, so each key is
+          measured twice: "cold" = counted in the database (the viewer's snapshots deleted
+          first: the first request, then figures.compute twice more; median of 3), and
+          "warm" = N requests answered from the snapshot. The target is judged on both.
   trend   GET /api/v1/stats/<key>/trend/           the five report figures: 60 months of
           history and the forecast
   page    GET /stats/?group=<group>&period=<year>  the web dashboard, one page per group
           (signed-in session, second factor passed), charts included
   report  bulwark.analytics.report.render_pdf_timed(user, year, "en"), once per viewer
+  refresh snapshots.refresh(force=True): the periodic task that recounts the CERT's
+          common periods (7 periods x every CERT-wide key), once
 
 An endpoint that takes long stops after 5 requests once its --budget is spent (the
 result says how many ran). For every miss of the target the slowest SQL statement of one
@@ -21,7 +27,7 @@ request is shown with EXPLAIN (ANALYZE, BUFFERS). Results: bench/results/stats_d
 (the tables) and bench/results/stats_dashboards.json.
 
 Usage: python bench/stats_dashboards.py [--runs 20] [--year 2025] [--budget 30]
-       [--only api,trend,page,report] [--viewers duty,reporter2,reviewer]
+       [--only api,trend,page,report,refresh] [--viewers duty,reporter2,reviewer]
 """
 
 import argparse
@@ -175,18 +181,68 @@ def explain_slowest(statements: list[tuple[float, str]]) -> dict[str, Any]:
     }
 
 
+def measure_cold(
+    client: Any, user: Any, year: int, keys: list[str], budget: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[float, str]]]]:
+    """Each key counted in the database: the viewer's snapshots are deleted, the first
+    request counts (and keeps) the figure, then figures.compute counts it twice more
+    (fewer when one count takes over a third of the budget)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bulwark.analytics import figures, periods
+    from bulwark.analytics.models import Snapshot
+    from bulwark.analytics.snapshots import scope_of
+
+    period = periods.year(year)
+    out: dict[str, dict[str, Any]] = {}
+    captured: dict[str, list[tuple[float, str]]] = {}
+    for key in keys:
+        Snapshot.objects.filter(scope=scope_of(user, key), key=key).delete()
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/api/v1/stats/{key}/?period={year}")
+        samples = [time.perf_counter() - started]
+        captured[f"api {key}"] = [(float(q["time"]), q["sql"]) for q in ctx.captured_queries]
+        assert response.status_code == 200, (key, response.status_code)
+        while len(samples) < 3 and samples[-1] < budget / 3:
+            started = time.perf_counter()
+            figures.compute(key, user, period)
+            samples.append(time.perf_counter() - started)
+        ms = sorted(samples)[len(samples) // 2] * 1000
+        out[f"api {key}"] = {
+            "cold_ms": round(ms, 1),
+            "cold_n": len(samples),
+            "cold_meets_target": ms <= TARGET_P95_MS,
+        }
+        log(f"  cold {key:<35} {ms:>9.1f} ms (median of {len(samples)})")
+    return out, captured
+
+
+def refresh_task() -> dict[str, Any]:
+    try:
+        from bulwark.analytics import snapshots
+    except ImportError as exc:
+        say(f"snapshot refresh: not measured ({exc})")
+        return {}
+    started = time.perf_counter()
+    recounted = snapshots.refresh(force=True)
+    return {"seconds": round(time.perf_counter() - started, 1), "recounted": recounted}
+
+
 def table(title: str, results: dict[str, dict[str, Any]]) -> None:
     say(f"\n{title}")
-    header = f"{'viewer':<10} {'endpoint':<42} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
-    header += f" {'<=300?':>6} {'n':>3}"
+    header = f"{'viewer':<10} {'endpoint':<42} {'cold ms':>9} {'p50 ms':>8} {'p95 ms':>8}"
+    header += f" {'max ms':>8} {'<=300?':>6} {'n':>3}"
     say(header)
     say("-" * len(header))
     for viewer, rows in results.items():
         for name, s in rows.items():
             ok = "yes" if s["meets_target"] else "NO"
+            cold = s.get("cold_ms", "")
             say(
-                f"{viewer:<10} {name:<42} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['max_ms']:>8}"
-                f" {ok:>6} {s['n']:>3}"
+                f"{viewer:<10} {name:<42} {cold!s:>9} {s['p50_ms']:>8} {s['p95_ms']:>8}"
+                f" {s['max_ms']:>8} {ok:>6} {s['n']:>3}"
             )
 
 
@@ -240,7 +296,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--year", type=int, default=datetime.now(UTC).year - 1)
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per endpoint")
-    parser.add_argument("--only", default="api,trend,page,report")
+    parser.add_argument("--only", default="api,trend,page,report,refresh")
     parser.add_argument("--viewers", default=",".join(VIEWERS))
     parser.add_argument("--database", default="bulwark_bench_stats")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
@@ -256,6 +312,8 @@ def main() -> None:
             "BULWARK_LOG_LEVEL": "WARNING",
         }
     )
+    log("migrating the bench database")
+    subprocess.run([sys.executable, "-m", "bulwark.cli", "migrate", "-v0"], check=True)
     import django
 
     django.setup()
@@ -295,7 +353,16 @@ def main() -> None:
             for key in figures.FIVE:
                 paths[f"trend {key}"] = f"/api/v1/stats/{key}/trend/?until={args.year}-12"
         api_paths = {k: v for k, v in paths.items() if not k.startswith("page")}
+        cold: dict[str, Any] = {}
+        cold_sql: dict[str, list[tuple[float, str]]] = {}
+        if "api" in parts:
+            keys = dashboard_keys(api)
+            cold, cold_sql = measure_cold(api, user, args.year, keys, args.budget)
         rows, captured = measure(api, api_paths, args.runs, args.warmup, args.budget)
+        captured.update(cold_sql)  # a miss is explained by the statements that counted
+        for name, c in cold.items():
+            rows[name].update(c)
+            rows[name]["meets_target"] = rows[name]["meets_target"] and c["cold_meets_target"]
         if "page" in parts:
             page_paths = {f"page {g}": f"/stats/?group={g}&period={args.year}" for g in PAGE_GROUPS}
             page_rows, page_captured = measure(
@@ -311,7 +378,21 @@ def main() -> None:
             log(f"{username}: rendering the {args.year} annual report (PDF, en)")
             reports[username] = report_render(user, args.year)
             log(f"  report: {reports[username]}")
-    table("Dashboards (p95 target 300 ms)", results)
+    refresh: dict[str, Any] = {}
+    if "refresh" in parts:
+        log("snapshot refresh task (force): recounting the CERT's common periods")
+        refresh = refresh_task()
+        log(f"  refresh: {refresh}")
+    table(
+        "Dashboards (target 300 ms; cold = counted in the database, median of 3; p50/p95/max"
+        " = warm requests, answered from the snapshot for the API)",
+        results,
+    )
+    if refresh:
+        say(
+            f"\nSnapshot refresh task (force, CERT scope, 7 common periods): "
+            f"{refresh['recounted']} figures recounted in {refresh['seconds']} s"
+        )
     if reports:
         say("\nAnnual report, render_pdf (HTML + charts + WeasyPrint PDF), target 60 s")
         for username, r in reports.items():
@@ -347,6 +428,7 @@ def main() -> None:
         "target_report_s": TARGET_REPORT_S,
         "results": results,
         "report": reports,
+        "refresh": refresh,
         "misses": misses,
         "explain_misses": plans,
         "load_average": {"before": load_before, "after": os.getloadavg()},
