@@ -2,8 +2,8 @@
 [--as USERNAME]`.
 
 The report is counted as one user sees the data: by default the CERT itself (the first
-active superuser), or the user named by --as (an agency's member gets the report of what
-that member may see). The file appears whole or not at all: it is written beside the
+active superuser, else a CERT platform admin or staff member), or the user named by --as
+(an agency's member gets the report of what that member may see). The file appears whole or not at all: it is written beside the
 target and renamed over it."""
 
 import os
@@ -26,8 +26,8 @@ class Command(BaseCommand):
         annual = sub.add_parser(
             "annual",
             help="Write one year's annual report.",
-            description="Write one year's annual report, counted as the CERT (the first "
-            "active superuser) or as --as USERNAME sees the data.",
+            description="Write one year's annual report, counted as the CERT (a superuser "
+            "or CERT staff member) or as --as USERNAME sees the data.",
         )
         annual.add_argument("--year", type=int, required=True, help="Calendar year, YYYY.")
         annual.add_argument("--lang", default="en", help="en or zh-Hant (default en).")
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         annual.add_argument(
             "--as", dest="as_user", default="", metavar="USERNAME",
-            help="Count the figures as this user sees them (default: the first active superuser).",
+            help="Count the figures as this user sees them (default: the CERT).",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -73,10 +73,26 @@ class Command(BaseCommand):
             if not user.is_active:
                 raise CommandError(f"--as {username}: the account is deactivated")
             return user
-        user = User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+        from django.db.models import Q
+
+        from bulwark.constituency.models import OrganisationKind, Role
+
+        # The CERT: a superuser, else a platform admin or staff member of the national CERT.
+        cert_staff = Q(
+            memberships__organisation__kind=OrganisationKind.NATIONAL_CERT,
+            memberships__organisation__is_active=True,
+            memberships__role__in=[Role.PLATFORM_ADMIN, Role.DUTY_OFFICER, Role.ANALYST],
+        )
+        user = (
+            User.objects.filter(is_active=True)
+            .filter(Q(is_superuser=True) | cert_staff)
+            .order_by("-is_superuser", "pk")
+            .first()
+        )
         if user is None:
             raise CommandError(
-                "no active superuser to write the report as the CERT; give --as USERNAME"
+                "no active superuser or CERT staff member to write the report as the CERT; "
+                "give --as USERNAME"
             )
         return user
 
