@@ -3,8 +3,8 @@
 
 The report is counted as one user sees the data: by default the CERT itself (the first
 active superuser, else a CERT platform admin or staff member), or the user named by --as
-(an agency's member gets the report of what that member may see). The file appears whole or not at all: it is written beside the
-target and renamed over it."""
+(an agency's member gets the report of what that member may see). The file appears whole
+or not at all: it is written beside the target and renamed over it."""
 
 import os
 import tempfile
