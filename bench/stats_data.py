@@ -30,7 +30,7 @@ For each bulk table the secondary indexes, unique and foreign-key constraints ar
 for the load and rebuilt after (a sort per index instead of 10 M random inserts, one join
 per foreign key instead of 10 M trigger calls); the incident triggers that keep
 `IncidentCount` stay on. Then VACUUM ANALYZE. The timings and table sizes go to
-bench/results/stats_data.json.
+bench/results/stats_data.json (one entry appended per run).
 
 Usage: python bench/stats_data.py [--incidents 1000000] [--events 10000000]
        [--objects 1000000] [--notifications 300000] [--advisories 10000] [--years 5]
@@ -178,7 +178,7 @@ EVENTS_SQL = f"""
 INSERT INTO exchange_event (report_id, record_no, event_id, dedupe_key, taxonomy,
     classification_type, identifier, source_ip, source_port, source_asn, source_fqdn,
     country, destination_ip, feed_name, feed_provider, time_source, time_observation,
-    recipient_id, route_via, route_match, suppressed_by_id, data, notification_id)
+    recipient_id, route_via, route_match, suppressed_by_id, data, notification_id, from_foreign)
 SELECT %(first_report)s::bigint + r - 1, (i - 1) %% {EVENTS_PER_REPORT} + 1,
     md5(i::text || 'event')::uuid, md5(i::text || 'dedupe')::uuid,
     (%(taxonomies)s::text[])[type_no], (%(types)s::text[])[type_no], '',
@@ -193,7 +193,8 @@ SELECT %(first_report)s::bigint + r - 1, (i - 1) %% {EVENTS_PER_REPORT} + 1,
     '{{"classification.type": "' || (%(types)s::text[])[type_no] || '", "source.ip": "'
         || host(ip) || '", "time.observation": "' || observed || '"}}',
     CASE WHEN recipient IS NOT NULL AND h6 %% 100 < 97
-        THEN %(first_notification)s::bigint + h7 %% %(n_notifications)s END
+        THEN %(first_notification)s::bigint + h7 %% %(n_notifications)s END,
+    foreign_
 FROM (
     SELECT i, r, h3, h4, h5, h6, h7, foreign_,
         CASE WHEN foreign_ THEN (%(foreign_type_no)s::int[])[1 + h1 %% 100]
@@ -488,6 +489,16 @@ def build(url: str, args: argparse.Namespace, timings: dict[str, float]) -> None
                 conn.execute(EVENTS_SQL, params)
         else:
             log(f"events: {have_events} already there")
+            # Built before exchange migration 0005 added the flag (it backfills only rows
+            # that exist when it runs).
+            if not scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM exchange_event "
+                          "WHERE from_foreign LIMIT 1) one"):  # fmt: skip
+                with timed(timings, "from_foreign_s"):
+                    conn.execute(
+                        "UPDATE exchange_event SET from_foreign = TRUE WHERE report_id IN "
+                        "(SELECT id FROM exchange_report WHERE foreign_ticket <> '')"
+                    )
+                    conn.commit()
 
         collections = ids(conn, "SELECT id FROM intel_collection ORDER BY id")
         first_object = _first_object(conn)
@@ -652,7 +663,8 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
     }  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    runs = json.loads(RESULTS.read_text()).get("runs", []) if RESULTS.exists() else []
+    RESULTS.write_text(json.dumps({"runs": [*runs, result]}, indent=2, default=str) + "\n")
     log(f"data: {json.dumps(data, default=str)}")
     log(f"wrote {RESULTS.relative_to(ROOT)}; total {result['total_s']} s")
 
