@@ -491,8 +491,13 @@ def build(url: str, args: argparse.Namespace, timings: dict[str, float]) -> None
             log(f"events: {have_events} already there")
             # Built before exchange migration 0005 added the flag (it backfills only rows
             # that exist when it runs).
-            if not scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM exchange_event "
-                          "WHERE from_foreign LIMIT 1) one"):  # fmt: skip
+            stale = scalar(
+                conn,
+                "SELECT count(*) FROM exchange_event WHERE NOT from_foreign AND report_id = "
+                "(SELECT min(id) FROM exchange_report WHERE foreign_ticket <> '' AND id >= %s)",
+                (first_report,),
+            )
+            if stale:
                 with timed(timings, "from_foreign_s"):
                     conn.execute(
                         "UPDATE exchange_event SET from_foreign = TRUE WHERE report_id IN "
