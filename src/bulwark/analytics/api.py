@@ -72,7 +72,7 @@ class StatisticsViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[a-z_]{1,60}"
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, FigureCSVRenderer]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="v1_stats_list", responses=OpenApiTypes.OBJECT)
     def list(self, request: Request) -> Response:
         """The figures there are, by group."""
         return Response(
