@@ -132,7 +132,7 @@ class StatisticsViewSet(viewsets.ViewSet):
             raise ValidationError({"horizon": _("horizon must be 3 or 12")}) from None
         if horizon not in trends.HORIZONS:
             raise ValidationError({"horizon": _("horizon must be 3 or 12")})
-        result = trends.trend(
-            request.user, key, until=until, horizon=horizon, drills=drills_from(params)
+        result, counted_at = snapshots.trend(
+            key, request.user, until=until, horizon=horizon, drills=drills_from(params)
         )
-        return Response(result.as_dict())
+        return Response({**result.as_dict(), "counted_at": counted_at})

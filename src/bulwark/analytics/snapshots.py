@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import get_language
 
-from bulwark.analytics import figures
+from bulwark.analytics import figures, trends
 from bulwark.analytics.figure import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
@@ -109,6 +109,38 @@ def compute(
     if found is not None:
         return _from_json(found[0]), found[1]
     return _count(scope, key, user, period, drills)
+
+
+def trend(
+    key: str, user: Any, *, until: date | None, horizon: int, drills: bool = False
+) -> tuple[trends.Trend, datetime]:
+    """A trend with its forecasts, from a fresh snapshot or counted and fitted now."""
+    if key not in figures.SOURCES:
+        raise figures.UnknownFigure(key)
+    last = (until or trends.last_full_month()).replace(day=1)
+    ident = {
+        "scope": scope_of(user, key),
+        "key": f"trend:{key}:{horizon}",
+        "period": f"..{last.isoformat()}",
+        "drills": drills,
+        "language": _language(),
+    }
+    fresh_after = timezone.now() - timedelta(seconds=FRESH_SECONDS)
+    found = (
+        Snapshot.objects.visible_to(user)
+        .filter(**ident, computed_at__gte=fresh_after)
+        .values_list("figure", "computed_at")
+        .first()
+    )
+    if found is not None:
+        return trends.from_json(found[0]), found[1]
+    started, now = time.perf_counter(), timezone.now()
+    result = trends.trend(user, key, until=last, horizon=horizon, drills=drills)
+    took = int((time.perf_counter() - started) * 1000)
+    Snapshot.objects.update_or_create(
+        **ident, defaults={"figure": trends.to_json(result), "computed_at": now, "took_ms": took}
+    )
+    return result, now
 
 
 def common_periods(today: date | None = None) -> list[Period]:

@@ -3,7 +3,7 @@ ahead for the total and the largest categories. The history is counted through
 `visible_to` like every other figure; the forecasting itself is the pure `forecast`
 module."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -115,3 +115,34 @@ def trend(
     )
     ahead = tuple(add_months(last, i) for i in range(1, horizon + 1))
     return Trend(key, str(source.title), tuple(months), ahead, series)
+
+
+def to_json(trend: Trend) -> dict[str, Any]:
+    """Everything needed to rebuild the trend exactly (for the snapshot store)."""
+    return {
+        "key": trend.key,
+        "title": trend.title,
+        "months": [m.isoformat() for m in trend.months],
+        "ahead": [m.isoformat() for m in trend.ahead],
+        "series": [
+            {"label": s.label, "history": list(s.history), "forecast": asdict(s.forecast)}
+            for s in trend.series
+        ],
+    }
+
+
+def from_json(data: dict[str, Any]) -> Trend:
+    def forecast_of(raw: dict[str, Any]) -> Forecast:
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        return Forecast(**fields)
+
+    return Trend(
+        key=data["key"],
+        title=data["title"],
+        months=tuple(date.fromisoformat(m) for m in data["months"]),
+        ahead=tuple(date.fromisoformat(m) for m in data["ahead"]),
+        series=tuple(
+            Series(s["label"], tuple(s["history"]), forecast_of(s["forecast"]))
+            for s in data["series"]
+        ),
+    )

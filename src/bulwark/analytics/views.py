@@ -73,8 +73,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if group == "trends":
         horizon = 3 if params.get("horizon") == "3" else 12
         for key in figures.FIVE:
-            trend = trends.trend(
-                request.user, key, until=period.last, horizon=horizon, drills=drills
+            trend, _at = snapshots.trend(
+                key, request.user, until=period.last, horizon=horizon, drills=drills
             )
             panels.append(
                 {

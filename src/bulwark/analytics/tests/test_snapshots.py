@@ -85,3 +85,15 @@ def test_the_task_keeps_the_certs_common_periods_fresh(data: Dataset) -> None:
     assert cert_2025.figure["rows"] == [
         list(r) for r in figures.compute("incidents_by_level", data.duty, YEAR).rows
     ]
+
+
+def test_a_trend_is_kept_and_read_back_whole(data: Dataset) -> None:
+    from bulwark.analytics import trends
+
+    until = date(2025, 12, 1)
+    counted, at = snapshots.trend("incidents_by_category", data.duty, until=until, horizon=3)
+    assert counted == trends.trend(data.duty, "incidents_by_category", until=until, horizon=3)
+    again, again_at = snapshots.trend("incidents_by_category", data.duty, until=until, horizon=3)
+    assert (again, again_at) == (counted, at)  # rebuilt from the snapshot, forecasts included
+    mine, _at = snapshots.trend("incidents_by_category", data.reporter, until=until, horizon=3)
+    assert sum(mine.series[0].history) < sum(counted.series[0].history)
