@@ -118,7 +118,7 @@ def trend(
     if key not in figures.SOURCES:
         raise figures.UnknownFigure(key)
     last = (until or trends.last_full_month()).replace(day=1)
-    ident = {
+    ident: dict[str, Any] = {
         "scope": scope_of(user, key),
         "key": f"trend:{key}:{horizon}",
         "period": f"..{last.isoformat()}",

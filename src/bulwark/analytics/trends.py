@@ -133,7 +133,7 @@ def to_json(trend: Trend) -> dict[str, Any]:
 
 def from_json(data: dict[str, Any]) -> Trend:
     def forecast_of(raw: dict[str, Any]) -> Forecast:
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         return Forecast(**fields)
 
     return Trend(
