@@ -117,7 +117,7 @@ def trend(
     """A trend with its forecasts, from a fresh snapshot or counted and fitted now."""
     if key not in figures.SOURCES:
         raise figures.UnknownFigure(key)
-    last = (until or trends.last_full_month()).replace(day=1)
+    last = min((until or trends.last_full_month()).replace(day=1), trends.last_full_month())
     ident: dict[str, Any] = {
         "scope": scope_of(user, key),
         "key": f"trend:{key}:{horizon}",

@@ -87,7 +87,7 @@ def trend(
     horizon: int = 12,
     drills: bool = False,
 ) -> Trend:
-    """History up to the month containing `until` (default: the last complete month)
+    """History up to the month containing `until` (at most the last complete month)
     and forecasts `horizon` months beyond it, for the total and the largest categories.
     Months before the first month with any record are left out: they are before the
     platform held data, not months without incidents."""
@@ -96,7 +96,8 @@ def trend(
         raise figures.UnknownFigure(key)
     if horizon not in HORIZONS:
         raise ValueError(f"horizon must be one of {HORIZONS}")
-    last = (until or last_full_month()).replace(day=1)
+    # A month not yet over would read as a drop: the history ends with the last whole one.
+    last = min((until or last_full_month()).replace(day=1), last_full_month())
     first = add_months(last, -(HISTORY_MONTHS - 1))
     window = Period(first, add_months(last, 1) - timedelta(days=1), "")
     counted = source.monthly(user, window.start, window.end, drills)
