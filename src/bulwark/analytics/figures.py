@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.text import format_lazy
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
 from bulwark.analytics import categories
@@ -81,7 +81,7 @@ def _share_figure(
     return Figure(
         key=key,
         title=title,
-        columns=(dimension, _("count"), _("share %")),
+        columns=(dimension, pgettext("statistics", "count"), _("share %")),
         rows=tuple((label, n, _pct(n, total)) for label, n in _cap(counted)),
         chart=chart,
         note=note,

@@ -241,9 +241,19 @@ def test_command_errors(world: World, tmp_path: Path, args: list[str], message: 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_command_without_superuser_asks_for_as(world: World, tmp_path: Path) -> None:
+def test_command_writes_as_the_cert_or_asks_for_as(world: World, tmp_path: Path) -> None:
+    """Without --as the report is the CERT's: a superuser's, else a CERT staff member's;
+    with neither, the command asks for --as."""
+    from io import StringIO
+
+    from bulwark.constituency.models import Membership
+
+    out = StringIO()
+    call_command("report", "annual", "--year", "2025", "--out", str(tmp_path / "r.pdf"), stdout=out)
+    assert "as analyst" in out.getvalue() and (tmp_path / "r.pdf").stat().st_size > 1000
+    Membership.objects.filter(organisation__kind="national_cert").delete()
     with pytest.raises(CommandError, match=r"no active superuser.*--as USERNAME"):
-        call_command("report", "annual", "--year", "2025", "--out", str(tmp_path / "r.pdf"))
+        call_command("report", "annual", "--year", "2025", "--out", str(tmp_path / "s.pdf"))
 
 
 def test_command_leaves_the_old_file_when_writing_fails(
