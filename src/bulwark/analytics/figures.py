@@ -102,7 +102,7 @@ class Source:
     date_field: str
     group: tuple[str, ...]
     label: Callable[[tuple[Any, ...]], str]
-    measure: Callable[[], Any] = lambda: Count("id")
+    measure: Callable[[], Any] = lambda: Count("*")
     chart: str = "pie"
     note: Any = ""
 
@@ -282,7 +282,7 @@ def _incident_breakdown(
                 _incidents(user, drills)
                 .filter(_in("reported_at", p.start, p.end))
                 .values_list(*group)
-                .annotate(n=Count("id"))
+                .annotate(n=Count("*"))
                 .order_by()
             )
             return dict(categories.fold((label(row[:-1]), row[-1]) for row in grouped))
@@ -349,7 +349,7 @@ def incidents_by_month(user: Any, period: Period, *, drills: bool = False) -> Fi
         .filter(_in("reported_at", period.start, period.end))
         .annotate(month=month)
         .values_list("month", "level")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     series: dict[str, dict[date, int]] = {}
@@ -450,7 +450,7 @@ def timeliness(user: Any, period: Period, by: str = "authority", *, drills: bool
         raise UnknownFigure(f"timeliness by {by!r}")
     group, dimension = TIMELINESS_GROUPS[by]
     now = timezone.now()
-    aggregates: dict[str, Any] = {"n": Count("id")}
+    aggregates: dict[str, Any] = {"n": Count("*")}
     for key, _label in TIMELINESS_CLOCKS:
         on_time, counted = clock_conditions(key, now)
         aggregates[f"{key}_ok"] = Count("id", filter=on_time)
@@ -523,7 +523,7 @@ def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
             rows.filter(_in(field, period.start, period.end))
             .annotate(month=TruncMonth(field, tzinfo=zone))
             .values_list("month")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))
             .order_by()
         )
         return {m.astimezone(zone).date() if isinstance(m, datetime) else m: n for m, n in grouped}
@@ -568,7 +568,7 @@ def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
         .annotate(replied=replied)
         .values_list("recipient__kind")
         .annotate(
-            n=Count("id"),
+            n=Count("*"),
             sent=Count("id", filter=Q(sent_at__isnull=False)),
             bounced=Count("id", filter=Q(status=Notification.Status.BOUNCED)),
             failed=Count("id", filter=Q(status=Notification.Status.FAILED)),
@@ -608,7 +608,7 @@ def advisory_response(user: Any, period: Period, *, drills: bool = False) -> Fig
         .filter(_in("advisory__sent_at", period.start, period.end))
         .values_list("advisory__category__name", "advisory__category__name_zh_hant")
         .annotate(
-            n=Count("id"),
+            n=Count("*"),
             ack=Count("id", filter=Q(acknowledged_at__isnull=False)),
             acted=Count("id", filter=~Q(action="")),
             median=Median(SecondsBetween("acknowledged_at", "advisory__sent_at")),
@@ -658,7 +658,7 @@ def indicators(user: Any, period: Period, *, drills: bool = False) -> Figure:
     shared = dict(
         visible.filter(_in("stix_object__date_added", period.start, period.end))
         .values_list("kind")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     sighted_rows = (
@@ -684,7 +684,7 @@ def indicators(user: Any, period: Period, *, drills: bool = False) -> Figure:
             period.end - timedelta(days=DEFAULT_LIFETIME_DAYS),
         )
     )
-    decayed = dict(visible.filter(ended).values_list("kind").annotate(n=Count("id")).order_by())
+    decayed = dict(visible.filter(ended).values_list("kind").annotate(n=Count("*")).order_by())
     kinds = sorted(set(shared) | set(sighted) | set(decayed), key=lambda k: (-shared.get(k, 0), k))
     rows = tuple(
         (
