@@ -76,7 +76,7 @@ def load() -> int:
         title="[demo] Critical flaw in Example Edge VPN exploited",
         title_zh_hant="[示範] Example Edge VPN 重大漏洞遭利用",
         summary="Unauthenticated remote code execution; exploitation seen in the wild.",
-        summary_zh_hant="未經驗證即可遠端執行程式碼，已發現實際攻擊。",  # noqa: RUF001
+        summary_zh_hant="未經驗證即可遠端執行程式碼，已發現實際攻擊。",
         body="Attackers exploit **CVE-2026-31337** in Example Edge VPN 9.0 to 9.4.1.\n\n"
         "- Upgrade to 9.4.2\n- Reset credentials of VPN users\n",
         body_zh_hant="攻擊者利用 **CVE-2026-31337**。\n\n- 更新至 9.4.2\n- 重設 VPN 使用者密碼\n",
@@ -94,7 +94,7 @@ def load() -> int:
         analyst,
         duty,
         title="[demo] Security news: phishing with fake tax refunds",
-        title_zh_hant="[示範] 資安新聞：假退稅釣魚郵件",  # noqa: RUF001
+        title_zh_hant="[示範] 資安新聞：假退稅釣魚郵件",
         summary="A seasonal phishing wave.",
         body="Be careful with messages that promise a tax refund.",
         category="security-news",
@@ -107,7 +107,7 @@ def load() -> int:
         analyst,
         duty,
         title="[demo] Guideline: hardening remote access",
-        title_zh_hant="[示範] 指引：強化遠端存取",  # noqa: RUF001
+        title_zh_hant="[示範] 指引：強化遠端存取",
         summary="Baseline for VPN and remote desktop.",
         body="1. Multi-factor authentication\n2. Patch within 72 hours\n3. Log every login\n",
         category="guideline",
