@@ -177,13 +177,14 @@ def refresh(today: date | None = None, *, force: bool = False) -> int:
         .select_related("user")
         .first()
     )
+    # Old snapshots go first, whether or not there is a CERT to recount for.
+    Snapshot.objects.filter(
+        computed_at__lt=timezone.now() - timedelta(seconds=KEEP_SECONDS)
+    ).delete()
     if staff is None:
         return 0
     user = staff.user
     cutoff = timezone.now() - timedelta(seconds=REFRESH_AFTER_SECONDS)
-    Snapshot.objects.filter(
-        computed_at__lt=timezone.now() - timedelta(seconds=KEEP_SECONDS)
-    ).delete()
     recounted = 0
     with translation.override(settings.LANGUAGE_CODE):
         language = _language()

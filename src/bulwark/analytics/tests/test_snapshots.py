@@ -97,3 +97,11 @@ def test_a_trend_is_kept_and_read_back_whole(data: Dataset) -> None:
     assert (again, again_at) == (counted, at)  # rebuilt from the snapshot, forecasts included
     mine, _at = snapshots.trend("incidents_by_category", data.reporter, until=until, horizon=3)
     assert sum(mine.series[0].history) < sum(counted.series[0].history)
+
+
+def test_old_snapshots_are_dropped_even_without_a_cert(data: Dataset) -> None:
+    snapshots.compute("incidents_by_level", data.reporter, YEAR)
+    Snapshot.objects.update(computed_at=timezone.now() - timedelta(days=2))
+    data.duty.memberships.all().delete()
+    assert snapshots.refresh(date(2026, 2, 10)) == 0
+    assert not Snapshot.objects.exists()
