@@ -1,8 +1,6 @@
 """The statistics API: every dashboard figure as JSON or CSV, and the trends with their
 forecasts. Each answer is counted for the caller through `visible_to`."""
 
-import csv
-import io
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -15,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.analytics import figures, periods, snapshots, trends
-from bulwark.analytics.figure import _csv_safe
+from bulwark.analytics.figure import csv_text
 
 
 class FigureCSVRenderer(renderers.BaseRenderer):
@@ -28,20 +26,16 @@ class FigureCSVRenderer(renderers.BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
     ) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
         if isinstance(data, dict) and "columns" in data and "rows" in data:
-            writer.writerow(data["columns"])
-            for row in data["rows"]:
-                writer.writerow(["" if cell is None else _csv_safe(cell) for cell in row])
+            text = csv_text(data["columns"], data["rows"])
         elif isinstance(data, dict) and "keys" in data:
-            writer.writerow(["key", "title", "group"])
-            for item in data["keys"]:
-                writer.writerow([item["key"], item["title"], item["group"]])
+            items = data["keys"]
+            text = csv_text(
+                ["key", "title", "group"], ([i["key"], i["title"], i["group"]] for i in items)
+            )
         else:  # an error: its message, one line per field
-            for key, value in (data or {}).items():
-                writer.writerow([key, value])
-        return out.getvalue().encode("utf-8")
+            text = csv_text(["field", "message"], list((data or {}).items()))
+        return text.encode("utf-8")
 
 
 PERIOD_PARAMETERS = [

@@ -3,6 +3,7 @@ CSV), the charts and the annual report all read. Pure: no Django, no database.""
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +53,17 @@ class Figure:
         }
 
     def as_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
-        for row in self.rows:
-            writer.writerow(["" if cell is None else _csv_safe(cell) for cell in row])
-        return out.getvalue()
+        return csv_text(self.columns, self.rows)
+
+
+def csv_text(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    """A table as CSV: empty cells for None, spreadsheet formulas defused."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if cell is None else _csv_safe(cell) for cell in row])
+    return out.getvalue()
 
 
 def _csv_safe(cell: Any) -> Any:

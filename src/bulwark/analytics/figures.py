@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from bulwark.analytics import categories
 from bulwark.analytics.figure import Figure
-from bulwark.analytics.periods import Period, add_months, local_zone
+from bulwark.analytics.periods import Period, local_zone
 from bulwark.analytics.sql import AddMonths, Median, SecondsBetween
 
 AGENCY_KINDS = ("government_agency", "authority")
@@ -732,14 +732,14 @@ def _timeliness_by(by: str) -> Callable[..., Figure]:
     return figure
 
 
-_REPORT = gettext_lazy("The annual report's figures")
-_INCIDENTS = gettext_lazy("Incidents")
-_TIMELINESS = gettext_lazy("Statutory timeliness")
-_ACTIVITY = gettext_lazy("Activity")
+GROUP_REPORT = gettext_lazy("The annual report's figures")
+GROUP_INCIDENTS = gettext_lazy("Incidents")
+GROUP_TIMELINESS = gettext_lazy("Statutory timeliness")
+GROUP_ACTIVITY = gettext_lazy("Activity")
 DASHBOARDS: dict[str, Dashboard] = {
     d.key: d
     for d in (
-        *(Dashboard(s.key, s.title, _source_figure(s), _REPORT) for s in FIVE_SOURCES),
+        *(Dashboard(s.key, s.title, _source_figure(s), GROUP_REPORT) for s in FIVE_SOURCES),
         Dashboard(
             "incidents_by_level",
             gettext_lazy("Incidents by level"),
@@ -750,7 +750,7 @@ DASHBOARDS: dict[str, Dashboard] = {
                 ("level",),
                 _level_label,
             ),
-            _INCIDENTS,
+            GROUP_INCIDENTS,
         ),
         Dashboard(
             "incidents_by_sector",
@@ -762,7 +762,7 @@ DASHBOARDS: dict[str, Dashboard] = {
                 ("organisation__sector__name", "organisation__sector__name_zh_hant"),
                 lambda row: _name(row[0], row[1]),
             ),
-            _INCIDENTS,
+            GROUP_INCIDENTS,
         ),
         Dashboard(
             "incidents_by_agency_type",
@@ -774,17 +774,20 @@ DASHBOARDS: dict[str, Dashboard] = {
                 ("organisation__kind",),
                 _kind_label,
             ),
-            _INCIDENTS,
+            GROUP_INCIDENTS,
         ),
         Dashboard(
-            "incidents_by_month", gettext_lazy("Incidents by month"), incidents_by_month, _INCIDENTS
+            "incidents_by_month",
+            gettext_lazy("Incidents by month"),
+            incidents_by_month,
+            GROUP_INCIDENTS,
         ),
         *(
             Dashboard(
                 f"timeliness_by_{by}",
                 format_lazy(gettext_lazy("Statutory timeliness by {}"), label),
                 _timeliness_by(by),
-                _TIMELINESS,
+                GROUP_TIMELINESS,
             )
             for by, (_fields, label) in TIMELINESS_GROUPS.items()
         ),
@@ -792,25 +795,25 @@ DASHBOARDS: dict[str, Dashboard] = {
             "case_flow",
             gettext_lazy("Reports received, incidents and coordinated cases"),
             case_flow,
-            _ACTIVITY,
+            GROUP_ACTIVITY,
         ),
         Dashboard(
             "notifications",
             gettext_lazy("Notifications sent and acknowledged"),
             notifications,
-            _ACTIVITY,
+            GROUP_ACTIVITY,
         ),
         Dashboard(
             "advisory_response",
             gettext_lazy("Advisory acknowledgement and action"),
             advisory_response,
-            _ACTIVITY,
+            GROUP_ACTIVITY,
         ),
         Dashboard(
             "indicators",
             gettext_lazy("Indicators shared, sighted and decayed"),
             indicators,
-            _ACTIVITY,
+            GROUP_ACTIVITY,
         ),
     )
 }
@@ -823,10 +826,3 @@ def compute(key: str, user: Any, period: Period, *, drills: bool = False) -> Fig
     if dashboard is None:
         raise UnknownFigure(key)
     return dashboard.compute(user, period, drills=drills)
-
-
-def trend_months(period_end: date, history: int = 60) -> Period:
-    """The `history` whole months that end with the month containing `period_end`."""
-    last_month = period_end.replace(day=1)
-    first = add_months(last_month, -(history - 1))
-    return Period(first, add_months(last_month, 1) - timedelta(days=1), f"{first}..{period_end}")

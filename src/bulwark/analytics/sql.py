@@ -7,7 +7,7 @@ import statistics
 from typing import Any
 
 from django.db.backends.signals import connection_created
-from django.db.models import Aggregate, Expression, FloatField, Func
+from django.db.models import Aggregate, FloatField, Func
 from django.dispatch import receiver
 
 
@@ -101,14 +101,3 @@ class _SqliteMedian:
 def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("bulwark_median", 1, _SqliteMedian)
-
-
-def hours(expression: Expression | Func) -> Func:
-    """Seconds expression -> hours (for medians shown in hours)."""
-    return Func(
-        expression,
-        3600.0,
-        template="(%(expressions)s)",
-        arg_joiner=" / ",
-        output_field=FloatField(),
-    )

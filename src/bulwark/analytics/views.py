@@ -22,10 +22,10 @@ from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
 from bulwark.constituency.access import acting_user, viewer_of
 
 GROUPS = (
-    ("report", figures._REPORT),
-    ("incidents", figures._INCIDENTS),
-    ("timeliness", figures._TIMELINESS),
-    ("activity", figures._ACTIVITY),
+    ("report", figures.GROUP_REPORT),
+    ("incidents", figures.GROUP_INCIDENTS),
+    ("timeliness", figures.GROUP_TIMELINESS),
+    ("activity", figures.GROUP_ACTIVITY),
     ("trends", None),
 )
 CHART_CACHE_SECONDS = 3600
