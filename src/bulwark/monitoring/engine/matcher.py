@@ -21,8 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bulwark.monitoring.engine.formats import LIST_ITEM, BadLine, Format, Record
+from bulwark.monitoring.engine.formats import LIST_ITEM, MAX_LINE, BadLine, Format, Record
 from bulwark.monitoring.engine.snapshot import Snapshot
+
+try:  # the compiled pre-filter (setup.py); the pure-Python passes stand in without it
+    from bulwark.monitoring.engine import _scan
+except ImportError:  # pragma: no cover - depends on the build
+    _scan = None  # type: ignore[assignment]
+
+# Set BULWARK_MONITOR_PURE=1 to run the pure-Python passes even when _scan is built
+# (the tests run both paths over the same corpus).
+USE_KERNEL = _scan is not None and os.environ.get("BULWARK_MONITOR_PURE", "") != "1"
+_KIND_CODES = {"domain": 0, "addr": 1, "host": 2}
 
 CHUNK_BYTES = 4 * 1024 * 1024
 _TABLE = {
@@ -155,8 +165,45 @@ def _candidates_fast(snapshot: Snapshot, fmt: Format, buf: bytes, lines: int) ->
     return starts
 
 
-def _iter_lines(buf: bytes, starts: Iterable[int] | None) -> Iterator[tuple[int, int, bytes]]:
-    """(0-based line index, offset, line) for all lines or for the given line starts."""
+def _kernel_keys(fmt: Format) -> list[tuple[bytes, bytes, int]]:
+    return [
+        (key.encode(), key.rsplit(".", 1)[-1].encode(), _KIND_CODES.get(kind, 3))
+        for key, kind in fmt.fields
+    ]
+
+
+def _candidates_kernel(
+    snapshot: Snapshot, fmt: Format, buf: bytes
+) -> tuple[int, set[tuple[int, int]]]:
+    """(lines, {(line index, start offset)}) of lines that may hold a hit or are not
+    well-formed, by the compiled scan; the values it cannot decide are checked here in
+    batches, per kind."""
+    assert _scan is not None
+    lines, flagged, others = _scan.scan_json(
+        buf, _kernel_keys(fmt), snapshot.kernel_tables, MAX_LINE
+    )
+    found = set(flagged)
+    if others:
+        by_kind: dict[str, dict[bytes, list[tuple[int, int]]]] = {}
+        for key, value, index, start in others:
+            kind = fmt.fields[key][1]
+            by_kind.setdefault(kind, {}).setdefault(value, []).append((index, start))
+        for kind, values in by_kind.items():
+            for raw in snapshot.hits_among(kind, values):
+                found.update(values[raw])
+    return lines, found
+
+
+def _iter_lines(
+    buf: bytes, starts: Iterable[int] | None, known: Iterable[tuple[int, int]] = ()
+) -> Iterator[tuple[int, int, bytes]]:
+    """(0-based line index, offset, line) for all lines, for the given line starts, or
+    for the given (line index, start) pairs."""
+    if known:
+        for index, start in sorted(known):
+            end = buf.find(b"\n", start)
+            yield index, start, buf[start : end if end >= 0 else len(buf)]
+        return
     if starts is None:
         offset = 0
         for index, line in enumerate(buf.split(b"\n")):
@@ -186,14 +233,21 @@ def match_buffer(
     """Match one chunk of whole lines. Line numbers in the result are 1-based within the
     chunk; offsets are absolute (base_offset added)."""
     ctx = {} if ctx is None else ctx
-    result = MatchResult(
-        lines=buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0), bytes=len(buf)
-    )
-    starts = _candidates_fast(snapshot, fmt, buf, result.lines) if fmt.passes is not None else None
-    if starts is not None and not starts:
-        return result
+    result = MatchResult(bytes=len(buf))
+    starts: set[int] | None = None
+    known: set[tuple[int, int]] = set()
+    if fmt.passes is not None and USE_KERNEL and fmt.family == "json" and snapshot.kernel_tables:
+        result.lines, known = _candidates_kernel(snapshot, fmt, buf)
+        if not known:
+            return result
+    else:
+        result.lines = buf.count(b"\n") + (1 if buf and not buf.endswith(b"\n") else 0)
+        if fmt.passes is not None:
+            starts = _candidates_fast(snapshot, fmt, buf, result.lines)
+            if not starts:
+                return result
     parsed: list[tuple[int, int, Record]] = []
-    for index, offset, line in _iter_lines(buf, starts):
+    for index, offset, line in _iter_lines(buf, starts, known):
         try:
             record = fmt.parse(line, ctx)
         except BadLine as exc:

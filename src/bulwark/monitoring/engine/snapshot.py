@@ -108,6 +108,10 @@ class Snapshot:
     v4_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     v4_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     parents: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # The IPv4 address indicators as sorted integers (the compiled pre-filter's table).
+    v4_exact: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # (values, bucket index) pairs for the compiled pre-filter (matcher._candidates_kernel)
+    kernel_tables: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     # ----- building -------------------------------------------------------------------
     @classmethod
@@ -125,6 +129,7 @@ class Snapshot:
         meta: dict[tuple[str, bytes], list[tuple[str | None, int | None]]] = {}
         counts: dict[str, int] = {}
         ranges: list[tuple[int, int]] = []
+        v4_exact = array.array("q")
         for ind in indicators:
             counts[ind.type] = counts.get(ind.type, 0) + 1
             if ind.type == "cidr":
@@ -145,6 +150,9 @@ class Snapshot:
                 second[table].append(_second(ind.value))
                 if table == "domain":
                     parents.append(hash(_last_two(ind.value)))
+                elif ind.type == "ipv4":
+                    o1, o2, o3, o4 = (int(x) for x in ind.value.split(b"."))
+                    v4_exact.append((o1 << 24) | (o2 << 16) | (o3 << 8) | o4)
             if ind.id is not None or ind.score is not None:
                 meta.setdefault((table, ind.value), []).append((ind.id, ind.score))
         tables = {name: HashTable(first[name], second[name]) for name in TABLES}
@@ -168,7 +176,11 @@ class Snapshot:
             parents=parent_hashes,
             v4_starts=v4_starts,
             v4_ends=v4_ends,
+            v4_exact=np.unique(np.frombuffer(v4_exact, dtype=np.int64))
+            if len(v4_exact)
+            else np.zeros(0, np.int64),
         )
+        snapshot.kernel_tables = _kernel_tables(snapshot)
         cls.release_memory()
         return snapshot
 
@@ -218,15 +230,16 @@ class Snapshot:
                 found.append(("cidr", prefix.encode("ascii")))
                 prefix = self.cidr6.parent(prefix)
         elif not v6 and self.n_cidr4:
-            ints, ok = v4batch.parse([addr])
-            if ok[0] and v4batch.inside(ints, self.v4_starts, self.v4_ends)[0]:
-                value = int(ints[0])
-                table = self.tables["cidr4"]
+            o1, o2, o3, o4 = (int(x) for x in addr.split(b"."))
+            value = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
+            if v4batch.inside(np.array([value], np.int64), self.v4_starts, self.v4_ends)[0]:
+                # The 33 prefixes that could hold it, looked up in one vectorised search.
+                keys = []
                 for length in range(32, -1, -1):
                     net = value & ~((1 << (32 - length)) - 1) & 0xFFFFFFFF
                     key = f"{net >> 24}.{(net >> 16) & 255}.{(net >> 8) & 255}.{net & 255}/{length}"
-                    if key.encode() in table:
-                        found.append(("cidr", key.encode()))
+                    keys.append(key.encode())
+                found.extend(("cidr", key) for key in self.tables["cidr4"].contains_many(keys))
         return found
 
     def match_host(self, raw: bytes) -> list[tuple[str, bytes]]:
@@ -320,6 +333,23 @@ class Snapshot:
 
     def describe(self, table: str, value: bytes) -> list[tuple[str | None, int | None]]:
         return self.meta.get((table, value), [(None, None)])
+
+
+def _kernel_tables(snapshot: Snapshot) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The arrays the compiled pre-filter searches, each with its bucket index; empty
+    when the extension is not built (the pure-Python passes need none of it)."""
+    try:
+        from bulwark.monitoring.engine._scan import bucket_index
+    except ImportError:  # pragma: no cover - depends on the build
+        return ()
+    starts_index = bucket_index(snapshot.v4_starts, False)
+    return (
+        (snapshot.parents, bucket_index(snapshot.parents, True)),
+        (snapshot.tables["domain"].h1, bucket_index(snapshot.tables["domain"].h1, True)),
+        (snapshot.v4_exact, bucket_index(snapshot.v4_exact, False)),
+        (snapshot.v4_starts, starts_index),
+        (snapshot.v4_ends, starts_index),
+    )
 
 
 def _last_two(name: bytes) -> bytes:

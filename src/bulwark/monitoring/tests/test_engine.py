@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bulwark.monitoring.engine import FORMATS, Snapshot, detect_format, match_buffer, match_paths
+from bulwark.monitoring.engine import (
+    FORMATS,
+    Snapshot,
+    detect_format,
+    match_buffer,
+    match_paths,
+    matcher,
+)
 from bulwark.monitoring.engine.formats import Format, ndjson_format
 from bulwark.monitoring.engine.indicators import from_text, load_indicator_file
 from bulwark.monitoring.tests import labelled
@@ -15,6 +22,18 @@ from bulwark.monitoring.tests import labelled
 TRUTH = labelled.build()
 SNAPSHOT = Snapshot.build(from_text(v) for v in TRUTH.indicators)
 MAPS = {"ndjson": {"client": "addr", "q": "domain"}, "csv": {"client": "addr", "domain": "domain"}}
+
+
+@pytest.fixture(autouse=True, params=["compiled", "pure"])
+def engine_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs twice: with the compiled JSON pre-filter (which must be built:
+    a missing build fails, it is not skipped) and with the pure-Python passes."""
+    if request.param == "compiled":
+        assert matcher._scan is not None, "the _scan extension is not built (pip install -e .)"
+        monkeypatch.setattr(matcher, "USE_KERNEL", True)
+    else:
+        monkeypatch.setattr(matcher, "USE_KERNEL", False)
+    return str(request.param)
 
 
 def expected_pairs(expected: list[set[str]]) -> set[tuple[int, str]]:
@@ -219,3 +238,66 @@ def test_format_detection(name: str) -> None:
     if name == "zeek-conn-json":
         assert detected in ("zeek-conn-json",)
     assert detected == name or (name == "ndjson" and detected == "ndjson")
+
+
+# ----- the compiled pre-filter never decides differently from the parser ------------------
+
+_DIFF_SNAPSHOT = Snapshot.build(
+    from_text(v)
+    for v in (
+        "evil.com",
+        "bad.example.org",
+        "xn--bcher-kva.example",
+        "198.51.100.7",
+        "203.0.113.0/24",
+        "10.1.0.0/16",
+        "2001:db8::/48",
+        "2001:db8:ff::9",
+        "http://evil.com/x",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "a@evil.com",
+    )
+)
+_VALUES = [
+    "evil.com", "A.EVIL.COM.", "notevil.com", "evil.com.example", "x.bad.example.org",
+    "example.org", "bücher.example", "sub.bücher.example", "xn--bcher-kva.example",
+    "198.51.100.7", "198.51.100.70", "198.051.100.7", "203.0.113.254", "203.0.114.1",
+    "10.1.255.255", "10.2.0.1", "2001:db8::1", "2001:0DB8:0:0::1", "2001:db8:ff::9",
+    "::ffff:198.51.100.7", "[198.51.100.7]", "198.51.100.7:443", "999.1.1.1", "1.2.3",
+    "D41D8CD98F00B204E9800998ECF8427E", "A@Evil.com", "", ".", "..evil.com", "evil..com",
+    "a b.evil.com", "evil.com\u0000", "é.evil.com", "\"quoted\".evil.com",
+]  # fmt: skip
+
+
+def _random_line(rng: random.Random) -> str:
+    fields = ["id.orig_h", "id.resp_h", "query", "answers", "uid", "qtype_name"]
+    obj: dict[str, object] = {"ts": rng.random()}
+    for key in rng.sample(fields, rng.randint(0, len(fields))):
+        if key == "answers":
+            obj[key] = [rng.choice(_VALUES) for _ in range(rng.randint(0, 3))] + (
+                [1, None] if rng.random() < 0.2 else []
+            )
+        else:
+            obj[key] = rng.choice(_VALUES) if rng.random() < 0.9 else rng.randint(0, 9)
+    if rng.random() < 0.3 and "id.orig_h" in obj:  # Zeek's nested form
+        obj["id"] = {"orig_h": obj.pop("id.orig_h")}
+    separators = rng.choice([(",", ":"), (", ", ": "), (",", " : ")])
+    text = json.dumps(obj, separators=separators, ensure_ascii=rng.random() < 0.3)
+    if rng.random() < 0.05:
+        text = text[: rng.randint(0, len(text))]  # truncated
+    return text
+
+
+def test_compiled_prefilter_agrees_with_the_parser_on_random_lines(engine_path: str) -> None:
+    rng = random.Random(2026)
+    text = "\n".join(_random_line(rng) for _ in range(5000)) + "\n"
+    fast = FORMATS["zeek-dns-json"]
+    slow = Format(fast.name, fast.description, fast.family, fast.parse, None, fast.fields)
+    key = lambda r: sorted((h.line, h.field, h.indicator, h.value) for h in r.hits)  # noqa: E731
+    filtered = match_buffer(_DIFF_SNAPSHOT, fast, text.encode())
+    every_line = match_buffer(_DIFF_SNAPSHOT, slow, text.encode())
+    assert len(every_line.hits) > 500  # the lines do hit, in many ways
+    assert key(filtered) == key(every_line)
+    assert filtered.lines == every_line.lines == 5000
+    # Truncated lines are reported by both (the filter hands them to the parser).
+    assert {n for n, _, _ in filtered.bad} == {n for n, _, _ in every_line.bad} != set()
