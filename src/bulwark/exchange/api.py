@@ -1,6 +1,6 @@
 """Exchange API: upload a report, list/search events, notifications. Every read starts
-from `visible_to`; uploads call `services.ingest`. Token scope: `incidents:*` (the
-exchange has no scope of its own yet, see docs/exchange.md)."""
+from `visible_to`; uploads call `services.ingest`. Token scopes: `exchange:read` for reads,
+`exchange:write` for uploads (docs/exchange.md)."""
 
 from typing import Any
 
@@ -98,7 +98,7 @@ EVENT_FILTERS = ["ip", "cidr", "asn", "domain", "type", "taxonomy", "feed", "rec
 
 
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    scope_resource = "incidents"
+    scope_resource = "exchange"
     serializer_class = ExchangeEventSerializer
 
     def get_queryset(self) -> QuerySet[Event]:
@@ -122,7 +122,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 class NotificationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    scope_resource = "incidents"
+    scope_resource = "exchange"
     serializer_class = ExchangeNotificationSerializer
 
     def get_queryset(self) -> QuerySet[Notification]:
@@ -143,7 +143,7 @@ class ReportViewSet(
 ):
     """Received reports (CERT staff). POST a multipart `file` to ingest one."""
 
-    scope_resource = "incidents"
+    scope_resource = "exchange"
     serializer_class = ExchangeReportSerializer
     parser_classes = [MultiPartParser, FormParser]
 

@@ -19,7 +19,7 @@ from bulwark.exchange import demo, notify, pull, services
 from bulwark.exchange.models import Event, Feed, Report
 
 SHADOW = "2026-11-20-scan_ntp-taiwan-geo.csv"
-SCOPES = ["incidents:read", "incidents:write"]
+SCOPES = ["exchange:read", "exchange:write"]
 
 
 def api(username: str) -> tuple[Client, dict[str, str]]:
@@ -132,6 +132,83 @@ def test_api_access_matrix(
 
 def test_anonymous_api_is_refused(ingested: Any) -> None:
     assert Client().get("/api/v1/exchange/events/").status_code in (401, 403)
+
+
+def test_exchange_read_scope_reads_but_does_not_upload(ingested: Any) -> None:
+    notify.aggregate()
+    client = Client()
+    auth = bearer(User.objects.get(username="analyst"), ["exchange:read"])
+    for path in ("events", "notifications", "reports"):
+        assert client.get(f"/api/v1/exchange/{path}/", **auth).status_code == 200, path
+    upload = SimpleUploadedFile(SHADOW, (demo.SAMPLES / SHADOW).read_bytes())
+    refused = client.post("/api/v1/exchange/reports/", {"file": upload}, **auth)
+    assert refused.status_code == 403 and "exchange:write" in refused.json()["detail"]
+    assert Report.objects.count() == 2  # the fixture's two, nothing new
+
+
+def test_incidents_scopes_alone_do_not_open_the_exchange(ingested: Any) -> None:
+    client = Client()
+    auth = bearer(User.objects.get(username="analyst"), ["incidents:read", "incidents:write"])
+    for path in ("events", "notifications", "reports"):
+        response = client.get(f"/api/v1/exchange/{path}/", **auth)
+        assert response.status_code == 403 and "exchange:read" in response.json()["detail"]
+    upload = SimpleUploadedFile(SHADOW, b"timestamp,ip\n")
+    assert client.post("/api/v1/exchange/reports/", {"file": upload}, **auth).status_code == 403
+
+
+def test_tokens_issued_before_the_exchange_scopes_keep_working(ingested: Any) -> None:
+    """Migration 0006 gives tokens that had incidents:* the matching exchange:* scope."""
+    import importlib
+
+    from django.apps import apps
+
+    from bulwark.constituency.models import ApiToken
+
+    client = Client()
+    analyst = User.objects.get(username="analyst")
+    old_reader = bearer(analyst, ["incidents:read"])
+    old_writer = bearer(analyst, ["incidents:write", "audit:read"])
+    other = bearer(analyst, ["audit:read"])
+    assert client.get("/api/v1/exchange/events/", **old_reader).status_code == 403
+    migration = importlib.import_module("bulwark.exchange.migrations.0006_exchange_token_scopes")
+    migration.grant_exchange_scopes(apps, None)
+    migration.grant_exchange_scopes(apps, None)  # twice: nothing added twice
+    assert client.get("/api/v1/exchange/events/", **old_reader).status_code == 200
+    upload = SimpleUploadedFile(SHADOW, (demo.SAMPLES / SHADOW).read_bytes())
+    assert (
+        client.post("/api/v1/exchange/reports/", {"file": upload}, **old_reader).status_code == 403
+    )
+    assert client.get("/api/v1/exchange/events/", **old_writer).status_code == 403
+    assert client.get("/api/v1/exchange/events/", **other).status_code == 403
+    assert sorted(ApiToken.objects.values_list("scopes", flat=True), key=len) == [
+        ["audit:read"],
+        ["exchange:read", "incidents:read"],
+        ["audit:read", "exchange:write", "incidents:write"],
+    ]
+
+
+def test_token_api_issues_exchange_scopes_and_refuses_made_up_ones(constituency: Any) -> None:
+    client = Client()
+    auth = bearer(User.objects.get(username="analyst"), ["tokens:manage"])
+    for scopes in (["exchange:admin"], ["exchange:*"], ["EXCHANGE:READ"], ["exchange:read "]):
+        response = client.post(
+            "/api/v1/tokens/",
+            {"name": "bad", "scopes": scopes},
+            content_type="application/json",
+            **auth,
+        )
+        assert response.status_code == 400, scopes
+    made = client.post(
+        "/api/v1/tokens/",
+        {"name": "exchange reader", "scopes": ["exchange:read"], "days": 7},
+        content_type="application/json",
+        **auth,
+    )
+    assert made.status_code == 201, made.content
+    events = client.get(
+        "/api/v1/exchange/events/", HTTP_AUTHORIZATION=f"Bearer {made.json()['token']}"
+    )
+    assert events.status_code == 200
 
 
 class _FeedServer(http.server.BaseHTTPRequestHandler):
