@@ -157,7 +157,12 @@ def to_stix(
 
 
 def import_event(
-    actor: User | None, collection: Collection, text: str, organisation: Organisation | None = None
+    actor: User | None,
+    collection: Collection,
+    text: str,
+    organisation: Organisation | None = None,
+    *,
+    channel: str = "upload",
 ) -> services.Shared:
     event = parse_event(text)
     objects, report, _level, sightings = to_stix(event)
@@ -167,7 +172,7 @@ def import_event(
         objects,
         raw=text if isinstance(text, str) else text.decode("utf-8", "replace"),
         format=Submission.Format.MISP,
-        channel="upload",
+        channel=channel,
         extra_report=report,
     )
     org_id = shared.submission.organisation_id

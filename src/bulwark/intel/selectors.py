@@ -76,9 +76,11 @@ def siblings(user: Any, value: Value, limit: int = 200) -> list[Provenance]:
 def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
     """Everything the user may see that carries the same value (and related prefixes)."""
     result = Correlation(value=value)
-    result.sources = siblings(user, value, limit)
     if value.kind in INCIDENT_KINDS:
         result.incidents = list(_incident_rows(user, value.kind, value.value)[:limit])
+    if value.pk is None:  # not stored: only incidents carry it
+        return result
+    result.sources = siblings(user, value, limit)
     visible_prov = Provenance.objects.visible_to(user).filter(stix_object__is_latest=True)
     related: Any = None
     if value.kind in ("ipv4", "ipv6", "cidr"):
@@ -107,16 +109,106 @@ def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
     return result
 
 
-def incident_correlations(user: Any, incident: Incident) -> list[tuple[IncidentIndicator, int]]:
-    """For an incident page: each of its indicators and how many shared objects carry it."""
-    rows = []
-    visible = Provenance.objects.visible_to(user)
-    for indicator in incident.indicators.all():
-        n = visible.filter(
-            value__kind=indicator.kind, value__value=indicator.value, stix_object__is_latest=True
-        ).count()
-        rows.append((indicator, n))
-    return rows
+@dataclass
+class ValueLinks:
+    """What else carries one of an incident's values, as far as the viewer may see."""
+
+    kind: str
+    value: str
+    shared: int = 0  # current shared objects carrying it
+    sightings: int = 0
+    incidents: list[Incident] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.shared + self.sightings + len(self.incidents)
+
+
+MAX_INCIDENT_VALUES = 500
+MAX_OTHER_INCIDENTS = 2000
+
+
+def incident_correlations(user: Any, incident: Incident, limit: int = 50) -> list[ValueLinks]:
+    """For an incident page: each of its values that something else the user may read
+    also carries (shared objects, sightings, other incidents). A constant number of
+    queries however many values the incident has: values by equality, then one grouped
+    count each for shared objects and sightings, and one query for the other incidents."""
+    pairs = list(
+        incident.indicators.order_by("kind", "value").values_list("kind", "value")[
+            :MAX_INCIDENT_VALUES
+        ]
+    )
+    if not pairs:
+        return []
+    links = {pair: ValueLinks(*pair) for pair in pairs}
+    same = Q()
+    for kind, text in pairs:
+        same |= Q(kind=kind, value=text)
+    stored = {(v.kind, v.value): v.pk for v in Value.objects.filter(same).only("kind", "value")}
+    by_id = {pk: links[pair] for pair, pk in stored.items()}
+    if by_id:
+        shared = (
+            Provenance.objects.visible_to(user)
+            .filter(value_id__in=list(by_id), stix_object__is_latest=True)
+            .values("value_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in shared:
+            by_id[row["value_id"]].shared = row["n"]
+        seen = (
+            Sighting.objects.visible_to(user)
+            .filter(value_id__in=list(by_id))
+            .values("value_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in seen:
+            by_id[row["value_id"]].sightings = row["n"]
+    others = (
+        IncidentIndicator.objects.filter(same, incident__in=Incident.objects.visible_to(user))
+        .exclude(incident_id=incident.pk)
+        .select_related("incident")
+        .order_by("kind", "value", "-incident__reported_at")[:MAX_OTHER_INCIDENTS]
+    )
+    for hit in others:
+        found = links[(hit.kind, hit.value)].incidents
+        if len(found) < limit:
+            found.append(hit.incident)
+    return [link for link in links.values() if link.count]
+
+
+def indicator_scores(indicators: list[Indicator], now: Any = None) -> dict[int, decay.Score]:
+    """Scores of many indicators with one query (their values' sightings)."""
+    now = now or timezone.now()
+    sighted: dict[int, tuple[Any, int]] = {}
+    rows = Provenance.objects.filter(
+        stix_object_id__in=[i.stix_object_id for i in indicators]
+    ).values_list(
+        "stix_object_id", "value_id", "value__last_sighted_at", "value__false_positive_count"
+    )
+    counted: set[tuple[int, int]] = set()
+    for object_id, value_id, last, fps in rows:
+        if (object_id, value_id) in counted:
+            continue
+        counted.add((object_id, value_id))
+        before, total = sighted.get(object_id, (None, 0))
+        if last is not None and (before is None or last > before):
+            before = last
+        sighted[object_id] = (before, total + fps)
+    scores = {}
+    for indicator in indicators:
+        last, fps = sighted.get(indicator.stix_object_id, (None, 0))
+        scores[indicator.pk] = decay.score(
+            kind=indicator.kind,
+            confidence=indicator.confidence,
+            valid_from=indicator.valid_from,
+            valid_until=indicator.valid_until,
+            last_sighted_at=last,
+            false_positives=fps,
+            now=now,
+        )
+    return scores
 
 
 def indicator_score(indicator: Indicator, now: Any = None) -> decay.Score:

@@ -1,9 +1,7 @@
 """Intelligence pages: search, value (with correlations), indicator (with its score), share
 (STIX bundle, MISP event, CSV, plain list), review, and detection exports."""
 
-import csv
 import hashlib
-import io
 from typing import Any
 
 import orjson
@@ -17,12 +15,11 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.core.tlp import TLP
-from bulwark.intel import decay, exports, misp, patterns, selectors, services, taxii
+from bulwark.intel import decay, exports, misp, selectors, services, sharing, taxii
 from bulwark.intel import observables as obs
 from bulwark.intel.models import Collection, Indicator, StixObject, Submission, Value
 
-MAX_UPLOAD = 2 * 1024 * 1024
-MAX_LINES = 10_000
+MAX_UPLOAD = sharing.MAX_UPLOAD
 
 
 @login_required
@@ -57,9 +54,16 @@ def intel_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def value_detail(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     found = Value.objects.filter(kind=kind, value=value).first()
-    if found is None or not selectors.may_see_value(request.user, found):
+    if found is None:
+        # Not shared or sighted: the page still lists the incidents that carry it.
+        found = Value(kind=kind, value=value)
+        correlation = selectors.correlate(request.user, found)
+        if not correlation.incidents:
+            raise Http404
+    elif selectors.may_see_value(request.user, found):
+        correlation = selectors.correlate(request.user, found)
+    else:
         raise Http404
-    correlation = selectors.correlate(request.user, found)
     return render(
         request,
         "intel/value_detail.html",
@@ -94,48 +98,6 @@ def indicator_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _rows_from_text(text: str, fmt: str) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
-    """(kind, value) pairs from a CSV (type,value or value) or plain list, and the refusals."""
-    found: list[tuple[str, str]] = []
-    refused: list[dict[str, str]] = []
-    lines = text.splitlines()
-    if len(lines) > MAX_LINES:
-        raise ValueError(_("At most %(n)d lines per upload.") % {"n": MAX_LINES})
-    reader: Any = csv.reader(io.StringIO(text)) if fmt == "csv" else ([line] for line in lines)
-    for number, row in enumerate(reader, start=1):
-        cells = [c.strip() for c in row if c.strip()]
-        if not cells or cells[0].startswith("#") or cells[0].lower() in ("type", "value"):
-            continue
-        kind, text_value = (cells[0].lower(), cells[1]) if len(cells) > 1 else ("", cells[0])
-        try:
-            kind, normalised = obs.normalise(kind or obs.detect(text_value), text_value)
-            found.append((kind, normalised))
-        except ValueError as exc:
-            refused.append({"id": f"line {number}", "message": str(exc)})
-    return list(dict.fromkeys(found)), refused
-
-
-def _indicators_for(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    import uuid
-    from datetime import UTC, datetime
-
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-    return [
-        {
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid4()}",
-            "created": stamp,
-            "modified": stamp,
-            "name": f"{kind}: {value}"[:500],
-            "pattern": patterns.pattern_for(kind, value),
-            "pattern_type": "stix",
-            "valid_from": stamp,
-        }
-        for kind, value in pairs
-    ]
-
-
 @login_required
 def share(request: HttpRequest) -> HttpResponseBase:
     user = acting_user(request)
@@ -153,29 +115,8 @@ def share(request: HttpRequest) -> HttpResponseBase:
                 if upload.size and upload.size > MAX_UPLOAD:
                     raise ValueError(_("The file is larger than 2 MB."))
                 text = upload.read(MAX_UPLOAD + 1).decode("utf-8", "replace")
-            if not text.strip():
-                raise ValueError(_("Paste or upload something to share."))
             level = TLP(int(request.POST["tlp"])) if request.POST.get("tlp") else None
-            if fmt == "misp":
-                shared = misp.import_event(user, coll, text)
-            elif fmt == "stix":
-                try:
-                    bundle = orjson.loads(text)
-                except orjson.JSONDecodeError as exc:
-                    raise ValueError(_("Not JSON: %(e)s") % {"e": exc}) from None
-                if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
-                    raise ValueError(_("A STIX bundle has an objects list."))
-                shared = services.ingest_objects(
-                    user, coll, bundle["objects"], raw=text, channel="upload", tlp=level
-                )
-            else:
-                pairs, refused = _rows_from_text(text, fmt)
-                shared = services.ingest_objects(
-                    user, coll, _indicators_for(pairs), raw=text, channel="upload",
-                    format=Submission.Format.CSV if fmt == "csv" else Submission.Format.PLAIN,
-                    tlp=level if level is not None else TLP(coll.default_tlp),
-                    extra_report=refused,
-                )  # fmt: skip
+            shared = sharing.share_text(user, coll, fmt, text, level)
         except (ValueError, misp.InvalidMisp) as exc:
             messages.error(request, str(exc))
         else:

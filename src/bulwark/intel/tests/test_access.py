@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from bulwark.core.tlp import TLP
 from bulwark.intel import selectors, services
@@ -107,6 +108,70 @@ def test_every_read_path_shows_exactly_what_tlp_allows(
     # detection rows (exports) for this reader
     rows = selectors.detection_rows(user, include_decayed=True)
     assert {by_id[r[2]] for r in rows} == expected
+    # REST API: indicators (list, count, detail) and value lookups; anonymous: 401
+    if user is None:
+        assert client.get("/api/v1/intel/indicators/").status_code == 401
+        assert client.get("/api/v1/intel/values/", {"value": "203.0.113.1"}).status_code == 401
+    else:
+        assert _api_read(client, user, made) == expected
+
+
+def _api_read(client: Client, user: Any, made: dict[str, str]) -> set[str]:
+    """The labels a viewer reads through /api/v1/intel/ (indicators, their details and
+    counts, value lookups), checking that every path agrees."""
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token(user)}"}
+    by_id = {v: k for k, v in made.items()}
+    listed = client.get("/api/v1/intel/indicators/", {"include_decayed": 1}, **headers).json()
+    labels = {by_id[row["stix_id"]] for row in listed["results"]}
+    assert listed["count"] == len(labels)
+    scored = client.get(
+        "/api/v1/intel/indicators/", {"include_decayed": 1, "min_score": 0}, **headers
+    ).json()  # the scored path (filters on the decay score)
+    assert {by_id[row["stix_id"]] for row in scored["results"]} == labels
+    assert scored["count"] == len(labels)
+    for n, (label, stix_id) in enumerate(made.items(), start=1):
+        pk = Indicator.objects.get(stix_object__stix_id=stix_id).pk
+        detail = client.get(f"/api/v1/intel/indicators/{pk}/", **headers).status_code
+        value = client.get("/api/v1/intel/values/", {"value": f"203.0.113.{n}"}, **headers)
+        assert detail == value.status_code == (200 if label in labels else 404), label
+        if value.status_code == 200:
+            assert [p["stix_id"] for p in value.json()["provenance"]] == [stix_id]
+            assert [i["stix_id"] for i in value.json()["indicators"]] == [stix_id]
+        filtered = client.get(
+            "/api/v1/intel/indicators/",
+            {"include_decayed": 1, "value": f"203.0.113.{n}"},
+            **headers,
+        ).json()
+        assert filtered["count"] == (1 if label in labels else 0), label
+    return labels
+
+
+def test_sightings_and_the_values_they_carry_stay_with_their_organisation(
+    community: Community, client: Client
+) -> None:
+    """A sighting of org A's AMBER+STRICT or RED value never reaches a member of org B:
+    not in the sightings list, its count, the value lookup or the indicators."""
+    made = _share(community)
+    now = timezone.now()
+    for n in (7, 9):  # strict, red
+        services.record_sighting(
+            f"203.0.113.{n}", community.authority, 2, now, now, "sensor", actor=community.sharer
+        )
+    outsider = {"HTTP_AUTHORIZATION": f"Bearer {token(community.other_user)}"}
+    sightings = client.get("/api/v1/intel/sightings/", **outsider).json()
+    assert sightings["count"] == 0 and sightings["results"] == []
+    for n in (7, 9):
+        r = client.get("/api/v1/intel/values/", {"value": f"203.0.113.{n}"}, **outsider)
+        assert r.status_code == 404
+        r = client.get("/api/v1/intel/sightings/", {"value": f"203.0.113.{n}"}, **outsider).json()
+        assert r["count"] == 0
+    indicators = client.get("/api/v1/intel/indicators/", {"include_decayed": 1}, **outsider).json()
+    assert not {made["strict"], made["red"]} & {row["stix_id"] for row in indicators["results"]}
+    # the sharer's organisation sees its sightings, and its strict value with them
+    insider = {"HTTP_AUTHORIZATION": f"Bearer {token(community.colleague)}"}
+    assert client.get("/api/v1/intel/sightings/", **insider).json()["count"] == 2
+    strict = client.get("/api/v1/intel/values/", {"value": "203.0.113.7"}, **insider).json()
+    assert [s["count"] for s in strict["sightings"]] == [2]
 
 
 def test_monitoring_detection_values_never_carry_red_or_pending(community: Community) -> None:
