@@ -256,6 +256,9 @@ def scan_json(
     cdef int kind_of[MAX_KEYS]
     cdef bytes full, leaf
     cdef Py_ssize_t k
+    cdef unsigned char key_length[NAME_MAX]  # 1 where some key has that length
+    for k in range(NAME_MAX):
+        key_length[k] = 0
     for k in range(nkeys):
         full, leaf, kind = keys[k]
         full_ptr[k] = full
@@ -263,6 +266,10 @@ def scan_json(
         leaf_ptr[k] = leaf
         leaf_len[k] = len(leaf)
         kind_of[k] = kind
+        if full_len[k] >= NAME_MAX or leaf_len[k] >= NAME_MAX:
+            raise ValueError("key too long")
+        key_length[full_len[k]] = 1
+        key_length[leaf_len[k]] = 1
 
     cdef const unsigned char *b = &buf[0] if buf.shape[0] else NULL
     cdef Py_ssize_t n = buf.shape[0]
@@ -304,6 +311,8 @@ def scan_json(
                 continue
             klen = z - a
             key = -1
+            if klen >= NAME_MAX or not key_length[klen]:
+                continue
             for k in range(nkeys):
                 if (klen == full_len[k] and memcmp(b + a, full_ptr[k], klen) == 0) or (
                     klen == leaf_len[k] and memcmp(b + a, leaf_ptr[k], klen) == 0

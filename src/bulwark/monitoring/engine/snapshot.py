@@ -128,7 +128,8 @@ class Snapshot:
         cidr6 = pytricia.PyTricia(128)
         meta: dict[tuple[str, bytes], list[tuple[str | None, int | None]]] = {}
         counts: dict[str, int] = {}
-        ranges: list[tuple[int, int]] = []
+        range_starts = array.array("q")
+        range_ends = array.array("q")
         v4_exact = array.array("q")
         for ind in indicators:
             counts[ind.type] = counts.get(ind.type, 0) + 1
@@ -142,7 +143,8 @@ class Snapshot:
                     net, _, length = text.partition("/")
                     o1, o2, o3, o4 = (int(x) for x in net.split("."))
                     start = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
-                    ranges.append((start, start + (1 << (32 - int(length))) - 1))
+                    range_starts.append(start)
+                    range_ends.append(start + (1 << (32 - int(length))) - 1)
                 table = "cidr"
             else:
                 table = _TABLE_OF[ind.type]
@@ -156,8 +158,13 @@ class Snapshot:
             if ind.id is not None or ind.score is not None:
                 meta.setdefault((table, ind.value), []).append((ind.id, ind.score))
         tables = {name: HashTable(first[name], second[name]) for name in TABLES}
-        v4_starts, v4_ends = v4batch.merge_ranges(ranges)
-        del first, second, ranges
+        v4_starts, v4_ends = v4batch.merge_ranges(
+            np.frombuffer(range_starts, dtype=np.int64)
+            if len(range_starts)
+            else np.zeros(0, np.int64),
+            np.frombuffer(range_ends, dtype=np.int64) if len(range_ends) else np.zeros(0, np.int64),
+        )
+        del first, second, range_starts, range_ends
         parent_hashes = (
             np.unique(np.frombuffer(parents, dtype=np.int64))
             if len(parents)

@@ -51,20 +51,18 @@ def parse(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return ints, ok
 
 
-def merge_ranges(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted, non-overlapping [start, end] ranges covering the union of the pairs."""
-    if not pairs:
+def merge_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, non-overlapping [start, end] ranges covering the union of the given ones
+    (vectorised: no Python object per range, so building leaves no heap behind)."""
+    if not len(starts):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs.sort()
-    starts: list[int] = []
-    ends: list[int] = []
-    for start, end in pairs:
-        if starts and start <= ends[-1] + 1:
-            ends[-1] = max(ends[-1], end)
-        else:
-            starts.append(start)
-            ends.append(end)
-    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    order = np.lexsort((ends, starts))
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    opens = np.ones(len(starts), dtype=bool)
+    opens[1:] = starts[1:] > reach[:-1] + 1
+    first = np.flatnonzero(opens)
+    return np.ascontiguousarray(starts[first]), np.maximum.reduceat(ends, first)
 
 
 def inside(ints: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

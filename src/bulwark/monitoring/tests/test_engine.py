@@ -5,6 +5,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bulwark.monitoring.engine import (
@@ -301,3 +302,21 @@ def test_compiled_prefilter_agrees_with_the_parser_on_random_lines(engine_path: 
     assert filtered.lines == every_line.lines == 5000
     # Truncated lines are reported by both (the filter hands them to the parser).
     assert {n for n, _, _ in filtered.bad} == {n for n, _, _ in every_line.bad} != set()
+
+
+def test_ipv4_prefixes_merge_into_disjoint_ranges() -> None:
+    from bulwark.monitoring.engine import v4batch
+
+    pairs = [(10, 20), (0, 3), (15, 30), (31, 31), (40, 50), (42, 43), (60, 60)]
+    starts = np.array([a for a, _ in pairs], dtype=np.int64)
+    ends = np.array([b for _, b in pairs], dtype=np.int64)
+    got_starts, got_ends = v4batch.merge_ranges(starts, ends)
+    # nested (42-43 in 40-50), overlapping (10-20, 15-30) and adjacent (31) ranges merge
+    assert list(zip(got_starts.tolist(), got_ends.tolist(), strict=True)) == [
+        (0, 3),
+        (10, 31),
+        (40, 50),
+        (60, 60),
+    ]
+    inside = v4batch.inside(np.array([3, 4, 31, 32, 45, 60, 61]), got_starts, got_ends)
+    assert inside.tolist() == [True, False, True, False, True, True, False]
