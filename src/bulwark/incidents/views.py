@@ -26,6 +26,7 @@ from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import Evidence, Incident, Referral, ResponseTask
 from bulwark.incidents.workflow import TRANSITIONS, Status
+from bulwark.intel import selectors as intel_selectors
 
 CSV_COLUMNS = [
     "reference", "organisation__name", "title", "status", "level", "rsit_class", "rsit_type",
@@ -192,6 +193,7 @@ def incident_detail(
         ),
         "referrals": incident.referrals.select_related("organisation", "referred_by"),
         "indicators": incident.indicators.all(),
+        "correlations": intel_selectors.incident_correlations(request.user, incident),
         "tasks": incident.tasks.select_related("owner"),
         "needs_ciso_meeting": incident.profile == "tw"
         and incident.level >= 3
