@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/bulwark
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py src/bulwark/monitoring/engine/_scan.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
