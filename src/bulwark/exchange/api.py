@@ -54,6 +54,7 @@ class ExchangeNotificationSerializer(serializers.ModelSerializer[Notification]):
     recipient_name = serializers.CharField(source="recipient.name")
     status = serializers.CharField(read_only=True)
     cadence = serializers.CharField(read_only=True)
+    channel = serializers.CharField(read_only=True)
     replies = ExchangeReplySerializer(many=True, read_only=True)
 
     class Meta:
@@ -61,7 +62,7 @@ class ExchangeNotificationSerializer(serializers.ModelSerializer[Notification]):
         fields = [
             "id", "ticket", "recipient", "recipient_name", "classification_type", "cadence",
             "language", "address", "event_count", "status", "attempts", "last_error",
-            "created_at", "sent_at", "replies",
+            "created_at", "sent_at", "channel", "taxii_status_id", "replies",
         ]  # fmt: skip
 
 

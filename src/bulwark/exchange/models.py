@@ -313,8 +313,15 @@ class Cadence(models.TextChoices):
     DAILY = "daily", _("Daily")
 
 
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    TAXII = "taxii", _("STIX 2.1 over TAXII")
+
+
 class RecipientSettings(models.Model):
-    """How an organisation wants its reports: how often, in which language, where to."""
+    """How an organisation wants its reports: how often, in which language, where to.
+    A foreign CERT may take its batches as STIX 2.1 over TAXII instead of e-mail; the
+    TAXII credential is sealed (exchange/sealing.py) and never shown back."""
 
     organisation = models.OneToOneField(
         Organisation, on_delete=models.CASCADE, related_name="exchange_settings"
@@ -329,11 +336,39 @@ class RecipientSettings(models.Model):
         _("e-mail"), blank=True, help_text=_("Empty: the organisation's abuse contact.")
     )
     enabled = models.BooleanField(_("send notifications"), default=True)
+    channel = models.CharField(
+        _("delivery"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    taxii_api_root = models.URLField(
+        _("TAXII API root"),
+        max_length=140,  # with the collection id, fits Notification.address
+        blank=True,
+        help_text=_("For example https://taxii.cert.example/api1/"),
+    )
+    taxii_collection = models.CharField(_("TAXII collection id"), max_length=100, blank=True)
+    taxii_user = models.CharField(
+        _("TAXII user"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the secret is sent as a bearer token."),
+    )
+    # Fernet token of the password or bearer token; see exchange/sealing.py.
+    taxii_secret_sealed = models.TextField(blank=True, editable=False)
 
     objects = StaffOnlyQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.cadence}"
+
+    @property
+    def taxii_collection_url(self) -> str:
+        if not self.taxii_api_root or not self.taxii_collection:
+            return ""
+        return f"{self.taxii_api_root.rstrip('/')}/collections/{self.taxii_collection}/"
+
+    @property
+    def has_taxii_secret(self) -> bool:
+        return bool(self.taxii_secret_sealed)
 
 
 class ExchangeNotificationQuerySet(models.QuerySet["Notification"]):
@@ -348,7 +383,8 @@ class ExchangeNotificationQuerySet(models.QuerySet["Notification"]):
 
 
 class Notification(models.Model):
-    """One e-mail to one recipient about one classification type: a ticket."""
+    """One e-mail (or one TAXII POST) to one recipient about one classification type: a
+    ticket."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -376,6 +412,14 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(
+        _("delivery"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    # TAXII delivery: the server's status id for the POST of this batch (a retry polls it
+    # instead of posting again) and the `modified` time of the batch's STIX objects (kept
+    # across retries so a repeated POST is the same object versions; a re-send moves it).
+    taxii_status_id = models.CharField(_("TAXII status"), max_length=100, blank=True)
+    stix_modified = models.DateTimeField(null=True, blank=True)
 
     objects = ExchangeNotificationQuerySet.as_manager()
 

@@ -1,7 +1,8 @@
 """Aggregation and notification: events gathered per recipient and classification type
 for the recipient's cadence, sent as one e-mail (summary in the recipient's language, a
-CSV attachment and an X-ARF part) under a ticket id; failures and bounces are recorded
-and retried with back-off.
+CSV attachment and an X-ARF part) under a ticket id, or, for a foreign CERT that asked
+for it, POSTed as a STIX 2.1 bundle to its TAXII collection (exchange/taxii.py);
+failures and bounces are recorded and retried with back-off.
 
 Idempotent by construction: a notification's `key` (recipient, type, period) is unique, so
 running the aggregation twice, or in two workers, creates it once; events are attached to
@@ -30,6 +31,7 @@ from bulwark.constituency.models import Contact, Organisation
 from bulwark.core import audit
 from bulwark.exchange.models import (
     Cadence,
+    Channel,
     Event,
     Notification,
     RecipientSettings,
@@ -177,10 +179,16 @@ def _domain() -> str:
     return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
 
 
-def _summary(notification: Notification, org: Organisation, events: list[Event]) -> str:
+def _summary(
+    notification: Notification,
+    org: Organisation,
+    events: list[Event],
+    attachments: bool = True,
+) -> str:
     identifiers = Counter(e.identifier for e in events)
     addresses = Counter(e.source_ip or e.source_fqdn for e in events)
     times = sorted(e.time_source for e in events if e.time_source)
+    counts = {"count": len(events), "type": notification.classification_type}
     lines = [
         _("Dear colleagues at %(org)s,") % {"org": org.name},
         "",
@@ -189,7 +197,13 @@ def _summary(notification: Notification, org: Organisation, events: list[Event])
             "responsible for. The attached CSV lists every event; xarf.json holds the same "
             "as X-ARF reports."
         )
-        % {"count": len(events), "type": notification.classification_type},
+        % counts
+        if attachments
+        else _(
+            "we received reports of %(count)d %(type)s events concerning networks you are "
+            "responsible for. This report refers to one observed-data object per event."
+        )
+        % counts,
         "",
         _("Ticket: %(ticket)s (please keep it in the subject when you reply)")
         % {"ticket": notification.ticket},
@@ -294,18 +308,11 @@ def deliver(notification: Notification, now: datetime | None = None) -> str:
         return "retrying"
     notification.refresh_from_db()
     setting = RecipientSettings.objects.filter(organisation=notification.recipient).first()
-    notification.address = address_of(notification.recipient, setting)
     notification.attempts += 1
-    error = ""
-    if not notification.address:
-        error = _("The recipient has no e-mail address (abuse or security contact).")
+    if setting is not None and setting.channel == Channel.TAXII:
+        error = _deliver_by_taxii(notification, setting)
     else:
-        try:
-            message = compose(notification)
-            message.send()
-            notification.message_id = str(message.extra_headers["Message-ID"])
-        except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = _deliver_by_email(notification, setting)
     if error:
         notification.last_error = error
         if notification.attempts >= MAX_ATTEMPTS:
@@ -333,6 +340,32 @@ def deliver(notification: Notification, now: datetime | None = None) -> str:
     )
 
 
+def _deliver_by_email(notification: Notification, setting: RecipientSettings | None) -> str:
+    notification.channel = Channel.EMAIL
+    notification.address = address_of(notification.recipient, setting)
+    if not notification.address:
+        return _("The recipient has no e-mail address (abuse or security contact).")
+    try:
+        message = compose(notification)
+        message.send()
+        notification.message_id = str(message.extra_headers["Message-ID"])
+    except (smtplib.SMTPException, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    return ""
+
+
+def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) -> str:
+    """The same batch, ticket and summary as the e-mail, as STIX 2.1 over TAXII."""
+    from bulwark.exchange import taxii
+
+    notification.channel = Channel.TAXII
+    notification.address = setting.taxii_collection_url[:254]
+    events = list(notification.events.order_by("id"))
+    with translation.override(notification.language):
+        description = _summary(notification, notification.recipient, events, attachments=False)
+    return taxii.deliver(notification, setting, events, description)
+
+
 def resend(actor: Any, notification: Notification) -> Notification:
     """An analyst sends a notification again (same ticket, same events)."""
     from bulwark.exchange.services import require_staff
@@ -341,6 +374,11 @@ def resend(actor: Any, notification: Notification) -> Notification:
     with transaction.atomic():
         notification.status = Notification.Status.QUEUED
         notification.next_attempt_at = timezone.now()
-        notification.save(update_fields=["status", "next_attempt_at"])
+        # TAXII: a new POST of new object versions, not a poll of the earlier one.
+        notification.taxii_status_id = ""
+        notification.stix_modified = None
+        notification.save(
+            update_fields=["status", "next_attempt_at", "taxii_status_id", "stix_modified"]
+        )
         audit.record(actor, "exchange.notification.resend", notification)
     return notification

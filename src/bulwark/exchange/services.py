@@ -17,12 +17,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import viewer_of
-from bulwark.constituency.models import Organisation
+from bulwark.constituency.models import Organisation, OrganisationKind
 from bulwark.core import audit
+from bulwark.exchange import sealing, taxii
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
 from bulwark.exchange.engine.pipeline import DEFAULT_BATCH, Batch, bounded, prepare
-from bulwark.exchange.models import ColumnMapping, Event, Quarantined, Report, Rule, raw_path
+from bulwark.exchange.models import (
+    Channel,
+    ColumnMapping,
+    Event,
+    Quarantined,
+    RecipientSettings,
+    Report,
+    Rule,
+    raw_path,
+)
 from bulwark.exchange.routing import current_router
 from bulwark.exchange.store import Counts, store_batch
 
@@ -273,6 +283,63 @@ def add_rule(actor: Any, **fields: Any) -> Rule:
         rule.save()
         audit.record(actor, "exchange.rule.added", rule, changes=fields)
     return rule
+
+
+RECIPIENT_FIELDS = (
+    "cadence", "language", "email", "enabled", "channel", "taxii_api_root",
+    "taxii_collection", "taxii_user",
+)  # fmt: skip
+KEEP = object()  # "leave the stored TAXII secret as it is"
+
+
+def configure_recipient(
+    actor: Any, organisation: Organisation, *, taxii_secret: Any = KEEP, **fields: Any
+) -> RecipientSettings:
+    """Create or change an organisation's delivery settings. TAXII delivery is for
+    foreign CERTs, needs a valid endpoint, and its secret is sealed; the audit entry says
+    that the secret changed, never what it is."""
+    require_staff(actor)
+    unknown = set(fields) - set(RECIPIENT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown recipient settings: {', '.join(sorted(unknown))}")
+    setting = RecipientSettings.objects.filter(organisation=organisation).first()
+    setting = setting or RecipientSettings(organisation=organisation)
+    before = {name: getattr(setting, name) for name in RECIPIENT_FIELDS}
+    for name, value in fields.items():
+        setattr(setting, name, value.strip() if isinstance(value, str) else value)
+    if taxii_secret is not KEEP:
+        secret = str(taxii_secret)
+        if len(secret) > 2000 or any(ord(c) < 32 or ord(c) == 127 for c in secret):
+            raise ValidationError(
+                {"taxii_secret": _("The secret is too long or holds control characters.")}
+            )
+        setting.taxii_secret_sealed = sealing.seal(secret)
+    if setting.channel == Channel.TAXII:
+        if organisation.kind != OrganisationKind.FOREIGN_CERT:
+            raise ValidationError(
+                {"channel": _("Only foreign CERTs can receive their reports over TAXII.")}
+            )
+        problems = taxii.endpoint_problems(setting.taxii_api_root, setting.taxii_collection)
+        if problems:
+            raise ValidationError(problems)
+    setting.full_clean()
+    changes = {
+        name: [before[name], getattr(setting, name)]
+        for name in RECIPIENT_FIELDS
+        if before[name] != getattr(setting, name)
+    }
+    if taxii_secret is not KEEP:
+        changes["taxii_secret"] = ["(sealed)", "(changed)"]
+    with transaction.atomic():
+        setting.save()
+        audit.record(
+            actor,
+            "exchange.recipient.configured",
+            setting,
+            organisation_id=organisation.pk,
+            changes=changes,
+        )
+    return setting
 
 
 class _BytesReader:

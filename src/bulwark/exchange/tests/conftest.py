@@ -1,6 +1,12 @@
 """A small constituency shaped like the demo one (same names, prefixes, AS numbers and
-domains), built with plain inserts so each test starts in milliseconds."""
+domains), built with plain inserts so each test starts in milliseconds; a real TAXII 2.1
+server (medallion) on loopback for deliveries to foreign CERTs."""
 
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,3 +74,94 @@ def constituency(db: Any) -> dict[str, Organisation]:
         [CountryNetwork(kind=k, value=v, country=c) for k, v, c in demo.COUNTRY_NETWORKS]
     )
     return orgs
+
+
+class TaxiiServer:
+    """A real TAXII 2.1 server (medallion 3.0.0, memory backend) over HTTP on loopback,
+    with one writable collection; it can be stopped and started again on the same port
+    with its data kept (a foreign CERT's server that goes down for a while)."""
+
+    USER, PASSWORD = "bulwark", "s3cret-taxii-pass"
+    COLLECTION = "2f7b6d43-6a4e-4a53-9c0f-3b9de2a1c001"
+
+    def __init__(self, tmp_path: Path) -> None:
+        from medallion import (  # type: ignore[import-untyped]
+            application_instance,
+            register_blueprints,
+            set_config,
+        )
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.api_root = f"{self.base}/api1/"
+        data = {
+            "/discovery": {"title": "test", "default": self.api_root, "api_roots": [self.api_root]},
+            "api1": {
+                "information": {
+                    "title": "foreign CERT",
+                    "versions": ["application/taxii+json;version=2.1"],
+                    "max_content_length": 50_000_000,
+                },
+                "status": [],
+                "collections": [
+                    {"id": self.COLLECTION, "title": "inbound reports", "can_read": True,
+                     "can_write": True, "media_types": ["application/stix+json;version=2.1"],
+                     "objects": [], "manifest": []},
+                ],
+            },
+        }  # fmt: skip
+        path = tmp_path / "medallion.json"
+        path.write_text(json.dumps(data))
+        config = {
+            "backend": {
+                "module": "medallion.backends.memory_backend",
+                "module_class": "MemoryBackend",
+                "filename": str(path),
+            },
+            "users": {self.USER: self.PASSWORD},
+            "taxii": {"max_page_size": 1000},
+        }
+        for part in ("users", "taxii", "backend"):
+            set_config(application_instance, part, config)
+        if "objects" not in application_instance.blueprints:
+            register_blueprints(application_instance)
+        self.app = application_instance
+        self._server: Any = None
+
+    def start(self) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def statuses(self) -> list[dict[str, Any]]:
+        """Every POST the server has accepted (one status resource each)."""
+        return list(self.app.medallion_backend.data["api1"]["status"])
+
+    def collection(self) -> Any:
+        from taxii2client.v21 import Collection  # type: ignore[import-untyped]
+
+        return Collection(
+            f"{self.api_root}collections/{self.COLLECTION}/",
+            user=self.USER,
+            password=self.PASSWORD,
+        )
+
+
+@pytest.fixture
+def taxii_server(tmp_path: Path) -> Iterator[TaxiiServer]:
+    server = TaxiiServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

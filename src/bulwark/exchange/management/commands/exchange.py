@@ -1,5 +1,8 @@
-"""`bulwark exchange ingest FILE... [--format F] [--feed NAME] [--mapping NAME]`."""
+"""`bulwark exchange ingest FILE... [--format F] [--feed NAME] [--mapping NAME]`,
+`bulwark exchange notify`, `bulwark exchange poll-mail --maildir PATH`,
+`bulwark exchange recipient ORG [--channel taxii --taxii-api-root URL ...]`."""
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -8,9 +11,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bulwark.constituency.models import Organisation
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
-from bulwark.exchange.models import Report
+from bulwark.exchange.models import Cadence, Channel, RecipientSettings, Report
 from bulwark.exchange.store import Counts
 
 
@@ -29,6 +33,24 @@ class Command(BaseCommand):
         sub.add_parser("notify", help="Gather due notifications and send them (with retries).")
         poll = sub.add_parser("poll-mail", help="Read new messages from the inbound Maildir.")
         poll.add_argument("--maildir", required=True, help="Path of the Maildir.")
+        rcpt = sub.add_parser(
+            "recipient", help="Show or change how an organisation receives its reports."
+        )
+        rcpt.add_argument("organisation", help="Short name or id of the organisation.")
+        rcpt.add_argument("--cadence", choices=[c.value for c in Cadence])
+        rcpt.add_argument("--language")
+        rcpt.add_argument("--email", help="Address; empty: the abuse contact.")
+        rcpt.add_argument("--enabled", choices=["yes", "no"])
+        rcpt.add_argument("--channel", choices=[c.value for c in Channel])
+        rcpt.add_argument("--taxii-api-root", help="e.g. https://taxii.cert.example/api1/")
+        rcpt.add_argument("--taxii-collection", help="The collection id.")
+        rcpt.add_argument("--taxii-user", help="Empty: the secret is a bearer token.")
+        rcpt.add_argument(
+            "--taxii-secret-env",
+            metavar="VAR",
+            help="Read the TAXII password or token from this environment variable "
+            "(never from the command line, where other users could read it).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "notify":
@@ -40,6 +62,9 @@ class Command(BaseCommand):
                 f"queued {len(queued)}  sent {sent['sent']}  retrying {sent['retrying']}  "
                 f"failed {sent['failed']}"
             )
+            return
+        if options["action"] == "recipient":
+            self._recipient(options)
             return
         if options["action"] == "poll-mail":
             from bulwark.exchange import intake
@@ -75,6 +100,49 @@ class Command(BaseCommand):
             failed = failed or result.report.status == Report.Status.FAILED
         if failed:
             raise CommandError("Some reports could not be read (see above).")
+
+    def _recipient(self, options: dict[str, Any]) -> None:
+        name = options["organisation"]
+        orgs = Organisation.objects.filter(short_name=name)
+        if name.isdigit():
+            orgs = orgs | Organisation.objects.filter(pk=int(name))
+        org = orgs.first()
+        if org is None:
+            raise CommandError(f"{name}: no such organisation")
+        fields: dict[str, Any] = {
+            key: options[key]
+            for key in ("cadence", "language", "email", "channel", "taxii_api_root",
+                        "taxii_collection", "taxii_user")
+            if options[key] is not None
+        }  # fmt: skip
+        if options["enabled"] is not None:
+            fields["enabled"] = options["enabled"] == "yes"
+        secret: Any = services.KEEP
+        if options["taxii_secret_env"]:
+            secret = os.environ.get(options["taxii_secret_env"])
+            if secret is None:
+                raise CommandError(f"{options['taxii_secret_env']} is not set")
+        if fields or secret is not services.KEEP:
+            try:
+                services.configure_recipient(None, org, taxii_secret=secret, **fields)
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
+        setting = RecipientSettings.objects.filter(organisation=org).first()
+        if setting is None:
+            self.stdout.write(f"{org}: defaults (daily, en, e-mail to the abuse contact)")
+            return
+        self.stdout.write(
+            f"{org}: {setting.cadence}, {setting.language}, "
+            f"{'enabled' if setting.enabled else 'disabled'}, channel {setting.channel}"
+        )
+        if setting.channel == Channel.TAXII or setting.taxii_api_root:
+            self.stdout.write(
+                f"  TAXII collection {setting.taxii_collection_url or '-'}, "
+                f"user {setting.taxii_user or '(bearer token)'}, "
+                f"secret {'set' if setting.has_taxii_secret else 'not set'}"
+            )
+        else:
+            self.stdout.write(f"  e-mail {setting.email or '(abuse contact)'}")
 
     def _progress(self, name: str, started: float) -> Any:
         def show(counts: Counts) -> None:
