@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
+from stix2validator import ValidationOptions, validate_string  # type: ignore[import-untyped]
 
 from bulwark.conftest import bearer, sign_in
 from bulwark.constituency.models import User
@@ -25,7 +26,6 @@ from bulwark.core.tlp import STIX_MARKING_IDS, TLP
 from bulwark.exchange import notify, sealing, services, taxii
 from bulwark.exchange.models import Notification, RecipientSettings
 from bulwark.exchange.tests.conftest import TaxiiServer
-from bulwark.exchange.tests.stix_validation import validate_stix21
 from bulwark.exchange.tests.test_notify import Inbox, routed, smtp  # noqa: F401
 from bulwark.intel.ingest import organisation_identity
 
@@ -76,7 +76,7 @@ def test_foreign_cert_receives_one_valid_stix_bundle_per_batch(
 
     bundle = server_bundle(taxii_server)
     text = json.dumps(bundle)
-    result = validate_stix21(text)
+    result = validate_string(text, ValidationOptions(version="2.1"))
     assert result.is_valid, [str(e) for e in result.errors]
     parsed = stix2.parse(text, allow_custom=False)
     by_type: dict[str, list[Any]] = {}
