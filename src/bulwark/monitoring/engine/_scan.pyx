@@ -207,6 +207,22 @@ cdef int _value(Tables *t, int kind, const unsigned char *s, Py_ssize_t n) noexc
     return 1 if _domain_hits(t, s, n) else 0
 
 
+cdef inline int _cached_value(
+    Tables *t, int key, int kind, const unsigned char *s, Py_ssize_t n,
+    const unsigned char **last_ptr, Py_ssize_t *last_len, int *last_verdict,
+) noexcept:
+    """_value, remembering the last value of each key: logs repeat themselves (the same
+    resolver, client or name line after line), and a memcmp is cheaper than a lookup."""
+    cdef int verdict
+    if last_len[key] == n and last_ptr[key] != NULL and memcmp(last_ptr[key], s, n) == 0:
+        return last_verdict[key]
+    verdict = _value(t, kind, s, n)
+    last_ptr[key] = s
+    last_len[key] = n
+    last_verdict[key] = verdict
+    return verdict
+
+
 cdef inline Py_ssize_t _skip_ws(const unsigned char *b, Py_ssize_t p, Py_ssize_t e) noexcept nogil:
     while p < e and (b[p] == 32 or b[p] == 9 or b[p] == 13):
         p += 1
@@ -277,6 +293,9 @@ def scan_json(
     cdef const unsigned char *leaf_ptr[MAX_KEYS]
     cdef Py_ssize_t leaf_len[MAX_KEYS]
     cdef int kind_of[MAX_KEYS]
+    cdef const unsigned char *last_ptr[MAX_KEYS]
+    cdef Py_ssize_t last_len[MAX_KEYS]
+    cdef int last_verdict[MAX_KEYS]
     cdef bytes full, leaf
     cdef Py_ssize_t k
     cdef unsigned char key_length[NAME_MAX]  # 1 where some key has that length
@@ -289,6 +308,9 @@ def scan_json(
         leaf_ptr[k] = leaf
         leaf_len[k] = len(leaf)
         kind_of[k] = kind
+        last_ptr[k] = NULL
+        last_len[k] = -1
+        last_verdict[k] = 0
         if full_len[k] >= NAME_MAX or leaf_len[k] >= NAME_MAX:
             raise ValueError("key too long")
         key_length[full_len[k]] = 1
@@ -352,7 +374,9 @@ def scan_json(
                 if z < 0:
                     flag = True
                     break
-                verdict = _value(&t, kind_of[key], b + p + 1, z - p - 1)
+                verdict = _cached_value(
+                    &t, key, kind_of[key], b + p + 1, z - p - 1, last_ptr, last_len, last_verdict
+                )
                 if verdict == 1:
                     flag = True
                 elif verdict < 0:
@@ -368,7 +392,9 @@ def scan_json(
                     if z < 0:
                         flag = True
                         break
-                    verdict = _value(&t, kind_of[key], b + p + 1, z - p - 1)
+                    verdict = _cached_value(
+                        &t, key, kind_of[key], b + p + 1, z - p - 1, last_ptr, last_len, last_verdict
+                    )
                     if verdict == 1:
                         flag = True
                     elif verdict < 0:

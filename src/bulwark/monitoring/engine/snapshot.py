@@ -27,7 +27,7 @@ import pytricia  # type: ignore[import-not-found]
 from bulwark.monitoring.engine import normalise, v4batch
 from bulwark.monitoring.engine.indicators import Indicator
 
-TABLES = ("domain", "addr", "url", "hash", "email", "cidr4")
+TABLES = ("domain", "addr", "url", "hash", "email")
 _TABLE_OF = {
     "domain": "domain",
     "ipv4": "addr",
@@ -39,6 +39,10 @@ _TABLE_OF = {
     "email": "email",
 }
 _HASH_TYPES = {32: "md5", 40: "sha1", 64: "sha256"}
+SMALL_BATCH = 32
+# The 33 IPv4 prefix lengths, longest first, and the network mask of each.
+_V4_LENGTHS = np.arange(32, -1, -1, dtype=np.int64)
+_V4_MASKS = (~((np.int64(1) << (32 - _V4_LENGTHS)) - 1)) & 0xFFFFFFFF
 
 
 def _second(value: bytes) -> int:
@@ -110,6 +114,8 @@ class Snapshot:
     parents: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # The IPv4 address indicators as sorted integers (the compiled pre-filter's table).
     v4_exact: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # The IPv4 prefixes exactly, as sorted integers network << 6 | length.
+    cidr4: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # (values, bucket index) pairs for the compiled pre-filter (matcher._candidates_kernel)
     kernel_tables: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
@@ -131,6 +137,7 @@ class Snapshot:
         range_starts = array.array("q")
         range_ends = array.array("q")
         v4_exact = array.array("q")
+        cidr4 = array.array("q")
         for ind in indicators:
             counts[ind.type] = counts.get(ind.type, 0) + 1
             if ind.type == "cidr":
@@ -138,11 +145,10 @@ class Snapshot:
                 if ":" in text:
                     cidr6[text] = 0
                 else:
-                    first["cidr4"].append(hash(ind.value))
-                    second["cidr4"].append(_second(ind.value))
                     net, _, length = text.partition("/")
                     o1, o2, o3, o4 = (int(x) for x in net.split("."))
                     start = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
+                    cidr4.append((start << 6) | int(length))
                     range_starts.append(start)
                     range_ends.append(start + (1 << (32 - int(length))) - 1)
                 table = "cidr"
@@ -178,7 +184,10 @@ class Snapshot:
             refused=list(refused),
             compile_seconds=time.perf_counter() - started,
             version=version,
-            n_cidr4=len(tables["cidr4"]),
+            n_cidr4=len(cidr4),
+            cidr4=np.unique(np.frombuffer(cidr4, dtype=np.int64))
+            if len(cidr4)
+            else np.zeros(0, np.int64),
             n_cidr6=len(cidr6),
             parents=parent_hashes,
             v4_starts=v4_starts,
@@ -239,14 +248,13 @@ class Snapshot:
         elif not v6 and self.n_cidr4:
             o1, o2, o3, o4 = (int(x) for x in addr.split(b"."))
             value = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
-            if v4batch.inside(np.array([value], np.int64), self.v4_starts, self.v4_ends)[0]:
-                # The 33 prefixes that could hold it, looked up in one vectorised search.
-                keys = []
-                for length in range(32, -1, -1):
-                    net = value & ~((1 << (32 - length)) - 1) & 0xFFFFFFFF
-                    key = f"{net >> 24}.{(net >> 16) & 255}.{(net >> 8) & 255}.{net & 255}/{length}"
-                    keys.append(key.encode())
-                found.extend(("cidr", key) for key in self.tables["cidr4"].contains_many(keys))
+            # The 33 prefixes that could hold it, looked up in one vectorised search.
+            keys = ((value & _V4_MASKS) << 6) | _V4_LENGTHS
+            idx = np.minimum(np.searchsorted(self.cidr4, keys), len(self.cidr4) - 1)
+            for key in keys[self.cidr4[idx] == keys].tolist():
+                net, length = key >> 6, key & 63
+                text = f"{net >> 24}.{(net >> 16) & 255}.{(net >> 8) & 255}.{net & 255}/{length}"
+                found.append(("cidr", text.encode()))
         return found
 
     def match_host(self, raw: bytes) -> list[tuple[str, bytes]]:
@@ -280,7 +288,13 @@ class Snapshot:
     # ----- batch pre-filter: which distinct raw values hit at all -----------------------
     def hits_among(self, kind: str, raws: Iterable[bytes]) -> set[bytes]:
         """The raw values (of a chunk, deduplicated) that hit some indicator. Equivalent to
-        `[r for r in raws if self.match(kind, r)]`, but vectorised for domains."""
+        `[r for r in raws if self.match(kind, r)]`, but vectorised for large batches (a
+        handful of values, e.g. the candidate lines of a chunk, is cheaper one by one)."""
+        if not isinstance(raws, set | list | tuple | dict):
+            raws = list(raws)
+        if len(raws) <= SMALL_BATCH:
+            match = _MATCHERS[kind]
+            return {raw for raw in raws if match(self, raw)}
         if kind == "domain":
             return self._domains_among(raws)
         if kind == "host":

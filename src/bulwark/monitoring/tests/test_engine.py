@@ -113,6 +113,9 @@ def test_label_boundaries_only() -> None:
     ]:
         assert bool(snap.match("domain", name.encode())) is hit, name
         assert (name.encode() in snap.hits_among("domain", [name.encode()])) is hit, name
+        # the vectorised path, taken for batches larger than a handful of values
+        batch = [name.encode()] + [f"filler{i}.example".encode() for i in range(40)]
+        assert (name.encode() in snap.hits_among("domain", batch)) is hit, name
 
 
 def test_fast_path_agrees_with_line_by_line(tmp_path: Path) -> None:
