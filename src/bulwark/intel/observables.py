@@ -119,6 +119,9 @@ def normalise(kind: str, value: str) -> tuple[str, str]:
 def net_key(kind: str, value: str) -> str | None:
     """Sortable text key of an address or of a prefix's first address ("4:" + hex), so that
     the addresses inside a prefix are one index range."""
+    if kind == "ipv4" and _PLAIN_IPV4.match(value):
+        a, b, c, d = value.split(".")
+        return f"4:{int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d):08x}"
     if kind in ADDRESS_KINDS:
         ip = ipaddress.ip_address(value)
         return _key(ip.version, int(ip))

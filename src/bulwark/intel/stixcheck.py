@@ -73,9 +73,21 @@ class Checked:
 
 
 def parse_timestamp(value: Any, name: str) -> datetime:
+    # Shared bundles repeat a few timestamps: a text already parsed skips the checks (only
+    # valid texts are remembered, and the result does not depend on `name`).
+    found = _SEEN_TIMESTAMPS.get(value) if type(value) is str else None
+    if found is not None:
+        return found
     if not isinstance(value, str) or not TIMESTAMP.match(value):
         raise Refused(f"{name} must be an RFC 3339 UTC timestamp such as 2026-01-31T08:00:00Z")
-    return _parse_timestamp(value, name)
+    found = _parse_timestamp(value, name)
+    if len(_SEEN_TIMESTAMPS) >= 65_536:
+        _SEEN_TIMESTAMPS.clear()
+    _SEEN_TIMESTAMPS[value] = found
+    return found
+
+
+_SEEN_TIMESTAMPS: dict[str, datetime] = {}
 
 
 @lru_cache(maxsize=65_536)
@@ -203,6 +215,13 @@ def _library_check(obj: dict[str, Any], kind: str, stix_id: str, raw: str) -> Ch
         stix2.parse(obj, allow_custom=kind.startswith("x-"), version="2.1")
     except (STIXError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise Refused(str(exc).splitlines()[0][:500] or type(exc).__name__) from None
+    confidence = obj.get("confidence")
+    if confidence is not None and (
+        not isinstance(confidence, int)
+        or isinstance(confidence, bool)
+        or not 0 <= confidence <= 100
+    ):  # STIX 2.1 section 3.2; stix2 3.0.2 does not check the range, the fast path does
+        raise Refused("confidence must be an integer from 0 to 100")
     if kind.startswith("x-") and not ("created" in obj and "modified" in obj):
         raise Refused("a custom object needs created and modified timestamps")
     created = parse_timestamp(obj["created"], "created") if "created" in obj else None
