@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from bulwark.monitoring.services import record_hits
 log = logging.getLogger(__name__)
 SUBJECT = "{stream}.batches"
 BATCH_BYTES = 1024 * 1024
+HEADER_ROOM = 8 * 1024  # bytes kept free in a message for the headers
+FETCH = 16  # batches a NATS worker takes at once and stores in one transaction
 
 
 def build_snapshot(indicator_files: list[str]) -> Snapshot:
@@ -119,13 +122,111 @@ def process_batch(
     return "stored"
 
 
+@dataclass
+class Item:
+    """One log batch as a stream worker received it."""
+
+    key: str
+    agency: str
+    fmt_name: str
+    data: bytes
+    base_offset: int
+    source: str
+    outcome: str = ""  # stored, duplicate or refused: <reason>
+
+
+class AgencyCache:
+    """Organisations by the reference publishers put on batches, for a minute: a worker
+    asks for the same few agencies thousands of times."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._found: dict[str, tuple[float, Organisation]] = {}
+
+    def get(self, ref: str) -> Organisation:
+        now = time.monotonic()
+        hit = self._found.get(ref)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        org = find_agency(ref)
+        self._found[ref] = (now, org)
+        return org
+
+
+def _offset(text: str) -> int:
+    """A batch's byte offset from its header; -1 (refused) when it is not one."""
+    return int(text) if text.isdigit() and len(text) < 19 else -1
+
+
+def process_batches(
+    holder: SnapshotHolder, items: list[Item], agencies: AgencyCache, pause: float = 0.0
+) -> list[Item]:
+    """Match a group of batches and store all their hits in one transaction (one commit
+    for the group instead of one per batch). Batches stored before are marked duplicate;
+    unroutable ones (unknown agency or format) are marked refused. When another worker
+    stored one of them meanwhile, the group falls back to one transaction per batch."""
+    close_old_connections()
+    seen = set(
+        ProcessedBatch.objects.filter(key__in=[i.key for i in items]).values_list("key", flat=True)
+    )
+    todo: list[tuple[Item, Organisation, Any]] = []
+    snapshot = holder.current  # the whole group against one snapshot
+    for item in items:
+        if item.key in seen:
+            item.outcome = "duplicate"
+            continue
+        try:
+            org = agencies.get(item.agency)
+            fmt = FORMATS[item.fmt_name]
+        except (LookupError, KeyError) as exc:
+            item.outcome = f"refused: {exc}"
+            continue
+        if item.base_offset < 0:
+            item.outcome = "refused: the Bulwark-Offset header is not a byte offset"
+            continue
+        result = match_buffer(
+            snapshot, fmt, item.data, base_offset=item.base_offset, source=item.source,
+            agency=org.short_name or org.name,
+        )  # fmt: skip
+        print(f"matched {item.key} lines={result.lines} hits={len(result.hits)}", flush=True)
+        todo.append((item, org, result))
+    if pause and todo:
+        time.sleep(pause)  # tests: a window in which the worker dies mid-batch
+    if not todo:
+        return items
+    try:
+        with transaction.atomic():
+            ProcessedBatch.objects.bulk_create(
+                ProcessedBatch(key=i.key, organisation=o, lines=r.lines, hits=len(r.hits))
+                for i, o, r in todo
+            )
+            grouped: dict[tuple[int, str], tuple[Organisation, list[dict[str, Any]]]] = {}
+            for item, org, result in todo:
+                entry = grouped.setdefault((org.pk, item.source), (org, []))
+                entry[1].extend(h.as_dict() for h in result.hits)
+            for (_, source), (org, hits) in grouped.items():
+                record_hits(org, hits, source=f"monitor:{source}")
+    except IntegrityError:
+        for item, _, _ in todo:  # another worker stored some of them: one by one
+            item.outcome = process_batch(
+                holder, item.key, item.agency, item.fmt_name, item.data, item.base_offset,
+                item.source,
+            )  # fmt: skip
+        return items
+    for item, org, _ in todo:
+        archive.store(org.short_name or str(org.pk), item.fmt_name, item.key, item.data)
+        item.outcome = "stored"
+    return items
+
+
 def batches(path: Path, size: int = BATCH_BYTES) -> Any:
-    """(offset, bytes) of whole-line batches of a file."""
+    """(offset, bytes) of whole-line batches of a file, each at most `size` bytes, except
+    a single line longer than that, which comes alone (the caller decides)."""
     offset = 0
     with path.open("rb") as handle:
         carry = b""
         while True:
-            block = handle.read(size)
+            block = handle.read(max(size - len(carry), 1))
             if not block:
                 break
             data = carry + block
@@ -162,10 +263,20 @@ async def publish(
     nc = await nats.connect(url)
     js = nc.jetstream()
     await _ensure_stream(js, stream)
+    # A message (batch and headers) must fit the server's max_payload (1 MB by default).
+    limit = min(batch_bytes, nc.max_payload - HEADER_ROOM)
     sent = 0
     for name in files:
         path = Path(name)
-        for offset, data in batches(path, batch_bytes):
+        for offset, data in batches(path, limit):
+            if len(data) > limit:
+                print(
+                    f"{path}: skipped a line of {len(data)} bytes at offset {offset}: larger "
+                    f"than the server's message limit",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
             headers = {
                 "Nats-Msg-Id": f"{path.resolve()}:{path.stat().st_mtime_ns}:{offset}",
                 "Bulwark-Agency": agency, "Bulwark-Format": fmt, "Bulwark-Source": str(path),
@@ -198,32 +309,39 @@ async def run_nats_worker(
         config=ConsumerConfig(ack_wait=ack_wait, max_ack_pending=1000),
     )  # fmt: skip
     idle_since = time.monotonic()
+    agencies = AgencyCache()
     try:
         while True:
             try:
-                messages = await sub.fetch(1, timeout=1)
-            except NatsTimeout:
+                messages = await sub.fetch(FETCH, timeout=1)
+            except (TimeoutError, NatsTimeout):  # fetch(n > 1) raises the built-in one
                 if idle_exit and time.monotonic() - idle_since > idle_exit:
                     return
                 continue
+            idle_since = time.monotonic()
+            items = []
             for msg in messages:
-                idle_since = time.monotonic()
                 headers = msg.headers or {}
-                key = headers.get("Nats-Msg-Id") or f"{stream}:{msg.metadata.sequence.stream}"
-                try:
-                    outcome = await asyncio.to_thread(
-                        process_batch, holder, key, headers.get("Bulwark-Agency", ""),
-                        headers.get("Bulwark-Format", "zeek-dns-json"), msg.data,
-                        int(headers.get("Bulwark-Offset", "0")), headers.get("Bulwark-Source", "-"),
-                        pause,
-                    )  # fmt: skip
-                except (LookupError, KeyError) as exc:
-                    # Unroutable batch: terminate it (kept in the stream for an operator).
-                    print(f"refused {key}: {exc}", file=sys.stderr, flush=True)
+                items.append(
+                    Item(
+                        key=headers.get("Nats-Msg-Id")
+                        or f"{stream}:{msg.metadata.sequence.stream}",
+                        agency=headers.get("Bulwark-Agency", ""),
+                        fmt_name=headers.get("Bulwark-Format", "zeek-dns-json"),
+                        data=msg.data,
+                        base_offset=_offset(headers.get("Bulwark-Offset", "0")),
+                        source=headers.get("Bulwark-Source", "-"),
+                    )
+                )
+            await asyncio.to_thread(process_batches, holder, items, agencies, pause)
+            for msg, item in zip(messages, items, strict=True):
+                if item.outcome.startswith("refused"):
+                    # Unroutable batch: terminated (kept in the stream for an operator).
+                    print(f"refused {item.key}: {item.outcome[9:]}", file=sys.stderr, flush=True)
                     await msg.term()
                     continue
                 await msg.ack()
-                print(f"{outcome} {key}", flush=True)
+                print(f"{item.outcome} {item.key}", flush=True)
     finally:
         await nc.close()
 

@@ -179,3 +179,34 @@ def test_directory_worker_archives_and_hunt_finds_old_contacts(tmp_path: Path) -
     hits = [line for line in out.splitlines() if line]
     assert len(hits) == 1 and '"indicator":"later-known.example"' in hits[0]
     assert '"agency":"AG1"' in hits[0]
+
+
+def test_batches_fit_the_size_and_keep_every_line(tmp_path: Path) -> None:
+    from bulwark.monitoring.streaming import batches
+
+    lines = [f'{{"query":"host{i}.example","pad":"{"x" * (i % 300)}"}}\n' for i in range(5000)]
+    long_line = '{"query":"' + "a" * 20_000 + '"}\n'
+    path = tmp_path / "log"
+    path.write_text("".join(lines[:2500]) + long_line + "".join(lines[2500:]))
+    got = list(batches(path, 8192))
+    assert all(len(data) <= 8192 for _, data in got if data != long_line.encode())
+    assert b"".join(data for _, data in got) == path.read_bytes()  # nothing lost, in order
+    assert all(offset == sum(len(d) for _, d in got[:n]) for n, (offset, _) in enumerate(got))
+    assert all(data.endswith(b"\n") for _, data in got)
+
+
+def test_publish_default_batches_fit_the_server_limit(
+    platform: dict[str, str], tmp_path: Path
+) -> None:
+    """1 MB batches plus headers exceeded nats-server's 1 MB max_payload: the publisher
+    sizes its batches to the server's limit, and a single line too large is reported."""
+    line = '{"ts":1,"id.orig_h":"10.0.0.1","query":"' + "w" * 300 + '.example"}\n'
+    log = tmp_path / "big.json"
+    log.write_text(line * 8000 + '{"query":"' + "z" * 1_200_000 + '"}\n' + line * 10)
+    stream = f"T{uuid.uuid4().hex[:10]}"
+    proc = bulwark(platform, "monitor", "publish", "--nats", NATS, "--stream", stream,
+                   "--agency", "AG1", "--format", "zeek-dns-json", str(log))  # fmt: skip
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert int(out.split()[1]) >= 3  # 2.7 MB of lines in batches under 1 MB
+    assert f"skipped a line of 1200013 bytes at offset {8000 * len(line)}" in err
