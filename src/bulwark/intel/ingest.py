@@ -8,7 +8,7 @@ far below the 20 k objects/s target.
 
 import gc
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -334,6 +334,8 @@ def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], in
         ):
             found[(kind, text)] = pk
 
+    if connection.vendor == "postgresql":
+        return _ensure_values_postgres(table, by_kind, found, lookup)
     for kind, values in by_kind.items():
         lookup(kind, values)
     missing = [(k, v) for k, values in by_kind.items() for v in values if (k, v) not in found]
@@ -350,23 +352,39 @@ def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], in
         _sqlite_sequence(table, pks[-1])
         found.update({kv: pk for pk, kv in zip(pks, missing, strict=True)})
         return found
-    # PostgreSQL: another transaction may insert the same value at the same moment.
+    return found
+
+
+def _ensure_values_postgres(
+    table: str,
+    by_kind: dict[str, list[str]],
+    found: dict[tuple[str, str], int],
+    lookup: Callable[[str, list[str]], None],
+) -> dict[tuple[str, str], int]:
+    """One statement: the stored ids, and the new values inserted (only those not found,
+    so existing values do not use up sequence numbers). Another transaction may insert
+    the same value at the same moment: ON CONFLICT skips it, and it is looked up after."""
+    pairs = [(k, v) for k, values in by_kind.items() for v in values]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (kind, value, net_key, sighting_count, "  # noqa: S608
-            "false_positive_count) SELECT k, v, n, 0, 0 FROM "
+            "WITH t AS (SELECT t.k, t.v, t.n, x.id FROM "  # noqa: S608
             "unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS t(k, v, n) "
-            "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
+            f"LEFT JOIN {table} x ON x.kind = t.k AND x.value = t.v), "
+            f"new AS (INSERT INTO {table} (kind, value, net_key, sighting_count, "
+            "false_positive_count) SELECT k, v, n, 0, 0 FROM t WHERE id IS NULL "
+            "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
+            "SELECT id, k, v FROM t WHERE id IS NOT NULL "
+            "UNION ALL SELECT id, kind, value FROM new",
             [
-                [k for k, _v in missing],
-                [v for _k, v in missing],
-                [obs.net_key(k, v) for k, v in missing],
+                [k for k, _v in pairs],
+                [v for _k, v in pairs],
+                [obs.net_key(k, v) for k, v in pairs],
             ],
         )
         for pk, kind, text in cursor.fetchall():
             found[(kind, text)] = pk
-    for kind in {k for k, _v in missing}:
-        lookup(kind, [v for k, v in missing if k == kind and (k, v) not in found])
+    for kind, values in by_kind.items():
+        lookup(kind, [v for v in values if (kind, v) not in found])
     return found
 
 

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stix2patterns.validator import run_validator  # type: ignore[import-untyped]
 
+from bulwark.intel import ingest, patterns, services, stixcheck
 from bulwark.intel import observables as obs
-from bulwark.intel import patterns, services, stixcheck
-from bulwark.intel.models import Collection, Indicator, Provenance, StixObject
+from bulwark.intel.models import Collection, Indicator, Provenance, StixObject, Value
 from bulwark.intel.tests.conftest import Community, indicator
 
 GOOD = {
@@ -263,3 +263,21 @@ def test_the_fast_envelope_stores_the_same_rows_as_the_library_path(community: C
     assert [s["version"] for s in fast.successes] == [s["version"] for s in slow.successes]
     assert _rows(community.community) == _rows(other)
     assert StixObject.objects.filter(collection=community.community).count() == 300
+
+
+def test_stored_values_are_reused_and_only_new_ones_inserted(community: Community) -> None:
+    first = ingest.ensure_values([("ipv4", "192.0.2.1"), ("domain", "a.example")])
+    again = ingest.ensure_values(
+        [("ipv4", "192.0.2.1"), ("domain", "b.example"), ("domain", "a.example")]
+    )
+    assert again[("ipv4", "192.0.2.1")] == first[("ipv4", "192.0.2.1")]
+    assert again[("domain", "a.example")] == first[("domain", "a.example")]
+    assert len(set(again.values())) == 3 and ingest.ensure_values([]) == {}
+    assert set(Value.objects.values_list("kind", "value", "net_key")) == {
+        ("ipv4", "192.0.2.1", "4:c0000201"), ("domain", "a.example", None),
+        ("domain", "b.example", None),
+    }  # fmt: skip
+    # A bundle naming a stored value adds provenance to it, not a second value.
+    services.ingest_objects(None, community.community, [indicator("192.0.2.1")], raw="r")
+    assert Value.objects.count() == 3
+    assert Provenance.objects.get().value_id == first[("ipv4", "192.0.2.1")]
