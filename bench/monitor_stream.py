@@ -89,14 +89,21 @@ def main() -> None:
     sent = int(out.split()[1])
 
     events: list[tuple[float, str]] = []
+    go = home / "go"  # the workers build their snapshots, then wait for this file
     workers = [
         bulwark(env, "monitor", "worker", "--nats", NATS, "--stream", stream, "--durable",
-                "bench", "--indicators", str(ind_path), "--idle-exit", "8", "--reload", "3600")
+                "bench", "--indicators", str(ind_path), "--idle-exit", "8", "--reload", "3600",
+                "--start-when", str(go))
         for _ in range(args.workers)
     ]  # fmt: skip
     readers = [threading.Thread(target=follow, args=(w, events)) for w in workers]
     for reader in readers:
         reader.start()
+    while sum(line.startswith("worker ready") for _, line in events) < len(workers):
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit("a worker exited before it was ready")
+        time.sleep(0.1)
+    go.touch()
     for worker in workers:
         worker.wait(timeout=3600)
     for reader in readers:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -82,24 +82,11 @@ def record_hits(
     rows = aggregate(hits)
     if not rows:
         return {"hits": 0, "sightings": 0, "alerts": 0}
-    touched: list[Sighting] = []
-    for (itype, value, hour), row in rows.items():
-        sighting, created = Sighting.objects.select_for_update().get_or_create(
-            organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
-            defaults={
-                "count": row["count"], "first_seen": row["first"], "last_seen": row["last"],
-                "last_field": row["field"][:100], "indicator_ref": row["ref"][:100],
-                "score": row["score"],
-            },
-        )  # fmt: skip
-        if not created:
-            Sighting.objects.filter(pk=sighting.pk).update(
-                count=F("count") + row["count"],
-                first_seen=min(sighting.first_seen, row["first"]),
-                last_seen=max(sighting.last_seen, row["last"]),
-            )
-            sighting.refresh_from_db()
-        touched.append(sighting)
+    try:
+        with transaction.atomic():
+            touched = _store_sightings(organisation, rows)
+    except IntegrityError:  # another worker created one of the rows meanwhile
+        touched = [_store_sighting(organisation, key, row) for key, row in rows.items()]
     alerts = _raise_alerts(touched, rows)
     _feed_intel(organisation, rows, source)
     audit.record(
@@ -113,6 +100,60 @@ def record_hits(
         "sightings": len(rows),
         "alerts": alerts,
     }
+
+
+def _store_sightings(
+    organisation: Organisation, rows: Mapping[Key, Mapping[str, Any]]
+) -> list[Sighting]:
+    """All rows at once: the existing sightings locked and read in one query, the new
+    ones inserted in one statement, the existing ones counted up (one UPDATE each)."""
+    existing = {
+        (s.indicator_type, s.indicator, s.hour): s
+        for s in Sighting.objects.select_for_update().filter(
+            organisation=organisation,
+            indicator__in={value for _, value, _ in rows},
+            hour__in={hour for _, _, hour in rows},
+        )
+    }
+    fresh = [
+        Sighting(
+            organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
+            count=row["count"], first_seen=row["first"], last_seen=row["last"],
+            last_field=row["field"][:100], indicator_ref=row["ref"][:100], score=row["score"],
+        )
+        for (itype, value, hour), row in rows.items()
+        if (itype, value, hour) not in existing
+    ]  # fmt: skip
+    touched = Sighting.objects.bulk_create(fresh)
+    for key, sighting in existing.items():
+        if key in rows:
+            touched.append(_count_up(sighting, rows[key]))
+    return touched
+
+
+def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
+    """Add a row to a locked sighting; the object is updated to what was stored."""
+    sighting.count += row["count"]
+    sighting.first_seen = min(sighting.first_seen, row["first"])
+    sighting.last_seen = max(sighting.last_seen, row["last"])
+    Sighting.objects.filter(pk=sighting.pk).update(
+        count=F("count") + row["count"], first_seen=sighting.first_seen,
+        last_seen=sighting.last_seen,
+    )  # fmt: skip
+    return sighting
+
+
+def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]) -> Sighting:
+    itype, value, hour = key
+    sighting, created = Sighting.objects.select_for_update().get_or_create(
+        organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
+        defaults={
+            "count": row["count"], "first_seen": row["first"], "last_seen": row["last"],
+            "last_field": row["field"][:100], "indicator_ref": row["ref"][:100],
+            "score": row["score"],
+        },
+    )  # fmt: skip
+    return sighting if created else _count_up(sighting, row)
 
 
 def _raise_alerts(sightings: list[Sighting], rows: Mapping[Key, Mapping[str, Any]]) -> int:
@@ -151,20 +192,21 @@ def _raise_alerts(sightings: list[Sighting], rows: Mapping[Key, Mapping[str, Any
 def _feed_intel(
     organisation: Organisation, rows: Mapping[Key, Mapping[str, Any]], source: str
 ) -> None:
-    """The intelligence store's sightings (they refresh an indicator's decay)."""
+    """The intelligence store's sightings (they refresh an indicator's decay), all rows in
+    one bulk write."""
     try:
-        from bulwark.intel.services import record_sighting
+        from bulwark.intel.services import SeenValue, record_sightings
     except ImportError:
         return
-    for (itype, value, _hour), row in rows.items():
-        try:
-            with transaction.atomic():
-                record_sighting(
-                    value, organisation, row["count"], row["first"], row["last"], source,
-                    kind=itype,
-                )  # fmt: skip
-        except (ValidationError, ValueError, TypeError) as exc:
-            log.info("intel sighting not recorded for %s: %s", value, exc)
+    seen = [
+        SeenValue(itype, value, row["count"], row["first"], row["last"])
+        for (itype, value, _hour), row in rows.items()
+    ]
+    try:
+        with transaction.atomic():
+            record_sightings(organisation, seen, source)
+    except (ValidationError, ValueError, TypeError) as exc:
+        log.info("intel sightings not recorded: %s", exc)
 
 
 def _require_cert(actor: User) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SUBJECT = "{stream}.batches"
 BATCH_BYTES = 1024 * 1024
 HEADER_ROOM = 8 * 1024  # bytes kept free in a message for the headers
+PUBLISH_WINDOW = 16  # batches in flight while the publisher waits for JetStream's acks
 FETCH = 16  # batches a NATS worker takes at once and stores in one transaction
 
 
@@ -266,6 +267,7 @@ async def publish(
     # A message (batch and headers) must fit the server's max_payload (1 MB by default).
     limit = min(batch_bytes, nc.max_payload - HEADER_ROOM)
     sent = 0
+    pending: list[Any] = []  # acknowledgements awaited together, not one round trip each
     for name in files:
         path = Path(name)
         for offset, data in batches(path, limit):
@@ -282,8 +284,13 @@ async def publish(
                 "Bulwark-Agency": agency, "Bulwark-Format": fmt, "Bulwark-Source": str(path),
                 "Bulwark-Offset": str(offset),
             }  # fmt: skip
-            await js.publish(SUBJECT.format(stream=stream), data, headers=headers)
-            sent += 1
+            pending.append(js.publish(SUBJECT.format(stream=stream), data, headers=headers))
+            if len(pending) >= PUBLISH_WINDOW:
+                await asyncio.gather(*pending)  # raises if the server refused one
+                sent += len(pending)
+                pending = []
+    await asyncio.gather(*pending)
+    sent += len(pending)
     await nc.close()
     return sent
 

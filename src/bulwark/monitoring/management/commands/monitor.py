@@ -4,6 +4,7 @@ publish logs, retro-hunt the archive. See docs/monitoring.md."""
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         worker.add_argument("--ack-wait", type=float, default=30.0)
         worker.add_argument("--pause", type=float, default=0.0, help=argparse.SUPPRESS)
         worker.add_argument("--idle-exit", type=float, default=0.0, help=argparse.SUPPRESS)
+        # benchmarks: build the snapshot, then wait for this file before consuming
+        worker.add_argument("--start-when", metavar="FILE", help=argparse.SUPPRESS)
         hunt = sub.add_parser("hunt", help="search the stored log archive for values")
         hunt.add_argument("--since", default="30d", help="e.g. 30d or 12h (default 30d)")
         hunt.add_argument("--workers", type=int, help="processes (default: CPU count)")
@@ -102,6 +105,8 @@ class Command(BaseCommand):
         holder.start()
         self.stdout.write(f"worker ready: {holder.current.size} indicators")
         self.stdout.flush()
+        while options.get("start_when") and not Path(options["start_when"]).exists():
+            time.sleep(0.05)
         if options["nats"]:
             asyncio.run(
                 streaming.run_nats_worker(
