@@ -214,12 +214,26 @@ def _write(
     table = StixObject._meta.db_table
     ids = list({c.stix_id for c, _l, _s in batch})
     existing: dict[str, list[tuple[Any, int, bool]]] = {}
-    for stix_id, version, pk, latest in _select_in(
-        f"SELECT stix_id, version, id, is_latest FROM {table} "  # noqa: S608
-        "WHERE collection_id = %s AND stix_id IN ({in})",
-        [coll.pk],
-        ids,
-    ):
+    if connection.vendor == "postgresql":
+        # One index probe per id (OFFSET 0 keeps the subquery a nested loop): during a
+        # large store the statistics still describe the collection before it, and the
+        # planner would otherwise scan the whole collection for every batch.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT o.stix_id, o.version, o.id, o.is_latest FROM unnest(%s::varchar[]) "  # noqa: S608
+                f"AS k(s), LATERAL (SELECT stix_id, version, id, is_latest FROM {table} "
+                "WHERE collection_id = %s AND stix_id = k.s OFFSET 0) o",
+                [ids, coll.pk],
+            )
+            stored_versions = cursor.fetchall()
+    else:
+        stored_versions = _select_in(
+            f"SELECT stix_id, version, id, is_latest FROM {table} "  # noqa: S608
+            "WHERE collection_id = %s AND stix_id IN ({in})",
+            [coll.pk],
+            ids,
+        )
+    for stix_id, version, pk, latest in stored_versions:
         if version.tzinfo is None:  # SQLite returns naive UTC
             version = version.replace(tzinfo=UTC)
         existing.setdefault(stix_id, []).append((version, pk, bool(latest)))
@@ -361,15 +375,17 @@ def _ensure_values_postgres(
     found: dict[tuple[str, str], int],
     lookup: Callable[[str, list[str]], None],
 ) -> dict[tuple[str, str], int]:
-    """One statement: the stored ids, and the new values inserted (only those not found,
-    so existing values do not use up sequence numbers). Another transaction may insert
+    """One statement: the stored ids (an index probe each, whatever the statistics say),
+    and the new values inserted (only those not found, so existing values do not use up
+    sequence numbers). Another transaction may insert
     the same value at the same moment: ON CONFLICT skips it, and it is looked up after."""
     pairs = [(k, v) for k, values in by_kind.items() for v in values]
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH t AS (SELECT t.k, t.v, t.n, x.id FROM "  # noqa: S608
             "unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS t(k, v, n) "
-            f"LEFT JOIN {table} x ON x.kind = t.k AND x.value = t.v), "
+            f"LEFT JOIN LATERAL (SELECT id FROM {table} WHERE kind = t.k AND value = t.v "
+            "OFFSET 0) x ON true), "
             f"new AS (INSERT INTO {table} (kind, value, net_key, sighting_count, "
             "false_positive_count) SELECT k, v, n, 0, 0 FROM t WHERE id IS NULL "
             "ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value) "
