@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Case, F, Q, When
-from django.db.models import Value as DbValue
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -267,13 +266,17 @@ def record_sightings(organisation: Organisation, seen: Sequence[SeenValue], sour
         for key, item in normalised:
             count, last = totals.get(ids[key], (0, item.last_seen))
             totals[ids[key]] = (count + item.count, max(last, item.last_seen))
-        for value_id, (count, last) in totals.items():  # one statement per value
-            Value.objects.filter(pk=value_id).update(
-                sighting_count=F("sighting_count") + count,
-                last_sighted_at=Case(
-                    When(last_sighted_at__gte=last, then=F("last_sighted_at")),
-                    default=DbValue(last),
-                ),
+        # One statement, sent for all values at once (psycopg pipelines executemany).
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {Value._meta.db_table} SET sighting_count = sighting_count + %s, "  # noqa: S608 (model's table)
+                "last_sighted_at = CASE WHEN last_sighted_at IS NULL OR last_sighted_at < %s "
+                "THEN %s ELSE last_sighted_at END WHERE id = %s",
+                [
+                    (count, adapt(last), adapt(last), value_id)
+                    for value_id, (count, last) in sorted(totals.items())
+                ],
             )
         audit.record(
             None,
