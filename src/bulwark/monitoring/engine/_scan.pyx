@@ -320,7 +320,7 @@ def scan_json(
     cdef Py_ssize_t n = buf.shape[0]
     cdef Py_ssize_t pos = 0, e, p, a, z, s, last, klen, key, line = -1
     cdef const unsigned char *nl
-    cdef bint flag
+    cdef bint flag, listed
     cdef int verdict
     flagged = []
     others = []
@@ -369,7 +369,16 @@ def scan_json(
             p = _skip_ws(b, p + 1, last)
             if key < 0 or p >= last:
                 continue
-            if b[p] == 34:
+            if b[p] != 34 and b[p] != 91:
+                continue  # not a string or a list: nothing to read
+            listed = b[p] == 91  # a list: its string items
+            if listed:
+                p += 1
+            while not flag:
+                if listed:
+                    p = _skip_ws(b, p, last)
+                    if p >= last or b[p] != 34:
+                        break
                 z = _string_end(b, p + 1, last)
                 if z < 0:
                     flag = True
@@ -382,26 +391,11 @@ def scan_json(
                 elif verdict < 0:
                     others.append((key, PyBytes_FromStringAndSize(<const char *> (b + p + 1), z - p - 1), line, s))
                 p = z + 1
-            elif b[p] == 91:  # a list: its string items
-                p += 1
-                while not flag:
-                    p = _skip_ws(b, p, last)
-                    if p >= last or b[p] != 34:
-                        break
-                    z = _string_end(b, p + 1, last)
-                    if z < 0:
-                        flag = True
-                        break
-                    verdict = _cached_value(
-                        &t, key, kind_of[key], b + p + 1, z - p - 1, last_ptr, last_len, last_verdict
-                    )
-                    if verdict == 1:
-                        flag = True
-                    elif verdict < 0:
-                        others.append((key, PyBytes_FromStringAndSize(<const char *> (b + p + 1), z - p - 1), line, s))
-                    p = _skip_ws(b, z + 1, last)
-                    if p < last and b[p] == 44:
-                        p += 1
+                if not listed:
+                    break
+                p = _skip_ws(b, p, last)
+                if p < last and b[p] == 44:
+                    p += 1
         if flag:
             flagged.append((line, s))
     return line + 1, flagged, others
