@@ -39,7 +39,7 @@ _TABLE_OF = {
     "email": "email",
 }
 _HASH_TYPES = {32: "md5", 40: "sha1", 64: "sha256"}
-SMALL_BATCH = 32
+SMALL_BATCH = 8
 # The 33 IPv4 prefix lengths, longest first, and the network mask of each.
 _V4_LENGTHS = np.arange(32, -1, -1, dtype=np.int64)
 _V4_MASKS = (~((np.int64(1) << (32 - _V4_LENGTHS)) - 1)) & 0xFFFFFFFF
@@ -248,6 +248,9 @@ class Snapshot:
         elif not v6 and self.n_cidr4:
             o1, o2, o3, o4 = (int(x) for x in addr.split(b"."))
             value = (o1 << 24) | (o2 << 16) | (o3 << 8) | o4
+            at = int(np.searchsorted(self.v4_starts, value, side="right")) - 1
+            if at < 0 or value > int(self.v4_ends[at]):
+                return found  # in no prefix at all (the merged ranges say so at once)
             # The 33 prefixes that could hold it, looked up in one vectorised search.
             keys = ((value & _V4_MASKS) << 6) | _V4_LENGTHS
             idx = np.minimum(np.searchsorted(self.cidr4, keys), len(self.cidr4) - 1)
