@@ -61,16 +61,32 @@ _LOCK = threading.Lock()  # rcParams are process-global: one chart at a time.
 @functools.cache
 def cjk_family() -> str | None:
     """The first installed CJK family, or None (with one warning per process)."""
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    for name in CJK_FAMILIES:
-        if name in installed:
-            return name
+    for attempt in range(2):
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+        for name in CJK_FAMILIES:
+            if name in installed:
+                return name
+        if attempt == 0:
+            _add_system_cjk_fonts()
     log.warning(
         "no CJK font found (looked for %s): Chinese labels in charts will show as boxes; "
         "install fonts-noto-cjk or fonts-wqy-microhei",
         ", ".join(CJK_FAMILIES),
     )
     return None
+
+
+def _add_system_cjk_fonts() -> None:
+    """matplotlib lists the system's fonts once and caches the list (~/.cache/matplotlib):
+    a CJK font installed after that is invisible to it until the cache is deleted. Look
+    for the known CJK font files on the system and add them to this process's list."""
+    for path in font_manager.findSystemFonts():
+        name = path.lower().rsplit("/", 1)[-1]
+        if name.startswith(("wqy-", "notosanscjk", "notoserifcjk", "droidsansfallback")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.warning("CJK font %s could not be read: %s", path, exc)
 
 
 def font_families() -> list[str]:
