@@ -22,7 +22,8 @@ import orjson
 KINDS = ("addr", "domain", "host", "url", "hash", "email")
 _STR = rb'"([^"\\\x00-\x1f]*)"'
 _LIST = rb'\[((?:"[^"\\\x00-\x1f]*",?)*)\]'
-_LIST_OR_STR = rb'\[?((?:"[^"\\\x00-\x1f]*",?)*)'
+_LIST_OR_STR = rb'\[?[ \t]*((?:"[^"\\\x00-\x1f]*"[ \t]*,?[ \t]*)*)'
+_COLON = rb'"[ \t]*:[ \t]*'  # JSON allows blanks around the colon (jq, json.dumps)
 LIST_ITEM = re.compile(_STR)
 MAX_LINE = 1 << 20
 
@@ -134,15 +135,15 @@ def json_passes(fields: tuple[tuple[str, str], ...], list_keys: frozenset[str]) 
     address_keys = {k for k, kind in fields if k.endswith("_h") and kind == "addr"}
     if address_keys:
         # Zeek's id.orig_h and id.resp_h in one pass: a literal prefix keeps re fast.
-        passes.append(Pass(re.compile(rb'_h":' + _STR), "addr"))
+        passes.append(Pass(re.compile(rb"_h" + _COLON + _STR), "addr"))
     for key, kind in fields:
         if key in address_keys:
             continue
         leaf = re.escape(key.rsplit(".", 1)[-1].encode())
         if key in list_keys:  # a list of strings, or one string
-            passes.append(Pass(re.compile(rb'"' + leaf + rb'":' + _LIST_OR_STR), kind, True))
+            passes.append(Pass(re.compile(rb'"' + leaf + _COLON + _LIST_OR_STR), kind, True))
         else:
-            passes.append(Pass(re.compile(rb'"' + leaf + rb'":' + _STR), kind))
+            passes.append(Pass(re.compile(rb'"' + leaf + _COLON + _STR), kind))
     return tuple(passes)
 
 

@@ -33,6 +33,8 @@ except ImportError:  # pragma: no cover - depends on the build
 # (the tests run both paths over the same corpus).
 USE_KERNEL = _scan is not None and os.environ.get("BULWARK_MONITOR_PURE", "") != "1"
 _KIND_CODES = {"domain": 0, "addr": 1, "host": 2}
+_BLANK_COLONS = (b'": ', b'" :', b'":\t', b'"\t:')
+_SCAN_MAX_KEYS, _SCAN_MAX_KEY = 64, 1024  # MAX_KEYS and NAME_MAX in _scan.pyx
 
 CHUNK_BYTES = 4 * 1024 * 1024
 _TABLE = {
@@ -105,8 +107,8 @@ def _line_bounds(buf: bytes, pos: int) -> int:
 def _ordered_values(fmt: Format, buf: bytes) -> tuple[list[tuple[str, set[bytes]]], set[int]]:
     """Run the format's ordered pass; ([], set()) when it cannot be trusted for buf."""
     ordered = fmt.ordered
-    if ordered is None:
-        return [], set()
+    if ordered is None or any(blank in buf for blank in _BLANK_COLONS):
+        return [], set()  # its regex assumes Zeek's compact JSON
     rows = ordered.regex.findall(buf)
     if not rows:
         return [], set()
@@ -165,11 +167,16 @@ def _candidates_fast(snapshot: Snapshot, fmt: Format, buf: bytes, lines: int) ->
     return starts
 
 
-def _kernel_keys(fmt: Format) -> list[tuple[bytes, bytes, int]]:
-    return [
+def _kernel_keys(fmt: Format) -> list[tuple[bytes, bytes, int]] | None:
+    """The scan's key list, or None when the format's keys are beyond what it takes (more
+    than 64, or one of 1 kB or longer: a generic NDJSON mapping can ask for that)."""
+    keys = [
         (key.encode(), key.rsplit(".", 1)[-1].encode(), _KIND_CODES.get(kind, 3))
         for key, kind in fmt.fields
     ]
+    if len(keys) > _SCAN_MAX_KEYS or any(len(k) >= _SCAN_MAX_KEY for k, _, _ in keys):
+        return None
+    return keys
 
 
 def _candidates_kernel(
@@ -179,9 +186,9 @@ def _candidates_kernel(
     well-formed, by the compiled scan; the values it cannot decide are checked here in
     batches, per kind."""
     assert _scan is not None
-    lines, flagged, others = _scan.scan_json(
-        buf, _kernel_keys(fmt), snapshot.kernel_tables, MAX_LINE
-    )
+    keys = _kernel_keys(fmt)
+    assert keys is not None
+    lines, flagged, others = _scan.scan_json(buf, keys, snapshot.kernel_tables, MAX_LINE)
     found = set(flagged)
     if others:
         by_kind: dict[str, dict[bytes, list[tuple[int, int]]]] = {}
@@ -236,7 +243,13 @@ def match_buffer(
     result = MatchResult(bytes=len(buf))
     starts: set[int] | None = None
     known: set[tuple[int, int]] = set()
-    if fmt.passes is not None and USE_KERNEL and fmt.family == "json" and snapshot.kernel_tables:
+    if (
+        fmt.passes is not None
+        and USE_KERNEL
+        and fmt.family == "json"
+        and snapshot.kernel_tables
+        and _kernel_keys(fmt) is not None
+    ):
         result.lines, known = _candidates_kernel(snapshot, fmt, buf)
         if not known:
             return result

@@ -323,3 +323,42 @@ def test_ipv4_prefixes_merge_into_disjoint_ranges() -> None:
     ]
     inside = v4batch.inside(np.array([3, 4, 31, 32, 45, 60, 61]), got_starts, got_ends)
     assert inside.tolist() == [True, False, True, False, True, True, False]
+
+
+def test_mappings_beyond_the_compiled_scan_fall_back_to_the_passes() -> None:
+    """A generic NDJSON mapping may name more keys, or longer ones, than the compiled scan
+    takes: such a format is matched by the Python passes, not refused or crashed."""
+    long_key = "k" * 2000
+    many = {f"f{i}": "domain" for i in range(70)}
+    snap = Snapshot.build([from_text("evil.com")])
+    for mapping in ({long_key: "domain"}, many):
+        fmt = ndjson_format(mapping)
+        key = next(iter(mapping))
+        line = json.dumps({key: "a.evil.com", "other": "x"}).encode() + b"\n"
+        result = match_buffer(snap, fmt, line * 3, ctx={"map": mapping})
+        assert [(h.line, h.indicator) for h in result.hits] == [
+            (1, "evil.com"),
+            (2, "evil.com"),
+            (3, "evil.com"),
+        ]
+
+
+def test_json_with_blanks_around_colons_is_matched() -> None:
+    """jq and Python's json.dumps write `"key": "value"`: valid JSON, matched like Zeek's
+    compact form (the regex passes used to miss it)."""
+    snap = Snapshot.build([from_text("evil.com"), from_text("203.0.113.0/24")])
+    line = (
+        b'{"ts": 1, "id.orig_h" : "203.0.113.9", "id.resp_h":\t"10.0.0.53", '
+        b'"query": "a.evil.com", "answers": [ "x.example", "203.0.113.7" ]}\n'
+    )
+    compact = b'{"ts":2,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.53","query":"b.evil.com"}\n'
+    result = match_buffer(snap, FORMATS["zeek-dns-json"], line + compact + line)
+    assert sorted((h.line, h.field, h.indicator) for h in result.hits) == [
+        (1, "answers", "203.0.113.0/24"),
+        (1, "id.orig_h", "203.0.113.0/24"),
+        (1, "query", "evil.com"),
+        (2, "query", "evil.com"),
+        (3, "answers", "203.0.113.0/24"),
+        (3, "id.orig_h", "203.0.113.0/24"),
+        (3, "query", "evil.com"),
+    ]
