@@ -90,8 +90,10 @@ def test_two_workers_one_killed_mid_batch_every_line_once(
 
     common = ["monitor", "worker", "--nats", NATS, "--stream", stream, "--durable", durable,
               "--indicators", str(indicators), "--ack-wait", "4", "--idle-exit", "12"]  # fmt: skip
+    # The slow worker takes its batches (up to 16 per fetch) before the fast one starts,
+    # so it surely holds some when it is killed; the fast one then shares the consumer.
     slow = bulwark(platform, *common, "--pause", "30")
-    fast = bulwark(platform, *common, "--pause", "0.2")
+    fast = None
     try:
         killed_key = None
         deadline = time.monotonic() + 120
@@ -101,12 +103,14 @@ def test_two_workers_one_killed_mid_batch_every_line_once(
                 killed_key = line.split()[1]
                 break
         assert killed_key, "the slow worker never received a batch"
+        fast = bulwark(platform, *common, "--pause", "0.2")
+        assert fast.stdout and fast.stdout.readline().startswith("worker ready")
         slow.send_signal(signal.SIGKILL)  # between matching and storing: nothing acked
         slow.wait(timeout=10)
         fast_out, fast_err = fast.communicate(timeout=300)
     finally:
         for proc in (slow, fast):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 proc.kill()
     assert fast.returncode == 0, fast_err
     batches, lines, keys, hits = stored(tmp_path)
