@@ -44,9 +44,11 @@ MAX_PATTERN_LENGTH = 100_000
 
 _PATH = "|".join(re.escape(p) for p in sorted(PATHS, key=len, reverse=True))
 _COMPARISON = rf"(?:{_PATH})\s*=\s*(?:'[^'\\\n]*'|\d{{1,10}})"
-_FAST = re.compile(rf"\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]")
-_FAST_ALL = re.compile(rf"\A{_FAST.pattern}(?:\s+OR\s+{_FAST.pattern})*\Z")
-_EACH = re.compile(rf"({_PATH})\s*=\s*(?:'([^'\\\n]*)'|(\d{{1,10}}))")
+# re.ASCII: \d and \s are the grammar's digits and blanks only (U+0660 is a Unicode digit
+# that the grammar refuses; the differential test in test_fast_paths.py found it).
+_FAST = re.compile(rf"\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]", re.ASCII)
+_FAST_ALL = re.compile(rf"\A{_FAST.pattern}(?:\s+OR\s+{_FAST.pattern})*\Z", re.ASCII)
+_EACH = re.compile(rf"({_PATH})\s*=\s*(?:'([^'\\\n]*)'|(\d{{1,10}}))", re.ASCII)
 
 
 class InvalidPattern(ValueError):
