@@ -180,14 +180,23 @@ def zeek_dns_lines(
         yield line, label
 
 
+def corpus_paths(
+    directory: Path, indicators: int, lines: int, seed: int = 7
+) -> tuple[Path, Path, Path]:
+    """Where write_corpus puts the indicator list, the domain list and the log."""
+    return (
+        directory / f"indicators-{indicators}-{seed}.txt",
+        directory / f"domains-{indicators}-{seed}.txt",
+        directory / f"zeek-dns-{lines}-{seed}.json",
+    )
+
+
 def write_corpus(
     directory: Path, indicators: int, lines: int, seed: int = 7
 ) -> tuple[Path, Path, Path, LogTruth]:
     """Indicator list, domain-only list (for grep) and log; cached by size and seed."""
     directory.mkdir(parents=True, exist_ok=True)
-    ind_path = directory / f"indicators-{indicators}-{seed}.txt"
-    dom_path = directory / f"domains-{indicators}-{seed}.txt"
-    log_path = directory / f"zeek-dns-{lines}-{seed}.json"
+    ind_path, dom_path, log_path = corpus_paths(directory, indicators, lines, seed)
     truth_path = directory / f"truth-{lines}-{seed}.txt"
     if not ind_path.exists() or not dom_path.exists() or not log_path.exists():
         feed = make_feed(indicators, seed)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bulwark.monitoring.engine import codec
 from bulwark.monitoring.engine.formats import LIST_ITEM, MAX_LINE, BadLine, Format, Record
 from bulwark.monitoring.engine.snapshot import Snapshot
 
@@ -325,11 +326,19 @@ class Task:
     end: int
     ctx: dict[str, object]
     data: bytes = b""
+    packed: bool = False  # the whole file is one Zstandard frame (an archived batch)
 
 
 def _run_task(task: Task) -> MatchResult:
     if task.path is None:
         data = task.data
+    elif task.packed:
+        with open(task.path, "rb") as handle:
+            packed = handle.read()
+        try:
+            data = codec.inflate(packed)
+        except codec.BatchDecodeError as exc:  # a damaged archive file: reported, not fatal
+            return MatchResult(bytes=len(packed), bad=[(1, 0, f"unreadable batch: {exc}")])
     else:
         with open(task.path, "rb") as handle:
             handle.seek(task.start)
@@ -366,6 +375,9 @@ def header_context(fmt: Format, head: bytes) -> dict[str, object]:
 
 def file_tasks(path: Path, fmt: Format, chunk: int = CHUNK_BYTES) -> Iterator[Task]:
     size = path.stat().st_size
+    if path.name.endswith(codec.ARCHIVE_SUFFIX):  # one batch, inflated by the worker
+        yield Task(str(path), str(path), 0, size, {}, packed=True)
+        return
     with path.open("rb") as handle:
         ctx = header_context(fmt, handle.read(256 * 1024))
         start = 0

@@ -3,7 +3,9 @@ consumer, one is SIGKILLed in the middle of a batch, and every line is still mat
 exactly once into the stored sightings. Also: an indicator update reaches a running
 worker without a restart."""
 
+import base64
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -84,7 +86,7 @@ def test_two_workers_one_killed_mid_batch_every_line_once(
     expected = len(match_buffer(snapshot, FORMATS["zeek-dns-json"], text.encode()).hits)
     stream, durable = f"T{uuid.uuid4().hex[:10]}", "shared"
     out = done(platform, "monitor", "publish", "--nats", NATS, "--stream", stream, "--agency",
-               "AG1", "--format", "zeek-dns-json", "--batch-bytes", "30000", str(log))  # fmt: skip
+               "AG1", "--format", "zeek-dns-json", "--batch-bytes", "3000", str(log))  # fmt: skip
     sent = int(out.split()[1])
     assert sent > 20
 
@@ -203,14 +205,22 @@ def test_publish_default_batches_fit_the_server_limit(
     platform: dict[str, str], tmp_path: Path
 ) -> None:
     """1 MB batches plus headers exceeded nats-server's 1 MB max_payload: the publisher
-    sizes its batches to the server's limit, and a single line too large is reported."""
-    line = '{"ts":1,"id.orig_h":"10.0.0.1","query":"' + "w" * 300 + '.example"}\n'
+    sizes its (compressed) batches to the server's limit, and a single line too large for
+    a message even compressed is reported. Random base64 hardly compresses."""
+    rnd = random.Random(3)
+    lines = [
+        '{"ts":1,"id.orig_h":"10.0.0.1","query":"' + base64.b64encode(rnd.randbytes(240)).decode()
+        + '.example"}\n'
+        for _ in range(8000)
+    ]  # fmt: skip
+    huge = '{"query":"' + base64.b64encode(rnd.randbytes(1_200_000)).decode() + '"}\n'
     log = tmp_path / "big.json"
-    log.write_text(line * 8000 + '{"query":"' + "z" * 1_200_000 + '"}\n' + line * 10)
+    log.write_text("".join(lines) + huge + "".join(lines[:10]))
     stream = f"T{uuid.uuid4().hex[:10]}"
     proc = bulwark(platform, "monitor", "publish", "--nats", NATS, "--stream", stream,
                    "--agency", "AG1", "--format", "zeek-dns-json", str(log))  # fmt: skip
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert int(out.split()[1]) >= 3  # 2.7 MB of lines in batches under 1 MB
-    assert f"skipped a line of 1200013 bytes at offset {8000 * len(line)}" in err
+    assert int(out.split()[1]) >= 3  # 2.8 MB of lines in messages under 1 MB
+    offset = len("".join(lines).encode())
+    assert f"skipped a line of {len(huge)} bytes at offset {offset}" in err
