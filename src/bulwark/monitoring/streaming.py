@@ -254,14 +254,24 @@ def batches(path: Path, size: int = BATCH_BYTES) -> Any:
     with path.open("rb") as handle:
         carry = b""
         while True:
-            block = handle.read(max(size - len(carry), 1))
+            block = handle.read(size - len(carry))
             if not block:
                 break
             data = carry + block
             cut = data.rfind(b"\n") + 1
-            if cut == 0:
+            if cut == 0 and len(data) < size:
                 carry = data
                 continue
+            if cut == 0:  # a line longer than size: read to its end in large reads
+                parts = [data]
+                while block := handle.read(1024 * 1024):
+                    end = block.find(b"\n") + 1
+                    parts.append(block[:end] if end else block)
+                    if end:
+                        break
+                data = b"".join(parts)
+                cut = len(data)
+                handle.seek(offset + cut)
             yield offset, data[:cut]
             offset += cut
             carry = data[cut:]
@@ -298,7 +308,8 @@ def packed_batches(
         carry = b""
         while True:
             want = int(min(max_raw, max(limit, limit * ratio * 0.8)))
-            block = handle.read(max(want - len(carry), 1))
+            # At least 256 kB a read: a long line must not be gathered a byte at a time.
+            block = handle.read(max(want - len(carry), 256 * 1024))
             if not block:
                 break
             data = carry + block

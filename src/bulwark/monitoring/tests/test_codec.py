@@ -4,6 +4,7 @@ retro-hunt reads back, old plain archives included."""
 
 import base64
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,22 @@ def test_packed_batches_fit_keep_every_line_and_skip_overlong_ones(tmp_path: Pat
     assert skipped == [(len(b"".join(noisy[:3000])), len(overlong))]
     sizes = [size for _, frame, size in got if frame is not None]
     assert max(sizes) > 100_000  # plain lines: several times the frame limit per message
+
+
+def test_long_lines_are_read_in_large_pieces(tmp_path: Path) -> None:
+    """A line longer than a batch was gathered one byte per read, copying everything
+    gathered so far each time (minutes for a few MB); now both readers finish at once."""
+    path = tmp_path / "log"
+    long_line = b'{"query":"' + b"a" * 3_000_000 + b'"}\n'
+    path.write_bytes(b'{"query":"x.example"}\n' * 10 + long_line + b'{"query":"y.example"}\n')
+    started = time.monotonic()
+    packed = list(streaming.packed_batches(path, limit=20_000, max_raw=8_000_000))
+    plain = list(streaming.batches(path, 64 * 1024))
+    assert time.monotonic() - started < 10
+    assert b"".join(codec.inflate(f) for _, f, _ in packed if f) == path.read_bytes()
+    assert b"".join(data for _, data in plain) == path.read_bytes()
+    assert long_line in [data for _, data in plain]  # the long line comes alone
+    assert all(o == sum(len(d) for _, d in plain[:n]) for n, (o, _) in enumerate(plain))
 
 
 def _items(*payloads: tuple[str, bytes, str]) -> list[streaming.Item]:
