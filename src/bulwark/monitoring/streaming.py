@@ -34,7 +34,7 @@ HEADER_ROOM = 8 * 1024  # bytes kept free in a message for the headers
 MAX_RAW_BATCH = 16 * 1024 * 1024  # raw lines in one compressed message, at most
 PUBLISH_WINDOW = 16  # batches in flight while the publisher waits for JetStream's acks
 FETCH = 16  # batches a NATS worker takes at once (at most) and stores in one transaction
-GROUP_BYTES = 32 * 1024 * 1024  # lines per group, about (see group_size)
+GROUP_BYTES = 64 * 1024 * 1024  # lines per group, about (see group_size)
 HEAP_PAD = 64 * 1024 * 1024  # see keep_heap_headroom
 M_TOP_PAD = -2  # glibc's mallopt parameter number
 
