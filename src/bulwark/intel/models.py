@@ -145,7 +145,10 @@ class StixObject(models.Model):
     """One version of a STIX object, its JSON kept exactly as received, plus the indexed
     columns that TAXII filters and visibility read."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: intel_obj_page, intel_obj_latest and intel_one_version lead with it.
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     stix_id = models.CharField(max_length=100)
     type = models.CharField(max_length=64)
     spec_version = models.CharField(max_length=10, default="2.1")
@@ -159,19 +162,25 @@ class StixObject(models.Model):
     source_org = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Usually empty: indexed where set (the partial indexes in Meta), so a row that leaves
+    # them empty costs no index entry.
     audience_org = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     sharing_group = models.ForeignKey(
-        SharingGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        SharingGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )  # fmt: skip
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PUBLISHED)
     category = models.ForeignKey(
-        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     raw = models.TextField()
     # The upload or TAXII request that brought this version (a "report" of shared items).
     submission = models.ForeignKey(
@@ -198,6 +207,19 @@ class StixObject(models.Model):
                 fields=["source_org", "date_added"],
                 name="intel_obj_review",
                 condition=models.Q(status="pending"),
+            ),
+            *(
+                models.Index(
+                    fields=[name],
+                    name=f"intel_obj_{short}",
+                    condition=models.Q(**{f"{name}__isnull": False}),
+                )
+                for name, short in (
+                    ("audience_org", "audience"),
+                    ("sharing_group", "group"),
+                    ("submitted_by", "submitter"),
+                    ("category", "category"),
+                )
             ),
         ]
 
@@ -239,8 +261,14 @@ class ProvenanceQuerySet(models.QuerySet["Provenance"]):
 class Provenance(models.Model):
     """One source's statement about a value: who, in which object, how sure, when, TLP."""
 
-    value = models.ForeignKey(Value, on_delete=models.CASCADE, related_name="provenance")
-    stix_object = models.ForeignKey(StixObject, on_delete=models.CASCADE, related_name="+")
+    # No indexes of their own: intel_prov_value leads with value, intel_prov_object is
+    # stix_object's.
+    value = models.ForeignKey(
+        Value, on_delete=models.CASCADE, related_name="provenance", db_index=False
+    )
+    stix_object = models.ForeignKey(
+        StixObject, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
