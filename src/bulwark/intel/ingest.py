@@ -6,7 +6,6 @@ between SQLite and PostgreSQL), because the ORM's per-object overhead would cap 
 far below the 20 k objects/s target.
 """
 
-import gc
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bulwark.constituency.models import Organisation
+from bulwark.core.bulk import collector_paused
 from bulwark.core.tlp import TLP
 from bulwark.intel import observables as obs
 from bulwark.intel.models import (
@@ -133,15 +133,10 @@ def store(objects: Sequence[Any], ctx: Context) -> Outcome:
     # end of the call: the cyclic collector would walk them again and again for nothing
     # (about a tenth of the ingest time). Cycles made meanwhile (stix2.parse objects on the
     # library path) are collected after the call.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         prepared = _prepare(objects, ctx, now, outcome)
         for start in range(0, len(prepared), BATCH):
             _write(prepared[start : start + BATCH], ctx, now, outcome)
-    finally:
-        if collecting:
-            gc.enable()
     return outcome
 
 

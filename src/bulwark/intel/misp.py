@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from bulwark.constituency.models import Organisation, User
+from bulwark.core import bulk
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import observables as obs
 from bulwark.intel import patterns, services
@@ -62,7 +63,7 @@ def _tags(container: dict[str, Any]) -> list[str]:
 
 def parse_event(text: str | bytes) -> dict[str, Any]:
     try:
-        data = orjson.loads(text)
+        data = bulk.loads(text)
     except orjson.JSONDecodeError as exc:
         raise InvalidMisp(f"not JSON: {exc}") from None
     event = data.get("Event", data) if isinstance(data, dict) else None

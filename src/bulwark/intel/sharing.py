@@ -12,6 +12,7 @@ import orjson
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import User
+from bulwark.core import bulk
 from bulwark.core.tlp import TLP
 from bulwark.intel import misp, patterns, services
 from bulwark.intel import observables as obs
@@ -85,7 +86,7 @@ def share_text(
         return misp.import_event(user, collection, text, channel=channel)
     if fmt == "stix":
         try:
-            bundle = orjson.loads(text)
+            bundle = bulk.loads(text)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(_("Not JSON: %(e)s") % {"e": exc}) from None
         if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):

@@ -27,6 +27,7 @@ from rest_framework import exceptions as drf_exceptions
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.api.authentication import BearerTokenAuthentication
+from bulwark.core import bulk
 from bulwark.intel import services
 from bulwark.intel.models import Collection, StixObject, Submission, TaxiiStatus
 from bulwark.intel.stixcheck import TIMESTAMP, Refused, parse_timestamp
@@ -410,7 +411,7 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
     if len(body) > MAX_CONTENT_LENGTH:
         raise TaxiiError(413, "Request too large", f"At most {MAX_CONTENT_LENGTH} bytes.")
     try:
-        envelope = orjson.loads(body)
+        envelope = bulk.loads(body)
     except orjson.JSONDecodeError as exc:
         raise TaxiiError(400, "Malformed JSON", str(exc)) from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):

@@ -8,10 +8,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from bulwark.constituency import services as cs
+from bulwark.constituency.models import Role
 from bulwark.core.tlp import TLP
 from bulwark.intel import selectors, services
 from bulwark.intel.models import Indicator, Provenance, StixObject
-from bulwark.intel.tests.conftest import Community, indicator, token
+from bulwark.intel.tests.conftest import Community, indicator, member, token
 
 TAXII = "application/taxii+json;version=2.1"
 VIEWERS = [
@@ -94,6 +96,10 @@ def test_every_read_path_shows_exactly_what_tlp_allows(
     assert {by_id[s] for s in indicators} == expected
     provenance = Provenance.objects.visible_to(user).values_list("stix_object__stix_id", flat=True)
     assert {by_id[s] for s in provenance} == expected
+    # The managers build the filter once per viewer; a filtered queryset builds it anew.
+    for model, path in ((StixObject, "stix_id"), (Provenance, "stix_object__stix_id")):
+        narrowed = model.objects.filter(pk__gt=0).visible_to(user).values_list(path, flat=True)
+        assert {by_id[s] for s in narrowed} == expected
     values = {v.value for v in selectors.visible_values(user)}
     assert len(values) == len(expected)
     # counts never reveal more than the rows
@@ -144,6 +150,23 @@ def _api_read(client: Client, user: Any, made: dict[str, str]) -> set[str]:
         ).json()
         assert filtered["count"] == (1 if label in labels else 0), label
     return labels
+
+
+def test_a_new_membership_counts_at_once_for_a_cached_reader(community: Community) -> None:
+    """The visibility filter kept for a reader is dropped with the reader's rights: the
+    same user object sees AMBER+STRICT as soon as it joins the sharing organisation, and
+    stops seeing it when it leaves."""
+    made = _share(community)
+    reader = community.other_user
+    readable = lambda: set(  # noqa: E731
+        Provenance.objects.visible_to(reader).values_list("stix_object__stix_id", flat=True)
+    )
+    assert made["strict"] not in readable()
+    assert readable() == readable()  # the second read is the cached one
+    joined = cs.add_membership(None, reader, community.authority, "isac_member")
+    assert made["strict"] in readable()
+    cs.remove_membership(member(community.cert, "admin", Role.PLATFORM_ADMIN), joined)
+    assert made["strict"] not in readable()
 
 
 def test_sightings_and_the_values_they_carry_stay_with_their_organisation(
