@@ -137,6 +137,9 @@ def store(objects: Sequence[Any], ctx: Context) -> Outcome:
         prepared = _prepare(objects, ctx, now, outcome)
         for start in range(0, len(prepared), BATCH):
             _write(prepared[start : start + BATCH], ctx, now, outcome)
+        # Freed while the collector is paused, so that it does not first walk them all
+        # (about 85 ms for 100 k objects) only to find them gone.
+        del prepared
     return outcome
 
 

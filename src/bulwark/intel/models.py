@@ -166,11 +166,13 @@ class StixObject(models.Model):
     date_added = models.DateTimeField()
     is_latest = models.BooleanField(default=True)
     tlp = models.PositiveSmallIntegerField("TLP", choices=TLP_CHOICES)
-    source_org = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    # Usually empty: indexed where set (the partial indexes in Meta), so a row that leaves
+    # Empty on what the platform imports itself (feeds), usually the bulk of the store;
+    # these are indexed where set (the partial indexes in Meta), so a row that leaves
     # them empty costs no index entry.
+    source_org = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     audience_org = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False,
@@ -222,6 +224,7 @@ class StixObject(models.Model):
                     condition=models.Q(**{f"{name}__isnull": False}),
                 )
                 for name, short in (
+                    ("source_org", "source"),
                     ("audience_org", "audience"),
                     ("sharing_group", "group"),
                     ("submitted_by", "submitter"),
@@ -283,9 +286,11 @@ class Provenance(models.Model):
     stix_object = models.ForeignKey(
         StixObject, on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # Empty on what the platform imports itself: indexed where set (intel_prov_org).
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -298,6 +303,11 @@ class Provenance(models.Model):
         indexes = [
             models.Index(fields=["value", "stix_object"], name="intel_prov_value"),
             models.Index(fields=["stix_object"], name="intel_prov_object"),
+            models.Index(
+                fields=["organisation"],
+                name="intel_prov_org",
+                condition=models.Q(organisation__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -85,15 +85,18 @@ def share_text(
     if fmt == "misp":
         return misp.import_event(user, collection, text, channel=channel)
     if fmt == "stix":
-        try:
-            bundle = bulk.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(_("Not JSON: %(e)s") % {"e": exc}) from None
-        if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
-            raise InvalidInput(_("A STIX bundle has an objects list."))
-        return services.ingest_objects(
-            user, collection, bundle["objects"], raw=text, channel=channel, tlp=level
-        )
+        with bulk.collector_paused():  # parsed and stored, then freed (bulwark.core.bulk)
+            try:
+                bundle = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(_("Not JSON: %(e)s") % {"e": exc}) from None
+            if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
+                raise InvalidInput(_("A STIX bundle has an objects list."))
+            shared = services.ingest_objects(
+                user, collection, bundle["objects"], raw=text, channel=channel, tlp=level
+            )
+            del bundle
+            return shared
     pairs, refused = rows_from_text(text, fmt)
     return services.ingest_objects(
         user,

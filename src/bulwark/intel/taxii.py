@@ -410,18 +410,25 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
     body = request.read(MAX_CONTENT_LENGTH + 1)
     if len(body) > MAX_CONTENT_LENGTH:
         raise TaxiiError(413, "Request too large", f"At most {MAX_CONTENT_LENGTH} bytes.")
-    try:
-        envelope = bulk.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise TaxiiError(400, "Malformed JSON", str(exc)) from None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
-        raise TaxiiError(422, "Unprocessable envelope", "Send an envelope with an objects list.")
-    if not envelope["objects"]:
-        raise TaxiiError(422, "Unprocessable envelope", "The envelope holds no objects.")
-    requested = datetime.now(UTC)
-    shared = services.ingest_objects(
-        user, coll, envelope["objects"], raw=body.decode("utf-8", "replace"), channel="taxii"
-    )
+    # The collector stays paused from parsing to the end of the store, and the parsed
+    # objects are freed before it runs again (see bulwark.core.bulk).
+    with bulk.collector_paused():
+        try:
+            envelope = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise TaxiiError(400, "Malformed JSON", str(exc)) from None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
+            raise TaxiiError(
+                422, "Unprocessable envelope", "Send an envelope with an objects list."
+            )
+        total = len(envelope["objects"])
+        if not total:
+            raise TaxiiError(422, "Unprocessable envelope", "The envelope holds no objects.")
+        requested = datetime.now(UTC)
+        shared = services.ingest_objects(
+            user, coll, envelope["objects"], raw=body.decode("utf-8", "replace"), channel="taxii"
+        )
+        del envelope
     out = shared.outcome
     record = TaxiiStatus.objects.create(
         collection=coll,
@@ -430,7 +437,7 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
         organisation_id=shared.submission.organisation_id,
         status="complete",
         request_timestamp=requested,
-        total_count=len(envelope["objects"]),
+        total_count=total,
         success_count=len(out.successes),
         successes=out.successes,
         failure_count=len(out.failures),

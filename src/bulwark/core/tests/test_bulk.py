@@ -1,12 +1,17 @@
-"""The bulk helpers pause the cyclic collector only for their block and lose nothing."""
+"""The bulk helpers: the cyclic collector paused only for its block, SQLite's checkpoint
+after a large commit run in the background; nothing is lost either way."""
 
 import gc
+import sqlite3
 import weakref
+from contextlib import closing
 
 import orjson
 import pytest
+from django.db import connection, transaction
 
 from bulwark.core import bulk
+from bulwark.intel.models import Value
 
 
 def test_loads_parses_and_restores_the_collector() -> None:
@@ -49,3 +54,54 @@ def test_cycles_made_while_paused_are_collected_afterwards() -> None:
         assert gone() is not None  # a cycle: only the collector frees it
     gc.collect()
     assert gone() is None
+
+
+def _autocheckpoint() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return int(cursor.fetchone()[0])
+
+
+def _values(n: int, start: int = 0) -> list[Value]:
+    return [Value(kind="domain", value=f"host{i}.example.org") for i in range(start, start + n)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_commit_is_kept_and_checkpointed_in_the_background() -> None:
+    with bulk.checkpoint_later(), transaction.atomic():
+        if connection.vendor == "sqlite":
+            assert _autocheckpoint() == 0  # this commit leaves the checkpoint to the thread
+        Value.objects.bulk_create(_values(20_000))
+    assert Value.objects.count() == 20_000
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL checkpoints on its own; nothing to move
+    assert _autocheckpoint() == bulk.WAL_AUTOCHECKPOINT
+    assert bulk.checkpointer.wait()
+    # The database file alone (immutable: SQLite reads no write-ahead log) holds the rows:
+    # the background thread copied them there.
+    path = str(connection.settings_dict["NAME"])
+    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as file_only:
+        assert file_only.execute("SELECT count(*) FROM intel_value").fetchone() == (20_000,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_transaction_loses_nothing_else_and_restores_the_setting() -> None:
+    Value.objects.bulk_create(_values(10))
+    with pytest.raises(RuntimeError), bulk.checkpoint_later(), transaction.atomic():
+        Value.objects.bulk_create(_values(1000, start=10))
+        raise RuntimeError("the store failed half-way")
+    assert Value.objects.count() == 10
+    if connection.vendor == "sqlite":
+        assert _autocheckpoint() == bulk.WAL_AUTOCHECKPOINT
+    with bulk.checkpoint_later(), transaction.atomic():
+        Value.objects.bulk_create(_values(5, start=10))
+    assert Value.objects.count() == 15
+
+
+@pytest.mark.django_db
+def test_inside_an_enclosing_transaction_the_commit_checkpoints_as_usual() -> None:
+    with bulk.checkpoint_later():
+        if connection.vendor == "sqlite":
+            assert _autocheckpoint() == bulk.WAL_AUTOCHECKPOINT
+        Value.objects.bulk_create(_values(3))
+    assert Value.objects.count() == 3
