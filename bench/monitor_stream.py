@@ -49,10 +49,10 @@ def done(env: dict[str, str], *args: str) -> str:
     return out
 
 
-def follow(proc: subprocess.Popen[str], events: list[tuple[float, str]]) -> None:
+def follow(proc: subprocess.Popen[str], events: list[tuple[float, str, int]], worker: int) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
-        events.append((time.perf_counter(), line.rstrip("\n")))
+        events.append((time.perf_counter(), line.rstrip("\n"), worker))
 
 
 def main() -> None:
@@ -88,7 +88,7 @@ def main() -> None:
     publish_seconds = time.perf_counter() - started
     sent = int(out.split()[1])
 
-    events: list[tuple[float, str]] = []
+    events: list[tuple[float, str, int]] = []
     go = home / "go"  # the workers build their snapshots, then wait for this file
     workers = [
         bulwark(env, "monitor", "worker", "--nats", NATS, "--stream", stream, "--durable",
@@ -96,10 +96,12 @@ def main() -> None:
                 "--start-when", str(go))
         for _ in range(args.workers)
     ]  # fmt: skip
-    readers = [threading.Thread(target=follow, args=(w, events)) for w in workers]
+    readers = [
+        threading.Thread(target=follow, args=(w, events, i)) for i, w in enumerate(workers)
+    ]
     for reader in readers:
         reader.start()
-    while sum(line.startswith("worker ready") for _, line in events) < len(workers):
+    while sum(line.startswith("worker ready") for _, line, _ in events) < len(workers):
         if any(w.poll() is not None for w in workers):
             raise SystemExit("a worker exited before it was ready")
         time.sleep(0.1)
@@ -111,9 +113,15 @@ def main() -> None:
     errors = [w.stderr.read()[-2000:] for w in workers if w.returncode and w.stderr]
     if errors:
         raise SystemExit("worker failed: " + "\n".join(errors))
-    matched = [t for t, line in events if line.startswith("matched ")]
-    stored_at = [t for t, line in events if line.startswith("stored ")]
+    matched = [t for t, line, _ in events if line.startswith("matched ")]
+    stored_at = [t for t, line, _ in events if line.startswith("stored ")]
     seconds = max(stored_at) - min(matched)
+    # How long one worker waited at the end for the other (nothing left for it to take).
+    finished = [
+        max(t for t, line, i in events if i == w and line.startswith("stored "))
+        for w in range(len(workers))
+    ]
+    spread = max(finished) - min(finished)
     totals = done(env, "shell", "-c", (
         "from django.db.models import Sum; "
         "from bulwark.monitoring.models import ProcessedBatch as B, Sighting as S; "
@@ -144,6 +152,7 @@ def main() -> None:
         "hits_stored": hits,
         "sighting_count_total": sighted,
         "consume_seconds": round(seconds, 2),
+        "workers_finish_spread_seconds": round(spread, 3),
         "lines_per_s": round(lines / seconds),
         "target_lines_per_s": 1_500_000,
     }
