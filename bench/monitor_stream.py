@@ -96,9 +96,7 @@ def main() -> None:
                 "--start-when", str(go))
         for _ in range(args.workers)
     ]  # fmt: skip
-    readers = [
-        threading.Thread(target=follow, args=(w, events, i)) for i, w in enumerate(workers)
-    ]
+    readers = [threading.Thread(target=follow, args=(w, events, i)) for i, w in enumerate(workers)]
     for reader in readers:
         reader.start()
     while sum(line.startswith("worker ready") for _, line, _ in events) < len(workers):

@@ -14,14 +14,14 @@ import gc
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 
-__all__ = ["checkpoint_later", "checkpointer", "collector_paused", "loads"]
+__all__ = ["checkpoint_later", "checkpointer", "collector_paused", "insert_rows", "loads"]
 
 
 @contextmanager
@@ -40,6 +40,32 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """`orjson.loads` with the collector paused; raises orjson.JSONDecodeError."""
     with collector_paused():
         return orjson.loads(data)
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many rows into one table in one go, without the ORM's work per object and field
+    (which costs about 50 us a row): COPY on PostgreSQL (one round trip), one prepared
+    statement stepped per row on SQLite. Values are in the database's form already
+    (datetimes through `connection.ops.adapt_datetimefield_value`); defaults are not
+    filled in. A violated constraint raises Django's IntegrityError, as a save would."""
+    if not rows:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    names = ",".join(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            driver: Any = cursor.cursor
+            with (
+                connection.wrap_database_errors,
+                driver.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({','.join(['%s'] * len(columns))})",  # noqa: S608
+            rows,
+        )
 
 
 # --- SQLite: the checkpoint after a large commit, off the writer's path ------------------

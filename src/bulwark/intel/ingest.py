@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bulwark.constituency.models import Organisation
-from bulwark.core.bulk import collector_paused
+from bulwark.core.bulk import collector_paused, insert_rows
 from bulwark.core.tlp import TLP
 from bulwark.intel import observables as obs
 from bulwark.intel.models import (
@@ -289,7 +289,7 @@ def _write(
             )
         )  # fmt: skip
         placed.append((pk, checked, level, source))
-    _insert_many(table, cols, rows)
+    insert_rows(table, cols, rows)
     _sqlite_sequence(table, pks[-1])
     outcome.stored += len(placed)
     if ctx.red_recipient_ids:
@@ -325,7 +325,7 @@ def _write_values(placed: list[tuple[int, Checked, TLP, int | None]]) -> None:
                     _adapt(checked.valid_until), int(level),
                 )
             )  # fmt: skip
-    _insert_many(Provenance._meta.db_table, prov_cols, prov_rows)
+    insert_rows(Provenance._meta.db_table, prov_cols, prov_rows)
 
 
 def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -356,7 +356,7 @@ def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], in
     if connection.vendor == "sqlite":
         # The IMMEDIATE transaction holds the write lock: nobody else inserts meanwhile.
         pks = _allocate_ids(table, len(missing))
-        _insert_many(
+        insert_rows(
             table,
             ["id", "kind", "value", "net_key", "sighting_count", "false_positive_count"],
             [(pk, k, v, obs.net_key(k, v), 0, 0) for pk, (k, v) in zip(pks, missing, strict=True)],
@@ -419,26 +419,7 @@ def _write_indicators(placed: list[tuple[int, Checked, TLP, int | None]]) -> Non
                 _adapt(ind["valid_until"]), ind["confidence"], kind,
             )
         )  # fmt: skip
-    _insert_many(Indicator._meta.db_table, cols, rows)
-
-
-def _insert_many(table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """One prepared statement, many rows (psycopg pipelines them; sqlite3 steps them)."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        # COPY: one round trip for the whole batch instead of one per row.
-        with connection.cursor() as cursor:
-            raw_cursor: Any = cursor.cursor
-            with raw_cursor.copy(f"COPY {table} ({','.join(cols)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join(['%s'] * len(cols))})",  # noqa: S608
-            rows,
-        )
+    insert_rows(Indicator._meta.db_table, cols, rows)
 
 
 __all__ = ["Context", "Outcome", "Refused", "ensure_values", "organisation_identity", "store"]

@@ -258,19 +258,23 @@ def record_sightings(organisation: Organisation, seen: Sequence[SeenValue], sour
         return 0
     with transaction.atomic():
         ids = ingest.ensure_values(key for key, _ in normalised)
-        Sighting.objects.bulk_create(
-            Sighting(
-                value_id=ids[key], organisation=organisation, count=item.count,
-                first_seen=item.first_seen, last_seen=item.last_seen, source=source[:200],
-            )
-            for key, item in normalised
+        adapt = connection.ops.adapt_datetimefield_value
+        recorded_at = adapt(timezone.now())
+        bulk.insert_rows(  # one statement, without the ORM's work per row
+            Sighting._meta.db_table,
+            ["value_id", "organisation_id", "count", "first_seen", "last_seen", "source",
+             "false_positive", "recorded_at", "recorded_by_id"],
+            [
+                (ids[key], organisation.pk, item.count, adapt(item.first_seen),
+                 adapt(item.last_seen), source[:200], False, recorded_at, None)
+                for key, item in normalised
+            ],
         )  # fmt: skip
         totals: dict[int, tuple[int, datetime]] = {}
         for key, item in normalised:
             count, last = totals.get(ids[key], (0, item.last_seen))
             totals[ids[key]] = (count + item.count, max(last, item.last_seen))
         # One statement, sent for all values at once (psycopg pipelines executemany).
-        adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {Value._meta.db_table} SET sighting_count = sighting_count + %s, "  # noqa: S608 (model's table)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Membership, Organisation, Role, User
-from bulwark.core import audit
+from bulwark.core import audit, bulk
 from bulwark.core.models import Notification
 from bulwark.core.tasks import send_email
 from bulwark.incidents import services as incident_services
@@ -106,7 +106,9 @@ def _store_sightings(
     organisation: Organisation, rows: Mapping[Key, Mapping[str, Any]]
 ) -> list[Sighting]:
     """All rows at once: the existing sightings locked and read in one query, the new
-    ones inserted in one statement, the existing ones counted up (one UPDATE each)."""
+    ones inserted in one statement (COPY on PostgreSQL), the existing ones counted up in
+    one batch (psycopg pipelines the statements: one round trip). A stream worker stores
+    a hundred sightings per group; through the ORM that took about 0.25 ms a sighting."""
     existing = {
         (s.indicator_type, s.indicator, s.hour): s
         for s in Sighting.objects.select_for_update().filter(
@@ -124,22 +126,33 @@ def _store_sightings(
         for (itype, value, hour), row in rows.items()
         if (itype, value, hour) not in existing
     ]  # fmt: skip
-    touched = Sighting.objects.bulk_create(fresh)
-    for key, sighting in existing.items():
-        if key in rows:
-            touched.append(_count_up(sighting, rows[key]))
-    return touched
+    adapt = connection.ops.adapt_datetimefield_value
+    bulk.insert_rows(
+        Sighting._meta.db_table,
+        ["organisation_id", "indicator_type", "indicator", "indicator_ref", "score", "hour",
+         "count", "first_seen", "last_seen", "last_field"],
+        [
+            (s.organisation_id, s.indicator_type, s.indicator, s.indicator_ref, s.score,
+             adapt(s.hour), s.count, adapt(s.first_seen), adapt(s.last_seen), s.last_field)
+            for s in fresh
+        ],
+    )  # fmt: skip
+    counted = [_count_up(sighting, rows[key]) for key, sighting in existing.items() if key in rows]
+    if counted:
+        with connection.cursor() as cursor:  # the rows are locked: plain values are safe
+            cursor.executemany(
+                f"UPDATE {Sighting._meta.db_table} SET count = %s, first_seen = %s, "  # noqa: S608 (model's table)
+                "last_seen = %s WHERE id = %s",
+                [(s.count, adapt(s.first_seen), adapt(s.last_seen), s.pk) for s in counted],
+            )
+    return fresh + counted
 
 
 def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
-    """Add a row to a locked sighting; the object is updated to what was stored."""
+    """Add a row to a locked sighting, in memory (the caller writes it)."""
     sighting.count += row["count"]
     sighting.first_seen = min(sighting.first_seen, row["first"])
     sighting.last_seen = max(sighting.last_seen, row["last"])
-    Sighting.objects.filter(pk=sighting.pk).update(
-        count=F("count") + row["count"], first_seen=sighting.first_seen,
-        last_seen=sighting.last_seen,
-    )  # fmt: skip
     return sighting
 
 
@@ -153,7 +166,11 @@ def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]
             "score": row["score"],
         },
     )  # fmt: skip
-    return sighting if created else _count_up(sighting, row)
+    if created:
+        return sighting
+    _count_up(sighting, row)
+    sighting.save(update_fields=["count", "first_seen", "last_seen"])  # locked above
+    return sighting
 
 
 def _raise_alerts(sightings: list[Sighting], rows: Mapping[Key, Mapping[str, Any]]) -> int:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zstandard
 from django.core.management import call_command
 
 from bulwark.constituency.models import Organisation
@@ -45,6 +46,34 @@ def test_a_small_frame_that_inflates_to_gigabytes_is_refused_early() -> None:
     assert len(bomb) < 10_000
     with pytest.raises(codec.BatchDecodeError, match="inflates beyond"):
         codec.inflate(bomb)
+
+
+def test_frames_that_do_not_declare_their_size_are_inflated_within_the_limit() -> None:
+    """Other publishers may stream-compress (no size in the header): still read, and a
+    bomb among them is refused once the limit is passed, never inflated further."""
+    lines = HIT + MISS * 1000
+    streamed = zstandard.ZstdCompressor(level=1, write_content_size=False).compress(lines)
+    assert zstandard.frame_content_size(streamed) == codec.UNKNOWN_SIZE
+    assert codec.inflate(streamed) == lines
+    bomb = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 5_000_000)
+    with pytest.raises(codec.BatchDecodeError, match="inflates beyond 1,000,000 bytes"):
+        codec.inflate(bomb, limit=1_000_000)
+
+
+def test_a_header_that_claims_a_huge_size_is_refused_before_inflating() -> None:
+    frame = codec.compress(HIT * 10)
+    descriptor = frame[4]  # RFC 8878 3.1.1.1.1: the content size field's size, and more
+    single = descriptor >> 5 & 1
+    size_field = {0: single, 1: 2, 2: 4, 3: 8}[descriptor >> 6]
+    assert descriptor & 3 == 0  # no dictionary id
+    rest = 5 + (0 if single else 1)  # after the window descriptor, if any
+    forged = (
+        frame[:4] + bytes([descriptor | 0xC0]) + frame[5:rest]
+        + (2**60).to_bytes(8, "little") + frame[rest + size_field :]
+    )  # fmt: skip
+    assert zstandard.frame_content_size(forged) == 2**60
+    with pytest.raises(codec.BatchDecodeError, match="inflates beyond"):
+        codec.inflate(forged)
 
 
 def test_packed_batches_fit_keep_every_line_and_skip_overlong_ones(tmp_path: Path) -> None:
