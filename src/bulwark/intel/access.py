@@ -16,14 +16,17 @@ by their source organisation and the CERT only. CERT staff see every other objec
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Manager, Model, Q, QuerySet
 
 from bulwark.constituency.access import Viewer, viewer_of
 from bulwark.core.tlp import TLP
 
-__all__ = ["collection_q", "group_ids", "object_q", "restrict", "viewer_of", "visible_rows"]
+__all__ = [
+    "VisibleManager", "VisibleQuerySet", "collection_q", "group_ids", "object_q", "restrict",
+    "viewer_of", "visible_rows",
+]  # fmt: skip
 
 PUBLISHED = "published"
 
@@ -184,3 +187,26 @@ def visible_rows(everything: QuerySet[Any], user: Any, prefix: str = "") -> Quer
     rows = _narrow(everything, viewer, prefix)
     _rows[key] = (now, viewer, rows)
     return rows.all()
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+class VisibleQuerySet(QuerySet[_M]):
+    """Rows of shared intelligence: `visible_to` applies `object_q` to the STIX object
+    reached through `visibility_prefix` ("" for the object itself)."""
+
+    visibility_prefix = ""
+
+    def visible_to(self, user: Any) -> "VisibleQuerySet[_M]":
+        return restrict(self, user, self.visibility_prefix)  # type: ignore[return-value]
+
+
+class VisibleManager(Manager[_M]):
+    """`Model.objects.visible_to(user)`: the queryset's rule, with the filter built once
+    per viewer (`visible_rows`)."""
+
+    def visible_to(self, user: Any) -> VisibleQuerySet[_M]:
+        everything = self.get_queryset()
+        prefix = getattr(everything, "visibility_prefix", "")
+        return visible_rows(everything, user, prefix)  # type: ignore[return-value]

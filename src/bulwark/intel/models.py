@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation
 from bulwark.core.tlp import TLP
+from bulwark.intel.access import VisibleManager, VisibleQuerySet
 
 TLP_CHOICES = [(level.value, level.label) for level in TLP]
 
@@ -133,19 +134,11 @@ class Collection(models.Model):
         return self.title
 
 
-class StixObjectQuerySet(models.QuerySet["StixObject"]):
-    def visible_to(self, user: Any) -> "StixObjectQuerySet":
-        from bulwark.intel.access import restrict
-
-        return restrict(self, user, "")  # type: ignore[return-value]
+class StixObjectQuerySet(VisibleQuerySet["StixObject"]):
+    """Visibility on the object itself (no prefix)."""
 
 
-class StixObjectManager(models.Manager.from_queryset(StixObjectQuerySet)):  # type: ignore[misc]
-    def visible_to(self, user: Any) -> "StixObjectQuerySet":
-        """The same rule as the queryset's, with the filter built once per viewer."""
-        from bulwark.intel.access import visible_rows
-
-        return visible_rows(self.get_queryset(), user, "")  # type: ignore[return-value]
+StixObjectManager = VisibleManager.from_queryset(StixObjectQuerySet)
 
 
 class StixObject(models.Model):
@@ -260,19 +253,11 @@ class Value(models.Model):
         return f"{self.kind}:{self.value}"
 
 
-class ProvenanceQuerySet(models.QuerySet["Provenance"]):
-    def visible_to(self, user: Any) -> "ProvenanceQuerySet":
-        from bulwark.intel.access import restrict
-
-        return restrict(self, user, "stix_object__")  # type: ignore[return-value]
+class ProvenanceQuerySet(VisibleQuerySet["Provenance"]):
+    visibility_prefix = "stix_object__"
 
 
-class ProvenanceManager(models.Manager.from_queryset(ProvenanceQuerySet)):  # type: ignore[misc]
-    def visible_to(self, user: Any) -> "ProvenanceQuerySet":
-        """The same rule as the queryset's, with the filter built once per viewer."""
-        from bulwark.intel.access import visible_rows
-
-        return visible_rows(self.get_queryset(), user, "stix_object__")  # type: ignore[return-value]
+ProvenanceManager = VisibleManager.from_queryset(ProvenanceQuerySet)
 
 
 class Provenance(models.Model):
@@ -314,19 +299,11 @@ class Provenance(models.Model):
         return f"{self.value_id} in {self.stix_object_id}"
 
 
-class IndicatorQuerySet(models.QuerySet["Indicator"]):
-    def visible_to(self, user: Any) -> "IndicatorQuerySet":
-        from bulwark.intel.access import restrict
-
-        return restrict(self, user, "stix_object__")  # type: ignore[return-value]
+class IndicatorQuerySet(VisibleQuerySet["Indicator"]):
+    visibility_prefix = "stix_object__"
 
 
-class IndicatorManager(models.Manager.from_queryset(IndicatorQuerySet)):  # type: ignore[misc]
-    def visible_to(self, user: Any) -> "IndicatorQuerySet":
-        """The same rule as the queryset's, with the filter built once per viewer."""
-        from bulwark.intel.access import visible_rows
-
-        return visible_rows(self.get_queryset(), user, "stix_object__")  # type: ignore[return-value]
+IndicatorManager = VisibleManager.from_queryset(IndicatorQuerySet)
 
 
 class Indicator(models.Model):
