@@ -114,7 +114,7 @@ def run_bulwark(data: bytes, router: Any, batch: int) -> dict[str, Any]:
     from bulwark.exchange.engine.formats.base import Context
     from bulwark.exchange.engine.pipeline import bounded, prepare
     from bulwark.exchange.models import Report
-    from bulwark.exchange.store import Counts, store_batch
+    from bulwark.exchange.store import Counts, encoded, store_batch
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE exchange_event, exchange_quarantined, exchange_report CASCADE")
@@ -125,7 +125,7 @@ def run_bulwark(data: bytes, router: Any, batch: int) -> dict[str, Any]:
     ctx = Context(file_name="2026-11-20-scan_ntp-bench-geo.csv")
     items = formats.parse("shadowserver", io.BytesIO(data), ctx)
     batches = prepare(items, router, observed_at="2026-11-20T12:00:00+00:00", batch_size=batch)
-    for b in bounded(batches, maxsize=4):
+    for b in bounded(encoded(report.pk, batches, connection.vendor), maxsize=4):
         counts.add(store_batch(report.pk, b))
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu0

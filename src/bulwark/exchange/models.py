@@ -192,8 +192,17 @@ class EventQuerySet(models.QuerySet["Event"]):
 
 class Event(models.Model):
     # FK indexes are left out where a composite index below starts with the column.
+    # The report and recipient references are not database constraints: PostgreSQL checks
+    # a constraint row by row at commit, a quarter of the time of storing a batch
+    # (docs/architecture.md). Both ids come from rows that exist when the batch is stored
+    # (the report is created first, the router is compiled from organisations) and both
+    # are PROTECT, so Django refuses to delete a report or an organisation with events.
     report = models.ForeignKey(
-        Report, on_delete=models.PROTECT, related_name="events", db_index=False
+        Report,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     record_no = models.IntegerField(_("line / record"))
     event_id = models.UUIDField(_("event id"))  # shown, not searched: no index to maintain
@@ -219,6 +228,7 @@ class Event(models.Model):
         on_delete=models.PROTECT,
         related_name="exchange_events",
         db_index=False,
+        db_constraint=False,
     )
     # Set when the report turns out to come from a foreign CERT (its ticket is known only
     # once the whole report is read): the statistics count these events by category
@@ -239,6 +249,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="events",
+        db_index=False,  # the partial index below: new events have none
     )
 
     objects = EventQuerySet.as_manager()
@@ -262,6 +273,11 @@ class Event(models.Model):
                 fields=["time_observation", "classification_type", "recipient"],
                 condition=models.Q(from_foreign=True),
                 name="exch_event_foreign",
+            ),
+            models.Index(
+                fields=["notification"],
+                condition=models.Q(notification__isnull=False),
+                name="exch_event_notification",
             ),
         ]
 

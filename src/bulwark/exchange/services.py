@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,7 +34,7 @@ from bulwark.exchange.models import (
     raw_path,
 )
 from bulwark.exchange.routing import current_router
-from bulwark.exchange.store import Counts, store_batch
+from bulwark.exchange.store import Counts, encoded, store_batch
 
 DEDUPE_WINDOW = int(os.environ.get("BULWARK_EXCHANGE_DEDUPE_SECONDS", str(24 * 3600)))
 Progress = Callable[[Counts], None]
@@ -152,7 +152,8 @@ def process(
                 window_seconds=DEDUPE_WINDOW,
                 batch_size=batch_size,
             )
-            for batch in bounded(batches, maxsize=4):
+            ready = encoded(report.pk, batches, connection.vendor)
+            for batch in bounded(ready, maxsize=4):
                 counts.add(store_batch(report.pk, batch))
                 if progress is not None:
                     progress(counts)

@@ -8,6 +8,7 @@ A lost race against a row of the *same report and record* is a replay after a cr
 """
 
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -157,7 +158,7 @@ def _copy_line(report_id: int, p: Prepared) -> str:
     ) + "\n"  # fmt: skip
 
 
-def _insert_postgresql(lines: list[str]) -> set[str]:
+def _insert_postgresql(data: bytes) -> set[str]:
     """COPY into a session temporary table, then one INSERT ... SELECT ... ON CONFLICT:
     the same atomic claim on the unique key, without binding 22 parameters per row."""
     table = Event._meta.db_table
@@ -169,7 +170,7 @@ def _insert_postgresql(lines: list[str]) -> set[str]:
             f"SELECT {columns} FROM {table} WITH NO DATA"
         )
         with cursor.copy(f"COPY {table}_in ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines).encode())
+            copy.write(data)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_in "  # noqa: S608
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
@@ -179,24 +180,53 @@ def _insert_postgresql(lines: list[str]) -> set[str]:
     return inserted
 
 
+@dataclass
+class Encoded:
+    """A batch's events ready for the database: the first of several equal events (the
+    rest are duplicates within the batch) and their rows in the vendor's form."""
+
+    report_id: int
+    vendor: str
+    unique: dict[str, Prepared]
+    in_batch_duplicates: int
+    payload: Any  # COPY data (postgresql) or a list of row tuples
+
+
+def encode(report_id: int, batch: Batch, vendor: str) -> Encoded:
+    # Within one batch the first of several equal events wins, as it would across batches.
+    unique: dict[str, Prepared] = {}
+    for prepared in batch.events:
+        unique.setdefault(prepared.dedupe_key, prepared)
+    payload: Any
+    if vendor == "postgresql":
+        payload = "".join([_copy_line(report_id, p) for p in unique.values()]).encode()
+    else:
+        payload = [_row(report_id, p) for p in unique.values()]
+    return Encoded(report_id, vendor, unique, len(batch.events) - len(unique), payload)
+
+
+def encoded(report_id: int, batches: Iterable[Batch], vendor: str) -> Iterator[Batch]:
+    """The batches with their rows encoded: run it in the parser's thread (`bounded`) so the
+    storing thread only waits for the database."""
+    for batch in batches:
+        batch.encoded = encode(report_id, batch, vendor)
+        yield batch
+
+
 def store_batch(report_id: int, batch: Batch) -> Counts:
     counts = Counts(read=len(batch), rejected=len(batch.rejected))
     counts.rejected_lines = [item.number for item in batch.rejected]
-    # Within one batch the first of several equal events wins, as it would across batches.
-    unique: dict[str, Prepared] = {}
-    in_batch_duplicates = 0
-    for prepared in batch.events:
-        if prepared.dedupe_key in unique:
-            in_batch_duplicates += 1
-        else:
-            unique[prepared.dedupe_key] = prepared
+    ready = batch.encoded
+    if ready is None or (ready.report_id, ready.vendor) != (report_id, connection.vendor):
+        ready = encode(report_id, batch, connection.vendor)
+    unique = ready.unique
     with transaction.atomic():
         if not unique:
             inserted: set[str] = set()
-        elif connection.vendor == "postgresql":
-            inserted = _insert_postgresql([_copy_line(report_id, p) for p in unique.values()])
+        elif ready.vendor == "postgresql":
+            inserted = _insert_postgresql(ready.payload)
         else:
-            inserted = _insert([_row(report_id, p) for p in unique.values()])
+            inserted = _insert(ready.payload)
         lost = [k for k in unique if k not in inserted]
         replayed: set[str] = set()
         if lost:
@@ -219,7 +249,7 @@ def store_batch(report_id: int, batch: Batch) -> Counts:
                 ],
                 ignore_conflicts=True,
             )
-    counts.duplicates = in_batch_duplicates + len(lost) - len(replayed)
+    counts.duplicates = ready.in_batch_duplicates + len(lost) - len(replayed)
     for key, prepared in unique.items():
         if key in inserted or key in replayed:
             counts.events += 1

@@ -33,6 +33,8 @@ class Prepared:
 class Batch:
     events: list[Prepared] = field(default_factory=list)
     rejected: list[Item] = field(default_factory=list)  # item.error says why
+    # What the store made of the events ahead of time (in the parser's thread), if it did.
+    encoded: Any = None
 
     def __len__(self) -> int:
         return len(self.events) + len(self.rejected)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db.models import ProtectedError
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.models import AuditEntry
@@ -265,3 +266,19 @@ def test_router_follows_constituency_changes(constituency: Any) -> None:
     services.ingest(None, io.BytesIO(data), file_name=SHADOW)
     newest = Event.objects.filter(source_ip="198.18.12.7").order_by("-id").first()
     assert newest is not None and newest.recipient is None
+
+
+def test_recipients_and_reports_with_events_cannot_be_deleted(
+    constituency: dict[str, Organisation],
+) -> None:
+    """The event table's references are not database constraints (docs/architecture.md):
+    Django's PROTECT is what keeps an event's recipient and report from disappearing."""
+    result = ingest(SHADOW)
+    taipower = constituency["Taipower"]
+    assert Event.objects.filter(recipient=taipower).exists()
+    with pytest.raises(ProtectedError):
+        taipower.delete()
+    with pytest.raises(ProtectedError):
+        result.report.delete()
+    assert Organisation.objects.filter(pk=taipower.pk).exists()
+    assert Report.objects.filter(pk=result.report.pk).exists()
