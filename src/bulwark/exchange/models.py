@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation
 from bulwark.exchange.engine.formats import FORMATS
+from bulwark.exchange.engine.rows import restore
 from bulwark.incidents.taxonomy import TYPE_CHOICES
 
 FORMAT_CHOICES = [(f, f) for f in FORMATS]
@@ -190,6 +191,18 @@ class EventQuerySet(models.QuerySet["Event"]):
         return self.filter(recipient_id__in=viewer.own_org_ids)
 
 
+class BlockRangeIndex(models.Index):
+    """A BRIN index on PostgreSQL, a B-tree elsewhere. For a column that grows with the
+    insertion order (the report, the time received), BRIN keeps one summary per 128
+    table pages: nearly free to keep up on insert, where a B-tree took a twentieth of the
+    time of storing a batch, and still finds a report's events or a day's in a few pages."""
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.vendor == "postgresql":
+            using = " USING brin"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class Event(models.Model):
     # FK indexes are left out where a composite index below starts with the column.
     # The report and recipient references are not database constraints: PostgreSQL checks
@@ -239,8 +252,9 @@ class Event(models.Model):
     suppressed_by = models.ForeignKey(
         Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    # The whole event as IntelMQ JSON, stored as text: PostgreSQL parsing it into jsonb
-    # cost a fifth of the insert time, and searches use the columns above.
+    # The event as IntelMQ JSON without what the columns above hold exactly (rows.slim;
+    # `fields` puts it back), stored as text: PostgreSQL parsing it into jsonb cost a fifth
+    # of the insert time, and searches use the columns.
     data = models.TextField(_("event"))
     notification = models.ForeignKey(
         "Notification",
@@ -262,8 +276,8 @@ class Event(models.Model):
             models.Index(fields=["recipient", "classification_type"], name="exch_event_rcpt"),
             models.Index(fields=["source_ip"], name="exch_event_ip"),
             models.Index(fields=["source_asn"], name="exch_event_asn"),
-            models.Index(fields=["time_observation"], name="exch_event_received"),
-            models.Index(fields=["report", "record_no"], name="exch_event_record"),
+            BlockRangeIndex(fields=["time_observation"], name="exch_event_received_brin"),
+            BlockRangeIndex(fields=["report"], name="exch_event_report_brin"),
             models.Index(
                 fields=["recipient", "classification_type", "id"],
                 condition=models.Q(notification__isnull=True, suppressed_by__isnull=True),
@@ -286,9 +300,20 @@ class Event(models.Model):
 
     @property
     def fields(self) -> dict[str, Any]:
-        """The event in IntelMQ field names."""
-        value: dict[str, Any] = orjson.loads(self.data)
-        return value
+        """The event in IntelMQ field names (`data` and the columns that hold the rest)."""
+        return restore(
+            orjson.loads(self.data),
+            taxonomy=self.taxonomy,
+            classification_type=self.classification_type,
+            identifier=self.identifier,
+            source_port=self.source_port,
+            source_asn=self.source_asn,
+            source_fqdn=self.source_fqdn,
+            feed_name=self.feed_name,
+            feed_provider=self.feed_provider,
+            time_source=self.time_source,
+            time_observation=self.time_observation,
+        )
 
 
 class Quarantined(models.Model):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, OrganisationKind
-from bulwark.core import audit
+from bulwark.core import audit, bulk
 from bulwark.exchange import sealing, taxii
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
@@ -153,10 +153,11 @@ def process(
                 batch_size=batch_size,
             )
             ready = encoded(report.pk, batches, connection.vendor)
-            for batch in bounded(ready, maxsize=4):
-                counts.add(store_batch(report.pk, batch))
-                if progress is not None:
-                    progress(counts)
+            with bulk.quick_handoff():  # the storing thread waits on the database
+                for batch in bounded(ready, maxsize=4):
+                    counts.add(store_batch(report.pk, batch))
+                    if progress is not None:
+                        progress(counts)
     except ReportError as exc:
         return _fail(actor, report, counts, str(exc))
     report.status = Report.Status.DONE

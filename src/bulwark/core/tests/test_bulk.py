@@ -3,6 +3,8 @@ after a large commit run in the background; nothing is lost either way."""
 
 import gc
 import sqlite3
+import sys
+import threading
 import weakref
 from contextlib import closing
 
@@ -105,3 +107,27 @@ def test_inside_an_enclosing_transaction_the_commit_checkpoints_as_usual() -> No
             assert _autocheckpoint() == bulk.WAL_AUTOCHECKPOINT
         Value.objects.bulk_create(_values(3))
     assert Value.objects.count() == 3
+
+
+def test_quick_handoff_restores_the_switch_interval_when_the_last_block_ends() -> None:
+    before = sys.getswitchinterval()
+    entered, release = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with bulk.quick_handoff():
+            entered.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=other_thread)
+    with bulk.quick_handoff():
+        assert sys.getswitchinterval() == pytest.approx(bulk.QUICK_SWITCH_SECONDS)
+        worker.start()
+        assert entered.wait(5)
+    # This block ended first: the other thread's block still runs with the short interval.
+    assert sys.getswitchinterval() == pytest.approx(bulk.QUICK_SWITCH_SECONDS)
+    release.set()
+    worker.join(5)
+    assert sys.getswitchinterval() == pytest.approx(before)
+    with pytest.raises(RuntimeError), bulk.quick_handoff():
+        raise RuntimeError("the store failed")
+    assert sys.getswitchinterval() == pytest.approx(before)

@@ -14,9 +14,10 @@ A suppression rule (recipient and/or type and/or network) then marks the event
 suppressed: it is stored and searchable but never notified.
 """
 
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytricia  # type: ignore[import-not-found]
 
@@ -58,6 +59,46 @@ class Route(NamedTuple):
 
 UNROUTED = Route(None, VIA_UNROUTED)
 _SOURCE_KEYS = frozenset({"source.ip", "source.asn", "source.fqdn", "source.url"})
+# At most this many /24 blocks are expanded into the block table (about 100 bytes each).
+BLOCK_BUDGET = 1 << 22
+_SPLIT = Route(None, "split")  # a /24 holding a longer prefix: ask the tree
+
+
+def _blocks(prefixes: Any, budget: int) -> tuple[dict[int, Route], bool]:
+    """IPv4 claims as a table of /24 blocks -> route of the longest prefix of /24 or
+    shorter covering the block; a block that also holds a longer prefix is _SPLIT. A
+    dict lookup is one probe, where the tree walks up to 24 nodes scattered in memory (a
+    third of the pipeline's routing time). Prefixes too wide for the budget are left out,
+    widest first, so every block in the table is still right; `complete` says whether a
+    block missing from the table is unclaimed."""
+    by_length: list[tuple[int, int, Route]] = []
+    longer: list[int] = []
+    for prefix in prefixes:
+        if ":" in prefix:
+            continue
+        network, _, length_text = prefix.partition("/")
+        length = int(length_text)
+        start = int.from_bytes(socket.inet_aton(network), "big")
+        if length > 24:
+            longer.append(start >> 8)
+        else:
+            by_length.append((length, start >> 8, prefixes[prefix]))
+    by_length.sort(key=lambda entry: entry[0])
+    size = 0
+    first = len(by_length)
+    while first > 0 and size + (1 << (24 - by_length[first - 1][0])) <= budget:
+        first -= 1
+        size += 1 << (24 - by_length[first][0])
+    table: dict[int, Route] = {}
+    for length, block, route in by_length[first:]:
+        if length == 24:
+            table[block] = route
+        else:
+            for covered in range(block, block + (1 << (24 - length))):
+                table[covered] = route
+    for block in longer:
+        table[block] = _SPLIT
+    return table, first == 0
 
 
 class Router:
@@ -104,6 +145,7 @@ class Router:
                 tree[rule.network] = True
                 self._rule_trees[rule] = tree
         self.size = len(self._prefixes) + len(self._asns) + len(self._domains)
+        self._v4_blocks, self._v4_complete = _blocks(self._prefixes, BLOCK_BUDGET)
 
     def route(self, event: Event) -> Route:
         side = "source" if _SOURCE_KEYS.intersection(event) else "destination"
@@ -121,7 +163,16 @@ class Router:
 
     def _claimed(self, ip: str | None, asn: int | None, fqdn: str | None) -> Route | None:
         if ip is not None:
-            found: Route | None = self._prefixes.get(ip)
+            found: Route | None
+            if ":" in ip:  # IPv6 (IPv4-mapped ones too)
+                found = self._prefixes.get(ip)
+            else:  # canonical dotted quad (`normalise`)
+                try:
+                    found = self._v4_blocks.get(int.from_bytes(socket.inet_aton(ip), "big") >> 8)
+                except OSError:
+                    found = _SPLIT
+                if found is _SPLIT or (found is None and not self._v4_complete):
+                    found = self._prefixes.get(ip)
             if found is not None:
                 return found
         if asn is not None:

@@ -1,7 +1,13 @@
 """Routing table cases: nested prefixes, IPv6, AS fallback, domain label boundaries,
 abroad vs at home, unrouted, overrides and suppressions. Pure engine, no database."""
 
+import ipaddress
+import random
+
+import pytest
+
 from bulwark.constituency.networks import Claim
+from bulwark.exchange.engine import router as router_module
 from bulwark.exchange.engine.event import normalise
 from bulwark.exchange.engine.router import Router, Rule
 
@@ -118,3 +124,42 @@ def test_a_million_prefixes_compile_and_route() -> None:
     claims = [Claim("cidr", f"10.{i >> 8 & 255}.{i & 255}.0/24", i) for i in range(60_000)]
     r = Router(claims)
     assert r.route(normalise({"source.ip": "10.1.2.3"})).recipient == (1 << 8) + 2
+
+
+@pytest.mark.parametrize("budget", [router_module.BLOCK_BUDGET, 5000, 0])
+def test_ipv4_block_table_agrees_with_a_brute_force_longest_prefix_match(
+    budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random nested claims from /8 to /32 (ties included), addresses inside and around
+    them: the /24 block table (complete, cut short by its budget, or empty) routes every
+    address like a linear longest-prefix search over the claims does."""
+    complete = budget == router_module.BLOCK_BUDGET
+    monkeypatch.setattr(router_module, "BLOCK_BUDGET", budget)
+    rng = random.Random(20261203)
+    claims: list[Claim] = []
+    for owner in range(1, 400):
+        length = rng.choice([8, 12, 16, 20, 22, 23, 24, 24, 24, 25, 28, 30, 32])
+        base = (10 << 24) | rng.randrange(1 << 22) << 2 if length > 8 else 10 << 24
+        network = ipaddress.ip_network((base, length), strict=False)
+        claims.append(Claim("cidr", str(network), owner))
+    claims.append(Claim("cidr", claims[5].value, 1000))  # a tie: the lower owner wins
+    r = Router(claims)
+    assert r._v4_complete == complete
+    expanded = [v for v in r._v4_blocks.values() if v is not router_module._SPLIT]
+    assert len(expanded) <= budget and (len(expanded) > 0) == (budget > 0)
+    networks = [(ipaddress.ip_network(c.value), int(c.owner)) for c in claims]  # type: ignore[call-overload]
+
+    def expected(address: ipaddress.IPv4Address) -> int | None:
+        best: tuple[int, int] | None = None
+        for network, owner in networks:
+            if address in network:
+                key = (-network.prefixlen, owner)
+                best = key if best is None or key < best else best
+        return None if best is None else best[1]
+
+    probes = [n.network_address + rng.randrange(n.num_addresses) for n, _ in networks]
+    probes += [ipaddress.IPv4Address((10 << 24) | rng.randrange(1 << 24)) for _ in range(500)]
+    probes += [ipaddress.IPv4Address("11.0.0.1"), ipaddress.IPv4Address("9.255.255.255")]
+    for address in probes:
+        got = r.route(normalise({"source.ip": str(address)}))
+        assert got.recipient == expected(address), address
