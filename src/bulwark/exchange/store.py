@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 
 from bulwark.exchange.engine.formats.base import clip
 from bulwark.exchange.engine.pipeline import Batch
-from bulwark.exchange.engine.rows import COLUMNS, COPY_COLUMNS, encode, encoded
+from bulwark.exchange.engine.rows import COLUMNS, COPY_COLUMNS, Tally, encode, encoded
 from bulwark.exchange.models import Event, Quarantined
 
 __all__ = ["Counts", "encoded", "store_batch"]
@@ -83,14 +83,18 @@ def _insert(rows: list[tuple[Any, ...]]) -> set[str]:
 
 
 def _stored(keys: list[str]) -> dict[str, tuple[int, int]]:
-    """The events already stored under these dedupe keys: key -> (report, record)."""
+    """The events already stored under these dedupe keys: key -> (report, record).
+
+    The keys travel as one text parameter and are looked up one by one in the unique
+    index: with `dedupe_key = ANY(<5,000 keys>)` the planner chose to scan the whole table
+    (19 ms a batch at 95 k events, growing with the table; 7 ms this way, at any size)."""
     table = Event._meta.db_table
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         cursor.execute(
             f"SELECT dedupe_key, report_id, record_no FROM {table} "  # noqa: S608
-            "WHERE dedupe_key = ANY(string_to_array(%s, ',')::uuid[])",
-            [",".join(keys)],  # one text parameter: a third of the time of a text[]
+            "WHERE dedupe_key IN (SELECT unnest(string_to_array(%s, ',')::uuid[]))",
+            [",".join(keys)],
         )
         return {_hex(key): (report, record) for key, report, record in cursor.fetchall()}
 
@@ -192,17 +196,12 @@ def store_batch(report_id: int, batch: Batch) -> Counts:
         if report == report_id and record == unique[key].number
     }  # fmt: skip
     counts.duplicates = ready.in_batch_duplicates + len(lost) - len(replayed)
-    for key, prepared in unique.items():
-        if key not in lost or key in replayed:
-            counts.events += 1
-            route = prepared.route
-            if route.recipient is None:
-                counts.unrouted += 1
-            else:
-                counts.routed += 1
-                counts.by_recipient[route.recipient] = (
-                    counts.by_recipient.get(route.recipient, 0) + 1
-                )
-                if route.suppressed_by is not None:
-                    counts.suppressed += 1
+    counts.events = len(unique) - len(lost) + len(replayed)
+    tally = ready.tally
+    if len(lost) > len(replayed):  # the batch's tally, less the events it did not store
+        tally = Tally(tally.routed, tally.unrouted, tally.suppressed, dict(tally.by_recipient))
+        tally.add((unique[k].route for k in lost if k not in replayed), sign=-1)
+    counts.routed, counts.unrouted = tally.routed, tally.unrouted
+    counts.suppressed = tally.suppressed
+    counts.by_recipient = {k: v for k, v in tally.by_recipient.items() if v}
     return counts

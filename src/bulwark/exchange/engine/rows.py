@@ -3,7 +3,7 @@ line for PostgreSQL, a tuple for SQLite. Pure: no Django; compiled with Cython l
 rest of the hot path (setup.py)."""
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,6 +204,28 @@ class Encoded:
     unique: dict[str, Prepared]
     in_batch_duplicates: int
     payload: list[Any]  # per unique event: a COPY line (postgresql) or a row tuple
+    tally: "Tally"  # of all unique events; the store takes away those it did not store
+
+
+@dataclass
+class Tally:
+    routed: int = 0
+    unrouted: int = 0
+    suppressed: int = 0
+    by_recipient: dict[int, int] = field(default_factory=dict)
+
+    def add(self, routes: Iterable[Route], sign: int = 1) -> "Tally":
+        by_recipient = self.by_recipient
+        for route in routes:
+            recipient = route.recipient
+            if recipient is None:
+                self.unrouted += sign
+            else:
+                self.routed += sign
+                by_recipient[recipient] = by_recipient.get(recipient, 0) + sign
+                if route.suppressed_by is not None:
+                    self.suppressed += sign
+        return self
 
 
 def encode(report_id: int, batch: Batch, vendor: str) -> Encoded:
@@ -217,7 +239,8 @@ def encode(report_id: int, batch: Batch, vendor: str) -> Encoded:
         payload = [_copy_line(prefix, p).encode() for p in unique.values()]
     else:
         payload = [_row(report_id, p) for p in unique.values()]
-    return Encoded(report_id, vendor, unique, len(batch.events) - len(unique), payload)
+    tally = Tally().add(p.route for p in unique.values())
+    return Encoded(report_id, vendor, unique, len(batch.events) - len(unique), payload, tally)
 
 
 def encoded(report_id: int, batches: Iterable[Batch], vendor: str) -> Iterator[Batch]:

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from bulwark.constituency.models import Organisation
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
+from bulwark.exchange.engine.pipeline import DEFAULT_BATCH
 from bulwark.exchange.models import Cadence, Channel, RecipientSettings, Report
 from bulwark.exchange.store import Counts
 
@@ -28,7 +29,9 @@ class Command(BaseCommand):
         ingest.add_argument("--format", choices=FORMATS, default="", help="Detected if omitted.")
         ingest.add_argument("--feed", default="", help="Feed name for the events.")
         ingest.add_argument("--mapping", default="", help="Saved column mapping (csv/json).")
-        ingest.add_argument("--batch", type=int, default=2000, help="Events per transaction.")
+        ingest.add_argument(
+            "--batch", type=int, default=DEFAULT_BATCH, help="Events per transaction."
+        )
         ingest.add_argument("--quiet", action="store_true", help="No progress line.")
         sub.add_parser("notify", help="Gather due notifications and send them (with retries).")
         poll = sub.add_parser("poll-mail", help="Read new messages from the inbound Maildir.")
