@@ -278,10 +278,16 @@ class Event(models.Model):
             models.Index(fields=["source_asn"], name="exch_event_asn"),
             BlockRangeIndex(fields=["time_observation"], name="exch_event_received_brin"),
             BlockRangeIndex(fields=["report"], name="exch_event_report_brin"),
+            # The events still to notify, in id order (notify.aggregate): new events go
+            # to its right edge. Keyed by recipient and type it cost a fifth of the time
+            # of storing a batch (inserts all over the index, no key deduplication).
             models.Index(
-                fields=["recipient", "classification_type", "id"],
-                condition=models.Q(notification__isnull=True, suppressed_by__isnull=True),
-                name="exch_event_to_notify",
+                fields=["id"],
+                include=["recipient", "classification_type"],
+                condition=models.Q(
+                    notification__isnull=True, suppressed_by__isnull=True, recipient__isnull=False
+                ),
+                name="exch_event_pending",
             ),
             models.Index(
                 fields=["time_observation", "classification_type", "recipient"],

@@ -23,7 +23,6 @@ import orjson
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -75,25 +74,32 @@ def address_of(org: Organisation, prefs: RecipientSettings | None) -> str:
 
 
 def aggregate(now: datetime | None = None) -> list[Notification]:
-    """Gather unnotified, unsuppressed, routed events into notifications that are due."""
+    """Gather unnotified, unsuppressed, routed events into notifications that are due.
+
+    One pass over the pending events in id order (the partial index `exch_event_pending`,
+    which holds only those and grows at its right edge, so storing an event costs it
+    little), grouped here by recipient and type, at most MAX_EVENTS_PER_NOTIFICATION each."""
     now = now or timezone.now()
-    created = []
+    groups: dict[tuple[int, str], list[int]] = {}
     pending = (
         Event.objects.filter(
             notification__isnull=True, suppressed_by__isnull=True, recipient__isnull=False
         )
-        .values("recipient_id", "classification_type")
-        .annotate(n=Count("id"))
-        .order_by("recipient_id", "classification_type")
+        .order_by("id")
+        .values_list("id", "recipient_id", "classification_type")
     )
+    for event_id, recipient_id, ctype in pending.iterator(chunk_size=10_000):
+        ids = groups.setdefault((recipient_id, ctype), [])
+        if len(ids) < MAX_EVENTS_PER_NOTIFICATION:
+            ids.append(event_id)
     prefs = {p.organisation_id: p for p in RecipientSettings.objects.all()}
-    for group in pending:
-        recipient_id = group["recipient_id"]
+    created = []
+    for (recipient_id, ctype), ids in sorted(groups.items()):
         setting = prefs.get(recipient_id)
         if setting is not None and not setting.enabled:
             continue
         cadence = setting.cadence if setting else Cadence.DAILY
-        notification = _gather(recipient_id, group["classification_type"], cadence, setting, now)
+        notification = _gather(recipient_id, ctype, ids, cadence, setting, now)
         if notification is not None:
             created.append(notification)
     return created
@@ -102,19 +108,11 @@ def aggregate(now: datetime | None = None) -> list[Notification]:
 def _gather(
     recipient_id: int,
     ctype: str,
+    ids: list[int],
     cadence: str,
     setting: RecipientSettings | None,
     now: datetime,
 ) -> Notification | None:
-    events = Event.objects.filter(
-        recipient_id=recipient_id,
-        classification_type=ctype,
-        notification__isnull=True,
-        suppressed_by__isnull=True,
-    ).order_by("id")
-    ids = list(events.values_list("id", flat=True)[:MAX_EVENTS_PER_NOTIFICATION])
-    if not ids:
-        return None
     key = f"{recipient_id}/{ctype}/{period_key(cadence, now, ids[-1])}"
     try:
         with transaction.atomic():
