@@ -58,7 +58,7 @@ class Route(NamedTuple):
 
 
 UNROUTED = Route(None, VIA_UNROUTED)
-_SOURCE_KEYS = frozenset({"source.ip", "source.asn", "source.fqdn", "source.url"})
+_SOURCE_KEYS = ("source.ip", "source.asn", "source.fqdn", "source.url")
 # At most this many /24 blocks are expanded into the block table (about 100 bytes each).
 BLOCK_BUDGET = 1 << 22
 _SPLIT = Route(None, "split")  # a /24 holding a longer prefix: ask the tree
@@ -148,7 +148,7 @@ class Router:
         self._v4_blocks, self._v4_complete = _blocks(self._prefixes, BLOCK_BUDGET)
 
     def route(self, event: Event) -> Route:
-        side = "source" if _SOURCE_KEYS.intersection(event) else "destination"
+        side = "source" if any([key in event for key in _SOURCE_KEYS]) else "destination"
         ip = event.get(f"{side}.ip")
         asn = event.get(f"{side}.asn")
         fqdn = event.get(f"{side}.fqdn")
