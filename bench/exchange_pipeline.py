@@ -229,6 +229,13 @@ def main() -> None:
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if changed:  # measured with uncommitted changes to the code
+        commit += "-dirty"
     result = {
         "bench": "exchange_pipeline",
         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
