@@ -14,8 +14,8 @@ Every extension is optional: when it cannot be compiled, Python imports the sour
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# Modules of src/ compiled from their Python source (bulwark.exchange.tests checks that
-# each compiled one is newer than its source: `make install` rebuilds them).
+# Modules of src/ compiled from their Python source (exchange/tests/test_compiled.py reads
+# this list and checks each is compiled and newer than its source: `make install`).
 COMPILED_SOURCES = [
     "bulwark.exchange.engine.event",
     "bulwark.exchange.engine.router",
