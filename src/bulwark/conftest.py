@@ -13,7 +13,8 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.constituency import services
+from bulwark.constituency import rules, services
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
 
@@ -126,9 +127,12 @@ def sign_in(client: Client, user: User) -> Client:
 
 
 def bearer(user: User, scopes: list[str] | None = None) -> dict[str, str]:
-    _token, secret = services.create_api_token(
-        None, user, name="test", scopes=scopes or ALL_SCOPES, days=1
-    )
+    """A token with the given scopes, or by default those of ALL_SCOPES the user's roles
+    allow (a token can never carry more)."""
+    if scopes is None:
+        allowed = rules.token_scopes(viewer_of(user))
+        scopes = [s for s in ALL_SCOPES if s in allowed]
+    _token, secret = services.create_api_token(None, user, name="test", scopes=scopes, days=1)
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 

@@ -156,6 +156,10 @@ OTP_TOTP_ISSUER = "Bulwark"
 # Login throttling: failures per username and per client address inside the window.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("BULWARK_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("BULWARK_LOGIN_FAILURE_WINDOW", "900"))
+# Password-reset mails: at most this many per account, and 4x as many per requesting
+# address, in the window (docs/operations.md).
+RESET_MAIL_LIMIT = int(os.environ.get("BULWARK_RESET_MAIL_LIMIT", "3"))
+RESET_MAIL_WINDOW_SECONDS = int(os.environ.get("BULWARK_RESET_MAIL_WINDOW", "3600"))
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 

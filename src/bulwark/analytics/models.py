@@ -114,7 +114,8 @@ class SnapshotQuerySet(models.QuerySet["Snapshot"]):
         viewer = viewer_of(user)
         if not viewer.authenticated:
             return self.none()
-        scopes = [f"user:{viewer.user_id}"]
+        # The person's scope as their memberships stand now (see snapshots.personal_scope).
+        scopes = [f"user:{viewer.user_id}:{viewer.fingerprint}"]
         if viewer.sees_everything:
             scopes.append("cert")
         return self.filter(scope__in=scopes)

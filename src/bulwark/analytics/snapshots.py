@@ -24,7 +24,7 @@ from bulwark.analytics import figures, trends
 from bulwark.analytics.figure import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
-from bulwark.constituency.access import viewer_of
+from bulwark.constituency.access import Viewer, viewer_of
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,14 @@ def scope_of(user: Any, key: str) -> str:
     viewer = viewer_of(user)
     if viewer.sees_everything and key not in PER_USER_KEYS:
         return "cert"
-    return f"user:{viewer.user_id}"
+    return personal_scope(viewer)
+
+
+def personal_scope(viewer: Viewer) -> str:
+    """A person's own scope, keyed by what decides their visibility: once a membership or
+    role changes (or the hierarchy around them), the figures counted before are never read
+    again; they are recounted as the viewer now sees the rows."""
+    return f"user:{viewer.user_id}:{viewer.fingerprint}"
 
 
 def period_id(period: Period) -> str:

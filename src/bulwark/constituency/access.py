@@ -5,6 +5,7 @@ docs/access.md are written once. The viewer is computed once per user object and
 dropped by services that change memberships or the hierarchy.
 """
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,23 @@ class Viewer:
     def manages_constituency(self) -> bool:
         """May create organisations, claim networks for anyone, and manage all users."""
         return self.platform_admin
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of everything that decides what this viewer sees (roles per
+        organisation, the hierarchy around them). It changes whenever a membership, a role,
+        an organisation's active state or the hierarchy changes, so anything kept per
+        viewer (statistics snapshots) can be keyed by it and is never read after such a
+        change."""
+        parts = [
+            str(self.user_id),
+            "A" if self.platform_admin else "",
+            "C" if self.cert_staff else "",
+            ";".join(f"{o}={','.join(sorted(r))}" for o, r in sorted(self.roles.items())),
+            ",".join(map(str, sorted(self.supervised_org_ids))),
+            ",".join(map(str, sorted(self.ancestor_org_ids))),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     @property
     def requires_second_factor(self) -> bool:

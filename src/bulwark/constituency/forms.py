@@ -1,6 +1,11 @@
+import ipaddress
+import logging
+from collections.abc import Collection
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -16,8 +21,19 @@ from bulwark.constituency.models import (
     Sector,
 )
 from bulwark.constituency.scopes import SCOPES
+from bulwark.core import audit
 from bulwark.core.middleware import client_ip
 from bulwark.core.tasks import send_email
+
+log = logging.getLogger(__name__)
+
+
+def _valid_ip(value: str | None) -> str | None:
+    """The client address if it is one (a forwarded header may carry anything)."""
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -44,7 +60,22 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Sends the reset mail from the task worker, after the request has committed."""
+    """Sends the reset mail from the task worker, after the request has committed.
+
+    The link points at BULWARK_SITE_URL, never at the Host header of the request (which
+    whoever asks for the reset controls), and each account gets at most
+    RESET_MAIL_LIMIT mails per window (each address 4x that): over the limit no mail is
+    sent, the answer stays the same (so it reveals nothing) and the refusal is audited."""
+
+    _ip: str | None = None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        site = urlsplit(settings.SITE_URL)
+        kwargs["domain_override"] = site.netloc
+        kwargs["use_https"] = site.scheme == "https"
+        request = kwargs.get("request")
+        self._ip = _valid_ip(client_ip(request)) if request is not None else None
+        super().save(*args, **kwargs)
 
     def send_mail(
         self,
@@ -57,6 +88,18 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         from django.template import loader
 
+        user = context["user"]
+        if not throttle.reset_mail_allowed(user.pk, self._ip):
+            log.warning("password reset mail for user %s not sent: rate limit", user.pk)
+            audit.record(
+                None,
+                "user.password_reset_throttled",
+                user,
+                changes={"limit": settings.RESET_MAIL_LIMIT},
+            )
+            return
+        throttle.record_reset_mail(user.pk, self._ip)
+        audit.record(None, "user.password_reset_sent", user)
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         transaction.on_commit(lambda: send_email.enqueue(subject, body, [to_email]))
@@ -122,9 +165,20 @@ class ContactForm(forms.ModelForm):
         widgets = {"pgp_key": forms.Textarea(attrs={"rows": 3})}
 
 
+def _offer_roles(form: forms.Form, roles: Collection[str] | None) -> None:
+    """Offer only the roles the signed-in person may grant."""
+    field = form.fields["role"]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = [(v, label) for v, label in Role.choices if roles is None or v in roles]
+
+
 class MembershipForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def __init__(self, *args: Any, roles: Collection[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _offer_roles(self, roles)
 
 
 class UserCreateForm(forms.Form):
@@ -142,11 +196,14 @@ class UserCreateForm(forms.Form):
     )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
-    def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, organisations: Any, roles: Collection[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["organisation"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = organisations
+        _offer_roles(self, roles)
 
 
 class ApiTokenForm(forms.Form):
@@ -155,3 +212,10 @@ class ApiTokenForm(forms.Form):
         label=_("Scopes"), choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple
     )
     days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=366, initial=90)
+
+    def __init__(self, *args: Any, allowed: Collection[str] | None = None, **kwargs: Any) -> None:
+        """`allowed`: the scopes the user's roles allow; only those are offered."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["scopes"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(k, v) for k, v in SCOPES.items() if allowed is None or k in allowed]

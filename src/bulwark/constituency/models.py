@@ -373,3 +373,15 @@ class LoginFailure(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.username = self.username[:150]
         super().save(*args, **kwargs)
+
+
+class ResetMail(models.Model):
+    """A password-reset mail that was sent, kept for rate limiting (per account and per
+    requesting address; `throttle.reset_mail_allowed`)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"reset mail for {self.user_id} from {self.ip} at {self.at}"

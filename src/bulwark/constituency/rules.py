@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import Viewer
-from bulwark.constituency.models import CERT_STAFF_ROLES, Organisation, Role
+from bulwark.constituency.models import CERT_STAFF_ROLES, Membership, Organisation, Role, User
+from bulwark.constituency.scopes import BASE_SCOPES, ROLE_SCOPES, SCOPES
 
 # Roles that only a platform admin may grant, because they open the whole constituency.
 PRIVILEGED_ROLES = {*CERT_STAFF_ROLES, Role.PLATFORM_ADMIN}
@@ -35,6 +36,45 @@ def can_manage_members(viewer: Viewer, org: Organisation, role: str | None = Non
     if role in PRIVILEGED_ROLES:
         return False
     return viewer.administers(org.pk)
+
+
+def grantable_roles(viewer: Viewer) -> list[str]:
+    """The roles this person may grant somewhere (what the role lists offer)."""
+    if viewer.manages_constituency:
+        return list(Role.values)
+    if not viewer.has_role(Role.ORG_ADMIN):
+        return []
+    return [r for r in Role.values if r not in PRIVILEGED_ROLES]
+
+
+def administered_org_ids(viewer: Viewer) -> set[int]:
+    return {org_id for org_id in viewer.roles if viewer.administers(org_id)}
+
+
+def can_attach_user(viewer: Viewer, user: User) -> bool:
+    """An organisation admin adds existing people only if they are already members of an
+    organisation the admin administers; anyone else's users (another agency's) are not
+    theirs to attach. Platform admins attach anyone."""
+    if viewer.manages_constituency:
+        return True
+    administered = administered_org_ids(viewer)
+    return bool(administered) and (
+        Membership.objects.filter(user=user, organisation_id__in=administered).exists()
+    )
+
+
+def token_scopes(viewer: Viewer) -> frozenset[str]:
+    """The scopes a token of this person may carry: what their roles allow (docs/access.md).
+    An anonymous or deactivated viewer may hold none."""
+    if not viewer.authenticated:
+        return frozenset()
+    if viewer.platform_admin:
+        return frozenset(SCOPES)
+    allowed = set(BASE_SCOPES)
+    for roles in viewer.roles.values():
+        for role in roles:
+            allowed |= ROLE_SCOPES.get(role, frozenset())
+    return frozenset(allowed & set(SCOPES))
 
 
 def can_manage_users(viewer: Viewer) -> bool:

@@ -1,4 +1,8 @@
-"""API token scopes. A token may only do what its scopes name; session users have all."""
+"""API token scopes. A token may only do what its scopes name; session users have all.
+
+Which scopes a person may hold depends on their roles (`ROLE_SCOPES`, applied by
+`rules.token_scopes`): a token can never carry a scope its user's roles do not allow, and
+a token minted with a token can never carry a scope the minting token lacks."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -11,3 +15,33 @@ SCOPES = {
     "tokens:manage": _("List, create and revoke your own API tokens"),
 }
 DEFAULT_SCOPES = ["constituency:read"]
+
+# Every signed-in person may read (what `visible_to` shows them, which for someone
+# without a membership is little more than themselves) and manage their own tokens.
+BASE_SCOPES = frozenset(
+    {
+        "constituency:read",
+        "tokens:manage",
+        "incidents:read",
+        "intel:read",
+        "monitoring:read",
+        "advisories:read",
+        "stats:read",
+        "exchange:read",
+    }
+)
+# Any member of an organisation also reports and works its incidents, shares
+# intelligence and answers advisories.
+MEMBER_SCOPES = BASE_SCOPES | {"incidents:write", "intel:write", "advisories:write"}
+# Scopes each role adds. A platform admin may hold every scope (including any an app
+# registers later); a scope no role names here is for platform admins only.
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "reporter": MEMBER_SCOPES,
+    "reviewer": MEMBER_SCOPES,
+    "isac_member": MEMBER_SCOPES,
+    # Organisation admins edit their organisation and read the audit entries about it.
+    "org_admin": MEMBER_SCOPES | {"constituency:write", "audit:read"},
+    # CERT staff triage monitoring alerts and handle the report exchange.
+    "duty_officer": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},
+    "analyst": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},
+}

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bulwark.constituency import networks, rules
 from bulwark.constituency.access import forget_viewer, viewer_of
@@ -208,6 +209,38 @@ def remove_contact(actor: User, contact: Contact) -> None:
 # --- Users and memberships --------------------------------------------------------------
 
 
+# Answered to organisation admins when a username or e-mail address is taken anywhere:
+# naming which (or saying "exists") would let them probe other organisations' accounts.
+NEUTRAL_ACCOUNT_REFUSAL = gettext_lazy(
+    "This account cannot be created with this username and e-mail address. Choose others, "
+    "or ask the platform admins to add an existing account to your organisation."
+)
+
+
+def _check_user_creation(
+    actor: User | None, is_superuser: bool, org: Organisation | None, role: str | None
+) -> None:
+    if actor is None:
+        return
+    viewer = viewer_of(actor)
+    rules.require(rules.can_manage_users(viewer) and (viewer.platform_admin or not is_superuser))
+    if viewer.manages_constituency:
+        return
+    # Organisation admins create people only as members of an organisation they administer.
+    if org is None or not role:
+        raise ValidationError(
+            {
+                "organisation": _(
+                    "Choose the organisation (one you administer) and the role of the new user."
+                )
+            }
+        )
+    rules.require(
+        rules.can_manage_members(viewer, org, role),
+        _("You may not grant this role in this organisation."),
+    )
+
+
 def create_user(
     actor: User | None,
     *,
@@ -217,11 +250,19 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
     is_superuser: bool = False,
+    organisation: Organisation | None = None,
+    role: str | None = None,
 ) -> User:
-    """Create a user. `actor=None` is the command line (`bulwark createsuperuser`, demo)."""
-    _system_or(
-        actor, lambda v: rules.can_manage_users(v) and (v.platform_admin or not is_superuser)
-    )
+    """Create a user, with a membership when `organisation` and `role` are given (both or
+    nothing is written). `actor=None` is the command line (`bulwark createsuperuser`,
+    demo). Organisation admins must give an organisation they administer and a role they
+    may grant; they are told neither whether the username nor the e-mail address exists."""
+    if (organisation is None) != (not role):
+        raise ValidationError(
+            {"role": _("Give both the organisation and the role of the new user, or neither.")}
+        )
+    _check_user_creation(actor, is_superuser, organisation, role)
+    precise = actor is None or viewer_of(actor).manages_constituency
     with transaction.atomic():
         user = User(
             username=username,
@@ -235,12 +276,31 @@ def create_user(
             user.set_password(password)
         else:
             user.set_unusable_password()  # the user sets one through the reset e-mail
-        user.full_clean(exclude=["password"])
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            raise exc if precise else _neutral_uniqueness(exc) from None
         user.save()
         audit.record(
             actor, "user.created", user, changes={"email": user.email, "superuser": is_superuser}
         )
+        if organisation is not None and role:
+            _grant(actor, user, organisation, role)
     return user
+
+
+def _neutral_uniqueness(exc: ValidationError) -> ValidationError:
+    """The same errors with every "already exists" replaced by one neutral message."""
+    errors = {
+        field: [e for e in found if e.code != "unique"] for field, found in exc.error_dict.items()
+    }
+    taken = any(e.code == "unique" for found in exc.error_dict.values() for e in found)
+    remaining: dict[str, Any] = {f: e for f, e in errors.items() if e}
+    if taken:
+        remaining.setdefault("__all__", []).append(
+            ValidationError(NEUTRAL_ACCOUNT_REFUSAL, code="refused")
+        )
+    return ValidationError(remaining)
 
 
 def set_user_active(actor: User, user: User, active: bool) -> User:
@@ -253,12 +313,31 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
     return user
 
 
+# What the web form and the API answer when an organisation admin names a user they may
+# not attach, whether or not the username exists.
+NEUTRAL_MEMBER_REFUSAL = gettext_lazy(
+    "No user you can add here has this username. Ask the platform admins to add people "
+    "from other organisations."
+)
+
+
 def add_membership(actor: User | None, user: User, org: Organisation, role: str) -> Membership:
+    """Grant a role. Organisation admins grant roles in organisations they administer, and
+    only to people who are already members of one of those organisations (`rules.
+    can_attach_user`): another organisation's user is refused with the same answer as an
+    unknown username."""
     if actor is not None:
+        viewer = viewer_of(actor)
         rules.require(
-            rules.can_manage_members(viewer_of(actor), org, role),
+            rules.can_manage_members(viewer, org, role),
             _("You may not grant this role in this organisation."),
         )
+        if not rules.can_attach_user(viewer, user):
+            raise ValidationError({"user": NEUTRAL_MEMBER_REFUSAL})
+    return _grant(actor, user, org, role)
+
+
+def _grant(actor: User | None, user: User, org: Organisation, role: str) -> Membership:
     with transaction.atomic():
         membership = Membership(user=user, organisation=org, role=role)
         membership.full_clean()
@@ -298,9 +377,20 @@ def token_digest(secret: str) -> str:
 
 
 def create_api_token(
-    actor: User | None, user: User, *, name: str, scopes: Iterable[str], days: int = 90
+    actor: User | None,
+    user: User,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    days: int = 90,
+    minted_with: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
-    """Returns the token and its clear text, which is shown once and never stored."""
+    """Returns the token and its clear text, which is shown once and never stored.
+
+    A token never carries more than it may: its scopes must be among those the roles of
+    its user allow (`rules.token_scopes`), whoever mints it (the user, a platform admin,
+    the command line), and, when the request that mints it was authenticated with a token
+    (`minted_with`), among that token's scopes."""
     if actor is not None and actor.pk != user.pk:
         rules.require(viewer_of(actor).platform_admin)
     scopes = sorted(set(scopes))
@@ -309,6 +399,24 @@ def create_api_token(
         raise ValidationError({"scopes": _("Unknown scope: %(s)s.") % {"s": ", ".join(unknown)}})
     if not scopes:
         raise ValidationError({"scopes": _("Choose at least one scope.")})
+    if minted_with is not None:
+        beyond = [s for s in scopes if s not in minted_with.scopes]
+        if beyond:
+            raise ValidationError(
+                {
+                    "scopes": _("A token cannot grant scopes it does not hold itself: %(s)s.")
+                    % {"s": ", ".join(beyond)}
+                }
+            )
+    allowed = rules.token_scopes(viewer_of(user))
+    refused = [s for s in scopes if s not in allowed]
+    if refused:
+        raise ValidationError(
+            {
+                "scopes": _("The roles of %(user)s do not allow these scopes: %(s)s.")
+                % {"user": user.username, "s": ", ".join(refused)}
+            }
+        )
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValidationError(
             {"days": _("A token lives between 1 and %(max)d days.") % {"max": MAX_TOKEN_DAYS}}

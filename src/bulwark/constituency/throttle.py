@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from bulwark.constituency.models import LoginFailure
+from bulwark.constituency.models import LoginFailure, ResetMail
 
 
 def _window_start() -> datetime:
@@ -31,3 +31,22 @@ def record_failure(username: str, ip: str | None) -> None:
 
 def clear(username: str) -> None:
     LoginFailure.objects.filter(Q(username=username.lower()[:150])).delete()
+
+
+# --- Password-reset mails ---------------------------------------------------------------
+
+
+def reset_mail_allowed(user_id: int, ip: str | None) -> bool:
+    """Whether another reset mail may go to this account, requested from this address:
+    at most RESET_MAIL_LIMIT per account and 4x that per address in the window (an office
+    shares one NAT address; one address must still not mail-bomb a whole organisation)."""
+    since = timezone.now() - timedelta(seconds=settings.RESET_MAIL_WINDOW_SECONDS)
+    limit = settings.RESET_MAIL_LIMIT
+    recent = ResetMail.objects.filter(at__gte=since)
+    if recent.filter(user_id=user_id).count() >= limit:
+        return False
+    return ip is None or recent.filter(ip=ip).count() < limit * 4
+
+
+def record_reset_mail(user_id: int, ip: str | None) -> None:
+    ResetMail.objects.create(user_id=user_id, ip=ip)

@@ -139,7 +139,8 @@ def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> di
         "can_members": rules.can_manage_members(viewer, org),
         "network_form": forms.get("network_form") or NetworkClaimForm(),
         "contact_form": forms.get("contact_form") or ContactForm(),
-        "member_form": forms.get("member_form") or MembershipForm(),
+        "member_form": forms.get("member_form")
+        or MembershipForm(roles=rules.grantable_roles(viewer)),
     }
 
 
@@ -225,11 +226,20 @@ def contact_remove(request: HttpRequest, pk: int, contact_pk: int) -> HttpRespon
 @require_POST
 def member_add(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
-    form = MembershipForm(request.POST)
+    viewer = viewer_of(request.user)
+    rules.require(rules.can_manage_members(viewer, org))
+    form = MembershipForm(request.POST, roles=rules.grantable_roles(viewer))
     if form.is_valid():
         user = User.objects.filter(username=form.cleaned_data["username"]).first()
-        if user is None:
-            form.add_error("username", _("No user with this username."))
+        if user is None or not rules.can_attach_user(viewer, user):
+            # One answer whether the username is unknown or belongs to someone the admin
+            # may not attach (another organisation's user): nothing to probe.
+            form.add_error(
+                "username",
+                _("No user with this username.")
+                if viewer.manages_constituency
+                else services.NEUTRAL_MEMBER_REFUSAL,
+            )
         elif run_service(
             form,
             lambda: services.add_membership(
@@ -323,27 +333,23 @@ def user_create(request: HttpRequest) -> HttpResponse:
         organisations = organisations.filter(
             pk__in=[o for o in viewer.roles if viewer.administers(o)]
         )
-    form = UserCreateForm(request.POST or None, organisations=organisations)
+    form = UserCreateForm(
+        request.POST or None, organisations=organisations, roles=rules.grantable_roles(viewer)
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-
-        def create() -> User:
-            from django.db import transaction
-
-            with transaction.atomic():
-                user = services.create_user(
-                    acting_user(request),
-                    username=data["username"],
-                    email=data["email"],
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                )
-                services.add_membership(
-                    acting_user(request), user, data["organisation"], data["role"]
-                )
-                return user
-
-        user = run_service(form, create)
+        user = run_service(
+            form,
+            lambda: services.create_user(
+                acting_user(request),
+                username=data["username"],
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                organisation=data["organisation"],
+                role=data["role"],
+            ),
+        )
         if user is not None:
             messages.success(
                 request,
@@ -418,7 +424,8 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    allowed = rules.token_scopes(viewer_of(request.user))
+    form = ApiTokenForm(request.POST or None, allowed=allowed)
     created_secret = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -434,7 +441,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         )
         if result is not None:
             created_secret = result[1]
-            form = ApiTokenForm()
+            form = ApiTokenForm(allowed=allowed)
     tokens = ApiToken.objects.visible_to(request.user).filter(user=acting_user(request))
     return render(
         request,

@@ -60,4 +60,13 @@ def production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="bulwark.W007",
             )
         )
+    if any("*" in host for host in settings.ALLOWED_HOSTS):
+        found.append(
+            Error(
+                "ALLOWED_HOSTS accepts any host name ('*'): forged Host headers reach the "
+                "application.",
+                hint="Set BULWARK_ALLOWED_HOSTS to the site's own host names.",
+                id="bulwark.E008",
+            )
+        )
     return found

@@ -11,6 +11,7 @@ from bulwark.analytics import figures, periods, snapshots
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.tests.dataset import Dataset, build
 from bulwark.constituency import services as cs
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.tests.factories import UserFactory
 from bulwark.incidents.models import Incident
 
@@ -46,7 +47,7 @@ def test_cert_staff_share_a_scope_everyone_else_has_their_own(data: Dataset) -> 
     assert agency.total < figures.compute("incidents_by_level", data.duty, YEAR).total
     assert set(Snapshot.objects.values_list("scope", flat=True)) == {
         "cert",
-        f"user:{data.reporter.pk}",
+        snapshots.personal_scope(viewer_of(data.reporter)),
     }
     # TLP:RED intelligence reaches named people only, so each CERT member counts their own.
     snapshots.compute("isac_sharing_by_category", data.duty, YEAR)

@@ -4,6 +4,8 @@ from django.utils.translation import gettext as _
 from rest_framework import permissions
 from rest_framework.request import Request
 
+from bulwark.constituency import rules
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import ApiToken
 
 
@@ -26,6 +28,11 @@ class TokenScope(permissions.BasePermission):
             return False
         if needed not in token.scopes:
             self.message = _("This token lacks the scope %(scope)s.") % {"scope": needed}
+            return False
+        # A token minted before its user lost a role (or before minting was bounded by
+        # roles) does no more than the roles allow today.
+        if needed not in rules.token_scopes(viewer_of(request.user)):
+            self.message = _("Your roles no longer allow the scope %(scope)s.") % {"scope": needed}
             return False
         return True
 

@@ -97,14 +97,22 @@ class MembershipSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     visible_choices = {"organisation": Organisation, "user": User}
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     memberships = serializers.SerializerMethodField()
+    # On creation: the membership the new user starts with (required of organisation
+    # admins, who create people only in organisations they administer).
+    organisation = serializers.PrimaryKeyRelatedField(
+        queryset=Organisation.objects.none(), write_only=True, required=False
+    )
+    role = serializers.ChoiceField(choices=Role.choices, write_only=True, required=False)
+
+    visible_choices = {"organisation": Organisation}
 
     class Meta:
         model = User
         fields = [
             "id", "username", "email", "first_name", "last_name", "is_active",
-            "preferred_language", "memberships",
+            "preferred_language", "memberships", "organisation", "role",
         ]  # fmt: skip
         read_only_fields = ["is_active", "memberships"]
         # Uniqueness is checked by the service (one message for web and API).

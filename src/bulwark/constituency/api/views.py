@@ -237,6 +237,8 @@ class UserViewSet(ReadCreateViewSet):
             email=data["email"],
             first_name=data.get("first_name", ""),
             last_name=data.get("last_name", ""),
+            organisation=data.get("organisation"),
+            role=data.get("role"),
         )
 
 
@@ -262,6 +264,7 @@ class ApiTokenViewSet(ReadCreateDeleteViewSet):
             name=data["name"],
             scopes=data["scopes"],
             days=data["days"],
+            minted_with=request.auth if isinstance(request.auth, ApiToken) else None,
         )
         body = {**self.get_serializer(token).data, "token": secret}
         return Response(body, status=status.HTTP_201_CREATED)

@@ -176,7 +176,7 @@ def test_tokens_page_shows_secret_once_and_revokes(client: Client, platform_admi
 
 def test_api_token_endpoint_creates_and_revokes(platform_admin: User) -> None:
     _t, manager = services.create_api_token(
-        None, platform_admin, name="m", scopes=["tokens:manage"], days=1
+        None, platform_admin, name="m", scopes=["tokens:manage", "constituency:read"], days=1
     )
     auth = {"HTTP_AUTHORIZATION": f"Bearer {manager}"}
     created = Client().post(
