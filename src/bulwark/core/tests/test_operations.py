@@ -67,6 +67,17 @@ def test_check_passes_on_a_production_configuration(db: None, settings: Any) -> 
         settings.DATABASES["default"]["ENGINE"] = engine
 
 
+def test_check_flags_allowed_hosts_that_accept_any_host(db: None, settings: Any) -> None:
+    """A '*' lets forged Host headers through (password-reset links, absolute URLs)."""
+    settings.ALLOWED_HOSTS = ["bulwark.cert.example", "*"]
+    with pytest.raises(SystemCheckError, match=r"bulwark\.E008"):
+        call_command("check")
+    settings.ALLOWED_HOSTS = ["bulwark.cert.example"]
+    with pytest.raises(SystemCheckError) as caught:
+        call_command("check")  # the development settings still fail, but not for this
+    assert "bulwark.E008" not in str(caught.value)
+
+
 def test_check_exits_non_zero_from_the_shell() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bulwark.cli", "check"], capture_output=True, text=True, timeout=120
