@@ -5,13 +5,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from bulwark.analytics import figures, periods, snapshots
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.tests.dataset import Dataset, build
+from bulwark.conftest import bearer
 from bulwark.constituency import services as cs
 from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import Membership
 from bulwark.constituency.tests.factories import UserFactory
 from bulwark.incidents.models import Incident
 
@@ -106,3 +109,37 @@ def test_old_snapshots_are_dropped_even_without_a_cert(data: Dataset) -> None:
     data.duty.memberships.all().delete()
     assert snapshots.refresh(date(2026, 2, 10)) == 0
     assert not Snapshot.objects.exists()
+
+
+def _total(secret: dict[str, str]) -> int:
+    response = Client(**secret).get("/api/v1/stats/incidents_by_level/?period=2025")
+    assert response.status_code == 200
+    return int(response.json()["total"])
+
+
+def test_a_revoked_membership_shows_at_once_in_the_figures(data: Dataset) -> None:
+    """Issue 20: a reviewer's snapshot outlived the loss of their membership for 15 min."""
+    secret = bearer(data.reviewer, ["stats:read"])
+    supervised = _total(secret)
+    assert supervised > 0
+    admin = UserFactory(username="admin2")
+    cs.add_membership(None, admin, data.cert, "platform_admin")
+    for membership in Membership.objects.filter(user=data.reviewer):
+        cs.remove_membership(admin, membership)
+    assert _total(secret) == 0  # at once, not after FRESH_SECONDS
+    # Given the role back, they see the authority's figure again.
+    cs.add_membership(admin, data.reviewer, data.authority, "reviewer")
+    assert _total(secret) == supervised
+
+
+def test_a_moved_membership_recounts_the_figures(data: Dataset) -> None:
+    """A reporter moved from one agency to another reads the new agency's figure at once
+    (and a CERT duty officer moved to an agency stops reading the CERT's shared one)."""
+    for user, org in ((data.reporter, data.other_agency), (data.duty, data.agencies[0])):
+        secret = bearer(user, ["stats:read"])
+        before = _total(secret)
+        Membership.objects.filter(user=user).update(organisation=org, role="reporter")
+        moved = type(user).objects.get(pk=user.pk)  # as the next request loads them
+        now = figures.compute("incidents_by_level", moved, YEAR).total
+        assert now != before
+        assert _total(secret) == now
