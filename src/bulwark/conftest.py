@@ -126,12 +126,14 @@ def sign_in(client: Client, user: User) -> Client:
     return client
 
 
-def bearer(user: User, scopes: list[str] | None = None) -> dict[str, str]:
-    """A token with the given scopes, or by default those of ALL_SCOPES the user's roles
-    allow (a token can never carry more)."""
-    if scopes is None:
+def bearer(
+    user: User, scopes: list[str] | None = None, *, within_role: bool = False
+) -> dict[str, str]:
+    """A token with the given scopes (by default ALL_SCOPES); `within_role` (always, for
+    the default) keeps only those the user's roles allow: a token can never carry more."""
+    if scopes is None or within_role:
         allowed = rules.token_scopes(viewer_of(user))
-        scopes = [s for s in ALL_SCOPES if s in allowed]
+        scopes = [s for s in (scopes or ALL_SCOPES) if s in allowed]
     _token, secret = services.create_api_token(None, user, name="test", scopes=scopes, days=1)
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 

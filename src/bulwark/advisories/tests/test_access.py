@@ -55,7 +55,7 @@ def test_signed_in_read_paths(world: World, role: str) -> None:
     made = build(world)
     user = getattr(world, role)
     page = sign_in(Client(), user)
-    api = Client(**bearer(user, SCOPES))
+    api = Client(**bearer(user, SCOPES, within_role=True))
     expected = EXPECTED[role]
     assert {
         k for k, a in made.items() if Advisory.objects.visible_to(user).filter(pk=a.pk).exists()

@@ -23,7 +23,7 @@ SCOPES = ["exchange:read", "exchange:write"]
 
 
 def api(username: str) -> tuple[Client, dict[str, str]]:
-    return Client(), bearer(User.objects.get(username=username), SCOPES)
+    return Client(), bearer(User.objects.get(username=username), SCOPES, within_role=True)
 
 
 @pytest.fixture
@@ -167,8 +167,8 @@ def test_tokens_issued_before_the_exchange_scopes_keep_working(ingested: Any) ->
     client = Client()
     analyst = User.objects.get(username="analyst")
     old_reader = bearer(analyst, ["incidents:read"])
-    old_writer = bearer(analyst, ["incidents:write", "audit:read"])
-    other = bearer(analyst, ["audit:read"])
+    old_writer = bearer(analyst, ["incidents:write", "constituency:read"])
+    other = bearer(analyst, ["constituency:read"])
     assert client.get("/api/v1/exchange/events/", **old_reader).status_code == 403
     migration = importlib.import_module("bulwark.exchange.migrations.0006_exchange_token_scopes")
     migration.grant_exchange_scopes(apps, None)
@@ -181,15 +181,16 @@ def test_tokens_issued_before_the_exchange_scopes_keep_working(ingested: Any) ->
     assert client.get("/api/v1/exchange/events/", **old_writer).status_code == 403
     assert client.get("/api/v1/exchange/events/", **other).status_code == 403
     assert sorted(ApiToken.objects.values_list("scopes", flat=True), key=len) == [
-        ["audit:read"],
+        ["constituency:read"],
         ["exchange:read", "incidents:read"],
-        ["audit:read", "exchange:write", "incidents:write"],
+        ["constituency:read", "exchange:write", "incidents:write"],
     ]
 
 
 def test_token_api_issues_exchange_scopes_and_refuses_made_up_ones(constituency: Any) -> None:
     client = Client()
-    auth = bearer(User.objects.get(username="analyst"), ["tokens:manage"])
+    # A token grants only scopes it holds itself (docs/access.md).
+    auth = bearer(User.objects.get(username="analyst"), ["tokens:manage", "exchange:read"])
     for scopes in (["exchange:admin"], ["exchange:*"], ["EXCHANGE:READ"], ["exchange:read "]):
         response = client.post(
             "/api/v1/tokens/",
