@@ -19,6 +19,7 @@ from bulwark.constituency.models import (
     OrganisationKind,
     Role,
     Sector,
+    User,
 )
 from bulwark.constituency.scopes import SCOPES
 from bulwark.core import audit
@@ -68,6 +69,18 @@ class QueuedPasswordResetForm(PasswordResetForm):
     sent, the answer stays the same (so it reveals nothing) and the refusal is audited."""
 
     _ip: str | None = None
+
+    def get_users(self, email: str) -> Any:
+        """Django's form skips accounts without a usable password; but an account created
+        by an admin has none until its owner sets one through this very mail (the page
+        that creates it says so). Such accounts that never signed in get the mail too."""
+        found = User.objects.filter(email__iexact=email, is_active=True)
+        return (
+            u
+            for u in found
+            if (u.has_usable_password() or u.last_login is None)
+            and u.email.casefold() == email.casefold()
+        )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         site = urlsplit(settings.SITE_URL)

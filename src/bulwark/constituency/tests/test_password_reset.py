@@ -91,3 +91,26 @@ def test_a_forged_forwarded_address_does_not_break_the_reset(
     settings.TRUST_X_FORWARDED_FOR = True
     ask("rita@agency.example", django_capture_on_commit_callbacks, HTTP_X_FORWARDED_FOR="bogus")
     assert run_queued_tasks() == 1
+
+
+def test_a_new_account_without_a_password_gets_its_first_reset_mail(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """ "User created. They set their password with 'Forgot your password?'": Django's
+    reset form skipped accounts without a usable password, so no mail ever came."""
+    agency = Organisation.objects.create(name="Agency", kind="government_agency", country="TW")
+    newcomer = services.create_user(None, username="newcomer", email="newcomer@agency.example")
+    services.add_membership(None, newcomer, agency, "reporter")
+    assert not newcomer.has_usable_password()
+    ask("newcomer@agency.example", django_capture_on_commit_callbacks)
+    assert run_queued_tasks() == 1
+    assert mail.outbox[0].to == ["newcomer@agency.example"]
+
+
+def test_a_locked_account_that_signed_in_before_gets_no_mail(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    user = services.create_user(None, username="locked", email="locked@agency.example")
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    ask("locked@agency.example", django_capture_on_commit_callbacks)
+    assert run_queued_tasks() == 0
