@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from bulwark.constituency import rules
 from bulwark.constituency import services as cs
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
@@ -74,7 +76,12 @@ def community(db: Any) -> Community:
 
 
 def token(user: User, scopes: list[str] | None = None) -> str:
-    _token, secret = cs.create_api_token(None, user, name="t", scopes=scopes or INTEL_SCOPES)
+    """By default the intel scopes the user's roles allow (someone without an organisation
+    may read, not write: docs/access.md)."""
+    if scopes is None:
+        allowed = rules.token_scopes(viewer_of(user))
+        scopes = [s for s in INTEL_SCOPES if s in allowed]
+    _token, secret = cs.create_api_token(None, user, name="t", scopes=scopes)
     return secret
 
 

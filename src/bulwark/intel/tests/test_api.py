@@ -279,8 +279,8 @@ def test_a_member_cannot_report_for_another_organisation_the_cert_can(
         client, c.analyst, "sightings/", {"value": "evil.example", "organisation": c.authority.pk}
     )
     assert r.status_code == 201 and r.json()["organisation"] == c.authority.pk
-    # no organisation at all: nothing to hold the sighting
-    assert post(client, c.loner, "sightings/", {"value": "evil.example"}).status_code == 400
+    # no organisation at all: nothing to hold the sighting (nor may their token write)
+    assert post(client, c.loner, "sightings/", {"value": "evil.example"}).status_code == 403
 
 
 @pytest.mark.parametrize(
