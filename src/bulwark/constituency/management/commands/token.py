@@ -22,7 +22,8 @@ class Command(BaseCommand):
             "--scope",
             action="append",
             dest="scopes",
-            help=f"repeatable; one of: {', '.join(SCOPES)} (default {' '.join(DEFAULT_SCOPES)})",
+            help=f"repeatable; one of: {', '.join(SCOPES)} (default {' '.join(DEFAULT_SCOPES)}); "
+            "only scopes the user's roles allow (docs/access.md)",
         )
         create.add_argument("--days", type=int, default=90)
         create.add_argument("--name", default="command line")
