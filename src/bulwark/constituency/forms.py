@@ -1,4 +1,3 @@
-import ipaddress
 import logging
 from collections.abc import Collection
 from typing import Any
@@ -27,14 +26,6 @@ from bulwark.core.middleware import client_ip
 from bulwark.core.tasks import send_email
 
 log = logging.getLogger(__name__)
-
-
-def _valid_ip(value: str | None) -> str | None:
-    """The client address if it is one (a forwarded header may carry anything)."""
-    try:
-        return str(ipaddress.ip_address(value)) if value else None
-    except ValueError:
-        return None
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -87,7 +78,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
         kwargs["domain_override"] = site.netloc
         kwargs["use_https"] = site.scheme == "https"
         request = kwargs.get("request")
-        self._ip = _valid_ip(client_ip(request)) if request is not None else None
+        self._ip = client_ip(request) if request is not None else None
         super().save(*args, **kwargs)
 
     def send_mail(

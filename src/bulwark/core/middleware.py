@@ -1,3 +1,4 @@
+import ipaddress
 import re
 from collections.abc import Callable
 from urllib.parse import unquote
@@ -13,11 +14,18 @@ EVIDENCE_PATH = re.compile(r"^/(api/v1/)?incidents/\d+/evidence/$")
 
 
 def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, or None when there is none that parses as one: the forwarded
+    header may carry anything, and PostgreSQL's inet columns (audit log, throttling)
+    refuse a malformed address with an error."""
+    value = request.META.get("REMOTE_ADDR") or None
     if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+            value = forwarded.split(",")[0].strip() or None
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
 
 
 class RequestContextMiddleware:
