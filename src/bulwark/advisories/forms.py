@@ -26,6 +26,16 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+def _on_field(clean: Any, items: list[Any]) -> Any:
+    """Run a service's cleaner inside a form's `clean_<field>`: the service names the field
+    in its error (for the API), which a field cleaner must not (Django would raise a
+    TypeError, a 500 that loses everything typed)."""
+    try:
+        return clean(items)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from None
+
+
 class AdvisoryForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     title_zh_hant = forms.CharField(
@@ -113,7 +123,8 @@ class AdvisoryForm(forms.Form):
     def clean_cves(self) -> list[dict[str, Any]]:
         items = []
         for line in _lines(self.cleaned_data["cves"]):
-            parts = line.split()
+            # As the label shows: `CVE-2026-12345, 9.8, CVSS:3.1/...`; commas are optional.
+            parts = line.replace(",", " ").split()
             item: dict[str, Any] = {"id": parts[0]}
             for part in parts[1:]:
                 if part.upper().startswith("CVSS:"):
@@ -121,7 +132,7 @@ class AdvisoryForm(forms.Form):
                 else:
                     item["cvss_score"] = part
             items.append(item)
-        return services.clean_cves(items)
+        return _on_field(services.clean_cves, items)
 
     def clean_affected_products(self) -> list[Any]:
         items: list[Any] = []
@@ -141,7 +152,7 @@ class AdvisoryForm(forms.Form):
                     "versions": parts[2].replace(" ", "") if len(parts) > 2 else "",
                 }
             )
-        return services.clean_products(items)
+        return _on_field(services.clean_products, items)
 
     def clean_related_indicators(self) -> list[str]:
         return _lines(self.cleaned_data["related_indicators"])

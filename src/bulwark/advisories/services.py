@@ -37,7 +37,16 @@ from bulwark.advisories.models import (
     Target,
 )
 from bulwark.constituency.access import viewer_of
-from bulwark.constituency.models import Contact, Membership, Organisation, Role, Sector, User
+from bulwark.constituency.models import (
+    CERT_STAFF_ROLES,
+    Contact,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    Sector,
+    User,
+)
 from bulwark.core import audit
 from bulwark.core.models import Notification
 
@@ -327,6 +336,7 @@ def update_advisory(actor: User, advisory: Advisory, *, note: str = "", **fields
             advisory,
             changes={"revision_id": revision.pk, "note": note, "fields": sorted(changes)},
         )
+        _tell_second_person(advisory, actor, revision=True)
         # The advisory itself is unchanged until a second person approves the revision.
         return Advisory.objects.get(pk=advisory.pk)
 
@@ -401,22 +411,66 @@ def reject_revision(actor: User, revision: Revision) -> Revision:
 
 def submit(actor: User, advisory: Advisory) -> Advisory:
     _require_cert(actor)
-    return _transition(actor, advisory, Status.DRAFT, Status.PENDING, "advisory.submitted")
+    advisory = _transition(actor, advisory, Status.DRAFT, Status.PENDING, "advisory.submitted")
+    _tell_second_person(advisory, actor)
+    return advisory
 
 
 def approve(actor: User, advisory: Advisory) -> Advisory:
     _require_cert(actor)
     if advisory.author_id == actor.pk:
         raise PermissionDenied(_("A second person must approve an advisory, not its author."))
-    return _transition(actor, advisory, Status.PENDING, Status.APPROVED, "advisory.approved")
+    advisory = _transition(actor, advisory, Status.PENDING, Status.APPROVED, "advisory.approved")
+    _tell_author(advisory, actor, _("%(who)s approved advisory %(ref)s: it can be sent."))
+    return advisory
 
 
 def reject(actor: User, advisory: Advisory, *, reason: str) -> Advisory:
     _require_cert(actor)
     if not reason.strip():
         raise ValidationError({"reason": _("Say why, so the author can fix it.")})
-    return _transition(
+    advisory = _transition(
         actor, advisory, Status.PENDING, Status.DRAFT, "advisory.rejected", reason=reason
+    )
+    _tell_author(
+        advisory, actor, _("%(who)s sent advisory %(ref)s back: %(why)s"), why=reason.strip()
+    )
+    return advisory
+
+
+def _tell_second_person(advisory: Advisory, actor: User, revision: bool = False) -> None:
+    """Four eyes: every other CERT analyst and duty officer learns that an advisory (or a
+    revision of a sent one) awaits their approval."""
+    ids = (
+        Membership.objects.filter(
+            organisation__kind=OrganisationKind.NATIONAL_CERT,
+            organisation__is_active=True,
+            role__in=CERT_STAFF_ROLES,
+            user__is_active=True,
+        )
+        .exclude(user_id=actor.pk)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    text = (
+        _("A revision of advisory %(ref)s by %(who)s awaits your approval.")
+        if revision
+        else _("Advisory %(ref)s by %(who)s awaits your approval.")
+    ) % {"ref": advisory.reference, "who": actor.get_username()}
+    url = reverse("advisory-detail", args=[advisory.pk])
+    Notification.objects.bulk_create(
+        [Notification(user_id=u, text=text[:500], url=url) for u in sorted(set(ids))]
+    )
+
+
+def _tell_author(advisory: Advisory, actor: User, text: str, **extra: str) -> None:
+    if advisory.author_id == actor.pk:
+        return
+    message = text % {"who": actor.get_username(), "ref": advisory.reference, **extra}
+    Notification.objects.create(
+        user_id=advisory.author_id,
+        text=message[:500],
+        url=reverse("advisory-detail", args=[advisory.pk]),
     )
 
 

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -162,6 +162,20 @@ def advisory_preview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# What each four-eyes step did, in words (it was "Done: submit.").
+ACTION_DONE = {
+    "submit": gettext_lazy(
+        "%(ref)s is submitted: the other CERT analysts and duty officers are asked to approve it."
+    ),
+    "approve": gettext_lazy("%(ref)s is approved: it can now be sent."),
+    "reject": gettext_lazy("%(ref)s is sent back to its author as a draft."),
+    "send": gettext_lazy("%(ref)s is sent: recipients are notified and e-mailed."),
+    "remind": gettext_lazy("A reminder about %(ref)s goes to those who have not answered."),
+    "approve-revision": gettext_lazy("The revision of %(ref)s is approved and sent out."),
+    "reject-revision": gettext_lazy("The revision of %(ref)s is rejected; the advisory stays."),
+}
+
+
 @login_required
 @require_POST
 def advisory_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -185,7 +199,7 @@ def advisory_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         text = " ".join(getattr(exc, "messages", [str(exc)]))
         messages.error(request, text)
     else:
-        messages.success(request, _("Done: %(action)s.") % {"action": action})
+        messages.success(request, ACTION_DONE[action] % {"ref": advisory.reference})
     if action == "remind":
         return redirect("advisory-tracking", pk=advisory.pk)
     return redirect("advisory-detail", pk=advisory.pk)

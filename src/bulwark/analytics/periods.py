@@ -30,6 +30,17 @@ class Period:
     first: date
     last: date
     label: str
+    to_date: bool = False  # the default period: this year up to today
+
+    @property
+    def query(self) -> str:
+        """URL parameters that name this period again (the label of the year to date,
+        `2026 (to 2026-12-07)`, is for people and is not a period `parse` reads)."""
+        if self.to_date:
+            return ""
+        if _YEAR.match(self.label) or _QUARTER.match(self.label) or _MONTH.match(self.label):
+            return f"period={self.label}"
+        return f"since={self.first.isoformat()}&until={self.last.isoformat()}"
 
     @property
     def start(self) -> datetime:
@@ -124,7 +135,7 @@ def parse(text: str | None = None, since: str | None = None, until: str | None =
         return Period(first, last, f"{first}..{last}")
     if not text:
         today = datetime.now(local_zone()).date()
-        return Period(date(today.year, 1, 1), today, f"{today.year} (to {today})")
+        return Period(date(today.year, 1, 1), today, f"{today.year} (to {today})", to_date=True)
     text = text.strip()[:20]
     if m := _YEAR.match(text):
         return year(int(m.group(1)))

@@ -100,9 +100,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                     "svg": mark_safe(cached_svg(figure)),  # noqa: S308 (matplotlib's escaped SVG)
                 }
             )
-    query = {"period": period.label} if not (params.get("since") and not error) else {
-        "since": period.first.isoformat(), "until": period.last.isoformat()
-    }  # fmt: skip
     return render(
         request,
         "analytics/dashboard.html",
@@ -114,8 +111,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "drills": drills,
             "panels": panels,
             "error": error,
-            "query": "&".join(f"{k}={v}" for k, v in query.items())
-            + ("&drills=1" if drills else ""),
+            "query": "&".join(q for q in (period.query, "drills=1" if drills else "") if q),
             "is_cert": viewer_of(request.user).sees_everything,
             "subscriptions": {
                 s.cadence: s

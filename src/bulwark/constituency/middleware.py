@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -28,5 +29,9 @@ class SecondFactorRequiredMiddleware:
         ):
             allowed = {reverse("otp-verify"), reverse("otp-setup"), reverse("logout")}
             if request.path not in allowed:
-                return redirect("otp-verify")
+                # Keep the page the user asked for (a link in an e-mail) across the code.
+                target = reverse("otp-verify")
+                if request.method == "GET" and request.path != "/":
+                    target += "?" + urlencode({"next": request.get_full_path()})
+                return redirect(target)
         return self.get_response(request)

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.db.models import Count, Q
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -363,12 +365,26 @@ def user_create(request: HttpRequest) -> HttpResponse:
 # --- Account: second factor and API tokens ---------------------------------------------
 
 
+def _next_page(request: HttpRequest) -> str:
+    """Where the second factor leads: the page first asked for when it is on this site."""
+    target = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe and target else reverse("home")
+
+
+def _with_next(request: HttpRequest, name: str) -> str:
+    target = request.GET.get("next", "")
+    return reverse(name) + ("?" + urlencode({"next": target}) if target else "")
+
+
 @login_required
 def otp_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     if not user_has_device(user, confirmed=True):
-        return redirect("otp-setup")
+        return redirect(_with_next(request, "otp-setup"))
     form = OTPTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
@@ -379,11 +395,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
             if device.verify_token(form.cleaned_data["token"]):
                 otp_login(request, device)
                 audit.record(user, "user.second_factor_verified", user)
-                target = request.GET.get("next", "")
-                safe = url_has_allowed_host_and_scheme(
-                    target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-                )
-                return redirect(target if safe and target else "home")
+                return redirect(_next_page(request))
         else:
             form.add_error(
                 "token", _("That code is not valid. Check your device's clock and try again.")
@@ -396,7 +408,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     if user_has_device(user, confirmed=True):
-        return redirect("otp-verify")
+        return redirect(_with_next(request, "otp-verify"))
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
@@ -410,7 +422,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             audit.record(user, "user.second_factor_enrolled", user)
             messages.success(request, _("Your authenticator app is set up."))
-            return redirect("home")
+            return redirect(_next_page(request))
         else:
             form.add_error("token", _("That code is not valid. Scan the code again and retry."))
     import base64

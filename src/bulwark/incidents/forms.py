@@ -99,10 +99,19 @@ class ReportForm(AnswersForm):
 
 
 class LevelForm(forms.Form):
+    """A level chosen by a person: nothing is preselected (a preselected L1 once turned an
+    L3 case into L1 with one click), and a level other than the current one needs a reason
+    (the services refuse it without one)."""
+
     level = forms.TypedChoiceField(
-        label=_("Level"), choices=[(n, f"L{n}") for n in range(1, 5)], coerce=int
+        label=_("Level"),
+        choices=[("", _("Choose a level"))] + [(str(n), f"L{n}") for n in range(1, 5)],
+        coerce=int,
+        empty_value=None,
     )
-    comment = forms.CharField(label=_("Comment / reason"), required=False, max_length=2000)
+    comment = forms.CharField(
+        label=_("Reason (required when the level changes)"), required=False, max_length=2000
+    )
 
 
 class NoteForm(forms.Form):

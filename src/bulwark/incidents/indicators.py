@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from bulwark.constituency.networks import InvalidClaim, parse_domain
+from bulwark.core.fanging import read_defanged
 
 KINDS = ("ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email")
 _HEX = re.compile(r"\A[0-9a-fA-F]+\Z")
@@ -67,7 +68,8 @@ def normalise(kind: str, value: str) -> str:
             raise InvalidIndicator(f"{text!r} is not an http(s) or ftp URL")
         host = parts.hostname
         try:
-            host = str(ipaddress.ip_address(host))
+            address = ipaddress.ip_address(host)
+            host = f"[{address}]" if address.version == 6 else str(address)
         except ValueError:
             host = parse_domain(host)
         netloc = host if parts.port is None else f"{host}:{parts.port}"
@@ -80,8 +82,15 @@ def normalise(kind: str, value: str) -> str:
         raise InvalidIndicator(f"{text!r} is not a valid {kind}") from None
 
 
+def detected(value: str) -> tuple[str, str]:
+    """(kind, normalised value) of a bare value."""
+    kind = detect(value)
+    return kind, normalise(kind, value)
+
+
 def parse_lines(text: str, limit: int = 1000) -> list[tuple[str, str]]:
-    """One indicator per line (type detected); blank lines and '#' comments skipped.
+    """One indicator per line (type detected, defanged spellings read); blank lines and '#'
+    comments skipped.
     Raises InvalidIndicator naming the first bad line."""
     found: list[tuple[str, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -91,8 +100,7 @@ def parse_lines(text: str, limit: int = 1000) -> list[tuple[str, str]]:
         if len(found) >= limit:
             raise InvalidIndicator(f"more than {limit} indicators")
         try:
-            kind = detect(value)
-            found.append((kind, normalise(kind, value)))
+            found.append(read_defanged(detected, value))
         except InvalidIndicator as exc:
             raise InvalidIndicator(f"line {number}: {exc}") from None
     return list(dict.fromkeys(found))

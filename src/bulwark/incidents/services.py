@@ -3,7 +3,7 @@ workflow, writes in one transaction, records the timeline and one audit entry, a
 recomputes the incident's next due time."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -97,11 +97,24 @@ def _event(
     TimelineEntry.objects.create(incident=incident, author=actor, kind=kind, text=text)
 
 
+# No incident, recovery or report of this platform happened before this.
+EARLIEST_TIME = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _check_time(
     name: str, moment: datetime, *, not_before: datetime | None = None, label: str = ""
 ) -> None:
     if moment > timezone.now() + CLOCK_SKEW:
         raise ValidationError({name: _("This time is in the future.")})
+    if moment < EARLIEST_TIME:
+        # Year 0001 in a zone east of UTC cannot even be stored (it overflows into year 0).
+        raise ValidationError(
+            {
+                name: _("This time is before %(year)s: check the year.")
+                % {"year": EARLIEST_TIME.year}
+            }
+        )
     if not_before is not None and moment < not_before:
         raise ValidationError({name: _("This time is before %(what)s.") % {"what": label}})
 
@@ -248,6 +261,9 @@ def review_incident(actor: User, incident: Incident, *, level: int, comment: str
         raise ValidationError({"level": _("This jurisdiction has no level %(n)s.") % {"n": level}})
     before = incident.level
     _transition(incident, "review")
+    if level != before and not comment.strip():
+        message = _("Say why the level changes from L%(a)s to L%(b)s.")
+        raise ValidationError({"comment": message % {"a": before, "b": level}})
     now = timezone.now()
     incident.level, incident.reviewed_at, incident.reviewed_by = level, now, actor
     forwarded = level >= 3 and any(
@@ -283,7 +299,7 @@ def change_level(actor: User, incident: Incident, *, level: int, reason: str) ->
     _require(can_handle(actor, incident))
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not reason.strip():
-        raise ValidationError({"reason": _("Say why the level changes.")})
+        raise ValidationError({"comment": _("Say why the level changes.")})
     if level == incident.level or level not in clocks.load_profile(incident.profile).levels:
         raise ValidationError({"level": _("Choose a different, valid level.")})
     before = incident.level
@@ -452,6 +468,13 @@ def grant_extension(actor: User, incident: Incident, *, until: datetime, reason:
     _transition(incident, "grant_extension")
     if until <= timezone.now():
         raise ValidationError({"until": _("An extension ends in the future.")})
+    if until > LATEST_TIME:
+        raise ValidationError(
+            {
+                "until": _("This time is after %(year)s: check the year.")
+                % {"year": LATEST_TIME.year}
+            }
+        )
     if not reason.strip():
         raise ValidationError({"reason": _("Record the approved reason.")})
     incident.final_report_extended_to = until
@@ -483,6 +506,8 @@ def add_task(
         raise ValidationError({"owner": _("The owner must be able to see and work this incident.")})
     if not title.strip():
         raise ValidationError({"title": _("Say what must be done.")})
+    if not EARLIEST_TIME <= due_at <= LATEST_TIME:
+        raise ValidationError({"due_at": _("Check the year of this time.")})
     task = ResponseTask.objects.create(
         incident=incident, title=title.strip(), owner=owner, due_at=due_at, created_by=actor
     )

@@ -24,7 +24,7 @@ from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, interchange, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
-from bulwark.incidents.models import Evidence, Incident, Referral, ResponseTask
+from bulwark.incidents.models import Evidence, FinalReport, Incident, Referral, ResponseTask
 from bulwark.incidents.workflow import TRANSITIONS, Status
 from bulwark.intel import selectors as intel_selectors
 
@@ -181,13 +181,31 @@ def incident_detail(
         ),
         pk=pk,
     )
+    reports = list(incident.final_reports.select_related("submitted_by")[:2])
+    latest, previous = [*reports, None, None][:2]
+    report_items = [
+        {
+            "label": FinalReport._meta.get_field(name).verbose_name,  # type: ignore[union-attr]
+            "text": getattr(latest, name),
+            "before": getattr(previous, name) if previous is not None else None,
+        }
+        for name in FinalReport.ITEMS
+        if latest is not None
+    ]
+    # A revision starts from the text the agency submitted last, never from an empty form.
+    revision_form = forms.FinalReportForm(
+        prefix="final_report",
+        initial={name: getattr(latest, name) for name in FinalReport.ITEMS} if latest else None,
+    )
     context = {
         "incident": incident,
         "clocks": services.clock_states(incident),
         "now": timezone.now(),
         "timeline": incident.timeline.select_related("author"),
         "levels": incident.level_changes.select_related("by"),
-        "final_report": incident.final_reports.first(),
+        "final_report": latest,
+        "previous_report": previous,
+        "report_items": report_items,
         "evidence": incident.evidence.select_related("uploaded_by").prefetch_related(
             "custody__actor"
         ),
@@ -199,7 +217,7 @@ def incident_detail(
         and incident.level >= 3
         and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
-        "forms": {**_forms(), **(bound or {})},
+        "forms": {**_forms(), "final_report": revision_form, **(bound or {})},
         "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
     }
     return render(request, "incidents/incident_detail.html", context, status=status)

@@ -3,6 +3,7 @@ list) turned into objects and handed to the services: one path for the Share pag
 the REST API, so both store, refuse and report the same way."""
 
 import csv
+import functools
 import io
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import User
 from bulwark.core import bulk
+from bulwark.core.fanging import read_defanged
 from bulwark.core.tlp import TLP
 from bulwark.intel import misp, patterns, services
 from bulwark.intel import observables as obs
@@ -25,6 +27,10 @@ MAX_LINES = 10_000
 
 class InvalidInput(ValueError):
     """The input as a whole cannot be read (not JSON, no objects list, too many lines)."""
+
+
+def _normalised(kind: str, value: str) -> tuple[str, str]:
+    return obs.normalise(kind or obs.detect(value), value)
 
 
 def rows_from_text(text: str, fmt: str) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
@@ -41,8 +47,7 @@ def rows_from_text(text: str, fmt: str) -> tuple[list[tuple[str, str]], list[dic
             continue
         kind, text_value = (cells[0].lower(), cells[1]) if len(cells) > 1 else ("", cells[0])
         try:
-            kind, normalised = obs.normalise(kind or obs.detect(text_value), text_value)
-            found.append((kind, normalised))
+            found.append(read_defanged(functools.partial(_normalised, kind), text_value))
         except ValueError as exc:
             refused.append({"id": f"line {number}", "message": str(exc)})
     return list(dict.fromkeys(found)), refused

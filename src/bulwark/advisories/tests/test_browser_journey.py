@@ -113,3 +113,36 @@ def test_write_approve_send_acknowledge_act_and_track(
     row = duty.locator('#targets tr[data-organisation="Bureau"]')
     assert row.get_attribute("data-state") == "acted"
     assert "Upgraded to 2.4.60" in row.inner_text()
+
+
+def test_bad_cve_and_cpe_lines_are_field_messages_with_the_text_kept(
+    new_page: Callable[[], Any], live_server: Any, people: World
+) -> None:
+    """Issue 18: a CVE line written as the label shows it (commas) or an invalid CPE line
+    gave a 500 and lost the advisory's text."""
+    base = live_server.url
+    analyst = sign_in(new_page(), base, people.analyst, second_factor=True)
+    analyst.goto(f"{base}/advisories/new/")
+    analyst.fill("#id_title", "Example httpd remote code execution")
+    analyst.select_option("#id_category", label="Vulnerability alert")
+    analyst.fill("#id_summary", "Patch Example httpd now.")
+    analyst.fill("#id_body", "A long body the analyst must not lose.")
+    vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    analyst.fill("#id_cves", f"CVE-2026-12345, 9.8, {vector}")
+    analyst.fill("#id_affected_products", "cpe:2.3:a:example")
+    analyst.select_option("#id_response_required", "none")
+    analyst.select_option("#id_target_organisations", [str(people.bureau.pk)])
+    with analyst.expect_navigation() as nav:
+        analyst.get_by_role("button", name="Save", exact=True).click()
+    assert nav.value is not None and nav.value.status == 400
+    errors = analyst.locator("main .errorlist").all_inner_texts()
+    assert len(errors) == 1 and "#1" in errors[0], errors  # the CPE line, on its field
+    assert analyst.locator("#id_body").input_value() == "A long body the analyst must not lose."
+    assert Advisory.objects.count() == 0
+
+    analyst.fill("#id_affected_products", "cpe:2.3:a:example:httpd:2.4.59:*:*:*:*:*:*:*")
+    press(analyst, "Save")
+    assert analyst.locator("main .errorlist").all_inner_texts() == []
+    advisory = Advisory.objects.get()
+    assert advisory.cves == [{"id": "CVE-2026-12345", "cvss_score": 9.8, "cvss_vector": vector}]
+    assert advisory.affected_products[0]["product"] == "httpd"

@@ -235,3 +235,19 @@ def test_deadline_in_the_past_makes_targets_overdue(world: World) -> None:
     target = advisory.targets.get()
     assert target.state() == "unread"
     assert target.state(timezone.now() + timedelta(hours=2)) == "overdue"
+
+
+def test_each_four_eyes_step_tells_the_other_person(world: World) -> None:
+    """Issue 18: approvers were never told an advisory awaited them."""
+    from bulwark.core.models import Notification
+
+    advisory = world.draft()
+    services.submit(world.analyst, advisory)
+    told = Notification.objects.filter(text__contains="awaits your approval")
+    assert set(told.values_list("user__username", flat=True)) == {"duty"}  # not the author
+    services.reject(world.duty, advisory, reason="Add the fixed version.")
+    back = Notification.objects.get(user=world.analyst)
+    assert "sent advisory" in back.text and "Add the fixed version." in back.text
+    services.submit(world.analyst, advisory)
+    services.approve(world.duty, advisory)
+    assert Notification.objects.filter(user=world.analyst, text__contains="approved").count() == 1

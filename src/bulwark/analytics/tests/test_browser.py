@@ -46,6 +46,19 @@ def test_the_cert_changes_the_period_and_the_figures_follow(
     page.get_by_role("link", name="Statistics").click()
     page.wait_for_url(re.compile(r"/stats/"))
     assert page.locator("#fig-incidents_by_category svg").count() == 1
+    # Every tab opens on the default period, the year to date (issue 18: the tabs' links
+    # carried its display label, "2026 (to 2026-12-07)", which no period parses).
+    tabs = page.locator("#stats-groups a")
+    for index in range(tabs.count()):
+        name = tabs.nth(index).inner_text()
+        tabs.nth(index).click()
+        page.wait_for_load_state()
+        assert page.locator("#period-error").count() == 0, name
+        assert page.locator("#period-label").inner_text().startswith("Period: 20"), name
+        assert page.locator("#f-period").input_value() == "", name
+        tabs = page.locator("#stats-groups a")
+    tabs.first.click()
+    page.wait_for_load_state()
 
     for year in (2025, 2024):
         page.fill("#f-period", str(year))

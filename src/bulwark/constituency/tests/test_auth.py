@@ -67,8 +67,13 @@ def test_cert_staff_must_enrol_then_verify_totp(platform_admin: User) -> None:
     client = Client()
     login(client, platform_admin.username)
     # Without a device: every page leads to enrolment, the API does not accept the session.
-    assert client.get("/organisations/")["Location"] == "/accounts/otp/"
+    # The page asked for is kept across enrolment (a link in an e-mail).
+    assert client.get("/organisations/")["Location"] == "/accounts/otp/?next=%2Forganisations%2F"
     assert client.get("/accounts/otp/")["Location"] == "/accounts/otp/setup/"
+    assert (
+        client.get("/accounts/otp/?next=/organisations/")["Location"]
+        == "/accounts/otp/setup/?next=%2Forganisations%2F"
+    )
     assert client.get("/api/v1/organisations/").status_code in (401, 403)
     page = client.get("/accounts/otp/setup/")
     assert "<svg" in page.content.decode()

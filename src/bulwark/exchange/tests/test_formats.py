@@ -308,7 +308,7 @@ def test_format_detection(name: str, expected: str) -> None:
 
 
 def test_undetectable_report_asks_for_a_format() -> None:
-    with pytest.raises(ReportError, match="--format"):
+    with pytest.raises(ReportError, match="choose its format, one of"):
         formats.detect("notes.txt", os.urandom(64).replace(b"{", b"x"))
 
 

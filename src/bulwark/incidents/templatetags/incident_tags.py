@@ -1,6 +1,9 @@
+import difflib
 from datetime import datetime
 
 from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -90,3 +93,21 @@ def status_label(status: str) -> str:
 def nearest_open(clocks: list[Clock]) -> Clock | None:
     open_clocks = [c for c in clocks if c.is_open and c.due_at is not None]
     return min(open_clocks, key=lambda c: c.due_at) if open_clocks else None  # type: ignore[arg-type,return-value]
+
+
+@register.simple_tag
+def revision_diff(old: str, new: str) -> SafeString:
+    """The words removed from and added to a final-report item between two revisions, as
+    <del> and <ins> (everything escaped), so the CERT reads only what changed."""
+    before, after = old.split(" "), new.split(" ")
+    parts: list[str] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            parts.append(escape(" ".join(before[a1:a2])))
+            continue
+        if a2 > a1:
+            parts.append(format_html("<del>{}</del>", " ".join(before[a1:a2])))
+        if b2 > b1:
+            parts.append(format_html("<ins>{}</ins>", " ".join(after[b1:b2])))
+    return mark_safe(" ".join(parts).replace("\n", "<br>"))  # noqa: S308 - parts escaped above

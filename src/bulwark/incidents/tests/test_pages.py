@@ -104,6 +104,12 @@ def test_review_and_queue_on_the_web(people: People) -> None:
     reviewer = web(people, "reviewer")
     page = reviewer.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Confirm level" in page
+    # No level chosen, or another level without a reason: refused, nothing changes.
+    for refused in ({"review-level": ""}, {"review-level": "1", "review-comment": " "}):
+        response = reviewer.post(f"/incidents/{incident.pk}/review/", refused)
+        assert response.status_code == 400
+        incident.refresh_from_db()
+        assert (incident.level, incident.status) == (3, "reported")
     done = reviewer.post(
         f"/incidents/{incident.pk}/review/", {"review-level": "3", "review-comment": "ok"}
     )

@@ -43,8 +43,8 @@ def detect(file_name: str, head: bytes) -> str:
     if shadowserver.looks_like(file_name, head):
         return "shadowserver"
     raise ReportError(
-        f"Cannot tell the format of {file_name or 'the report'}: name it with --format "
-        f"({', '.join(FORMATS)})."
+        f"Cannot tell the format of {file_name or 'the report'}: choose its format, one of "
+        f"{', '.join(FORMATS)}, and submit it again."
     )
 
 
