@@ -17,15 +17,74 @@ from django.utils.translation import gettext_lazy as _
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def visible_to(self, user: Any) -> "AuditEntryQuerySet":
         """Platform admins read the whole log; organisation admins read the entries about
-        their own organisations; nobody else reads it."""
+        their own organisations; nobody else reads it. On top of that, an entry about an
+        object whose model has its own `visible_to` (an incident, evidence, intelligence,
+        an advisory, ...) is read only by those who may read that object, so a TLP:RED
+        incident's title does not reach its organisation's admin through the log."""
         from bulwark.constituency.access import viewer_of
         from bulwark.constituency.models import Role
 
         viewer = viewer_of(user)
         if viewer.platform_admin:
-            return self
-        administered = [o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
-        return self.filter(organisation_id__in=administered) if administered else self.none()
+            entries = self
+        else:
+            administered = [o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
+            if not administered:
+                return self.none()
+            entries = self.filter(organisation_id__in=administered)
+        return entries.filter(subject_visibility_q(user))
+
+
+# Models whose objects are visible wherever their organisation's audit entries are: the
+# organisation rule above already decides for them, and their rows may be deleted
+# (claims, contacts, memberships, tokens) while their entries must stay readable.
+ORGANISATION_RULE_SUFFICES = frozenset({"constituency", "core"})
+# Fields besides the primary key that entries use as `object_id` (TAXII deletes name the
+# STIX id).
+OTHER_OBJECT_KEYS = {"intel.stixobject": ("stix_id",)}
+
+
+def audited_models() -> dict[str, type[models.Model]]:
+    """Object type (`app.model`, as `audit.record` writes it) -> model, for every model
+    with its own `visible_to` outside the constituency."""
+    from django.apps import apps
+
+    found = {}
+    for model in apps.get_models():
+        if model._meta.app_label in ORGANISATION_RULE_SUFFICES:
+            continue
+        if hasattr(model._default_manager, "visible_to"):
+            found[model._meta.label_lower] = model
+    return found
+
+
+def subject_visibility_q(user: Any) -> models.Q:
+    """One condition for the whole log: for each audited model, its entries are kept only
+    when `object_id` is among the viewer's visible ids (a subquery per model, answered by
+    the database, never a query per entry). A model the viewer sees entirely adds
+    nothing; one the viewer sees none of hides all its entries. Entries about an object
+    that is gone, or about several objects at once, are read only by those who see every
+    object of that model."""
+    from django.db.models.functions import Cast
+
+    keep = models.Q()
+    for object_type, model in audited_models().items():
+        visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]
+        if visible.query.is_empty():
+            keep &= ~models.Q(object_type=object_type)
+            continue
+        if not visible.query.where:  # sees them all
+            continue
+        ids = (
+            visible.order_by()
+            .annotate(audit_object_id=Cast("pk", models.CharField(max_length=64)))
+            .values("audit_object_id")
+        )
+        known = models.Q(object_id__in=ids)
+        for field in OTHER_OBJECT_KEYS.get(object_type, ()):
+            known |= models.Q(object_id__in=visible.order_by().values(field))
+        keep &= ~models.Q(object_type=object_type) | known
+    return keep
 
 
 class AuditEntry(models.Model):
