@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 
@@ -32,7 +34,7 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
             if not administered:
                 return self.none()
             entries = self.filter(organisation_id__in=administered)
-        return entries.filter(subject_visibility_q(user))
+        return entries.alias(audit_object_pk=NUMERIC_OBJECT_ID).filter(subject_visibility_q(user))
 
 
 # Models whose objects are visible wherever their organisation's audit entries are: the
@@ -58,15 +60,27 @@ def audited_models() -> dict[str, type[models.Model]]:
     return found
 
 
+# `object_id` as the primary key it names, or NULL when it is not one number (a STIX id,
+# a list of ids): a CASE, so PostgreSQL never tries a cast that fails.
+NUMERIC_OBJECT_ID = models.Case(
+    models.When(
+        object_id__regex=r"^[0-9]{1,18}$",
+        then=Cast("object_id", models.BigIntegerField()),
+    ),
+    default=None,
+    output_field=models.BigIntegerField(),
+)
+
+
 def subject_visibility_q(user: Any) -> models.Q:
     """One condition for the whole log: for each audited model, its entries are kept only
-    when `object_id` is among the viewer's visible ids (a subquery per model, answered by
-    the database, never a query per entry). A model the viewer sees entirely adds
+    when the object they name is among the viewer's visible ones: an EXISTS per model,
+    answered by the database through the object's primary key index (never a query per
+    entry, and never a list of every visible id, which at millions of intelligence
+    objects would be hashed for each page). A model the viewer sees entirely adds
     nothing; one the viewer sees none of hides all its entries. Entries about an object
     that is gone, or about several objects at once, are read only by those who see every
-    object of that model."""
-    from django.db.models.functions import Cast
-
+    object of that model. Needs the `audit_object_pk` alias (`visible_to` adds it)."""
     keep = models.Q()
     for object_type, model in audited_models().items():
         visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]
@@ -75,14 +89,16 @@ def subject_visibility_q(user: Any) -> models.Q:
             continue
         if not visible.query.where:  # sees them all
             continue
-        ids = (
-            visible.order_by()
-            .annotate(audit_object_id=Cast("pk", models.CharField(max_length=64)))
-            .values("audit_object_id")
-        )
-        known = models.Q(object_id__in=ids)
+        visible = visible.order_by()
+        if isinstance(model._meta.pk, models.IntegerField | models.AutoField):
+            known = models.Q(Exists(visible.filter(pk=OuterRef("audit_object_pk"))))
+        else:  # a UUID key (TAXII status): compared as text, these tables are small
+            as_text = Cast("pk", models.CharField(max_length=64))
+            known = models.Q(
+                Exists(visible.annotate(audit_key=as_text).filter(audit_key=OuterRef("object_id")))
+            )
         for field in OTHER_OBJECT_KEYS.get(object_type, ()):
-            known |= models.Q(object_id__in=visible.order_by().values(field))
+            known |= models.Q(Exists(visible.filter(**{field: OuterRef("object_id")})))
         keep &= ~models.Q(object_type=object_type) | known
     return keep
 
