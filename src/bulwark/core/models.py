@@ -74,13 +74,21 @@ NUMERIC_OBJECT_ID = models.Case(
 
 def subject_visibility_q(user: Any) -> models.Q:
     """One condition for the whole log: for each audited model, its entries are kept only
-    when the object they name is among the viewer's visible ones: an EXISTS per model,
-    answered by the database through the object's primary key index (never a query per
-    entry, and never a list of every visible id, which at millions of intelligence
-    objects would be hashed for each page). A model the viewer sees entirely adds
-    nothing; one the viewer sees none of hides all its entries. Entries about an object
-    that is gone, or about several objects at once, are read only by those who see every
-    object of that model. Needs the `audit_object_pk` alias (`visible_to` adds it)."""
+    when the object they name is among the viewer's visible ones, one subquery per model
+    (never a query per entry). A model the viewer sees entirely adds nothing; one the
+    viewer sees none of hides all its entries. Entries about an object that is gone, or
+    about several objects at once, are read only by those who see every object of that
+    model. Needs the `audit_object_pk` alias (`visible_to` adds it).
+
+    Two shapes, by how much the viewer sees (bench figures in docs/architecture.md): an
+    organisation admin sees a small part of each model, so `object_id IN (visible ids as
+    text)` is one small hash probed per entry; the CERT sees nearly every object of the
+    models it is restricted in (TLP:RED intelligence), where that list would be millions
+    of ids hashed for each page, so each entry instead probes the object's primary key
+    (`EXISTS`)."""
+    from bulwark.constituency.access import viewer_of
+
+    probe = viewer_of(user).sees_everything
     keep = models.Q()
     for object_type, model in audited_models().items():
         visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]
@@ -90,15 +98,17 @@ def subject_visibility_q(user: Any) -> models.Q:
         if not visible.query.where:  # sees them all
             continue
         visible = visible.order_by()
-        if isinstance(model._meta.pk, models.IntegerField | models.AutoField):
+        numeric = isinstance(model._meta.pk, models.IntegerField | models.AutoField)
+        if probe and numeric:
             known = models.Q(Exists(visible.filter(pk=OuterRef("audit_object_pk"))))
-        else:  # a UUID key (TAXII status): compared as text, these tables are small
+        else:
             as_text = Cast("pk", models.CharField(max_length=64))
-            known = models.Q(
-                Exists(visible.annotate(audit_key=as_text).filter(audit_key=OuterRef("object_id")))
-            )
+            known = models.Q(object_id__in=visible.annotate(audit_key=as_text).values("audit_key"))
         for field in OTHER_OBJECT_KEYS.get(object_type, ()):
-            known |= models.Q(Exists(visible.filter(**{field: OuterRef("object_id")})))
+            if probe:
+                known |= models.Q(Exists(visible.filter(**{field: OuterRef("object_id")})))
+            else:
+                known |= models.Q(object_id__in=visible.values(field))
         keep &= ~models.Q(object_type=object_type) | known
     return keep
 
