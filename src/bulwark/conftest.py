@@ -108,6 +108,12 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _audit_anchor_per_test(settings: Any, tmp_path: Path) -> None:
+    """Each test's audit checkpoints go to a file of its own, never to var/."""
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "audit-anchor.jsonl"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher
     (test_auth checks that production settings hash with Argon2)."""

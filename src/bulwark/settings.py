@@ -32,6 +32,13 @@ SECRET_KEY = os.environ.get("BULWARK_SECRET_KEY", INSECURE_DEFAULT_SECRET)
 # The audit chain is keyed separately so that rotating the session secret does not
 # invalidate the history, and so that whoever can write the database cannot re-chain it.
 AUDIT_CHAIN_KEY = os.environ.get("BULWARK_AUDIT_KEY", SECRET_KEY)
+# Signed checkpoints of the audit log's head, outside the database (core/anchor.py).
+AUDIT_ANCHOR_FILE = Path(
+    os.environ.get("BULWARK_AUDIT_ANCHOR_FILE", DATA_DIR / "audit-anchor.jsonl")
+)
+AUDIT_ANCHOR_EMAIL = [
+    a.strip() for a in os.environ.get("BULWARK_AUDIT_ANCHOR_EMAIL", "").split(",") if a.strip()
+]
 DEBUG = env_bool("BULWARK_DEBUG", False)
 PRODUCTION = env_bool("BULWARK_PRODUCTION", False)
 ALLOWED_HOSTS = env_list("BULWARK_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")

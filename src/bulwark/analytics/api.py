@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.analytics import figures, periods, snapshots, trends
-from bulwark.analytics.figure import csv_text
+from bulwark.core import csvexport
 
 
 class FigureCSVRenderer(renderers.BaseRenderer):
@@ -27,14 +27,15 @@ class FigureCSVRenderer(renderers.BaseRenderer):
         self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
     ) -> bytes:
         if isinstance(data, dict) and "columns" in data and "rows" in data:
-            text = csv_text(data["columns"], data["rows"])
+            text = csvexport.text(data["columns"], data["rows"])
         elif isinstance(data, dict) and "keys" in data:
             items = data["keys"]
-            text = csv_text(
-                ["key", "title", "group"], ([i["key"], i["title"], i["group"]] for i in items)
+            text = csvexport.text(
+                [_("Key"), _("Title"), _("Group")],
+                ([i["key"], i["title"], i["group"]] for i in items),
             )
         else:  # an error: its message, one line per field
-            text = csv_text(["field", "message"], list((data or {}).items()))
+            text = csvexport.text([_("Field"), _("Message")], list((data or {}).items()))
         return text.encode("utf-8")
 
 

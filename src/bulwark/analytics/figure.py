@@ -1,9 +1,6 @@
 """The one shape every statistic takes: a titled table that the web page, the API (JSON and
 CSV), the charts and the annual report all read. Pure: no Django, no database."""
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,24 +48,3 @@ class Figure:
             "note": self.note,
             **({"extra": self.extra} if self.extra else {}),
         }
-
-    def as_csv(self) -> str:
-        return csv_text(self.columns, self.rows)
-
-
-def csv_text(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
-    """A table as CSV: empty cells for None, spreadsheet formulas defused."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if cell is None else _csv_safe(cell) for cell in row])
-    return out.getvalue()
-
-
-def _csv_safe(cell: Any) -> Any:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote them (labels come
-    from organisation names and feed names, which outsiders choose)."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell

@@ -99,6 +99,7 @@ class VerifyResult:
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    anchored_at: str = ""
 
 
 def verify_entries(entries: Iterable[AuditEntry], head: AuditHead | None) -> VerifyResult:
@@ -126,5 +127,28 @@ def verify_entries(entries: Iterable[AuditEntry], head: AuditHead | None) -> Ver
 
 
 def verify() -> VerifyResult:
+    """The chain, then the table against the newest signed checkpoint outside the
+    database (core/anchor.py), which catches a log emptied together with its head."""
+    from bulwark.core import anchor
+
+    try:
+        point = anchor.latest()
+    except anchor.AnchorError as exc:
+        return VerifyResult(False, 0, None, str(exc))
+    hash_at: dict[int, str] = {}
+
+    def watched(entries: Iterable[AuditEntry]) -> Iterable[AuditEntry]:
+        for entry in entries:
+            if point is not None and entry.seq == point.seq:
+                hash_at[entry.seq] = entry.hash
+            yield entry
+
     entries = AuditEntry.objects.order_by("seq").iterator(chunk_size=2000)
-    return verify_entries(entries, AuditHead.objects.filter(pk=1).first())
+    result = verify_entries(watched(entries), AuditHead.objects.filter(pk=1).first())
+    if not result.ok or point is None:
+        return result
+    problem = anchor.compare(point, result.checked, hash_at)
+    if problem:
+        first_bad = result.checked + 1 if result.checked < point.count else point.seq
+        return VerifyResult(False, result.checked, first_bad, problem)
+    return VerifyResult(True, result.checked, anchored_at=point.describe())

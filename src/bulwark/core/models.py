@@ -11,21 +11,106 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def visible_to(self, user: Any) -> "AuditEntryQuerySet":
         """Platform admins read the whole log; organisation admins read the entries about
-        their own organisations; nobody else reads it."""
+        their own organisations; nobody else reads it. On top of that, an entry about an
+        object whose model has its own `visible_to` (an incident, evidence, intelligence,
+        an advisory, ...) is read only by those who may read that object, so a TLP:RED
+        incident's title does not reach its organisation's admin through the log."""
         from bulwark.constituency.access import viewer_of
         from bulwark.constituency.models import Role
 
         viewer = viewer_of(user)
         if viewer.platform_admin:
-            return self
-        administered = [o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
-        return self.filter(organisation_id__in=administered) if administered else self.none()
+            entries = self
+        else:
+            administered = [o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
+            if not administered:
+                return self.none()
+            entries = self.filter(organisation_id__in=administered)
+        return entries.alias(audit_object_pk=NUMERIC_OBJECT_ID).filter(subject_visibility_q(user))
+
+
+# Models whose objects are visible wherever their organisation's audit entries are: the
+# organisation rule above already decides for them, and their rows may be deleted
+# (claims, contacts, memberships, tokens) while their entries must stay readable.
+ORGANISATION_RULE_SUFFICES = frozenset({"constituency", "core"})
+# Fields besides the primary key that entries use as `object_id` (TAXII deletes name the
+# STIX id).
+OTHER_OBJECT_KEYS = {"intel.stixobject": ("stix_id",)}
+
+
+def audited_models() -> dict[str, type[models.Model]]:
+    """Object type (`app.model`, as `audit.record` writes it) -> model, for every model
+    with its own `visible_to` outside the constituency."""
+    from django.apps import apps
+
+    found = {}
+    for model in apps.get_models():
+        if model._meta.app_label in ORGANISATION_RULE_SUFFICES:
+            continue
+        if hasattr(model._default_manager, "visible_to"):
+            found[model._meta.label_lower] = model
+    return found
+
+
+# `object_id` as the primary key it names, or NULL when it is not one number (a STIX id,
+# a list of ids): a CASE, so PostgreSQL never tries a cast that fails.
+NUMERIC_OBJECT_ID = models.Case(
+    models.When(
+        object_id__regex=r"^[0-9]{1,18}$",
+        then=Cast("object_id", models.BigIntegerField()),
+    ),
+    default=None,
+    output_field=models.BigIntegerField(),
+)
+
+
+def subject_visibility_q(user: Any) -> models.Q:
+    """One condition for the whole log: for each audited model, its entries are kept only
+    when the object they name is among the viewer's visible ones, one subquery per model
+    (never a query per entry). A model the viewer sees entirely adds nothing; one the
+    viewer sees none of hides all its entries. Entries about an object that is gone, or
+    about several objects at once, are read only by those who see every object of that
+    model. Needs the `audit_object_pk` alias (`visible_to` adds it).
+
+    Two shapes, by how much the viewer sees (bench figures in docs/architecture.md): an
+    organisation admin sees a small part of each model, so `object_id IN (visible ids as
+    text)` is one small hash probed per entry; the CERT sees nearly every object of the
+    models it is restricted in (TLP:RED intelligence), where that list would be millions
+    of ids hashed for each page, so each entry instead probes the object's primary key
+    (`EXISTS`)."""
+    from bulwark.constituency.access import viewer_of
+
+    probe = viewer_of(user).sees_everything
+    keep = models.Q()
+    for object_type, model in audited_models().items():
+        visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]
+        if visible.query.is_empty():
+            keep &= ~models.Q(object_type=object_type)
+            continue
+        if not visible.query.where:  # sees them all
+            continue
+        visible = visible.order_by()
+        numeric = isinstance(model._meta.pk, models.IntegerField | models.AutoField)
+        if probe and numeric:
+            known = models.Q(Exists(visible.filter(pk=OuterRef("audit_object_pk"))))
+        else:
+            as_text = Cast("pk", models.CharField(max_length=64))
+            known = models.Q(object_id__in=visible.annotate(audit_key=as_text).values("audit_key"))
+        for field in OTHER_OBJECT_KEYS.get(object_type, ()):
+            if probe:
+                known |= models.Q(Exists(visible.filter(**{field: OuterRef("object_id")})))
+            else:
+                known |= models.Q(object_id__in=visible.values(field))
+        keep &= ~models.Q(object_type=object_type) | known
+    return keep
 
 
 class AuditEntry(models.Model):

@@ -14,6 +14,16 @@ def send_email(subject: str, body: str, recipients: list[str], html: str = "") -
     return message.send()
 
 
+@task()
+def checkpoint_audit() -> int:
+    """The scheduler's periodic signed checkpoint of the audit log's head (core/anchor.py);
+    returns the checkpointed entry number, 0 when none was due."""
+    from bulwark.core import anchor
+
+    point = anchor.checkpoint(periodic=True)
+    return point.seq if point else 0
+
+
 def platform_admin_emails() -> list[str]:
     from django.db.models import Q
 

@@ -359,6 +359,15 @@ class ClockAlert(models.Model):
         return f"{self.kind} {self.clock} {self.incident_id}"
 
 
+class ThroughIncidentQuerySet(models.QuerySet[Any]):
+    def visible_to(self, user: Any) -> "ThroughIncidentQuerySet":
+        """Evidence and tasks are read with their incident (the audit log relies on it)."""
+        incidents = Incident.objects.visible_to(user)
+        if not incidents.query.where:  # the CERT: every incident, so no condition
+            return self
+        return self.filter(incident__in=incidents.values("pk"))
+
+
 class Evidence(models.Model):
     """A file kept as it arrived: stored under its SHA-256, never modified in place."""
 
@@ -372,6 +381,8 @@ class Evidence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ThroughIncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["uploaded_at", "pk"]
@@ -471,6 +482,8 @@ class ResponseTask(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+
+    objects = ThroughIncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["done_at", "due_at"]

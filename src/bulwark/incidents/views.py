@@ -1,7 +1,5 @@
 """Incident pages: the queue, the report form with guided level, the case page."""
 
-import csv
-import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,6 +18,7 @@ from django.views.decorators.http import require_POST
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation, Role, User
 from bulwark.constituency.views import run_service
+from bulwark.core import csvexport
 from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, interchange, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
@@ -35,9 +34,11 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+def _csv_headers() -> list[str]:
+    """The columns as the case page names them."""
+    fields = [Incident._meta.get_field(c.split("__")[0]) for c in CSV_COLUMNS]
+    names = [str(getattr(f, "verbose_name", f.name)) for f in fields]
+    return [name[:1].upper() + name[1:] for name in names]
 
 
 def _answers(data: dict[str, Any]) -> Answers:
@@ -58,12 +59,8 @@ def incident_list(request: HttpRequest) -> HttpResponseBase:
         filter_incidents(Incident.objects.visible_to(request.user), request.GET)
     )
     if request.GET.get("format") == "csv":
-        writer = csv.writer(_Echo())
         values = incidents.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
-        stream = (writer.writerow(r) for r in itertools.chain([CSV_COLUMNS], values))
-        response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="incidents.csv"'
-        return response
+        return csvexport.response("incidents.csv", _csv_headers(), values)
     page = Paginator(incidents.select_related("organisation"), 50).get_page(request.GET.get("page"))
     rows = [(i, services.clock_states(i)) for i in page]
     return render(

@@ -6,8 +6,6 @@ polling every minute sees a change only when the intelligence changed.
 """
 
 import base64
-import csv
-import io
 import ipaddress
 import zlib
 from collections.abc import Callable, Iterable
@@ -124,12 +122,15 @@ def rpz(rows: Iterable[Row], now: datetime | None = None) -> str:
 
 
 def as_csv(rows: Iterable[Row]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["type", "value", "indicator", "score"])
-    for row in _unique(rows):
-        writer.writerow([row[0], row[1], row[2], f"{row[3]:g}"])
-    return buffer.getvalue()
+    """For machines: no byte-order mark, the field names tools expect, but defused like
+    every CSV (bulwark.core.csvexport), so a value opened in a spreadsheet never runs."""
+    from bulwark.core import csvexport
+
+    return csvexport.text(
+        ["type", "value", "indicator", "score"],
+        ((kind, value, ident, float(score)) for kind, value, ident, score in _unique(rows)),
+        for_machines=True,
+    )
 
 
 def plain(rows: Iterable[Row]) -> str:

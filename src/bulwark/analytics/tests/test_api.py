@@ -56,7 +56,8 @@ def test_csv_is_the_same_table_and_defuses_spreadsheet_formulas(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    table = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     expected = figures.compute("shared_with_foreign_certs", data.duty, periods.year(2025))
     assert table[0] == list(expected.columns)
     assert len(table) == len(expected.rows) + 1

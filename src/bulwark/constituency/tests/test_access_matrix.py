@@ -321,3 +321,63 @@ def test_incidents(world: World, incidents: dict[str, Any], username: str) -> No
         want = 200 if title in expected else 404
         assert token.get(f"/api/v1/incidents/{incident.pk}/").status_code == want, title
         assert client.get(f"/incidents/{incident.pk}/").status_code == want, title
+
+
+@pytest.fixture
+def incident_history(world: World, incidents: dict[str, Any]) -> dict[str, list[str]]:
+    """Evidence and a task on every incident; the words of each that must not leak."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from bulwark.incidents.evidence import add_evidence
+    from bulwark.incidents.services import add_task
+
+    secrets = {}
+    for title, incident in incidents.items():
+        reporter = world.users[INCIDENTS[title][2]]
+        content = f"evidence of {title}".encode()
+        evidence = add_evidence(
+            reporter, incident, SimpleUploadedFile(f"{title}-capture.pcap", content)
+        )
+        add_task(
+            reporter, incident, title=f"{title} wipe the server", owner=reporter,
+            due_at=timezone.now() + timedelta(days=1),
+        )  # fmt: skip
+        secrets[title] = [
+            incident.reference,
+            f"{title}-capture.pcap",
+            evidence.sha256,
+            f"{title} wipe",
+        ]
+    return secrets
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_audit_entries_about_incidents_follow_the_incident(
+    world: World, incidents: dict[str, Any], incident_history: dict[str, list[str]], username: str
+) -> None:
+    """An organisation admin who cannot open a TLP:RED incident of their organisation
+    does not read its reference, title, evidence or tasks in the audit log either."""
+    audit_orgs = SEES_AUDIT.get(username, set())
+    expected = {t for t in SEES_INCIDENTS[username] if INCIDENTS[t][0] in audit_orgs}
+    body = api(world, username).get("/api/v1/audit/?limit=1000").content.decode()
+    page_response = web(world, username).get(reverse("audit-list"))
+    page = page_response.content.decode()
+    for title, words in incident_history.items():
+        for word in words:
+            assert (word in body) == (title in expected), (title, word, "API")
+            if audit_orgs:
+                assert (word in page) == (title in expected), (title, word, "page")
+    assert page_response.status_code == (200 if audit_orgs else 403)
+    # A detail read of an entry about the hidden incident answers 404 as well.
+    from bulwark.core.models import AuditEntry
+
+    for title, incident in incidents.items():
+        entry = AuditEntry.objects.filter(
+            object_type="incidents.incident", object_id=str(incident.pk)
+        ).first()
+        assert entry is not None
+        status = api(world, username).get(f"/api/v1/audit/{entry.seq}/").status_code
+        assert status == (200 if title in expected else 404), title

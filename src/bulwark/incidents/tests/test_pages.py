@@ -137,7 +137,7 @@ def test_csv_export_contains_only_visible_incidents(people: People) -> None:
         .decode()
         .splitlines()
     )
-    assert rows[0].startswith("reference,")
+    assert rows[0].startswith("\ufeffReference,Organisation,Title,")  # BOM: Excel reads UTF-8
     assert len(rows) == 2 and "Ransomware" in rows[1]
     everything = b"".join(
         web(people, "duty").get("/incidents/?format=csv").streaming_content

@@ -2,6 +2,8 @@
 and escalations, the report-exchange cycle (feed pulls, mailbox, notifications on each
 recipient's cadence), advisory follow-up (mail retries, reminders, escalations) the
 statistics summaries due to their subscribers, and the CERT's dashboard snapshots.
+The audit log's signed checkpoint (core/anchor.py) is enqueued too; it writes one when
+the log moved and the last is 10 minutes old.
 Running two is harmless: each alert, notification and reminder is sent once."""
 
 import time
@@ -20,6 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from bulwark.advisories.tasks import follow_up
         from bulwark.analytics.tasks import refresh_snapshots, send_summaries
+        from bulwark.core.tasks import checkpoint_audit
         from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
@@ -30,6 +33,7 @@ class Command(BaseCommand):
                 follow_up,
                 send_summaries,
                 refresh_snapshots,
+                checkpoint_audit,
             ):
                 periodic.enqueue()
             if options["once"]:
