@@ -231,7 +231,9 @@ def _extra_files(site: Site) -> list[Path]:
     found: set[Path] = set()
     for pattern in site.extra_files:
         found.update(p for p in site.data_dir.glob(pattern) if p.is_file() and not p.is_symlink())
-    return sorted(found)
+    # The signing key stays out even when a pattern names it: archives travel, keys do not.
+    key = site.signing_key_file.resolve() if site.signing_key_file else None
+    return sorted(p for p in found if p.resolve() != key)
 
 
 def create(archive: Path, site: Site) -> Report:

@@ -248,6 +248,7 @@ def test_the_archive_holds_key_fingerprints_never_keys(
     platform: People, tmp_path: Path, settings: Any
 ) -> None:
     settings.AUDIT_CHAIN_KEY = "an-audit-key-" + "k" * 40
+    settings.BACKUP_EXTRA_FILES = ["*"]  # even a pattern that names the signing key
     archive = tmp_path / "b.tar"
     call_command("backup", str(archive))
     data = archive.read_bytes()
@@ -262,6 +263,33 @@ def test_the_archive_holds_key_fingerprints_never_keys(
     )
     assert manifest["signing_key"]["public_key_sha256"]
     assert manifest["signing_key"]["file"] == str(settings.SIGNING_KEY_FILE)
+    names = {entry["name"] for entry in manifest["files"]}
+    assert "data/unrelated.txt" in names and "data/signing-key.pem" not in names
+
+
+def fake_tool(directory: Path, name: str, version_line: str) -> None:
+    directory.mkdir(exist_ok=True)
+    tool = directory / name
+    tool.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    tool.chmod(0o755)
+
+
+def test_pg_tools_older_than_the_server_or_missing_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulwark.core import backup
+
+    fake_tool(tmp_path / "bin", "pg_dump", "pg_dump (PostgreSQL) 13.16")
+    fake_tool(tmp_path / "bin", "pg_restore", "pg_restore (PostgreSQL) 15.20 (Debian)")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(backup.BackupError, match="pg_dump is version 13 but the server is 15"):
+        backup._pg_tool("pg_dump", 15)
+    assert backup._pg_tool("pg_restore", 15) == str(tmp_path / "bin" / "pg_restore")
+    with pytest.raises(backup.BackupError, match="pg_restore is version 15 but the server is 16"):
+        backup._pg_tool("pg_restore", 16)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(backup.BackupError, match="pg_dump is not on PATH"):
+        backup._pg_tool("pg_dump", 15)
 
 
 def test_restore_refuses_a_damaged_archive_before_touching_anything(
