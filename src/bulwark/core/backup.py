@@ -337,7 +337,21 @@ def verify(archive: Path) -> dict[str, Any]:
             raise BackupError(f"the archive is damaged: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"the archive has no {FORMAT} manifest: not a Bulwark backup")
-    listed = {e["name"]: (e["size"], e["sha256"]) for e in manifest.get("files", [])}
+    try:
+        listed = {e["name"]: (e["size"], e["sha256"]) for e in manifest["files"]}
+        database = manifest["database"]
+        if not (
+            database["engine"] in {"sqlite", "postgresql"}
+            and database["member"] in {SQLITE_MEMBER, PG_MEMBER}
+            and isinstance(manifest["audit_key_fingerprint"], str)
+            and isinstance(manifest.get("signing_key") or {}, dict)
+            and all(isinstance(e.get("mode", 0), int) for e in manifest["files"])
+        ):
+            raise TypeError
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BackupError(
+            "the archive's manifest is malformed: not written by bulwark backup"
+        ) from exc
     for name in sorted(listed.keys() | found.keys()):
         if name not in found:
             raise BackupError(f"the archive lacks {name}, which its manifest lists")
@@ -345,7 +359,7 @@ def verify(archive: Path) -> dict[str, Any]:
             raise BackupError(f"the archive holds {name}, which its manifest does not list")
         if listed[name] != found[name]:
             raise BackupError(f"{name} does not match its checksum in the manifest: damaged")
-    if manifest["database"]["member"] not in found:
+    if database["member"] not in found:
         raise BackupError("the archive holds no database")
     return manifest
 

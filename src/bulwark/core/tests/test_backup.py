@@ -353,3 +353,29 @@ def test_restore_into_a_database_that_cannot_be_reached_says_so(
     assert result.stderr.startswith("CommandError: "), result.stderr
     expected = "Not a directory" if SQLITE else "cannot connect to the database"
     assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {"format": "bulwark-backup/1"},
+        {"format": "bulwark-backup/1", "files": "x", "database": {}},
+        {"format": "bulwark-backup/1", "files": [], "database": {"engine": "sqlite"}},
+        {"format": "bulwark-backup/1", "files": [{"name": 1}], "database": []},
+    ],
+)
+def test_a_forged_or_truncated_manifest_is_refused_with_a_message(
+    tmp_path: Path, manifest: dict[str, Any]
+) -> None:
+    import io
+    import json
+    import tarfile
+
+    archive = tmp_path / "forged.tar"
+    body = json.dumps(manifest).encode()
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    with pytest.raises(CommandError, match="manifest is malformed"):
+        call_command("restore", "--check", str(archive))
