@@ -377,6 +377,8 @@ def database_is_empty(database: dict[str, Any]) -> bool:
             row = conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
             ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{path} is not an SQLite database ({exc})") from exc
         finally:
             conn.close()
         return bool(row[0] == 0)

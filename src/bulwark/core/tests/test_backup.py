@@ -379,3 +379,13 @@ def test_a_forged_or_truncated_manifest_is_refused_with_a_message(
         tar.addfile(info, io.BytesIO(body))
     with pytest.raises(CommandError, match="manifest is malformed"):
         call_command("restore", "--check", str(archive))
+
+
+def test_a_target_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    from bulwark.core import backup
+
+    junk = tmp_path / "bulwark.sqlite3"
+    junk.write_bytes(b"this is not a database" * 100)
+    target = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(junk)}
+    with pytest.raises(backup.BackupError, match="is not an SQLite database"):
+        backup.database_is_empty(target)
