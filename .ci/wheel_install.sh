@@ -29,7 +29,9 @@ wheel=$(ls "$WORK"/dist/bulwark-*.whl)
 
 log "installing $(basename "$wheel") without extras into a clean virtualenv"
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet "$wheel"
+# --no-compile: no byte-compiling of every file of numpy, scipy, matplotlib and the rest;
+# the modules the platform imports are compiled on first use.
+"$WORK/venv/bin/pip" install --quiet --no-compile "$wheel"
 
 cd "$WORK"  # nothing of the source tree on sys.path from here on
 export PATH="$WORK/venv/bin:$PATH"
