@@ -237,6 +237,9 @@ MAX_EVIDENCE_BYTES = int(os.environ.get("BULWARK_MAX_EVIDENCE", str(100 * 1024 *
 MEDIA_ROOT = Path(os.environ.get("BULWARK_MEDIA_DIR", DATA_DIR / "files"))
 # The key that signs referral packages (PEM, Ed25519); created in DATA_DIR when unset.
 SIGNING_KEY_FILE = Path(os.environ.get("BULWARK_SIGNING_KEY_FILE", DATA_DIR / "signing-key.pem"))
+# Files of DATA_DIR that `bulwark backup` keeps beside the database and the media files
+# (glob patterns; the audit anchors). Keys are never archived, only their fingerprints.
+BACKUP_EXTRA_FILES = env_list("BULWARK_BACKUP_FILES", "audit-anchor*")
 
 # --- Transport security -----------------------------------------------------------------
 TLS = env_bool("BULWARK_TLS", False)
