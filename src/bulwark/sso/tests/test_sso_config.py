@@ -213,3 +213,30 @@ def test_decide_maps_groups_and_refuses_what_it_must() -> None:
     # Odd claim shapes do not crash.
     assert mapping.claim_values({"g": {"a": 1}}, "g") == []
     assert mapping.claim_values({"g": [1, None, "x"]}, "g") == ["1", "x"]
+
+
+def test_bulwark_check_names_what_single_sign_on_needs(
+    admin: User, orgs: dict[str, Organisation], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    def sso_findings() -> str:
+        try:
+            call_command("check", "--deploy")
+        except SystemCheckError as exc:
+            return str(exc)
+        return ""
+
+    settings.SITE_URL = "http://bulwark.cert.example"
+    assert "bulwark.E101" not in sso_findings()  # nothing configured yet
+    IdentityProvider.objects.create(
+        organisation=orgs["agency"], slug="a", name="A", protocol="saml", role_map={"s": "reporter"}
+    )
+    monkeypatch.setattr("bulwark.sso.checks.shutil.which", lambda name: None)
+    text = sso_findings()
+    assert "bulwark.E101" in text and "bulwark.E102" in text
+    settings.SITE_URL = "https://bulwark.cert.example"
+    monkeypatch.undo()
+    text = sso_findings()
+    assert "bulwark.E101" not in text and "bulwark.E102" not in text
