@@ -152,9 +152,11 @@ def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
     provider = get_object_or_404(IdentityProvider.objects.usable(), slug=slug)
     if provider.protocol != IdentityProvider.Protocol.SAML:
         return HttpResponse(_("This sign-in does not use SAML."), status=404)
-    return HttpResponse(
-        saml.sp_metadata(provider.slug), content_type="application/samlmetadata+xml"
-    )
+    try:
+        xml = saml.sp_metadata(provider.slug)
+    except saml.MetadataError as exc:  # xmlsec1 missing: `bulwark check` says so too
+        return HttpResponse(str(exc), status=503, content_type="text/plain")
+    return HttpResponse(xml, content_type="application/samlmetadata+xml")
 
 
 # --- Configuration (platform admins) ----------------------------------------------------

@@ -240,3 +240,16 @@ def test_bulwark_check_names_what_single_sign_on_needs(
     monkeypatch.undo()
     text = sso_findings()
     assert "bulwark.E101" not in text and "bulwark.E102" not in text
+
+
+def test_saml_metadata_without_xmlsec1_is_a_clear_503(
+    orgs: dict[str, Organisation], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    IdentityProvider.objects.create(
+        organisation=orgs["agency"], slug="a", name="A", protocol="saml", role_map={"s": "reporter"}
+    )
+    assert Client().get("/sso/a/saml/metadata/").status_code == 200
+    monkeypatch.setattr("bulwark.sso.saml.shutil.which", lambda name: None)
+    response = Client().get("/sso/a/saml/metadata/")
+    assert response.status_code == 503 and b"xmlsec1" in response.content
+    assert Client().get("/sso/a/").status_code == 502  # the sign-in says so too

@@ -193,6 +193,24 @@ def test_oidc_deactivated_user_and_unusable_email_are_refused(oidc_idp: Any) -> 
     assert {r[0]["reason"] for r in refusals()} == {"inactive_user", "bad_email"}
 
 
+def test_sso_account_cannot_get_a_local_password_by_reset(
+    oidc_idp: Any, admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Removing someone at the identity provider must lock them out: an account it
+    created has no password, and the reset form does not offer one."""
+    idp, _provider = oidc_idp
+    idp.users["ana"] = {"sub": "a-1", "email": "a@moe.example", "groups": ["moe-staff"]}
+    idp.users["ana"]["org"] = "MOE"
+    assert oidc_sign_in(idp, "ana").status_code == 302
+    with django_capture_on_commit_callbacks() as sso_mail:
+        Client().post("/accounts/password-reset/", {"email": "a@moe.example"})
+    with django_capture_on_commit_callbacks() as local_mail:
+        Client().post("/accounts/password-reset/", {"email": admin.email})
+    assert len(sso_mail) == 0 and len(local_mail) == 1
+    denied = Client().post("/accounts/login/", {"username": "a@moe.example", "password": ""})
+    assert denied.status_code == 200  # the form again, not a session
+
+
 def test_oidc_callback_with_forged_state_is_refused(oidc_idp: Any) -> None:
     idp, _provider = oidc_idp
     idp.users["ana"] = {"sub": "a", "email": "a@moe.example", "groups": ["moe-staff"], "org": "MOE"}
