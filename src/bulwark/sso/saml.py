@@ -64,7 +64,10 @@ def _config(slug: str, idp_metadata: str | None) -> SPConfig:
                 "endpoints": {"assertion_consumer_service": [(acs_url(slug), BINDING_HTTP_POST)]},
                 "allow_unsolicited": False,
                 "authn_requests_signed": False,
-                "want_assertions_signed": True,
+                # Either the assertion or the whole response must carry the IdP's
+                # signature (ADFS and Entra sign the assertion, Keycloak the response).
+                "want_assertions_or_response_signed": True,
+                "want_assertions_signed": False,
                 "want_response_signed": False,
                 "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                 "name_id_format_allow_create": True,

@@ -203,6 +203,7 @@ class SamlIdentityProvider(_Server):
         self.entity_id = f"{self.base}/metadata"
         self.users: dict[str, dict[str, Any]] = {}
         self.signed_in = ""
+        self.sign_assertion = self.sign_response = True
         config = IdPConfig()
         config.load(
             {
@@ -263,8 +264,8 @@ class SamlIdentityProvider(_Server):
                 "class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
                 "authn_auth": self.entity_id,
             },
-            sign_assertion=True,
-            sign_response=True,
+            sign_assertion=self.sign_assertion,
+            sign_response=self.sign_response,
         )
         http = self.server.apply_binding(
             BINDING_HTTP_POST, str(response), destination, query.get("RelayState", ""),

@@ -354,6 +354,20 @@ def test_saml_tampered_response_is_refused(saml_idp: Any) -> None:
     assert not User.objects.filter(email="li@moe.example").exists()
 
 
+def test_saml_unsigned_answer_is_refused_and_either_signature_is_enough(saml_idp: Any) -> None:
+    idp, _provider = saml_idp
+    idp.users["li"] = saml_user("li-persistent-42", "li@moe.example", ["moe-staff"])
+    idp.sign_assertion = idp.sign_response = False
+    unsigned = saml_sign_in(idp, "li")
+    assert unsigned.status_code == 403
+    assert not User.objects.filter(email="li@moe.example").exists()
+    assert "signed" in refusals()[0][0]["detail"].lower(), refusals()
+    idp.sign_response = True  # Keycloak's default: the response, not the assertion
+    assert saml_sign_in(idp, "li").status_code == 302, refusals()
+    idp.sign_response, idp.sign_assertion = False, True  # ADFS's and Entra's default
+    assert saml_sign_in(idp, "li").status_code == 302, refusals()
+
+
 def test_saml_metadata_page_describes_our_service_provider(saml_idp: Any) -> None:
     response = Client().get("/sso/moe-saml/saml/metadata/")
     assert response.status_code == 200
