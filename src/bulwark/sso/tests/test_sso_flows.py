@@ -211,6 +211,39 @@ def test_sso_account_cannot_get_a_local_password_by_reset(
     assert denied.status_code == 200  # the form again, not a session
 
 
+def test_only_the_cert_idp_grants_cert_roles_and_only_when_mapped(
+    admin: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert = Organisation.objects.get(kind="national_cert")
+    with OidcProvider(tmp_path, oidc.redirect_uri("cert"), CLIENT_ID, CLIENT_SECRET) as idp:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(idp.ca_file))
+        provider = services.create_provider(
+            admin,
+            organisation=cert,
+            slug="cert",
+            name="CERT IdP",
+            protocol="oidc",
+            issuer=idp.issuer,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            role_map={"soc": "analyst"},
+        )
+        client = Client()
+        idp.signed_in = "kim"
+        idp.users["kim"] = {"sub": "k-1", "email": "kim@cert.example", "groups": ["soc", "root"]}
+        start = client.get("/sso/cert/")
+        back = urlsplit(
+            requests.get(start["Location"], allow_redirects=False, timeout=10).headers["Location"]
+        )
+        assert client.get(f"{back.path}?{back.query}").status_code == 302, refusals()
+        kim = User.objects.get(email="kim@cert.example")
+        assert memberships(kim) == {("National CERT", "analyst")}  # "root" maps to nothing
+        assert viewer_of(kim).cert_staff and not viewer_of(kim).platform_admin
+        # CERT staff owe the platform's own TOTP before anything else.
+        assert client.get("/organisations/")["Location"] == "/accounts/otp/"
+        assert provider.role_map == {"soc": "analyst"}
+
+
 def test_oidc_callback_with_forged_state_is_refused(oidc_idp: Any) -> None:
     idp, _provider = oidc_idp
     idp.users["ana"] = {"sub": "a", "email": "a@moe.example", "groups": ["moe-staff"], "org": "MOE"}
