@@ -9,6 +9,7 @@ from bulwark.exchange import api_routes as exchange_routes
 from bulwark.incidents.api.views import IncidentViewSet
 from bulwark.intel import api_routes as intel_routes
 from bulwark.monitoring import api_routes as monitoring_routes
+from bulwark.sso import api_routes as sso_routes
 
 
 class APIRootView(routers.APIRootView):
@@ -37,6 +38,7 @@ for app_routes in (
     monitoring_routes,
     advisories_routes,
     analytics_routes,
+    sso_routes,
 ):
     app_routes.register(router)
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "bulwark.monitoring",
     "bulwark.advisories",
     "bulwark.analytics",
+    "bulwark.sso",
 ]
 
 MIDDLEWARE = [

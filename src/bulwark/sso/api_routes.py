@@ -1,0 +1,9 @@
+"""Registers the single-sign-on viewsets on the REST API router (/api/v1/)."""
+
+from rest_framework.routers import BaseRouter
+
+
+def register(router: BaseRouter) -> None:
+    from bulwark.sso import api
+
+    router.register("sso/providers", api.IdentityProviderViewSet, basename="sso-provider")

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SsoConfig(AppConfig):
+    name = "bulwark.sso"
+    label = "sso"
+    verbose_name = _("Single sign-on")
+
+    def ready(self) -> None:
+        import logging
+
+        from bulwark.sso import checks  # noqa: F401  (registers the deploy checks)
+
+        # xmlschema (under pysaml2) logs every schema it loads at INFO.
+        logging.getLogger("xmlschema").setLevel(logging.WARNING)
