@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bulwark
 
-.PHONY: demo test test-postgres lint format bench install clean messages
+.PHONY: demo test test-postgres lint format bench load install clean messages
 
 # Python modules setup.py compiles with Cython (the report exchange's hot path): an edit
 # to one rebuilds it in place, so the tests never run a stale compiled copy.
@@ -42,6 +42,12 @@ format: install
 
 bench: install
 	$(BIN)/python bench/api_read_load.py
+
+# The load targets (docs/operations.md, "Capacity"): locust against gunicorn on PostgreSQL.
+load: install
+	$(BIN)/python -c 'import locust' 2>/dev/null || \
+	  $(BIN)/pip install --quiet "$$(grep -o 'locust==[0-9.]*' pyproject.toml)"
+	$(BIN)/python bench/load_api.py
 
 messages: install
 	cd src/bulwark && ../../$(BIN)/bulwark makemessages -l zh_Hant --no-obsolete && ../../$(BIN)/bulwark compilemessages -l zh_Hant

@@ -2,18 +2,37 @@
 signing in, in English and Traditional Chinese; RSS 2.0, Atom and JSON Feed; CSAF 2.0.
 
 Every query here starts from `Advisory.objects.visible_to(AnonymousUser())`, which is
-exactly the public set: a non-CLEAR advisory can never reach these paths."""
+exactly the public set: a non-CLEAR advisory can never reach these paths.
 
+The feeds and CSAF documents are the same bytes for everyone, so each is rendered once per
+process and kept in Django's cache under a key that includes the public set's state (how
+many publications, when the newest change was saved): publishing, revising or withdrawing
+a publication changes that state, so the next request renders afresh in every process
+without anyone having to invalidate anything. The same state is the response's ETag and
+Last-Modified, so a feed reader that asks again with If-None-Match / If-Modified-Since gets
+304 without a body (docs/advisories.md)."""
+
+import hashlib
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import feedgenerator, translation
+from django.utils.cache import (
+    get_conditional_response,
+    patch_cache_control,
+    patch_vary_headers,
+)
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from bulwark.advisories import csaf
@@ -23,6 +42,12 @@ from bulwark.advisories.rendering import markdown_to_html
 
 FEED_ITEMS = 50
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+# A rendered feed stays in the cache at most this long; its key changes with every change
+# of the public set, so this only bounds memory and anything the key does not see (a
+# category's label).
+RENDERED_SECONDS = 600
+# How long a feed reader or proxy may reuse a response without asking again.
+BROWSER_MAX_AGE = 60
 
 
 def public_advisories() -> AdvisoryQuerySet:
@@ -104,26 +129,94 @@ def publication_detail(request: HttpRequest, reference: str) -> HttpResponse:
         )
 
 
-def publication_csaf(request: HttpRequest, reference: str) -> HttpResponse:
-    advisory = get_object_or_404(public_advisories(), reference=reference)
-    document = csaf.document(advisory, _language(request))
-    response = HttpResponse(
-        json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
-    )
-    response["Content-Disposition"] = f'inline; filename="{reference.lower()}.json"'
+def _public_state() -> tuple[int, datetime | None]:
+    """What every feed depends on, in one indexed query: the number of publications and
+    the newest save of one (sending, an approved revision and any edit all save it)."""
+    row = public_advisories().aggregate(count=Count("pk"), changed=Max("updated_at"))
+    return int(row["count"]), row["changed"]
+
+
+def _shared_response(
+    request: HttpRequest,
+    what: tuple[Any, ...],
+    changed: datetime | None,
+    render: Callable[[], HttpResponse],
+) -> HttpResponse:
+    """One rendered copy for everyone, answered 304 when the reader already has it.
+
+    `what` names the representation and the state it was rendered from; the site's URL and
+    name are part of it because they are written into every feed."""
+    key = repr((*what, settings.SITE_URL, settings.CERT_NAME))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    etag = f'"{digest}"'
+    modified = int(changed.timestamp()) if changed else None
+    response = get_conditional_response(request, etag=etag, last_modified=modified)
+    if response is None:
+        cached = cache.get(f"publications:{digest}")
+        if cached is None:
+            rendered = render()
+            cached = (rendered.content, rendered["Content-Type"], dict(rendered.items()))
+            cache.set(f"publications:{digest}", cached, RENDERED_SECONDS)
+        content, content_type, headers = cached
+        response = HttpResponse(content, content_type=content_type)
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+    if request.method in ("GET", "HEAD"):
+        response["ETag"] = etag
+        if modified is not None:
+            response["Last-Modified"] = http_date(modified)
+        patch_cache_control(response, public=True, max_age=BROWSER_MAX_AGE)
     return response
 
 
-def _items(request: HttpRequest) -> tuple[str, str, list[Advisory]]:
-    language, kind = _language(request), _kind(request)
+def publication_csaf(request: HttpRequest, reference: str) -> HttpResponse:
+    advisory = get_object_or_404(public_advisories(), reference=reference)
+    language = _language(request)
+
+    def render() -> HttpResponse:
+        document = csaf.document(advisory, language)
+        response = HttpResponse(
+            json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'inline; filename="{reference.lower()}.json"'
+        return response
+
+    what = ("csaf", advisory.pk, advisory.updated_at.isoformat(), language)
+    return _shared_response(request, what, advisory.updated_at, render)
+
+
+def _items(language: str, kind: str) -> list[Advisory]:
     items = public_advisories()
     if kind:
         items = items.filter(publication=kind)
-    return language, kind, list(items[:FEED_ITEMS])
+    return list(items[:FEED_ITEMS])
 
 
-def _feed(request: HttpRequest, generator: type[feedgenerator.SyndicationFeed]) -> HttpResponse:
-    language, _unused_kind, items = _items(request)
+def _feed_url(name: str, language: str, kind: str) -> str:
+    """The feed's own address as the feed states it: the canonical query, never the
+    request's own (one cached copy serves every reader, whatever else they appended)."""
+    return (
+        settings.SITE_URL + reverse(name) + f"?lang={language}" + (f"&kind={kind}" if kind else "")
+    )
+
+
+def _cached_feed(
+    request: HttpRequest, name: str, render: Callable[[str, str], HttpResponse]
+) -> HttpResponse:
+    language, kind = _language(request), _kind(request)
+    count, changed = _public_state()
+    what = (name, language, kind, count, changed.isoformat() if changed else "")
+    response = _shared_response(request, what, changed, lambda: render(language, kind))
+    if "lang" not in request.GET:
+        # The language came from the reader's cookie or Accept-Language header.
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
+
+
+def _feed(
+    generator: type[feedgenerator.SyndicationFeed], name: str, language: str, kind: str
+) -> HttpResponse:
+    items = _items(language, kind)
     site = settings.SITE_URL
     with translation.override(language):
         feed = generator(
@@ -131,7 +224,7 @@ def _feed(request: HttpRequest, generator: type[feedgenerator.SyndicationFeed]) 
             link=site + reverse("publication-list"),
             description=_("Security alerts, news and guidelines (TLP:CLEAR)."),
             language=language,
-            feed_url=site + request.get_full_path(),
+            feed_url=_feed_url(name, language, kind),
         )
         for advisory in items:
             updated = last_change(advisory)
@@ -152,16 +245,30 @@ def _feed(request: HttpRequest, generator: type[feedgenerator.SyndicationFeed]) 
 
 
 def feed_rss(request: HttpRequest) -> HttpResponse:
-    return _feed(request, feedgenerator.Rss201rev2Feed)
+    return _cached_feed(
+        request,
+        "publication-rss",
+        lambda language, kind: _feed(
+            feedgenerator.Rss201rev2Feed, "publication-rss", language, kind
+        ),
+    )
 
 
 def feed_atom(request: HttpRequest) -> HttpResponse:
-    return _feed(request, feedgenerator.Atom1Feed)
+    return _cached_feed(
+        request,
+        "publication-atom",
+        lambda language, kind: _feed(feedgenerator.Atom1Feed, "publication-atom", language, kind),
+    )
 
 
 def feed_json(request: HttpRequest) -> HttpResponse:
+    return _cached_feed(request, "publication-json", _json_feed)
+
+
+def _json_feed(language: str, kind: str) -> HttpResponse:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
-    language, _unused_kind, items = _items(request)
+    items = _items(language, kind)
     site = settings.SITE_URL
     with translation.override(language):
         entries: list[dict[str, Any]] = []
@@ -191,7 +298,7 @@ def feed_json(request: HttpRequest) -> HttpResponse:
             "version": "https://jsonfeed.org/version/1.1",
             "title": _("%(cert)s security publications") % {"cert": settings.CERT_NAME},
             "home_page_url": site + reverse("publication-list"),
-            "feed_url": site + request.get_full_path(),
+            "feed_url": _feed_url("publication-json", language, kind),
             "language": language,
             "items": entries,
         }

@@ -110,6 +110,27 @@ def domain_suffixes(name: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
+def covering_values(kind: str, query: str) -> list[str]:
+    """The stored (normalised) values of every claim that could cover the query: each prefix
+    that contains the address (33 for IPv4, 129 for IPv6), each suffix of the domain on
+    label boundaries, or the AS number itself. A resolver reads only these rows instead of
+    every claim; `NetworkIndex` then picks the most specific. Raises ValueError (with a
+    message for the user) when the query is not an address, domain or AS number."""
+    if kind == "cidr":
+        ip = ipaddress.ip_address(query.strip())
+        bits, as_int = ip.max_prefixlen, int(ip)  # int() drops an IPv6 zone (%eth0)
+        network = ipaddress.IPv4Network if ip.version == 4 else ipaddress.IPv6Network
+        return [
+            str(network((as_int >> (bits - length) << (bits - length), length)))
+            for length in range(bits + 1)
+        ]
+    if kind == "domain":
+        return domain_suffixes(parse_domain(query))
+    if kind == "asn":
+        return [str(parse_asn(query))]
+    raise InvalidClaim(f"Unknown claim kind {kind!r}: use cidr, asn or domain.")
+
+
 class NetworkIndex:
     """Resolves an address, AS number or domain to the most specific claim's owner."""
 

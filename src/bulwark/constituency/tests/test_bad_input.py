@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from bulwark.conftest import bearer
-from bulwark.constituency import services
+from bulwark.constituency import networks, services
 from bulwark.constituency.models import NetworkClaim, Organisation, User
 
 PGP = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGVzZXJ0\n-----END PGP PUBLIC KEY BLOCK-----\n"
@@ -253,6 +253,39 @@ def test_resolve_finds_the_most_specific_owner(
     body = api.get("/api/v1/networks/resolve/?ip=198.18.5.1").json()
     assert body["organisations"] == [agency.pk] and body["claim"] == "198.18.4.0/22"
     assert api.get("/api/v1/networks/resolve/?ip=192.0.2.1").status_code == 404
+
+
+def test_resolve_reads_only_the_claims_that_could_cover_the_query(
+    api: Client, agency: Organisation, cert: Organisation, platform_admin: User
+) -> None:
+    """Each resolve used to load every visible claim of the kind and index them (its cost
+    grew with the constituency: tens of ms per call at a few thousand claims)."""
+    NetworkClaim.objects.bulk_create(
+        NetworkClaim(organisation=agency, kind="cidr", value=f"10.{i // 256}.{i % 256}.0/24")
+        for i in range(3000)
+    )
+    NetworkClaim.objects.bulk_create(
+        NetworkClaim(organisation=agency, kind="domain", value=f"d{i}.gov.tw") for i in range(500)
+    )
+    services.add_network(platform_admin, cert, "cidr", "10.0.0.0/8")
+    services.add_network(platform_admin, cert, "domain", "gov.tw")
+    built: list[int] = []
+    real = networks.NetworkIndex
+
+    def counting(claims: Any) -> networks.NetworkIndex:
+        claims = list(claims)
+        built.append(len(claims))
+        return real(claims)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(networks, "NetworkIndex", counting)
+        by_ip = api.get("/api/v1/networks/resolve/?ip=10.3.7.200").json()
+        outside = api.get("/api/v1/networks/resolve/?ip=10.200.0.1").json()
+        by_domain = api.get("/api/v1/networks/resolve/?domain=www.d42.gov.tw").json()
+    assert by_ip["claim"] == "10.3.7.0/24" and by_ip["organisations"] == [agency.pk]
+    assert outside["claim"] == "10.0.0.0/8" and outside["organisations"] == [cert.pk]
+    assert by_domain["claim"] == "d42.gov.tw" and by_domain["organisations"] == [agency.pk]
+    assert built == [2, 1, 2]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from bulwark.constituency.networks import (
     Claim,
     InvalidClaim,
     NetworkIndex,
+    covering_values,
     find_overlaps,
     normalise,
     parse_asn,
@@ -152,3 +153,39 @@ def test_parsers_return_typed_values() -> None:
     assert parse_cidr("192.0.2.0/24").num_addresses == 256
     assert parse_asn(" AS13335 ") == 13335
     assert parse_domain("Bücher.example") == "xn--bcher-kva.example"
+
+
+networks_v6 = st.builds(
+    lambda addr, length: ipaddress.ip_network(
+        f"{ipaddress.IPv6Address(addr)}/{length}", strict=False
+    ),
+    st.integers(0, 2**128 - 1),
+    st.integers(0, 128),
+)
+
+
+@given(st.lists(st.one_of(networks_v4, networks_v6), min_size=1, max_size=30), st.data())
+def test_covering_values_name_every_claim_that_contains_the_address(
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network], data: st.DataObject
+) -> None:
+    """The resolver reads only claims whose stored value is among these; every prefix that
+    contains the address must be among them (and none that does not)."""
+    net = data.draw(st.sampled_from(nets))
+    address = net.network_address + data.draw(st.integers(0, net.num_addresses - 1))
+    stored = {normalise("cidr", str(n)) for n in nets}
+    candidates = set(covering_values("cidr", str(address)))
+    assert {v for v in stored if address in ipaddress.ip_network(v)} == stored & candidates
+
+
+def test_covering_values_of_domains_and_as_numbers() -> None:
+    assert covering_values("domain", "WWW.Moea.gov.tw.") == [
+        "www.moea.gov.tw",
+        "moea.gov.tw",
+        "gov.tw",
+        "tw",
+    ]
+    assert covering_values("asn", "AS3462") == ["3462"]
+    assert covering_values("cidr", "fe80::1%eth0")[-1] == "fe80::1/128"
+    for kind, bad in (("cidr", "not-an-ip"), ("domain", "exa mple"), ("asn", "ASX")):
+        with pytest.raises(ValueError):
+            covering_values(kind, bad)
