@@ -202,7 +202,12 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "bulwark.constituency.api.permissions.TokenScope",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "bulwark.core.api.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "bulwark.core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bulwark.core.api.exceptions.exception_handler",
