@@ -222,6 +222,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bulwark.core.api.schema.add_error_responses",
+    ],
 }
 # Bodies larger than this are refused with 413 before any parser sees them.
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("BULWARK_MAX_REQUEST_BODY", str(2 * 1024 * 1024)))
