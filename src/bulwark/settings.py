@@ -205,8 +205,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "bulwark.core.api.pagination.LimitOffsetPagination",
     "DEFAULT_PARSER_CLASSES": [
         "bulwark.core.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "bulwark.core.api.parsers.FormParser",
+        "bulwark.core.api.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

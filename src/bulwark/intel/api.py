@@ -16,13 +16,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
-from bulwark.core.api.parsers import JSONParser
+from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from bulwark.core.params import whole_number
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing

@@ -29,3 +29,31 @@ class JSONParser(parsers.JSONParser):
         if problem:
             raise ParseError(problem)
         return data
+
+
+def _refuse_nul(data: Any) -> None:
+    """Form fields: PostgreSQL refuses NUL in text, even in a look-up (a slug, a name)."""
+    for key, values in data.lists():
+        if "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values):
+            raise ParseError(_("Text must not contain NUL characters (\\u0000)."))
+
+
+class FormParser(parsers.FormParser):
+    """DRF's form parser, refusing NUL characters in field names and values (400)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        _refuse_nul(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's multipart parser, refusing NUL characters in the form's names and values
+    (400); uploaded files are bytes and keep whatever they hold."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        _refuse_nul(parsed.data)
+        if any("\x00" in name for name in parsed.files):
+            raise ParseError(_("Text must not contain NUL characters (\\u0000)."))
+        return parsed

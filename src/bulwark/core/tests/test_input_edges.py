@@ -4,6 +4,7 @@ answers 400 (or 404 for a path) with a message naming the problem."""
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -177,3 +178,26 @@ def test_nul_characters_in_json_are_400(api: Client, path: str, body: Any) -> No
 
 def test_nul_characters_in_a_path_are_400(api: Client) -> None:
     assert api.get("/api/v1/stats/%00/").status_code == 400
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/memberships/", {"user": "ro\x00ot", "organisation": "1", "role": "reporter"}),
+        ("/api/v1/advisories/", {"title": "t", "target_sectors": "fin\x00ance"}),
+        ("/api/v1/organisations/", {"na\x00me": "x", "kind": "isac", "country": "TW"}),
+    ],
+)
+def test_nul_characters_in_forms_are_400(
+    api: Client, path: str, body: dict[str, str], multipart: bool
+) -> None:
+    """The schemathesis run found these on PostgreSQL: a NUL in a form value that a
+    serializer looks up by name (a username, a sector code) reached the database."""
+    if multipart:
+        response = api.post(path, body)
+    else:
+        encoded = "&".join(f"{quote(k)}={quote(v)}" for k, v in body.items())
+        response = api.post(path, encoded, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.content[:300]
+    assert "NUL" in json.dumps(response.json()), response.json()
