@@ -19,7 +19,14 @@ class APIRootView(routers.APIRootView):
 
 
 class Router(routers.DefaultRouter):
+    """Detail URLs take ASCII digits unless a viewset says otherwise (`lookup_value_regex`):
+    DRF's default `[^/.]+` let an Arabic-Indic 1 reach the database as the id 1."""
+
     APIRootView = APIRootView
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._default_value_pattern = "[0-9]+"
 
 
 router = Router()

@@ -214,7 +214,12 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "bulwark.constituency.api.permissions.TokenScope",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "bulwark.core.api.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "bulwark.core.api.parsers.JSONParser",
+        "bulwark.core.api.parsers.FormParser",
+        "bulwark.core.api.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bulwark.core.api.exceptions.exception_handler",
@@ -229,6 +234,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bulwark.core.api.schema.add_error_responses",
+    ],
 }
 # Bodies larger than this are refused with 413 before any parser sees them.
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("BULWARK_MAX_REQUEST_BODY", str(2 * 1024 * 1024)))

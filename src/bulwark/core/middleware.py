@@ -44,7 +44,7 @@ class RequestContextMiddleware:
 
 class RequestBodyLimitMiddleware:
     """Refuses oversized bodies with 413 before any parser reads them, and NUL bytes in
-    the query string (no database text column can hold them) with 400."""
+    the query string or the path (no database text column can hold them) with 400."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -59,6 +59,8 @@ class RequestBodyLimitMiddleware:
             return JsonResponse({"detail": _("Invalid Content-Length header.")}, status=400)
         if "\x00" in unquote(request.META.get("QUERY_STRING", "")):
             return JsonResponse({"detail": _("NUL bytes are not allowed in a query.")}, status=400)
+        if "\x00" in request.path:
+            return JsonResponse({"detail": _("NUL bytes are not allowed in a path.")}, status=400)
         if length > limit:
             message = _("Request body too large: %(size)d bytes, the limit is %(limit)d.") % {
                 "size": length,

@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
@@ -13,6 +14,7 @@ from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import NetworkClaim, Organisation, User
 from bulwark.core.models import AuditEntry, Notification
+from bulwark.core.params import BadParameter, id_param
 from bulwark.incidents.models import Incident
 
 STALLED_AFTER = timedelta(minutes=5)
@@ -98,8 +100,8 @@ def filter_audit(entries, params):  # type: ignore[no-untyped-def]
         entries = entries.filter(object_type=params["object_type"][:100])
     if params.get("object_id"):
         entries = entries.filter(object_id=params["object_id"][:64])
-    if params.get("organisation") and str(params["organisation"]).isdigit():
-        entries = entries.filter(organisation_id=int(params["organisation"]))
+    if (organisation := id_param(params, "organisation")) is not None:
+        entries = entries.filter(organisation_id=organisation)
     since, until = date_param(params.get("since")), date_param(params.get("until"))
     if since:
         entries = entries.filter(at__date__gte=since)
@@ -121,6 +123,11 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def audit_list(request: HttpRequest) -> HttpResponse:
     rules.require(rules.can_read_audit(viewer_of(request.user)))
-    entries = filter_audit(AuditEntry.objects.visible_to(request.user), request.GET)
+    entries = AuditEntry.objects.visible_to(request.user)
+    try:
+        entries = filter_audit(entries, request.GET)
+    except BadParameter as exc:
+        messages.error(request, " ".join(exc.messages))
+        entries = entries.none()
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "core/audit_list.html", {"page": page, "params": request.GET})

@@ -11,11 +11,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
+from bulwark.core.api.parsers import FormParser, MultiPartParser
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
 from bulwark.exchange.models import Event, Notification, NotificationReply, Report

@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from bulwark.constituency.networks import InvalidClaim, parse_asn, parse_domain
+from bulwark.core.params import whole_number
 from bulwark.core.views import date_param
 from bulwark.exchange.models import Event
 
@@ -55,10 +56,15 @@ def filter_events(events: QuerySet[Event], params: Any) -> QuerySet[Event]:
     recipient = str(get("recipient") or "")
     if recipient == "unrouted":
         events = events.filter(recipient__isnull=True)
-    elif recipient.isdigit():
-        events = events.filter(recipient_id=int(recipient))
-    if str(get("report") or "").isdigit():
-        events = events.filter(report_id=int(get("report")))
+    elif recipient:
+        if whole_number(recipient) is None:
+            raise BadFilter(f"recipient: {recipient[:60]!r} is not an organisation id")
+        events = events.filter(recipient_id=whole_number(recipient))
+    if get("report"):
+        report = whole_number(get("report"))
+        if report is None:
+            raise BadFilter(f"report: {str(get('report'))[:60]!r} is not a report id")
+        events = events.filter(report_id=report)
     since, until = date_param(get("since")), date_param(get("until"))
     if since:
         events = events.filter(time_observation__gte=_start(since))

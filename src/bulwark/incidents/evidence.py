@@ -89,8 +89,25 @@ def add_evidence(
     return evidence
 
 
+class StoredFileMissing(Exception):
+    """A stored evidence file or referral package is gone from BULWARK_MEDIA_DIR (a
+    restore without the files, a deleted file); the message says which."""
+
+
+def open_stored(name: str, what: str) -> IO[bytes]:
+    try:
+        return storage().open(name, "rb")
+    except FileNotFoundError:
+        raise StoredFileMissing(
+            _("The stored file of this %(what)s is missing; ask the platform operator to "
+              "restore %(name)s from the backup.") % {"what": what, "name": name}
+        ) from None  # fmt: skip
+
+
 def open_for_download(actor: User, evidence: Evidence) -> IO[bytes]:
-    """Open the stored bytes, after checking they still match the hash; logs custody."""
+    """Open the stored bytes, after checking they still match the hash; logs custody.
+    Raises StoredFileMissing (and logs nothing) when the file is gone."""
+    handle = open_stored(evidence.storage_name, _("evidence"))
     with transaction.atomic():
         CustodyEvent.objects.create(
             evidence=evidence, actor=actor, action=CustodyEvent.Action.DOWNLOADED, ip=current_ip()
@@ -99,19 +116,21 @@ def open_for_download(actor: User, evidence: Evidence) -> IO[bytes]:
             actor, "evidence.downloaded", evidence,
             changes={"sha256": evidence.sha256}, organisation_id=evidence.incident.organisation_id,
         )  # fmt: skip
-    handle = storage().open(evidence.storage_name, "rb")
     return handle
 
 
 def verify(actor: User, evidence: Evidence) -> bool:
     """Recompute the stored file's hash; records the check in the custody log."""
-    with storage().open(evidence.storage_name, "rb") as handle:
-        digest = hashlib.sha256()
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    intact = digest.hexdigest() == evidence.sha256
-    with transaction.atomic():
+    digest = hashlib.sha256()
+    try:
+        with open_stored(evidence.storage_name, _("evidence")) as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        intact = digest.hexdigest() == evidence.sha256
         note = _("hash matches") if intact else _("HASH MISMATCH: the stored file changed")
+    except StoredFileMissing:
+        intact, note = False, _("FILE MISSING: the stored file is gone")
+    with transaction.atomic():
         CustodyEvent.objects.create(
             evidence=evidence,
             actor=actor,

@@ -18,7 +18,7 @@ from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.core import audit
 from bulwark.core.request_context import current_ip
 from bulwark.incidents import package
-from bulwark.incidents.evidence import storage
+from bulwark.incidents.evidence import open_stored, storage
 from bulwark.incidents.models import CustodyEvent, Incident, Referral, TimelineEntry
 
 
@@ -135,11 +135,13 @@ def refer(actor: User, incident: Incident, lea: Organisation, *, note: str = "")
 
 
 def package_bytes(actor: User, referral: Referral) -> bytes:
+    """The signed package; raises StoredFileMissing (and logs nothing) when it is gone."""
+    with open_stored(referral.storage_name, _("referral package")) as handle:
+        data = bytes(handle.read())
     with transaction.atomic():
         audit.record(
             actor, "referral.downloaded", referral.incident,
             changes={"package_sha256": referral.package_sha256},
             organisation_id=referral.incident.organisation_id,
         )  # fmt: skip
-    with storage().open(referral.storage_name, "rb") as handle:
-        return bytes(handle.read())
+    return data

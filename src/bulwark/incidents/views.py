@@ -8,7 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotFound,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,6 +26,7 @@ from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation, Role, User
 from bulwark.constituency.views import run_service
 from bulwark.core import csvexport
+from bulwark.core.params import BadParameter
 from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, interchange, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
@@ -55,9 +63,12 @@ def _answers(data: dict[str, Any]) -> Answers:
 
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponseBase:
-    incidents = queue_order(
-        filter_incidents(Incident.objects.visible_to(request.user), request.GET)
-    )
+    incidents: QuerySet[Incident] = Incident.objects.visible_to(request.user)
+    try:
+        incidents = queue_order(filter_incidents(incidents, request.GET))
+    except BadParameter as exc:
+        messages.error(request, " ".join(exc.messages))
+        incidents = incidents.none()
     if request.GET.get("format") == "csv":
         values = incidents.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
         return csvexport.response("incidents.csv", _csv_headers(), values)
@@ -304,9 +315,12 @@ def _visible_evidence(request: HttpRequest, pk: int, evidence_pk: int) -> Eviden
 
 
 @login_required
-def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> FileResponse:
+def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> HttpResponseBase:
     item = _visible_evidence(request, pk, evidence_pk)
-    handle = evidence_service.open_for_download(acting_user(request), item)
+    try:
+        handle = evidence_service.open_for_download(acting_user(request), item)
+    except evidence_service.StoredFileMissing as exc:
+        return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
     return FileResponse(
         handle,
         as_attachment=True,
@@ -359,7 +373,10 @@ def referral_package(request: HttpRequest, pk: int, referral_pk: int) -> HttpRes
     viewer = viewer_of(request.user)
     if not (viewer.cert_staff or referral.organisation_id in viewer.own_org_ids):
         raise PermissionDenied
-    data = referrals.package_bytes(acting_user(request), referral)
+    try:
+        data = referrals.package_bytes(acting_user(request), referral)
+    except evidence_service.StoredFileMissing as exc:
+        return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{incident.reference}-referral.zip"'
     return response

@@ -16,12 +16,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
+from bulwark.core.params import whole_number
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing
 from bulwark.intel import observables as obs
@@ -50,8 +51,7 @@ def _normalised(kind: str | None, text: str, field: str = "value") -> tuple[str,
 
 def _row_id(text: Any) -> int | None:
     """A database id given as text, or None (also for numbers no column can hold)."""
-    text = str(text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return whole_number(text or "")
 
 
 def _flag(params: Any, name: str) -> bool:

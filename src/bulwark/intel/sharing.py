@@ -87,6 +87,8 @@ def share_text(
         raise InvalidInput(_("Unknown format; use one of: %(f)s.") % {"f": ", ".join(FORMATS)})
     if not text.strip():
         raise InvalidInput(_("Paste or upload something to share."))
+    if "\x00" in text:  # PostgreSQL cannot store it, and no format carries it
+        raise InvalidInput(_("The text holds NUL characters (\\u0000); remove them."))
     if fmt == "misp":
         return misp.import_event(user, collection, text, channel=channel)
     if fmt == "stix":

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from bulwark.core import jsondoc
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel.patterns import InvalidPattern, Observable, observables
 
@@ -119,6 +120,8 @@ def check(obj: Any) -> Checked:
     raw = orjson.dumps(obj).decode()
     if len(raw) > MAX_OBJECT_BYTES:
         raise Refused(f"object larger than {MAX_OBJECT_BYTES} bytes")
+    if "\\u0000" in raw and jsondoc.defect(obj) == "nul":  # PostgreSQL refuses NUL
+        raise Refused("text must not contain NUL characters (\\u0000)")
     if kind == "indicator" and obj.keys() <= FAST_INDICATOR_PROPERTIES:
         checked = _fast_indicator(obj, stix_id, raw)
     else:

@@ -28,6 +28,7 @@ from rest_framework import exceptions as drf_exceptions
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.api.authentication import BearerTokenAuthentication
 from bulwark.core import bulk
+from bulwark.core.params import whole_number
 from bulwark.intel import services
 from bulwark.intel.models import Collection, StixObject, Submission, TaxiiStatus
 from bulwark.intel.stixcheck import TIMESTAMP, Refused, parse_timestamp
@@ -257,9 +258,10 @@ def _limit(request: HttpRequest) -> int:
     text = request.GET.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or int(text) < 1:
+    value = whole_number(text)  # not str.isdigit(): "¹" is a digit that int() refuses
+    if value is None or value < 1:
         raise TaxiiError(400, "limit must be a positive integer")
-    return min(int(text), MAX_LIMIT)
+    return min(value, MAX_LIMIT)
 
 
 def _timestamp_param(text: str, name: str) -> datetime:

@@ -10,7 +10,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,6 +23,7 @@ from bulwark.advisories.models import (
     Target,
 )
 from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.core.api.parsers import MultiPartParser
 
 
 class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

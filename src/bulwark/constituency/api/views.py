@@ -25,6 +25,7 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core.models import AuditEntry
+from bulwark.core.params import id_param
 from bulwark.core.views import filter_audit
 
 
@@ -85,8 +86,8 @@ class OrganisationViewSet(ReadCreateViewSet, mixins.UpdateModelMixin):
             orgs = orgs.filter(sector__code=params["sector"])
         if params.get("country"):
             orgs = orgs.filter(country=params["country"].upper()[:2])
-        if params.get("parent", "").isdigit():
-            orgs = orgs.filter(parent_id=int(params["parent"]))
+        if (parent := id_param(params, "parent")) is not None:
+            orgs = orgs.filter(parent_id=parent)
         if params.get("q"):
             q = params["q"][:100]
             orgs = orgs.filter(Q(name__icontains=q) | Q(short_name__icontains=q))
@@ -114,8 +115,8 @@ class NetworkClaimViewSet(ReadCreateDeleteViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         claims = super().get_queryset()
         params = self.request.query_params
-        if params.get("organisation", "").isdigit():
-            claims = claims.filter(organisation_id=int(params["organisation"]))
+        if (organisation := id_param(params, "organisation")) is not None:
+            claims = claims.filter(organisation_id=organisation)
         if params.get("kind"):
             claims = claims.filter(kind=params["kind"])
         return claims

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.core.params import id_param
 from bulwark.core.views import date_param
 from bulwark.incidents import interchange, services
 from bulwark.incidents.api import serializers as s
@@ -36,18 +37,18 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
     for field in ("status", "rsit_class", "rsit_type", "tlp"):
         if params.get(field):
             incidents = incidents.filter(**{field: str(params[field])[:40]})
-    if str(params.get("level", "")).isdigit():
-        incidents = incidents.filter(level=int(params["level"]))
-    if str(params.get("organisation", "")).isdigit():
-        incidents = incidents.filter(organisation_id=int(params["organisation"]))
+    if (level := level_param(params)) is not None:
+        incidents = incidents.filter(level=level)
+    if (organisation := id_param(params, "organisation")) is not None:
+        incidents = incidents.filter(organisation_id=organisation)
     if params.get("sector"):
         incidents = incidents.filter(organisation__sector__code=str(params["sector"])[:50])
     if params.get("drill") in ("0", "1"):
         incidents = incidents.filter(is_drill=params["drill"] == "1")
     if params.get("open") == "1":
         incidents = incidents.exclude(status="closed")
-    if str(params.get("authority", "")).isdigit():
-        incidents = incidents.filter(organisation__parent_id=int(params["authority"]))
+    if (authority := id_param(params, "authority")) is not None:
+        incidents = incidents.filter(organisation__parent_id=authority)
     if params.get("clock") == "overdue":
         incidents = incidents.filter(next_due_at__lt=timezone.now())
     elif params.get("clock") == "due_24h":
@@ -78,6 +79,12 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
             | Q(pk__in=in_notes)
         )
     return incidents
+
+
+def level_param(params: Any) -> int | None:
+    """The `level` filter (1-4); any other number matches no incident."""
+    level = id_param(params, "level")
+    return None if level is None else min(level, 99)
 
 
 # The filters IncidentCount's columns answer exactly (any other filter counts rows).
@@ -158,8 +165,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 counts = counts.filter(tlp=str(params["tlp"])[:40])
             if params.get("rsit_class"):
                 counts = counts.filter(rsit_class=str(params["rsit_class"])[:40])
-            if str(params.get("level", "")).isdigit():
-                counts = counts.filter(level=int(params["level"]))
+            if (level := level_param(params)) is not None:
+                counts = counts.filter(level=level)
             rows = counts.values_list("level", "rsit_class", "n")
         else:
             incidents = filter_incidents(Incident.objects.visible_to(request.user), params)

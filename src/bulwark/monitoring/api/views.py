@@ -33,7 +33,9 @@ class AlertSerializer(serializers.ModelSerializer):
     status: Any = serializers.CharField(
         read_only=True, help_text="new, promoted, false_positive, dismissed"
     )
-    incident: Any = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    incident: Any = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Alert
