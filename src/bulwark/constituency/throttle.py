@@ -31,3 +31,10 @@ def record_failure(username: str, ip: str | None) -> None:
 
 def clear(username: str) -> None:
     LoginFailure.objects.filter(Q(username=username.lower()[:150])).delete()
+
+
+def purge_expired() -> int:
+    """Delete failures older than the window: they no longer count, and kept forever the
+    table would grow with every password-guessing run (the audit log keeps the history)."""
+    deleted, _ = LoginFailure.objects.filter(at__lt=_window_start()).delete()
+    return deleted

@@ -254,8 +254,9 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.advisories.tasks.follow_up",
         "bulwark.analytics.tasks.send_summaries",
         "bulwark.analytics.tasks.refresh_snapshots",
+        "bulwark.constituency.tasks.purge_login_failures",
     }
-    assert run_queued_tasks() == 5
+    assert run_queued_tasks() == 6
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(
