@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +44,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
+
+_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if _MULTIPROC_DIR and not os.path.isdir(_MULTIPROC_DIR):
+    # prometheus_client would fail later with a bare FileNotFoundError on a .db file.
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={_MULTIPROC_DIR} is not a directory: create it (empty, "
+        "shared by the processes of this host) before starting, or unset it"
+    )
 
 REQUEST_LATENCY = Histogram(
     "bulwark_http_request_duration_seconds",
@@ -74,7 +83,12 @@ def status_class(status: int) -> str:
 
 
 def observe_request(view: str, status: int, seconds: float) -> None:
-    REQUEST_LATENCY.labels(view=view, status=status_class(status)).observe(seconds)
+    """Never fails the request it measures (a missing PROMETHEUS_MULTIPROC_DIR, a full
+    disk): the failure is logged instead."""
+    try:
+        REQUEST_LATENCY.labels(view=view, status=status_class(status)).observe(seconds)
+    except Exception:
+        log.exception("metrics: could not record a request")
 
 
 def count_batches(outcomes: list[str], lines: int, hits: int) -> None:
@@ -330,7 +344,7 @@ def _token_refusal(request: HttpRequest) -> str | None:
     return None
 
 
-def registry() -> CollectorRegistry:
+def registry(database: bool = True) -> CollectorRegistry:
     """What one scrape reports: this process's (or, in multiprocess mode, every process's)
     counted figures plus the database's and NATS's."""
     scrape = CollectorRegistry(auto_describe=False)
@@ -338,7 +352,8 @@ def registry() -> CollectorRegistry:
         multiprocess.MultiProcessCollector(scrape)
     else:
         scrape.register(_ProcessCollector())
-    scrape.register(DatabaseCollector())
+    if database:
+        scrape.register(DatabaseCollector())
     if settings.NATS_URL:
         scrape.register(NatsCollector(settings.NATS_URL, settings.MONITORING_STREAM))
     return scrape

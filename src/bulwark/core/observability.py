@@ -25,8 +25,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
-from bulwark.core import metrics
-
 HEADER = "X-Request-ID"
 VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
@@ -72,7 +70,12 @@ def _view_name(request: HttpRequest) -> str:
 
 class RequestObservabilityMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # Imported here, not at the top: the logging configuration imports this module
+        # and must not set up the metrics (prometheus_client's multiprocess files).
+        from bulwark.core import metrics
+
         self.get_response = get_response
+        self.observe = metrics.observe_request
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
@@ -88,7 +91,7 @@ class RequestObservabilityMiddleware:
         finally:
             duration = time.perf_counter() - started
             view = _view_name(request)
-            metrics.observe_request(view, status, duration)
+            self.observe(view, status, duration)
             log.info(
                 "%s %s %s",
                 request.method,

@@ -1,8 +1,12 @@
 """`/metrics`: who may read it, and that its figures follow what happens on the platform."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +20,10 @@ from bulwark.constituency.models import User
 from bulwark.core.tasks import send_email
 from bulwark.incidents.models import Incident
 from bulwark.incidents.tests.test_journey import People, report
+
+
+SRC = str(Path(__file__).resolve().parents[3])
+SETUP = "import django; django.setup(); from bulwark.core import metrics; "
 
 
 def scrape(client: Client, **extra: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -201,3 +209,52 @@ def test_nats_consumer_pending(admin_token: dict[str, str], settings: Any, nats_
         )
     finally:
         asyncio.run(remove())
+
+
+def python(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_multiprocess_mode_adds_up_the_gunicorn_workers(tmp_path: Path) -> None:
+    """Several web processes (gunicorn workers) with PROMETHEUS_MULTIPROC_DIR: a scrape
+    served by any one of them counts the requests all of them served."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        BULWARK_DATA_DIR=str(tmp_path), PYTHONPATH=SRC, PROMETHEUS_MULTIPROC_DIR=str(shared),
+        DJANGO_SETTINGS_MODULE="bulwark.settings",
+    )  # fmt: skip
+    for seconds in (0.02, 0.3):  # two worker processes, one request each
+        done = python(env, SETUP + f"metrics.observe_request('health', 200, {seconds})")
+        assert done.returncode == 0, done.stderr
+    code = "from prometheus_client import generate_latest; "
+    code += "print(generate_latest(metrics.registry(database=False)).decode())"
+    out = python(env, SETUP + code)
+    assert out.returncode == 0, out.stderr
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(out.stdout)
+        for s in family.samples
+    }
+    labels = (("status", "2xx"), ("view", "health"))
+    assert samples[("bulwark_http_request_duration_seconds_count", labels)] == 2
+    assert abs(samples[("bulwark_http_request_duration_seconds_sum", labels)] - 0.32) < 1e-6
+
+
+def test_a_missing_metrics_directory_is_named_at_start(tmp_path: Path) -> None:
+    """prometheus_client alone fails on the first counter with a bare FileNotFoundError."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        BULWARK_DATA_DIR=str(tmp_path), PYTHONPATH=SRC, DJANGO_SETTINGS_MODULE="bulwark.settings",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing"),
+    )  # fmt: skip
+    done = python(env, SETUP + "print('started')")
+    assert done.returncode != 0 and "started" not in done.stdout
+    assert f"PROMETHEUS_MULTIPROC_DIR={tmp_path / 'missing'} is not a directory" in done.stderr
+    # Logging alone (BULWARK_LOG_FORMAT=json) does not touch the metrics.
+    env["BULWARK_LOG_FORMAT"] = "json"
+    logged = python(env, "import django; django.setup(); print('configured')")
+    assert logged.returncode == 0 and logged.stdout.strip() == "configured", logged.stderr
