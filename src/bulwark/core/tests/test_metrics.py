@@ -21,7 +21,6 @@ from bulwark.core.tasks import send_email
 from bulwark.incidents.models import Incident
 from bulwark.incidents.tests.test_journey import People, report
 
-
 SRC = str(Path(__file__).resolve().parents[3])
 SETUP = "import django; django.setup(); from bulwark.core import metrics; "
 
