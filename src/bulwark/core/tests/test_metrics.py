@@ -257,3 +257,16 @@ def test_a_missing_metrics_directory_is_named_at_start(tmp_path: Path) -> None:
     env["BULWARK_LOG_FORMAT"] = "json"
     logged = python(env, "import django; django.setup(); print('configured')")
     assert logged.returncode == 0 and logged.stdout.strip() == "configured", logged.stderr
+
+
+def test_check_names_a_bad_allow_entry(db: None, settings: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.METRICS_ALLOW = ["10.0.0.0/8", "10.0.0.0/33"]
+    with pytest.raises(SystemCheckError, match=r"bulwark\.E020.*10\.0\.0\.0/33"):
+        call_command("check")
+    from bulwark.core.checks import metrics_allow_list
+
+    settings.METRICS_ALLOW = ["10.0.0.0/8", "192.0.2.7"]
+    assert metrics_allow_list() == []
