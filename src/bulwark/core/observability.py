@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.encoding import escape_uri_path
 from django.utils.functional import SimpleLazyObject, empty
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
@@ -95,7 +96,7 @@ class RequestObservabilityMiddleware:
             log.info(
                 "%s %s %s",
                 request.method,
-                request.path,
+                escape_uri_path(request.path),  # no raw newline can forge a text log line
                 status,
                 extra={"status": status, "duration_ms": round(duration * 1000, 1), "view": view},
             )
@@ -112,7 +113,7 @@ class RequestContextFilter(logging.Filter):
         else:
             record.request_id = getattr(request, "request_id", None)
             record.user_id = user_id_of(request)
-            record.path = request.path
+            record.path = escape_uri_path(request.path)
         return True
 
 

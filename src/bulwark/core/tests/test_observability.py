@@ -92,6 +92,13 @@ def test_one_json_line_per_request(db: None, json_lines: Lines) -> None:
     assert line["time"].endswith("+00:00")
 
 
+def test_a_path_cannot_forge_a_log_line(db: None, json_lines: Lines) -> None:
+    Client().get("/health/%0aINFO%20forged")
+    [line] = request_lines(json_lines)
+    assert "\n" not in line["message"] and "\n" not in line["path"]
+    assert line["path"] == "/health/%0AINFO%20forged"
+
+
 def test_log_line_names_the_signed_in_user(platform_admin: User, json_lines: Lines) -> None:
     client = sign_in(Client(), platform_admin)
     assert client.get("/organisations/").status_code == 200
