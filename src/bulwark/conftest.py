@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,35 @@ def new_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     finally:
         connections.close_all()
         playwright.stop()
+
+
+# --- NATS JetStream (the monitoring stream; CI runs a nats-server like it installs Chromium) ---
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+def nats_running() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_nats() -> str:
+    """The URL of a running nats-server. Without one the test is skipped, unless
+    BULWARK_REQUIRE_NATS=1 (CI), where that is a failure."""
+    if not nats_running():
+        if os.environ.get("BULWARK_REQUIRE_NATS") == "1":
+            pytest.fail("BULWARK_REQUIRE_NATS=1 but no nats-server answers on 127.0.0.1:4222")
+        pytest.skip("nats-server is not running on 127.0.0.1:4222: NATS test skipped")
+    return NATS_URL
+
+
+@pytest.fixture
+def nats_url() -> str:
+    """Only tests that take this fixture depend on NATS (see `require_nats`)."""
+    return require_nats()
 
 
 def totp_code(device: Any, drift: int = 0) -> str:

@@ -74,7 +74,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "bulwark.core.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "bulwark.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bulwark.core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -259,16 +262,60 @@ if TLS:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("BULWARK_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("BULWARK_HSTS_PRELOAD", True)
+    # Preloading is hard to undo (browsers ship the list): only when asked for explicitly.
+    SECURE_HSTS_PRELOAD = env_bool("BULWARK_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts and styles from our own static files only,
+# no inline script, style or event handler anywhere (docs/operations.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no page of Bulwark uses are switched off for every page.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), fullscreen=(self), "
+    "geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+    "publickey-credentials-get=(self), usb=(), xr-spatial-tracking=()"
+)
+
+# --- Observability (docs/operations.md, "Metrics and logs") ---------------------------------
+# /metrics is readable from these networks (CIDRs, comma-separated) or with a platform
+# admin's API token.
+METRICS_ALLOW = env_list("BULWARK_METRICS_ALLOW", "")
+# The monitoring stream's JetStream server and stream, for the consumer-pending gauge.
+NATS_URL = os.environ.get("NATS_URL", "")
+MONITORING_STREAM = os.environ.get("BULWARK_MONITORING_STREAM", "LOGS")
+LOG_FORMAT = os.environ.get("BULWARK_LOG_FORMAT", "text")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "bulwark.core.observability.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "bulwark.core.observability.JsonFormatter"},
+        "text": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("BULWARK_LOG_LEVEL", "INFO")},
     "loggers": {"django.tasks": {"level": "INFO"}},
 }

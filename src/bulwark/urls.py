@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from bulwark.constituency import views as cv
 from bulwark.constituency.forms import QueuedPasswordResetForm, ThrottledAuthenticationForm
 from bulwark.core import views as core
+from bulwark.core.metrics import metrics_view
 
 
 class SchemaView(SpectacularAPIView):
@@ -15,9 +16,13 @@ class SchemaView(SpectacularAPIView):
     permission_classes = [AllowAny]
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its set-up script served from `?script` instead of inline, and the
+    page's styles from a static file: both are refused inline by the CSP."""
+
     scope_exempt = True
     permission_classes = [AllowAny]
+    template_name = "core/swagger_ui.html"
 
 
 account_patterns = [
@@ -60,6 +65,7 @@ account_patterns = [
 urlpatterns = [
     path("", core.home, name="home"),
     path("health/", core.health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include(account_patterns)),
     path("organisations/", cv.organisation_list, name="organisation-list"),

@@ -273,6 +273,29 @@ _ID = re.compile(r'\bid="([^"]+)"')
 _ID_REF = re.compile(r'\b((?:xlink:)?href)="#([^"]+)"')
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"\s*<style[^>]*>.*?</style>\s*", re.S)
+_DECLARATION = re.compile(r"^\s*([a-z-]+)\s*:\s*(.*?)\s*$")
+
+
+def _presentation(match: re.Match[str]) -> str:
+    """`style="fill: #fff; stroke-width: 0.8"` as SVG presentation attributes
+    (`fill="#fff" stroke-width="0.8"`): the pages' Content-Security-Policy refuses inline
+    styles, not attributes. They rank below a style sheet's rules, like matplotlib's
+    inline styles rank above its one `*{}` rule, which the root element now carries."""
+    parts = []
+    for declaration in html.unescape(match.group(1)).split(";"):
+        found = _DECLARATION.match(declaration)
+        if found:
+            parts.append(f' {found.group(1)}="{html.escape(found.group(2), quote=True)}"')
+    return "".join(parts)
+
+
+def without_inline_styles(svg: str) -> str:
+    """matplotlib's SVG without `style` attributes or the `<style>` element (CSP)."""
+    svg = _STYLE_ELEMENT.sub("", svg, count=1)
+    svg = _STYLE_ATTR.sub(_presentation, svg)
+    return svg.replace("<svg", '<svg stroke-linejoin="round" stroke-linecap="butt"', 1)
 
 
 def _svg(canvas: Canvas, description: str, id_prefix: str) -> str:
@@ -280,6 +303,7 @@ def _svg(canvas: Canvas, description: str, id_prefix: str) -> str:
     canvas.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     text = out.getvalue()
     text = text[text.index("<svg") :]  # no XML declaration or DOCTYPE inside HTML
+    text = without_inline_styles(text)
     # Several charts share one HTML page: their ids (glyphs, clip paths) must not collide.
     p = _UNSAFE_ID.sub("-", id_prefix)
     text = _ID.sub(lambda m: f'id="{p}-{m.group(1)}"', text)

@@ -393,6 +393,9 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
                 form.add_error("token", _("Too many wrong codes: wait a few seconds, then retry."))
                 break
             if device.verify_token(form.cleaned_data["token"]):
+                # A new session key with the raised privilege (session fixation): a key
+                # learnt before the second factor must not become a verified session.
+                request.session.cycle_key()
                 otp_login(request, device)
                 audit.record(user, "user.second_factor_verified", user)
                 return redirect(_next_page(request))
@@ -419,6 +422,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         elif device.verify_token(form.cleaned_data["token"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            request.session.cycle_key()  # as in otp_verify: no fixation across the factor
             otp_login(request, device)
             audit.record(user, "user.second_factor_enrolled", user)
             messages.success(request, _("Your authenticator app is set up."))

@@ -70,3 +70,24 @@ def production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         )
     return found
+
+
+@register(Tags.security)
+def metrics_allow_list(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """BULWARK_METRICS_ALLOW: an entry that is not an address or network is left out of
+    the list (fails closed); say so rather than let a scraper get 403 unexplained."""
+    import ipaddress
+
+    found: list[CheckMessage] = []
+    for entry in getattr(settings, "METRICS_ALLOW", []):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            found.append(
+                Error(
+                    f"BULWARK_METRICS_ALLOW: {entry!r} is not an address or network.",
+                    hint="Use CIDRs such as 10.0.0.0/8 or 2001:db8::/32, comma-separated.",
+                    id="bulwark.E020",
+                )
+            )
+    return found

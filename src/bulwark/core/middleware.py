@@ -68,3 +68,19 @@ class RequestBodyLimitMiddleware:
             }
             return JsonResponse({"detail": message}, status=413)
         return self.get_response(request)
+
+
+class PermissionsPolicyMiddleware:
+    """Sends PERMISSIONS_POLICY as the Permissions-Policy header on every response. One
+    constant header: a dependency (django-permissions-policy) would be more code to pin
+    than this (docs/architecture.md)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.PERMISSIONS_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.policy:
+            response.headers.setdefault("Permissions-Policy", self.policy)
+        return response

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, close_old_connections, transaction
 
 from bulwark.constituency.models import Organisation
+from bulwark.core import metrics
 from bulwark.monitoring import archive
 from bulwark.monitoring.engine import FORMATS, Snapshot, codec, load_indicator_file, match_buffer
 from bulwark.monitoring.models import ProcessedBatch
@@ -68,6 +69,7 @@ class SnapshotHolder:
                 close_old_connections()
                 fresh = self._build()
             except Exception:  # keep matching with the old snapshot
+                metrics.MONITOR_ERRORS.labels(stage="indicators").inc()
                 log.exception("indicator reload failed")
                 continue
             self.current = fresh  # one assignment: atomic for the matching loop
@@ -99,11 +101,15 @@ def process_batch(
     source: str,
     pause: float = 0.0,
     encoding: str = "",
+    count: bool = True,
 ) -> str:
     """Match and store one batch unless it was stored before. Returns 'stored' or
-    'duplicate'; raises BatchDecodeError for a compressed batch that cannot be inflated."""
+    'duplicate'; raises BatchDecodeError for a compressed batch that cannot be inflated.
+    Counted in the metrics unless `count` is false (a group's retry, counted by the group)."""
     close_old_connections()
     if ProcessedBatch.objects.filter(key=key).exists():
+        if count:
+            metrics.count_batches(["duplicate"], lines=0, hits=0)
         return "duplicate"
     org = find_agency(agency)
     fmt = FORMATS[fmt_name]
@@ -126,8 +132,12 @@ def process_batch(
             )
             record_hits(org, [h.as_dict() for h in result.hits], source=f"monitor:{source}")
     except IntegrityError:
+        if count:
+            metrics.count_batches(["duplicate"], lines=result.lines, hits=0)
         return "duplicate"  # another worker stored it first
     archive.store(org.short_name or str(org.pk), fmt_name, key, data, packed=bool(encoding))
+    if count:
+        metrics.count_batches(["stored"], lines=result.lines, hits=len(result.hits))
     return "stored"
 
 
@@ -217,6 +227,19 @@ def process_batches(
         todo.append((item, org, result))
     if pause and todo:
         time.sleep(pause)  # tests: a window in which the worker dies mid-batch
+    try:
+        return _store_group(holder, items, todo)
+    finally:
+        metrics.count_batches(
+            [i.outcome for i in items],
+            lines=sum(r.lines for _, _, r in todo),
+            hits=sum(len(r.hits) for _, _, r in todo),
+        )
+
+
+def _store_group(
+    holder: SnapshotHolder, items: list[Item], todo: list[tuple[Item, Organisation, Any]]
+) -> list[Item]:
     if not todo:
         return items
     try:
@@ -235,7 +258,7 @@ def process_batches(
         for item, _, _ in todo:  # another worker stored some of them: one by one
             item.outcome = process_batch(
                 holder, item.key, item.agency, item.fmt_name, item.data, item.base_offset,
-                item.source, encoding=item.encoding,
+                item.source, encoding=item.encoding, count=False,
             )  # fmt: skip
         return items
     for item, org, _ in todo:
@@ -445,7 +468,11 @@ async def run_nats_worker(
                         encoding=headers.get("Bulwark-Encoding", ""),
                     )
                 )
-            await asyncio.to_thread(process_batches, holder, items, agencies, pause)
+            try:
+                await asyncio.to_thread(process_batches, holder, items, agencies, pause)
+            except Exception:
+                metrics.MONITOR_ERRORS.labels(stage="store").inc()
+                raise
             for msg, item in zip(messages, items, strict=True):
                 if item.outcome.startswith("refused"):
                     # Unroutable batch: terminated (kept in the stream for an operator).

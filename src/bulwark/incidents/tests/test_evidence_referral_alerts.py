@@ -255,8 +255,9 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.analytics.tasks.send_summaries",
         "bulwark.analytics.tasks.refresh_snapshots",
         "bulwark.core.tasks.checkpoint_audit",
+        "bulwark.constituency.tasks.purge_login_failures",
     }
-    assert run_queued_tasks() == 6
+    assert run_queued_tasks() == 7
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(

@@ -1,13 +1,16 @@
 """The stream worker against the real nats-server: two workers share a JetStream
 consumer, one is SIGKILLed in the middle of a batch, and every line is still matched
 exactly once into the stored sightings. Also: an indicator update reaches a running
-worker without a restart."""
+worker without a restart.
+
+The tests that talk to NATS take the `nats_url` fixture (bulwark/conftest.py): without a
+nats-server on :4222 they are skipped, unless BULWARK_REQUIRE_NATS=1 (CI), where that is
+a failure. The others run either way."""
 
 import base64
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,23 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from bulwark.conftest import NATS_URL
 from bulwark.monitoring.engine import FORMATS, Snapshot, match_buffer
 from bulwark.monitoring.engine.indicators import from_text
 from bulwark.monitoring.tests import labelled
 
-NATS = "nats://127.0.0.1:4222"
 SRC = str(Path(__file__).resolve().parents[3])
-
-
-def nats_running() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 4222), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not nats_running(), reason="nats-server is not running on :4222")
 
 
 def bulwark(env: dict[str, str], *args: str, **kw: object) -> subprocess.Popen[str]:
@@ -51,7 +43,8 @@ def done(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> dict[str, str]:
+def platform(tmp_path: Path, nats_url: str) -> dict[str, str]:
+    """A migrated SQLite platform in tmp_path for worker subprocesses (needs NATS)."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(BULWARK_DATA_DIR=str(tmp_path), PYTHONPATH=SRC)
     done(env, "migrate", "--noinput", "-v", "0")
@@ -85,12 +78,12 @@ def test_two_workers_one_killed_mid_batch_every_line_once(
     snapshot = Snapshot.build(from_text(v) for v in truth.indicators)
     expected = len(match_buffer(snapshot, FORMATS["zeek-dns-json"], text.encode()).hits)
     stream, durable = f"T{uuid.uuid4().hex[:10]}", "shared"
-    out = done(platform, "monitor", "publish", "--nats", NATS, "--stream", stream, "--agency",
+    out = done(platform, "monitor", "publish", "--nats", NATS_URL, "--stream", stream, "--agency",
                "AG1", "--format", "zeek-dns-json", "--batch-bytes", "3000", str(log))  # fmt: skip
     sent = int(out.split()[1])
     assert sent > 20
 
-    common = ["monitor", "worker", "--nats", NATS, "--stream", stream, "--durable", durable,
+    common = ["monitor", "worker", "--nats", NATS_URL, "--stream", stream, "--durable", durable,
               "--indicators", str(indicators), "--ack-wait", "4", "--idle-exit", "12"]  # fmt: skip
     # The slow worker takes its batches (up to 16 per fetch) before the fast one starts,
     # so it surely holds some when it is killed; the fast one then shares the consumer.
@@ -130,11 +123,11 @@ def test_indicator_update_reaches_running_worker(platform: dict[str, str], tmp_p
     first.write_text(line)
     second.write_text(line.replace("1763900000", "1763903600"))
     stream = f"T{uuid.uuid4().hex[:10]}"
-    worker = bulwark(platform, "monitor", "worker", "--nats", NATS, "--stream", stream,
+    worker = bulwark(platform, "monitor", "worker", "--nats", NATS_URL, "--stream", stream,
                      "--indicators", str(indicators), "--reload", "2", "--idle-exit", "20")  # fmt: skip  # noqa: E501
     try:
         assert worker.stdout and worker.stdout.readline().startswith("worker ready")
-        publish = ["monitor", "publish", "--nats", NATS, "--stream", stream, "--agency", "AG1",
+        publish = ["monitor", "publish", "--nats", NATS_URL, "--stream", stream, "--agency", "AG1",
                    "--format", "zeek-dns-json"]  # fmt: skip
         done(platform, *publish, str(first))
         deadline = time.monotonic() + 60
@@ -217,7 +210,7 @@ def test_publish_default_batches_fit_the_server_limit(
     log = tmp_path / "big.json"
     log.write_text("".join(lines) + huge + "".join(lines[:10]))
     stream = f"T{uuid.uuid4().hex[:10]}"
-    proc = bulwark(platform, "monitor", "publish", "--nats", NATS, "--stream", stream,
+    proc = bulwark(platform, "monitor", "publish", "--nats", NATS_URL, "--stream", stream,
                    "--agency", "AG1", "--format", "zeek-dns-json", str(log))  # fmt: skip
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

@@ -1,7 +1,8 @@
 """`bulwark scheduler`: enqueues the periodic tasks every minute: incident clock reminders
 and escalations, the report-exchange cycle (feed pulls, mailbox, notifications on each
 recipient's cadence), advisory follow-up (mail retries, reminders, escalations) the
-statistics summaries due to their subscribers, and the CERT's dashboard snapshots.
+statistics summaries due to their subscribers, the CERT's dashboard snapshots, and the
+purge of sign-in failures older than the throttling window.
 The audit log's signed checkpoint (core/anchor.py) is enqueued too; it writes one when
 the log moved and the last is 10 minutes old.
 Running two is harmless: each alert, notification and reminder is sent once."""
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         from bulwark.advisories.tasks import follow_up
         from bulwark.analytics.tasks import refresh_snapshots, send_summaries
         from bulwark.core.tasks import checkpoint_audit
+        from bulwark.constituency.tasks import purge_login_failures
         from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
@@ -34,6 +36,7 @@ class Command(BaseCommand):
                 send_summaries,
                 refresh_snapshots,
                 checkpoint_audit,
+                purge_login_failures,
             ):
                 periodic.enqueue()
             if options["once"]:
