@@ -1,5 +1,6 @@
 """Referral of a case to a law-enforcement organisation, as a signed package."""
 
+import contextlib
 import hashlib
 import os
 from typing import Any
@@ -18,7 +19,7 @@ from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.core import audit
 from bulwark.core.request_context import current_ip
 from bulwark.incidents import package
-from bulwark.incidents.evidence import open_stored, storage
+from bulwark.incidents.evidence import StoredFileMissing, open_stored, storage
 from bulwark.incidents.models import CustodyEvent, Incident, Referral, TimelineEntry
 
 
@@ -101,12 +102,16 @@ def refer(actor: User, incident: Incident, lea: Organisation, *, note: str = "")
     store = storage()
     evidence = list(incident.evidence.all())
     manifest = manifest_for(incident, lea, actor, note)
-    files = [(e.sha256, store.open(e.storage_name, "rb")) for e in evidence]
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            files = [
+                (e.sha256, stack.enter_context(open_stored(e.storage_name, _("evidence"))))
+                for e in evidence
+            ]
+        except StoredFileMissing as exc:
+            # A package without a piece of its evidence would mislead the investigators.
+            raise ValidationError(str(exc)) from None
         data = package.build(manifest, files, signing_key())
-    finally:
-        for _sha, handle in files:
-            handle.close()
     digest = hashlib.sha256(data).hexdigest()
     referral = Referral(
         incident=incident, organisation=lea, referred_by=actor, note=note, package_sha256=digest

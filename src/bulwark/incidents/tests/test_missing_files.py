@@ -73,3 +73,21 @@ def test_missing_evidence_file_is_404_and_fails_verification(
     assert checked.status_code < 500
     note = CustodyEvent.objects.get(evidence=item, action="verified").note
     assert "MISSING" in note
+
+
+def test_referring_a_case_whose_evidence_file_is_gone_is_refused_with_a_message(
+    people: People,
+    incident: Incident,
+) -> None:
+    lea = cs.create_organisation(None, name="Investigation Bureau", kind="lea", country="TW")
+    item = add_evidence(
+        User.objects.get(username="reporter"), incident, SimpleUploadedFile("mail.eml", b"x" * 50)
+    )
+    Path(storage().path(item.storage_name)).chmod(0o640)
+    Path(storage().path(item.storage_name)).unlink()
+    response = web("duty").post(
+        f"/incidents/{incident.pk}/referrals/", {"referral-organisation": lea.pk}
+    )
+    assert response.status_code == 400
+    assert item.storage_name in response.content.decode()
+    assert not incident.referrals.exists()
