@@ -50,6 +50,8 @@ def reset_mail_allowed(user_id: int, ip: str | None) -> bool:
 
 def record_reset_mail(user_id: int, ip: str | None) -> None:
     ResetMail.objects.create(user_id=user_id, ip=ip)
+
+
 def purge_expired() -> int:
     """Delete failures older than the window: they no longer count, and kept forever the
     table would grow with every password-guessing run (the audit log keeps the history)."""

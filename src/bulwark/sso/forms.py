@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation
 from bulwark.sso.models import IdentityProvider
+from bulwark.sso.services import PROVIDER_FIELDS
 
 
 class SignInNameForm(forms.Form):
@@ -45,23 +46,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = IdentityProvider
-        fields = [
-            "organisation",
-            "slug",
-            "name",
-            "protocol",
-            "is_active",
-            "issuer",
-            "client_id",
-            "client_secret",
-            "metadata_url",
-            "metadata_xml",
-            "email_claim",
-            "role_claim",
-            "role_map",
-            "organisation_claim",
-            "organisation_values",
-        ]
+        fields = list(PROVIDER_FIELDS)
 
     def __init__(self, *args: Any, organisations: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

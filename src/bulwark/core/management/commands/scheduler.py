@@ -23,8 +23,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from bulwark.advisories.tasks import follow_up
         from bulwark.analytics.tasks import refresh_snapshots, send_summaries
-        from bulwark.core.tasks import checkpoint_audit
         from bulwark.constituency.tasks import purge_login_failures
+        from bulwark.core.tasks import checkpoint_audit
         from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
