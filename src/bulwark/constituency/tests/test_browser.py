@@ -98,6 +98,11 @@ def sign_in(page: Any, base: str, device: TOTPDevice, *, try_wrong_code: bool = 
 
     page.fill("#id_token", current_code(device))
     page.click("main button[type=submit]")
+    if try_wrong_code:
+        # The code leads on to the page last asked for, not to the dashboard.
+        page.wait_for_url(f"{base}/organisations/")
+        assert page.locator("table#organisations").count() == 1
+        page.goto(f"{base}/")
     page.wait_for_url(f"{base}/")
     assert page.locator("h1").inner_text() == "Dashboard"
     assert_static_loaded(page)

@@ -128,7 +128,7 @@ def test_oidc_second_sign_in_with_changed_groups_updates_role(oidc_idp: Any) -> 
     revoked = AuditEntry.objects.get(action="membership.revoked")
     assert revoked.changes["role"] == "reporter" and revoked.changes["via"] == "sso:moe"
     # An organisation admin still owes the platform's own second factor.
-    assert response.client.get("/organisations/")["Location"] == "/accounts/otp/"
+    assert response.client.get("/organisations/")["Location"].startswith("/accounts/otp/")
 
 
 def test_oidc_sign_in_from_unmapped_organisation_is_refused(oidc_idp: Any) -> None:
@@ -240,7 +240,7 @@ def test_only_the_cert_idp_grants_cert_roles_and_only_when_mapped(
         assert memberships(kim) == {("National CERT", "analyst")}  # "root" maps to nothing
         assert viewer_of(kim).cert_staff and not viewer_of(kim).platform_admin
         # CERT staff owe the platform's own TOTP before anything else.
-        assert client.get("/organisations/")["Location"] == "/accounts/otp/"
+        assert client.get("/organisations/")["Location"].startswith("/accounts/otp/")
         assert provider.role_map == {"soc": "analyst"}
 
 
@@ -421,7 +421,7 @@ def test_break_glass_admin_signs_in_with_password_and_totp_while_sso_is_on(
     client = Client()
     response = client.post("/accounts/login/", {"username": "root", "password": PASSWORD})
     assert response.status_code == 302
-    assert client.get("/organisations/")["Location"] == "/accounts/otp/"
+    assert client.get("/organisations/")["Location"].startswith("/accounts/otp/")
     verified = client.post("/accounts/otp/", {"token": totp_code(device)})
     assert verified.status_code == 302
     assert client.get("/sso/providers/").status_code == 200
