@@ -265,6 +265,9 @@ if TLS:
     # Preloading is hard to undo (browsers ship the list): only when asked for explicitly.
     SECURE_HSTS_PRELOAD = env_bool("BULWARK_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Not preloading is a choice, not a finding: Django's deploy check would otherwise fail
+# `bulwark check --deploy` on every site that did not ask for the preload list.
+SILENCED_SYSTEM_CHECKS = [] if globals().get("SECURE_HSTS_PRELOAD") else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

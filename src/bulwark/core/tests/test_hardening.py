@@ -98,8 +98,11 @@ def test_hsts_preload_only_when_explicitly_set(
 ) -> None:
     tls = load_settings(monkeypatch, tmp_path, BULWARK_TLS="1")
     assert tls["SECURE_HSTS_SECONDS"] > 0 and tls["SECURE_HSTS_PRELOAD"] is False
+    # Not asking for preload is not a deploy-check warning (`bulwark check --deploy` exits 0).
+    assert "security.W021" in tls["SILENCED_SYSTEM_CHECKS"]
     preload = load_settings(monkeypatch, tmp_path, BULWARK_TLS="1", BULWARK_HSTS_PRELOAD="1")
     assert preload["SECURE_HSTS_PRELOAD"] is True
+    assert "security.W021" not in preload["SILENCED_SYSTEM_CHECKS"]
 
 
 def test_second_factor_rotates_the_session_key(platform_admin: User) -> None:
