@@ -8,6 +8,7 @@ dropped by services that change memberships or the hierarchy.
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -61,7 +62,7 @@ class Viewer:
         """May create organisations, claim networks for anyone, and manage all users."""
         return self.platform_admin
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A short digest of everything that decides what this viewer sees (roles per
         organisation, the hierarchy around them). It changes whenever a membership, a role,

@@ -8,6 +8,13 @@ hundred allocations and, as the heap grows, walks the whole heap again and again
 nothing: parsing a 46 MB STIX bundle took 0.7-1.1 s in a Django process with the collector
 running and 0.14 s with it paused. Pausing it around such work is safe: nothing made
 meanwhile is lost, and any reference cycles are collected once it runs again.
+
+Both of these tune the whole process, every thread of it. They apply only in processes that
+do bulk work (the CLI, the scheduler and stream workers, tests): a web worker's request
+thread must not change how the worker's other request threads run, so importing the WSGI
+module (`bulwark.wsgi`, which every web server here loads) turns them off for that process
+(`serving_requests`). Parsing a large upload in a web request is then slower (see above),
+which is why big intake is queued for workers.
 """
 
 import gc
@@ -29,12 +36,31 @@ __all__ = [
     "insert_rows",
     "loads",
     "quick_handoff",
+    "serving_requests",
 ]
+
+# Whether this process may tune itself process-wide (see the module's docstring).
+_process_tuning = True
+
+
+def serving_requests() -> None:
+    """Mark this process as a web server: `collector_paused` and `quick_handoff` become
+    no-ops in it."""
+    global _process_tuning
+    _process_tuning = False
+
+
+def process_tuning() -> bool:
+    return _process_tuning
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (if it runs) for the block; nestable."""
+    """Pause the cyclic garbage collector (if it runs) for the block; nestable. Does
+    nothing in a web server process."""
+    if not _process_tuning:
+        yield
+        return
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -59,8 +85,11 @@ def quick_handoff() -> Iterator[None]:
     waited up to the switch interval with the answer in hand. The exchange pipeline made
     several round trips per batch and went from 32.9 k to 38.6 k events/s with the
     shorter interval. Counted, so that blocks overlapping in several threads restore the
-    setting once, when the last one ends."""
+    setting once, when the last one ends. Does nothing in a web server process."""
     global _handoff_users, _handoff_saved
+    if not _process_tuning:
+        yield
+        return
     with _handoff_lock:
         if _handoff_users == 0:
             _handoff_saved = sys.getswitchinterval()

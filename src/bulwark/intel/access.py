@@ -33,20 +33,23 @@ PUBLISHED = "published"
 
 # A viewer's readable collections and sharing groups, for a few seconds: a page or a
 # correlation asks for them several times, and they change only when the CERT edits a
-# collection or a group (which a reader sees at most CACHE_SECONDS later).
+# collection or a group (which a reader sees at most CACHE_SECONDS later). Keyed by the
+# viewer's fingerprint (user, roles, hierarchy), so the next request of the same user
+# finds them, and a change of role or membership is never answered from the cache.
 CACHE_SECONDS = 5.0
-_cache: dict[tuple[int, str], tuple[float, Viewer, list[int]]] = {}
+_cache: dict[tuple[str, str], tuple[float, list[int]]] = {}
 
 
 def _cached(viewer: Viewer, key: str, compute: Callable[[], list[int]]) -> list[int]:
     now = time.monotonic()
-    hit = _cache.get((id(viewer), key))
-    if hit is not None and hit[1] is viewer and now - hit[0] < CACHE_SECONDS:
-        return hit[2]
+    slot = (viewer.fingerprint, key)
+    hit = _cache.get(slot)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
     if len(_cache) > 1000:
         _cache.clear()
     value = compute()
-    _cache[(id(viewer), key)] = (now, viewer, value)
+    _cache[slot] = (now, value)
     return value
 
 
@@ -171,21 +174,21 @@ def _narrow(qs: QuerySet[Any], viewer: Viewer, prefix: str) -> QuerySet[Any]:
 # the database takes to answer a correlation. It is built once per viewer and model for
 # CACHE_SECONDS, like the lists it is built from, and each caller gets a clone (querysets
 # are never changed in place, and this one is never evaluated).
-_rows: dict[tuple[int, type, str], tuple[float, Viewer, QuerySet[Any]]] = {}
+_rows: dict[tuple[str, type, str], tuple[float, QuerySet[Any]]] = {}
 
 
 def visible_rows(everything: QuerySet[Any], user: Any, prefix: str = "") -> QuerySet[Any]:
     """`restrict(everything, user, prefix)` for a manager's unfiltered queryset, cached."""
     viewer = viewer_of(user)
-    key = (id(viewer), everything.model, prefix)
+    key = (viewer.fingerprint, everything.model, prefix)
     now = time.monotonic()
     hit = _rows.get(key)
-    if hit is not None and hit[1] is viewer and now - hit[0] < CACHE_SECONDS:
-        return hit[2].all()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1].all()
     if len(_rows) > 1000:
         _rows.clear()
     rows = _narrow(everything, viewer, prefix)
-    _rows[key] = (now, viewer, rows)
+    _rows[key] = (now, rows)
     return rows.all()
 
 

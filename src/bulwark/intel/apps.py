@@ -14,3 +14,18 @@ class IntelConfig(AppConfig):
 
         SCOPES.setdefault("intel:read", _("Read shared intelligence (TAXII, exports)"))
         SCOPES.setdefault("intel:write", _("Share intelligence (TAXII POST, sightings)"))
+
+        # What a viewer may read is cached for a few seconds per viewer (intel/access.py);
+        # a change of a collection or a sharing group is seen at once in this process.
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from bulwark.intel.access import forget_cached
+        from bulwark.intel.models import Collection, SharingGroup
+
+        def _forget(**_kwargs: object) -> None:
+            forget_cached()
+
+        for model in (Collection, SharingGroup):
+            post_save.connect(_forget, sender=model, weak=False)
+            post_delete.connect(_forget, sender=model, weak=False)
+        m2m_changed.connect(_forget, sender=SharingGroup.organisations.through, weak=False)

@@ -2,11 +2,14 @@
 after a large commit run in the background; nothing is lost either way."""
 
 import gc
+import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import weakref
 from contextlib import closing
+from pathlib import Path
 
 import orjson
 import pytest
@@ -131,3 +134,31 @@ def test_quick_handoff_restores_the_switch_interval_when_the_last_block_ends() -
     with pytest.raises(RuntimeError), bulk.quick_handoff():
         raise RuntimeError("the store failed")
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+WEB_PROCESS = """
+import gc, sys
+import bulwark.wsgi  # what gunicorn, waitress (demo) and runserver load
+from bulwark.core import bulk
+with bulk.collector_paused():
+    collecting = gc.isenabled()
+with bulk.quick_handoff():
+    interval = sys.getswitchinterval()
+print(collecting, interval)
+"""
+
+
+def test_a_web_server_process_never_tunes_itself_process_wide() -> None:
+    """Issue 21: a request thread pausing the collector or shortening the switch interval
+    changed how every other request thread of the worker ran."""
+    src = str(Path(bulk.__file__).resolve().parents[2])  # the code under test
+    env = {**os.environ, "PYTHONPATH": src, "DJANGO_SETTINGS_MODULE": "bulwark.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
+    assert out == ["True", str(sys.getswitchinterval())]
+    # ... where a worker or CLI process (this one) still does
+    with bulk.collector_paused():
+        assert not gc.isenabled()
+    with bulk.quick_handoff():
+        assert sys.getswitchinterval() == bulk.QUICK_SWITCH_SECONDS

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bulwark.constituency import services as cs
-from bulwark.constituency.models import Role
+from bulwark.constituency.models import Role, User
 from bulwark.core.tlp import TLP
 from bulwark.intel import selectors, services
 from bulwark.intel.models import Indicator, Provenance, StixObject
@@ -167,6 +167,33 @@ def test_a_new_membership_counts_at_once_for_a_cached_reader(community: Communit
     assert made["strict"] in readable()
     cs.remove_membership(member(community.cert, "admin", Role.PLATFORM_ADMIN), joined)
     assert made["strict"] not in readable()
+
+
+def test_the_reader_cache_serves_the_next_request_and_drops_with_a_group_change(
+    community: Community, django_assert_num_queries: Any
+) -> None:
+    """Issue 21: the cache was keyed by the Viewer object's id, so the next request (a new
+    user object, a new Viewer) never found it. Keyed by what decides visibility, the next
+    request reuses it; a change of a sharing group is seen at once all the same."""
+    made = _share(community)
+    reader_id = community.other_user.pk
+
+    def readable() -> set[str]:
+        reader = User.objects.get(pk=reader_id)  # a new request: a new user object
+        return set(
+            Provenance.objects.visible_to(reader).values_list("stix_object__stix_id", flat=True)
+        )
+
+    first = readable()
+    assert made["strict"] not in first
+    # the user, the viewer (memberships, the hierarchy down and up) and the rows; the
+    # reader's sharing groups (twice) and collections come from the cache (9 queries before)
+    with django_assert_num_queries(5):
+        assert readable() == first
+    community.group.organisations.add(community.other)
+    assert made["green-group"] in readable()
+    community.group.organisations.remove(community.other)
+    assert made["green-group"] not in readable()
 
 
 def test_sightings_and_the_values_they_carry_stay_with_their_organisation(
