@@ -88,3 +88,22 @@ def can_read_audit(viewer: Viewer) -> bool:
 def require(allowed: bool, message: str | None = None) -> None:
     if not allowed:
         raise PermissionDenied(message or _("You are not allowed to do this."))
+
+
+def can_reset_second_factor(viewer: Viewer, user: User) -> bool:
+    """Platform admins reset anyone's second factor but their own (they re-enrol instead);
+    an organisation admin only that of people whose every membership is in organisations
+    they administer and who hold no role only platform admins may grant."""
+    if not viewer.authenticated or viewer.user_id == user.pk:
+        return False
+    if viewer.manages_constituency:
+        return True
+    if user.is_superuser:
+        return False
+    held = list(Membership.objects.filter(user=user).values_list("organisation_id", "role"))
+    administered = administered_org_ids(viewer)
+    return (
+        bool(held)
+        and all(org_id in administered for org_id, _role in held)
+        and not any(role in PRIVILEGED_ROLES for _org, role in held)
+    )
