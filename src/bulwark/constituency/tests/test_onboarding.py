@@ -494,3 +494,33 @@ def test_password_change_works_for_an_invited_person(world: World) -> None:
     )
     assert response.status_code == 302
     assert Client().login(username="colleague", password="a different passphrase 8")
+
+
+def test_the_api_resends_and_withdraws_with_the_same_rules(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = services.invite_member(
+            world.boss, world.mine, email="api@mine.example", role="reporter"
+        )
+    boss = bearer(world.boss, ["constituency:read", "constituency:write"])
+    colleague = bearer(world.colleague, ["constituency:read"])
+    url = f"/api/v1/invitations/{invitation.pk}/"
+    # Someone who does not administer the organisation does not see it at all (a
+    # reporter's token cannot hold constituency:write; its session neither sees it).
+    assert Client().get(url, **colleague).status_code == 404
+    member = sign_in(Client(), world.colleague)
+    assert member.post(url + "resend/").status_code == 404
+    assert member.delete(url).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = Client().post(url + "resend/", **boss)
+    assert resent.status_code == 200 and resent.json()["sent_count"] == 2
+    assert run_queued_tasks() == 2
+    first, second = (LINK.findall(m.body) for m in mail.outbox)
+    assert first != second and len(second) == 1
+    assert Client().get(urlsplit(first[0]).path).status_code == 404
+    assert Client().delete(url, **boss).status_code == 204
+    assert Client().get(url, **boss).json()["status"] == "revoked"
+    assert Client().get(urlsplit(second[0]).path).status_code == 410
