@@ -47,6 +47,22 @@ def grantable_roles(viewer: Viewer) -> list[str]:
     return [r for r in Role.values if r not in PRIVILEGED_ROLES]
 
 
+def roles_offered(viewer: Viewer, org: Organisation) -> list[str]:
+    """The roles this person may grant in this organisation that its type allows (CERT
+    roles at the national CERT, reviewers at a supervising authority or the CERT): what
+    the organisation page's role lists offer."""
+    from bulwark.constituency.models import SUPERVISING_KINDS, OrganisationKind
+
+    offered = []
+    for role in grantable_roles(viewer):
+        if role in PRIVILEGED_ROLES and org.kind != OrganisationKind.NATIONAL_CERT:
+            continue
+        if role == Role.REVIEWER and org.kind not in SUPERVISING_KINDS:
+            continue
+        offered.append(role)
+    return offered
+
+
 def administered_org_ids(viewer: Viewer) -> set[int]:
     return {org_id for org_id in viewer.roles if viewer.administers(org_id)}
 

@@ -153,12 +153,12 @@ def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> di
         "network_form": forms.get("network_form") or NetworkClaimForm(),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "member_form": forms.get("member_form")
-        or MembershipForm(roles=rules.grantable_roles(viewer)),
+        or MembershipForm(roles=rules.roles_offered(viewer, org)),
         "invitations": Invitation.objects.visible_to(request.user)
         .filter(organisation=org, accepted_at__isnull=True)
         .select_related("invited_by"),
         "invite_form": forms.get("invite_form")
-        or InvitationForm(roles=rules.grantable_roles(viewer)),
+        or InvitationForm(roles=rules.roles_offered(viewer, org)),
     }
 
 
@@ -246,7 +246,7 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
     rules.require(rules.can_manage_members(viewer, org))
-    form = MembershipForm(request.POST, roles=rules.grantable_roles(viewer))
+    form = MembershipForm(request.POST, roles=rules.roles_offered(viewer, org))
     if form.is_valid():
         user = User.objects.filter(username=form.cleaned_data["username"]).first()
         if user is None or not rules.can_attach_user(viewer, user):
@@ -286,7 +286,7 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
     rules.require(rules.can_manage_members(viewer, org))
-    form = InvitationForm(request.POST, roles=rules.grantable_roles(viewer))
+    form = InvitationForm(request.POST, roles=rules.roles_offered(viewer, org))
     if form.is_valid():
         data = form.cleaned_data
         invitation = run_service(

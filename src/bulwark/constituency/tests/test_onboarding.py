@@ -235,7 +235,8 @@ def test_an_org_admin_invites_only_roles_they_may_grant(world: World, role: str)
     page = web.get(f"/organisations/{world.mine.pk}/").content.decode()
     offered = re.search(r'<select name="invite-role"[^>]*>(.*?)</select>', page, re.S)
     assert offered is not None
-    assert (f'value="{role}"' in offered.group(1)) is not privileged
+    # Offered: what the admin may grant and the organisation's type allows.
+    assert (f'value="{role}"' in offered.group(1)) is not (privileged or role == "reviewer")
     web_answer = invite_on_the_web(web, world.mine, f"web-{role}@mine.example", role)
     api_answer = Client().post(
         "/api/v1/invitations/",
@@ -250,11 +251,12 @@ def test_an_org_admin_invites_only_roles_they_may_grant(world: World, role: str)
         assert api_answer.status_code in (400, 403)
         assert not Invitation.objects.exists()
     elif role == "reviewer":
-        # Reviewers belong to an authority: refused with the reason, not saved.
-        assert web_answer.status_code == 400 and "supervising authority" in (
-            web_answer.content.decode()
-        )
+        # Reviewers belong to an authority: not offered here; refused with the reason.
+        assert web_answer.status_code == 400
         assert api_answer.status_code == 400
+        assert "supervising authority" in str(api_answer.json()["role"])
+        with pytest.raises(ValidationError, match="supervising authority"):
+            services.invite_member(world.boss, world.mine, email="x@mine.example", role=role)
         assert not Invitation.objects.exists()
     else:
         assert web_answer.status_code == 302, web_answer.content
@@ -524,3 +526,17 @@ def test_the_api_resends_and_withdraws_with_the_same_rules(
     assert Client().delete(url, **boss).status_code == 204
     assert Client().get(url, **boss).json()["status"] == "revoked"
     assert Client().get(urlsplit(second[0]).path).status_code == 410
+
+
+def test_a_platform_admin_invites_any_role_the_organisation_allows(
+    world: World, platform_admin: User
+) -> None:
+    services.invite_member(platform_admin, world.cert, email="a@cert.example", role="analyst")
+    with pytest.raises(ValidationError, match="national CERT only"):
+        services.invite_member(platform_admin, world.mine, email="a@mine.example", role="analyst")
+    page = sign_in(Client(), platform_admin).get(f"/organisations/{world.cert.pk}/")
+    offered = re.search(
+        r'<select name="invite-role"[^>]*>(.*?)</select>', page.content.decode(), re.S
+    )
+    assert offered is not None
+    assert all(f'value="{role}"' in offered.group(1) for role in Role.values)
