@@ -171,6 +171,10 @@ LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("BULWARK_LOGIN_FAILURE_WINDOW"
 # address, in the window (docs/operations.md).
 RESET_MAIL_LIMIT = int(os.environ.get("BULWARK_RESET_MAIL_LIMIT", "3"))
 RESET_MAIL_WINDOW_SECONDS = int(os.environ.get("BULWARK_RESET_MAIL_WINDOW", "3600"))
+# Invitation links (onboarding): how long a link is valid; re-sending starts it afresh.
+INVITATION_DAYS = int(os.environ.get("BULWARK_INVITATION_DAYS", "7"))
+# Recovery codes a person gets with their authenticator (each works once).
+RECOVERY_CODE_COUNT = 10
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from bulwark.constituency import services
 from bulwark.constituency.models import (
     Contact,
+    Invitation,
     Membership,
     NetworkClaim,
     Organisation,
@@ -486,7 +487,29 @@ def load() -> list[DemoAccount]:
 
             secret = base64.b32encode(device.bin_key).decode()
         accounts.append(DemoAccount(username, role, org_name, secret))
+    _pending_invitation()
     return accounts
+
+
+DEMO_INVITATION = ("orgadmin", "new.engineer@taipower-demo.example", "Nora", "Engineer")
+
+
+def _pending_invitation() -> None:
+    """The organisation admin has invited a new colleague who has not opened the link yet,
+    so the members page shows a pending invitation (to re-send or withdraw)."""
+    inviter_name, email, first, last = DEMO_INVITATION
+    inviter = User.objects.get(username=inviter_name)
+    membership = Membership.objects.filter(user=inviter, role=Role.ORG_ADMIN).first()
+    if membership is None or Invitation.objects.filter(email=email).exists():
+        return
+    services.invite_member(
+        inviter,
+        membership.organisation,
+        email=email,
+        role=Role.REPORTER,
+        first_name=first,
+        last_name=last,
+    )
 
 
 def current_code(username: str) -> str:
@@ -515,5 +538,6 @@ def counts() -> dict[str, Any]:
         "organisations": Organisation.objects.count(),
         "networks": NetworkClaim.objects.count(),
         "users": User.objects.count(),
+        "pending_invitations": Invitation.objects.pending().count(),
         "incidents": Incident.objects.count(),
     }

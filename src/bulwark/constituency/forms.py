@@ -126,6 +126,74 @@ class OTPTokenForm(forms.Form):
         return token
 
 
+class SecondFactorForm(forms.Form):
+    """At sign-in: the six-digit code of the authenticator app, or a recovery code."""
+
+    token = forms.CharField(
+        label=_("Six-digit code from your authenticator app, or a recovery code"),
+        min_length=6,
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+    def clean_token(self) -> str:
+        token = "".join(self.cleaned_data["token"].split()).replace("-", "").lower()
+        if not token.isalnum() or not token.isascii():
+            raise forms.ValidationError(
+                _("Enter the six-digit code, or one of your eight-character recovery codes.")
+            )
+        return token
+
+    @property
+    def is_recovery_code(self) -> bool:
+        token = self.cleaned_data.get("token", "")
+        return not (len(token) == 6 and token.isdigit())
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"))
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def __init__(self, *args: Any, roles: Collection[str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "invite")
+        super().__init__(*args, **kwargs)
+        _offer_roles(self, roles)
+
+
+class InvitationAcceptForm(forms.Form):
+    username = forms.RegexField(
+        label=_("Username"),
+        max_length=150,
+        regex=r"^[\w.@+-]+\Z",
+        error_messages={"invalid": _("Letters, digits and @ . + - _ only.")},
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, ask_username: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not ask_username:
+            del self.fields["username"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        one, two = cleaned.get("new_password1"), cleaned.get("new_password2")
+        if one and two and one != two:
+            self.add_error("new_password2", _("The two passwords differ."))
+        return cleaned
+
+
 class OrganisationFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     kind = forms.ChoiceField(
@@ -145,12 +213,23 @@ class OrganisationForm(forms.ModelForm):
         model = Organisation
         fields = ["name", "short_name", "kind", "country", "sector", "parent", "is_active", "notes"]
 
-    def __init__(self, *args: Any, supervisors: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, supervisors: Any = None, hierarchy: bool = True, **kwargs: Any
+    ) -> None:
+        """`hierarchy=False` (organisation admins): type, supervising authority and active
+        state are shown but cannot be changed here; the platform admins change them."""
         super().__init__(*args, **kwargs)
         parent = self.fields["parent"]
         assert isinstance(parent, forms.ModelChoiceField)
         queryset = Organisation.objects.filter(kind__in=SUPERVISING_KINDS)
         parent.queryset = supervisors if supervisors is not None else queryset
+        if not hierarchy:
+            for name in ("kind", "parent", "is_active"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Only the platform admins change this.")
+            if self.instance.parent_id is not None:
+                # The current authority is shown even when it is one the admin cannot read.
+                parent.queryset = Organisation.objects.filter(pk=self.instance.parent_id)
 
 
 class NetworkClaimForm(forms.ModelForm):

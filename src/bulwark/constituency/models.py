@@ -177,6 +177,8 @@ class Organisation(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.pk is not None:
+            self._check_kind_change()
         if self.parent_id is None:
             return
         if self.pk is not None and self.parent_id == self.pk:
@@ -195,6 +197,46 @@ class Organisation(models.Model):
                 )
             seen.add(parent.pk)
             parent = parent.parent
+
+    def _check_kind_change(self) -> None:
+        """A type that would leave the hierarchy or the members' roles invalid is refused
+        with the reason, never saved half-way."""
+        if (
+            self.kind not in SUPERVISING_KINDS
+            and Organisation.objects.filter(parent_id=self.pk).exists()
+        ):
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "This organisation supervises other organisations, so it must stay an "
+                        "authority or the CERT. Move them to another authority first."
+                    )
+                }
+            )
+        held = set(
+            Membership.objects.filter(organisation_id=self.pk).values_list("role", flat=True)
+        )
+        if self.kind != OrganisationKind.NATIONAL_CERT and held & {
+            *CERT_STAFF_ROLES,
+            Role.PLATFORM_ADMIN,
+        }:
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "Members of this organisation hold CERT or platform-admin roles, which "
+                        "exist at the national CERT only. Revoke them first."
+                    )
+                }
+            )
+        if self.kind not in SUPERVISING_KINDS and Role.REVIEWER in held:
+            raise ValidationError(
+                {
+                    "kind": _(
+                        "Members of this organisation are reviewers, who belong to a "
+                        "supervising authority or the CERT. Revoke those roles first."
+                    )
+                }
+            )
 
 
 pgp_key_validator = RegexValidator(
@@ -385,3 +427,83 @@ class ResetMail(models.Model):
 
     def __str__(self) -> str:
         return f"reset mail for {self.user_id} from {self.ip} at {self.at}"
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def visible_to(self, user: Any) -> "InvitationQuerySet":
+        """Platform admins see every invitation; organisation admins those to the
+        organisations they administer; nobody else any."""
+        viewer = _viewer(user)
+        if viewer.platform_admin:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        administered = [org_id for org_id in viewer.roles if viewer.administers(org_id)]
+        return self.filter(organisation_id__in=administered)
+
+    def pending(self) -> "InvitationQuerySet":
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    """An invitation e-mail with a single-use link: it sets the password of a new account
+    (created on acceptance, or already created by a platform or organisation admin in
+    `user`) and grants `role` in `organisation`. Only a SHA-256 digest of the link's
+    secret is stored; re-sending replaces it, so an earlier link stops working."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACCEPTED = "accepted", _("accepted")
+        EXPIRED = "expired", _("expired")
+        REVOKED = "revoked", _("revoked")
+
+    email = models.EmailField(_("e-mail address"))
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+    sent_count = models.PositiveIntegerField(_("times sent"), default=1)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display() or '-'} @ {self.organisation or '-'})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    def get_status_display(self) -> str:
+        return str(self.Status(self.status).label)

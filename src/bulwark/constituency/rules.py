@@ -47,6 +47,22 @@ def grantable_roles(viewer: Viewer) -> list[str]:
     return [r for r in Role.values if r not in PRIVILEGED_ROLES]
 
 
+def roles_offered(viewer: Viewer, org: Organisation) -> list[str]:
+    """The roles this person may grant in this organisation that its type allows (CERT
+    roles at the national CERT, reviewers at a supervising authority or the CERT): what
+    the organisation page's role lists offer."""
+    from bulwark.constituency.models import SUPERVISING_KINDS, OrganisationKind
+
+    offered = []
+    for role in grantable_roles(viewer):
+        if role in PRIVILEGED_ROLES and org.kind != OrganisationKind.NATIONAL_CERT:
+            continue
+        if role == Role.REVIEWER and org.kind not in SUPERVISING_KINDS:
+            continue
+        offered.append(role)
+    return offered
+
+
 def administered_org_ids(viewer: Viewer) -> set[int]:
     return {org_id for org_id in viewer.roles if viewer.administers(org_id)}
 
@@ -88,3 +104,22 @@ def can_read_audit(viewer: Viewer) -> bool:
 def require(allowed: bool, message: str | None = None) -> None:
     if not allowed:
         raise PermissionDenied(message or _("You are not allowed to do this."))
+
+
+def can_reset_second_factor(viewer: Viewer, user: User) -> bool:
+    """Platform admins reset anyone's second factor but their own (they re-enrol instead);
+    an organisation admin only that of people whose every membership is in organisations
+    they administer and who hold no role only platform admins may grant."""
+    if not viewer.authenticated or viewer.user_id == user.pk:
+        return False
+    if viewer.manages_constituency:
+        return True
+    if user.is_superuser:
+        return False
+    held = list(Membership.objects.filter(user=user).values_list("organisation_id", "role"))
+    administered = administered_org_ids(viewer)
+    return (
+        bool(held)
+        and all(org_id in administered for org_id, _role in held)
+        and not any(role in PRIVILEGED_ROLES for _org, role in held)
+    )

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import segno
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -18,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp import user_has_device
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bulwark.constituency import networks, rules, services
@@ -26,17 +27,21 @@ from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.forms import (
     ApiTokenForm,
     ContactForm,
+    InvitationAcceptForm,
+    InvitationForm,
     MembershipForm,
     NetworkClaimForm,
     OrganisationFilterForm,
     OrganisationForm,
     OTPTokenForm,
+    SecondFactorForm,
     UserCreateForm,
 )
 from bulwark.constituency.models import (
     SUPERVISING_KINDS,
     ApiToken,
     Contact,
+    Invitation,
     Membership,
     NetworkClaim,
     Organisation,
@@ -109,8 +114,14 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
-    rules.require(rules.can_edit_organisation(viewer_of(request.user), org))
-    form = OrganisationForm(request.POST or None, instance=org, supervisors=_supervisors(request))
+    viewer = viewer_of(request.user)
+    rules.require(rules.can_edit_organisation(viewer, org))
+    form = OrganisationForm(
+        request.POST or None,
+        instance=org,
+        supervisors=_supervisors(request),
+        hierarchy=viewer.manages_constituency,
+    )
     if request.method == "POST" and form.is_valid():
         fields = {f: form.cleaned_data[f] for f in form.changed_data}
         fresh = Organisation.objects.get(pk=pk)
@@ -142,7 +153,12 @@ def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> di
         "network_form": forms.get("network_form") or NetworkClaimForm(),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "member_form": forms.get("member_form")
-        or MembershipForm(roles=rules.grantable_roles(viewer)),
+        or MembershipForm(roles=rules.roles_offered(viewer, org)),
+        "invitations": Invitation.objects.visible_to(request.user)
+        .filter(organisation=org, accepted_at__isnull=True)
+        .select_related("invited_by"),
+        "invite_form": forms.get("invite_form")
+        or InvitationForm(roles=rules.roles_offered(viewer, org)),
     }
 
 
@@ -230,7 +246,7 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
     rules.require(rules.can_manage_members(viewer, org))
-    form = MembershipForm(request.POST, roles=rules.grantable_roles(viewer))
+    form = MembershipForm(request.POST, roles=rules.roles_offered(viewer, org))
     if form.is_valid():
         user = User.objects.filter(username=form.cleaned_data["username"]).first()
         if user is None or not rules.can_attach_user(viewer, user):
@@ -261,6 +277,108 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
     )
     services.remove_membership(acting_user(request), membership)
     return redirect("organisation-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Invite a person by e-mail (how organisation admins add new members)."""
+    org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    viewer = viewer_of(request.user)
+    rules.require(rules.can_manage_members(viewer, org))
+    form = InvitationForm(request.POST, roles=rules.roles_offered(viewer, org))
+    if form.is_valid():
+        data = form.cleaned_data
+        invitation = run_service(
+            form,
+            lambda: services.invite_member(
+                acting_user(request),
+                org,
+                email=data["email"],
+                role=data["role"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            ),
+        )
+        if invitation is not None:
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
+            return redirect(reverse("organisation-detail", args=[pk]) + "#invitations")
+    context = _detail_context(request, org, invite_form=form)
+    return render(request, "constituency/organisation_detail.html", context, status=400)
+
+
+def _invitation_action(request: HttpRequest, pk: int, invitation_pk: int, resend: bool) -> Any:
+    invitation = get_object_or_404(
+        Invitation.objects.visible_to(request.user), pk=invitation_pk, organisation_id=pk
+    )
+    try:
+        if resend:
+            services.resend_invitation(acting_user(request), invitation)
+            messages.success(
+                request, _("Invitation sent again to %(email)s.") % {"email": invitation.email}
+            )
+        else:
+            services.revoke_invitation(acting_user(request), invitation)
+            messages.success(
+                request, _("Invitation to %(email)s withdrawn.") % {"email": invitation.email}
+            )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("organisation-detail", args=[pk]) + "#invitations")
+
+
+@login_required
+@require_POST
+def invitation_resend(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
+    return _invitation_action(request, pk, invitation_pk, resend=True)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
+    return _invitation_action(request, pk, invitation_pk, resend=False)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation mail: choose a password (and, for an invitation by
+    e-mail, a username), then enrol the authenticator app. A used, expired, withdrawn or
+    unknown link is refused with the reason."""
+    invitation = services.find_invitation(token)
+    refusal = services.invitation_refusal(invitation)
+    if refusal is not None:
+        status = 404 if invitation is None else 410
+        return render(
+            request, "registration/invitation_accept.html", {"refusal": refusal}, status=status
+        )
+    assert invitation is not None
+    form = InvitationAcceptForm(request.POST or None, ask_username=invitation.user is None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user = run_service(
+            form,
+            lambda: services.accept_invitation(
+                token, username=data.get("username"), password=data["new_password1"]
+            ),
+        )
+        if user is not None:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Your password is set. Now set up your authenticator app."))
+            return redirect("otp-setup")
+        if form.non_field_errors() and services.invitation_refusal(services.find_invitation(token)):
+            return render(
+                request,
+                "registration/invitation_accept.html",
+                {"refusal": " ".join(str(e) for e in form.non_field_errors())},
+                status=410,
+            )
+    return render(
+        request,
+        "registration/invitation_accept.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -305,12 +423,31 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(user=shown)
         .select_related("organisation")
     )
+    viewer = viewer_of(request.user)
     context = {
         "shown": shown,
         "memberships": memberships,
-        "can_deactivate": viewer_of(request.user).manages_constituency,
+        "can_deactivate": viewer.manages_constituency,
+        "can_reset_second_factor": rules.can_reset_second_factor(viewer, shown),
+        "has_authenticator": services.has_authenticator(shown),
     }
     return render(request, "constituency/user_detail.html", context)
+
+
+@login_required
+@require_POST
+def user_reset_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    shown = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
+    services.reset_second_factor(acting_user(request), shown)
+    messages.success(
+        request,
+        _(
+            "The second factor of %(name)s was reset; they were told by e-mail and set up "
+            "a new authenticator at their next sign-in."
+        )
+        % {"name": shown.username},
+    )
+    return redirect("user-detail", pk=pk)
 
 
 @login_required
@@ -355,8 +492,11 @@ def user_create(request: HttpRequest) -> HttpResponse:
         if user is not None:
             messages.success(
                 request,
-                _("User %(name)s created. They set their password with 'Forgot your password?'.")
-                % {"name": user.username},
+                _(
+                    "User %(name)s created. An invitation to choose a password was sent to "
+                    "%(email)s."
+                )
+                % {"name": user.username, "email": user.email},
             )
             return redirect("user-detail", pk=user.pk)
     return render(request, "constituency/user_form.html", {"form": form})
@@ -383,10 +523,31 @@ def _with_next(request: HttpRequest, name: str) -> str:
 def otp_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    if not user_has_device(user, confirmed=True):
+    if not services.has_authenticator(user):
         return redirect(_with_next(request, "otp-setup"))
-    form = OTPTokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and form.is_recovery_code:
+        for recovery in StaticDevice.objects.devices_for_user(user, confirmed=True):
+            if not recovery.verify_is_allowed()[0]:
+                form.add_error("token", _("Too many wrong codes: wait a few seconds, then retry."))
+                break
+            if recovery.verify_token(form.cleaned_data["token"]):  # deletes the code: once
+                request.session.cycle_key()
+                otp_login(request, recovery)
+                left = recovery.token_set.count()
+                audit.record(user, "user.recovery_code_used", user, changes={"left": left})
+                messages.warning(
+                    request,
+                    _(
+                        "You signed in with a recovery code; %(left)d left. If you lost your "
+                        "authenticator app, replace it under Account security."
+                    )
+                    % {"left": left},
+                )
+                return redirect(_next_page(request))
+        else:
+            form.add_error("token", _("That recovery code is not valid or was used already."))
+    elif request.method == "POST" and form.is_valid():
         for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
             allowed, _details = device.verify_is_allowed()
             if not allowed:
@@ -410,7 +571,9 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 def otp_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    if user_has_device(user, confirmed=True):
+    replacing = services.has_authenticator(user)
+    if replacing and not user.is_verified():  # type: ignore[attr-defined]
+        # Only a session that passed the current factor may replace it.
         return redirect(_with_next(request, "otp-verify"))
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -420,12 +583,13 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         if not device.verify_is_allowed()[0]:
             form.add_error("token", _("Too many wrong codes: wait a few seconds, then retry."))
         elif device.verify_token(form.cleaned_data["token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+            new_codes = services.confirm_authenticator(user, device)
             request.session.cycle_key()  # as in otp_verify: no fixation across the factor
             otp_login(request, device)
-            audit.record(user, "user.second_factor_enrolled", user)
             messages.success(request, _("Your authenticator app is set up."))
+            if new_codes:
+                # Shown straight away: the person writes them down before going on.
+                return redirect(_with_next(request, "recovery-codes"))
             return redirect(_next_page(request))
         else:
             form.add_error("token", _("That code is not valid. Scan the code again and retry."))
@@ -434,7 +598,54 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     secret = base64.b32encode(device.bin_key).decode()
     qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=4)
     return render(
-        request, "registration/otp_setup.html", {"form": form, "secret": secret, "qr_svg": qr_svg}
+        request,
+        "registration/otp_setup.html",
+        {"form": form, "secret": secret, "qr_svg": qr_svg, "replacing": replacing},
+    )
+
+
+def _verified_or_redirect(request: HttpRequest) -> HttpResponse | None:
+    """Pages about the second factor need a session that passed it (when there is one)."""
+    user: Any = request.user
+    if services.has_authenticator(user) and not user.is_verified():
+        return redirect(reverse("otp-verify") + "?" + urlencode({"next": request.get_full_path()}))
+    return None
+
+
+@login_required
+def account_security(request: HttpRequest) -> HttpResponse:
+    user = acting_user(request)
+    if (answer := _verified_or_redirect(request)) is not None:
+        return answer
+    context = {
+        "has_authenticator": services.has_authenticator(user),
+        "code_count": len(services.recovery_codes(user)),
+    }
+    return render(request, "registration/account_security.html", context)
+
+
+@login_required
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """Your recovery codes (each works once at sign-in instead of a six-digit code), and
+    new ones on request."""
+    user = acting_user(request)
+    if not services.has_authenticator(user):
+        return redirect(_with_next(request, "otp-setup"))
+    if (answer := _verified_or_redirect(request)) is not None:
+        return answer
+    if request.method == "POST":
+        codes = services.regenerate_recovery_codes(user)
+        messages.success(request, _("New recovery codes made; the old ones no longer work."))
+    else:
+        codes = services.recovery_codes(user)
+    target = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return render(
+        request,
+        "registration/recovery_codes.html",
+        {"codes": codes, "next": target if safe and target else reverse("account-security")},
     )
 
 

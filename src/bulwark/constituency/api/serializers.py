@@ -6,6 +6,7 @@ from rest_framework import serializers
 from bulwark.constituency.models import (
     ApiToken,
     Contact,
+    Invitation,
     Membership,
     NetworkClaim,
     Organisation,
@@ -146,3 +147,29 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "seq", "at", "actor_label", "ip", "action", "object_type", "object_id",
             "object_label", "organisation_id", "changes", "hash",
         ]  # fmt: skip
+
+
+class InvitationSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+    """An invitation by e-mail. The link's secret is never returned: it goes to the
+    invited address only."""
+
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
+    role = serializers.ChoiceField(choices=Role.choices)
+    email = serializers.EmailField()
+    status = serializers.CharField(read_only=True)
+    invited_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id", "email", "first_name", "last_name", "organisation", "role", "status",
+            "invited_by", "created_at", "sent_at", "sent_count", "expires_at", "accepted_at",
+            "revoked_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "created_at", "sent_at", "sent_count", "expires_at", "accepted_at", "revoked_at",
+        ]  # fmt: skip
+
+    visible_choices = {"organisation": Organisation}

@@ -18,6 +18,7 @@ from bulwark.constituency.api import serializers as s
 from bulwark.constituency.models import (
     ApiToken,
     Contact,
+    Invitation,
     Membership,
     NetworkClaim,
     Organisation,
@@ -225,6 +226,42 @@ class MembershipViewSet(ReadCreateDeleteViewSet):
 
     def perform_destroy(self, instance: Membership) -> None:
         services.remove_membership(acting_user(self.request), instance)
+
+
+class InvitationViewSet(ReadCreateDeleteViewSet):
+    """Invitations by e-mail, with the web form's rules: an organisation admin invites into
+    organisations they administer with roles they may grant. DELETE withdraws a pending
+    invitation; POST .../resend/ sends a new link (the earlier one stops working)."""
+
+    model = Invitation
+    serializer_class = s.InvitationSerializer
+    scope_resource = "constituency"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        invitations = super().get_queryset().select_related("invited_by")
+        if (organisation := id_param(self.request.query_params, "organisation")) is not None:
+            invitations = invitations.filter(organisation_id=organisation)
+        return invitations
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.invite_member(
+            acting_user(self.request),
+            data["organisation"],
+            email=data["email"],
+            role=data["role"],
+            first_name=data.get("first_name", ""),
+            last_name=data.get("last_name", ""),
+        )
+
+    def perform_destroy(self, instance: Invitation) -> None:
+        services.revoke_invitation(acting_user(self.request), instance)
+
+    @extend_schema(request=None, responses={200: s.InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str | None = None) -> Response:
+        invitation = services.resend_invitation(acting_user(request), self.get_object())
+        return Response(self.get_serializer(invitation).data)
 
 
 class UserViewSet(ReadCreateViewSet):
