@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from bulwark.advisories.models import Advisory
 
@@ -110,11 +111,37 @@ def cvss3_base_score(vector: str) -> float | None:
     return _roundup(min(total, 10.0), parts[0][-1])
 
 
+def _bump(release: list[str], position: int) -> str:
+    """The release after `release` at `position`: 2.4.1 at 1 is 2.5."""
+    head = release[:position]
+    return ".".join([*head[:-1], str(int(head[-1]) + 1)]) if head else "0"
+
+
+def _vers_constraints(specifier: str) -> list[str]:
+    """One PEP 440 specifier in vers comparators (=, !=, <, <=, >, >=)."""
+    if specifier.startswith("~="):
+        # Compatible release: ~=2.4.1 is >=2.4.1 and <2.5; ~=2.4 is >=2.4 and <3.
+        version = specifier[2:]
+        release = version.split(".")
+        if len(release) >= 2 and all(p.isdigit() for p in release[:-1]):
+            return [f">={version}", f"<{_bump(release, len(release) - 1)}"]
+    if specifier.startswith("==") and specifier.endswith(".*"):
+        # Prefix match: ==2.4.* is >=2.4 and <2.5.
+        release = specifier.lstrip("=")[:-2].split(".")
+        if all(p.isdigit() for p in release):
+            return [f">={'.'.join(release)}", f"<{_bump(release, len(release))}"]
+    if specifier.startswith("==="):
+        return [specifier[3:]]
+    if specifier.startswith("=="):
+        return [specifier[2:]]
+    return [specifier]
+
+
 def vers_range(specifiers: str) -> str:
-    """A PEP 440 specifier set as a `vers` range (the notation CSAF 2.0 names)."""
+    """A PEP 440 specifier set as a `vers` range (the notation CSAF 2.0 names for
+    `product_version_range`): `>=2.4.0,<2.4.60` is `vers:generic/>=2.4.0|<2.4.60`."""
     parts = [p.strip() for p in specifiers.split(",") if p.strip()]
-    converted = [p[2:] if p.startswith("==") else p for p in parts]
-    return "vers:generic/" + "|".join(converted)
+    return "vers:generic/" + "|".join(c for p in parts for c in _vers_constraints(p))
 
 
 def _severity(score: float) -> str:
@@ -235,6 +262,13 @@ def _products_note(advisory: Advisory) -> dict[str, Any]:
 
 
 def document(advisory: Advisory, language: str = "en") -> dict[str, Any]:
+    """The document in `language` (its labels too, whatever language the request that
+    rendered it was in: the same bytes for every reader)."""
+    with translation.override("zh-hant" if language == "zh-hant" else "en"):
+        return _document(advisory, language)
+
+
+def _document(advisory: Advisory, language: str) -> dict[str, Any]:
     if not advisory.is_public:
         raise ValueError("only public (TLP:CLEAR, published) advisories are exported as CSAF")
     site = settings.SITE_URL

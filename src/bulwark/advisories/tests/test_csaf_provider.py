@@ -346,3 +346,39 @@ def test_signing_refuses_without_a_key(settings: Any) -> None:
     assert signing.signing_key() is None
     with pytest.raises(signing.SigningError):
         signing.sign(b"{}")
+
+
+def test_the_bytes_do_not_depend_on_the_readers_language(
+    published: dict[str, Advisory], client: Client
+) -> None:
+    """The hash a Chinese-speaking reader's request rendered must match the document an
+    English-speaking reader's request rendered (each is cached on its own)."""
+    from django.core.cache import cache
+
+    url = path_of(csaf.canonical_url(published["alert"]))
+    cache.clear()
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hant")
+    chinese_hash = client.get(url + ".sha256", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+    cache.clear()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert chinese.content == english.content
+    assert chinese_hash.split()[0] == hashlib.sha256(english.content).hexdigest()
+    severity = json.loads(english.content)["document"]["aggregate_severity"]["text"]
+    assert severity == "Critical"
+    translated = client.get(
+        f"/publications/{published['alert'].reference}/csaf.json?lang=zh-hant",
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).json()
+    assert translated["document"]["aggregate_severity"]["text"] != "Critical"
+
+
+def test_version_ranges_are_written_in_vers() -> None:
+    for pep440, vers in (
+        (">=2.4.0,<2.4.60", "vers:generic/>=2.4.0|<2.4.60"),
+        ("==9.1", "vers:generic/9.1"),
+        ("~=2.4.1", "vers:generic/>=2.4.1|<2.5"),
+        ("~=2.4", "vers:generic/>=2.4|<3"),
+        ("==2.4.*", "vers:generic/>=2.4|<2.5"),
+        (">=1.0,!=1.3", "vers:generic/>=1.0|!=1.3"),
+    ):
+        assert csaf.vers_range(pep440) == vers, pep440
