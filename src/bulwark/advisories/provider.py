@@ -26,12 +26,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from bulwark.advisories import csaf, signing
-from bulwark.advisories.models import Advisory
+from bulwark.advisories.models import Advisory, Revision
 
 TLP = "WHITE"
 ROLIE_CSAF = {"scheme": "urn:ietf:params:rolie:category:information-type", "term": "csaf"}
@@ -64,8 +65,27 @@ def _stamp(moment: datetime) -> str:
     return csaf._utc(moment)
 
 
-def _newest(advisories: list[Advisory]) -> datetime:
-    return max((csaf.last_change(a) for a in advisories), default=timezone.now())
+def current_release_dates(advisories: list[Advisory]) -> dict[int, datetime]:
+    """Each advisory's current release date (`csaf.last_change`: the send or the newest
+    approved revision), for the whole list in one query."""
+    latest = dict(
+        Revision.objects.published()
+        .filter(advisory_id__in=[a.pk for a in advisories])
+        .order_by()
+        .values("advisory_id")
+        .annotate(newest=Max("at"))
+        .values_list("advisory_id", "newest")
+    )
+    dates = {}
+    for advisory in advisories:
+        revised = latest.get(advisory.pk)
+        sent = csaf.sent_at(advisory)
+        dates[advisory.pk] = max(sent, revised) if revised else sent
+    return dates
+
+
+def _newest(dates: dict[int, datetime]) -> datetime:
+    return max(dates.values(), default=timezone.now())
 
 
 def provider_metadata(advisories: list[Advisory]) -> dict[str, Any]:
@@ -88,7 +108,7 @@ def provider_metadata(advisories: list[Advisory]) -> dict[str, Any]:
                 },
             }
         ],
-        "last_updated": _stamp(_newest(advisories)),
+        "last_updated": _stamp(_newest(current_release_dates(advisories))),
         "list_on_CSAF_aggregators": True,
         "metadata_version": "2.0",
         "mirror_on_CSAF_aggregators": True,
@@ -114,8 +134,9 @@ def _entry_categories(advisory: Advisory) -> list[dict[str, str]]:
 
 def rolie_feed(advisories: list[Advisory]) -> dict[str, Any]:
     signed = signing.signing_key() is not None
+    dates = current_release_dates(advisories)
     entries = []
-    for advisory in sorted(advisories, key=csaf.last_change, reverse=True):
+    for advisory in sorted(advisories, key=lambda a: dates[a.pk], reverse=True):
         document_url = csaf.canonical_url(advisory)
         links = [
             {"rel": "self", "href": document_url},
@@ -134,7 +155,7 @@ def rolie_feed(advisories: list[Advisory]) -> dict[str, Any]:
                 "published": _stamp(csaf.sent_at(advisory)),
                 "summary": {"content": advisory.summary or advisory.title},
                 "title": advisory.title,
-                "updated": _stamp(csaf.last_change(advisory)),
+                "updated": _stamp(dates[advisory.pk]),
             }
         )
     return {
@@ -144,7 +165,7 @@ def rolie_feed(advisories: list[Advisory]) -> dict[str, Any]:
             "id": f"{settings.CERT_NAME}-csaf-feed-tlp-white",
             "link": [{"rel": "self", "href": url("csaf-rolie-feed")}],
             "title": f"{settings.CERT_NAME} CSAF advisories (TLP:WHITE)",
-            "updated": _stamp(_newest(advisories)),
+            "updated": _stamp(_newest(dates)),
         }
     }
 
@@ -182,8 +203,9 @@ def changes_csv(advisories: list[Advisory]) -> str:
     """`"<path>","<current release date>"` per document, newest first (section 7.1.13)."""
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    for advisory in sorted(advisories, key=csaf.last_change, reverse=True):
-        writer.writerow([relative_path(advisory), _stamp(csaf.last_change(advisory))])
+    dates = current_release_dates(advisories)
+    for advisory in sorted(advisories, key=lambda a: dates[a.pk], reverse=True):
+        writer.writerow([relative_path(advisory), _stamp(dates[advisory.pk])])
     return out.getvalue()
 
 

@@ -382,3 +382,30 @@ def test_version_ranges_are_written_in_vers() -> None:
         (">=1.0,!=1.3", "vers:generic/>=1.0|!=1.3"),
     ):
         assert csaf.vers_range(pep440) == vers, pep440
+
+
+def test_listing_files_cost_the_same_queries_for_more_publications(
+    world: World, published: dict[str, Advisory], client: Client
+) -> None:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    base = "/.well-known/csaf/white/"
+    paths = [METADATA, base + "csaf-feed-tlp-white.json", base + "changes.csv", base + "index.txt"]
+
+    def queries() -> list[int]:
+        counts = []
+        for path in paths:
+            cache.clear()
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(path).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    few = queries()
+    for n in range(4):
+        world.sent(tlp="clear", publication="alert", title=f"More {n}")
+    services.update_advisory(world.analyst, published["alert"], note="Revised.", summary="New.")
+    services.approve_revision(world.duty, published["alert"].revisions.get())
+    assert queries() == few
