@@ -409,3 +409,16 @@ def test_listing_files_cost_the_same_queries_for_more_publications(
     services.update_advisory(world.analyst, published["alert"], note="Revised.", summary="New.")
     services.approve_revision(world.duty, published["alert"].revisions.get())
     assert queries() == few
+
+
+def test_deploy_check_warns_about_an_unusable_signing_key(
+    settings: Any, gpg_home: str, signing_key: str
+) -> None:
+    from bulwark.advisories.checks import csaf_signing
+
+    assert csaf_signing() == []
+    settings.CSAF_SIGNING_KEY = "0123456789ABCDEF0123456789ABCDEF01234567"
+    (warning,) = csaf_signing()
+    assert warning.id == "bulwark.W201" and gpg_home in warning.msg
+    settings.CSAF_SIGNING_KEY = ""
+    assert csaf_signing() == []
