@@ -89,10 +89,21 @@ def test_the_validator_refuses_what_the_issue_reported(
         tlp="clear", publication="news", cves=[], affected_products=[], response_required="none",
         response_deadline=None,
     )  # fmt: skip
+    # The two shapes the demo does not publish: products without CVEs (informational, the
+    # products in a note) and CVEs without products (csaf_base).
+    guide = world.sent(
+        tlp="clear", publication="guideline", cves=[], response_required="none",
+        response_deadline=None,
+    )  # fmt: skip
+    bare = world.sent(tlp="clear", publication="alert", affected_products=[])
     documents: dict[str, dict[str, Any]] = {
         "alert": csaf.document(alert),
         "news": csaf.document(news),
+        "guide": csaf.document(guide),
+        "bare": csaf.document(bare),
     }
+    assert documents["guide"]["document"]["category"] == "csaf_informational_advisory"
+    assert documents["bare"]["document"]["category"] == "csaf_base"
     broken_alert = json.loads(json.dumps(documents["alert"]))
     del broken_alert["vulnerabilities"][0]["notes"]
     broken_news = json.loads(json.dumps(documents["news"]))
@@ -112,8 +123,8 @@ def test_the_validator_refuses_what_the_issue_reported(
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
     results = {Path(f["file"]).stem: f for f in csaf_validator_lib(paths)["files"]}
-    assert results["alert"]["isValid"] and results["news"]["isValid"]
-    assert results["alert"]["warned"] == results["news"]["warned"] == []
+    for name in documents:
+        assert results[name]["isValid"] and results[name]["warned"] == [], results[name]
     assert results["broken_alert"]["failed"] == ["mandatoryTest_6_1_27_5"]
     assert results["broken_news"]["failed"] == ["mandatoryTest_6_1_27_2"]
     assert results["http_site"]["warned"] == ["optionalTest_6_2_11"]
