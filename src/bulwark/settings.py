@@ -47,6 +47,12 @@ SITE_URL = os.environ.get("BULWARK_SITE_URL", "http://127.0.0.1:8000")
 # This CERT's name in exported incidents (IODEF IncidentID@name, STIX id namespace): its
 # domain name, set once per deployment (changing it re-keys every exported id).
 CERT_NAME = os.environ.get("BULWARK_CERT_NAME", "bulwark")
+# The CSAF provider signs its documents (OpenPGP) with this key when set: the fingerprint
+# of a secret key in BULWARK_CSAF_GNUPGHOME (gpg's default home when empty); see
+# docs/advisories.md. Without it nothing is signed and no signature is announced.
+CSAF_SIGNING_KEY = os.environ.get("BULWARK_CSAF_SIGNING_KEY", "")
+CSAF_GNUPGHOME = os.environ.get("BULWARK_CSAF_GNUPGHOME", "")
+CSAF_SIGNING_PASSPHRASE = os.environ.get("BULWARK_CSAF_SIGNING_PASSPHRASE", "")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

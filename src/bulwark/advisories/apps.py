@@ -8,6 +8,8 @@ class AdvisoriesConfig(AppConfig):
     verbose_name = _("Advisories")
 
     def ready(self) -> None:
+        from bulwark.advisories import checks  # noqa: F401  (registers the deploy check)
+
         # The API token scopes of this app (the list is shared; each app adds its own).
         from bulwark.constituency.scopes import SCOPES
 

@@ -10,7 +10,10 @@ many publications, when the newest change was saved): publishing, revising or wi
 a publication changes that state, so the next request renders afresh in every process
 without anyone having to invalidate anything. The same state is the response's ETag and
 Last-Modified, so a feed reader that asks again with If-None-Match / If-Modified-Since gets
-304 without a body (docs/advisories.md)."""
+304 without a body (docs/advisories.md).
+
+The CSAF provider's files (`/.well-known/csaf/...`, built in `provider.py`) are served the
+same way; a document's hashes and signature are made of the very bytes its URL serves."""
 
 import hashlib
 import json
@@ -23,7 +26,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import feedgenerator, translation
@@ -35,12 +38,14 @@ from django.utils.cache import (
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
-from bulwark.advisories import csaf
+from bulwark.advisories import csaf, provider, signing
 from bulwark.advisories.csaf import last_change, sent_at
 from bulwark.advisories.models import Advisory, AdvisoryQuerySet, Publication
 from bulwark.advisories.rendering import markdown_to_html
 
 FEED_ITEMS = 50
+JSON = "application/json"  # exactly this: csaf_checker refuses a charset parameter
+TEXT = "text/plain; charset=utf-8"
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 # A rendered feed stays in the cache at most this long; its key changes with every change
 # of the public set, so this only bounds memory and anything the key does not see (a
@@ -174,11 +179,8 @@ def publication_csaf(request: HttpRequest, reference: str) -> HttpResponse:
     language = _language(request)
 
     def render() -> HttpResponse:
-        document = csaf.document(advisory, language)
-        response = HttpResponse(
-            json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json"
-        )
-        response["Content-Disposition"] = f'inline; filename="{reference.lower()}.json"'
+        response = HttpResponse(csaf.render(advisory, language), content_type=JSON)
+        response["Content-Disposition"] = f'inline; filename="{csaf.filename(reference)}"'
         return response
 
     what = ("csaf", advisory.pk, advisory.updated_at.isoformat(), language)
@@ -305,3 +307,123 @@ def _json_feed(language: str, kind: str) -> HttpResponse:
     return JsonResponse(
         body, content_type="application/feed+json", json_dumps_params={"ensure_ascii": False}
     )
+
+
+# --------------------------------------------------------------------------- CSAF provider
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
+
+
+def _provider_file(
+    request: HttpRequest,
+    name: str,
+    content_type: str,
+    build: Callable[[list[Advisory]], str | bytes],
+) -> HttpResponse:
+    """A file that lists the public set: rendered once per state of the set (and of the
+    signing key, which decides whether signatures are announced)."""
+    count, changed = _public_state()
+    what = (name, count, changed.isoformat() if changed else "", signing.signing_key() or "")
+
+    def render() -> HttpResponse:
+        return HttpResponse(build(list(public_advisories())), content_type=content_type)
+
+    return _shared_response(request, what, changed, render)
+
+
+def csaf_provider_metadata(request: HttpRequest) -> HttpResponse:
+    return _provider_file(
+        request, "provider-metadata", JSON, lambda a: _json(provider.provider_metadata(a))
+    )
+
+
+def csaf_rolie_service(request: HttpRequest) -> HttpResponse:
+    return _provider_file(request, "rolie-service", JSON, lambda a: _json(provider.rolie_service()))
+
+
+def csaf_rolie_category(request: HttpRequest) -> HttpResponse:
+    return _provider_file(
+        request, "rolie-category", JSON, lambda a: _json(provider.rolie_category(a))
+    )
+
+
+def csaf_rolie_feed(request: HttpRequest) -> HttpResponse:
+    return _provider_file(request, "rolie-feed", JSON, lambda a: _json(provider.rolie_feed(a)))
+
+
+def csaf_index(request: HttpRequest) -> HttpResponse:
+    return _provider_file(request, "index.txt", TEXT, provider.index_txt)
+
+
+def csaf_changes(request: HttpRequest) -> HttpResponse:
+    return _provider_file(request, "changes.csv", "text/csv; charset=utf-8", provider.changes_csv)
+
+
+def csaf_directory(request: HttpRequest) -> HttpResponse:
+    def build(advisories: list[Advisory]) -> str:
+        years = sorted({f"{csaf.folder_year(a)}/" for a in advisories})
+        files = ["index.txt", "changes.csv", "csaf-feed-tlp-white.json", "category-white.json"]
+        return provider.listing("/.well-known/csaf/white/", [*years, *files])
+
+    return _provider_file(request, "directory", "text/html; charset=utf-8", build)
+
+
+def csaf_year(request: HttpRequest, year: str) -> HttpResponse:
+    def build(advisories: list[Advisory]) -> str:
+        names = sorted(
+            csaf.filename(a.reference) for a in advisories if csaf.folder_year(a) == int(year)
+        )
+        suffixes = ["", ".sha256", ".sha512"] + ([".asc"] if signing.signing_key() else [])
+        return provider.listing(
+            f"/.well-known/csaf/white/{year}/", [n + s for n in names for s in suffixes]
+        )
+
+    if not any(csaf.folder_year(a) == int(year) for a in public_advisories()):
+        raise Http404("no CSAF document of that year")
+    return _provider_file(request, f"year-{year}", "text/html; charset=utf-8", build)
+
+
+def _published(year: str, name: str) -> Advisory:
+    advisory = provider.find(public_advisories(), int(year), name)
+    if advisory is None:
+        raise Http404("no such CSAF document")
+    return advisory
+
+
+def csaf_document(request: HttpRequest, year: str, name: str) -> HttpResponse:
+    advisory = _published(year, name)
+    what = ("csaf-document", advisory.pk, advisory.updated_at.isoformat())
+    return _shared_response(
+        request,
+        what,
+        advisory.updated_at,
+        lambda: HttpResponse(csaf.render(advisory), content_type=JSON),
+    )
+
+
+def csaf_document_file(request: HttpRequest, year: str, name: str, kind: str) -> HttpResponse:
+    """`<file>.sha256`, `.sha512` (section 7.1.18) and `.asc` (7.1.19) of the document."""
+    advisory = _published(year, name)
+    fingerprint = signing.signing_key()
+    if kind == "asc" and fingerprint is None:
+        raise Http404("the documents are not signed")
+
+    def render() -> HttpResponse:
+        data = csaf.render(advisory)
+        if kind == "asc":
+            return HttpResponse(signing.sign(data), content_type="application/pgp-signature")
+        return HttpResponse(provider.hash_file(data, kind, name), content_type=TEXT)
+
+    what = ("csaf-" + kind, advisory.pk, advisory.updated_at.isoformat(), fingerprint or "")
+    return _shared_response(request, what, advisory.updated_at, render)
+
+
+def csaf_openpgp_key(request: HttpRequest, fingerprint: str) -> HttpResponse:
+    """The public key the signatures verify with (section 7.1.20)."""
+    if signing.signing_key() != fingerprint:
+        raise Http404("no such key")
+    response = HttpResponse(signing.public_key(), content_type="application/pgp-keys")
+    patch_cache_control(response, public=True, max_age=BROWSER_MAX_AGE)
+    return response

@@ -6,6 +6,8 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from bulwark.advisories import public, views
 
 REFERENCE = r"(?P<reference>BWA-\d{4}-\d{4,6})"
+# A CSAF file name (CSAF 2.0 section 5.1).
+CSAF_FILE = r"[+\-a-z0-9_]+\.json"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("advisories/", views.advisory_list, name="advisory-list"),
@@ -41,5 +43,41 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(rf"^publications/{REFERENCE}/$", public.publication_detail, name="publication-detail"),
     re_path(
         rf"^publications/{REFERENCE}/csaf\.json$", public.publication_csaf, name="publication-csaf"
+    ),
+    # The CSAF 2.0 provider (advisories/provider.py; CSAF 2.0 section 7.1).
+    path(
+        ".well-known/csaf/provider-metadata.json",
+        public.csaf_provider_metadata,
+        name="csaf-provider-metadata",
+    ),
+    path(".well-known/csaf/service.json", public.csaf_rolie_service, name="csaf-rolie-service"),
+    path(".well-known/csaf/white/", public.csaf_directory, name="csaf-directory"),
+    path(
+        ".well-known/csaf/white/category-white.json",
+        public.csaf_rolie_category,
+        name="csaf-rolie-category",
+    ),
+    path(
+        ".well-known/csaf/white/csaf-feed-tlp-white.json",
+        public.csaf_rolie_feed,
+        name="csaf-rolie-feed",
+    ),
+    path(".well-known/csaf/white/index.txt", public.csaf_index, name="csaf-index"),
+    path(".well-known/csaf/white/changes.csv", public.csaf_changes, name="csaf-changes"),
+    re_path(r"^\.well-known/csaf/white/(?P<year>\d{4})/$", public.csaf_year, name="csaf-year"),
+    re_path(
+        rf"^\.well-known/csaf/white/(?P<year>\d{{4}})/(?P<name>{CSAF_FILE})$",
+        public.csaf_document,
+        name="csaf-document",
+    ),
+    re_path(
+        rf"^\.well-known/csaf/white/(?P<year>\d{{4}})/(?P<name>{CSAF_FILE})\.(?P<kind>sha256|sha512|asc)$",
+        public.csaf_document_file,
+        name="csaf-document-file",
+    ),
+    re_path(
+        r"^\.well-known/csaf/openpgp/(?P<fingerprint>[0-9A-F]{40,64})\.asc$",
+        public.csaf_openpgp_key,
+        name="csaf-openpgp-key",
     ),
 ]

@@ -1,4 +1,9 @@
-from collections.abc import Iterator
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +64,53 @@ def smtp(settings: Any) -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+# --- BSI's csaf-validator-lib (tools/csaf-validator, a pinned node project) ---
+
+VALIDATOR_DIR = Path(__file__).resolve().parents[4] / "tools" / "csaf-validator"
+VALIDATOR_LIB = VALIDATOR_DIR / "node_modules" / "@secvisogram" / "csaf-validator-lib"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("BULWARK_REQUIRE_CSAF_VALIDATOR") == "1":
+        pytest.fail(f"BULWARK_REQUIRE_CSAF_VALIDATOR=1 but {reason}")
+    pytest.skip(f"{reason}: CSAF validator test skipped (cd tools/csaf-validator && npm ci)")
+
+
+@pytest.fixture(scope="session")
+def csaf_validator_lib() -> Callable[[list[Path]], dict[str, Any]]:
+    """Runs `tools/csaf-validator/validate.mjs` (BSI's csaf-validator-lib: strict schema,
+    mandatory, optional and offline informative tests) over files; installs the pinned
+    package with `npm ci` when it is missing. CI sets BULWARK_REQUIRE_CSAF_VALIDATOR=1, so
+    a missing node or package fails there instead of skipping."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None:
+        _unavailable("node is not installed")
+    if not VALIDATOR_LIB.is_dir():
+        if npm is None:
+            _unavailable("npm is not installed")
+        done = subprocess.run(
+            [str(npm), "ci", "--no-audit", "--no-fund"],
+            cwd=VALIDATOR_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not VALIDATOR_LIB.is_dir():
+            _unavailable(f"npm ci failed: {done.stderr[-2000:]}")
+
+    def validate(files: list[Path]) -> dict[str, Any]:
+        done = subprocess.run(
+            [str(node), str(VALIDATOR_DIR / "validate.mjs"), *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    return validate
