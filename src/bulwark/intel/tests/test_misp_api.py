@@ -173,9 +173,12 @@ def test_feed_pulled_into_another_collection(
         TLP.CLEAR,
         TLP.GREEN,
     }
-    row = stored.get(stix_id=f"{misp.EVENT_TYPE}--{shared['green']['Event']['uuid']}")
+    for name in ("clear", "green", "public"):
+        sent = shared[name]["Event"]
+        row = stored.get(stix_id=f"{misp.EVENT_TYPE}--{sent['uuid']}")
+        pulled = orjson.loads(row.raw)["x_misp_event"]
+        assert {k: v for k, v in pulled.items() if k != "Orgc"} == sent
     sent = shared["green"]["Event"]
-    assert {k: v for k, v in orjson.loads(row.raw)["x_misp_event"].items() if k != "Orgc"} == sent
     # hashes.csv lists the md5 of each value with its event
     hashes = client.get("/misp/feed/hashes.csv", HTTP_AUTHORIZATION=key).content.decode()
     assert f"{hashlib.md5(b'192.0.2.11').hexdigest()},{sent['uuid']}" in hashes.splitlines()
