@@ -63,6 +63,7 @@ EXPORT_TYPES = {
 }  # fmt: skip
 MAX_ATTRIBUTES = 100_000
 DESCRIBE_TYPES = Path(__file__).parent / "data" / "misp_describe_types.json"
+PLATFORM_ORG_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "bulwark-platform")
 
 
 class InvalidMisp(ValueError):
@@ -375,18 +376,15 @@ def stored_events(user: Any) -> Any:
     )
 
 
-def event_of(row: StixObject, org_names: dict[int, str] | None = None) -> dict[str, Any]:
+def event_of(row: StixObject) -> dict[str, Any]:
     """The stored event as received, plus `uuid` and `Orgc` when it had none (MISP needs
-    them to pull a feed)."""
+    them to pull a feed). The owner named is the platform, never the sharing organisation:
+    readers learn no more than the event says."""
     event: dict[str, Any] = orjson.loads(row.raw)["x_misp_event"]
     if "uuid" not in event:
         event = {"uuid": row.stix_id.split("--", 1)[1], **event}
     if "Orgc" not in event:
-        name = (org_names or {}).get(row.source_org_id or 0, "Bulwark")
-        event["Orgc"] = {
-            "name": name,
-            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulwark-org:{row.source_org_id}")),
-        }
+        event["Orgc"] = {"name": "Bulwark", "uuid": str(PLATFORM_ORG_UUID)}
     return event
 
 
@@ -603,6 +601,7 @@ def _plain(text: str) -> bool:
         and '"' not in text
         and "\\" not in text
         and text.isprintable()
+        and text.isascii()  # the databases fold the case of ASCII only
     )
 
 

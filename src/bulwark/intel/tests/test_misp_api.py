@@ -2,11 +2,14 @@
 visibility by token (TLP and organisation), and a MISP feed pulled back into a collection."""
 
 import hashlib
+import io
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from django.core.management import CommandError
 from django.test import Client
 from pymisp import MISPAttribute, MISPEvent, PyMISP  # type: ignore[import-untyped]
 
@@ -182,3 +185,28 @@ def test_feed_pulled_into_another_collection(
     # hashes.csv lists the md5 of each value with its event
     hashes = client.get("/misp/feed/hashes.csv", HTTP_AUTHORIZATION=key).content.decode()
     assert f"{hashlib.md5(b'192.0.2.11').hexdigest()},{sent['uuid']}" in hashes.splitlines()
+
+
+def test_feed_pull_command_reads_a_circl_style_directory(
+    community: Community, tmp_path: Any
+) -> None:
+    from django.core.management import call_command
+
+    corpus = Path(__file__).parent / "corpus" / "pymisp"
+    manifest = {}
+    for name in ("reportlab_testfiles__galaxy_1.json", "reportlab_testfiles__sighting_1.json"):
+        event = orjson.loads((corpus / name).read_bytes())["Event"]
+        (tmp_path / f"{event['uuid']}.json").write_bytes(orjson.dumps({"Event": event}))
+        manifest[event["uuid"]] = {"info": event["info"], "timestamp": event["timestamp"]}
+    (tmp_path / "manifest.json").write_bytes(orjson.dumps(manifest))
+    (tmp_path / "broken.json").write_text("{")
+    manifest["00000000-0000-4000-8000-000000000000"] = {"timestamp": "1"}  # listed, missing
+    (tmp_path / "manifest.json").write_bytes(orjson.dumps(manifest))
+    feed = Collection.objects.create(title="OSINT", alias="osint", requires_review=False)
+    out = io.StringIO()
+    call_command("misp_feed_pull", str(tmp_path), "--collection", "osint", stdout=out)
+    result = orjson.loads(out.getvalue())
+    assert (result["listed"], result["imported"], len(result["failed"])) == (3, 2, 1)
+    assert StixObject.objects.filter(collection=feed, type=misp.EVENT_TYPE).count() == 2
+    with pytest.raises(CommandError):
+        call_command("misp_feed_pull", str(tmp_path), "--collection", "nope")
