@@ -320,6 +320,10 @@ class Indicator(models.Model):
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     # The kind whose lifetime drives decay (the first value's kind).
     kind = models.CharField(max_length=10, blank=True)
+    # False for what its sharer did not mean for detection (a MISP attribute with to_ids
+    # false): it correlates, but never reaches a detection export. The database's default
+    # fills it on the bulk insert path.
+    detect = models.BooleanField(_("for detection"), default=True, db_default=True)
 
     objects = IndicatorManager()
 

@@ -237,6 +237,7 @@ def detection_rows(
         stix_object__is_latest=True,
         stix_object__type="indicator",
         stix_object__status=Status.PUBLISHED,
+        stix_object__indicator__detect=True,
     )
     return _scored(rows, include_decayed, now or timezone.now())
 
@@ -250,6 +251,7 @@ def detection_values(include_decayed: bool = False) -> list[tuple[str, str, str,
             stix_object__is_latest=True,
             stix_object__type="indicator",
             stix_object__status=Status.PUBLISHED,
+            stix_object__indicator__detect=True,
         )
         .exclude(stix_object__tlp=TLP.RED)
         .exclude(tlp=TLP.RED)
@@ -258,6 +260,11 @@ def detection_values(include_decayed: bool = False) -> list[tuple[str, str, str,
 
 
 def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, str, float]]:
+    """The one place detection exports select values: indicators not meant for detection
+    (`detect` false) are filtered by the callers' query, warning-listed values here."""
+    from bulwark.intel import warninglists
+
+    listed = warninglists.matcher().listed
     out: list[tuple[str, str, str, float]] = []
     for kind, text, stix_id, conf, valid_from, valid_until, sighted, fps in (
         rows.values_list(
@@ -282,7 +289,7 @@ def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, 
             false_positives=fps,
             now=now,
         )
-        if s.decayed and not include_decayed:
+        if (s.decayed and not include_decayed) or listed(kind, text):
             continue
         out.append((kind, text, stix_id, s.value))
     return out

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from bulwark.intel import taxii, views
+from bulwark.intel import misp_api, taxii, views
 
 _COLL = "taxii2/api/collections/<str:collection_id>/"
 
@@ -16,6 +16,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(_COLL + "objects/<str:object_id>/", taxii.object_detail, name="taxii-object"),
     path(_COLL + "objects/<str:object_id>/versions/", taxii.versions, name="taxii-object-versions"),
     path(_COLL + "manifest/", taxii.manifest, name="taxii-manifest"),
+    # MISP-compatible reads (PyMISP, MISP feeds): exact paths, no trailing slash, as MISP has
+    path("misp/servers/getVersion", misp_api.get_version),
+    path("misp/servers/getVersion.json", misp_api.get_version),
+    path("misp/servers/getPyMISPVersion.json", misp_api.get_version),
+    path("misp/users/view/me", misp_api.user_me),
+    path("misp/users/view/me.json", misp_api.user_me),
+    path("misp/attributes/describeTypes.json", misp_api.describe_types),
+    path("misp/events/restSearch", misp_api.events_rest_search, name="misp-events-search"),
+    path("misp/attributes/restSearch", misp_api.attributes_rest_search),
+    path("misp/events/view/<str:ident>", misp_api.event_view),
+    path("misp/feed/manifest.json", misp_api.feed_manifest, name="misp-feed-manifest"),
+    path("misp/feed/hashes.csv", misp_api.feed_hashes, name="misp-feed-hashes"),
+    path("misp/feed/<uuid:ident>.json", misp_api.feed_event, name="misp-feed-event"),
     path("intel/", views.intel_home, name="intel-home"),
     path("intel/share/", views.share, name="intel-share"),
     path("intel/review/", views.review, name="intel-review"),

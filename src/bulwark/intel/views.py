@@ -15,9 +15,18 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.core.tlp import TLP
-from bulwark.intel import decay, exports, misp, selectors, services, sharing, taxii
+from bulwark.intel import (
+    decay,
+    exports,
+    misp,
+    selectors,
+    services,
+    sharing,
+    taxii,
+    warninglists,
+)
 from bulwark.intel import observables as obs
-from bulwark.intel.models import Collection, Indicator, StixObject, Submission, Value
+from bulwark.intel.models import Collection, Indicator, Provenance, StixObject, Submission, Value
 
 MAX_UPLOAD = sharing.MAX_UPLOAD
 
@@ -67,7 +76,12 @@ def value_detail(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     return render(
         request,
         "intel/value_detail.html",
-        {"value": found, "c": correlation, "tlp": TLP},
+        {
+            "value": found,
+            "c": correlation,
+            "tlp": TLP,
+            "warnings": warninglists.hits(found.kind, found.value),
+        },
     )
 
 
@@ -87,7 +101,7 @@ def indicator_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "indicator": indicator,
             "obj": indicator.stix_object,
             "tlp": TLP(indicator.stix_object.tlp).label,
-            "values": values,
+            "values": [(v, warninglists.hits(v.kind, v.value)) for v in values],
             "score": selectors.indicator_score(indicator),
             "lifetimes": sorted(decay.LIFETIME_DAYS.items()),
             "decay": decay,
@@ -165,7 +179,14 @@ def review(request: HttpRequest) -> HttpResponseBase:
         changed = services.review(acting_user(request), ids, publish=publish)
         messages.success(request, _("%(n)d objects reviewed.") % {"n": changed})
         return redirect("intel-review")
-    pending = selectors.pending_review(request.user)[:200]
+    pending = list(selectors.pending_review(request.user)[:200])
+    warned: dict[int, list[str]] = {}
+    for object_id, kind, text in Provenance.objects.filter(
+        stix_object_id__in=[o.pk for o in pending]
+    ).values_list("stix_object_id", "value__kind", "value__value"):
+        warned.setdefault(object_id, []).extend(warninglists.hits(kind, text))
+    for o in pending:
+        o.warnings = warned.get(o.pk, [])
     return render(request, "intel/review.html", {"pending": pending})
 
 

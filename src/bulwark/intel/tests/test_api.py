@@ -386,7 +386,8 @@ def test_csv_plain_misp_and_file_uploads(community: Community, client: Client) -
     r = post(client, c.sharer, "submissions/",
              {"collection": coll, "format": "misp", "content": event})  # fmt: skip
     assert r.status_code == 201, r.content
-    assert (r.json()["stored"], r.json()["refused"], r.json()["format"]) == (1, 1, "misp")
+    # stored: the event itself (kept whole) and the indicator of its one valid value
+    assert (r.json()["stored"], r.json()["refused"], r.json()["format"]) == (2, 1, "misp")
 
     upload = client.post(
         API + "submissions/",

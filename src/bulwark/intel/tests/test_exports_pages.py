@@ -21,7 +21,10 @@ NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 def _share(c: Community) -> None:
     objs = [
         indicator("198.51.100.1", valid_from=NOW, tlp=TLP.GREEN),
+        indicator("198.51.100.0/24", valid_from=NOW, tlp=TLP.GREEN),
+        # on MISP warning lists (RFC 1918, public DNS resolvers): never exported
         indicator("10.20.0.0/16", valid_from=NOW, tlp=TLP.GREEN),
+        indicator("8.8.8.8", valid_from=NOW, tlp=TLP.GREEN),
         indicator("bad.example", path="domain-name:value", valid_from=NOW, tlp=TLP.GREEN),
         indicator("http://bad.example/x", path="url:value", valid_from=NOW, tlp=TLP.GREEN),
         indicator("d" * 32, path="file:hashes.MD5", valid_from=NOW, tlp=TLP.GREEN),
@@ -29,7 +32,7 @@ def _share(c: Community) -> None:
         indicator("secret.example", path="domain-name:value", valid_from=NOW, tlp=TLP.AMBER_STRICT),
         indicator("old.example", path="domain-name:value", tlp=TLP.GREEN),  # decayed (2026-01-01)
     ]
-    assert services.ingest_objects(c.sharer, c.community, objs, raw="").outcome.stored == 8
+    assert services.ingest_objects(c.sharer, c.community, objs, raw="").outcome.stored == 10
 
 
 @pytest.mark.parametrize("fmt", exports.FORMATS)
@@ -42,14 +45,15 @@ def test_every_export_carries_current_permitted_values_only(
     assert r.status_code == 200
     body = r.content.decode()
     assert "secret.example" not in body and "old.example" not in body
+    assert "10.20.0.0" not in body and "8.8.8.8" not in body and "0.20.10" not in body
     expected = {
-        "suricata": ["[198.51.100.1]", "bad.example", "[10.20.0.0/16]"],
+        "suricata": ["[198.51.100.1]", "bad.example", "[198.51.100.0/24]"],
         "suricata-dataset-domain": ["YmFkLmV4YW1wbGU="],
         "suricata-dataset-md5": ["d" * 32],
         "suricata-dataset-sha256": ["e" * 64],
         "zeek": ["198.51.100.1\tIntel::ADDR", "bad.example/x\tIntel::URL", "Intel::SUBNET"],
         "snort": ["[198.51.100.1]"],
-        "rpz": ["bad.example CNAME .", "32.1.100.51.198.rpz-ip", "16.0.0.20.10.rpz-ip"],
+        "rpz": ["bad.example CNAME .", "32.1.100.51.198.rpz-ip", "24.0.100.51.198.rpz-ip"],
         "csv": ["ipv4,198.51.100.1,indicator--"],
         "plain": ["bad.example\n"],
         "stix": ["[ipv4-addr:value = '198.51.100.1']"],
