@@ -7,6 +7,7 @@ what is unsafe or missing for production.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +48,12 @@ SITE_URL = os.environ.get("BULWARK_SITE_URL", "http://127.0.0.1:8000")
 # This CERT's name in exported incidents (IODEF IncidentID@name, STIX id namespace): its
 # domain name, set once per deployment (changing it re-keys every exported id).
 CERT_NAME = os.environ.get("BULWARK_CERT_NAME", "bulwark")
+# This CSIRT's fully qualified domain name: IODEF IncidentID@name (RFC 7970 3.4 asks for
+# the FQDN of the CSIRT issuing the id). Default: the host of SITE_URL.
+CSIRT_FQDN = (
+    os.environ.get("BULWARK_CSIRT_FQDN", "").strip().rstrip(".").lower()
+    or (urlsplit(SITE_URL).hostname or "localhost").lower()
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
