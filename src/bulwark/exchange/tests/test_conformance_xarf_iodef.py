@@ -380,3 +380,50 @@ def test_a_record_that_cannot_become_an_event_is_still_counted() -> None:
     assert len(items) == 3
     with pytest.raises(Invalid, match="not-an-address"):
         normalise(items[2].fields or {})
+
+
+# --- through the real intake (database) -------------------------------------------------
+
+
+def test_an_xarf_0_2_mail_in_the_maildir_becomes_an_event_with_its_ticket(
+    constituency: Any,
+) -> None:
+    from bulwark.exchange import intake
+    from bulwark.exchange.models import Event, Report
+
+    outcome = intake.handle((V0 / "xarf-0.2-login-attack.eml").read_bytes())
+    assert outcome.kind == "report"
+    report = Report.objects.get()
+    assert (report.source, report.format, report.status) == ("email", "arf", "done")
+    assert report.foreign_ticket == "1234567"
+    event = Event.objects.get()
+    assert event.fields["source.ip"] == "83.169.54.26"
+    assert event.fields["classification.type"] == "brute-force"
+    assert event.fields["extra.xarf_version"] == "0.2"
+
+
+@pytest.mark.parametrize(
+    ("name", "stored", "status"),
+    [
+        ("rfc7970-7_1-minimal-example.xml", 0, "done"),
+        ("rfc7970-7_2-indicators-from-a-campaign.errata-6163.xml", 4, "done"),
+        ("rfc7970-7_2-indicators-from-a-campaign.xml", 0, "failed"),
+        ("rfc5070-7_3-bot-net-reporting.xml", 3, "done"),
+    ],
+)
+def test_rfc_examples_through_ingest(
+    constituency: Any, name: str, stored: int, status: str
+) -> None:
+    from bulwark.exchange import services
+    from bulwark.exchange.models import Event, Quarantined
+
+    with (RFC / name).open("rb") as stream:
+        result = services.ingest(None, stream, file_name=name)
+    assert result.report.format == "iodef"
+    assert result.report.status == status
+    assert Event.objects.count() == stored
+    if status == "failed":  # kept whole in the quarantine with the schema's reason
+        (entry,) = Quarantined.objects.all()
+        assert "RFC 7970 schema" in entry.reason and "'fqdn'" in entry.reason
+    else:
+        assert result.report.foreign_ticket.startswith("csirt.example.com#")
