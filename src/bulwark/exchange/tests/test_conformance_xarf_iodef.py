@@ -143,6 +143,23 @@ def test_every_abusix_negative_sample_is_refused_with_the_rule_named() -> None:
     assert kinds == {"schema rule": 186, "unknown ReportType": 19, "unknown Version": 1}
 
 
+def test_the_reader_judges_every_sample_as_upstreams_super_schema_does() -> None:
+    """The reader checks the class schemas declaring the report's type instead of the
+    version's whole oneOf (ten times faster); on all 308 samples its verdict is the one of
+    abusix's own super-schema (xarf.schema.json, anyOf over every version)."""
+    root = xarf._validators()[""]
+    judged = 0
+    for path in sorted(ABUSIX.glob("*/*/*.json")):
+        document = orjson.loads(path.read_bytes())
+        try:
+            ours = xarf.validation_error(document) is None
+        except ValueError:
+            ours = False
+        assert ours == root.is_valid(document), path
+        judged += 1
+    assert judged == 308
+
+
 def test_negative_samples_name_the_field_that_is_wrong() -> None:
     def error(name: str) -> str:
         (item,), _ctx = parse("xarf", ABUSIX / "negative" / name)
