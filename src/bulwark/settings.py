@@ -7,6 +7,7 @@ what is unsafe or missing for production.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -53,6 +54,12 @@ CERT_NAME = os.environ.get("BULWARK_CERT_NAME", "bulwark")
 CSAF_SIGNING_KEY = os.environ.get("BULWARK_CSAF_SIGNING_KEY", "")
 CSAF_GNUPGHOME = os.environ.get("BULWARK_CSAF_GNUPGHOME", "")
 CSAF_SIGNING_PASSPHRASE = os.environ.get("BULWARK_CSAF_SIGNING_PASSPHRASE", "")
+# This CSIRT's fully qualified domain name: IODEF IncidentID@name (RFC 7970 3.4 asks for
+# the FQDN of the CSIRT issuing the id). Default: the host of SITE_URL.
+CSIRT_FQDN = (
+    os.environ.get("BULWARK_CSIRT_FQDN", "").strip().rstrip(".").lower()
+    or (urlsplit(SITE_URL).hostname or "localhost").lower()
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

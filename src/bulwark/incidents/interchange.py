@@ -18,17 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stix2  # type: ignore[import-untyped]
-from defusedxml import (  # type: ignore[import-untyped]
-    DefusedXmlException,
-    DTDForbidden,
-    EntitiesForbidden,
-    ExternalReferenceForbidden,
-)
-from defusedxml import ElementTree as SafeET
 from django.conf import settings
 from django.db.models import Max
 
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID, parse_tlp
+from bulwark.exchange.engine.formats.iodef import parse_xml
 from bulwark.incidents import clocks
 from bulwark.incidents.models import Incident, TimelineEntry
 from bulwark.incidents.workflow import Status
@@ -336,11 +330,15 @@ def incident_to_iodef(
     incident: Incident,
     *,
     cert_name: str | None = None,
+    csirt_fqdn: str | None = None,
     lang: str | None = None,
     generated_at: datetime | None = None,
 ) -> bytes:
-    """The incident as an IODEF v2 document (UTF-8, with XML declaration)."""
+    """The incident as an IODEF v2 document (UTF-8, with XML declaration). IncidentID@name
+    is this CSIRT's FQDN (`settings.CSIRT_FQDN`, RFC 7970 section 3.4); the creator
+    Contact is named `CERT_NAME`."""
     name = cert_name or _cert_name()
+    fqdn = csirt_fqdn or cert_name or str(settings.CSIRT_FQDN)
     root = ET.Element(
         "IODEF-Document",
         {"xmlns": IODEF_NS, "version": "2.00", _XML_LANG: lang or settings.LANGUAGE_CODE},
@@ -354,7 +352,7 @@ def incident_to_iodef(
             "restriction": RESTRICTION_FOR_TLP[_tlp(incident)],
         },
     )
-    _text(el, "IncidentID", incident.reference, name=name)
+    _text(el, "IncidentID", incident.reference, name=fqdn)
     _text(el, "DetectTime", _iso(incident.aware_at))
     if incident.recovered_at:
         _text(el, "RecoveryTime", _iso(incident.recovered_at))
@@ -419,7 +417,7 @@ def parse_iodef(data: bytes) -> dict[str, Any]:
         )
     if not data.strip():
         raise ValueError("The IODEF document is empty.")
-    root = _parse_xml(data)
+    root = parse_xml(data)  # the one XML guard (defusedxml), shared with the exchange
     if root.tag != _q("IODEF-Document"):
         namespace, _, local = (
             root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
@@ -444,27 +442,6 @@ def parse_iodef(data: bytes) -> dict[str, Any]:
         "lang": root.get(_XML_LANG),
         "incidents": [_parse_incident(el, n) for n, el in enumerate(incidents, 1)],
     }
-
-
-def _parse_xml(data: bytes) -> ET.Element:
-    try:
-        root: ET.Element = SafeET.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DTDForbidden:
-        raise ValueError(
-            "Refused: the document has a DTD (<!DOCTYPE>). IODEF needs none, and DTDs carry "
-            "entity-expansion and external-entity (XXE) attacks."
-        ) from None
-    except EntitiesForbidden:
-        raise ValueError("Refused: the document declares XML entities.") from None
-    except ExternalReferenceForbidden:
-        raise ValueError("Refused: the document refers to an external resource.") from None
-    except DefusedXmlException as exc:
-        raise ValueError(f"Refused: unsafe XML construct ({type(exc).__name__}).") from None
-    except ET.ParseError as exc:
-        raise ValueError(f"The IODEF document is not well-formed XML: {exc}.") from None
-    return root
 
 
 def _parse_incident(el: ET.Element, number: int) -> dict[str, Any]:

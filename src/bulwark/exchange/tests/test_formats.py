@@ -101,14 +101,16 @@ def test_xarf_json_alone_and_broken_reports() -> None:
     )
     good, bad, _ = read("xarf", orjson.dumps(report))
     assert len(good) == 1 and not bad
-    old = {**report, "Version": "0.1"}
-    missing = {**report, "Report": {**report["Report"], "Source": ""}}
-    good, bad, _ = read("xarf", orjson.dumps([report, old, missing]))
+    invented = {**report, "Version": "0.2"}  # the JSON "0.2" Bulwark once wrote: never existed
+    missing = {**report, "Report": {k: v for k, v in report["Report"].items() if k != "Date"}}
+    bad_ip = {**report, "Report": {**report["Report"], "SourceIp": "198.18.20.300"}}
+    good, bad, _ = read("xarf", orjson.dumps([report, invented, missing, bad_ip]))
     assert len(good) == 1
-    assert [b.error for b in bad] == [
-        "X-ARF version '0.1' is not read (only 0.2, JSON)",
-        "Report.Source is missing",
-    ]
+    assert [b.number for b in bad] == [2, 3, 4]
+    assert bad[0].error.startswith("X-ARF JSON Version '0.2' does not exist")
+    assert "'Date' is a required property" in bad[1].error
+    assert bad[1].error.startswith("X-ARF 3 schema loginattack.schema.json, rule ")
+    assert "$.Report.SourceIp" in bad[2].error
 
 
 def test_rfc5965_feedback_report() -> None:
@@ -167,9 +169,13 @@ def test_iodef_entity_expansion_and_external_entities_are_refused() -> None:
         read("iodef", xxe)
     with pytest.raises(ReportError, match="not well-formed"):
         read("iodef", b"<IODEF-Document><Incident>")
+    # IODEF v1 is read (tests/test_conformance_xarf_iodef.py), but by its schema: an empty
+    # document breaks two of its rules, both named
     v1 = b'<IODEF-Document xmlns="urn:ietf:params:xml:ns:iodef-1.0" version="1.00"/>'
-    with pytest.raises(ReportError, match="IODEF v1"):
+    with pytest.raises(ReportError, match=r"not valid IODEF 1.00 \(RFC 5070 schema\)") as refused:
         read("iodef", v1)
+    assert "'lang' is required" in str(refused.value)
+    assert "Expected is ( Incident )" in str(refused.value)
 
 
 def test_stix_bundle_observables_and_indicators() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.utils import timezone
 
 from bulwark.constituency.models import Contact, User
@@ -107,12 +108,19 @@ def test_one_mail_per_recipient_and_type_with_csv_and_xarf(routed: Any, smtp: In
     assert "198.18.8.20" not in csv_text  # CHT's event is not in Taipower's mail
     assert len(csv_text.strip().splitlines()) == 1 + 3
     xarf = orjson.loads(parts["xarf.json"].get_content())
-    assert {r["Report"]["Source"] for r in xarf} == {
+    assert {r["source_identifier"] for r in xarf} == {
         "198.18.12.7",
         "198.18.200.9",
         "2001:db8:3::53",
     }
-    assert all(r["Report"]["TicketNumber"] == ticket for r in xarf)
+    # X-ARF v4, valid by xarf-spec's own schema (checked here without Bulwark's reader)
+    assert xarf_v4_errors(xarf) == []
+    assert {(r["xarf_version"], r["category"], r["type"], r["service"]) for r in xarf} == {
+        ("4.0.0", "vulnerability", "open_service", "ntp")
+    }
+    assert all(f"ticket:{ticket.lower()}" in r["tags"] for r in xarf)
+    assert len({r["report_id"] for r in xarf}) == 3
+    assert {r["reporter"]["domain"] for r in xarf} == {settings.CSIRT_FQDN}
     body = mail.get_body(("plain",)).get_content()
     assert "3" in body and ticket in body
     assert Event.objects.filter(notification__isnull=True, recipient__isnull=False).count() == 0
@@ -265,3 +273,51 @@ def test_periodic_task_polls_mail_gathers_and_sends(
     # six notifications from the Shadowserver report, WRA's has no address (retrying)
     assert len(smtp.messages) == 6
     assert Notification.objects.get(recipient=routed["WRA"]).status == "retrying"
+
+
+def xarf_v4_errors(reports: list[dict[str, Any]]) -> list[str]:
+    """Every schema error of the reports, by xarf-spec's v4 master schema and format checks."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+
+    from bulwark.exchange.engine.formats.xarf import SCHEMAS
+
+    schemas = [orjson.loads(p.read_bytes()) for p in (SCHEMAS / "v4").rglob("*.json")]
+    registry: Registry[Any] = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas
+    )
+    master = next(s for s in schemas if s["$id"].endswith("xarf-v4-master.json"))
+    validator = Draft202012Validator(master, registry=registry, format_checker=FormatChecker())
+    return [f"{e.json_path}: {e.message}" for r in reports for e in validator.iter_errors(r)]
+
+
+def test_xarf_v4_type_needs_its_required_fields_else_threat_intelligence() -> None:
+    import uuid
+    from types import SimpleNamespace
+
+    def event(**fields: Any) -> Any:
+        fields.setdefault("time.source", "2026-11-20T01:12:44+00:00")
+        return SimpleNamespace(fields=fields, event_id=uuid.uuid5(uuid.NAMESPACE_URL, repr(fields)))
+
+    def export(rsit: str, *events: Any) -> list[dict[str, Any]]:
+        notification = SimpleNamespace(classification_type=rsit, ticket="EX20261120-0123456789")
+        return orjson.loads(notify._xarf(notification, list(events)))  # type: ignore[arg-type]
+
+    attacks = export(
+        "brute-force",
+        event(**{"source.ip": "198.18.20.9", "source.port": 51122, "protocol.transport": "tcp"}),
+        event(**{"source.ip": "198.18.20.10"}),  # no protocol, no port: login_attack needs both
+    )
+    phishing = export("phishing", event(**{"source.url": "http://bank.example/login"}))
+    unknown = export("sniffing", event(**{"source.fqdn": "sniffer.example"}))
+    reports = attacks + phishing + unknown
+    assert xarf_v4_errors(reports) == []
+    assert [(r["category"], r["type"]) for r in reports] == [
+        ("connection", "login_attack"),
+        ("reputation", "threat_intelligence"),
+        ("content", "phishing"),
+        ("reputation", "threat_intelligence"),
+    ]
+    assert attacks[1]["threat_type"] == "brute-force" and unknown[0]["threat_type"] == "sniffing"
+    assert phishing[0]["url"] == "http://bank.example/login"
+    assert attacks[0]["first_seen"] == attacks[0]["timestamp"] == "2026-11-20T01:12:44Z"

@@ -6,9 +6,11 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import stix2
+from django.conf import settings
 from django.utils import timezone
 
 from bulwark.constituency.models import User
@@ -286,7 +288,9 @@ def test_iodef_document_is_well_formed_rfc_7970(people: People) -> None:
     assert order == sorted(order)
     incident_id = element.find(f"{Q}IncidentID")
     assert incident_id is not None
-    assert incident_id.text == incident.reference and incident_id.get("name") == "bulwark"
+    # RFC 7970 3.4: the issuing CSIRT's FQDN (BULWARK_CSIRT_FQDN, default SITE_URL's host)
+    assert incident_id.text == incident.reference
+    assert incident_id.get("name") == urlsplit(settings.SITE_URL).hostname
     contacts = element.findall(f"{Q}Contact")
     assert [(c.get("role"), c.get("type"), c.findtext(f"{Q}ContactName")) for c in contacts] == [
         ("creator", "organization", "bulwark"),
@@ -322,6 +326,25 @@ def test_iodef_restriction_follows_tlp_and_round_trips(people: People, tlp: str)
     document = incident_to_iodef(incident)
     assert iodef_root(document)[0].get("restriction") == RESTRICTIONS[tlp]
     assert parse_iodef(document)["incidents"][0]["tlp"] == tlp
+
+
+@pytest.mark.parametrize("tlp", TLPS)
+def test_every_exported_iodef_document_is_valid_by_the_rfc_7970_schema(
+    people: People, tlp: str, settings: Any
+) -> None:
+    """The IODEF 2.0 XSD (RFC 7970 section 8, vendored with the exchange's reader) accepts
+    what Bulwark sends, for every TLP, a drill and a handled incident with a timeline;
+    IncidentID@name is the configured CSIRT FQDN."""
+    from bulwark.exchange.engine.formats.iodef import schema_errors
+
+    settings.CSIRT_FQDN = "cert.example.gov.tw"
+    documents = [
+        incident_to_iodef(report(people, tlp=tlp)),
+        incident_to_iodef(handled(people, tlp=tlp, is_drill=True)),
+    ]
+    for document in documents:
+        assert schema_errors(document) == []
+        assert iodef_root(document)[0].find(f"{Q}IncidentID").get("name") == "cert.example.gov.tw"
 
 
 @pytest.mark.parametrize(
