@@ -1,6 +1,6 @@
 """Web (and TAXII 2.1) routes of the intel app, included at the site root."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
 from bulwark.intel import taxii, views
 
@@ -16,6 +16,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(_COLL + "objects/<str:object_id>/", taxii.object_detail, name="taxii-object"),
     path(_COLL + "objects/<str:object_id>/versions/", taxii.versions, name="taxii-object-versions"),
     path(_COLL + "manifest/", taxii.manifest, name="taxii-manifest"),
+    # Last of the TAXII routes; ends in a slash so that CommonMiddleware still redirects
+    # a path missing its slash to the endpoint.
+    re_path(r"^taxii2/(?P<rest>.*/)$", taxii.not_found, name="taxii-not-found"),
     path("intel/", views.intel_home, name="intel-home"),
     path("intel/share/", views.share, name="intel-share"),
     path("intel/review/", views.review, name="intel-review"),
