@@ -36,6 +36,7 @@ from taxii2client.exceptions import TAXIIServiceException  # type: ignore[import
 from taxii2client.v21 import Collection, Status  # type: ignore[import-untyped]
 
 from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core import stixtime
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID
 from bulwark.exchange import sealing
 from bulwark.exchange.engine.formats.stix import EVENT_EXTENSION, EVENT_PROPERTIES
@@ -373,7 +374,7 @@ def deliver(
                     stix_modified=notification.stix_modified
                 )
             bundle = build_bundle(notification, events, description)
-            objects = orjson.loads(bundle.serialize())["objects"]
+            objects = stixtime.comparable(orjson.loads(bundle.serialize())["objects"])
             status = collection.add_objects({"objects": objects}, wait_for_completion=False)
             if not COLLECTION_ID.fullmatch(str(status.id)):
                 raise ValueError(f"the server's status id is malformed: {str(status.id)[:100]!r}")

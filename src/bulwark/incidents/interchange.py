@@ -28,6 +28,7 @@ from defusedxml import ElementTree as SafeET
 from django.conf import settings
 from django.db.models import Max
 
+from bulwark.core import stixtime
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID, parse_tlp
 from bulwark.incidents import clocks
 from bulwark.incidents.models import Incident, TimelineEntry
@@ -165,6 +166,7 @@ def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dic
         allow_custom=bool(impacts),
     )
     result: dict[str, Any] = json.loads(bundle.serialize())
+    stixtime.comparable(result["objects"])  # e.g. created .35964Z, modified .359649Z
     return result
 
 
