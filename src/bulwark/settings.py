@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
 # Bodies larger than this are refused with 413 before any parser sees them.
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("BULWARK_MAX_REQUEST_BODY", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# The TAXII server's one limit: advertised as max_content_length at /taxii2/api/ and the
+# size its endpoints (only they) accept; larger bodies get a TAXII 413 error object.
+INTEL_TAXII_MAX_CONTENT_LENGTH = int(
+    os.environ.get("BULWARK_TAXII_MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))
+)
 # Evidence uploads may be larger; only their endpoints accept this size.
 MAX_EVIDENCE_BYTES = int(os.environ.get("BULWARK_MAX_EVIDENCE", str(100 * 1024 * 1024)))
 MEDIA_ROOT = Path(os.environ.get("BULWARK_MEDIA_DIR", DATA_DIR / "files"))

@@ -11,6 +11,17 @@ from bulwark.core import request_context
 
 # Upload endpoints that accept evidence files up to MAX_EVIDENCE_BYTES.
 EVIDENCE_PATH = re.compile(r"^/(api/v1/)?incidents/\d+/evidence/$")
+# The TAXII server (intel): its own limit, and refusals as TAXII 2.1 error objects.
+TAXII_PREFIX = "/taxii2/"
+TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+
+
+def _refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    if request.path.startswith(TAXII_PREFIX):  # TAXII 2.1 s.3.6.1, the error message
+        title = {400: "Bad request", 413: "Request too large"}.get(status, "Refused")
+        body = {"title": title, "description": message, "http_status": str(status)}
+        return JsonResponse(body, status=status, content_type=TAXII_MEDIA_TYPE)
+    return JsonResponse({"detail": message}, status=status)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -53,20 +64,22 @@ class RequestBodyLimitMiddleware:
         limit = settings.MAX_REQUEST_BODY_BYTES
         if EVIDENCE_PATH.match(request.path):
             limit = settings.MAX_EVIDENCE_BYTES
+        elif request.path.startswith(TAXII_PREFIX):
+            limit = settings.INTEL_TAXII_MAX_CONTENT_LENGTH
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": _("Invalid Content-Length header.")}, status=400)
+            return _refusal(request, 400, _("Invalid Content-Length header."))
         if "\x00" in unquote(request.META.get("QUERY_STRING", "")):
-            return JsonResponse({"detail": _("NUL bytes are not allowed in a query.")}, status=400)
+            return _refusal(request, 400, _("NUL bytes are not allowed in a query."))
         if "\x00" in request.path:
-            return JsonResponse({"detail": _("NUL bytes are not allowed in a path.")}, status=400)
+            return _refusal(request, 400, _("NUL bytes are not allowed in a path."))
         if length > limit:
             message = _("Request body too large: %(size)d bytes, the limit is %(limit)d.") % {
                 "size": length,
                 "limit": limit,
             }
-            return JsonResponse({"detail": message}, status=413)
+            return _refusal(request, 413, message)
         return self.get_response(request)
 
 

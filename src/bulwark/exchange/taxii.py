@@ -2,10 +2,15 @@
 (taxii2-client) instead of e-mailed.
 
 The bundle: this CERT's identity, the TLP marking of the batch, one `observed-data` per
-event with its address / domain / URL objects, and a `report` named with the ticket and
-classification whose description is the e-mail's summary; every object we author carries
-the ticket as an external reference. Ids and times are derived from the ticket, the events
-and `Notification.stix_modified`, so a repeated POST is the very same object versions.
+event with its address / domain / URL objects and a `network-traffic` object (addresses,
+ports, protocols), the event's classification in Bulwark's event property extension
+(the definition is published, not sent: see build_bundle), `malware` objects with a `sighting` per
+event that names one, and a `report` named with the ticket and classification whose
+description is the e-mail's summary; every object we author carries the ticket as an
+external reference. Ids and times are derived from the ticket, the events and
+`Notification.stix_modified`, so a repeated POST is the very same object versions.
+The exchange's own STIX reader (engine/formats/stix.py) turns such a bundle back into the
+same event fields.
 
 Idempotent delivery: the server's status id is recorded (committed) right after the POST;
 a later attempt polls that status instead of posting again. Identity, marking and the
@@ -31,9 +36,12 @@ from taxii2client.exceptions import TAXIIServiceException  # type: ignore[import
 from taxii2client.v21 import Collection, Status  # type: ignore[import-untyped]
 
 from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core import stixtime
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID
 from bulwark.exchange import sealing
+from bulwark.exchange.engine.formats.stix import EVENT_EXTENSION, EVENT_PROPERTIES
 from bulwark.exchange.models import Event, Notification, RecipientSettings
+from bulwark.incidents.interchange import PROJECT_IDENTITY
 
 # A batch names the recipient's own networks: for the recipient and those it must tell.
 BATCH_TLP = TLP.AMBER
@@ -128,19 +136,88 @@ def _marking(level: TLP) -> Any:
     )
 
 
+_DEFINITIONS_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+_EVENT_SCHEMA = (
+    "Property extension for observed-data, defined by Bulwark: the reported event's "
+    "classification and origin, in IntelMQ's harmonisation names with '_' for '.'. "
+    "Properties (all strings, optional): " + ", ".join(EVENT_PROPERTIES.values()) + "."
+)
+TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp"})
+
+
+def event_extension() -> Any:
+    """The definition of Bulwark's event property extension (published, not sent)."""
+    return stix2.ExtensionDefinition(
+        id=EVENT_EXTENSION,
+        created_by_ref=PROJECT_IDENTITY,
+        created=_DEFINITIONS_CREATED,
+        modified=_DEFINITIONS_CREATED,
+        name="Bulwark reported event",
+        description="The classification and origin of an event a CERT reports.",
+        schema=_EVENT_SCHEMA,
+        version="1.0.0",
+        extension_types=["property-extension"],
+    )
+
+
+def _address(ip: str) -> Any:
+    kind = stix2.IPv6Address if ipaddress.ip_address(ip).version == 6 else stix2.IPv4Address
+    return kind(value=ip)
+
+
+def _port(value: Any) -> int | None:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        return None
+    return port if 0 <= port <= 65535 else None
+
+
 def _observables(fields: dict[str, Any]) -> list[Any]:
+    """The event's cyber-observables: its subject (the source's address, domain and URL,
+    else the destination's), and a network-traffic object whenever an address is known,
+    which carries both addresses, the ports and the protocols."""
     found: list[Any] = []
     for side in ("source", "destination"):
-        ip = fields.get(f"{side}.ip")
-        if ip:
-            kind = stix2.IPv6Address if ipaddress.ip_address(ip).version == 6 else stix2.IPv4Address
-            found.append(kind(value=ip))
+        if fields.get(f"{side}.ip"):
+            found.append(_address(fields[f"{side}.ip"]))
         if fields.get(f"{side}.fqdn"):
             found.append(stix2.DomainName(value=fields[f"{side}.fqdn"]))
         if fields.get(f"{side}.url"):
             found.append(stix2.URL(value=fields[f"{side}.url"]))
         if found:
-            return found  # the destination only when the event has no source
+            break  # the destination only when the event has no source
+    source = _address(fields["source.ip"]) if fields.get("source.ip") else None
+    target = _address(fields["destination.ip"]) if fields.get("destination.ip") else None
+    if source is None and target is None:
+        return found
+    if target is not None and source is not None:
+        found.append(target)
+    subject: Any = source if source is not None else target
+    protocols = [subject.type.removesuffix("-addr")]
+    for name in ("protocol.transport", "protocol.application"):
+        value = str(fields.get(name) or "").strip().lower()
+        if value and value not in protocols:
+            protocols.append(value)
+    traffic: dict[str, Any] = {"protocols": protocols}
+    if source is not None:
+        traffic["src_ref"] = source.id
+    if target is not None:
+        traffic["dst_ref"] = target.id
+    for side, key in (("source", "src_port"), ("destination", "dst_port")):
+        port = _port(fields.get(f"{side}.port"))
+        if port is not None:
+            traffic[key] = port
+    found.append(stix2.NetworkTraffic(**traffic))
+    return found
+
+
+def _event_properties(fields: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {"extension_type": "property-extension"}
+    for name, prop in EVENT_PROPERTIES.items():
+        value = fields.get(name)
+        if value not in (None, ""):
+            found[prop] = str(value)
     return found
 
 
@@ -163,6 +240,8 @@ def build_bundle(notification: Notification, events: list[Event], description: s
     }
     observables: dict[str, Any] = {}
     observed: list[Any] = []
+    malware: dict[str, Any] = {}
+    sightings: list[Any] = []
     for event in events:
         fields = event.fields
         found = _observables(fields)
@@ -171,24 +250,50 @@ def build_bundle(notification: Notification, events: list[Event], description: s
         for sco in found:
             observables.setdefault(sco.id, sco)
         seen = event.time_source or event.time_observation
-        observed.append(
-            stix2.ObservedData(
-                id=_id("observed-data", "event", event.event_id.hex),
-                first_observed=seen,
-                last_observed=seen,
-                number_observed=1,
-                object_refs=[sco.id for sco in found],
-                labels=[notification.classification_type],
-                external_references=[
-                    ticket_ref,
-                    {
-                        "source_name": f"{settings.CERT_NAME} event",
-                        "external_id": event.event_id.hex,
-                    },
-                ],
-                **common,
-            )
+        one = stix2.ObservedData(
+            id=_id("observed-data", "event", event.event_id.hex),
+            first_observed=seen,
+            last_observed=seen,
+            number_observed=1,
+            object_refs=[sco.id for sco in found],
+            labels=[notification.classification_type],
+            external_references=[
+                ticket_ref,
+                {
+                    "source_name": f"{settings.CERT_NAME} event",
+                    "external_id": event.event_id.hex,
+                },
+            ],
+            extensions={EVENT_EXTENSION: _event_properties(fields)},
+            **common,
         )
+        observed.append(one)
+        name = str(fields.get("malware.name") or "").strip().lower()  # IntelMQ: lower case
+        if name:
+            family = malware.get(name)
+            if family is None:
+                # Shared by every batch naming it, so one version: fixed times.
+                family = malware[name] = stix2.Malware(
+                    id=_id("malware", name),
+                    name=name,
+                    is_family=True,
+                    created=_DEFINITIONS_CREATED,
+                    modified=_DEFINITIONS_CREATED,
+                    created_by_ref=identity.id,
+                    object_marking_refs=[marking.id],
+                )
+            sightings.append(
+                stix2.Sighting(
+                    id=_id("sighting", "event", event.event_id.hex),
+                    sighting_of_ref=family.id,
+                    observed_data_refs=[one.id],
+                    first_seen=seen,
+                    last_seen=seen,
+                    count=1,
+                    external_references=[ticket_ref],
+                    **common,
+                )
+            )
     report = stix2.Report(
         id=_id("report", "ticket", ticket),
         name=f"{ticket} {notification.classification_type}",
@@ -196,12 +301,24 @@ def build_bundle(notification: Notification, events: list[Event], description: s
         published=created,
         report_types=["observed-data"],
         labels=[notification.classification_type],
-        object_refs=[o.id for o in observed] or [identity.id],
+        object_refs=[o.id for o in [*observed, *malware.values(), *sightings]] or [identity.id],
         external_references=[ticket_ref],
         **common,
     )
+    # The extension-definition (event_extension()) is not sent: medallion 3.0.0, the OASIS
+    # reference TAXII server, answers 500 to an extension-definition (it reads its
+    # `version` property, "1.0.0", as a timestamp). Its id is fixed, docs/exchange.md
+    # gives its schema, and STIX does not require the definition in the same bundle.
     return stix2.Bundle(
-        objects=[identity, marking, report, *observed, *observables.values()],
+        objects=[
+            identity,
+            marking,
+            report,
+            *observed,
+            *malware.values(),
+            *sightings,
+            *observables.values(),
+        ],
         id=_id("bundle", "ticket", ticket, modified.isoformat()),
     )
 
@@ -257,7 +374,7 @@ def deliver(
                     stix_modified=notification.stix_modified
                 )
             bundle = build_bundle(notification, events, description)
-            objects = orjson.loads(bundle.serialize())["objects"]
+            objects = stixtime.comparable(orjson.loads(bundle.serialize())["objects"])
             status = collection.add_objects({"objects": objects}, wait_for_completion=False)
             if not COLLECTION_ID.fullmatch(str(status.id)):
                 raise ValueError(f"the server's status id is malformed: {str(status.id)[:100]!r}")
@@ -294,7 +411,7 @@ def _refusal(status: Any) -> str:
     """Shared objects (identity, marking, addresses) may already be on the server from an
     earlier batch; the batch is refused only if one of its own objects (the report, an
     observed-data) is."""
-    own = ("report--", "observed-data--")
+    own = ("report--", "observed-data--", "sighting--")
     details = [f for f in status.failures if isinstance(f, dict)]
     failed = [f for f in details if str(f.get("id", "")).startswith(own)]
     if not failed and (status.failures or not status.failure_count or status.success_count):

@@ -21,6 +21,7 @@ import stix2  # type: ignore[import-untyped]
 from django.conf import settings
 from django.db.models import Max
 
+from bulwark.core import stixtime
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID, parse_tlp
 from bulwark.exchange.engine.formats.iodef import parse_xml
 from bulwark.incidents import clocks
@@ -88,7 +89,9 @@ _TIMES_SCHEMA = (
 def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dict[str, Any]:
     """The incident as a STIX 2.1 bundle (a JSON-serialisable dict): the reporting
     organisation's identity, the incident with the Incident Core extension, one impact
-    object per affected security property, and the TLP 2.0 marking definition."""
+    object per affected security property, each reported indicator as a cyber-observable
+    and an indicator (pattern) related to the incident, and the TLP 2.0 marking
+    definition."""
     name = cert_name or _cert_name()
     marking = _tlp_marking(_tlp(incident))
     org = incident.organisation
@@ -101,6 +104,10 @@ def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dic
     )
     created, modified = _stix_created(incident), _stix_modified(incident)
     impacts = _stix_impacts(incident, name, org_identity.id, marking.id, created, modified)
+    incident_id = f"incident--{_uuid(name, 'incident', incident.reference)}"
+    observables, indicators, relations = _stix_indicators(
+        incident, name, incident_id, org_identity.id, marking.id, created, modified
+    )
     rank = _level_rank(incident)
     core: dict[str, Any] = {
         "extension_type": "property-extension",
@@ -113,11 +120,13 @@ def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dic
         core["incident_types"] = incident_types
     if impacts:
         core["impact_refs"] = [i["id"] for i in impacts]
+    if indicators:
+        core["other_object_refs"] = [o.id for o in [*indicators, *observables]]
     labels = [f'rsit:{incident.rsit_class}="{incident.rsit_type}"']
     if incident.is_drill:
         labels.append("drill")
     stix_incident = stix2.Incident(
-        id=f"incident--{_uuid(name, 'incident', incident.reference)}",
+        id=incident_id,
         created_by_ref=org_identity.id,
         created=created,
         modified=modified,
@@ -134,11 +143,14 @@ def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dic
     )
     objects: list[Any] = [
         marking,
-        _project_identity(),
+        project_identity(),
         _times_extension(),
         org_identity,
         stix_incident,
         *impacts,
+        *indicators,
+        *relations,
+        *observables,
     ]
     bundle = stix2.Bundle(
         id=f"bundle--{_uuid(name, 'bundle', incident.reference, _iso(modified))}",
@@ -148,7 +160,73 @@ def incident_to_stix(incident: Incident, *, cert_name: str | None = None) -> dic
         allow_custom=bool(impacts),
     )
     result: dict[str, Any] = json.loads(bundle.serialize())
+    stixtime.comparable(result["objects"])  # e.g. created .35964Z, modified .359649Z
     return result
+
+
+# Reported indicator kind -> the cyber-observable that carries it.
+_SCO_FOR_KIND: dict[str, Any] = {
+    "ipv4": lambda v: stix2.IPv4Address(value=v),
+    "ipv6": lambda v: stix2.IPv6Address(value=v),
+    "domain": lambda v: stix2.DomainName(value=v),
+    "url": lambda v: stix2.URL(value=v),
+    "email": lambda v: stix2.EmailAddress(value=v),
+    "md5": lambda v: stix2.File(hashes={"MD5": v}),
+    "sha1": lambda v: stix2.File(hashes={"SHA-1": v}),
+    "sha256": lambda v: stix2.File(hashes={"SHA-256": v}),
+}
+
+
+def _stix_indicators(
+    incident: Incident,
+    name: str,
+    incident_id: str,
+    creator: str,
+    marking: str,
+    created: datetime,
+    modified: datetime,
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The incident's reported indicators: (observables, indicators, relationships). Each
+    value is a cyber-observable and an indicator whose pattern matches it, related to the
+    incident (`related-to`: STIX 2.1 defines no indicator-to-incident relationship)."""
+    from bulwark.intel.patterns import pattern_for
+
+    observables: dict[str, Any] = {}
+    indicators: list[Any] = []
+    relations: list[Any] = []
+    common = {
+        "created_by_ref": creator,
+        "created": created,
+        "modified": modified,
+        "object_marking_refs": [marking],
+    }
+    for row in incident.indicators.all():
+        make = _SCO_FOR_KIND.get(row.kind)
+        if make is None:
+            continue
+        sco = make(row.value)
+        observables.setdefault(sco.id, sco)
+        indicator = stix2.Indicator(
+            id=f"indicator--{_uuid(name, 'indicator', incident.reference, row.kind, row.value)}",
+            name=f"{row.kind}: {row.value}"[:500],
+            pattern=pattern_for(row.kind, row.value),
+            pattern_type="stix",
+            valid_from=_stix_created(incident),
+            indicator_types=["malicious-activity"],
+            **common,
+        )
+        indicators.append(indicator)
+        relations.append(
+            stix2.Relationship(
+                id="relationship--"
+                + str(_uuid(name, "relationship", incident.reference, row.kind, row.value)),
+                relationship_type="related-to",
+                source_ref=indicator.id,
+                target_ref=incident_id,
+                **common,
+            )
+        )
+    return list(observables.values()), indicators, relations
 
 
 def _tlp_marking(tlp: TLP) -> Any:
@@ -167,7 +245,9 @@ def _tlp_marking(tlp: TLP) -> Any:
     )
 
 
-def _project_identity() -> Any:
+def project_identity() -> Any:
+    """The identity that defines Bulwark's STIX extensions (the same in every bundle and
+    every deployment)."""
     return stix2.Identity(
         id=PROJECT_IDENTITY,
         name="Bulwark",
@@ -201,19 +281,21 @@ def _stix_impacts(
     created: datetime,
     modified: datetime,
 ) -> list[dict[str, Any]]:
-    """Impact SDOs (extension-definition--7cc33dd6, with the category's own extension)
-    for the confidentiality, integrity and availability answers that are not 'none'."""
+    """Impact SDOs (extension-definition--7cc33dd6) for the confidentiality, integrity and
+    availability answers that are not 'none'. The extension's per-category
+    sub-extensions are keyed by the bare category name ("availability"), which the STIX
+    2.1 schema does not allow as an `extensions` key (predefined ones end in "-ext",
+    others are extension-definition ids): the OASIS validator refuses them. They are
+    optional, so they are left out; their content (loss type, alteration, information
+    type) is in the description, and availability's impact is the criticality."""
     information = "classified-material" if incident.secret != "none" else "unspecified"
     details = {
-        "confidentiality": lambda answer: {
-            "loss_type": "confirmed-loss",
-            "information_type": information,
-        },
-        "integrity": lambda answer: {
-            "alteration": "full-modification" if answer == "serious" else "partial-modification",
-            "information_type": information,
-        },
-        "availability": lambda answer: {"availability_impact": _IMPACT_CRITICALITY[answer]},
+        "confidentiality": lambda answer: f"confirmed-loss, {information}",
+        "integrity": lambda answer: (
+            ("full-modification" if answer == "serious" else "partial-modification")
+            + f", {information}"
+        ),
+        "availability": lambda answer: f"availability impact {_IMPACT_CRITICALITY[answer]}",
     }
     impacts = []
     for category, detail in details.items():
@@ -230,12 +312,9 @@ def _stix_impacts(
             "object_marking_refs": [marking],
             "impact_category": category,
             "criticality": _IMPACT_CRITICALITY[answer],
-            "description": f"{category}: {answer}",
+            "description": f"{category}: {answer} ({detail(answer)})",
             "start_time": _iso(incident.aware_at),
-            "extensions": {
-                IMPACT_EXTENSION: {"extension_type": "new-sdo"},
-                category: detail(answer),
-            },
+            "extensions": {IMPACT_EXTENSION: {"extension_type": "new-sdo"}},
         }
         recovered = incident.recovered_at
         if category == "availability" and recovered and recovered > incident.aware_at:

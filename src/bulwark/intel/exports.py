@@ -48,21 +48,28 @@ def suricata(rows: Iterable[Row]) -> str:
     for kind, value, ident, score in _unique(rows):
         msg = f"BULWARK intel {kind} {ident} score {score:g}"
         if kind in ("ipv4", "ipv6", "cidr"):
+            # `<>`: traffic to the address and from it (a C2 answering, a host of ours
+            # connecting out), not only what it sends to our networks.
             lines.append(
-                f'alert ip [{value}] any -> $HOME_NET any (msg:"{msg}"; sid:{sid(kind, value)}; '
+                f'alert ip [{value}] any <> $HOME_NET any (msg:"{msg}"; sid:{sid(kind, value)}; '
                 "rev:1;)"
             )
         elif kind == "domain":
+            # dotprefix puts a dot before the query name, so ".evil.com" + endswith fires
+            # for evil.com and www.evil.com but not for notevil.com (a label boundary).
             lines.append(
-                f'alert dns any any -> any any (msg:"{msg}"; dns.query; content:"{_quote(value)}"; '
-                f"nocase; endswith; sid:{sid(kind, value)}; rev:1;)"
+                f'alert dns any any -> any any (msg:"{msg}"; dns.query; dotprefix; '
+                f'content:".{_quote(value)}"; nocase; endswith; sid:{sid(kind, value)}; rev:1;)'
             )
         elif kind == "url":
-            host, _sep, path = value.split("://", 1)[1].partition("/")
+            netloc, _sep, path = value.split("://", 1)[1].partition("/")
+            host = netloc.partition("]")[0] + "]" if netloc.startswith("[") else netloc
+            host = host if host.startswith("[") else host.split(":")[0]
+            # The whole host (startswith + endswith), not any host containing it.
             lines.append(
                 f'alert http any any -> any any (msg:"{msg}"; http.host; '
-                f'content:"{_quote(host.split(":")[0])}"; http.uri; content:"/{_quote(path)}"; '
-                f"startswith; sid:{sid(kind, value)}; rev:1;)"
+                f'content:"{_quote(host)}"; startswith; endswith; http.uri; '
+                f'content:"/{_quote(path)}"; startswith; sid:{sid(kind, value)}; rev:1;)'
             )
     return "\n".join(lines) + "\n"
 
@@ -92,7 +99,7 @@ def snort(rows: Iterable[Row]) -> str:
     for kind, value, ident, score in _unique(rows):
         if kind in ("ipv4", "ipv6", "cidr"):
             lines.append(
-                f'alert ip [{value}] any -> $HOME_NET any (msg:"BULWARK intel {ident} score '
+                f'alert ip [{value}] any <> $HOME_NET any (msg:"BULWARK intel {ident} score '
                 f'{score:g}"; sid:{sid(kind, value)}; rev:1;)'
             )
     return "\n".join(lines) + "\n"
@@ -102,8 +109,11 @@ def _rpz_ip(value: str) -> str:
     net = ipaddress.ip_network(value)
     if net.version == 4:
         return f"{net.prefixlen}." + ".".join(reversed(str(net.network_address).split(".")))
-    groups = net.network_address.exploded.split(":")
-    return f"{net.prefixlen}." + ".".join(reversed([g.lstrip("0") or "0" for g in groups]))
+    # RPZ's IPv6 form (and BIND's canonical one): the groups in reverse order, the "::"
+    # of the compressed address written as the label "zz".
+    left, sep, right = str(net.network_address).partition("::")
+    labels = right.split(":")[::-1] + (["zz"] if sep else []) + left.split(":")[::-1]
+    return f"{net.prefixlen}." + ".".join(label for label in labels if label)
 
 
 def rpz(rows: Iterable[Row], now: datetime | None = None) -> str:
@@ -135,6 +145,14 @@ def as_csv(rows: Iterable[Row]) -> str:
 
 def plain(rows: Iterable[Row]) -> str:
     return "".join(v + "\n" for _k, v, _i, _s in _unique(rows))
+
+
+def stix_bundle(bundle_id: str, raws: Iterable[str]) -> str:
+    """A bundle of the objects exactly as stored. STIX 2.1 s.8: `objects` is optional but
+    must not be empty when present, so an export with nothing in it carries no list."""
+    found = list(raws)
+    head = '{"type":"bundle","id":"' + bundle_id + '"'
+    return head + (',"objects":[' + ",".join(found) + "]}" if found else "}")
 
 
 RENDERERS: dict[str, Callable[[Iterable[Row]], str]] = {

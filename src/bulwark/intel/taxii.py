@@ -37,7 +37,6 @@ TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-MAX_CONTENT_LENGTH = getattr(settings, "INTEL_TAXII_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
 READ_SCOPE = "intel:read"
 WRITE_SCOPE = "intel:write"
 _CURSOR_SALT = "bulwark.intel.taxii.next"
@@ -69,6 +68,32 @@ def _error(exc: TaxiiError) -> HttpResponse:
 
 def ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def max_content_length() -> int:
+    """The one limit (settings.INTEL_TAXII_MAX_CONTENT_LENGTH): advertised by the API root,
+    enforced by RequestBodyLimitMiddleware on the Content-Length and here on the body."""
+    return int(settings.INTEL_TAXII_MAX_CONTENT_LENGTH)
+
+
+def version_text(row: StixObject) -> str:
+    """A version as the object states it: its `modified` (else `created`) text exactly as
+    received, so `2026-01-01T00:00:00.000Z` is not rewritten to `.000000Z` and a
+    nanosecond timestamp keeps its digits. The column only orders and filters; an object
+    without either property (an SCO) is versioned by date_added, which is ours."""
+    try:
+        obj = orjson.loads(row.raw)
+    except orjson.JSONDecodeError:
+        return ts(row.version)
+    for name in ("modified", "created"):
+        text = obj.get(name) if isinstance(obj, dict) else None
+        if isinstance(text, str) and TIMESTAMP.match(text):
+            try:
+                if parse_timestamp(text, name) == row.version:
+                    return text
+            except Refused:
+                break
+    return ts(row.version)
 
 
 # --- authentication and content negotiation ------------------------------------------------
@@ -173,7 +198,7 @@ def api_root(request: HttpRequest) -> HttpResponse:
         {
             "title": "Bulwark intelligence",
             "versions": [TAXII],
-            "max_content_length": MAX_CONTENT_LENGTH,
+            "max_content_length": max_content_length(),
         }
     )
 
@@ -403,15 +428,16 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
     params = dict(p.split("=", 1) for p in media[1:] if "=" in p)
     if media[0] != "application/taxii+json" or params.get("version", "2.1") != "2.1":
         raise TaxiiError(415, "Unsupported media type", f"Send {TAXII}.")
+    limit = max_content_length()
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > MAX_CONTENT_LENGTH:
-        raise TaxiiError(413, "Request too large", f"At most {MAX_CONTENT_LENGTH} bytes.")
-    body = request.read(MAX_CONTENT_LENGTH + 1)
-    if len(body) > MAX_CONTENT_LENGTH:
-        raise TaxiiError(413, "Request too large", f"At most {MAX_CONTENT_LENGTH} bytes.")
+    if length > limit:
+        raise TaxiiError(413, "Request too large", f"At most {limit} bytes.")
+    body = request.read(limit + 1)  # a chunked body has no Content-Length
+    if len(body) > limit:
+        raise TaxiiError(413, "Request too large", f"At most {limit} bytes.")
     # The collector stays paused from parsing to the end of the store, and the parsed
     # objects are freed before it runs again (see bulwark.core.bulk).
     with bulk.collector_paused():
@@ -485,7 +511,7 @@ def versions(request: HttpRequest, collection_id: str, object_id: str) -> HttpRe
     found, more, next_cursor, headers = page(request, rows, coll, "v" + stix_id)
     if not found and not request.GET.get("next"):
         raise TaxiiError(404, "Object not found")
-    body: dict[str, Any] = {"more": more, "versions": [ts(r.version) for r in found]}
+    body: dict[str, Any] = {"more": more, "versions": [version_text(r) for r in found]}
     if next_cursor:
         body["next"] = next_cursor
     return _json(body, headers=headers)
@@ -495,7 +521,7 @@ def versions(request: HttpRequest, collection_id: str, object_id: str) -> HttpRe
 def manifest(request: HttpRequest, collection_id: str) -> HttpResponse:
     coll = _collection(request, collection_id)
     rows = filtered(request, coll, stix_id=None, default_version="last").only(
-        "pk", "stix_id", "date_added", "version"
+        "pk", "stix_id", "date_added", "version", "raw"
     )
     found, more, next_cursor, headers = page(request, rows, coll, "manifest")
     body: dict[str, Any] = {"more": more}
@@ -506,12 +532,18 @@ def manifest(request: HttpRequest, collection_id: str) -> HttpResponse:
             {
                 "id": r.stix_id,
                 "date_added": ts(r.date_added),
-                "version": ts(r.version),
+                "version": version_text(r),
                 "media_type": STIX,
             }
             for r in found
         ]
     return _json(body, headers=headers)
+
+
+@taxii_view(("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"), anonymous=True)
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /taxii2/: a TAXII 404, not the site's HTML page."""
+    raise TaxiiError(404, "Not found", "No TAXII 2.1 endpoint at this path.")
 
 
 __all__ = ["Submission"]

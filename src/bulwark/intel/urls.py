@@ -1,6 +1,6 @@
 """Web (and TAXII 2.1) routes of the intel app, included at the site root."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
 from bulwark.intel import misp_api, taxii, views
 
@@ -29,6 +29,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("misp/feed/manifest.json", misp_api.feed_manifest, name="misp-feed-manifest"),
     path("misp/feed/hashes.csv", misp_api.feed_hashes, name="misp-feed-hashes"),
     path("misp/feed/<uuid:ident>.json", misp_api.feed_event, name="misp-feed-event"),
+    # Last of the TAXII routes; ends in a slash so that CommonMiddleware still redirects
+    # a path missing its slash to the endpoint.
+    re_path(r"^taxii2/(?P<rest>.*/)$", taxii.not_found, name="taxii-not-found"),
     path("intel/", views.intel_home, name="intel-home"),
     path("intel/share/", views.share, name="intel-share"),
     path("intel/review/", views.review, name="intel-review"),

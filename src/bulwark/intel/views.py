@@ -218,13 +218,7 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
             .order_by("stix_id")
             .values_list("raw", flat=True)
         )
-        body = (
-            '{"type":"bundle","id":"bundle--'
-            + _bundle_uuid(ids)
-            + '","objects":['
-            + ",".join(raws)
-            + "]}"
-        )
+        body = exports.stix_bundle("bundle--" + _bundle_uuid(ids), raws)
         content_type = "application/stix+json;version=2.1"
     else:
         body = exports.RENDERERS[fmt](rows)

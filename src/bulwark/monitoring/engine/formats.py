@@ -595,23 +595,102 @@ def ndjson_format(mapping: dict[str, str]) -> Format:
     )
 
 
-_ZEEK_HINTS = (
-    ("qtype_name", "dns"),
-    ("query", "dns"),
-    ("server_name", "ssl"),
-    ("ja3", "ssl"),
-    ("version", "ssl"),
-    ("fuid", "files"),
-    ("mime_type", "files"),
-    ("mailfrom", "smtp"),
-    ("rcptto", "smtp"),
-    ("helo", "smtp"),
-    ("method", "http"),
-    ("uri", "http"),
-    ("conn_state", "conn"),
-    ("history", "conn"),
-    ("proto", "conn"),
-)
+# The columns of each log beyond ts/uid/id.* (Zeek 4-6 defaults), by log. Zeek's JSON
+# omits unset fields, so a log is told by how many of its columns the first lines carry,
+# never by one field: `version` is in ssl.log and in http.log, `proto` in conn.log and
+# dns.log, `uid` in nearly all.
+_ZEEK_MARKERS: dict[str, frozenset[str]] = {
+    "conn": frozenset(
+        {
+            "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state",
+            "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts",
+            "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "tunnel_parents", "community_id",
+        }
+    ),
+    "dns": frozenset(
+        {
+            "proto", "trans_id", "rtt", "query", "qclass", "qclass_name", "qtype", "qtype_name",
+            "rcode", "rcode_name", "AA", "TC", "RD", "RA", "Z", "answers", "TTLs", "rejected",
+        }
+    ),
+    "http": frozenset(
+        {
+            "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent",
+            "origin", "request_body_len", "response_body_len", "status_code", "status_msg",
+            "info_code", "info_msg",
+            "orig_fuids", "orig_mime_types", "resp_fuids", "resp_mime_types", "proxied",
+        }
+    ),
+    "ssl": frozenset(
+        {
+            "version", "cipher", "curve", "server_name", "resumed", "last_alert",
+            "next_protocol", "subject", "issuer", "client_subject", "client_issuer",
+            "established", "ssl_history", "cert_chain_fps", "client_cert_chain_fps",
+            "cert_chain_fuids", "client_cert_chain_fuids", "validation_status",
+            "sni_matches_cert", "ja3", "ja3s",
+        }
+    ),
+    "files": frozenset(
+        {
+            "fuid", "tx_hosts", "rx_hosts", "conn_uids", "source", "depth", "analyzers",
+            "mime_type", "filename", "is_orig", "seen_bytes", "total_bytes", "missing_bytes",
+            "overflow_bytes", "timedout", "parent_fuid", "md5", "sha1", "sha256", "extracted",
+        }
+    ),
+    "smtp": frozenset(
+        {
+            "trans_depth", "helo", "mailfrom", "rcptto", "date", "from", "to", "cc",
+            "reply_to", "msg_id", "in_reply_to", "subject", "x_originating_ip",
+            "first_received", "second_received", "last_reply", "path", "user_agent", "tls",
+            "fuids", "is_webmail",
+        }
+    ),
+}  # fmt: skip
+# Fewer than this many of the best log's columns, or two logs equally likely: some other
+# Zeek log (x509, weird, ntp, ...), read as generic NDJSON rather than as the wrong log.
+_ZEEK_MIN_MARKERS = 2
+# Suricata's EVE envelope: every record has event_type and timestamp, almost every one
+# the flow's addresses; the record's own section is named by its event_type.
+_EVE_ENVELOPE = frozenset(
+    {"timestamp", "flow_id", "in_iface", "src_ip", "dest_ip", "src_port", "dest_port",
+     "proto", "app_proto", "pcap_cnt", "pcap_filename", "tx_id", "community_id", "vlan",
+     "ether", "ip_v", "pkt_src", "icmp_type", "icmp_code", "tunnel", "verdict", "capture",
+     "tx_guessed", "payload_printable", "stream", "packet_info"}
+)  # fmt: skip
+
+
+def _json_objects(lines: list[bytes]) -> list[dict[str, object]] | None:
+    found = []
+    for line in lines:
+        if not line.lstrip().startswith(b"{"):
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+    return found or None
+
+
+def _json_format(objects: list[dict[str, object]]) -> str:
+    if isinstance(objects[0].get("event_type"), str) and any(
+        isinstance(obj.get("event_type"), str)
+        and (obj["event_type"] in obj or not _EVE_ENVELOPE.isdisjoint(obj))
+        for obj in objects
+    ):
+        return "suricata-eve"
+    keys: set[str] = set()
+    for obj in objects:
+        keys.update(obj)
+    if "uid" in keys or "id.orig_h" in keys or "fuid" in keys:
+        scores = sorted(
+            ((len(markers & keys), log) for log, markers in _ZEEK_MARKERS.items()), reverse=True
+        )
+        (best, log), (second, _other) = scores[0], scores[1]
+        if best >= _ZEEK_MIN_MARKERS and best > second:
+            return f"zeek-{log}-json"
+    return "ndjson"
 
 
 def detect_format(sample: bytes) -> str | None:
@@ -631,19 +710,8 @@ def detect_format(sample: bytes) -> str | None:
                 return f"zeek-{log}-tsv" if log in ZEEK_FIELDS else None
         return None
     if first.lstrip().startswith(b"{"):
-        try:
-            obj = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            return "ndjson"
-        if not isinstance(obj, dict):
-            return "ndjson"
-        if "event_type" in obj and ("src_ip" in obj or "timestamp" in obj):
-            return "suricata-eve"
-        if "uid" in obj or "id.orig_h" in obj or "fuid" in obj:
-            for key, log in _ZEEK_HINTS:
-                if key in obj:
-                    return f"zeek-{log}-json"
-        return "ndjson"
+        objects = _json_objects(lines)
+        return _json_format(objects) if objects else "ndjson"
     if b"CEF:" in first:
         return "cef"
     if b" query: " in first and b"client " in first:
