@@ -453,3 +453,16 @@ def revoke_api_token(actor: User, token: ApiToken) -> ApiToken:
             token.save(update_fields=["revoked_at"])
             audit.record(actor, "token.revoked", token, changes={"user": token.user.username})
     return token
+
+
+@transaction.atomic
+def set_time_zone(user: User, zone: str) -> User:
+    """A person's own display zone (blank: the platform's); times they type are read in it."""
+    import zoneinfo
+
+    if zone and zone not in zoneinfo.available_timezones():
+        raise ValidationError({"time_zone": _("Unknown time zone.")})
+    before, user.time_zone = user.time_zone, zone
+    user.save(update_fields=["time_zone"])
+    audit.record(user, "user.time_zone_set", user, changes={"time_zone": [before, zone]})
+    return user
