@@ -4,6 +4,7 @@ browser in another time zone that recorded a notification hours late; a case clo
 open tasks without a word, overdue tasks not standing out, evidence missing from the
 timeline; and queue filters that worked only when typed into the URL."""
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bulwark.constituency.models import User
 from bulwark.incidents import services
@@ -29,7 +31,16 @@ def people(live_server: Any, settings: Any, tmp_path: Any) -> People:
     return People()
 
 
+def sign_in_cert(page: Any, base: str) -> Any:
+    """CERT staff give a second factor."""
+    device = TOTPDevice.objects.get_or_create(
+        user=User.objects.get(username="duty"), name="phone", defaults={"confirmed": True}
+    )[0]
+    return sign_in(page, base, "duty", device)
+
+
 def fill_report(page: Any, aware: str) -> None:
+    page.select_option("#id_organisation", label="Bureau")
     page.fill("#id_title", "Phishing wave")
     page.fill("#id_description", "Staff received credential-phishing mail.")
     page.fill("#id_aware_at", aware)
@@ -40,6 +51,11 @@ def test_report_form_shows_every_problem_at_once_and_types_follow_the_class(
 ) -> None:
     page = sign_in(new_page(), live_server.url, "reporter")
     page.goto(f"{live_server.url}/incidents/new/")
+    # The proposal follows the answers even before the required fields are filled.
+    with page.expect_response(re.compile(r"/incidents/propose-level/$")):
+        page.select_option("#id_secret", "national")
+    with page.expect_response(re.compile(r"/incidents/propose-level/$")):
+        page.select_option("#id_secret", "none")
     # Only the chosen class's types are offered.
     page.select_option("#id_rsit_class", "fraud")
     offered = page.eval_on_selector_all(
@@ -49,17 +65,18 @@ def test_report_form_shows_every_problem_at_once_and_types_follow_the_class(
     assert page.locator("#id_rsit_type").input_value() == "unauthorised-use-of-resources"
     page.select_option("#id_rsit_type", "phishing")
     # Answers that propose L3; the proposal box shows it over HTMX.
-    page.select_option("#id_integrity", "serious")
-    page.check("#id_core_system")
-    page.wait_for_selector("#level-proposal:has-text('Proposed level: L3')")
-    # Three problems in one submit: no title (the browser's own check is bypassed to reach
-    # the server), another level without a reason, a back-filled time without a reason.
+    with page.expect_response(re.compile(r"/incidents/propose-level/$")):
+        page.select_option("#id_integrity", "serious")
+    with page.expect_response(re.compile(r"/incidents/propose-level/$")):
+        page.check("#id_core_system")
+    page.locator("#level-proposal", has_text="Proposed level: L3").wait_for()
+    # Three problems in one submit: no title, another level without a reason, a back-filled
+    # time without a reason (the browser's own check would have shown one at a time).
     aware = timezone.localtime(timezone.now() - timedelta(minutes=20))
     fill_report(page, aware.strftime("%Y-%m-%dT%H:%M"))
     page.fill("#id_title", "")
     page.select_option("#id_level", "1")
     page.fill("#id_reported_at", aware.strftime("%Y-%m-%dT%H:%M"))
-    page.eval_on_selector("form.card", "f => f.noValidate = true")
     with page.expect_navigation():
         page.get_by_role("button", name="Report", exact=True).click()
     problems = page.inner_text("#form-problems")
@@ -155,7 +172,7 @@ def test_closing_over_open_tasks_overdue_tasks_and_evidence_on_the_timeline(
     assert kinds == ["evidence"]
 
     # The CERT is warned, and approving without confirming keeps the case open.
-    cert = sign_in(new_page(), live_server.url, "duty")
+    cert = sign_in_cert(new_page(), live_server.url)
     cert.goto(case_url)
     assert "1 task is still open" in cert.inner_text("#open-tasks-warning")
     cert.select_option("#id_decide-approve", "1")
@@ -178,7 +195,7 @@ def test_queue_filters_sorting_and_bulk_assign_from_the_form(
     reported(
         people, who="outsider", title="Foreign fraud", rsit_class="fraud", rsit_type="phishing"
     )
-    cert = sign_in(new_page(), live_server.url, "duty")
+    cert = sign_in_cert(new_page(), live_server.url)
     cert.goto(f"{live_server.url}/incidents/")
     cert.select_option("#f-class", "fraud")
     cert.select_option("#f-organisation", label="Bureau")
