@@ -117,9 +117,9 @@ def incident_list(request: HttpRequest) -> HttpResponseBase:
     incidents = _queue(request, request.GET)
     if request.GET.get("format") == "csv":
         return _csv(incidents)
-    page = Paginator(incidents.select_related("organisation", "assignee"), 50).get_page(
-        request.GET.get("page")
-    )
+    # level_changes feed each row's clocks: one query for the page, not one per row.
+    listed = incidents.select_related("organisation", "assignee").prefetch_related("level_changes")
+    page = Paginator(listed, 50).get_page(request.GET.get("page"))
     rows = [(i, services.clock_states(i)) for i in page]
     viewer = viewer_of(request.user)
     cert = viewer.cert_staff or viewer.platform_admin
