@@ -50,10 +50,9 @@ class UserTimeZoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        try:
-            return self.get_response(request)
-        finally:
-            timezone.deactivate()
+        # Not deactivated on the way out: a streamed CSV is written after this returns, in
+        # the same zone; every request sets the zone afresh at its start.
+        return self.get_response(request)
 
 
 class TimeZoneForm(forms.Form):

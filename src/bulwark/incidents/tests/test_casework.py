@@ -390,3 +390,19 @@ def test_zone_named_in_every_time_of_the_queue(people: People) -> None:
     reported(people)
     page = web("duty").get("/incidents/").content.decode()
     assert "UTC+08:00</time>" in page and 'title="Asia/Taipei"' in page
+
+
+def test_api_filters_by_tag_and_assignee_within_what_one_may_see(people: People) -> None:
+    ours = reported(people, title="Ours")
+    other = reported(people, who="outsider", title="Foreign")
+    for incident in (ours, other):
+        services.set_tags(user("duty"), incident, ["apt"])
+        services.assign_incident(user("duty"), incident, user("duty"))
+    agency = people.clients["reporter"].get("/api/v1/incidents/?tag=apt").json()
+    assert [i["title"] for i in agency["results"]] == ["Ours"]
+    cert = people.clients["duty"].get(f"/api/v1/incidents/?assignee={user('duty').pk}").json()
+    assert {i["title"] for i in cert["results"]} == {"Ours", "Foreign"}
+    assert cert["results"][0]["assignee"] == user("duty").pk
+    detail = people.clients["reporter"].get(f"/api/v1/incidents/{ours.pk}/").json()
+    assert detail["tags"] == ["apt"]
+    assert people.clients["reporter"].get(f"/api/v1/incidents/{other.pk}/").status_code == 404
