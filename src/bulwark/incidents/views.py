@@ -15,6 +15,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseNotFound,
+    QueryDict,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -175,7 +176,7 @@ def incident_bulk(request: HttpRequest) -> HttpResponseBase:
     permission check; a case the viewer cannot see is never touched."""
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][: services.MAX_BULK]
     action = request.POST.get("action", "")
-    back = request.POST.get("back", "")
+    back = _query(request.POST.get("back", ""))
     target = f"{reverse('incident-list')}?{back}" if back else reverse("incident-list")
     if not ids:
         messages.error(request, _("Tick at least one case."))
@@ -226,7 +227,12 @@ def filter_save(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('incident-list')}?{saved.query}")
     for error in form.errors.values():
         messages.error(request, " ".join(str(e) for e in error))
-    return redirect(f"{reverse('incident-list')}?{request.POST.get('query', '')}")
+    return redirect(f"{reverse('incident-list')}?{_query(request.POST.get('query', ''))}")
+
+
+def _query(text: str) -> str:
+    """A queue query string as posted back by a form, re-encoded (never a raw header value)."""
+    return QueryDict(text[:1000]).urlencode()
 
 
 @login_required

@@ -406,3 +406,14 @@ def test_api_filters_by_tag_and_assignee_within_what_one_may_see(people: People)
     detail = people.clients["reporter"].get(f"/api/v1/incidents/{ours.pk}/").json()
     assert detail["tags"] == ["apt"]
     assert people.clients["reporter"].get(f"/api/v1/incidents/{other.pk}/").status_code == 404
+
+
+def test_a_posted_back_query_with_a_line_break_is_re_encoded_not_a_server_error(
+    people: People,
+) -> None:
+    client = web("duty")
+    response = client.post("/incidents/bulk/", {"back": "level=3\r\nSet-Cookie: x=1"})
+    assert response.status_code == 302
+    assert "\n" not in response["Location"] and "level=3" in response["Location"]
+    saved = client.post("/incidents/filters/", {"name": "", "query": "a=1\r\nb"})
+    assert saved.status_code == 302 and "\n" not in saved["Location"]
