@@ -15,6 +15,9 @@ for a CERT duty officer (sees all) and an agency reporter (sees one organisation
   stats       GET /api/v1/incidents/stats/              (per-level and per-class counts)
   stats_open  GET /api/v1/incidents/stats/?open=1
   stats_year  GET /api/v1/incidents/stats/?since=<this year>-01-01
+  web_queue   GET /incidents/?open=1                      (the HTML queue, signed-in session)
+  web_filter  GET /incidents/?level=3&rsit_class=intrusions
+  web_sorted  GET /incidents/?open=1&sort=-level           (a sortable column)
 
 Queries that miss the target are profiled with EXPLAIN (ANALYZE, BUFFERS). With
 --try-indexes the candidate indexes are created in the bench database only, everything is
@@ -23,7 +26,10 @@ first (new application indexes are built then). One JSON line is appended to
 bench/results/incident_queue.jsonl.
 
 Usage: python bench/incident_queue.py [--incidents 1000000] [--reuse] [--runs 30]
-       [--try-indexes] [--search-word ransomware] [--seed 20260101]
+       [--try-indexes] [--search-word ransomware] [--seed 20260101] [--label before]
+
+To compare code versions in one run, measure the other version's tree against the same
+database: PYTHONPATH=/path/to/other/src python bench/incident_queue.py --reuse --label before
 """
 
 import argparse
@@ -399,6 +405,12 @@ def describe_data(url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def bulwark_path() -> str:
+    import bulwark
+
+    return str(Path(bulwark.__file__).parent)
+
+
 def code_version() -> dict[str, Any]:
     """The commit measured, and the application files changed on top of it."""
 
@@ -463,10 +475,12 @@ def measure(
         _token, secret = create_api_token(
             None, user, name="bench incident_queue", scopes=["incidents:read"], days=1
         )
-        client = Client(headers={"authorization": f"Bearer {secret}"})
+        api = Client(headers={"authorization": f"Bearer {secret}"})
+        web = session_client(user)
         results[username] = {}
         captured[username] = {}
         for key, path in paths(word).items():
+            client = web if key.startswith("web_") else api
             for _ in range(warmup):
                 response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
@@ -479,21 +493,45 @@ def measure(
                 return elapsed
 
             samples = timed_runs(request, runs, budget_s)
-            body = client.get(path).json()
             with CaptureQueriesContext(connection) as ctx:
-                client.get(path)
+                response = client.get(path)
             captured[username][key] = [q["sql"] for q in ctx.captured_queries]
-            shown = (
-                {"rows": len(body["results"]), "count": body["count"]}
-                if "results" in body
-                else {"count": body["total"]}
-            )
+            if key.startswith("web_"):
+                html = response.content.decode()
+                shown = {"rows": html.count("<tr data-reference="), "queries": len(ctx)}
+            else:
+                body = response.json()
+                shown = (
+                    {"rows": len(body["results"]), "count": body["count"]}
+                    if "results" in body
+                    else {"count": body["total"]}
+                )
             results[username][key] = {**summarise(samples), **shown}
     return results, captured
 
 
+def session_client(user: Any) -> Any:
+    """A browser session that has passed both factors (CERT staff must give one)."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client = Client()
+    client.force_login(user)
+    device = TOTPDevice.objects.get_or_create(
+        user=user, name="bench", defaults={"confirmed": True}
+    )[0]
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 def paths(word: str) -> dict[str, str]:
     return {
+        "web_queue": "/incidents/?open=1",
+        "web_filter": "/incidents/?level=3&rsit_class=intrusions",
+        "web_sorted": "/incidents/?open=1&sort=-level",
         "queue": "/api/v1/incidents/?open=1&limit=50",
         "filter": "/api/v1/incidents/?level=3&rsit_class=intrusions&limit=50",
         "search": f"/api/v1/incidents/?q={word}&limit=50",
@@ -603,6 +641,7 @@ def main() -> None:
     parser.add_argument("--keep-indexes", action="store_true", help="do not drop them after")
     parser.add_argument("--database", default="bulwark_bench")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--label", default="", help="names the code measured (before/after)")
     args = parser.parse_args()
 
     url = f"{args.server}/{args.database}"
@@ -676,7 +715,7 @@ def main() -> None:
         "data": data,
         "seed": args.seed,
         "search_word": args.search_word,
-        "code": code_version(),
+        "code": {**code_version(), "label": args.label, "bulwark_from": bulwark_path()},
         "runs": args.runs,
         "generation": generation,
         "target_p95_ms": TARGET_P95_MS,

@@ -69,10 +69,10 @@ def new_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         )
         contexts: list[Any] = []
 
-        def open_page() -> Any:
+        def open_page(timezone_id: str | None = None) -> Any:
             context = browser.new_context(
                 locale="en-GB",
-                timezone_id=django_settings.TIME_ZONE,
+                timezone_id=timezone_id or django_settings.TIME_ZONE,
                 viewport={"width": 1280, "height": 900},
             )
             context.set_default_timeout(BROWSER_TIMEOUT_MS)

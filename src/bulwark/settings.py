@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "bulwark.constituency.timezones.UserTimeZoneMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "bulwark.core.middleware.RequestContextMiddleware",
     "bulwark.constituency.middleware.SecondFactorRequiredMiddleware",

@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 
 from bulwark.constituency import views as cv
 from bulwark.constituency.forms import QueuedPasswordResetForm, ThrottledAuthenticationForm
+from bulwark.constituency.timezones import time_zone_preference
 from bulwark.core import views as core
 from bulwark.core.metrics import metrics_view
 
@@ -62,6 +63,7 @@ account_patterns = [
         "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
     ),
     path("tokens/", cv.token_list, name="token-list"),
+    path("time-zone/", time_zone_preference, name="time-zone"),
     path("tokens/<int:pk>/revoke/", cv.token_revoke, name="token-revoke"),
 ]
 

@@ -93,6 +93,8 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
     )
+    # An IANA zone name; blank: the platform's TIME_ZONE (constituency/timezones.py).
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
 
     objects = BulwarkUserManager()  # type: ignore[misc]
 

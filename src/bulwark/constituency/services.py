@@ -860,3 +860,14 @@ def reset_second_factor(actor: User, user: User) -> None:
         body = render_to_string("registration/second_factor_reset_email.txt", context)
         recipient = user.email
         transaction.on_commit(lambda: send_email.enqueue(subject, body, [recipient]))
+@transaction.atomic
+def set_time_zone(user: User, zone: str) -> User:
+    """A person's own display zone (blank: the platform's); times they type are read in it."""
+    import zoneinfo
+
+    if zone and zone not in zoneinfo.available_timezones():
+        raise ValidationError({"time_zone": _("Unknown time zone.")})
+    before, user.time_zone = user.time_zone, zone
+    user.save(update_fields=["time_zone"])
+    audit.record(user, "user.time_zone_set", user, changes={"time_zone": [before, zone]})
+    return user

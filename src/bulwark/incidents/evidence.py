@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.models import User
 from bulwark.core import audit
 from bulwark.core.request_context import current_ip
-from bulwark.incidents.models import CustodyEvent, Evidence, Incident
+from bulwark.incidents.models import CustodyEvent, Evidence, Incident, TimelineEntry
 from bulwark.incidents.services import can_handle
 
 CHUNK = 1024 * 1024
@@ -77,6 +77,14 @@ def add_evidence(
     evidence.save()
     CustodyEvent.objects.create(
         evidence=evidence, actor=actor, action=CustodyEvent.Action.UPLOADED, ip=current_ip()
+    )
+    # Uploads belong on the case's timeline with everything else that happened.
+    TimelineEntry.objects.create(
+        incident=incident,
+        author=actor,
+        kind=TimelineEntry.Kind.EVIDENCE,
+        text=_("Evidence uploaded: %(name)s (%(size)s bytes, SHA-256 %(sha)s)")
+        % {"name": evidence.original_name, "size": size, "sha": sha256},
     )
     audit.record(
         actor, "evidence.added", evidence,

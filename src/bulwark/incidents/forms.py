@@ -3,13 +3,35 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bulwark.constituency.models import Organisation
+from bulwark.constituency.models import Organisation, User
+from bulwark.constituency.timezones import zone_label
 from bulwark.incidents.indicators import InvalidIndicator, parse_lines
+from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import IMPACT_CHOICES, SECRET_CHOICES, TLP_CHOICES, FinalReport
-from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
+from bulwark.incidents.taxonomy import CLASS_CHOICES, RSIT
 
 LEVEL_CHOICES = [("", _("Use the proposed level"))] + [(str(n), f"L{n}") for n in range(1, 5)]
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+ANSWER_FIELDS = (
+    "confidentiality", "integrity", "availability", "core_system", "critical_infrastructure",
+    "restored_in_time", "secret",
+)  # fmt: skip
+
+
+class ZoneNamed:
+    """Every time input names the zone it is read in (the person's zone, see
+    constituency/timezones.py): 'Due (Asia/Taipei, UTC+08:00)'."""
+
+    fields: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        label = zone_label()
+        for field in self.fields.values():
+            if isinstance(field, forms.DateTimeField):
+                field.label = f"{field.label} ({label})"
 
 
 class AnswersForm(forms.Form):
@@ -42,7 +64,7 @@ class AnswersForm(forms.Form):
     secret = forms.ChoiceField(label=_("Secrets involved"), choices=SECRET_CHOICES, initial="none")
 
 
-class ReportForm(AnswersForm):
+class ReportForm(ZoneNamed, AnswersForm):
     organisation = forms.ModelChoiceField(
         label=_("Reporting organisation"), queryset=Organisation.objects.none()
     )
@@ -51,10 +73,13 @@ class ReportForm(AnswersForm):
         label=_("What happened"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 5})
     )
     rsit_class = forms.ChoiceField(label=_("Class (RSIT)"), choices=CLASS_CHOICES)
-    rsit_type = forms.ChoiceField(label=_("Type (RSIT)"), choices=TYPE_CHOICES)
-    aware_at = forms.DateTimeField(
-        label=_("When did you become aware? (local time)"), widget=DATETIME
+    # Grouped by class: static/js/bulwark.js shows only the chosen class's group.
+    rsit_type = forms.ChoiceField(
+        label=_("Type (RSIT)"),
+        choices=[(c, [(t, t) for t in types]) for c, types in RSIT.items()],
+        widget=forms.Select(attrs={"data-follows": "id_rsit_class"}),
     )
+    aware_at = forms.DateTimeField(label=_("When did you become aware?"), widget=DATETIME)
     indicators = forms.CharField(
         label=_("Indicators (one per line: IP, domain, URL, hash, e-mail)"),
         required=False,
@@ -74,7 +99,7 @@ class ReportForm(AnswersForm):
     tlp = forms.ChoiceField(label="TLP", choices=TLP_CHOICES, initial="amber")
     is_drill = forms.BooleanField(label=_("This is a drill"), required=False)
     reported_at = forms.DateTimeField(
-        label=_("Already reported another way at (local time)"), required=False, widget=DATETIME
+        label=_("Already reported another way at"), required=False, widget=DATETIME
     )
     backfill_reason = forms.CharField(
         label=_("How and why it was reported another way"), required=False, max_length=2000
@@ -89,13 +114,42 @@ class ReportForm(AnswersForm):
 
     def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].queryset = organisations  # type: ignore[attr-defined]
+        self.fields["organisation"].queryset = organisations
 
     def clean_indicators(self) -> list[tuple[str, str]]:
         try:
             return parse_lines(self.cleaned_data["indicators"])
         except InvalidIndicator as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def answers(self) -> Answers | None:
+        """The impact answers, when every one of them could be read."""
+        data = self.cleaned_data
+        if any(name in self.errors for name in ANSWER_FIELDS):
+            return None
+        return Answers(**{name: data[name] for name in ANSWER_FIELDS})
+
+    def clean(self) -> dict[str, Any]:
+        """The report's rules (services.report_problems) are checked here too, so one
+        submit shows every problem at once, beside the field's own errors."""
+        data = super().clean() or {}
+        from bulwark.incidents import services
+
+        problems = services.report_problems(
+            organisation=data.get("organisation"),
+            rsit_class=data.get("rsit_class"),
+            rsit_type=data.get("rsit_type"),
+            aware_at=data.get("aware_at"),
+            reported_at=data.get("reported_at"),
+            backfill_reason=data.get("backfill_reason", ""),
+            answers=self.answers(),
+            level=data.get("level"),
+            level_reason=data.get("level_reason", ""),
+        )
+        for field, message in problems.items():
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, message)
+        return data
 
 
 class LevelForm(forms.Form):
@@ -129,9 +183,9 @@ class NoteForm(forms.Form):
     )
 
 
-class RecoveryForm(forms.Form):
+class RecoveryForm(ZoneNamed, forms.Form):
     completed_at = forms.DateTimeField(
-        label=_("Damage control / recovery completed at (local time)"), widget=DATETIME
+        label=_("Damage control / recovery completed at"), widget=DATETIME
     )
     summary = forms.CharField(
         label=_("What was done"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
@@ -152,10 +206,13 @@ class DecisionForm(forms.Form):
         coerce=lambda v: v == "1",
     )
     comment = forms.CharField(label=_("Comment"), required=False, max_length=10_000)
+    close_with_open_tasks = forms.BooleanField(
+        label=_("Close even though tasks are still open"), required=False
+    )
 
 
-class ExtensionForm(forms.Form):
-    until = forms.DateTimeField(label=_("Final report due (local time)"), widget=DATETIME)
+class ExtensionForm(ZoneNamed, forms.Form):
+    until = forms.DateTimeField(label=_("Final report due"), widget=DATETIME)
     reason = forms.CharField(label=_("Approved reason"), max_length=2000)
 
 
@@ -174,7 +231,43 @@ class ReferralForm(forms.Form):
     )
 
 
-class TaskForm(forms.Form):
+class TaskForm(ZoneNamed, forms.Form):
     title = forms.CharField(label=_("Task"), max_length=300)
     owner = forms.CharField(label=_("Owner (username)"), max_length=150)
-    due_at = forms.DateTimeField(label=_("Due (local time)"), widget=DATETIME)
+    due_at = forms.DateTimeField(label=_("Due"), widget=DATETIME)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee (CERT staff)"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("Nobody"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from bulwark.incidents.services import cert_staff_users
+
+        self.fields["assignee"].queryset = cert_staff_users()  # type: ignore[attr-defined]
+
+
+class TagsForm(forms.Form):
+    tags = forms.CharField(
+        label=_("Tags (separated by spaces or commas)"), required=False, max_length=1000
+    )
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(label=_("Save this filter as"), max_length=100)
+    query = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
+
+
+class CaseTemplateForm(forms.Form):
+    rsit_class = forms.ChoiceField(label=_("Class (RSIT)"), choices=CLASS_CHOICES)
+    tasks = forms.CharField(
+        label=_("Tasks, one a line: hours after the response starts | what to do"),
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "4 | Isolate the affected hosts"}),
+    )

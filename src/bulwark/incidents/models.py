@@ -150,6 +150,15 @@ class Incident(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Earliest due time of an open clock; recomputed on every change, sorts the queue.
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The CERT staff member who owns the case ("my cases").
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_incidents",
+        verbose_name=_("assignee"),
+    )
 
     objects = IncidentQuerySet.as_manager()
 
@@ -276,6 +285,8 @@ class TimelineEntry(models.Model):
         GUIDANCE = "guidance", _("CERT guidance")
         ACTION = "action", _("Action taken")
         CISO_MEETING = "ciso_meeting", _("CISO meeting record")
+        EVIDENCE = "evidence", _("Evidence")
+        TASK = "task", _("Task")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(_("time"), auto_now_add=True)
@@ -490,3 +501,67 @@ class ResponseTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class IncidentTag(models.Model):
+    """A free label on an incident (lower case, no spaces), filterable in the queue."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tags")
+    name = models.SlugField(_("tag"), max_length=50, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "name"], name="one_tag_per_incident")
+        ]
+        indexes = [models.Index(fields=["name", "incident"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedFilterQuerySet(models.QuerySet["SavedFilter"]):
+    def visible_to(self, user: Any) -> "SavedFilterQuerySet":
+        """A person's own saved filters only."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(user_id=user.pk)
+
+
+class SavedFilter(models.Model):
+    """A queue filter a person named and keeps (the query string, as in the URL)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="incident_filters"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("filter"), max_length=1000)
+
+    objects = SavedFilterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="one_filter_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseTemplate(models.Model):
+    """The CERT's task list for one incident class, added when the response starts."""
+
+    rsit_class = models.CharField(_("class"), max_length=40, choices=CLASS_CHOICES, unique=True)
+    # One task a line: "<hours> | <what to do>" (hours after the response starts).
+    tasks = models.TextField(_("tasks"), max_length=10_000)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["rsit_class"]
+
+    def __str__(self) -> str:
+        return self.rsit_class

@@ -13,17 +13,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import viewer_of
-from bulwark.constituency.models import Organisation, OrganisationKind, Role, User
+from bulwark.constituency.models import (
+    CERT_STAFF_ROLES,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+)
+from bulwark.constituency.timezones import zone_label
 from bulwark.core import audit
 from bulwark.incidents import clocks, workflow
 from bulwark.incidents import indicators as indicator_rules
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import (
+    CaseTemplate,
     FinalReport,
     Incident,
     IncidentIndicator,
+    IncidentTag,
     LevelChange,
     ResponseTask,
+    SavedFilter,
     TimelineEntry,
 )
 from bulwark.incidents.taxonomy import valid_pair
@@ -159,6 +169,68 @@ def _require(allowed: bool) -> None:
         raise PermissionDenied(_("You are not allowed to do this with this incident."))
 
 
+def _time_problem(
+    moment: datetime, *, not_before: datetime | None = None, label: str = ""
+) -> str | None:
+    try:
+        _check_time("t", moment, not_before=not_before, label=label)
+    except ValidationError as exc:
+        return str(exc.error_dict["t"][0].messages[0])
+    return None
+
+
+def report_problems(
+    *,
+    organisation: Organisation | None,
+    rsit_class: str | None,
+    rsit_type: str | None,
+    aware_at: datetime | None,
+    reported_at: datetime | None,
+    backfill_reason: str,
+    answers: Answers | None,
+    level: int | None,
+    level_reason: str,
+    profile: str = clocks.DEFAULT_PROFILE,
+) -> dict[str, str]:
+    """Every rule a report breaks, by field, all at once (the form shows them together
+    instead of one per submit). Values the form could not read arrive as None and are
+    not judged again."""
+    problems: dict[str, str] = {}
+    if organisation is not None and organisation.kind not in REPORTING_KINDS:
+        problems["organisation"] = _("Only agencies and CI operators report incidents.")
+    if reported_at is not None and not backfill_reason.strip():
+        problems["backfill_reason"] = _("Say how and why it was reported another way.")
+    if aware_at is not None and (problem := _time_problem(aware_at)):
+        problems["aware_at"] = problem
+    if reported_at is not None and (
+        problem := _time_problem(
+            reported_at,
+            not_before=aware_at if "aware_at" not in problems else None,
+            label=_("the time of awareness"),
+        )
+    ):
+        problems["reported_at"] = problem
+    if rsit_class and rsit_type and not valid_pair(rsit_class, rsit_type):
+        problems["rsit_type"] = _("%(t)s is not a type of %(c)s.") % {
+            "t": rsit_type,
+            "c": rsit_class,
+        }
+    try:
+        profile_data = clocks.load_profile(profile)
+    except KeyError:
+        problems["profile"] = _("Unknown jurisdiction profile.")
+        return problems
+    if answers is None:
+        return problems
+    proposed = propose_level(answers)[0] if profile == "tw" else min(profile_data.levels)
+    chosen = level or proposed
+    if chosen not in profile_data.levels:
+        problems["level"] = _("This jurisdiction has no level %(n)s.") % {"n": chosen}
+    elif chosen != proposed and not level_reason.strip():
+        problems["level_reason"] = _("Explain why you chose another level than the proposed one.")
+    return problems
+
+
 @transaction.atomic
 def report_incident(
     actor: User,
@@ -181,36 +253,25 @@ def report_incident(
     """File a notification. `reported_at` (with `backfill_reason`) records a report made
     through another channel while the platform was unreachable: clocks use that real time."""
     _require(can_report_for(actor, organisation))
-    if organisation.kind not in REPORTING_KINDS:
-        raise ValidationError(
-            {"organisation": _("Only agencies and CI operators report incidents.")}
-        )
     now = timezone.now()
-    if reported_at is not None and not backfill_reason.strip():
-        raise ValidationError(
-            {"backfill_reason": _("Say how and why it was reported another way.")}
-        )
-    reported_at = reported_at or now
-    _check_time("aware_at", aware_at)
-    _check_time("reported_at", reported_at, not_before=aware_at, label=_("the time of awareness"))
-    if not valid_pair(rsit_class, rsit_type):
-        raise ValidationError(
-            {"rsit_type": _("%(t)s is not a type of %(c)s.") % {"t": rsit_type, "c": rsit_class}}
-        )
-    try:
-        profile_data = clocks.load_profile(profile)
-    except KeyError:
-        raise ValidationError({"profile": _("Unknown jurisdiction profile.")}) from None
-    proposed, _reasons = (
-        propose_level(answers) if profile == "tw" else (min(profile_data.levels), [])
+    problems = report_problems(
+        organisation=organisation,
+        rsit_class=rsit_class,
+        rsit_type=rsit_type,
+        aware_at=aware_at,
+        reported_at=reported_at,
+        backfill_reason=backfill_reason,
+        answers=answers,
+        level=level,
+        level_reason=level_reason,
+        profile=profile,
     )
+    if problems:
+        raise ValidationError(problems)
+    reported_at = reported_at or now
+    profile_data = clocks.load_profile(profile)
+    proposed = propose_level(answers)[0] if profile == "tw" else min(profile_data.levels)
     chosen = level or proposed
-    if chosen not in profile_data.levels:
-        raise ValidationError({"level": _("This jurisdiction has no level %(n)s.") % {"n": chosen}})
-    if chosen != proposed and not level_reason.strip():
-        raise ValidationError(
-            {"level_reason": _("Explain why you chose another level than the proposed one.")}
-        )
     incident = Incident(
         reference=_next_reference(now),
         organisation=organisation,
@@ -356,8 +417,11 @@ def start_response(actor: User, incident: Incident) -> Incident:
     _require(viewer_of(actor).cert_staff or viewer_of(actor).platform_admin)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     _transition(incident, "respond")
+    if incident.assignee_id is None:
+        incident.assignee = actor
     incident.save()
     _event(incident, actor, _("The national CERT is handling the response."))
+    _apply_case_template(actor, incident)
     audit.record(
         actor, "incident.response_started", incident, organisation_id=incident.organisation_id
     )
@@ -427,12 +491,29 @@ def submit_final_report(actor: User, incident: Incident, **items: str) -> FinalR
 
 @transaction.atomic
 def decide_final_report(
-    actor: User, incident: Incident, *, approve: bool, comment: str = ""
+    actor: User,
+    incident: Incident,
+    *,
+    approve: bool,
+    comment: str = "",
+    close_with_open_tasks: bool = False,
 ) -> Incident:
+    """Approving closes the case; with tasks still open only when the CERT confirms it
+    (a case used to close over open tasks without a word)."""
     _require(viewer_of(actor).cert_staff)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not approve and not comment.strip():
         raise ValidationError({"comment": _("Say what must be revised.")})
+    open_tasks = list(incident.tasks.filter(done_at__isnull=True).values_list("title", flat=True))
+    if approve and open_tasks and not close_with_open_tasks:
+        raise ValidationError(
+            {
+                "close_with_open_tasks": _(
+                    "%(n)d task(s) are still open: %(titles)s. Confirm to close anyway."
+                )
+                % {"n": len(open_tasks), "titles": "; ".join(open_tasks)}
+            }
+        )
     _transition(incident, "approve_final_report" if approve else "request_revision")
     report = incident.final_reports.first()
     if report is not None and comment:
@@ -454,7 +535,7 @@ def decide_final_report(
         actor,
         "incident.closed" if approve else "incident.revision_required",
         incident,
-        changes={"comment": comment},
+        changes={"comment": comment, "open_tasks": open_tasks if approve else []},
         organisation_id=incident.organisation_id,
     )
     refresh_due(incident)
@@ -517,9 +598,10 @@ def add_task(
         _("Task for %(who)s, due %(due)s: %(t)s")
         % {
             "who": owner,
-            "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M"),
+            "due": f"{timezone.localtime(due_at):%Y-%m-%d %H:%M} ({zone_label(due_at)})",
             "t": task.title,
         },
+        TimelineEntry.Kind.TASK,
     )
     audit.record(
         actor,
@@ -537,7 +619,9 @@ def complete_task(actor: User, task: ResponseTask) -> ResponseTask:
     if task.done_at is None:
         task.done_at = timezone.now()
         task.save(update_fields=["done_at"])
-        _event(task.incident, actor, _("Task done: %(t)s") % {"t": task.title})
+        _event(
+            task.incident, actor, _("Task done: %(t)s") % {"t": task.title}, TimelineEntry.Kind.TASK
+        )
         audit.record(
             actor,
             "incident.task_done",
@@ -546,3 +630,230 @@ def complete_task(actor: User, task: ResponseTask) -> ResponseTask:
             organisation_id=task.incident.organisation_id,
         )
     return task
+
+
+# --- Case management: assignee, tags, bulk actions, saved filters, case templates --------
+
+
+def cert_staff_users() -> Any:
+    """Who a case may be assigned to: active duty officers and analysts of the CERT."""
+    return (
+        User.objects.filter(
+            is_active=True,
+            memberships__role__in=CERT_STAFF_ROLES,
+            memberships__organisation__kind=OrganisationKind.NATIONAL_CERT,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def is_cert_staff(user: User) -> bool:
+    viewer = viewer_of(user)
+    return bool(viewer.cert_staff or viewer.platform_admin)
+
+
+@transaction.atomic
+def assign_incident(actor: User, incident: Incident, assignee: User | None) -> Incident:
+    """The CERT staff member who owns the case (None: nobody)."""
+    _require(is_cert_staff(actor))
+    if assignee is not None and not (assignee.is_active and viewer_of(assignee).cert_staff):
+        raise ValidationError({"assignee": _("Cases are assigned to active CERT staff.")})
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident.status == workflow.Status.CLOSED:
+        raise ValidationError({"status": _("The case is closed.")})
+    before = incident.assignee
+    if before == assignee:
+        return incident
+    incident.assignee = assignee
+    incident.save(update_fields=["assignee"])
+    _event(
+        incident,
+        actor,
+        _("Assigned to %(who)s.") % {"who": assignee} if assignee else _("Unassigned."),
+    )
+    audit.record(
+        actor,
+        "incident.assigned",
+        incident,
+        changes={
+            "assignee": [getattr(before, "username", None), getattr(assignee, "username", None)]
+        },
+        organisation_id=incident.organisation_id,
+    )
+    return incident
+
+
+MAX_TAGS = 20
+
+
+def parse_tags(text: str) -> list[str]:
+    """'Ransomware, vpn  apt-41' -> ['apt-41', 'ransomware', 'vpn'] (commas or spaces)."""
+    from django.utils.text import slugify
+
+    names = {slugify(word, allow_unicode=True)[:50] for word in text.replace(",", " ").split()}
+    names.discard("")
+    return sorted(names)
+
+
+@transaction.atomic
+def set_tags(actor: User, incident: Incident, names: Iterable[str]) -> list[str]:
+    _require(can_handle(actor, incident))
+    wanted = sorted(set(names))
+    if len(wanted) > MAX_TAGS:
+        raise ValidationError({"tags": _("At most %(n)d tags.") % {"n": MAX_TAGS}})
+    before = sorted(incident.tags.values_list("name", flat=True))
+    if before == wanted:
+        return wanted
+    incident.tags.exclude(name__in=wanted).delete()
+    IncidentTag.objects.bulk_create(
+        [IncidentTag(incident=incident, name=n) for n in wanted if n not in before]
+    )
+    audit.record(
+        actor,
+        "incident.tagged",
+        incident,
+        changes={"tags": [before, wanted]},
+        organisation_id=incident.organisation_id,
+    )
+    return wanted
+
+
+BULK_ACTIONS = ("assign", "respond")
+MAX_BULK = 200
+
+
+def bulk_act(
+    actor: User, incident_ids: Iterable[int], action: str, *, assignee: User | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Apply one action to many cases, each through its own service and permission check
+    (one transaction per case). Ids the actor cannot see are reported as not found, never
+    acted on. Returns the references done and, by reference or id, why the others were
+    refused."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": _("Unknown bulk action.")})
+    ids = list(dict.fromkeys(int(i) for i in incident_ids))[: MAX_BULK + 1]
+    if len(ids) > MAX_BULK:
+        raise ValidationError({"action": _("At most %(n)d cases at once.") % {"n": MAX_BULK}})
+    visible = {i.pk: i for i in Incident.objects.visible_to(actor).filter(pk__in=ids)}
+    done: list[str] = []
+    refused: dict[str, str] = {}
+    for pk in ids:
+        incident = visible.get(pk)
+        if incident is None:
+            refused[f"#{pk}"] = _("No such incident.")
+            continue
+        try:
+            if action == "assign":
+                assign_incident(actor, incident, assignee)
+            else:
+                start_response(actor, incident)
+        except (PermissionDenied, ValidationError) as exc:
+            refused[incident.reference] = " ".join(
+                getattr(exc, "messages", None) or [str(exc) or _("Not allowed.")]
+            )
+        else:
+            done.append(incident.reference)
+    return done, refused
+
+
+@transaction.atomic
+def save_filter(actor: User, name: str, query: str) -> SavedFilter:
+    """A person's named queue filter; the same name again replaces it."""
+    from django.http import QueryDict
+
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Name the filter.")})
+    params = QueryDict(query, mutable=True)
+    for transient in ("page", "format", "csrfmiddlewaretoken"):
+        params.pop(transient, None)
+    saved, _created = SavedFilter.objects.update_or_create(
+        user=actor, name=name[:100], defaults={"query": params.urlencode()[:1000]}
+    )
+    audit.record(actor, "incident.filter_saved", saved, changes={"query": saved.query})
+    return saved
+
+
+@transaction.atomic
+def delete_filter(actor: User, saved: SavedFilter) -> None:
+    _require(saved.user_id == actor.pk)
+    audit.record(actor, "incident.filter_deleted", saved, changes={"name": saved.name})
+    saved.delete()
+
+
+def parse_template_tasks(text: str) -> list[tuple[int, str]]:
+    """'<hours> | <task>' per line -> [(hours, task)]; a line without hours is due in 24 h."""
+    tasks = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        hours_text, bar, title = line.partition("|")
+        if not bar:
+            hours_text, title = "24", line
+        try:
+            hours = int(hours_text.strip())
+        except ValueError:
+            raise ValidationError(
+                {
+                    "tasks": _("Line %(n)d: start with the hours, e.g. '4 | Isolate the host'.")
+                    % {"n": number}
+                }
+            ) from None
+        if not 0 < hours <= 24 * 365 or not title.strip():
+            raise ValidationError(
+                {"tasks": _("Line %(n)d: hours between 1 and 8760, then the task.") % {"n": number}}
+            )
+        tasks.append((hours, title.strip()[:300]))
+    return tasks
+
+
+@transaction.atomic
+def save_case_template(actor: User, rsit_class: str, tasks: str) -> CaseTemplate | None:
+    """The CERT keeps one task list per incident class; an empty list removes it."""
+    _require(viewer_of(actor).cert_staff)
+    if rsit_class not in dict(Incident._meta.get_field("rsit_class").choices or []):
+        raise ValidationError({"rsit_class": _("Unknown class.")})
+    parse_template_tasks(tasks)
+    if not tasks.strip():
+        CaseTemplate.objects.filter(rsit_class=rsit_class).delete()
+        audit.record(
+            actor,
+            "incident.template_removed",
+            None,
+            object_type="case_template",
+            object_id=rsit_class,
+        )
+        return None
+    template, _created = CaseTemplate.objects.update_or_create(
+        rsit_class=rsit_class, defaults={"tasks": tasks.strip(), "updated_by": actor}
+    )
+    audit.record(actor, "incident.template_saved", template, changes={"tasks": template.tasks})
+    return template
+
+
+def _apply_case_template(actor: User, incident: Incident) -> None:
+    template = CaseTemplate.objects.filter(rsit_class=incident.rsit_class).first()
+    if template is None:
+        return
+    now = timezone.now()
+    owner = incident.assignee or actor
+    tasks = [
+        ResponseTask(
+            incident=incident,
+            title=title,
+            owner=owner,
+            due_at=now + timedelta(hours=hours),
+            created_by=actor,
+        )
+        for hours, title in parse_template_tasks(template.tasks)
+    ]
+    ResponseTask.objects.bulk_create(tasks)
+    _event(
+        incident,
+        actor,
+        _("%(n)d task(s) added from the %(c)s case template.")
+        % {"n": len(tasks), "c": incident.rsit_class},
+        TimelineEntry.Kind.TASK,
+    )

@@ -6,6 +6,11 @@ urlpatterns = [
     path("", views.incident_list, name="incident-list"),
     path("new/", views.incident_create, name="incident-create"),
     path("propose-level/", views.propose, name="incident-propose"),
+    path("bulk/", views.incident_bulk, name="incident-bulk"),
+    path("filters/", views.filter_save, name="incident-filter-save"),
+    path("filters/<int:filter_pk>/delete/", views.filter_delete, name="incident-filter-delete"),
+    path("tasks/mine/", views.my_tasks, name="my-tasks"),
+    path("templates/", views.case_templates, name="incident-templates"),
     path("<int:pk>/", views.incident_detail, name="incident-detail"),
     path("<int:pk>/evidence/", views.evidence_upload, name="evidence-upload"),
     path(

@@ -6,18 +6,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotFound,
+    QueryDict,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -31,7 +33,18 @@ from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, interchange, referrals, services
 from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
-from bulwark.incidents.models import Evidence, FinalReport, Incident, Referral, ResponseTask
+from bulwark.incidents.models import (
+    TLP_CHOICES,
+    CaseTemplate,
+    Evidence,
+    FinalReport,
+    Incident,
+    Referral,
+    ResponseTask,
+    SavedFilter,
+    TimelineEntry,
+)
+from bulwark.incidents.taxonomy import RSIT
 from bulwark.incidents.workflow import TRANSITIONS, Status
 from bulwark.intel import selectors as intel_selectors
 
@@ -61,19 +74,59 @@ def _answers(data: dict[str, Any]) -> Answers:
     )
 
 
-@login_required
-def incident_list(request: HttpRequest) -> HttpResponseBase:
+# Sortable queue columns: the `sort` parameter -> the column (ties: newest report first).
+SORTS = {
+    "reference": "reference",
+    "title": "title",
+    "organisation": "organisation__name",
+    "level": "level",
+    "status": "status",
+    "reported_at": "reported_at",
+    "next_due_at": "next_due_at",
+    "assignee": "assignee__username",
+}
+
+
+def sorted_queue(incidents: QuerySet[Incident], sort: str) -> QuerySet[Incident]:
+    """`?sort=level` or `?sort=-level`; the duty officer's order (nearest deadline) else.
+    Empty values (no deadline, nobody assigned) sort last either way."""
+    column = SORTS.get(sort.removeprefix("-"))
+    if column is None:
+        return queue_order(incidents)
+    descending = sort.startswith("-")
+    first = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+    return incidents.order_by(first, "-reported_at", "-pk")
+
+
+def _queue(request: HttpRequest, params: Any) -> QuerySet[Incident]:
     incidents: QuerySet[Incident] = Incident.objects.visible_to(request.user)
     try:
-        incidents = queue_order(filter_incidents(incidents, request.GET))
+        incidents = filter_incidents(incidents, params, request.user)
     except BadParameter as exc:
         messages.error(request, " ".join(exc.messages))
-        incidents = incidents.none()
+        return incidents.none()
+    return sorted_queue(incidents, str(params.get("sort", ""))[:40])
+
+
+def _csv(incidents: QuerySet[Incident]) -> HttpResponseBase:
+    values = incidents.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+    return csvexport.response("incidents.csv", _csv_headers(), values)
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponseBase:
+    incidents = _queue(request, request.GET)
     if request.GET.get("format") == "csv":
-        values = incidents.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
-        return csvexport.response("incidents.csv", _csv_headers(), values)
-    page = Paginator(incidents.select_related("organisation"), 50).get_page(request.GET.get("page"))
+        return _csv(incidents)
+    # level_changes feed each row's clocks: one query for the page, not one per row.
+    listed = incidents.select_related("organisation", "assignee").prefetch_related("level_changes")
+    page = Paginator(listed, 50).get_page(request.GET.get("page"))
     rows = [(i, services.clock_states(i)) for i in page]
+    viewer = viewer_of(request.user)
+    cert = viewer.cert_staff or viewer.platform_admin
+    sort_params = request.GET.copy()
+    sort_params.pop("page", None)
+    sort_params.pop("sort", None)
     return render(
         request,
         "incidents/incident_list.html",
@@ -82,8 +135,152 @@ def incident_list(request: HttpRequest) -> HttpResponseBase:
             "rows": rows,
             "params": request.GET,
             "statuses": list(Status),
+            "classes": list(RSIT),
+            "tlps": TLP_CHOICES,
+            "organisations": _filter_organisations(request),
+            "sort": request.GET.get("sort", ""),
+            "sort_columns": [
+                ("reference", _("Reference")),
+                ("title", _("Title")),
+                ("organisation", _("Organisation")),
+                ("level", _("Level")),
+                ("status", _("Status")),
+                ("assignee", _("Assignee")),
+                ("reported_at", _("Reported at")),
+                ("next_due_at", _("Next deadline")),
+            ],
+            "sort_base": sort_params.urlencode(),
+            "saved_filters": SavedFilter.objects.visible_to(request.user),
+            "query": request.GET.urlencode(),
+            "cert": cert,
+            "staff": services.cert_staff_users() if cert else [],
             "now": timezone.now(),
         },
+    )
+
+
+def _filter_organisations(request: HttpRequest) -> QuerySet[Organisation]:
+    """The organisations whose incidents the viewer may see (for the queue's filter)."""
+    return (
+        Organisation.objects.visible_to(request.user)
+        .filter(kind__in=services.REPORTING_KINDS)
+        .only("pk", "name")
+        .order_by("name")
+    )
+
+
+@login_required
+@require_POST
+def incident_bulk(request: HttpRequest) -> HttpResponseBase:
+    """Bulk actions on the queue's ticked cases: each case goes through its own service and
+    permission check; a case the viewer cannot see is never touched."""
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][: services.MAX_BULK]
+    action = request.POST.get("action", "")
+    back = _query(request.POST.get("back", ""))
+    target = f"{reverse('incident-list')}?{back}" if back else reverse("incident-list")
+    if not ids:
+        messages.error(request, _("Tick at least one case."))
+        return redirect(target)
+    if action == "csv":
+        visible = Incident.objects.visible_to(request.user).filter(pk__in=ids)
+        return _csv(queue_order(visible))
+    assignee = None
+    if action == "assign" and request.POST.get("assignee"):
+        assignee = (
+            services.cert_staff_users().filter(pk=id_or_none(request.POST["assignee"])).first()
+        )
+        if assignee is None:
+            messages.error(request, _("Choose a CERT staff member."))
+            return redirect(target)
+    try:
+        done, refused = services.bulk_act(acting_user(request), ids, action, assignee=assignee)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(target)
+    if done:
+        messages.success(
+            request,
+            _("Done for %(n)d case(s): %(refs)s") % {"n": len(done), "refs": ", ".join(done)},
+        )
+    for reference, reason in refused.items():
+        messages.error(request, f"{reference}: {reason}")
+    return redirect(target)
+
+
+def id_or_none(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+@login_required
+@require_POST
+def filter_save(request: HttpRequest) -> HttpResponse:
+    form = forms.SavedFilterForm(request.POST)
+    if form.is_valid():
+        saved = run_service(
+            form,
+            lambda: services.save_filter(
+                acting_user(request), form.cleaned_data["name"], form.cleaned_data["query"]
+            ),
+        )
+        if saved is not None:
+            messages.success(request, _("Filter %(name)s saved.") % {"name": saved.name})
+            return redirect(f"{reverse('incident-list')}?{saved.query}")
+    for error in form.errors.values():
+        messages.error(request, " ".join(str(e) for e in error))
+    return redirect(f"{reverse('incident-list')}?{_query(request.POST.get('query', ''))}")
+
+
+def _query(text: str) -> str:
+    """A queue query string as posted back by a form, re-encoded (never a raw header value)."""
+    return QueryDict(text[:1000]).urlencode()
+
+
+@login_required
+@require_POST
+def filter_delete(request: HttpRequest, filter_pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedFilter.objects.visible_to(request.user), pk=filter_pk)
+    services.delete_filter(acting_user(request), saved)
+    messages.success(request, _("Filter %(name)s deleted.") % {"name": saved.name})
+    return redirect("incident-list")
+
+
+@login_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    """The open tasks a person owns, on cases they can still see, earliest due first."""
+    tasks = (
+        ResponseTask.objects.visible_to(request.user)
+        .filter(owner_id=request.user.pk, done_at__isnull=True)
+        .select_related("incident")
+        .order_by("due_at")
+    )
+    return render(request, "incidents/my_tasks.html", {"tasks": tasks, "now": timezone.now()})
+
+
+@login_required
+def case_templates(request: HttpRequest) -> HttpResponse:
+    """The CERT's task list per incident class (applied when the response starts)."""
+    if not viewer_of(request.user).cert_staff:
+        raise PermissionDenied
+    form = forms.CaseTemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        done = run_service(
+            form,
+            lambda: (
+                services.save_case_template(acting_user(request), data["rsit_class"], data["tasks"])
+                or True
+            ),
+        )
+        if done:
+            messages.success(
+                request, _("Case template for %(c)s saved.") % {"c": data["rsit_class"]}
+            )
+            return redirect("incident-templates")
+    templates = {t.rsit_class: t for t in CaseTemplate.objects.select_related("updated_by")}
+    return render(
+        request,
+        "incidents/case_templates.html",
+        {"form": form, "rows": [(c, templates.get(c)) for c in RSIT]},
     )
 
 
@@ -101,30 +298,28 @@ def incident_create(request: HttpRequest) -> HttpResponse:
     organisations = _reporting_organisations(request)
     form = forms.ReportForm(request.POST or None, organisations=organisations)
     proposal = None
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        answers = _answers(data)
-        proposal = propose_level(answers)
-        org = data.pop("organisation")
-        for key in (
-            "confidentiality",
-            "integrity",
-            "availability",
-            "core_system",
-            "critical_infrastructure",
-            "restored_in_time",
-            "secret",
-        ):
-            data.pop(key)
-        if data["reported_at"] is None:
-            data.pop("reported_at")
-        incident = run_service(
-            form,
-            lambda: services.report_incident(acting_user(request), org, answers=answers, **data),
-        )
-        if incident is not None:
-            messages.success(request, _("Incident %(ref)s reported.") % {"ref": incident.reference})
-            return redirect("incident-detail", pk=incident.pk)
+    if request.method == "POST":
+        valid = form.is_valid()
+        # The proposal box keeps what the answers propose when the report comes back
+        # with errors (it used to reset to its empty prompt).
+        answers = form.answers()
+        proposal = propose_level(answers) if answers is not None else None
+        if valid and answers is not None:
+            data = {k: v for k, v in form.cleaned_data.items() if k not in forms.ANSWER_FIELDS}
+            org = data.pop("organisation")
+            if data["reported_at"] is None:
+                data.pop("reported_at")
+            incident = run_service(
+                form,
+                lambda: services.report_incident(
+                    acting_user(request), org, answers=answers, **data
+                ),
+            )
+            if incident is not None:
+                messages.success(
+                    request, _("Incident %(ref)s reported.") % {"ref": incident.reference}
+                )
+                return redirect("incident-detail", pk=incident.pk)
     return render(
         request,
         "incidents/incident_form.html",
@@ -161,6 +356,8 @@ def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
         "evidence": handle and incident.status != Status.CLOSED,
         "download_evidence": handle,
         "refer": viewer.cert_staff,
+        "assign": cert and incident.status != Status.CLOSED,
+        "tag": handle,
     }
 
 
@@ -176,6 +373,7 @@ def _forms() -> dict[str, Any]:
         "evidence": forms.EvidenceForm(prefix="evidence"),
         "referral": forms.ReferralForm(prefix="referral"),
         "task": forms.TaskForm(prefix="task"),
+        "assign": forms.AssignForm(prefix="assign"),
     }
 
 
@@ -185,7 +383,7 @@ def incident_detail(
 ) -> HttpResponse:
     incident = get_object_or_404(
         Incident.objects.visible_to(request.user).select_related(
-            "organisation", "reported_by", "reviewed_by"
+            "organisation", "reported_by", "reviewed_by", "assignee"
         ),
         pk=pk,
     )
@@ -205,11 +403,26 @@ def incident_detail(
         prefix="final_report",
         initial={name: getattr(latest, name) for name in FinalReport.ITEMS} if latest else None,
     )
+    kinds = TimelineEntry.Kind
+    kind = request.GET.get("kind", "")
+    timeline = incident.timeline.select_related("author")
+    if kind in kinds.values:
+        timeline = timeline.filter(kind=kind)
+    tasks = list(incident.tasks.select_related("owner"))
+    open_tasks = [t for t in tasks if t.done_at is None]
+    tags = list(incident.tags.values_list("name", flat=True))
+    decide = (bound or {}).get("decide") or forms.DecisionForm(prefix="decide")
+    if not open_tasks:
+        decide.fields.pop("close_with_open_tasks", None)
     context = {
         "incident": incident,
         "clocks": services.clock_states(incident),
         "now": timezone.now(),
-        "timeline": incident.timeline.select_related("author"),
+        "timeline": timeline,
+        "timeline_kinds": kinds.choices,
+        "timeline_kind": kind if kind in kinds.values else "",
+        "open_tasks": open_tasks,
+        "tags": tags,
         "levels": incident.level_changes.select_related("by"),
         "final_report": latest,
         "previous_report": previous,
@@ -220,12 +433,19 @@ def incident_detail(
         "referrals": incident.referrals.select_related("organisation", "referred_by"),
         "indicators": incident.indicators.all(),
         "correlations": intel_selectors.incident_correlations(request.user, incident),
-        "tasks": incident.tasks.select_related("owner"),
+        "tasks": tasks,
         "needs_ciso_meeting": incident.profile == "tw"
         and incident.level >= 3
         and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
-        "forms": {**_forms(), "final_report": revision_form, **(bound or {})},
+        "forms": {
+            **_forms(),
+            "final_report": revision_form,
+            "tags": forms.TagsForm(prefix="tags", initial={"tags": " ".join(tags)}),
+            "assign": forms.AssignForm(prefix="assign", initial={"assignee": incident.assignee_id}),
+            **(bound or {}),
+            "decide": decide,
+        },
         "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
     }
     return render(request, "incidents/incident_detail.html", context, status=status)
@@ -249,6 +469,14 @@ ACTIONS: dict[str, tuple[type, Callable[..., Any]]] = {
     ),
     "decide": (forms.DecisionForm, lambda u, i, d: services.decide_final_report(u, i, **d)),
     "extend": (forms.ExtensionForm, lambda u, i, d: services.grant_extension(u, i, **d)),
+    "assign": (
+        forms.AssignForm,
+        lambda u, i, d: services.assign_incident(u, i, d["assignee"]),
+    ),
+    "tags": (
+        forms.TagsForm,
+        lambda u, i, d: services.set_tags(u, i, services.parse_tags(d["tags"])),
+    ),
 }
 
 

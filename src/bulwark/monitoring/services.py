@@ -261,7 +261,9 @@ def promote_alert(actor: User, alert: Alert, *, note: str = "") -> Incident:
         description=description + (f"\n\n{note}" if note else ""),
         rsit_class="malicious-code",
         rsit_type="infected-system",
-        aware_at=min(alert.first_seen, timezone.now()),
+        # The agency learns of it now, from the CERT: its notification clock starts here,
+        # not at the first sighting (which made every promoted alert a late notification).
+        aware_at=timezone.now(),
         answers=Answers(),
         indicators=indicators,
     )

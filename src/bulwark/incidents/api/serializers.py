@@ -55,7 +55,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
         model = Incident
         fields = [
             "id", "reference", "organisation", "title", "status", "level", "rsit_class",
-            "rsit_type", "tlp", "is_drill", "aware_at", "reported_at", "next_due_at",
+            "rsit_type", "tlp", "is_drill", "aware_at", "reported_at", "next_due_at", "assignee",
         ]  # fmt: skip
 
 
@@ -70,6 +70,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
     timeline = TimelineEntrySerializer(many=True, read_only=True)
     indicators = IndicatorOutSerializer(many=True, read_only=True)
     tasks = TaskSerializer(many=True, read_only=True)
+    tags: Any = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta(IncidentListSerializer.Meta):
         fields = [
@@ -78,7 +79,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
             "critical_infrastructure", "secret", "restored_in_time", "affected_systems",
             "backfill_reason", "recorded_at", "reviewed_at", "forwarded_at", "recovered_at",
             "final_report_at", "final_report_extended_to", "closed_at", "clocks", "timeline",
-            "indicators", "tasks",
+            "indicators", "tasks", "tags",
         ]  # fmt: skip
 
     def get_clocks(self, incident: Incident) -> list[dict[str, Any]]:
@@ -144,6 +145,8 @@ class FinalReportSerializer(serializers.ModelSerializer):
 class DecisionSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
     comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    # Approving with tasks still open is refused unless this says the CERT means it.
+    close_with_open_tasks = serializers.BooleanField(required=False, default=False)
 
 
 class ExtensionSerializer(serializers.Serializer):

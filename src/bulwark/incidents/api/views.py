@@ -19,7 +19,7 @@ from bulwark.core.views import date_param
 from bulwark.incidents import interchange, services
 from bulwark.incidents.api import serializers as s
 from bulwark.incidents.levels import Answers
-from bulwark.incidents.models import Incident, IncidentCount, TimelineEntry
+from bulwark.incidents.models import Incident, IncidentCount, IncidentTag, TimelineEntry
 from bulwark.incidents.taxonomy import RSIT
 
 # A search word found in more notes than this is not a search; the title, description and
@@ -32,8 +32,10 @@ ANSWER_FIELDS = (
 )  # fmt: skip
 
 
-def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Incident]:
-    """Filters shared by the incident pages and the API."""
+def filter_incidents(
+    incidents: QuerySet[Incident], params: Any, user: Any = None
+) -> QuerySet[Incident]:
+    """Filters shared by the incident pages and the API (`assignee=me` needs the user)."""
     for field in ("status", "rsit_class", "rsit_type", "tlp"):
         if params.get(field):
             incidents = incidents.filter(**{field: str(params[field])[:40]})
@@ -49,6 +51,15 @@ def filter_incidents(incidents: QuerySet[Incident], params: Any) -> QuerySet[Inc
         incidents = incidents.exclude(status="closed")
     if (authority := id_param(params, "authority")) is not None:
         incidents = incidents.filter(organisation__parent_id=authority)
+    if params.get("tag"):
+        tagged = IncidentTag.objects.filter(name=str(params["tag"])[:50].lower())
+        incidents = incidents.filter(pk__in=tagged.values("incident_id"))
+    if params.get("assignee") == "me" and user is not None:
+        incidents = incidents.filter(assignee_id=user.pk)
+    elif params.get("assignee") == "none":
+        incidents = incidents.filter(assignee__isnull=True)
+    elif (assignee := id_param(params, "assignee")) is not None:
+        incidents = incidents.filter(assignee_id=assignee)
     if params.get("clock") == "overdue":
         incidents = incidents.filter(next_due_at__lt=timezone.now())
     elif params.get("clock") == "due_24h":
@@ -118,9 +129,11 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Incident.objects.none()
         incidents = Incident.objects.visible_to(self.request.user)
         if self.action == "list":
-            return queue_order(filter_incidents(incidents, self.request.query_params))
+            return queue_order(
+                filter_incidents(incidents, self.request.query_params, self.request.user)
+            )
         return incidents.prefetch_related(
-            "timeline__author", "level_changes", "indicators", "tasks__owner"
+            "timeline__author", "level_changes", "indicators", "tasks__owner", "tags"
         )
 
     def get_serializer_class(self) -> Any:
@@ -169,7 +182,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 counts = counts.filter(level=level)
             rows = counts.values_list("level", "rsit_class", "n")
         else:
-            incidents = filter_incidents(Incident.objects.visible_to(request.user), params)
+            incidents = filter_incidents(
+                Incident.objects.visible_to(request.user), params, request.user
+            )
             rows = incidents.order_by().values_list("level", "rsit_class").annotate(n=Count("*"))
         by_level = {str(level): 0 for level in range(1, 5)}
         by_class = dict.fromkeys(RSIT, 0)

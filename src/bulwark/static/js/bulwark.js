@@ -8,3 +8,58 @@ document.addEventListener("change", function (event) {
     field.form.submit();
   }
 });
+
+// <select data-follows="id_of_other_select">: only the <optgroup> named by the other
+// select's value is offered (the incident form's RSIT types follow the chosen class; the
+// server checks the pair as well).
+function followChoice(select) {
+  var source = document.getElementById(select.getAttribute("data-follows"));
+  if (!source) return;
+  var chosen = source.value;
+  var firstAllowed = null;
+  Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (group) {
+    var allowed = !chosen || group.label === chosen;
+    group.hidden = !allowed;
+    group.disabled = !allowed;
+    if (allowed && !firstAllowed) firstAllowed = group.querySelector("option");
+  });
+  var current = select.selectedOptions[0];
+  if ((!current || current.parentElement.disabled) && firstAllowed) {
+    firstAllowed.selected = true;
+  }
+}
+
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (!(field instanceof HTMLElement) || !field.id) return;
+  Array.prototype.forEach.call(
+    document.querySelectorAll('select[data-follows="' + field.id + '"]'),
+    followChoice
+  );
+});
+
+// Check-all box of the queue's bulk actions: <input type=checkbox data-check-all="name">.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.hasAttribute("data-check-all")) return;
+  var name = box.getAttribute("data-check-all");
+  Array.prototype.forEach.call(
+    document.querySelectorAll('input[type=checkbox][name="' + name + '"]'),
+    function (other) { other.checked = box.checked; }
+  );
+});
+
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-follows]"), followChoice);
+  // Times are read in the zone the page names; say so when the computer runs in another.
+  var browserZone = "";
+  try { browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) {}
+  Array.prototype.forEach.call(document.querySelectorAll(".zone-note[data-zone]"), function (note) {
+    var zone = note.getAttribute("data-zone");
+    var warning = note.querySelector(".zone-mismatch");
+    if (!warning || !browserZone || browserZone === zone) return;
+    warning.textContent = " " + warning.getAttribute("data-template")
+      .replace("%(browser)s", browserZone).replace("%(zone)s", zone);
+    warning.hidden = false;
+  });
+});
