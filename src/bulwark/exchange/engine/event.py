@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from bulwark.exchange.engine.fields import EVENT_FIELDS
 from bulwark.incidents.taxonomy import RSIT
 
 Event = dict[str, Any]
@@ -55,7 +56,7 @@ KNOWN_FIELDS = frozenset(
         "protocol.application", "protocol.transport", "event_description.text",
         "comment", "status", "product.product", "product.vendor", "product.version",
     }
-)  # fmt: skip
+) | EVENT_FIELDS  # fmt: skip
 IP_FIELDS = ("source.ip", "destination.ip")
 PORT_FIELDS = ("source.port", "destination.port")
 ASN_FIELDS = ("source.asn", "destination.asn")
@@ -170,9 +171,11 @@ def normalise(fields: Mapping[str, Any], base: Mapping[str, Any] | None = None) 
         elif value is None:
             continue
         elif not isinstance(value, int | float | bool):
-            value = orjson.dumps(value).decode()
-            if len(value) > MAX_VALUE:
-                raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+            text = orjson.dumps(value).decode()
+            if len(text) > MAX_VALUE:
+                raise Invalid(f"{key} is {len(text):,} characters long (limit {MAX_VALUE:,})")
+            if key in known:  # a harmonised field holds one value: its JSON text
+                value = text  # (extras keep their JSON lists and objects)
         if key in known or key[:6] == "extra.":
             event[key] = value
         else:

@@ -138,7 +138,7 @@ def read_document(stream: Readable, what: str, prefix: bytes = b"") -> bytes:
 
 
 def csv_rows(
-    stream: Readable, *, delimiter: str = ","
+    stream: Readable, *, delimiter: str = ",", strict: bool = True
 ) -> Iterator[tuple[int, list[str] | None, str, str]]:
     """(first line number, row, raw text, "") per CSV record, or (line, None, raw, reason).
     Quoted fields may span lines; a broken record does not stop the reader."""
@@ -155,7 +155,7 @@ def csv_rows(
                 buffer.append(text)
                 yield text
 
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    reader = csv.reader(feed(), delimiter=delimiter, strict=strict)
     while True:
         start = reader.line_num + 1
         row: list[str] | None
