@@ -68,7 +68,7 @@ class BadValue(ValueError):
     """The value does not fit the field's type."""
 
 
-def _string(value: Any) -> str:
+def text(value: Any) -> str:
     text = value if type(value) is str else str(value)
     if not text:
         raise BadValue("empty")
@@ -129,7 +129,7 @@ def _boolean(value: Any) -> bool:
     raise BadValue("not a boolean")
 
 
-def _ip(value: Any) -> str:
+def ip_address(value: Any) -> str:
     text = str(value).strip()
     try:
         socket.inet_pton(socket.AF_INET, text)
@@ -214,17 +214,17 @@ def parse_time(value: Any, assume_utc: bool = True) -> str:
 
 
 def _lower(value: Any) -> str:
-    return _string(value).lower()
+    return text(value).lower()
 
 
 def _upper(value: Any) -> str:
-    return _string(value).upper()
+    return text(value).upper()
 
 
 _BY_TYPE = {
-    "String": _string, "LowercaseString": _lower, "UppercaseString": _upper,
+    "String": text, "LowercaseString": _lower, "UppercaseString": _upper,
     "Integer": _integer, "ASN": _asn, "Float": _float, "Boolean": _boolean,
-    "IPAddress": _ip, "IPNetwork": _network, "FQDN": _fqdn, "URL": _url,
+    "IPAddress": ip_address, "IPNetwork": _network, "FQDN": _fqdn, "URL": _url,
     "DateTime": parse_time, "ClassificationType": _lower, "ClassificationTaxonomy": _lower,
     "Registry": _upper, "TLP": _upper, "Accuracy": _float,
 }  # fmt: skip
@@ -237,7 +237,7 @@ def checker(field: str) -> Any:
         return None
     if field.endswith(".port"):
         return _port
-    return _BY_TYPE.get(kind, _string)
+    return _BY_TYPE.get(kind, text)
 
 
 def sanitize(field: str, value: Any) -> Any:

@@ -12,6 +12,7 @@ import pytest
 
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.event import Invalid, dedupe_key, event_id, normalise
+from bulwark.exchange.engine.formats import shadowserver
 from bulwark.exchange.engine.formats.base import MAX_LINE_BYTES, Context, ReportError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -62,7 +63,7 @@ def test_shadowserver_type_from_file_name_and_fields_in_intelmq_names() -> None:
     assert first["source.geolocation.cc"] == "TW"
     assert first["extra.stratum"] == 2  # converted as the schema says (an integer)
     assert first["source.geolocation.city"] == "TAIPEI"
-    assert first["feed.documentation"].startswith("https://www.shadowserver.org/")
+    assert shadowserver.documentation_url(ctx.report_type).startswith("https://www.shadowserver")
     # the IPv6 row, canonicalised
     assert any(e["source.ip"] == "2001:db8:3::53" for _n, e in good)
 

@@ -17,8 +17,10 @@ from bulwark.exchange.engine.formats.base import Context, Item, csv_rows
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "shadowserver"
 # Fields Bulwark sets itself: the feed is named by Bulwark (shadowserver-<report>), the
-# time of observation is when Bulwark received the report.
-NOT_COMPARED = {"feed.name", "feed.provider", "time.observation"}
+# time of observation is when Bulwark received the report, and the report's page at
+# Shadowserver (feed.documentation) is kept once per report type, not in every event
+# (checked apart below).
+NOT_COMPARED = {"feed.name", "feed.provider", "time.observation", "feed.documentation"}
 # Harmonised in IntelMQ 3.4 and Bulwark; the IntelMQ the corpus was made with (3.3) kept
 # them under extra.
 NEWER = set(harmonised.NEWER_FIELDS)
@@ -68,7 +70,7 @@ def test_every_event_intelmq_makes_with_the_current_schema() -> None:
     total = equal = 0
     differences: dict[tuple[str, str], Any] = {}
     for case in expected():
-        _ctx, items = parse_case(case)
+        ctx, items = parse_case(case)
         lines = by_line(items)
         for record in intelmq_current()[case["case"]]["events"]:
             total += 1
@@ -78,6 +80,8 @@ def test_every_event_intelmq_makes_with_the_current_schema() -> None:
                 differences[(case["case"], record["line"][:60])] = item.error
                 continue
             got, want = ours(item), theirs(record["event"])
+            page = record["event"].get("feed.documentation") or ""
+            assert page == shadowserver.documentation_url(ctx.report_type), case["case"]
             if got == want and all(type(got[k]) is type(want[k]) for k in got):
                 equal += 1
                 continue

@@ -16,6 +16,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from socket import AF_INET, inet_pton
 from typing import Any
 
 import orjson
@@ -47,7 +48,11 @@ def _bool(value: str) -> Any:
 
 
 def _none_if_blank(value: str) -> Any:
-    return None if (not value or value in ("0", "unknown")) else value
+    return None if value in _BLANK else value
+
+
+_BLANK = frozenset({"", "0", "unknown"})  # what validate_to_none reads as "none"
+_IGNORED = frozenset(harmonised.IGNORED)
 
 
 def _int(value: str) -> Any:
@@ -80,7 +85,7 @@ def _ip(value: str) -> Any:
     if not value or value == _NO_ADDRESS or "/" in value:
         return None
     try:
-        return harmonised.sanitize("source.ip", value)
+        return harmonised.ip_address(value)
     except harmonised.BadValue:
         return None
 
@@ -195,6 +200,11 @@ def schema() -> dict[str, dict[str, Any]]:
     return _SCHEMA
 
 
+def documentation_url(kind: str) -> str:
+    """The report type's page at Shadowserver (IntelMQ's feed.documentation)."""
+    return str(schema().get(kind, {}).get("url") or "")
+
+
 def schema_date() -> str:
     return str(orjson.loads(SCHEMA_PATH.read_bytes()).get("_meta", {}).get("date_created", ""))
 
@@ -267,8 +277,9 @@ def looks_like(file_name: str, head: bytes) -> bool:
 
 # --- the per-file plan ------------------------------------------------------------------
 
-# (field or "" for extra, extra name, column index, conversion, needs row, check)
-_Step = tuple[str, str, int, Any, bool, Any]
+# (field, "" for extra or "-" to ignore; "extra.<name>"; column index; conversion; whether
+# it reads the whole row; the field's check; what it made of each value seen, or None)
+_Step = tuple[str, str, int, Any, bool, Any, dict[str, tuple[Any, Any]] | None]
 
 
 class _Plan:
@@ -304,7 +315,27 @@ class _Plan:
         self.needs_row = any(s[4] for s in self.required + self.optional)
         self.mapped = sorted({s[2] for s in self.required + self.optional})
         mapped = set(self.mapped)
-        self.rest = [(i, c) for i, c in enumerate(header) if c and i not in mapped]
+        self.rest = [(i, "extra." + c) for i, c in enumerate(header) if c and i not in mapped]
+        # Steps that only copy a text (to extra, or to a text field no other step fills)
+        # unless it means "none": done inline, without the per-value memo.
+        targets = [s[0] for s in self.optional + self.required if s[0] not in ("", "-")]
+        self.simple: list[tuple[int, str, frozenset[str]]] = []
+        rest: list[_Step] = []
+        for step in self.optional:
+            key, extra_key, at, conversion, needs_row, check, _memo = step
+            blank = _BLANK if conversion is _none_if_blank else frozenset()
+            if key == "-" and conversion is None:
+                continue  # ignored column
+            if conversion not in (None, _none_if_blank) or needs_row:
+                rest.append(step)
+            elif key == "":
+                self.simple.append((at, extra_key, blank))
+            elif check is harmonised.text and targets.count(key) == 1:
+                self.simple.append((at, key, blank | _IGNORED))
+            else:
+                rest.append(step)
+        self.optional = rest
+        self.memo_steps = [(s, s[2], s[6].get if s[6] is not None else None) for s in rest]
 
     @staticmethod
     def _step(item: list[Any], column: int) -> _Step:
@@ -312,82 +343,137 @@ class _Plan:
         name = str(item[1])
         conversion = CONVERSIONS.get(item[2]) if len(item) > 2 and item[2] else None
         needs_row = len(item) > 2 and item[2] in NEEDS_ROW
+        memo: dict[str, tuple[Any, Any]] | None = None if needs_row else {}
         if not key:
-            return ("-", name, column, conversion, needs_row, None)  # column ignored
+            return ("-", "", column, conversion, needs_row, None, memo)  # column ignored
         if key == "extra.":
-            return ("", name, column, conversion, needs_row, None)
+            return ("", "extra." + name, column, conversion, needs_row, None, memo)
         if key.startswith("extra."):
-            return ("", key[6:], column, conversion, needs_row, None)
+            return ("", key, column, conversion, needs_row, None, memo)
         check = harmonised.checker(key)
         if check is None:  # not a harmonised field: IntelMQ keeps it in extra by its name
-            return ("", key, column, conversion, needs_row, None)
-        return (key, name, column, conversion, needs_row, check)
+            return ("", "extra." + key, column, conversion, needs_row, None, memo)
+        if (conversion, harmonised.TYPES[key]) in _CANONICAL:
+            check = _same  # the conversion gave the field's canonical form already
+        return (key, "", column, conversion, needs_row, check, memo)
 
-    def apply(self, row: list[str]) -> tuple[dict[str, Any] | None, str]:
-        if len(row) < self.width:  # Python's csv reads a short row; IntelMQ's too
+    def apply(
+        self, row: list[str], fixed: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The event for one row, or (None, why the row is refused). What a step makes of
+        a value is remembered per step (reports repeat countries, cities, tags, ports...),
+        up to _MEMO values each: (the key it goes to, or None, _UNUSED or _ERROR; value)."""
+        if len(row) < self.width:  # one column short: read as empty
             row = row + [""] * (self.width - len(row))
-        whole = dict(zip(self.header, row, strict=False)) if self.needs_row else {}
+        whole = dict(zip(self.header, row, strict=False)) if self.needs_row else None
         event: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        used: set[int] = set()
-        ignored = harmonised.IGNORED
-        for key, name, column, conversion, needs_row, check in self.required:
-            value: Any = row[column]
-            if conversion is not None:
+        unused: list[int] | None = None
+        for step in self.required:
+            raw = row[step[2]]
+            if step[3] is _ip and step[0]:  # the address: nearly every value is new
                 try:
-                    value = conversion(value, whole) if needs_row else conversion(value)
-                except (_Skip, harmonised.BadValue):
-                    return None, f"{key or name} {row[column][:80]!r} cannot be read"
-                if value is None and key == "source.ip" and _malformed_ip(row[column]):
-                    return None, f"{row[column][:80]!r} is not an IPv4 or IPv6 address"
-            used.add(column)
-            if value is None or (type(value) is str and value in ignored):
+                    inet_pton(AF_INET, raw)
+                    event[step[0]] = raw
+                    continue
+                except OSError:
+                    pass  # IPv6, a network, or not an address: the general way
+            memo = step[6]
+            found = memo.get(raw) if memo is not None else None
+            if found is None:
+                found = _required(step, raw, whole)
+                if memo is not None and len(memo) < _MEMO:
+                    memo[raw] = found
+            target = found[0]
+            if target is None:
                 continue
-            if not key:
-                extra[name] = value
+            if target is _ERROR:
+                return None, found[1]
+            event[target] = found[1]
+        for column, target, blank in self.simple:
+            raw = row[column]
+            if raw not in blank:
+                event[target] = raw
+        for step, column, recall in self.memo_steps:
+            raw = row[column]
+            found = recall(raw) if recall is not None else None
+            if found is None:
+                found = _optional(step, raw, whole)
+                memo = step[6]
+                if memo is not None and len(memo) < _MEMO:
+                    memo[raw] = found
+            target = found[0]
+            if target is None:
                 continue
-            try:
-                event[key] = check(value)
-            except harmonised.BadValue as exc:
-                return None, f"{key} {row[column][:80]!r}: {exc}"
-        for key, name, column, conversion, needs_row, check in self.optional:
-            value = row[column]
-            if conversion is not None:
-                try:
-                    value = conversion(value, whole) if needs_row else conversion(value)
-                except (_Skip, harmonised.BadValue):
-                    continue  # kept under extra by its column name, below
-            if value is None:
-                used.add(column)
-                continue
-            if not key:
-                extra[name] = value
-                used.add(column)
-                continue
-            if key == "-":
-                used.add(column)
-                continue
-            if type(value) is str and value in ignored:
-                used.add(column)
-                continue
-            if key in event:
-                continue  # an earlier column filled it: IntelMQ cannot add a key twice
-            try:
-                event[key] = check(value)
-            except harmonised.BadValue:
-                continue  # not a valid value for the field: the column goes to extra
-            used.add(column)
-        event.update(self.constants)
+            if target is _UNUSED or target in event:  # did not fit, or an earlier column
+                unused = (unused or []) + [column]  # filled it: goes to extra, below
+            else:
+                event[target] = found[1]
+        event.update(self.constants if fixed is None else fixed)
         for column, name in self.rest:
             if row[column]:
-                extra[name] = row[column]
-        if len(used) < len(self.mapped):  # a mapped column whose value did not fit
-            for column in self.mapped:
-                if column not in used and row[column]:
-                    extra.setdefault(self.header[column], row[column])
-        for name, value in extra.items():
-            event["extra." + name] = value
+                event[name] = row[column]
+        if unused:  # a mapped column whose value did not fit its field
+            header = self.header
+            for column in unused:
+                if row[column]:
+                    event.setdefault("extra." + header[column], row[column])
         return event, ""
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_CANONICAL = {
+    (_utc, "DateTime"), (_date, "DateTime"), (_ip, "IPAddress"), (_network, "IPNetwork"),
+    (_fqdn, "FQDN"),
+}  # fmt: skip
+_UNUSED = "<unused>"  # markers: compared by identity, never a key of an event
+_ERROR = "<error>"
+_MEMO = 4096
+
+
+def _convert(step: _Step, raw: str, whole: dict[str, str] | None) -> Any:
+    conversion = step[3]
+    if conversion is None:
+        return raw
+    return conversion(raw, whole or {}) if step[4] else conversion(raw)
+
+
+def _required(step: _Step, raw: str, whole: dict[str, str] | None) -> tuple[str | None, Any]:
+    key = step[0]
+    try:
+        value = _convert(step, raw, whole)
+    except (_Skip, harmonised.BadValue):
+        return _ERROR, f"{key or step[1]} {raw[:80]!r} cannot be read"
+    if value is None and key == "source.ip" and _malformed_ip(raw):
+        return _ERROR, f"{raw[:80]!r} is not an IPv4 or IPv6 address"
+    if value is None or (type(value) is str and value in harmonised.IGNORED) or key == "-":
+        return None, None
+    if not key:
+        return step[1], value
+    try:
+        return key, step[5](value)
+    except harmonised.BadValue as exc:
+        return _ERROR, f"{key} {raw[:80]!r}: {exc}"
+
+
+def _optional(step: _Step, raw: str, whole: dict[str, str] | None) -> tuple[str | None, Any]:
+    key = step[0]
+    try:
+        value = _convert(step, raw, whole)
+    except (_Skip, harmonised.BadValue):
+        return _UNUSED, None  # kept under extra by its column name
+    if value is None:
+        return None, None
+    if not key:
+        return step[1], value
+    if key == "-" or (type(value) is str and value in harmonised.IGNORED):
+        return None, None
+    try:
+        return key, step[5](value)
+    except harmonised.BadValue:
+        return _UNUSED, None  # not a valid value for the field: the column goes to extra
 
 
 _PLANS: dict[tuple[str, tuple[str, ...]], _Plan] = {}
@@ -421,16 +507,18 @@ def parse(stream: Readable, ctx: Context) -> Iterator[Item]:
             break
     if header is None:
         raise ReportError("The report is empty (no header line).")
-    reports = schema()
+    schema()
     kind = _BY_NAME.get(ctx.report_type.lower(), "") if ctx.report_type else ""
     kind = kind or report_type(ctx.file_name, header)
     ctx.report_type = kind
     ctx.provider = ctx.provider or "Shadowserver"
     steps = plan(kind, header)
     width = steps.width
-    feed = ctx.feed or f"shadowserver-{kind}"
-    documentation = reports[kind].get("url") or ""
-    provider = ctx.provider
+    # The report's constants and the feed, set on every event at once. The report's page
+    # at Shadowserver (IntelMQ's feed.documentation) is not copied into every event: it
+    # is one per report type, in the schema (`documentation_url`).
+    fixed = {**steps.constants, "feed.name": ctx.feed or f"shadowserver-{kind}"}
+    fixed["feed.provider"] = ctx.provider
     for number, row, raw, error in rows:
         if error:
             yield Item(number, raw, error=error)
@@ -441,12 +529,8 @@ def parse(stream: Readable, ctx: Context) -> Iterator[Item]:
             # several of Shadowserver's files); fewer is a cut line, refused.
             yield Item(number, raw, error=f"{len(row)} columns, the header has {width}")
             continue
-        fields, problem = steps.apply(row)
+        fields, problem = steps.apply(row, fixed)
         if fields is None:
             yield Item(number, raw, error=problem)
             continue
-        fields["feed.name"] = feed
-        fields["feed.provider"] = provider
-        if documentation:
-            fields["feed.documentation"] = documentation
         yield Item(number, raw, fields)
