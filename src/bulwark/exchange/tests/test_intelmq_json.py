@@ -69,6 +69,7 @@ def test_every_field_of_intelmqs_own_events_is_kept(spelling: str) -> None:
     events = intelmq_events()
     shape = {"flat": dict, "nested": nested, "extra-object": extra_object}[spelling]
     data = b"".join(orjson.dumps(shape(e)) + b"\n" for e in events)
+    assert detect("events.json", data[:8192]) == "intelmq"
     read_back = read(data)
     assert len(read_back) == len(events) == 737
     dropped, changed = [], []

@@ -22,8 +22,12 @@ from bulwark.exchange.engine.formats.base import (
 
 def looks_like(head: bytes) -> bool:
     start = head.lstrip()[:2000]
+    compact = start.replace(b" ", b"")
     return start.startswith((b"{", b"[")) and (
-        b'"classification.type"' in start or b'"source.ip"' in start or b'"feed.name"' in start
+        b'"classification.type"' in start
+        or b'"source.ip"' in start
+        or b'"feed.name"' in start
+        or b'"classification":{"' in compact  # IntelMQ's hierarchical output
     )
 
 
