@@ -264,3 +264,14 @@ def test_escaped_quotes_and_a_row_one_column_short() -> None:
 )
 def test_times_as_shadowserver_writes_them(value: str, result: str) -> None:
     assert harmonised.parse_time(value) == result
+
+
+def test_the_feed_name_says_which_report_a_renamed_file_is() -> None:
+    case = next(c for c in expected() if c["case"] == "event4_honeypot_ddos")
+    ctx, _items = parse_case(case, file_name="renamed.csv")
+    assert ctx.report_type != "event4_honeypot_ddos"  # its columns are another report's too
+    named = Context(file_name="renamed.csv", feed="shadowserver-event4_honeypot_ddos")
+    with (CORPUS / case["csv"]).open("rb") as handle:
+        items = list(shadowserver.parse(handle, named))
+    assert named.report_type == "event4_honeypot_ddos"
+    assert {i.fields["classification.identifier"] for i in items if i.fields} == {"honeypot-ddos"}

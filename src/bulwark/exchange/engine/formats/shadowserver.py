@@ -509,6 +509,8 @@ def parse(stream: Readable, ctx: Context) -> Iterator[Item]:
         raise ReportError("The report is empty (no header line).")
     schema()
     kind = _BY_NAME.get(ctx.report_type.lower(), "") if ctx.report_type else ""
+    if not kind and ctx.feed.lower().startswith("shadowserver-"):  # --feed names the report
+        kind = _BY_NAME.get(ctx.feed.lower().removeprefix("shadowserver-"), "")
     kind = kind or report_type(ctx.file_name, header)
     ctx.report_type = kind
     ctx.provider = ctx.provider or "Shadowserver"
