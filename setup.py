@@ -21,6 +21,7 @@ COMPILED_SOURCES = [
     "bulwark.exchange.engine.router",
     "bulwark.exchange.engine.pipeline",
     "bulwark.exchange.engine.rows",
+    "bulwark.exchange.engine.fields",
     "bulwark.exchange.engine.formats.base",
     "bulwark.exchange.engine.formats.shadowserver",
 ]

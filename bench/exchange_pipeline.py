@@ -38,7 +38,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-DB_NAME = "bulwark_bench_exchange"
+DB_NAME = os.environ.get("BENCH_DB", "bulwark_bench_exchange")  # one per parallel run
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/15")
 TARGET = 50_000

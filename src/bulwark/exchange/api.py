@@ -9,16 +9,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulwark.constituency.access import acting_user
+from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.core.api.parsers import FormParser, MultiPartParser
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
-from bulwark.exchange.models import Event, Notification, NotificationReply, Report
+from bulwark.exchange.models import ColumnMapping, Event, Notification, NotificationReply, Report
+from bulwark.exchange.presets import PRESETS
 from bulwark.exchange.selectors import BadFilter, filter_events
 
 MAX_UPLOAD_BYTES = 200 << 20
@@ -176,3 +178,108 @@ class ReportViewSet(
             raise ApiValidationError({"detail": exc.messages}) from None
         code = status.HTTP_200_OK if result.already else status.HTTP_201_CREATED
         return Response(ExchangeReportSerializer(result.report).data, status=code)
+
+
+class ColumnMappingSerializer(serializers.ModelSerializer[ColumnMapping]):
+    class Meta:
+        model = ColumnMapping
+        fields = ["id", "name", "columns", "constants", "delimiter", "options"]
+
+
+class ColumnMappingWriteSerializer(serializers.Serializer[Any]):
+    name = serializers.SlugField(max_length=100)
+    columns = serializers.JSONField(help_text='{"source.ip": "ip", ...} (column name or number)')
+    constants = serializers.JSONField(required=False, default=dict)
+    delimiter = serializers.CharField(
+        required=False, default=",", max_length=1, trim_whitespace=False
+    )
+    options = serializers.JSONField(
+        required=False, default=dict, help_text='{"header": false, "comment": "#", "strip": true}'
+    )
+
+
+class ColumnMappingPreviewSerializer(serializers.Serializer[Any]):
+    mapping = serializers.JSONField(help_text="columns, constants, delimiter and options")
+    format = serializers.ChoiceField(choices=["csv", "json"], default="csv")
+    sample = serializers.CharField(max_length=1 << 20, trim_whitespace=False)
+
+
+def _mapping_data(data: dict[str, Any]) -> dict[str, Any]:
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise ApiValidationError({"options": "a JSON object"})
+    given = {k: data[k] for k in services.MAPPING_OPTIONS if k in data}  # a preset's form
+    return {
+        **given,
+        **options,
+        "columns": data.get("columns"),
+        "constants": data.get("constants") or {},
+        "delimiter": data.get("delimiter") or ",",
+    }
+
+
+def _api_error(exc: ValidationError) -> ApiValidationError:
+    return ApiValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    )
+
+
+class ColumnMappingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Saved column mappings for generic CSV/JSON feeds (CERT staff). POST saves one (a
+    mapping of the same name is replaced); `presets/` lists the shipped presets;
+    `preview/` shows what a mapping makes of a sample, storing nothing."""
+
+    scope_resource = "exchange"
+    serializer_class = ColumnMappingSerializer
+    lookup_field = "name"
+
+    def get_queryset(self) -> QuerySet[ColumnMapping]:
+        if getattr(self, "swagger_fake_view", False):
+            return ColumnMapping.objects.none()
+        return ColumnMapping.objects.visible_to(self.request.user).order_by("name")
+
+    @extend_schema(request=ColumnMappingWriteSerializer, responses=ColumnMappingSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        given = ColumnMappingWriteSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            mapping = services.save_mapping(acting_user(request), data["name"], _mapping_data(data))
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except ValidationError as exc:
+            raise _api_error(exc) from None
+        return Response(ColumnMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"])
+    def presets(self, request: Request) -> Response:
+        if not viewer_of(request.user).sees_everything:
+            raise PermissionDenied("Only CERT staff handle column mappings.")
+        return Response(PRESETS)
+
+    @extend_schema(request=ColumnMappingPreviewSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request) -> Response:
+        given = ColumnMappingPreviewSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        if not isinstance(data["mapping"], dict):
+            raise ApiValidationError({"mapping": "a JSON object"})
+        try:
+            result = services.preview_mapping(
+                acting_user(request),
+                _mapping_data(data["mapping"]),
+                data["sample"].encode(),
+                data["format"],
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except ValidationError as exc:
+            raise _api_error(exc) from None
+        return Response(result)

@@ -9,6 +9,7 @@ def register(router: BaseRouter) -> None:
 
     router.register("exchange/reports", api.ReportViewSet, basename="exchange-report")
     router.register("exchange/events", api.EventViewSet, basename="exchange-event")
+    router.register("exchange/mappings", api.ColumnMappingViewSet, basename="exchange-mapping")
     router.register(
         "exchange/notifications", api.NotificationViewSet, basename="exchange-notification"
     )

@@ -169,6 +169,8 @@ class ColumnMapping(models.Model):
     columns = models.JSONField(_("columns"), default=dict)
     constants = models.JSONField(_("constants"), default=dict, blank=True)
     delimiter = models.CharField(_("delimiter"), max_length=1, default=",")
+    # CSV reading: {"header": false, "comment": "#", "strip": false} (engine/formats/mapped.py)
+    options = models.JSONField(_("options"), default=dict, blank=True)
 
     objects = StaffOnlyQuerySet.as_manager()
 
@@ -176,7 +178,12 @@ class ColumnMapping(models.Model):
         return self.name
 
     def as_options(self) -> dict[str, Any]:
-        return {"columns": self.columns, "constants": self.constants, "delimiter": self.delimiter}
+        return {
+            **(self.options or {}),
+            "columns": self.columns,
+            "constants": self.constants,
+            "delimiter": self.delimiter,
+        }
 
 
 class EventQuerySet(models.QuerySet["Event"]):

@@ -4,6 +4,7 @@ that a crash loses at most the batch in flight, which a re-run stores again) and
 audit entry per action."""
 
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -355,3 +356,132 @@ class _BytesReader:
 
     def readline(self, size: int = -1, /) -> bytes:
         return self._io.readline(size)
+
+
+# --- column mappings (generic CSV / JSON feeds) -------------------------------------------
+
+MAPPING_OPTIONS = {"header": bool, "comment": str, "strip": bool, "none": list}
+PREVIEW_EVENTS = 20
+
+
+def clean_mapping(data: dict[str, Any]) -> dict[str, Any]:
+    """A mapping as the parser reads it, or ValidationError saying what is wrong with it
+    ({"columns": {field: column}, "constants": {field: value}, "delimiter": ",", options})."""
+    from bulwark.exchange.engine.fields import EVENT_FIELDS
+
+    if not isinstance(data, dict):
+        raise ValidationError(_("A mapping is a JSON object."))
+    columns = data.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise ValidationError(
+            {"columns": _('Name at least one field and its column, e.g. {"source.ip": "ip"}.')}
+        )
+    constants = data.get("constants") or {}
+    if not isinstance(constants, dict):
+        raise ValidationError({"constants": _("Constants are a JSON object: field -> value.")})
+    for key in [*columns, *constants]:
+        if not isinstance(key, str) or not (key in EVENT_FIELDS or key.startswith("extra.")):
+            raise ValidationError(
+                {
+                    "columns": _("%(field)s is not an IntelMQ field (or extra.<name>).")
+                    % {"field": key}
+                }
+            )
+    for key, column in columns.items():
+        if not isinstance(column, str | int) or str(column) == "":
+            raise ValidationError(
+                {
+                    "columns": _("The column of %(field)s must be a name or a number.")
+                    % {"field": key}
+                }
+            )
+    if "classification.type" in constants:
+        from bulwark.exchange.engine.event import TAXONOMY_OF_TYPE, TYPE_ALIASES
+
+        kind = str(constants["classification.type"]).strip().lower()
+        if TYPE_ALIASES.get(kind, kind) not in TAXONOMY_OF_TYPE:
+            raise ValidationError(
+                {"constants": _("%(type)s is not an RSIT classification type.") % {"type": kind}}
+            )
+    delimiter = str(data.get("delimiter") or ",")
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        raise ValidationError(
+            {"delimiter": _("The delimiter is one character, e.g. , ; | or a tab.")}
+        )
+    cleaned: dict[str, Any] = {
+        "columns": {k: str(v) for k, v in columns.items()},
+        "constants": constants,
+        "delimiter": delimiter,
+    }
+    for option, kind_of in MAPPING_OPTIONS.items():
+        if option in data:
+            if not isinstance(data[option], kind_of):
+                raise ValidationError(
+                    {option: _("%(option)s has the wrong type.") % {"option": option}}
+                )
+            cleaned[option] = data[option]
+    return cleaned
+
+
+def save_mapping(actor: Any, name: str, data: dict[str, Any]) -> ColumnMapping:
+    """Create or replace the saved mapping `name` (CERT staff; audited)."""
+    require_staff(actor)
+    from django.utils.text import slugify
+
+    if not name or slugify(name) != name or len(name) > 100:
+        raise ValidationError({"name": _("A mapping's name is a slug: letters, digits, - and _.")})
+    cleaned = clean_mapping(data)
+    options = {k: cleaned[k] for k in MAPPING_OPTIONS if k in cleaned}
+    with transaction.atomic():
+        mapping, created = ColumnMapping.objects.update_or_create(
+            name=name,
+            defaults={
+                "columns": cleaned["columns"],
+                "constants": cleaned["constants"],
+                "delimiter": cleaned["delimiter"],
+                "options": options,
+            },
+        )
+        audit.record(
+            actor,
+            "exchange.mapping.created" if created else "exchange.mapping.changed",
+            mapping,
+            changes=mapping.as_options(),
+        )
+    return mapping
+
+
+def preview_mapping(
+    actor: Any, data: dict[str, Any], sample: bytes, fmt: str = "csv"
+) -> dict[str, Any]:
+    """What a mapping makes of a sample, without storing anything: the first events (as
+    Bulwark stores them) and every refused record with its reason (CERT staff)."""
+    require_staff(actor)
+    from bulwark.exchange.engine.event import Invalid, normalise
+
+    if fmt not in ("csv", "json"):
+        raise ValidationError({"format": _("A mapping is for csv or json.")})
+    ctx = Context(file_name="sample", options={"mapping": clean_mapping(data)})
+    observed = timezone.now().isoformat()
+    events: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    read = made = 0
+    try:
+        for item in formats.parse(fmt, io.BytesIO(sample), ctx):
+            read += 1
+            if item.error is None and item.fields is not None:
+                try:
+                    event = normalise(item.fields, {"time.observation": observed})
+                except Invalid as exc:
+                    item.error = str(exc)
+                else:
+                    made += 1
+                    if len(events) < PREVIEW_EVENTS:
+                        events.append({"record": item.number, "event": event})
+                    continue
+            refused.append(
+                {"record": item.number, "reason": item.error, "raw": clip(item.raw)[:500]}
+            )
+    except ReportError as exc:
+        raise ValidationError({"sample": str(exc)}) from None
+    return {"read": read, "events": made, "refused": refused[:100], "first_events": events}

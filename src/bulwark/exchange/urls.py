@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("exchange/quarantine/", views.quarantine_list, name="exchange-quarantine"),
     path("exchange/quarantine/<int:pk>/", views.quarantine_detail, name="exchange-quarantined"),
     path("exchange/reports/", views.report_list, name="exchange-reports"),
+    path("exchange/mappings/", views.mapping_list, name="exchange-mappings"),
     path("exchange/reports/<int:pk>/", views.report_detail, name="exchange-report"),
     path("exchange/statistics/", views.statistics_view, name="exchange-statistics"),
 ]

@@ -4,6 +4,7 @@ statistics. Every read goes through `visible_to`; every write through a service.
 
 from typing import Any
 
+import orjson
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +21,8 @@ from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.exchange import notify, services
 from bulwark.exchange.engine.formats import FORMATS
-from bulwark.exchange.models import Event, Notification, Quarantined, Report
+from bulwark.exchange.models import ColumnMapping, Event, Notification, Quarantined, Report
+from bulwark.exchange.presets import PRESETS
 from bulwark.exchange.selectors import BadFilter, filter_events, statistics
 from bulwark.incidents.taxonomy import TYPE_CHOICES
 
@@ -251,4 +253,78 @@ def statistics_view(request: HttpRequest) -> HttpResponse:
             "params": request.GET,
             "staff": viewer_of(request.user).sees_everything,
         },
+    )
+
+
+class MappingForm(forms.Form):
+    name = forms.SlugField(label=gettext_lazy("Name"), max_length=100)
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"), choices=[("csv", "CSV"), ("json", "JSON")], initial="csv"
+    )
+    mapping = forms.CharField(
+        label=gettext_lazy("Mapping (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        help_text=gettext_lazy(
+            "columns: IntelMQ field -> column name (or number without a header line); "
+            "constants: field -> value; delimiter; header, comment, strip."
+        ),
+    )
+    sample = forms.CharField(
+        label=gettext_lazy("Sample (a few lines of the feed)"),
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        required=False,
+    )
+
+    def clean_mapping(self) -> dict[str, Any]:
+        try:
+            value = orjson.loads(self.cleaned_data["mapping"])
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(_("Not JSON: %(error)s") % {"error": exc}) from None
+        if not isinstance(value, dict):
+            raise ValidationError(_("A mapping is a JSON object."))
+        return dict(value)
+
+
+@login_required
+def mapping_list(request: HttpRequest) -> HttpResponse:
+    """Saved column mappings and the shipped presets; create, preview on a sample, save."""
+    _staff(request)
+    preset = PRESETS.get(request.GET.get("preset", ""))
+    editing = (
+        ColumnMapping.objects.visible_to(request.user)
+        .filter(name=request.GET.get("edit", ""))
+        .first()
+    )
+    initial: dict[str, Any] = {"format": "csv"}
+    if preset:
+        initial.update(
+            name=request.GET["preset"],
+            format=preset["format"],
+            mapping=orjson.dumps(preset["mapping"], option=orjson.OPT_INDENT_2).decode(),
+        )
+    elif editing:
+        initial.update(
+            name=editing.name,
+            mapping=orjson.dumps(editing.as_options(), option=orjson.OPT_INDENT_2).decode(),
+        )
+    form = MappingForm(request.POST or None, initial=initial)
+    preview: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if request.POST.get("save"):
+                services.save_mapping(acting_user(request), data["name"], data["mapping"])
+                messages.success(request, _("Mapping %(name)s saved.") % {"name": data["name"]})
+                return redirect("exchange-mappings")
+            preview = services.preview_mapping(
+                acting_user(request), data["mapping"], data["sample"].encode(), data["format"]
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+    mappings = ColumnMapping.objects.visible_to(request.user).order_by("name")
+    return render(
+        request,
+        "exchange/mapping_list.html",
+        {"form": form, "mappings": mappings, "presets": PRESETS, "preview": preview},
     )

@@ -6,6 +6,7 @@ canonical event or raises `Invalid` with a reason a person can act on.
 """
 
 import hashlib
+import ipaddress
 import re
 import socket
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from bulwark.exchange.engine.fields import EVENT_FIELDS
 from bulwark.incidents.taxonomy import RSIT
 
 Event = dict[str, Any]
@@ -55,13 +57,14 @@ KNOWN_FIELDS = frozenset(
         "protocol.application", "protocol.transport", "event_description.text",
         "comment", "status", "product.product", "product.vendor", "product.version",
     }
-)  # fmt: skip
+) | EVENT_FIELDS  # fmt: skip
 IP_FIELDS = ("source.ip", "destination.ip")
 PORT_FIELDS = ("source.port", "destination.port")
 ASN_FIELDS = ("source.asn", "destination.asn")
 FQDN_FIELDS = ("source.fqdn", "destination.fqdn", "source.reverse_dns")
 URL_FIELDS = ("source.url", "destination.url")
 TIME_FIELDS = ("time.source", "time.observation")
+NETWORK_FIELDS = ("source.network", "destination.network")
 # What makes two events "the same" for deduplication: time, feed and extras excluded.
 IDENTITY_FIELDS = (
     "classification.type", "classification.identifier", "source.ip", "source.port",
@@ -70,7 +73,7 @@ IDENTITY_FIELDS = (
 )  # fmt: skip
 _ADDRESS_KEYS = (  # most often present first: the check stops at the first it finds
     "source.ip", "source.fqdn", "source.url", "source.asn", "destination.ip",
-    "destination.fqdn", "destination.url",
+    "destination.fqdn", "destination.url", "source.network", "destination.network",
 )  # fmt: skip
 MAX_VALUE = 4096
 _LABEL = re.compile(r"\A(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
@@ -170,9 +173,11 @@ def normalise(fields: Mapping[str, Any], base: Mapping[str, Any] | None = None) 
         elif value is None:
             continue
         elif not isinstance(value, int | float | bool):
-            value = orjson.dumps(value).decode()
-            if len(value) > MAX_VALUE:
-                raise Invalid(f"{key} is {len(value):,} characters long (limit {MAX_VALUE:,})")
+            text = orjson.dumps(value).decode()
+            if len(text) > MAX_VALUE:
+                raise Invalid(f"{key} is {len(text):,} characters long (limit {MAX_VALUE:,})")
+            if key in known:  # a harmonised field holds one value: its JSON text
+                value = text  # (extras keep their JSON lists and objects)
         if key in known or key[:6] == "extra.":
             event[key] = value
         else:
@@ -200,6 +205,12 @@ def normalise(fields: Mapping[str, Any], base: Mapping[str, Any] | None = None) 
     for key in TIME_FIELDS:
         if key in event:
             event[key] = canonical_time(event[key])
+    for key in NETWORK_FIELDS:
+        if key in event:
+            try:
+                event[key] = str(ipaddress.ip_network(str(event[key]).strip(), strict=False))
+            except ValueError:
+                raise Invalid(f"{key} {str(event[key])[:80]!r} is not an IP network") from None
     if "source.geolocation.cc" in event:
         cc = str(event["source.geolocation.cc"]).strip().upper()
         if len(cc) == 2 and cc.isalpha():
@@ -255,7 +266,11 @@ def _classify(event: Event) -> None:
 
 def _identity(event: Event) -> str:
     get = event.get
-    return "\x1f".join([str(get(k, "")) for k in IDENTITY_FIELDS])
+    identity = "\x1f".join([str(get(k, "")) for k in IDENTITY_FIELDS])
+    network = get("source.network")
+    if network is not None:  # a network event (blocklists); other events keep their ids
+        identity += f"\x1f{network}"
+    return identity
 
 
 def event_id(event: Event, identity: str | None = None) -> str:

@@ -95,7 +95,7 @@ def test_event_search_by_recipient_and_bad_filters(ingested: Any) -> None:
     taipower = ingested["Taipower"].pk
     results = client.get(f"/api/v1/exchange/events/?recipient={taipower}", **auth).json()
     results = results["results"] if isinstance(results, dict) else results
-    assert len(results) == 3 and results[0]["event"]["classification.type"] == "ddos-amplifier"
+    assert len(results) == 3 and results[0]["event"]["classification.type"] == "vulnerable-system"
     for bad in ("ip=1.2.3", "cidr=nonsense", "asn=ASX", "domain=-bad-"):
         response = client.get(f"/api/v1/exchange/events/?{bad}", **auth)
         assert response.status_code == 400, bad

@@ -12,6 +12,7 @@ import pytest
 
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.event import Invalid, dedupe_key, event_id, normalise
+from bulwark.exchange.engine.formats import shadowserver
 from bulwark.exchange.engine.formats.base import MAX_LINE_BYTES, Context, ReportError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -51,14 +52,18 @@ def test_shadowserver_type_from_file_name_and_fields_in_intelmq_names() -> None:
     assert line == 2
     assert first["source.ip"] == "198.18.12.7"
     assert first["source.port"] == 123 and first["source.asn"] == 64499
+    # as Shadowserver's schema classifies its NTP Version report
     assert first["classification.taxonomy"] == "vulnerable"
-    assert first["classification.type"] == "ddos-amplifier"
-    assert first["classification.identifier"] == "ntp"
+    assert first["classification.type"] == "vulnerable-system"
+    assert first["classification.identifier"] == "ntp-version"
+    assert first["protocol.application"] == "ntp"
     assert first["feed.name"] == "shadowserver-scan_ntp"
     assert first["feed.provider"] == "Shadowserver"
     assert first["time.source"] == "2026-11-20T01:12:44+00:00"
     assert first["source.geolocation.cc"] == "TW"
-    assert first["extra.stratum"] == "2"
+    assert first["extra.stratum"] == 2  # converted as the schema says (an integer)
+    assert first["source.geolocation.city"] == "TAIPEI"
+    assert shadowserver.documentation_url(ctx.report_type).startswith("https://www.shadowserver")
     # the IPv6 row, canonicalised
     assert any(e["source.ip"] == "2001:db8:3::53" for _n, e in good)
 
@@ -80,6 +85,8 @@ def test_shadowserver_type_from_header_when_the_file_was_renamed() -> None:
 def test_shadowserver_unknown_report_is_refused_with_advice() -> None:
     with pytest.raises(ReportError, match="file name"):
         read("shadowserver", b"timestamp,foo\n2026-11-20,1\n", "x.csv")
+    with pytest.raises(ReportError, match="file name"):  # a report no longer published
+        read("shadowserver", b"timestamp,foo\n2026-11-20,1\n", "2026-11-20-old_thing-x.csv")
 
 
 def test_xarf_mail_keeps_the_senders_ticket() -> None:
@@ -324,4 +331,4 @@ def test_nul_bytes_are_refused_per_record_and_shown_escaped() -> None:
     data = header + b"\n" + rows[0].replace(b"ntp1.", b"nt\x00p1.") + b"\n" + rows[1] + b"\n"
     good, bad, _ = read("shadowserver", data, SHADOW)
     assert [n for n, _e in good] == [3]
-    assert bad[0].error == "source.reverse_dns contains a NUL character"
+    assert bad[0].error == "extra.hostname contains a NUL character"  # not a domain name

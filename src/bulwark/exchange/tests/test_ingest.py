@@ -53,7 +53,7 @@ def test_shadowserver_report_routes_to_agencies_foreign_certs_and_unrouted(
     assert (jp.route_via, jp.country) == ("country", "JP")
     first = Event.objects.get(source_ip="198.18.12.7")
     assert first.record_no == 2  # the later duplicate (line 13) was not stored
-    assert first.fields["classification.identifier"] == "ntp"
+    assert first.fields["classification.identifier"] == "ntp-version"
     assert first.report.path.read_bytes() == (demo.SAMPLES / SHADOW).read_bytes()
     quarantined = list(Quarantined.objects.values_list("record_no", "reason"))
     assert quarantined == [
@@ -229,7 +229,7 @@ def test_nul_bytes_and_binary_garbage_are_quarantined_not_crashing(constituency:
     result = services.ingest(None, io.BytesIO(data), file_name=SHADOW)
     assert result.counts.events == 9  # line 13 (a duplicate before) now stands for line 2
     reasons = dict(Quarantined.objects.values_list("record_no", "reason"))
-    assert reasons[2] == "source.reverse_dns contains a NUL character"
+    assert reasons[2] == "extra.hostname contains a NUL character"  # not a domain name
     assert reasons[14].startswith("not UTF-8")
     assert "\\x00" in Quarantined.objects.get(record_no=2).raw
 

@@ -88,7 +88,7 @@ def parse(envelope: Any) -> email.message.EmailMessage:
 
 def test_one_mail_per_recipient_and_type_with_csv_and_xarf(routed: Any, smtp: Inbox) -> None:
     queued = notify.aggregate()
-    # Taipower, CHT, CPC, BOE, JPCERT/CC, KrCERT/CC: one ddos-amplifier notification each
+    # Taipower, CHT, CPC, BOE, JPCERT/CC, KrCERT/CC: one vulnerable-system notification each
     assert sorted(n.recipient.short_name for n in queued) == [
         "BOE", "CHT", "CPC", "JPCERT/CC", "KrCERT/CC", "Taipower",
     ]  # fmt: skip
@@ -176,7 +176,7 @@ def test_bounce_is_recorded_and_retried(routed: Any, smtp: Inbox) -> None:
         "Reporting-MTA: dns; mx.cpc.example\n\nFinal-Recipient: rfc822; abuse@cpc.example\n"
         "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n"
         "--B\nContent-Type: text/rfc822-headers\n\n"
-        f"Subject: [bulwark {notification.ticket}] 1 ddos-amplifier events\n"
+        f"Subject: [bulwark {notification.ticket}] 1 vulnerable-system events\n"
         "--B--\n"
     ).encode()
     assert intake.handle(dsn).kind == "bounce"

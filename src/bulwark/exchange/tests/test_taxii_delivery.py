@@ -83,7 +83,7 @@ def test_foreign_cert_receives_one_valid_stix_bundle_per_batch(
     for obj in parsed.objects:
         by_type.setdefault(obj.type, []).append(obj)
     (report,) = by_type["report"]
-    assert report.name == f"{sent.ticket} ddos-amplifier"
+    assert report.name == f"{sent.ticket} vulnerable-system"
     assert {"source_name": "bulwark", "external_id": sent.ticket} == {
         k: report.external_references[0][k] for k in ("source_name", "external_id")
     }

@@ -109,7 +109,7 @@ def test_upload_page_and_report_detail(constituency: Any) -> None:
 
 def test_statistics_page(ingested: Any) -> None:
     body = page("analyst").get("/exchange/statistics/").content.decode()
-    assert "vulnerable / ddos-amplifier" in body
+    assert "vulnerable / vulnerable-system" in body
     assert "JPCERT/CC (test)" in body and "foreign CERT" in body
     assert "shadowserver-scan_ntp" in body
     assert "intrusion-attempts / brute-force" in body

@@ -101,16 +101,25 @@ def lines(stream: Readable, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, 
     """(line number, text, "") per line, or (line number, raw text, reason) for a line that
     is too long (raw text clipped) or not UTF-8; reading carries on with the next line."""
     source = text_stream(stream)
+    readline = source.readline
+    direct = False
     number = 0
     while True:
-        line = source.readline(limit + 1)
+        line = readline(limit + 1)
         if not line:
             return
         number += 1
+        if not direct:  # once the pushed-back bytes are read, read the stream itself
+            direct = True
+            if isinstance(source, _Prefixed):
+                if source._prefix:
+                    direct = False
+                else:
+                    readline = source._stream.readline
         if len(line) > limit and not line.endswith(b"\n"):
             total = len(line)
             while True:  # skip the rest of the line, counting it, without holding it
-                more = source.readline(1 << 20)
+                more = readline(1 << 20)
                 total += len(more)
                 if not more or more.endswith(b"\n"):
                     break
@@ -138,7 +147,7 @@ def read_document(stream: Readable, what: str, prefix: bytes = b"") -> bytes:
 
 
 def csv_rows(
-    stream: Readable, *, delimiter: str = ","
+    stream: Readable, *, delimiter: str = ",", strict: bool = True
 ) -> Iterator[tuple[int, list[str] | None, str, str]]:
     """(first line number, row, raw text, "") per CSV record, or (line, None, raw, reason).
     Quoted fields may span lines; a broken record does not stop the reader."""
@@ -155,7 +164,7 @@ def csv_rows(
                 buffer.append(text)
                 yield text
 
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    reader = csv.reader(feed(), delimiter=delimiter, strict=strict)
     while True:
         start = reader.line_num + 1
         row: list[str] | None
@@ -166,9 +175,10 @@ def csv_rows(
             break
         except csv.Error as exc:
             row, error = None, f"broken CSV: {exc}"
-        for number, text, reason in pending:
-            yield number, None, text, reason
-        pending.clear()
+        if pending:
+            for number, text, reason in pending:
+                yield number, None, text, reason
+            pending.clear()
         raw = "".join(buffer)
         buffer.clear()
         if error:

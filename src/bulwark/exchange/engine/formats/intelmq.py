@@ -1,10 +1,12 @@
 """IntelMQ event JSON: one event per line (IntelMQ's file output), or a JSON list."""
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
+from bulwark.exchange.engine.fields import EVENT_FIELDS
 from bulwark.exchange.engine.formats.base import (
     Context,
     Item,
@@ -20,8 +22,12 @@ from bulwark.exchange.engine.formats.base import (
 
 def looks_like(head: bytes) -> bool:
     start = head.lstrip()[:2000]
+    compact = start.replace(b" ", b"")
     return start.startswith((b"{", b"[")) and (
-        b'"classification.type"' in start or b'"source.ip"' in start or b'"feed.name"' in start
+        b'"classification.type"' in start
+        or b'"source.ip"' in start
+        or b'"feed.name"' in start
+        or b'"classification":{"' in compact  # IntelMQ's hierarchical output
     )
 
 
@@ -59,8 +65,38 @@ def parse(stream: Readable, ctx: Context) -> Iterator[Item]:
         yield Item(number, text, _event_fields(value, ctx))
 
 
+# What an event carries that is not an observation: the message type, and `raw` (the
+# sender's own copy of its input, base64) which Bulwark keeps anyway as the report line.
+_NOT_FIELDS = ("__type", "raw")
+
+
+def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
+    """IntelMQ writes events flat ("source.ip") or, with hierarchical output, nested
+    ({"source": {"ip": ...}}); `extra` is a JSON object (or its text) either way. Nested
+    objects are followed down to a harmonised field or to `extra`, whose members keep
+    their JSON values (numbers stay numbers, lists stay lists)."""
+    if prefix == "extra" and isinstance(value, str) and value.startswith("{"):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = orjson.loads(value)
+    if isinstance(value, dict) and prefix not in EVENT_FIELDS:
+        if prefix == "extra" or prefix.startswith("extra."):
+            for key, inner in value.items():
+                into[f"{prefix}.{key}"] = inner
+            return
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
+        return
+    if prefix in EVENT_FIELDS or prefix.startswith("extra."):
+        into[prefix] = value
+    else:  # not harmonised: kept, under extra, by its own name
+        into["extra." + prefix] = value
+
+
 def _event_fields(record: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    fields = {k: v for k, v in record.items() if k not in ("raw", "__type")}
+    fields: dict[str, Any] = {}
+    for key, value in record.items():
+        if key not in _NOT_FIELDS:
+            _flatten(key, value, fields)
     if ctx.feed:
         fields["feed.name"] = ctx.feed
     fields.setdefault("feed.name", "intelmq")
