@@ -860,6 +860,8 @@ def reset_second_factor(actor: User, user: User) -> None:
         body = render_to_string("registration/second_factor_reset_email.txt", context)
         recipient = user.email
         transaction.on_commit(lambda: send_email.enqueue(subject, body, [recipient]))
+
+
 @transaction.atomic
 def set_time_zone(user: User, zone: str) -> User:
     """A person's own display zone (blank: the platform's); times they type are read in it."""
