@@ -84,17 +84,20 @@ def _product_tree(advisory: Advisory) -> tuple[dict[str, Any], list[str]]:
     return tree, ids
 
 
-def _vulnerabilities(advisory: Advisory, product_ids: list[str]) -> list[dict[str, Any]]:
+def _vulnerabilities(
+    advisory: Advisory, product_ids: list[str], language: str = "en"
+) -> list[dict[str, Any]]:
     result = []
     for cve in advisory.cves:
         vulnerability: dict[str, Any] = {"cve": cve["id"]}
         if product_ids:
             vulnerability["product_status"] = {"known_affected": product_ids}
-            if advisory.recommended_actions.strip():
+            actions = advisory.localised("recommended_actions", language)
+            if actions.strip():
                 vulnerability["remediations"] = [
                     {
                         "category": "mitigation",
-                        "details": advisory.recommended_actions,
+                        "details": actions,
                         "product_ids": product_ids,
                     }
                 ]
@@ -121,7 +124,7 @@ def document(advisory: Advisory, language: str = "en") -> dict[str, Any]:
     page = settings.SITE_URL + reverse("publication-detail", args=[advisory.reference])
     csaf_url = settings.SITE_URL + reverse("publication-csaf", args=[advisory.reference])
     tree, product_ids = _product_tree(advisory)
-    vulnerabilities = _vulnerabilities(advisory, product_ids)
+    vulnerabilities = _vulnerabilities(advisory, product_ids, language)
     if product_ids and vulnerabilities:
         category = "csaf_security_advisory"
     elif not vulnerabilities:

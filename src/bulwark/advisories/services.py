@@ -74,6 +74,7 @@ CONTENT_FIELDS = [
     "cves",
     "affected_products",
     "recommended_actions",
+    "recommended_actions_zh_hant",
     "response_required",
     "response_deadline",
     "related_indicators",

@@ -164,11 +164,11 @@ def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
     }
 
 
-def _forms() -> dict[str, Any]:
+def _forms(cert_staff: bool = False) -> dict[str, Any]:
     return {
         "review": forms.LevelForm(prefix="review"),
         "change_level": forms.LevelForm(prefix="change_level"),
-        "note": forms.NoteForm(prefix="note"),
+        "note": forms.NoteForm(prefix="note", cert_staff=cert_staff),
         "recover": forms.RecoveryForm(prefix="recover"),
         "final_report": forms.FinalReportForm(prefix="final_report"),
         "decide": forms.DecisionForm(prefix="decide"),
@@ -225,7 +225,11 @@ def incident_detail(
         and incident.level >= 3
         and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
-        "forms": {**_forms(), "final_report": revision_form, **(bound or {})},
+        "forms": {
+            **_forms(viewer_of(acting_user(request)).cert_staff),
+            "final_report": revision_form,
+            **(bound or {}),
+        },
         "is_reviewer": viewer_of(request.user).has_role(Role.REVIEWER),
     }
     return render(request, "incidents/incident_detail.html", context, status=status)
