@@ -9,3 +9,18 @@ application = get_wsgi_application()
 from bulwark.core import bulk  # noqa: E402
 
 bulk.serving_requests()
+
+
+def warm_up() -> None:
+    """Import what the first request would otherwise import: the URLconf (every app's
+    views, and through the statistics pages matplotlib and the forecasting code: 2-4 s on
+    a busy two-core machine) before the server takes requests, not during the first
+    visitor's page. gunicorn preloads this module, so its workers inherit the imports."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (loads the URLconf)
+    import bulwark.analytics.charts  # noqa: F401 (matplotlib and its fonts)
+
+
+if os.environ.get("BULWARK_WARM_UP", "1") != "0":
+    warm_up()

@@ -237,7 +237,7 @@ def _vulnerabilities(
         }
         if product_ids:
             vulnerability["product_status"] = {"known_affected": product_ids}
-            actions = advisory.recommended_actions.strip()
+            actions = advisory.localised("recommended_actions", language).strip()
             vulnerability["remediations"] = [
                 {
                     "category": "mitigation",

@@ -86,6 +86,12 @@ class AdvisoryForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    recommended_actions_zh_hant = forms.CharField(
+        label=_("Recommended actions (Markdown, Traditional Chinese)"),
+        max_length=20_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
     response_required = forms.ChoiceField(
         label=_("Required response"), choices=Response.choices, initial="acknowledge"
     )

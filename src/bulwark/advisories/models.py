@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, Role, Sector
@@ -51,6 +52,9 @@ class Category(models.Model):
         verbose_name_plural = _("advisory categories")
 
     def __str__(self) -> str:
+        # Shown in the reader's language wherever the object is printed.
+        if get_language() == "zh-hant" and self.name_zh_hant:
+            return self.name_zh_hant
         return self.name
 
     def label(self, language: str) -> str:
@@ -128,6 +132,9 @@ class Advisory(models.Model):
     # [{"vendor": "apache", "product": "http_server", "versions": ">=2.4.0,<2.4.60"}]
     affected_products = models.JSONField(_("affected products"), default=list, blank=True)
     recommended_actions = models.TextField(_("recommended actions"), max_length=20_000, blank=True)
+    recommended_actions_zh_hant = models.TextField(
+        _("recommended actions (Traditional Chinese)"), max_length=20_000, blank=True
+    )
     response_required = models.CharField(
         _("required response"), max_length=12, choices=Response.choices, default=Response.NONE
     )

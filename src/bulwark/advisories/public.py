@@ -124,7 +124,9 @@ def publication_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 "title": advisory.localised("title", language),
                 "summary": advisory.localised("summary", language),
                 "body_html": markdown_to_html(advisory.localised("body", language)),
-                "actions_html": markdown_to_html(advisory.recommended_actions),
+                "actions_html": markdown_to_html(
+                    advisory.localised("recommended_actions", language)
+                ),
                 "revisions": advisory.revisions.published().order_by("number"),
                 "feeds": _feed_links(language, ""),
                 "language": language,

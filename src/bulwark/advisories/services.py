@@ -48,7 +48,8 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core import audit
-from bulwark.core.models import Notification
+from bulwark.core.models import NotificationKind
+from bulwark.core.services import notify
 
 CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 CVSS_VECTOR = re.compile(
@@ -73,6 +74,7 @@ CONTENT_FIELDS = [
     "cves",
     "affected_products",
     "recommended_actions",
+    "recommended_actions_zh_hant",
     "response_required",
     "response_deadline",
     "related_indicators",
@@ -458,19 +460,19 @@ def _tell_second_person(advisory: Advisory, actor: User, revision: bool = False)
         else _("Advisory %(ref)s by %(who)s awaits your approval.")
     ) % {"ref": advisory.reference, "who": actor.get_username()}
     url = reverse("advisory-detail", args=[advisory.pk])
-    Notification.objects.bulk_create(
-        [Notification(user_id=u, text=text[:500], url=url) for u in sorted(set(ids))]
-    )
+    notify(ids, NotificationKind.ADVISORY_APPROVAL, text, url, subject=f"advisory:{advisory.pk}")
 
 
 def _tell_author(advisory: Advisory, actor: User, text: str, **extra: str) -> None:
     if advisory.author_id == actor.pk:
         return
     message = text % {"who": actor.get_username(), "ref": advisory.reference, **extra}
-    Notification.objects.create(
-        user_id=advisory.author_id,
-        text=message[:500],
-        url=reverse("advisory-detail", args=[advisory.pk]),
+    notify(
+        [advisory.author_id],
+        NotificationKind.ADVISORY_DECISION,
+        message,
+        reverse("advisory-detail", args=[advisory.pk]),
+        subject=f"advisory:{advisory.pk}",
     )
 
 
@@ -623,9 +625,12 @@ def _notify_members(advisory: Advisory, org_ids: Any, kind: str) -> None:
         "due": due,
     }
     url = reverse("advisory-detail", args=[advisory.pk])
-    Notification.objects.bulk_create(
-        [Notification(user_id=u, text=text[:500], url=url) for u in sorted(user_ids)],
-        batch_size=2000,
+    notify(
+        user_ids,
+        NotificationKind.ADVISORY_REMINDER if kind == "reminder" else NotificationKind.ADVISORY,
+        text,
+        url,
+        subject=f"advisory:{advisory.pk}",
     )
 
 
@@ -792,8 +797,13 @@ def escalate_overdue(now: datetime | None = None) -> int:
                 ),
             }
             url = reverse("organisation-detail", args=[target.organisation_id])
-            Notification.objects.bulk_create(
-                [Notification(user=u, text=text[:500], url=url) for u in people]
+            # One row per advisory for the authority, counting the agencies that missed it.
+            notify(
+                people,
+                NotificationKind.ADVISORY_OVERDUE,
+                text,
+                url,
+                subject=f"advisory:{target.advisory_id}",
             )
             emails = sorted({u.email for u in people if u.email})
             if emails:

@@ -133,7 +133,7 @@ def advisory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "title": advisory.localised("title", language),
         "summary": advisory.localised("summary", language),
         "body_html": markdown_to_html(advisory.localised("body", language)),
-        "actions_html": markdown_to_html(advisory.recommended_actions),
+        "actions_html": markdown_to_html(advisory.localised("recommended_actions", language)),
         "revisions": advisory.revisions.published().select_related("author", "approved_by"),
         "pending_revisions": (
             advisory.revisions.pending().select_related("author") if viewer.cert_staff else []

@@ -148,3 +148,48 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} {self.period}"
+
+
+class ReportJobQuerySet(models.QuerySet["ReportJob"]):
+    def visible_to(self, user: Any) -> "ReportJobQuerySet":
+        """Your own: the PDF is counted as its requester sees the data."""
+        from bulwark.constituency.access import viewer_of
+
+        viewer = viewer_of(user)
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(user_id=viewer.user_id)
+
+
+class ReportJob(models.Model):
+    """One generation of the annual report's PDF, made by the task worker while its page
+    shows the progress (a PDF takes seconds: too long to hold a request open)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for the worker")
+        RUNNING = "running", _("Being generated")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    uuid = models.UUIDField(unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField(_("year"))
+    language = models.CharField(_("language"), max_length=10, choices=LANGUAGES)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    pdf = models.BinaryField(default=b"", editable=False)
+    error = models.CharField(max_length=300, blank=True)
+
+    objects = ReportJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "year", "language", "status"])]
+
+    def __str__(self) -> str:
+        return f"annual report {self.year} {self.language} ({self.status})"

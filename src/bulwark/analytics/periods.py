@@ -1,6 +1,6 @@
 """Reporting periods: a year, a quarter, a month or any range of days, in the platform's
 time zone (a CERT's "January" is local January), as half-open UTC instants [start, end).
-Pure apart from the time zone setting."""
+Pure apart from the time zone setting and the language of its error messages."""
 
 import re
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
 _YEAR = re.compile(r"\A(\d{4})\Z")
@@ -109,7 +110,10 @@ def _label(first: date, n_months: int) -> str:
 
 def _check_year(year: int) -> int:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise BadPeriod(f"year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
+        raise BadPeriod(
+            _("year %(year)s is outside %(min)s-%(max)s")
+            % {"year": year, "min": MIN_YEAR, "max": MAX_YEAR}
+        )
     return year
 
 
@@ -123,15 +127,15 @@ def parse(text: str | None = None, since: str | None = None, until: str | None =
     (inclusive days). Without any: the current year to date."""
     if since or until:
         if not (since and until):
-            raise BadPeriod("give both since and until (YYYY-MM-DD), or a period")
+            raise BadPeriod(_("give both since and until (YYYY-MM-DD), or a period"))
         try:
             first, last = date.fromisoformat(since[:10]), date.fromisoformat(until[:10])
         except ValueError:
-            raise BadPeriod("since and until must be dates, YYYY-MM-DD") from None
+            raise BadPeriod(_("since and until must be dates, YYYY-MM-DD")) from None
         _check_year(first.year)
         _check_year(last.year)
         if last < first:
-            raise BadPeriod("until is before since")
+            raise BadPeriod(_("until is before since"))
         return Period(first, last, f"{first}..{last}")
     if not text:
         today = datetime.now(local_zone()).date()
@@ -145,7 +149,7 @@ def parse(text: str | None = None, since: str | None = None, until: str | None =
     if m := _MONTH.match(text):
         y, mo = _check_year(int(m.group(1))), int(m.group(2))
         if not 1 <= mo <= 12:
-            raise BadPeriod(f"month {mo} does not exist")
+            raise BadPeriod(_("month %(month)s does not exist") % {"month": mo})
         first = date(y, mo, 1)
         return Period(first, add_months(first, 1) - timedelta(days=1), _label(first, 1))
-    raise BadPeriod("period must be YYYY, YYYY-Qn or YYYY-MM (or since/until dates)")
+    raise BadPeriod(_("period must be YYYY, YYYY-Qn or YYYY-MM (or since/until dates)"))

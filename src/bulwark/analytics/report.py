@@ -7,6 +7,7 @@ Figures are counted as the given user sees the data (the figures module takes th
 the narrative comes from the year's text blocks, Markdown rendered by the one safe
 renderer."""
 
+import base64
 import logging
 import re
 import time
@@ -178,11 +179,22 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
-def _figure_context(number: int, fig: Figure, lang: str) -> dict[str, Any]:
+# Charts in the PDF are pictures at print resolution: WeasyPrint took 2-3 s to draw each
+# chart's SVG (text as paths: thousands of path nodes), more than the rest of the report.
+PRINT_DPI = 160
+
+
+def _figure_context(number: int, fig: Figure, lang: str, print_: bool = False) -> dict[str, Any]:
     rows, total = share_table(fig)
     title = str(FIGURE_TITLES.get(fig.key, fig.title))
-    svg = charts.render_svg(fig, lang, title=False, id_prefix=f"figure{number}")
+    svg, img = "", ""
+    if print_:
+        png = charts.render_png(fig, lang, title=False, dpi=PRINT_DPI)
+        img = "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
+    else:
+        svg = charts.render_svg(fig, lang, title=False, id_prefix=f"figure{number}")
     return {
+        "img": img,
         "number": number,
         "key": fig.key,
         "title": title,
@@ -255,13 +267,14 @@ def cert_name() -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-def build_annual(user: Any, year: int, lang: str) -> dict[str, Any]:
-    """Everything the report template needs, computed as `user` sees the data."""
+def build_annual(user: Any, year: int, lang: str, print_: bool = False) -> dict[str, Any]:
+    """Everything the report template needs, computed as `user` sees the data (charts as
+    pictures when it is to be printed into the PDF)."""
     code = language_code(lang)
     period = report_period(year)
     with translation.override(code):
         figures = [
-            _figure_context(n, fig, code)
+            _figure_context(n, fig, code, print_)
             for n, fig in enumerate(_five_figures(user, period), start=1)
         ]
         sections = _sections(user, period.first.year, code)
@@ -283,16 +296,26 @@ def build_annual(user: Any, year: int, lang: str) -> dict[str, Any]:
         }
 
 
-def render_html(user: Any, year: int, lang: str) -> str:
-    """A standalone page: inline CSS, inline SVG charts, no external resource."""
-    context = build_annual(user, year, lang)
+def render_html(user: Any, year: int, lang: str, print_: bool = False) -> str:
+    """A standalone page: inline CSS, inline charts (SVG; PNG for the PDF), no external
+    resource."""
+    context = build_annual(user, year, lang, print_)
     with translation.override(context["language_code"]):
         return render_to_string("analytics/annual_report.html", context)
 
 
-def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """The report never loads anything from outside (a link in a text block stays a link)."""
-    raise ValueError(f"the annual report loads no external resource ({url[:80]})")
+def _inline_only() -> Any:
+    """A fetcher for the report's own inline pictures (`data:` URLs) only: the report never
+    loads anything from outside (a link in a text block stays a link)."""
+    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped,unused-ignore]
+
+    class InlineOnly(URLFetcher):  # type: ignore[misc,unused-ignore]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url.startswith("data:"):
+                raise ValueError(f"the annual report loads no external resource ({url[:80]})")
+            return super().fetch(url, headers)
+
+    return InlineOnly(allowed_protocols={"data"})
 
 
 def pdf_from_html(page: str) -> tuple[bytes, int]:
@@ -307,7 +330,7 @@ def pdf_from_html(page: str) -> tuple[bytes, int]:
     try:
         import weasyprint  # type: ignore[import-untyped,unused-ignore]
 
-        document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_no_fetching).render()
+        document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_inline_only()).render()
         return document.write_pdf() or b"", len(document.pages)
     finally:
         for logger, level in zip(loggers, levels, strict=True):
@@ -327,7 +350,7 @@ class RenderedPdf:
 
 def render_pdf_timed(user: Any, year: int, lang: str) -> RenderedPdf:
     started = time.monotonic()
-    pdf, pages = pdf_from_html(render_html(user, year, lang))
+    pdf, pages = pdf_from_html(render_html(user, year, lang, print_=True))
     return RenderedPdf(pdf, pages, time.monotonic() - started)
 
 

@@ -8,15 +8,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from bulwark.analytics import report
-from bulwark.analytics.models import SECTIONS, TextBlock
+from bulwark.analytics import report, report_jobs
+from bulwark.analytics.models import SECTIONS, ReportJob, TextBlock
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.views import run_service
 
@@ -53,7 +54,7 @@ def annual_report(request: HttpRequest) -> HttpResponse:
     fmt = request.GET.get("format") or "html"
     if fmt not in ("html", "pdf"):
         return _refused(_("Format must be html or pdf."))
-    page = report.render_html(request.user, year, code)
+    page = report.render_html(request.user, year, code, print_=fmt == "pdf")
     if fmt == "pdf":
         pdf, _pages = report.pdf_from_html(page)
         response = HttpResponse(pdf, content_type="application/pdf")
@@ -63,6 +64,57 @@ def annual_report(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(page, content_type="text/html; charset=utf-8")
         response["Content-Security-Policy"] = REPORT_CSP
     response["Cache-Control"] = "private, no-store"  # counted for this user only
+    return response
+
+
+@login_required
+@require_POST
+def annual_report_job(request: HttpRequest) -> HttpResponse:
+    """Ask for the PDF: a job the worker runs; its page shows the progress."""
+    try:
+        year = report.report_period(request.POST.get("year", "")[:8]).first.year
+        code = report.language_code(request.POST.get("lang", "")[:16] or get_language())
+    except report.BadReportRequest as exc:
+        return _refused(str(exc))
+    job = report_jobs.request(acting_user(request), year, code)
+    return redirect("stats-annual-report-job", uuid=job.uuid)
+
+
+POLL_SECONDS = 2
+
+
+@login_required
+def annual_report_job_status(request: HttpRequest, uuid: str) -> HttpResponse:
+    """The job's page: reloads itself every 2 s (a refresh header: no script) until the PDF
+    is ready or the job failed."""
+    job = get_object_or_404(ReportJob.objects.visible_to(request.user).defer("pdf"), uuid=uuid)
+    waiting = job.status in (ReportJob.Status.QUEUED, ReportJob.Status.RUNNING)
+    since = job.started_at or job.created_at
+    response = render(
+        request,
+        "analytics/report_job.html",
+        {
+            "job": job,
+            "waiting": waiting,
+            "elapsed": round(((job.finished_at or timezone.now()) - since).total_seconds()),
+            "lang_label": job.get_language_display(),
+        },
+    )
+    if waiting:
+        response["Refresh"] = str(POLL_SECONDS)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def annual_report_job_pdf(request: HttpRequest, uuid: str) -> HttpResponse:
+    job = get_object_or_404(
+        ReportJob.objects.visible_to(request.user), uuid=uuid, status=ReportJob.Status.DONE
+    )
+    response = HttpResponse(bytes(job.pdf), content_type="application/pdf")
+    name = report.file_name(job.year, job.language, "pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -17,3 +17,11 @@ def refresh_snapshots() -> int:
     """Periodic: recount the CERT's common dashboards before they go stale (a no-op when
     they are fresh), so the CERT's pages read counted figures."""
     return snapshots.refresh()
+
+
+@task()
+def generate_annual_report(job_id: int) -> str:
+    """Make one annual report PDF the user asked for (its page polls until it is ready)."""
+    from bulwark.analytics import report_jobs
+
+    return report_jobs.run(job_id)

@@ -8,5 +8,6 @@ from bulwark.analytics import views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("stats/", views.dashboard, name="stats-dashboard"),
     path("stats/subscription/", views.subscription, name="stats-subscription"),
+    path("stats/chart/", views.chart, name="stats-chart"),
     path("stats/", include("bulwark.analytics.report_urls")),
 ]

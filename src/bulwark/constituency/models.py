@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency import networks
@@ -126,6 +127,9 @@ class Sector(models.Model):
         verbose_name_plural = _("sectors")
 
     def __str__(self) -> str:
+        # Shown in the reader's language wherever the object is printed.
+        if get_language() == "zh-hant" and self.name_zh_hant:
+            return self.name_zh_hant
         return self.name
 
 

@@ -176,13 +176,35 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         return self.filter(user_id=user.pk)
 
 
+class NotificationKind(models.TextChoices):
+    """What a notice is about; notices of one kind about one object are grouped."""
+
+    CLOCK_REMINDER = "clock_reminder", _("Deadline reminder")
+    CLOCK_OVERDUE = "clock_overdue", _("Overdue deadline")
+    INCIDENT_OPENED = "incident_opened", _("Incident opened for you")
+    ADVISORY = "advisory", _("New or updated advisory")
+    ADVISORY_REMINDER = "advisory_reminder", _("Advisory response reminder")
+    ADVISORY_OVERDUE = "advisory_overdue", _("Advisory response overdue")
+    ADVISORY_APPROVAL = "advisory_approval", _("Advisory awaiting approval")
+    ADVISORY_DECISION = "advisory_decision", _("Decision on your advisory")
+    OTHER = "other", _("Other")
+
+
 class Notification(models.Model):
-    """An in-app message to one person (reminders, escalations, decisions to make)."""
+    """An in-app message to one person (reminders, escalations, decisions to make).
+
+    Repeated notices (same kind, same object, still unread) are one row: `count` says how
+    many arrived, `at` when the latest did and `text` what it said."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
     at = models.DateTimeField(_("time"), auto_now_add=True)
+    kind = models.CharField(
+        _("kind"), max_length=30, choices=NotificationKind.choices, default=NotificationKind.OTHER
+    )
+    subject = models.CharField(_("about"), max_length=80, blank=True)
+    count = models.PositiveIntegerField(_("times"), default=1)
     text = models.CharField(_("text"), max_length=500)
     url = models.CharField(_("link"), max_length=300, blank=True)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
@@ -192,6 +214,27 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            # One unread row per person, kind and object: repeats update it.
+            models.UniqueConstraint(
+                fields=["user", "kind", "subject"],
+                condition=models.Q(read_at__isnull=True) & ~models.Q(subject=""),
+                name="core_notification_one_unread_per_subject",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.text
+
+
+class NotificationSettings(models.Model):
+    """A person's choice of a daily e-mail digest of their unread notices."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    daily_digest = models.BooleanField(_("daily e-mail digest"), default=False)
+    last_digest_at = models.DateTimeField(_("last digest sent"), null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} digest={self.daily_digest}"

@@ -24,6 +24,14 @@ def checkpoint_audit() -> int:
     return point.seq if point else 0
 
 
+@task()
+def send_notification_digests() -> int:
+    """Periodic: the daily e-mail digest of unread notices, for those who asked for it."""
+    from bulwark.core.services import send_digests
+
+    return send_digests()
+
+
 def platform_admin_emails() -> list[str]:
     from django.db.models import Q
 

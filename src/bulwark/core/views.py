@@ -4,16 +4,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import NetworkClaim, Organisation, User
-from bulwark.core.models import AuditEntry, Notification
+from bulwark.core import services
+from bulwark.core.models import AuditEntry, Notification, NotificationKind, NotificationSettings
 from bulwark.core.params import BadParameter, id_param
 from bulwark.incidents.models import Incident
 
@@ -113,11 +117,38 @@ def filter_audit(entries, params):  # type: ignore[no-untyped-def]
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     mine = Notification.objects.visible_to(request.user)
+    kinds = dict(NotificationKind.choices)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in kinds else ""
     if request.method == "POST":
-        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
-        return redirect("notification-list")
-    page = Paginator(mine, 50).get_page(request.GET.get("page"))
-    return render(request, "core/notification_list.html", {"page": page})
+        if request.POST.get("action") == "digest":
+            services.set_daily_digest(request.user, request.POST.get("daily_digest") == "on")
+            messages.success(request, _("Your notification settings are saved."))
+        else:
+            chosen = request.POST.get("kind", "")
+            services.mark_read(request.user, kind=chosen if chosen in kinds else "")
+        target = reverse("notification-list")
+        return redirect(f"{target}?kind={kind}" if kind else target)
+    unread_by_kind = {
+        row["kind"]: row["n"]
+        for row in mine.filter(read_at__isnull=True).values("kind").annotate(n=Count("pk"))
+    }
+    shown = mine.filter(kind=kind) if kind else mine
+    page = Paginator(shown, 50).get_page(request.GET.get("page"))
+    prefs = NotificationSettings.objects.filter(
+        user_id=viewer_of(request.user).user_id or 0
+    ).first()
+    return render(
+        request,
+        "core/notification_list.html",
+        {
+            "page": page,
+            "kind": kind,
+            "kind_label": kinds.get(kind, ""),
+            "kinds": [(k, label, unread_by_kind.get(k, 0)) for k, label in kinds.items()],
+            "daily_digest": bool(prefs and prefs.daily_digest),
+        },
+    )
 
 
 @login_required

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import Membership, OrganisationKind, Role, User
-from bulwark.core.models import Notification
+from bulwark.core.models import NotificationKind
+from bulwark.core.services import notify
 from bulwark.core.tasks import send_email
 from bulwark.incidents.clocks import Clock, ClockState
 from bulwark.incidents.models import ClockAlert, Incident
@@ -84,7 +85,15 @@ def _send(incident: Incident, clock: Clock, kind: str) -> int:
     people = recipients(incident, clock, kind)
     text = _message(incident, clock, kind)
     url = reverse("incident-detail", args=[incident.pk])
-    Notification.objects.bulk_create(Notification(user=u, text=text, url=url) for u in people)
+    notify(
+        people,
+        NotificationKind.CLOCK_OVERDUE
+        if kind == ClockAlert.Kind.ESCALATION
+        else NotificationKind.CLOCK_REMINDER,
+        text,
+        url,
+        subject=f"incident:{incident.pk}",
+    )
     emails = sorted({u.email for u in people if u.email})
     if emails:
         body = f"{text}\n\n{settings.SITE_URL}{url}\n"

@@ -182,6 +182,12 @@ class NoteForm(forms.Form):
         label=_("Text"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
+    def __init__(self, *args: Any, cert_staff: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not cert_staff:  # only the CERT gives guidance (the service refuses it too)
+            field = self.fields["kind"]
+            field.choices = [c for c in field.choices if c[0] != "guidance"]  # type: ignore[attr-defined]
+
 
 class RecoveryForm(ZoneNamed, forms.Form):
     completed_at = forms.DateTimeField(

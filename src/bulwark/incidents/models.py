@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, Role
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
-from bulwark.incidents.workflow import Status
+from bulwark.incidents.workflow import STATUS_LABELS, Status
 
 IMPACT_CHOICES = [("none", _("None")), ("minor", _("Minor")), ("serious", _("Serious"))]
 SECRET_CHOICES = [
@@ -97,7 +97,7 @@ class Incident(models.Model):
     status = models.CharField(
         _("status"),
         max_length=20,
-        choices=[(s.value, s.value) for s in Status],
+        choices=[(s.value, STATUS_LABELS[s]) for s in Status],
         default=Status.REPORTED,
     )
     level = models.PositiveSmallIntegerField(_("level"))

@@ -361,11 +361,11 @@ def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
     }
 
 
-def _forms() -> dict[str, Any]:
+def _forms(cert_staff: bool = False) -> dict[str, Any]:
     return {
         "review": forms.LevelForm(prefix="review"),
         "change_level": forms.LevelForm(prefix="change_level"),
-        "note": forms.NoteForm(prefix="note"),
+        "note": forms.NoteForm(prefix="note", cert_staff=cert_staff),
         "recover": forms.RecoveryForm(prefix="recover"),
         "final_report": forms.FinalReportForm(prefix="final_report"),
         "decide": forms.DecisionForm(prefix="decide"),
@@ -439,7 +439,7 @@ def incident_detail(
         and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
         "forms": {
-            **_forms(),
+            **_forms(viewer_of(acting_user(request)).cert_staff),
             "final_report": revision_form,
             "tags": forms.TagsForm(prefix="tags", initial={"tags": " ".join(tags)}),
             "assign": forms.AssignForm(prefix="assign", initial={"assignee": incident.assignee_id}),

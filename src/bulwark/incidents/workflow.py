@@ -5,6 +5,9 @@ message, never ignored.
 """
 
 from enum import StrEnum
+from typing import Any
+
+from django.utils.translation import gettext_lazy
 
 
 class Status(StrEnum):
@@ -16,6 +19,16 @@ class Status(StrEnum):
     REVISION = "revision_required"  # the CERT asked for changes to the final report
     CLOSED = "closed"
 
+
+STATUS_LABELS: dict[str, Any] = {
+    Status.REPORTED: gettext_lazy("reported"),
+    Status.REVIEWED: gettext_lazy("reviewed"),
+    Status.RESPONDING: gettext_lazy("responding"),
+    Status.RECOVERED: gettext_lazy("recovered"),
+    Status.FINAL_REPORT: gettext_lazy("final report submitted"),
+    Status.REVISION: gettext_lazy("revision required"),
+    Status.CLOSED: gettext_lazy("closed"),
+}
 
 # action -> (states it may start from, resulting state or None to keep the state)
 TRANSITIONS: dict[str, tuple[frozenset[Status], Status | None]] = {

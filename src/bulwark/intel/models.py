@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation
@@ -38,6 +39,9 @@ class Category(models.Model):
         verbose_name_plural = _("categories")
 
     def __str__(self) -> str:
+        # Shown in the reader's language wherever the category is printed.
+        if get_language() == "zh-hant" and self.name_zh_hant:
+            return self.name_zh_hant
         return self.name
 
 

@@ -174,7 +174,9 @@ def _user(request: HttpRequest) -> Any:
 
 
 def _root(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/taxii2/api/")
+    # From the configured address, never the Host header: whoever sends the request
+    # chooses that, and a client following a forged API root would send its token there.
+    return settings.SITE_URL.rstrip("/") + "/taxii2/api/"
 
 
 # --- discovery, API root, collections, status ------------------------------------------------

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.core.tlp import TLP
@@ -73,12 +74,21 @@ def value_detail(request: HttpRequest, kind: str, value: str) -> HttpResponse:
         correlation = selectors.correlate(request.user, found)
     else:
         raise Http404
+    indicators = {
+        i.stix_object_id: i
+        for i in Indicator.objects.visible_to(request.user).filter(
+            stix_object_id__in=[p.stix_object_id for p in correlation.sources]
+        )
+    }
+    sources = [{"p": p, "indicator": indicators.get(p.stix_object_id)} for p in correlation.sources]
     return render(
         request,
         "intel/value_detail.html",
         {
             "value": found,
+            "kind_label": VALUE_KIND_LABELS.get(found.kind, found.kind),
             "c": correlation,
+            "sources": sources,
             "tlp": TLP,
             "warnings": warninglists.hits(found.kind, found.value),
         },
@@ -179,15 +189,60 @@ def review(request: HttpRequest) -> HttpResponseBase:
         changed = services.review(acting_user(request), ids, publish=publish)
         messages.success(request, _("%(n)d objects reviewed.") % {"n": changed})
         return redirect("intel-review")
-    pending = list(selectors.pending_review(request.user)[:200])
-    warned: dict[int, list[str]] = {}
-    for object_id, kind, text in Provenance.objects.filter(
-        stix_object_id__in=[o.pk for o in pending]
-    ).values_list("stix_object_id", "value__kind", "value__value"):
-        warned.setdefault(object_id, []).extend(warninglists.hits(kind, text))
-    for o in pending:
-        o.warnings = warned.get(o.pk, [])
-    return render(request, "intel/review.html", {"pending": pending})
+    pending = list(selectors.pending_review(request.user).select_related("submission")[:200])
+    return render(request, "intel/review.html", {"rows": _described(request.user, pending)})
+
+
+# Names people read for the kinds of observable values (obs.KINDS).
+VALUE_KIND_LABELS = {
+    "ipv4": gettext_lazy("IPv4 address"),
+    "ipv6": gettext_lazy("IPv6 address"),
+    "cidr": gettext_lazy("Network prefix"),
+    "domain": gettext_lazy("Domain"),
+    "url": gettext_lazy("URL"),
+    "md5": gettext_lazy("MD5 hash"),
+    "sha1": gettext_lazy("SHA-1 hash"),
+    "sha256": gettext_lazy("SHA-256 hash"),
+    "email": gettext_lazy("E-mail address"),
+    "asn": gettext_lazy("Autonomous system"),
+}
+SHOWN_VALUES = 20
+
+
+def _described(user: Any, objects: list[StixObject]) -> list[dict[str, Any]]:
+    """Each object with what a reviewer decides on: its values (kind, value, link), its
+    indicator's name or pattern. Two queries for the whole page, not two per row."""
+    ids = [o.pk for o in objects]
+    indicators = {
+        i.stix_object_id: i
+        for i in Indicator.objects.visible_to(user).filter(stix_object_id__in=ids)
+    }
+    values: dict[int, list[Value]] = {}
+    rows = (
+        Provenance.objects.visible_to(user)
+        .filter(stix_object_id__in=ids)
+        .select_related("value")
+        .order_by("stix_object_id", "value__kind", "value__value")
+    )
+    for p in rows:
+        values.setdefault(p.stix_object_id, []).append(p.value)
+    described = []
+    for o in objects:
+        carried = values.get(o.pk, [])
+        described.append(
+            {
+                "object": o,
+                "indicator": indicators.get(o.pk),
+                "values": [
+                    {"kind": v.kind, "label": VALUE_KIND_LABELS.get(v.kind, v.kind), "value": v}
+                    for v in carried[:SHOWN_VALUES]
+                ],
+                "more": max(0, len(carried) - SHOWN_VALUES),
+                # values on a warning list: flagged before anything is published
+                "warnings": [h for v in carried for h in warninglists.hits(v.kind, v.value)],
+            }
+        )
+    return described
 
 
 def export(request: HttpRequest, fmt: str) -> HttpResponse:

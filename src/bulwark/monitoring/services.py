@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Membership, Organisation, Role, User
 from bulwark.core import audit, bulk
-from bulwark.core.models import Notification
+from bulwark.core.models import NotificationKind
+from bulwark.core.services import notify
 from bulwark.core.tasks import send_email
 from bulwark.incidents import services as incident_services
 from bulwark.incidents.indicators import KINDS
@@ -295,7 +296,7 @@ def _notify_agency(incident: Incident) -> None:
         "ref": incident.reference, "title": incident.title,
     }  # fmt: skip
     url = reverse("incident-detail", args=[incident.pk])
-    Notification.objects.bulk_create(Notification(user=u, text=text, url=url) for u in people)
+    notify(people, NotificationKind.INCIDENT_OPENED, text, url, subject=f"incident:{incident.pk}")
     emails = sorted({u.email for u in people if u.email})
     if emails:
         body = f"{text}\n\n{settings.SITE_URL}{url}\n"

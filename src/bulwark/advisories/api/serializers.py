@@ -72,6 +72,7 @@ class AdvisoryDetailSerializer(AdvisoryListSerializer):
             "cves",
             "affected_products",
             "recommended_actions",
+            "recommended_actions_zh_hant",
             "related_indicators",
             "revisions",
             "attachments",
@@ -121,6 +122,9 @@ class AdvisoryWriteSerializer(serializers.Serializer):
     cves = CveSerializer(many=True, required=False)
     affected_products = ProductSerializer(many=True, required=False)
     recommended_actions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    recommended_actions_zh_hant = serializers.CharField(
+        max_length=20_000, required=False, allow_blank=True
+    )
     response_required = serializers.ChoiceField(choices=Response.choices, required=False)
     response_deadline = serializers.DateTimeField(required=False, allow_null=True)
     related_indicators = serializers.ListField(

@@ -45,6 +45,7 @@ def test_the_cert_changes_the_period_and_the_figures_follow(
 
     page.get_by_role("link", name="Statistics").click()
     page.wait_for_url(re.compile(r"/stats/"))
+    page.wait_for_selector("#fig-incidents_by_category svg")  # drawn after the page
     assert page.locator("#fig-incidents_by_category svg").count() == 1
     # Every tab opens on the default period, the year to date (issue 18: the tabs' links
     # carried its display label, "2026 (to 2026-12-07)", which no period parses).
@@ -67,6 +68,7 @@ def test_the_cert_changes_the_period_and_the_figures_follow(
         label = page.locator("#period-label").inner_text()
         assert label.endswith(f"({year}-01-01 \u2013 {year}-12-31)")
         assert total(page, "incidents_by_category") == expected[year]
+        page.wait_for_selector("#fig-incidents_by_category svg")
         assert page.locator("#fig-incidents_by_category svg").count() == 1
 
     # A date range, then the incidents group keeps that range.

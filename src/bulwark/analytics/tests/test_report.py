@@ -129,20 +129,24 @@ PATH_OPS = re.compile(rb"(?<![A-Za-z])(?:re|m|l|c|h|f\*?|S|B\*?)(?![A-Za-z])")
 
 
 def drawing_ops(page: Any) -> int:
-    """Vector path operators on the page, including inside its form XObjects (WeasyPrint
-    draws an inline SVG into one), plus 1000 per image XObject."""
+    """Vector path operators the page draws, including inside the form XObjects it draws
+    (WeasyPrint draws an inline SVG into one), plus 1000 per image it draws. Counted from
+    what the content streams invoke (`/name Do`): WeasyPrint lists every image of the
+    document in each page's resources, drawn there or not."""
     seen: set[int] = set()
 
     def walk(resources: Any, content: bytes) -> int:
         count = len(PATH_OPS.findall(content))
-        for obj in ((resources or {}).get("/XObject") or {}).values():
-            xobject = obj.get_object()
-            if id(xobject) in seen:
+        xobjects = (resources or {}).get("/XObject") or {}
+        for name in re.findall(rb"/([^\s/\[\]()<>{}%]+)\s+Do\b", content):
+            ref = xobjects.get("/" + name.decode())
+            if ref is None:
                 continue
-            seen.add(id(xobject))
+            xobject = ref.get_object()
             if xobject.get("/Subtype") == "/Image":
                 count += 1000
-            elif xobject.get("/Subtype") == "/Form":
+            elif xobject.get("/Subtype") == "/Form" and id(xobject) not in seen:
+                seen.add(id(xobject))
                 count += walk(xobject.get("/Resources"), xobject.get_data())
         return count
 

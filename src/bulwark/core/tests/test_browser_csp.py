@@ -88,6 +88,7 @@ def test_main_pages_report_no_csp_violation(db: Any, live_server: Any, new_page:
             assert page.evaluate("typeof window.htmx") == "object", path
 
     page.goto(base + reverse("stats-dashboard"))
+    page.wait_for_selector("#fig-incidents_by_category svg")  # fetched after the page
     chart = page.locator("#fig-incidents_by_category svg")
     assert chart.count() == 1
     # The bars keep their colours without style attributes (presentation attributes).

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bulwark.incidents.clocks import Clock
+from bulwark.incidents.workflow import STATUS_LABELS
 
 register = template.Library()
 
@@ -62,15 +63,6 @@ CLOCK_NAMES = {
     "Early warning": gettext_lazy("Early warning"),
     "Incident notification": gettext_lazy("Incident notification"),
     "Final report": gettext_lazy("Final report"),
-}
-STATUS_LABELS = {
-    "reported": gettext_lazy("reported"),
-    "reviewed": gettext_lazy("reviewed"),
-    "responding": gettext_lazy("responding"),
-    "recovered": gettext_lazy("recovered"),
-    "final_report": gettext_lazy("final report submitted"),
-    "revision_required": gettext_lazy("revision required"),
-    "closed": gettext_lazy("closed"),
 }
 
 

@@ -255,9 +255,10 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.analytics.tasks.send_summaries",
         "bulwark.analytics.tasks.refresh_snapshots",
         "bulwark.core.tasks.checkpoint_audit",
+        "bulwark.core.tasks.send_notification_digests",
         "bulwark.constituency.tasks.purge_login_failures",
     }
-    assert run_queued_tasks() == 7
+    assert run_queued_tasks() == 8
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(

@@ -18,7 +18,10 @@ from bulwark.intel.models import Value
 
 
 @pytest.mark.django_db(transaction=True)
-def test_member_pulls_pushes_and_sees_the_incident_correlation(live_server: Any) -> None:
+def test_member_pulls_pushes_and_sees_the_incident_correlation(
+    live_server: Any, settings: Any
+) -> None:
+    settings.SITE_URL = live_server.url  # discovery names the configured address
     # A transactional test before this one may have flushed the sectors that a migration
     # ships as data; put them back the way the migration does (idempotent).
     sectors = importlib.import_module(

@@ -44,8 +44,9 @@ def _objects() -> list[dict[str, Any]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_taxii2_client_discovers_pages_posts_and_polls(
-    live_server: Any, community: Community
+    live_server: Any, community: Community, settings: Any
 ) -> None:
+    settings.SITE_URL = live_server.url  # discovery names the configured address
     objs = _objects()
     half = OBJECTS // 2
     first = services.ingest_objects(None, community.community, objs[:half], raw="")

@@ -63,3 +63,21 @@ document.addEventListener("DOMContentLoaded", function () {
     warning.hidden = false;
   });
 });
+
+// "/" moves to the page's search box (as on GitHub and GitLab), unless someone is typing.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) {
+    return;
+  }
+  var active = document.activeElement;
+  if (active instanceof HTMLElement &&
+      (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
+    return;
+  }
+  var box = document.querySelector("main input[data-search], main input[name='q'], main input[type='search']");
+  if (box instanceof HTMLInputElement) {
+    event.preventDefault();
+    box.focus();
+    box.select();
+  }
+});

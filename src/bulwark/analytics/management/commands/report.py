@@ -56,7 +56,9 @@ class Command(BaseCommand):
             data = report.render_html(user, options["year"], code).encode()
             pages = None
         else:
-            data, pages = report.pdf_from_html(report.render_html(user, options["year"], code))
+            data, pages = report.pdf_from_html(
+                report.render_html(user, options["year"], code, print_=True)
+            )
         seconds = time.monotonic() - started
         self._write(out, data)
         what = f"{pages} pages" if pages is not None else "standalone HTML"

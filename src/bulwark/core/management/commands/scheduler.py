@@ -2,7 +2,8 @@
 and escalations, the report-exchange cycle (feed pulls, mailbox, notifications on each
 recipient's cadence), advisory follow-up (mail retries, reminders, escalations) the
 statistics summaries due to their subscribers, the CERT's dashboard snapshots, and the
-purge of sign-in failures older than the throttling window.
+purge of sign-in failures older than the throttling window, and the daily digest of
+unread notices for those who asked for it.
 The audit log's signed checkpoint (core/anchor.py) is enqueued too; it writes one when
 the log moved and the last is 10 minutes old.
 Running two is harmless: each alert, notification and reminder is sent once."""
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         from bulwark.advisories.tasks import follow_up
         from bulwark.analytics.tasks import refresh_snapshots, send_summaries
         from bulwark.constituency.tasks import purge_login_failures
-        from bulwark.core.tasks import checkpoint_audit
+        from bulwark.core.tasks import checkpoint_audit, send_notification_digests
         from bulwark.exchange.tasks import exchange_cycle
         from bulwark.incidents.tasks import check_clocks
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                 refresh_snapshots,
                 checkpoint_audit,
                 purge_login_failures,
+                send_notification_digests,
             ):
                 periodic.enqueue()
             if options["once"]:

@@ -9,6 +9,12 @@ class Command(DbWorker):
     help = "Run a background task worker. Start as many as you like, on any machine."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Import the heavy libraries the tasks use once, before taking tasks: WeasyPrint's
+        # import alone took 2-6 s of the first annual report a worker made.
+        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+
+        import bulwark.analytics.charts  # noqa: F401
+
         options.setdefault("queue_name", "*")
         if options.get("queue_name") == "default":
             options["queue_name"] = "*"
