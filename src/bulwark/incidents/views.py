@@ -405,6 +405,8 @@ def incident_detail(
     )
     kinds = TimelineEntry.Kind
     kind = request.GET.get("kind", "")
+    # The filter offers the kinds this case's timeline holds (one query), not every kind
+    present = set(incident.timeline.values_list("kind", flat=True).distinct())
     timeline = incident.timeline.select_related("author")
     if kind in kinds.values:
         timeline = timeline.filter(kind=kind)
@@ -419,7 +421,7 @@ def incident_detail(
         "clocks": services.clock_states(incident),
         "now": timezone.now(),
         "timeline": timeline,
-        "timeline_kinds": kinds.choices,
+        "timeline_kinds": [(v, label) for v, label in kinds.choices if v in present],
         "timeline_kind": kind if kind in kinds.values else "",
         "open_tasks": open_tasks,
         "tags": tags,

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck
@@ -40,7 +41,10 @@ from bulwark.intel import sharing
 from bulwark.intel.models import Collection
 from bulwark.monitoring import services as monitoring
 from bulwark.monitoring.models import AlertRule
-from bulwark.wsgi import application
+
+# The site's WSGI application, built as bulwark.wsgi builds it; importing bulwark.wsgi here
+# would mark this test process as a web server (core/bulk.py: no process-wide tuning).
+application = get_wsgi_application()
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 # Answers counted by class, for the figures in docs/api.md: FUZZ_STATS=FILE writes them.
