@@ -489,16 +489,24 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied
     incident = get_object_or_404(Incident.objects.visible_to(request.user), pk=pk)
     form_class, call = ACTIONS[action]
-    form = forms.NoteForm() if form_class is type(None) else form_class(request.POST, prefix=action)
-    bound = form_class is not type(None)
-    if not bound or form.is_valid():
-        data = form.cleaned_data if bound else {}
+    if form_class is type(None):  # a button without fields, e.g. "Start the CERT response"
+        try:
+            call(acting_user(request), incident, {})
+        except ValidationError as exc:
+            # Pressed twice, or after a colleague: the workflow refuses; say so on the page
+            # (an unbound form cannot carry the error: it used to answer 500).
+            for error in exc.messages:
+                messages.error(request, error)
+        return redirect("incident-detail", pk=pk)
+    form = form_class(request.POST, prefix=action)
+    if form.is_valid():
+        data = form.cleaned_data
         if run_service(form, lambda: call(acting_user(request), incident, data) or True):
             return redirect("incident-detail", pk=pk)
         # What the workflow or the rules refused (not a field of this form) is told as a
         # message on the case page, where the form may no longer be offered.
         refusals = form.non_field_errors()
-        if refusals or not bound:
+        if refusals:
             for error in refusals:
                 messages.error(request, str(error))
             return redirect("incident-detail", pk=pk)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.core.fanging import read_defanged
 from bulwark.core.tlp import TLP
 from bulwark.intel import (
     decay,
@@ -37,7 +38,8 @@ def intel_home(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         try:
-            kind, text = obs.normalise(obs.detect(query), query)
+            # A value pasted from a report is often defanged (hxxp://evil[.]example).
+            kind, text = read_defanged(lambda v: obs.normalise(obs.detect(v), v), query)
         except ValueError as exc:
             messages.error(request, str(exc))
         else:

@@ -67,3 +67,15 @@ def test_value_page_describes_each_source_and_hides_what_the_viewer_may_not_see(
     assert community.authority.name in row
     assert private.stix_object.stix_id not in text
     assert f"/intel/indicators/{private.pk}/" not in text
+
+
+def test_look_up_reads_a_defanged_value(community: Community, client: Client) -> None:
+    objs = [indicator("http://evil.example/x", path="url:value", valid_from=NOW)]
+    services.ingest_objects(community.sharer, community.community, objs, raw="")
+    signed = sign_in(client, community.other_user)
+    found = signed.get("/intel/", {"q": "hxxp://evil[.]example/x"})
+    assert found.status_code == 302
+    assert found["Location"] == "/intel/values/url/http://evil.example/x"
+    refused = signed.get("/intel/", {"q": "not [.] a value"}, follow=True)
+    assert refused.status_code == 200 and refused.redirect_chain == []
+    assert len(list(refused.context["messages"])) == 1
