@@ -72,10 +72,31 @@ def _shift(incident: Incident, hours_ago: float) -> None:
 RECOVERY_HOURS = {"Compromised VPN appliance": 48, "Malware beaconing from a file server": 30}
 
 
+# Task lists the CERT keeps per incident class, applied when a response starts.
+TEMPLATES = {
+    "malicious-code": "2 | Isolate the infected hosts\n8 | Collect a memory image and the malware sample\n"
+    "24 | Check the agency's other hosts for the same indicators",
+    "intrusions": "4 | Reset credentials of the compromised accounts\n"
+    "24 | Review the appliance's logs since the last patch\n72 | Confirm the patch on every edge device",
+    "information-content-security": "4 | Identify the leaked records and their owners\n"
+    "24 | Prepare the notice to the people affected",
+}
+# Tags the duty officer put on cases, and a filter saved for the morning round.
+TAGS = {
+    "Ransomware on an engineering workstation": ["ransomware", "ot-network"],
+    "Compromised VPN appliance": ["vpn", "edge-device"],
+    "DDoS on the online booking system": ["ddos"],
+}
+
+
 @transaction.atomic
 def load() -> int:
     reporter = User.objects.get(username="admin")
     duty = User.objects.get(username="duty")
+    if not Incident.objects.filter(title__in=[c[0] for c in CASES]).exists():
+        for rsit_class, tasks in TEMPLATES.items():
+            services.save_case_template(duty, rsit_class, tasks)
+        services.save_filter(duty, "Level 3, past a deadline", "level=3&clock=overdue")
     created = 0
     for title, org_name, rsit_class, rsit_type, answers, age, steps in CASES:
         if Incident.objects.filter(title=title).exists():
@@ -110,5 +131,7 @@ def load() -> int:
             incident.recovered_at = incident.aware_at + timedelta(hours=RECOVERY_HOURS[title])
             incident.save(update_fields=["recovered_at"])
         services.refresh_due(incident)
+        if title in TAGS:
+            services.set_tags(duty, incident, TAGS[title])
         created += 1
     return created
