@@ -31,7 +31,6 @@ from bulwark.core import csvexport
 from bulwark.core.params import BadParameter
 from bulwark.incidents import evidence as evidence_service
 from bulwark.incidents import forms, interchange, referrals, services
-from bulwark.incidents.api.views import filter_incidents, queue_order
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import (
     TLP_CHOICES,
@@ -44,6 +43,7 @@ from bulwark.incidents.models import (
     SavedFilter,
     TimelineEntry,
 )
+from bulwark.incidents.selectors import filter_incidents, queue_order
 from bulwark.incidents.taxonomy import RSIT
 from bulwark.incidents.workflow import TRANSITIONS, Status
 from bulwark.intel import selectors as intel_selectors

@@ -237,3 +237,42 @@ def test_drills_are_counted_apart(people: People) -> None:
     assert counts["open_incidents"] == 1 and counts["open_drills"] == 1
     listed = client.get("/incidents/?drill=0").context["rows"]
     assert [incident.title for incident, _clocks in listed] == ["Ransomware on file server"]
+
+
+def test_an_agency_finds_its_own_case_by_a_note_word_however_many_others_match(
+    people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: notes were searched over every incident, the first matches kept, then
+    narrowed to what the viewer sees: with enough other organisations' notes matching, an
+    agency's own case dropped out of its search. Notes are searched among the viewer's
+    incidents."""
+    from bulwark.incidents import selectors
+    from bulwark.incidents.tests.test_journey import report
+
+    monkeypatch.setattr(selectors, "MAX_NOTE_MATCHES", 2)
+    others = []
+    for n in range(3):
+        created = people.post(
+            "outsider",
+            "/api/v1/incidents/",
+            {
+                "organisation": people.other.pk, "title": f"Other case {n}",
+                "description": "Elsewhere.", "rsit_class": "intrusions",
+                "rsit_type": "application-compromise",
+                "aware_at": timezone.now() - timedelta(minutes=30), "integrity": "minor",
+            },
+        )  # fmt: skip
+        assert created.status_code == 201, created.json()
+        others.append(Incident.objects.get(pk=created.json()["id"]))
+    ours = Incident.objects.get(pk=report(people).json()["id"])
+    duty = web(people, "duty")
+    for incident in [*others, ours]:  # the others' notes first: the first matches
+        duty.post(
+            f"/incidents/{incident.pk}/note/",
+            {"note-kind": "guidance", "note-text": "Look for the beacon to c2.example."},
+        )
+    page = web(people, "reporter").get("/incidents/?q=beacon").content.decode()
+    assert ours.reference in page
+    assert not any(o.reference in page for o in others)
+    api = people.clients["reporter"].get("/api/v1/incidents/?q=beacon").json()
+    assert [r["reference"] for r in api["results"]] == [ours.reference]
