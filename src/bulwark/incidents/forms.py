@@ -264,6 +264,11 @@ class TagsForm(forms.Form):
     )
 
 
+class IndicatorTagsForm(forms.Form):
+    indicator = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    tags = forms.CharField(label=_("Tags of this observable"), required=False, max_length=1000)
+
+
 class SavedFilterForm(forms.Form):
     name = forms.CharField(label=_("Save this filter as"), max_length=100)
     query = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)

@@ -463,6 +463,9 @@ class IncidentIndicator(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="indicators")
     kind = models.CharField(_("type"), max_length=10)
     value = models.CharField(_("value"), max_length=2048)
+    # Labels on the observable (lower-case slugs, space separated, sorted), set by those
+    # who handle the case: "c2", "phishing-kit", "false-positive" ...
+    tags = models.CharField(_("tags"), max_length=1100, blank=True, default="")
 
     class Meta:
         ordering = ["kind", "value"]
@@ -475,6 +478,10 @@ class IncidentIndicator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return self.tags.split()
 
 
 class ResponseTask(models.Model):

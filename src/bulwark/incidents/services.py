@@ -719,6 +719,33 @@ def set_tags(actor: User, incident: Incident, names: Iterable[str]) -> list[str]
     return wanted
 
 
+@transaction.atomic
+def set_indicator_tags(
+    actor: User, incident: Incident, indicator_id: int, names: Iterable[str]
+) -> list[str]:
+    """Tags on one observable of a case, by those who handle the case (as its own tags)."""
+    _require(can_handle(actor, incident))
+    indicator = IncidentIndicator.objects.filter(incident=incident, pk=indicator_id).first()
+    if indicator is None:
+        raise ValidationError({"indicator": _("This case has no such observable.")})
+    wanted = sorted(set(names))
+    if len(wanted) > MAX_TAGS:
+        raise ValidationError({"tags": _("At most %(n)d tags.") % {"n": MAX_TAGS}})
+    before = indicator.tag_list
+    if before == wanted:
+        return wanted
+    indicator.tags = " ".join(wanted)
+    indicator.save(update_fields=["tags"])
+    audit.record(
+        actor,
+        "incident.indicator_tagged",
+        incident,
+        changes={"indicator": str(indicator), "tags": [before, wanted]},
+        organisation_id=incident.organisation_id,
+    )
+    return wanted
+
+
 BULK_ACTIONS = ("assign", "respond")
 MAX_BULK = 200
 

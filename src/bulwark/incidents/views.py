@@ -479,6 +479,12 @@ ACTIONS: dict[str, tuple[type, Callable[..., Any]]] = {
         forms.TagsForm,
         lambda u, i, d: services.set_tags(u, i, services.parse_tags(d["tags"])),
     ),
+    "indicator_tags": (
+        forms.IndicatorTagsForm,
+        lambda u, i, d: services.set_indicator_tags(
+            u, i, d["indicator"], services.parse_tags(d["tags"])
+        ),
+    ),
 }
 
 

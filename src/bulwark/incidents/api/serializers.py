@@ -60,9 +60,11 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
 
 class IndicatorOutSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(source="tag_list", child=serializers.CharField(), read_only=True)
+
     class Meta:
         model = IncidentIndicator
-        fields = ["kind", "value"]
+        fields = ["id", "kind", "value", "tags"]
 
 
 class IncidentDetailSerializer(IncidentListSerializer):

@@ -417,3 +417,59 @@ def test_a_posted_back_query_with_a_line_break_is_re_encoded_not_a_server_error(
     assert "\n" not in response["Location"] and "level=3" in response["Location"]
     saved = client.post("/incidents/filters/", {"name": "", "query": "a=1\r\nb"})
     assert saved.status_code == 302 and "\n" not in saved["Location"]
+
+
+def test_observables_carry_tags_set_by_those_who_handle_the_case(people: People) -> None:
+    """Issue 18: tags on observables as well as on incidents (as TheHive has them)."""
+    ours = reported(people, indicators=[("", "198.51.100.7"), ("", "evil.example")])
+    other = reported(people, who="outsider", indicators=[("", "203.0.113.9")])
+    address = ours.indicators.get(value="198.51.100.7")
+    duty = web("duty")
+    answer = duty.post(
+        f"/incidents/{ours.pk}/indicator_tags/",
+        {"indicator_tags-indicator": address.pk, "indicator_tags-tags": "C2, Cobalt Strike"},
+    )
+    assert answer.status_code == 302
+    address.refresh_from_db()
+    assert address.tag_list == ["c2", "cobalt", "strike"]
+    page = web("reporter").get(f"/incidents/{ours.pk}/").content.decode()
+    assert '<span class="badge tag">c2</span>' in page
+    api = people.clients["reporter"].get(f"/api/v1/incidents/{ours.pk}/").json()
+    assert {i["value"]: i["tags"] for i in api["indicators"]} == {
+        "198.51.100.7": ["c2", "cobalt", "strike"],
+        "evil.example": [],
+    }
+    entry = AuditEntry.objects.filter(action="incident.indicator_tagged").get()
+    assert entry.changes["tags"] == [[], ["c2", "cobalt", "strike"]]
+
+    # Another case's observable through this case: refused on the field, nothing changed
+    foreign = other.indicators.get()
+    refused = duty.post(
+        f"/incidents/{ours.pk}/indicator_tags/",
+        {"indicator_tags-indicator": foreign.pk, "indicator_tags-tags": "mine"},
+    )
+    assert refused.status_code == 400
+    assert "no such observable" in refused.content.decode()
+    foreign.refresh_from_db()
+    assert foreign.tags == ""
+    # Too many tags: told, nothing saved
+    many = " ".join(f"t{n}" for n in range(30))
+    too_many = duty.post(
+        f"/incidents/{ours.pk}/indicator_tags/",
+        {"indicator_tags-indicator": address.pk, "indicator_tags-tags": many},
+    )
+    assert too_many.status_code == 400 and "At most 20 tags" in too_many.content.decode()
+    address.refresh_from_db()
+    assert address.tag_list == ["c2", "cobalt", "strike"]
+    # Another agency cannot see the case, let alone tag it
+    assert (
+        web("outsider")
+        .post(
+            f"/incidents/{ours.pk}/indicator_tags/",
+            {"indicator_tags-indicator": address.pk, "indicator_tags-tags": "x"},
+        )
+        .status_code
+        == 404
+    )
+    with pytest.raises(Exception, match="not allowed"):
+        services.set_indicator_tags(user("outsider"), ours, address.pk, ["x"])
