@@ -81,6 +81,13 @@ TEMPLATES = {
     "information-content-security": "4 | Identify the leaked records and their owners\n"
     "24 | Prepare the notice to the people affected",
 }
+# Observables reported with a case, and the tags the duty officer put on them.
+OBSERVABLES = {
+    "Compromised VPN appliance": [
+        ("198.51.100.23", ["c2", "vpn-exploit"]),
+        ("vpn-update.example", ["phishing-kit"]),
+    ],
+}
 # Tags the duty officer put on cases, and a filter saved for the morning round.
 TAGS = {
     "Ransomware on an engineering workstation": ["ransomware", "ot-network"],
@@ -107,6 +114,7 @@ def load() -> int:
             reporter, org, title=title, description=f"Demo case: {title.lower()}.",
             rsit_class=rsit_class, rsit_type=rsit_type, answers=answers,
             aware_at=now - timedelta(minutes=40), is_drill="drill" in steps,
+            indicators=[("", value) for value, _tags in OBSERVABLES.get(title, [])],
         )  # fmt: skip
         if "review" in steps:
             incident = services.review_incident(duty, incident, level=incident.level)
@@ -133,5 +141,8 @@ def load() -> int:
         services.refresh_due(incident)
         if title in TAGS:
             services.set_tags(duty, incident, TAGS[title])
+        for value, tags in OBSERVABLES.get(title, []):
+            observable = incident.indicators.get(value=value)
+            services.set_indicator_tags(duty, incident, observable.pk, tags)
         created += 1
     return created

@@ -1,6 +1,6 @@
 """The demo shows the case-work features (issue 18): the CERT's case templates applied
-to the cases whose response started, tags on cases, the duty officer's saved filter and
-assignee, and loading it again adds nothing."""
+to the cases whose response started, tags on cases and on their observables, the duty
+officer's saved filter and assignee, and loading it again adds nothing."""
 
 import pytest
 from django.test import Client
@@ -22,6 +22,11 @@ def test_the_demo_shows_templates_tags_saved_filters_and_assignees() -> None:
     assert ransomware.tasks.count() == 3
     assert ransomware.assignee is not None and ransomware.assignee.username == "duty"
     assert sorted(ransomware.tags.values_list("name", flat=True)) == ["ot-network", "ransomware"]
+    vpn = Incident.objects.get(title="Compromised VPN appliance")
+    assert {i.value: i.tag_list for i in vpn.indicators.all()} == {
+        "198.51.100.23": ["c2", "vpn-exploit"],
+        "vpn-update.example": ["phishing-kit"],
+    }
     duty = User.objects.get(username="duty")
     (saved,) = SavedFilter.objects.filter(user=duty)
     queue = sign_in(Client(), duty).get("/incidents/?" + saved.query)
