@@ -13,6 +13,8 @@ from django.db import connections
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bulwark.constituency import rules, services
 from bulwark.constituency.access import viewer_of
@@ -20,6 +22,13 @@ from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.tests.factories import OrganisationFactory, UserFactory
 
 ALL_SCOPES = ["constituency:read", "constituency:write", "audit:read", "tokens:manage"]
+
+# Property tests judge answers, not speed: on a shared machine Hypothesis's timing checks
+# (per-example deadline, "input generation is slow") failed tests whose answers were right.
+hypothesis_settings.register_profile(
+    "bulwark", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("bulwark")
 
 
 # --- Real browser (Debian's Chromium driven by Playwright; never a downloaded browser) ---

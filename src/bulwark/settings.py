@@ -189,6 +189,18 @@ RESET_MAIL_WINDOW_SECONDS = int(os.environ.get("BULWARK_RESET_MAIL_WINDOW", "360
 INVITATION_DAYS = int(os.environ.get("BULWARK_INVITATION_DAYS", "7"))
 # Recovery codes a person gets with their authenticator (each works once).
 RECOVERY_CODE_COUNT = 10
+# Caches. "api": answers of the constituency's read endpoints, kept per viewer and
+# constituency stamp (constituency/api/caching.py), in each worker process, bounded in
+# entries and kept at most 5 minutes.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "api",
+        "TIMEOUT": 300,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 

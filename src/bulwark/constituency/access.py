@@ -6,7 +6,8 @@ dropped by services that change memberships or the hierarchy.
 """
 
 import hashlib
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -15,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 
 from bulwark.constituency.models import (
     CERT_STAFF_ROLES,
+    ConstituencyVersion,
     Membership,
     Organisation,
     OrganisationKind,
@@ -170,3 +172,46 @@ def viewer_of(user: Any) -> Viewer:
 def forget_viewer(user: Any) -> None:
     if user is not None and hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
+
+
+# --- Viewers kept across requests -------------------------------------------------------
+# A viewer is a function of the constituency tables only (memberships, organisations and
+# their hierarchy, the user's flags), so it can be kept per (user, constituency stamp): the
+# stamp changes in the same transaction as any change to those tables (see
+# models.ConstituencyVersion), so a kept viewer is never used after a membership, a role
+# or the hierarchy changed. The API's bearer authentication reads the stamp in the same
+# query as the token, so a request whose viewer is kept runs no query for it.
+_VIEWERS: "OrderedDict[tuple[int, str], Viewer]" = OrderedDict()
+_VIEWERS_MAX = 5000
+_VIEWERS_LOCK = threading.Lock()
+
+
+def current_stamp() -> str | None:
+    """The constituency's version stamp now, or None when unknown (no row)."""
+    return ConstituencyVersion.objects.filter(pk=1).values_list("stamp", flat=True).first()
+
+
+def viewer_for_stamp(user: Any, stamp: str | None) -> Viewer:
+    """`viewer_of(user)`, taken from the viewers kept for this stamp when there is one; the
+    user's own cache attribute is set either way."""
+    if stamp is None or user is None or not getattr(user, "is_authenticated", False):
+        return viewer_of(user)
+    key = (int(user.pk), stamp)
+    with _VIEWERS_LOCK:
+        viewer = _VIEWERS.get(key)
+        if viewer is not None:
+            _VIEWERS.move_to_end(key)
+    if viewer is None:
+        viewer = compute_viewer(user)
+        with _VIEWERS_LOCK:
+            _VIEWERS[key] = viewer
+            while len(_VIEWERS) > _VIEWERS_MAX:
+                _VIEWERS.popitem(last=False)
+    setattr(user, _CACHE_ATTR, viewer)
+    return viewer
+
+
+def forget_kept_viewers() -> None:
+    """Drops every kept viewer (tests that rebuild the database under the same stamp)."""
+    with _VIEWERS_LOCK:
+        _VIEWERS.clear()

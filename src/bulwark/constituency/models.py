@@ -408,6 +408,37 @@ class ApiToken(models.Model):
         return self.revoked_at is None and not self.is_expired
 
 
+class ConstituencyVersion(models.Model):
+    """One row whose `stamp` changes, in the same transaction, with every write to the tables
+    that decide who sees what and what the constituency API answers: organisations,
+    sectors, network claims, users and memberships. Database triggers change it
+    (migration 0006), so bulk writes, the shell and raw SQL change it too.
+
+    The stamp is random, not a counter: a rolled-back write never hands its stamp to a
+    later, different state. Anything kept per stamp (viewers, API answers:
+    `access.viewer_for_stamp`, `api/caching.py`) is therefore never read after the data
+    it was computed from changed. No row (a flushed test database) means "unknown": nothing
+    is cached."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    stamp = models.CharField(max_length=40)
+
+    class Meta:
+        db_table = "constituency_version"
+
+    def __str__(self) -> str:
+        return self.stamp
+
+
+VERSIONED_TABLES = (
+    "constituency_organisation",
+    "constituency_sector",
+    "constituency_networkclaim",
+    "constituency_user",
+    "constituency_membership",
+)
+
+
 class LoginFailure(models.Model):
     """A failed login, kept for throttling (per username and per address)."""
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from bulwark.constituency import networks, services
 from bulwark.constituency.access import acting_user
 from bulwark.constituency.api import serializers as s
+from bulwark.constituency.api.caching import CachedReadMixin, cached_read
 from bulwark.constituency.models import (
     ApiToken,
     Contact,
@@ -55,13 +56,13 @@ class ReadCreateDeleteViewSet(ReadCreateViewSet, mixins.DestroyModelMixin):
     pass
 
 
-class SectorViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
+class SectorViewSet(CachedReadMixin, VisibleMixin, viewsets.ReadOnlyModelViewSet):
     model = Sector
     serializer_class = s.SectorSerializer
     scope_resource = "constituency"
 
 
-class OrganisationViewSet(ReadCreateViewSet, mixins.UpdateModelMixin):
+class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModelMixin):
     model = Organisation
     serializer_class = s.OrganisationSerializer
     scope_resource = "constituency"
@@ -108,7 +109,7 @@ class OrganisationViewSet(ReadCreateViewSet, mixins.UpdateModelMixin):
         )
 
 
-class NetworkClaimViewSet(ReadCreateDeleteViewSet):
+class NetworkClaimViewSet(CachedReadMixin, ReadCreateDeleteViewSet):
     model = NetworkClaim
     serializer_class = s.NetworkClaimSerializer
     scope_resource = "constituency"
@@ -144,9 +145,12 @@ class NetworkClaimViewSet(ReadCreateDeleteViewSet):
         responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=False, methods=["get"])
-    def resolve(self, request: Request) -> Response:
+    def resolve(self, request: Request) -> Any:
         """The organisation responsible for an address, domain or AS number: the most
         specific claim (longest prefix, longest domain suffix) among those you can see."""
+        return cached_read(request, lambda: self._resolve(request))
+
+    def _resolve(self, request: Request) -> Response:
         params = request.query_params
         given = [k for k in ("ip", "domain", "asn") if params.get(k)]
         if len(given) != 1:
@@ -264,7 +268,7 @@ class InvitationViewSet(ReadCreateDeleteViewSet):
         return Response(self.get_serializer(invitation).data)
 
 
-class UserViewSet(ReadCreateViewSet):
+class UserViewSet(CachedReadMixin, ReadCreateViewSet):
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "constituency"
