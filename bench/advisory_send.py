@@ -66,7 +66,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from django_tasks_db.models import DBTaskResult
 
     from bulwark.advisories import services
-    from bulwark.advisories.models import Advisory, Category, Delivery, Target
+    from bulwark.advisories.models import Advisory, AdvisoryCategory, Delivery, Target
     from bulwark.constituency import services as cs
     from bulwark.constituency.models import Contact, Membership, Organisation, User
     from bulwark.core.tasks import send_email
@@ -113,7 +113,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         title="Benchmark advisory",
         summary="Patch now.",
         body="**Details** of the flaw.\n" * 20,
-        category=Category.objects.get(code="vulnerability-alert"),
+        category=AdvisoryCategory.objects.get(code="vulnerability-alert"),
         severity="critical",
         tlp="amber",
         response_required="action",

@@ -67,7 +67,7 @@ def populate(organisations: int, publications: int) -> dict[str, Any]:
 
     from django.utils import timezone
 
-    from bulwark.advisories.models import Advisory, Category
+    from bulwark.advisories.models import Advisory, AdvisoryCategory
     from bulwark.constituency.models import (
         Membership,
         NetworkClaim,
@@ -108,7 +108,7 @@ def populate(organisations: int, publications: int) -> dict[str, Any]:
     )
 
     analyst = User.objects.get(username="analyst")
-    categories = list(Category.objects.all())
+    categories = list(AdvisoryCategory.objects.all())
     body = "\n\n".join(
         [
             "## Summary\n\nA flaw in the **example** product lets a remote attacker run code.",

@@ -259,7 +259,7 @@ def measure_correlation(member: Any, rng: random.Random, objects: int) -> dict[s
 def _medallion_app(collection: Any, rows: list[Any]) -> Any:
     from medallion import application_instance, register_blueprints, set_config
 
-    from bulwark.intel.taxii import ts
+    from bulwark.intel.taxii_server import ts
 
     objects = [json.loads(raw) for raw, *_ in rows]
     manifest = [

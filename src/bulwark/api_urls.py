@@ -1,15 +1,16 @@
-"""The REST API's router: every app registers its viewsets here, under /api/v1/."""
+"""The REST API's router: every app registers its viewsets here (`<app>/api/routes.py`),
+under /api/v1/."""
 
 from rest_framework import routers
 
-from bulwark.advisories import api_routes as advisories_routes
-from bulwark.analytics import api_routes as analytics_routes
-from bulwark.constituency.api import views
-from bulwark.exchange import api_routes as exchange_routes
-from bulwark.incidents.api.views import IncidentViewSet
-from bulwark.intel import api_routes as intel_routes
-from bulwark.monitoring import api_routes as monitoring_routes
-from bulwark.sso import api_routes as sso_routes
+from bulwark.advisories.api import routes as advisories_routes
+from bulwark.analytics.api import routes as analytics_routes
+from bulwark.constituency.api import routes as constituency_routes
+from bulwark.exchange.api import routes as exchange_routes
+from bulwark.incidents.api import routes as incidents_routes
+from bulwark.intel.api import routes as intel_routes
+from bulwark.monitoring.api import routes as monitoring_routes
+from bulwark.sso.api import routes as sso_routes
 
 
 class APIRootView(routers.APIRootView):
@@ -30,17 +31,9 @@ class Router(routers.DefaultRouter):
 
 
 router = Router()
-router.register("organisations", views.OrganisationViewSet, basename="organisation")
-router.register("networks", views.NetworkClaimViewSet, basename="networkclaim")
-router.register("contacts", views.ContactViewSet, basename="contact")
-router.register("users", views.UserViewSet, basename="user")
-router.register("memberships", views.MembershipViewSet, basename="membership")
-router.register("invitations", views.InvitationViewSet, basename="invitation")
-router.register("sectors", views.SectorViewSet, basename="sector")
-router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
-router.register("audit", views.AuditEntryViewSet, basename="auditentry")
-router.register("incidents", IncidentViewSet, basename="incident")
 for app_routes in (
+    constituency_routes,
+    incidents_routes,
     intel_routes,
     exchange_routes,
     monitoring_routes,

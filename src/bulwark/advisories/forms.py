@@ -12,7 +12,7 @@ from bulwark.advisories.models import (
     MAX_BODY_CHARS,
     SEVERITY_CHOICES,
     TLP_CHOICES,
-    Category,
+    AdvisoryCategory,
     Publication,
     Response,
     Target,
@@ -41,7 +41,7 @@ class AdvisoryForm(forms.Form):
     title_zh_hant = forms.CharField(
         label=_("Title (Traditional Chinese)"), max_length=200, required=False
     )
-    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.all())
+    category = forms.ModelChoiceField(label=_("Category"), queryset=AdvisoryCategory.objects.all())
     severity = forms.ChoiceField(label=_("Severity"), choices=SEVERITY_CHOICES, initial="high")
     tlp = forms.ChoiceField(label=_("TLP"), choices=TLP_CHOICES, initial="amber")
     publication = forms.ChoiceField(

@@ -39,7 +39,7 @@ def _viewer(user: Any) -> Any:
     return viewer_of(user)
 
 
-class Category(models.Model):
+class AdvisoryCategory(models.Model):
     """What kind of notice an advisory is (data, so statistics count it by category)."""
 
     code = models.SlugField(_("code"), max_length=50, unique=True)
@@ -47,6 +47,8 @@ class Category(models.Model):
     name_zh_hant = models.CharField(_("name (Traditional Chinese)"), max_length=100, blank=True)
 
     class Meta:
+        # Renamed from `Category` (issue 21: intel has one too); the table keeps its name.
+        db_table = "advisories_category"
         ordering = ["name"]
         verbose_name = _("advisory category")
         verbose_name_plural = _("advisory categories")
@@ -120,7 +122,10 @@ class Advisory(models.Model):
         _("body (Markdown, Traditional Chinese)"), max_length=MAX_BODY_CHARS, blank=True
     )
     category = models.ForeignKey(
-        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="advisories"
+        AdvisoryCategory,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        related_name="advisories",
     )
     severity = models.CharField(_("severity"), max_length=10, choices=SEVERITY_CHOICES)
     tlp = models.CharField(_("TLP"), max_length=12, choices=TLP_CHOICES, default="amber")

@@ -27,8 +27,8 @@ from bulwark.advisories.models import (
     MAX_ATTACHMENTS,
     MAX_BODY_CHARS,
     Advisory,
+    AdvisoryCategory,
     Attachment,
-    Category,
     Delivery,
     InventoryItem,
     Response,
@@ -253,8 +253,8 @@ def _split(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def create_advisory(actor: User, **fields: Any) -> Advisory:
     _require_cert(actor)
     content, targets = _split(fields)
-    if "category" in content and not isinstance(content["category"], Category):
-        content["category"] = Category.objects.get(code=content["category"])
+    if "category" in content and not isinstance(content["category"], AdvisoryCategory):
+        content["category"] = AdvisoryCategory.objects.get(code=content["category"])
     for attempt in range(5):
         try:
             with transaction.atomic():
@@ -297,8 +297,8 @@ def update_advisory(actor: User, advisory: Advisory, *, note: str = "", **fields
     the recipients when a second person approves it (`approve_revision`)."""
     _require_cert(actor)
     content, targets = _split(fields)
-    if "category" in content and not isinstance(content["category"], Category):
-        content["category"] = Category.objects.get(code=content["category"])
+    if "category" in content and not isinstance(content["category"], AdvisoryCategory):
+        content["category"] = AdvisoryCategory.objects.get(code=content["category"])
     with transaction.atomic():
         advisory = Advisory.objects.select_for_update().get(pk=advisory.pk)
         changes = _diff(advisory, content) | _target_diff(advisory, targets)
@@ -368,7 +368,7 @@ def approve_revision(actor: User, revision: Revision) -> Revision:
             raise ValidationError(_("This revision has already been decided."))
         for field, value in revision.proposed.items():
             if field == "category":
-                value = Category.objects.get(code=value)
+                value = AdvisoryCategory.objects.get(code=value)
             elif field == "response_deadline" and value is not None:
                 value = parse_datetime(value)
             setattr(advisory, field, value)

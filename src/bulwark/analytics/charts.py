@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from matplotlib import font_manager, rc_context
 from matplotlib.figure import Figure as Canvas
 
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,7 @@ from django.db import connection, transaction
 from django.db.models import DateTimeField, ForeignKey, Max, Model
 from django.utils import timezone
 
-from bulwark.advisories.models import Advisory, Target
-from bulwark.advisories.models import Category as AdvisoryCategory
+from bulwark.advisories.models import Advisory, AdvisoryCategory, Target
 from bulwark.analytics.models import TextBlock
 from bulwark.constituency.models import Membership, NetworkClaim, Organisation, User
 from bulwark.core import audit

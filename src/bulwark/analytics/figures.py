@@ -22,7 +22,7 @@ from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
 from bulwark.analytics import categories
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.periods import Period, local_zone
 from bulwark.analytics.sql import AddMonths, Median, SecondsBetween
 

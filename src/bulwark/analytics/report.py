@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from bulwark.analytics import charts, periods
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
 
 # Report language as users write it -> Django language code (TextBlock.language too).

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import get_language
 
 from bulwark.analytics import figures, trends
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
 from bulwark.constituency.access import Viewer, viewer_of

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bulwark.analytics import figures
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Cadence, Subscription
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
 

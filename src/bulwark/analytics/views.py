@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bulwark.analytics import charts, figures, periods, snapshots, trends
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
 from bulwark.constituency.access import acting_user, viewer_of
 

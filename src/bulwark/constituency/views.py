@@ -22,7 +22,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.constituency import networks, rules, services
+from bulwark.constituency import networks, rules, selectors, services
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.forms import (
     ApiTokenForm,
@@ -76,14 +76,11 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
     orgs = Organisation.objects.visible_to(request.user).select_related("sector", "parent")
     if form.is_valid():
         data = form.cleaned_data
-        if data["q"]:
-            orgs = orgs.filter(Q(name__icontains=data["q"]) | Q(short_name__icontains=data["q"]))
-        if data["kind"]:
-            orgs = orgs.filter(kind=data["kind"])
+        orgs = selectors.filter_organisations(
+            orgs, q=data["q"], kind=data["kind"], country=data["country"]
+        )
         if data["sector"]:
             orgs = orgs.filter(sector=data["sector"])
-        if data["country"]:
-            orgs = orgs.filter(country=data["country"].upper())
     orgs = orgs.annotate(network_count=Count("networks", distinct=True)).order_by("name")
     page = Paginator(orgs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

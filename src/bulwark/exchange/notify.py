@@ -1,7 +1,7 @@
 """Aggregation and notification: events gathered per recipient and classification type
 for the recipient's cadence, sent as one e-mail (summary in the recipient's language, a
 CSV attachment and an X-ARF part) under a ticket id, or, for a foreign CERT that asked
-for it, POSTed as a STIX 2.1 bundle to its TAXII collection (exchange/taxii.py);
+for it, POSTed as a STIX 2.1 bundle to its TAXII collection (exchange/taxii_client.py);
 failures and bounces are recorded and retried with back-off.
 
 Idempotent by construction: a notification's `key` (recipient, type, period) is unique, so
@@ -413,14 +413,14 @@ def _deliver_by_email(notification: Notification, setting: RecipientSettings | N
 
 def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) -> str:
     """The same batch, ticket and summary as the e-mail, as STIX 2.1 over TAXII."""
-    from bulwark.exchange import taxii
+    from bulwark.exchange import taxii_client
 
     notification.channel = Channel.TAXII
     notification.address = setting.taxii_collection_url[:254]
     events = list(notification.events.order_by("id"))
     with translation.override(notification.language):
         description = _summary(notification, notification.recipient, events, attachments=False)
-    return taxii.deliver(notification, setting, events, description)
+    return taxii_client.deliver(notification, setting, events, description)
 
 
 def resend(actor: Any, notification: Notification) -> Notification:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, OrganisationKind
 from bulwark.core import audit, bulk
-from bulwark.exchange import sealing, taxii
+from bulwark.exchange import sealing, taxii_client
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
 from bulwark.exchange.engine.pipeline import DEFAULT_BATCH, Batch, bounded, prepare
@@ -322,7 +322,7 @@ def configure_recipient(
             raise ValidationError(
                 {"channel": _("Only foreign CERTs can receive their reports over TAXII.")}
             )
-        problems = taxii.endpoint_problems(setting.taxii_api_root, setting.taxii_collection)
+        problems = taxii_client.endpoint_problems(setting.taxii_api_root, setting.taxii_collection)
         if problems:
             raise ValidationError(problems)
     setting.full_clean()

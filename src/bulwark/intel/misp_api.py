@@ -22,10 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
 from bulwark.constituency.api.authentication import BearerTokenAuthentication
-from bulwark.intel import misp, taxii
+from bulwark.intel import misp, taxii_server
 
 MISP_VERSION = "2.5.0"
-READ_SCOPE = taxii.READ_SCOPE
+READ_SCOPE = taxii_server.READ_SCOPE
 MAX_BODY = 1_000_000
 
 
@@ -54,8 +54,8 @@ def _reader(request: HttpRequest) -> Any:
     if scheme in ("bearer", "basic") and " " in header:
         request.META["HTTP_AUTHORIZATION"] = header
         try:
-            user, scopes = taxii._authenticate(request)
-        except taxii.TaxiiError as exc:
+            user, scopes = taxii_server._authenticate(request)
+        except taxii_server.TaxiiError as exc:
             raise Denied(401, exc.description or exc.title) from None
     else:
         try:

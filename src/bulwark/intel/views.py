@@ -24,7 +24,7 @@ from bulwark.intel import (
     selectors,
     services,
     sharing,
-    taxii,
+    taxii_server,
     warninglists,
 )
 from bulwark.intel import observables as obs
@@ -255,12 +255,12 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     user: Any = request.user if request.user.is_authenticated else None
     if request.META.get("HTTP_AUTHORIZATION"):
         try:
-            user, scopes = taxii._authenticate(request)
-        except taxii.TaxiiError as exc:
+            user, scopes = taxii_server._authenticate(request)
+        except taxii_server.TaxiiError as exc:
             response = HttpResponse(exc.description or exc.title, status=401)
             response["WWW-Authenticate"] = 'Bearer realm="intel"'
             return response
-        if scopes is not None and taxii.READ_SCOPE not in scopes:
+        if scopes is not None and taxii_server.READ_SCOPE not in scopes:
             return HttpResponse(_("This token lacks the scope intel:read."), status=403)
     include_decayed = request.GET.get("include_decayed") == "1"
     rows = selectors.detection_rows(user, include_decayed=include_decayed)

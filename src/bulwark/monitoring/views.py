@@ -10,13 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bulwark.constituency.access import acting_user, viewer_of
-from bulwark.monitoring import services
-from bulwark.monitoring.models import Alert, Sighting
+from bulwark.monitoring import selectors, services
+from bulwark.monitoring.models import Alert
 
 
 @login_required
 def alert_list(request: HttpRequest) -> HttpResponse:
-    alerts = Alert.objects.visible_to(request.user).select_related("organisation", "incident")
+    alerts = selectors.alerts(request.user)
     status = request.GET.get("status", "new")
     if status in Alert.Status.values:
         alerts = alerts.filter(status=status)
@@ -32,11 +32,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
-    sightings = Sighting.objects.visible_to(request.user).filter(
-        organisation_id=alert.organisation_id,
-        indicator_type=alert.indicator_type,
-        indicator=alert.indicator,
-    )[:200]
+    sightings = selectors.sightings_of(request.user, alert)[:200]
     return render(
         request,
         "monitoring/alert_detail.html",
@@ -77,7 +73,7 @@ def alert_triage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def sighting_list(request: HttpRequest) -> HttpResponse:
-    sightings = Sighting.objects.visible_to(request.user).select_related("organisation")
+    sightings = selectors.sightings(request.user)
     query = request.GET.get("q", "").strip()[:200]
     if query:
         sightings = sightings.filter(indicator__icontains=query)

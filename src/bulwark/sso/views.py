@@ -19,7 +19,7 @@ from bulwark.constituency import rules
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.views import run_service
-from bulwark.sso import oidc, saml, services
+from bulwark.sso import oidc, saml, selectors, services
 from bulwark.sso.forms import ProviderForm, SignInNameForm
 from bulwark.sso.models import IdentityProvider, SamlRequest
 
@@ -169,7 +169,7 @@ def _require_admin(request: HttpRequest) -> None:
 @login_required
 def provider_list(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
-    providers = IdentityProvider.objects.visible_to(request.user).select_related("organisation")
+    providers = selectors.providers(request.user)
     return render(request, "sso/provider_list.html", {"providers": providers})
 
 

@@ -7,7 +7,7 @@ from bulwark.advisories.models import (
     SEVERITY_CHOICES,
     TLP_CHOICES,
     Advisory,
-    Category,
+    AdvisoryCategory,
     InventoryItem,
     Publication,
     Response,
@@ -113,7 +113,9 @@ class AdvisoryWriteSerializer(serializers.Serializer):
     body_zh_hant = serializers.CharField(
         max_length=MAX_BODY_CHARS, required=False, allow_blank=True
     )
-    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all())
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=AdvisoryCategory.objects.all()
+    )
     severity = serializers.ChoiceField(choices=SEVERITY_CHOICES)
     tlp = serializers.ChoiceField(choices=TLP_CHOICES)
     publication = serializers.ChoiceField(

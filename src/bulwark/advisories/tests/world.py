@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from bulwark.advisories import services
-from bulwark.advisories.models import Advisory, Category
+from bulwark.advisories.models import Advisory, AdvisoryCategory
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, Sector, User
 
@@ -24,7 +24,7 @@ class World:
             code="banking-finance", defaults={"name": "Banking and finance"}
         )[0]
         for code, name, name_zh in CATEGORIES:
-            Category.objects.get_or_create(
+            AdvisoryCategory.objects.get_or_create(
                 code=code, defaults={"name": name, "name_zh_hant": name_zh}
             )
         org = self._org

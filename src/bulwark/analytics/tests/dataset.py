@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bulwark.advisories.models import Advisory, Target
-from bulwark.advisories.models import Category as AdvisoryCategory
+from bulwark.advisories.models import Advisory, AdvisoryCategory, Target
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, Sector, User
 from bulwark.constituency.tests.factories import UserFactory

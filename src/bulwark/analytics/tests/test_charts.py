@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 
 from bulwark.analytics import charts
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"

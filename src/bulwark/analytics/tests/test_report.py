@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from pypdf import PdfReader
 
 from bulwark.analytics import report
-from bulwark.analytics.figure import Figure
+from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, User

@@ -3,7 +3,7 @@ every write calls a service."""
 
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulwark.constituency import networks, services
+from bulwark.constituency import networks, selectors, services
 from bulwark.constituency.access import acting_user
 from bulwark.constituency.api import serializers as s
 from bulwark.constituency.api.caching import CachedReadMixin, cached_read
@@ -82,17 +82,16 @@ class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModel
     def get_queryset(self) -> QuerySet[Any]:
         orgs = super().get_queryset().select_related("sector")
         params = self.request.query_params
-        if params.get("kind"):
-            orgs = orgs.filter(kind=params["kind"])
+        orgs = selectors.filter_organisations(
+            orgs,
+            q=params.get("q", "")[:100],
+            kind=params.get("kind", ""),
+            country=params.get("country", "").upper()[:2],
+        )
         if params.get("sector"):
             orgs = orgs.filter(sector__code=params["sector"])
-        if params.get("country"):
-            orgs = orgs.filter(country=params["country"].upper()[:2])
         if (parent := id_param(params, "parent")) is not None:
             orgs = orgs.filter(parent_id=parent)
-        if params.get("q"):
-            q = params["q"][:100]
-            orgs = orgs.filter(Q(name__icontains=q) | Q(short_name__icontains=q))
         return orgs
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:

@@ -2,7 +2,7 @@
 
 A production install (`pip install bulwark`, no extras) gets only `[project].dependencies`;
 a module that only the dev extra brings in works in every test and breaks the first real
-deployment (exchange/taxii.py imported taxii2-client, a dev dependency, so the URLs of a
+deployment (exchange/taxii_client.py imported taxii2-client, a dev dependency, so the URLs of a
 production install could not load). The scan reads the source with `ast`, so imports
 inside functions count too, and it needs no clean virtualenv: .ci/wheel_install.sh does
 the real install.
@@ -78,7 +78,7 @@ def third_party(modules: dict[str, set[str]]) -> dict[str, set[str]]:
 def test_the_scan_sees_imports_inside_functions_and_settings() -> None:
     """The scan itself: a scan that found nothing would pass every check below."""
     modules = third_party(imported_modules())
-    assert "exchange/taxii.py" in modules["taxii2client"]
+    assert "exchange/taxii_client.py" in modules["taxii2client"]
     assert "exchange/notify.py" not in modules.get("taxii2client", set())
     assert "advisories/matching.py" in modules["packaging"]
     assert "settings.py" in modules["whitenoise"]  # named in MIDDLEWARE only

@@ -23,7 +23,7 @@ from bulwark.conftest import bearer, sign_in
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
-from bulwark.exchange import notify, sealing, services, taxii
+from bulwark.exchange import notify, sealing, services, taxii_client
 from bulwark.exchange.models import Notification, RecipientSettings
 from bulwark.exchange.tests.conftest import TaxiiServer
 from bulwark.exchange.tests.test_notify import Inbox, routed, smtp  # noqa: F401
@@ -159,7 +159,7 @@ def test_rerun_after_a_crash_between_post_and_record_does_not_post_again(
     # The worker POSTs (the status id is committed at once) and dies before recording
     # the notification as sent.
     events = list(queued.events.all())
-    assert taxii.deliver(queued, jpcert_by_taxii, events, "summary", poll_seconds=0) == ""
+    assert taxii_client.deliver(queued, jpcert_by_taxii, events, "summary", poll_seconds=0) == ""
     crashed = Notification.objects.get(pk=queued.pk)
     assert crashed.status == "queued" and crashed.taxii_status_id
     assert len(taxii_server.statuses) == 1

@@ -15,7 +15,7 @@ from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context
 from bulwark.exchange.engine.formats.stix import EVENT_EXTENSION
 from bulwark.exchange.models import Event, RecipientSettings
-from bulwark.exchange.taxii import _id
+from bulwark.exchange.taxii_client import _id
 from bulwark.exchange.tests.conftest import TaxiiServer
 from bulwark.exchange.tests.test_notify import Inbox, routed, smtp  # noqa: F401
 from bulwark.exchange.tests.test_taxii_delivery import jpcert_by_taxii, server_bundle  # noqa: F401

@@ -11,7 +11,7 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages  # type: igno
 from bulwark.core.tlp import TLP
 from bulwark.intel import services
 from bulwark.intel.models import StixObject
-from bulwark.intel.taxii import ts
+from bulwark.intel.taxii_server import ts
 from bulwark.intel.tests.conftest import Community, indicator, token
 
 OBJECTS = 5_000  # 10 pages; the issue says 10 k, halved to keep the suite fast

@@ -19,7 +19,7 @@ from bulwark.constituency import demo as constituency_demo
 from bulwark.constituency.models import User
 from bulwark.core import stixtime
 from bulwark.exchange import demo as exchange_demo
-from bulwark.exchange import notify, taxii
+from bulwark.exchange import notify, taxii_client
 from bulwark.exchange.models import Notification
 from bulwark.incidents import demo as incidents_demo
 from bulwark.incidents.interchange import incident_to_stix
@@ -87,7 +87,9 @@ def test_every_bundle_the_demo_exports_validates(demo: None, client: Client) -> 
         description = notify._summary(
             notification, notification.recipient, events, attachments=False
         )
-        bundle = orjson.loads(taxii.build_bundle(notification, events, description).serialize())
+        bundle = orjson.loads(
+            taxii_client.build_bundle(notification, events, description).serialize()
+        )
         stixtime.comparable(bundle["objects"])  # as deliver() sends them
         check("delivery", notification.ticket, bundle)
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
-from bulwark.monitoring import services
+from bulwark.monitoring import selectors, services
 from bulwark.monitoring.models import Alert, Sighting
 
 
@@ -53,7 +53,7 @@ class SightingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self) -> QuerySet[Sighting]:
         if getattr(self, "swagger_fake_view", False):
             return Sighting.objects.none()
-        rows = Sighting.objects.visible_to(self.request.user).select_related("organisation")
+        rows = selectors.sightings(self.request.user)
         value = self.request.query_params.get("indicator")
         return rows.filter(indicator=value[:2048]) if value else rows
 
@@ -74,9 +74,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self) -> QuerySet[Alert]:
         if getattr(self, "swagger_fake_view", False):
             return Alert.objects.none()
-        rows = Alert.objects.visible_to(self.request.user).select_related(
-            "organisation", "incident"
-        )
+        rows = selectors.alerts(self.request.user)
         wanted = self.request.query_params.get("status")
         return rows.filter(status=wanted[:20]) if wanted else rows
 

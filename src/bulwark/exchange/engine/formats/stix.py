@@ -2,7 +2,7 @@
 objects, and indicators whose pattern is a single equality on one of them), and one per
 `observed-data` (its observables, its network-traffic's ports and protocols, Bulwark's
 event extension for the classification, a sighting of a malware for malware.name): what
-a CERT delivers over TAXII (exchange/taxii.py) reads back as the events it sent."""
+a CERT delivers over TAXII (exchange/taxii_client.py) reads back as the events it sent."""
 
 import re
 from collections.abc import Iterator
@@ -28,7 +28,7 @@ OBSERVABLES = {
 _PATTERN = re.compile(
     r"^\[\s*(ipv4-addr|ipv6-addr|domain-name|url):value\s*=\s*'((?:[^'\\]|\\.)*)'\s*\]$"
 )
-# Bulwark's property extension for observed-data (defined in the bundles exchange/taxii.py
+# Bulwark's property extension for observed-data (defined in the bundles exchange/taxii_client.py
 # sends): IntelMQ field -> property. The id is fixed forever.
 EVENT_EXTENSION = "extension-definition--0f47ada7-9936-4034-8470-1efa88d15c00"
 EVENT_PROPERTIES = {

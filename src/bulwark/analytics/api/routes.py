@@ -2,7 +2,7 @@
 
 from rest_framework.routers import BaseRouter
 
-from bulwark.analytics.api import StatisticsViewSet
+from bulwark.analytics.api.views import StatisticsViewSet
 
 
 def register(router: BaseRouter) -> None:

@@ -5,7 +5,7 @@ from rest_framework.routers import BaseRouter
 
 def register(router: BaseRouter) -> None:
     """Add this app's viewsets to `router`."""
-    from bulwark.intel import api
+    from bulwark.intel.api import views as api
 
     router.register("intel/values", api.IntelValueViewSet, basename="intel-value")
     router.register("intel/indicators", api.IntelIndicatorViewSet, basename="intel-indicator")

@@ -5,7 +5,7 @@ from rest_framework.routers import BaseRouter
 
 def register(router: BaseRouter) -> None:
     """Add this app's viewsets to `router`."""
-    from bulwark.exchange import api
+    from bulwark.exchange.api import views as api
 
     router.register("exchange/reports", api.ReportViewSet, basename="exchange-report")
     router.register("exchange/events", api.EventViewSet, basename="exchange-event")

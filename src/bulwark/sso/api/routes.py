@@ -4,6 +4,6 @@ from rest_framework.routers import BaseRouter
 
 
 def register(router: BaseRouter) -> None:
-    from bulwark.sso import api
+    from bulwark.sso.api import views as api
 
     router.register("sso/providers", api.IdentityProviderViewSet, basename="sso-provider")

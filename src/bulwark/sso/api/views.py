@@ -10,7 +10,7 @@ from bulwark.constituency.access import acting_user
 from bulwark.constituency.api.serializers import VisibleChoicesMixin
 from bulwark.constituency.api.views import VisibleMixin
 from bulwark.constituency.models import Organisation
-from bulwark.sso import services
+from bulwark.sso import selectors, services
 from bulwark.sso.models import IdentityProvider
 
 
@@ -53,7 +53,9 @@ class IdentityProviderViewSet(
     scope_resource = "constituency"
 
     def get_queryset(self) -> QuerySet[Any]:
-        return super().get_queryset().select_related("organisation")
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no real user
+            return IdentityProvider.objects.none()
+        return selectors.providers(self.request.user)
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.create_provider(
