@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -35,12 +35,14 @@ from bulwark.exchange.models import (
     Event,
     Feed,
     Notification,
+    NotificationReply,
     Quarantined,
     RecipientSettings,
     Report,
     Rule,
     raw_path,
 )
+from bulwark.exchange.notify import MAX_ATTEMPTS
 from bulwark.exchange.routing import current_router
 from bulwark.exchange.store import Counts, encoded, store_batch
 from bulwark.exchange.tasks import deliver_notification
@@ -493,6 +495,52 @@ def preview_mapping(
     except ReportError as exc:
         raise ValidationError({"sample": str(exc)}) from None
     return {"read": read, "events": made, "refused": refused[:100], "first_events": events}
+
+
+def attach_reply(
+    notification: Notification,
+    *,
+    message_id: str,
+    sender: str,
+    subject: str,
+    body: str,
+    bounce_diagnostic: str | None = None,
+) -> bool:
+    """Keep a reply to one of our notifications on it (the mailbox poller, `intake`; audited
+    as the system's). A bounce (`bounce_diagnostic` given) sets the notification back for a
+    retry after a back-off, or fails it after the last attempt. False when this message was
+    attached before."""
+    is_bounce = bounce_diagnostic is not None
+    try:
+        with transaction.atomic():
+            NotificationReply.objects.create(
+                notification=notification,
+                message_id=message_id,
+                sender=sender,
+                subject=subject,
+                body=body,
+                is_bounce=is_bounce,
+            )
+            if bounce_diagnostic is not None:
+                notification.last_error = bounce_diagnostic[:2000]
+                if notification.attempts >= MAX_ATTEMPTS:
+                    notification.status = Notification.Status.FAILED
+                    notification.next_attempt_at = None
+                else:
+                    notification.status = Notification.Status.BOUNCED
+                    notification.next_attempt_at = timezone.now() + timedelta(
+                        minutes=5 * 2 ** max(notification.attempts, 1)
+                    )
+                notification.save(update_fields=["status", "last_error", "next_attempt_at"])
+            audit.record(
+                None,
+                "exchange.notification.bounce" if is_bounce else "exchange.notification.reply",
+                notification,
+                organisation_id=notification.recipient_id,
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def resend_notification(actor: Any, notification: Notification) -> Notification:

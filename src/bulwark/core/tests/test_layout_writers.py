@@ -55,7 +55,6 @@ ALLOWED_WRITERS = {
 # when its writes move; the test fails when a listed module no longer writes, so the list
 # only shrinks.
 DRIFT = {
-    "exchange/intake.py": "replies and bounces from the inbound mailbox",
     "exchange/notify.py": "gathering and delivering notifications (the worker)",
     "exchange/taxii.py": "a TAXII delivery's status on the notification",
     "incidents/alerts.py": "reporting-clock alerts (the worker)",
