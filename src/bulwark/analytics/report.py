@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import number_format
@@ -356,64 +354,3 @@ def render_pdf_timed(user: Any, year: int, lang: str) -> RenderedPdf:
 
 def file_name(year: int, lang: str, fmt: str) -> str:
     return f"bulwark-annual-report-{year}-{LANGUAGE_LABELS[language_code(lang)]}.{fmt}"
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def save_texts(actor: Any, year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
-    """Create or update the year's narrative sections in one language (CERT staff only),
-    in one transaction with one audit entry naming the sections that changed. An emptied
-    section shows the placeholder in the report again."""
-    from bulwark.constituency.access import viewer_of
-    from bulwark.core import audit
-
-    if not viewer_of(actor).sees_everything:
-        raise PermissionDenied
-    code = language_code(lang)
-    y = report_period(year).first.year
-    known = {key for key, _title in SECTIONS}
-    unknown = set(bodies) - known
-    if unknown:
-        raise ValidationError(
-            _("Unknown sections: %(names)s") % {"names": ", ".join(sorted(unknown))}
-        )
-    errors = {
-        key: _("At most %(max)s characters (this text has %(n)s).")
-        % {"max": BODY_MAX, "n": len(body)}
-        for key, body in bodies.items()
-        if len(body) > BODY_MAX
-    }
-    if errors:
-        raise ValidationError(errors)
-    saved, changed = [], []
-    with transaction.atomic():
-        for key, body in bodies.items():
-            block = (
-                TextBlock.objects.select_for_update()
-                .filter(year=y, language=code, section=key)
-                .first()
-            )
-            if block is None:
-                if not body:
-                    continue
-                block = TextBlock.objects.create(
-                    year=y, language=code, section=key, body=body, updated_by=actor
-                )
-                changed.append(key)
-            elif block.body != body:
-                block.body, block.updated_by = body, actor
-                block.save(update_fields=["body", "updated_by", "updated_at"])
-                changed.append(key)
-            saved.append(block)
-        if changed:
-            audit.record(
-                actor,
-                "report.texts_saved",
-                object_type="analytics.textblock",
-                object_id=f"{y}/{code}",
-                object_label=_("Annual report %(year)s (%(lang)s)")
-                % {"year": y, "lang": LANGUAGE_LABELS[code]},
-                changes={"sections": changed},
-            )
-    return saved

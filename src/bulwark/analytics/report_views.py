@@ -16,7 +16,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bulwark.analytics import report, report_jobs
+from bulwark.analytics import report, services
 from bulwark.analytics.models import SECTIONS, ReportJob, TextBlock
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.views import run_service
@@ -76,7 +76,7 @@ def annual_report_job(request: HttpRequest) -> HttpResponse:
         code = report.language_code(request.POST.get("lang", "")[:16] or get_language())
     except report.BadReportRequest as exc:
         return _refused(str(exc))
-    job = report_jobs.request(acting_user(request), year, code)
+    job = services.request_annual_report(acting_user(request), year, code)
     return redirect("stats-annual-report-job", uuid=job.uuid)
 
 
@@ -158,7 +158,8 @@ def report_texts(request: HttpRequest) -> HttpResponse:
     query = urlencode({"year": str(year), "lang": lang})
     if request.method == "POST" and form.is_valid():
         saved = run_service(
-            form, lambda: report.save_texts(acting_user(request), year, code, form.cleaned_data)
+            form,
+            lambda: services.save_report_texts(acting_user(request), year, code, form.cleaned_data),
         )
         if saved is not None:
             messages.success(

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import get_language
 
-from bulwark.analytics import figures, trends
+from bulwark.analytics import figures, services, trends
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
@@ -86,14 +86,14 @@ def _count(
     started, now = time.perf_counter(), timezone.now()
     figure = figures.compute(key, user, period, drills=drills)
     took = int((time.perf_counter() - started) * 1000)
-    Snapshot.objects.update_or_create(
-        scope=scope,
-        key=key,
-        period=period_id(period),
-        drills=drills,
-        language=_language(),
-        defaults={"figure": _to_json(figure), "computed_at": now, "took_ms": took},
-    )
+    ident = {
+        "scope": scope,
+        "key": key,
+        "period": period_id(period),
+        "drills": drills,
+        "language": _language(),
+    }
+    services.keep_snapshot(ident, _to_json(figure), now, took)
     return figure, now
 
 
@@ -144,9 +144,7 @@ def trend(
     started, now = time.perf_counter(), timezone.now()
     result = trends.trend(user, key, until=last, horizon=horizon, drills=drills)
     took = int((time.perf_counter() - started) * 1000)
-    Snapshot.objects.update_or_create(
-        **ident, defaults={"figure": trends.to_json(result), "computed_at": now, "took_ms": took}
-    )
+    services.keep_snapshot(ident, trends.to_json(result), now, took)
     return result, now
 
 
@@ -185,9 +183,7 @@ def refresh(today: date | None = None, *, force: bool = False) -> int:
         .first()
     )
     # Old snapshots go first, whether or not there is a CERT to recount for.
-    Snapshot.objects.filter(
-        computed_at__lt=timezone.now() - timedelta(seconds=KEEP_SECONDS)
-    ).delete()
+    services.prune_snapshots(timezone.now() - timedelta(seconds=KEEP_SECONDS))
     if staff is None:
         return 0
     user = staff.user

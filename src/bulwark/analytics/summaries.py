@@ -1,25 +1,20 @@
 """Scheduled summaries: each subscriber receives, after every month or quarter, the
 figures of that period as they themselves may see them (the same `visible_to` as the
-pages), in their language. Each period is sent once per subscriber; a failed send is
-retried on the next run."""
+pages), in their language. This module composes them; `services.send_due_summaries` sends
+each period once per subscriber and retries a failed send on the next run."""
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from bulwark.analytics import figures
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Cadence, Subscription
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
-
-log = logging.getLogger(__name__)
 
 SUMMARY_FIGURES = (
     *figures.FIVE,
@@ -70,47 +65,3 @@ def compose(subscription: Subscription, period: Period) -> Summary:
             text=render_to_string("analytics/summary_email.txt", context),
             html=render_to_string("analytics/summary_email.html", context),
         )
-
-
-def send_due(today: date | None = None) -> int:
-    """Send every subscription's summary for its last whole period, once. Returns the
-    number of messages sent."""
-    sent = 0
-    candidates = Subscription.objects.filter(active=True, user__is_active=True).select_related(
-        "user"
-    )
-    for subscription in candidates:
-        if not subscription.user.email:
-            continue
-        period = due_period(subscription.cadence, today)
-        if subscription.last_period == period.label:
-            continue
-        previous = subscription.last_period
-        # Claim the period first: two schedulers never both send it.
-        with transaction.atomic():
-            claimed = Subscription.objects.filter(pk=subscription.pk, last_period=previous).update(
-                last_period=period.label
-            )
-        if not claimed:
-            continue
-        try:
-            summary = compose(subscription, period)
-            message = EmailMultiAlternatives(
-                summary.subject,
-                summary.text,
-                settings.DEFAULT_FROM_EMAIL,
-                [subscription.user.email],
-            )
-            message.attach_alternative(summary.html, "text/html")
-            message.send()
-        except Exception:
-            log.exception(
-                "summary for subscription %s (%s) not sent; will retry",
-                subscription.pk,
-                period.label,
-            )
-            Subscription.objects.filter(pk=subscription.pk).update(last_period=previous)
-            continue
-        Subscription.objects.filter(pk=subscription.pk).update(last_sent_at=timezone.now())
-        sent += 1
-    return sent

@@ -2,14 +2,14 @@
 
 from django_tasks import task
 
-from bulwark.analytics import snapshots, summaries
+from bulwark.analytics import services, snapshots
 
 
 @task()
 def send_summaries() -> int:
     """Periodic: e-mail each subscriber the summary of their last whole month or quarter
     (once per period; cheap when nothing is due)."""
-    return summaries.send_due()
+    return services.send_due_summaries()
 
 
 @task()
@@ -22,6 +22,4 @@ def refresh_snapshots() -> int:
 @task()
 def generate_annual_report(job_id: int) -> str:
     """Make one annual report PDF the user asked for (its page polls until it is ready)."""
-    from bulwark.analytics import report_jobs
-
-    return report_jobs.run(job_id)
+    return services.run_annual_report(job_id)

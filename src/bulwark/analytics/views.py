@@ -17,7 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bulwark.analytics import charts, figures, periods, snapshots, trends
+from bulwark.analytics import charts, figures, periods, services, snapshots, trends
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
 from bulwark.constituency.access import acting_user, viewer_of
@@ -215,14 +215,12 @@ def subscription(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(_("Choose monthly or quarterly, and English or 繁體中文."))
     user = acting_user(request)
     if request.POST.get("action") == "stop":
-        Subscription.objects.filter(user=user, cadence=cadence).update(active=False)
+        services.unsubscribe(user, cadence)
         messages.info(request, _("You will no longer receive that summary."))
     else:
         if not user.email:
             messages.error(request, _("Your account has no e-mail address to send the summary to."))
             return redirect("stats-dashboard")
-        Subscription.objects.update_or_create(
-            user=user, cadence=cadence, defaults={"active": True, "language": language}
-        )
+        services.subscribe(user, cadence, language)
         messages.success(request, _("You will receive this summary by e-mail."))
     return redirect("stats-dashboard")

@@ -808,6 +808,20 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     return codes
 
 
+def start_authenticator(user: User) -> TOTPDevice:
+    """The authenticator this person is enrolling: the one scanned but not yet confirmed, or
+    a new secret (audited: a second factor being set up is worth knowing about even when it
+    is never confirmed)."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+        if device is None:
+            device = TOTPDevice.objects.create(
+                user=user, name=_("Authenticator app"), confirmed=False
+            )
+            audit.record(user, "user.second_factor_enrolment_started", user)
+    return device
+
+
 def confirm_authenticator(user: User, device: TOTPDevice) -> list[str]:
     """Confirm a newly scanned authenticator; any earlier one of this person stops working
     (re-enrolment). Returns new recovery codes when the person had none left."""

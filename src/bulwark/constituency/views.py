@@ -572,9 +572,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     if replacing and not user.is_verified():  # type: ignore[attr-defined]
         # Only a session that passed the current factor may replace it.
         return redirect(_with_next(request, "otp-verify"))
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+    device = services.start_authenticator(user)
     form = OTPTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not device.verify_is_allowed()[0]:

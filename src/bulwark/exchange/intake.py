@@ -18,18 +18,13 @@ import hashlib
 import io
 import mailbox
 from dataclasses import dataclass
-from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from bulwark.core import audit
 from bulwark.exchange import services
-from bulwark.exchange.models import Notification, NotificationReply, Report
-from bulwark.exchange.notify import MAX_ATTEMPTS, TICKET
+from bulwark.exchange.models import Notification, Report
+from bulwark.exchange.notify import TICKET
 
 MAX_MESSAGE_BYTES = 50 << 20
 
@@ -91,44 +86,21 @@ def _attach(
     message_id = str(message.get("Message-ID", "")).strip() or (
         "sha256:" + hashlib.sha256(data).hexdigest()
     )
-    try:
-        with transaction.atomic():
-            NotificationReply.objects.create(
-                notification=notification,
-                message_id=message_id[:300],
-                sender=str(message.get("From", ""))[:300],
-                subject=subject[:500].replace("\x00", ""),
-                body=text[:100_000].replace("\x00", "\\x00"),
-                is_bounce=is_bounce,
-            )
-            if is_bounce:
-                _bounced(notification, text)
-            audit.record(
-                None,
-                "exchange.notification.bounce" if is_bounce else "exchange.notification.reply",
-                notification,
-                organisation_id=notification.recipient_id,
-            )
-    except IntegrityError:
-        return Outcome("ignored", f"already attached to {notification.ticket}")
-    return Outcome("bounce" if is_bounce else "reply", notification.ticket)
-
-
-def _bounced(notification: Notification, text: str) -> None:
     diagnostic = next(
         (line.strip() for line in text.splitlines() if line.lower().startswith("diagnostic-code")),
         "bounced",
     )
-    notification.last_error = diagnostic[:2000]
-    if notification.attempts >= MAX_ATTEMPTS:
-        notification.status = Notification.Status.FAILED
-        notification.next_attempt_at = None
-    else:
-        notification.status = Notification.Status.BOUNCED
-        notification.next_attempt_at = timezone.now() + timedelta(
-            minutes=5 * 2 ** max(notification.attempts, 1)
-        )
-    notification.save(update_fields=["status", "last_error", "next_attempt_at"])
+    attached = services.attach_reply(
+        notification,
+        message_id=message_id[:300],
+        sender=str(message.get("From", ""))[:300],
+        subject=subject[:500].replace("\x00", ""),
+        body=text[:100_000].replace("\x00", "\\x00"),
+        bounce_diagnostic=diagnostic if is_bounce else None,
+    )
+    if not attached:
+        return Outcome("ignored", f"already attached to {notification.ticket}")
+    return Outcome("bounce" if is_bounce else "reply", notification.ticket)
 
 
 def poll_maildir(path: str | Path) -> list[Outcome]:

@@ -421,21 +421,3 @@ def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) ->
     with translation.override(notification.language):
         description = _summary(notification, notification.recipient, events, attachments=False)
     return taxii_client.deliver(notification, setting, events, description)
-
-
-def resend(actor: Any, notification: Notification) -> Notification:
-    """An analyst sends a notification again (same ticket, same events)."""
-    from bulwark.exchange.services import require_staff
-
-    require_staff(actor)
-    with transaction.atomic():
-        notification.status = Notification.Status.QUEUED
-        notification.next_attempt_at = timezone.now()
-        # TAXII: a new POST of new object versions, not a poll of the earlier one.
-        notification.taxii_status_id = ""
-        notification.stix_modified = None
-        notification.save(
-            update_fields=["status", "next_attempt_at", "taxii_status_id", "stix_modified"]
-        )
-        audit.record(actor, "exchange.notification.resend", notification)
-    return notification

@@ -9,10 +9,8 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from django.db import transaction
 from django.utils import timezone
 
-from bulwark.core import audit
 from bulwark.exchange import services
 from bulwark.exchange.models import Feed, Report
 
@@ -39,7 +37,7 @@ def pull(feed: Feed, now: datetime | None = None) -> str:
     """Fetch one feed; returns a short outcome and records it on the feed."""
     now = now or timezone.now()
     if urlparse(feed.url).scheme not in ("http", "https"):
-        return _record(feed, now, "error", "only http and https URLs are pulled")
+        return services.record_pull(feed, now, "error", "only http and https URLs are pulled")
     request = urllib.request.Request(feed.url, headers={"User-Agent": "bulwark-exchange/1"})  # noqa: S310
     if feed.etag:
         request.add_header("If-None-Match", feed.etag)
@@ -61,24 +59,12 @@ def pull(feed: Feed, now: datetime | None = None) -> str:
             feed.last_modified = (response.headers.get("Last-Modified") or "")[:100]
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
-            return _record(feed, now, "not modified", "")
-        return _record(feed, now, "error", f"HTTP {exc.code} {exc.reason}")
+            return services.record_pull(feed, now, "not modified", "")
+        return services.record_pull(feed, now, "error", f"HTTP {exc.code} {exc.reason}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return _record(feed, now, "error", str(exc)[:500])
+        return services.record_pull(feed, now, "error", str(exc)[:500])
     outcome = "already ingested" if result.already else f"report #{result.report.pk}"
-    return _record(feed, now, outcome, result.report.error)
-
-
-def _record(feed: Feed, now: datetime, outcome: str, error: str) -> str:
-    feed.last_pulled_at = now
-    feed.last_outcome = outcome[:100]
-    feed.last_error = error[:2000]
-    with transaction.atomic():
-        feed.save()
-        audit.record(
-            None, "exchange.feed.pulled", feed, changes={"outcome": outcome, "error": error}
-        )
-    return outcome
+    return services.record_pull(feed, now, outcome, result.report.error)
 
 
 def pull_due(now: datetime | None = None) -> dict[str, str]:

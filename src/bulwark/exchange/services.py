@@ -5,12 +5,15 @@ audit entry per action."""
 
 import hashlib
 import io
+import ipaddress
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -20,6 +23,7 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, OrganisationKind
 from bulwark.core import audit, bulk
+from bulwark.core.countries import ISO_3166_ALPHA2
 from bulwark.exchange import sealing, taxii_client
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
@@ -27,15 +31,21 @@ from bulwark.exchange.engine.pipeline import DEFAULT_BATCH, Batch, bounded, prep
 from bulwark.exchange.models import (
     Channel,
     ColumnMapping,
+    CountryNetwork,
     Event,
+    Feed,
+    Notification,
+    NotificationReply,
     Quarantined,
     RecipientSettings,
     Report,
     Rule,
     raw_path,
 )
+from bulwark.exchange.notify import MAX_ATTEMPTS
 from bulwark.exchange.routing import current_router
 from bulwark.exchange.store import Counts, encoded, store_batch
+from bulwark.exchange.tasks import deliver_notification
 
 DEDUPE_WINDOW = int(os.environ.get("BULWARK_EXCHANGE_DEDUPE_SECONDS", str(24 * 3600)))
 Progress = Callable[[Counts], None]
@@ -485,3 +495,186 @@ def preview_mapping(
     except ReportError as exc:
         raise ValidationError({"sample": str(exc)}) from None
     return {"read": read, "events": made, "refused": refused[:100], "first_events": events}
+
+
+def attach_reply(
+    notification: Notification,
+    *,
+    message_id: str,
+    sender: str,
+    subject: str,
+    body: str,
+    bounce_diagnostic: str | None = None,
+) -> bool:
+    """Keep a reply to one of our notifications on it (the mailbox poller, `intake`; audited
+    as the system's). A bounce (`bounce_diagnostic` given) sets the notification back for a
+    retry after a back-off, or fails it after the last attempt. False when this message was
+    attached before."""
+    is_bounce = bounce_diagnostic is not None
+    try:
+        with transaction.atomic():
+            NotificationReply.objects.create(
+                notification=notification,
+                message_id=message_id,
+                sender=sender,
+                subject=subject,
+                body=body,
+                is_bounce=is_bounce,
+            )
+            if bounce_diagnostic is not None:
+                notification.last_error = bounce_diagnostic[:2000]
+                if notification.attempts >= MAX_ATTEMPTS:
+                    notification.status = Notification.Status.FAILED
+                    notification.next_attempt_at = None
+                else:
+                    notification.status = Notification.Status.BOUNCED
+                    notification.next_attempt_at = timezone.now() + timedelta(
+                        minutes=5 * 2 ** max(notification.attempts, 1)
+                    )
+                notification.save(update_fields=["status", "last_error", "next_attempt_at"])
+            audit.record(
+                None,
+                "exchange.notification.bounce" if is_bounce else "exchange.notification.reply",
+                notification,
+                organisation_id=notification.recipient_id,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def resend_notification(actor: Any, notification: Notification) -> Notification:
+    """An analyst sends a notification again (same ticket, same events): queued now, and
+    sent by the worker once this transaction commits (`tasks.deliver_notification`)."""
+    require_staff(actor)
+    with transaction.atomic():
+        notification.status = Notification.Status.QUEUED
+        notification.next_attempt_at = timezone.now()
+        # TAXII: a new POST of new object versions, not a poll of the earlier one.
+        notification.taxii_status_id = ""
+        notification.stix_modified = None
+        notification.save(
+            update_fields=["status", "next_attempt_at", "taxii_status_id", "stix_modified"]
+        )
+        audit.record(actor, "exchange.notification.resend", notification)
+        transaction.on_commit(lambda: deliver_notification.enqueue(notification.pk))
+    return notification
+
+
+# --- Pulled feeds and the country table (operator pages; before, only the shell) ---------
+
+FEED_FIELDS = ("name", "url", "format", "mapping", "interval_minutes", "enabled")
+
+
+def save_feed(actor: Any, feed: Feed | None, **fields: Any) -> Feed:
+    """Create a pulled feed (`feed` None) or change one (CERT staff; audited with what
+    changed). A feed names a saved column mapping only if that mapping exists."""
+    require_staff(actor)
+    feed = feed if feed is not None else Feed()
+    before = {name: getattr(feed, name) for name in FEED_FIELDS}
+    for name in FEED_FIELDS:
+        if name in fields:
+            setattr(feed, name, fields[name])
+    if urlparse(feed.url).scheme not in ("http", "https"):
+        raise ValidationError({"url": _("Only http and https URLs are pulled.")})
+    if feed.mapping and not ColumnMapping.objects.filter(name=feed.mapping).exists():
+        raise ValidationError({"mapping": _("No saved column mapping has that name.")})
+    feed.full_clean(exclude=["etag", "last_modified", "last_outcome", "last_error"])
+    created = feed.pk is None
+    changes = {
+        name: getattr(feed, name)
+        for name in FEED_FIELDS
+        if created or before[name] != getattr(feed, name)
+    }
+    with transaction.atomic():
+        feed.save()
+        audit.record(
+            actor,
+            "exchange.feed.created" if created else "exchange.feed.changed",
+            feed,
+            changes=changes,
+        )
+    return feed
+
+
+def record_pull(feed: Feed, now: datetime, outcome: str, error: str) -> str:
+    """Note on the feed how its last pull went (the puller, `pull.pull`; audited as the
+    system's)."""
+    feed.last_pulled_at = now
+    feed.last_outcome = outcome[:100]
+    feed.last_error = error[:2000]
+    with transaction.atomic():
+        feed.save()
+        audit.record(
+            None, "exchange.feed.pulled", feed, changes={"outcome": outcome, "error": error}
+        )
+    return outcome
+
+
+def delete_feed(actor: Any, feed: Feed) -> None:
+    """Stop pulling a feed and forget it (its reports stay; CERT staff; audited)."""
+    require_staff(actor)
+    with transaction.atomic():
+        audit.record(actor, "exchange.feed.deleted", feed, changes={"url": feed.url})
+        feed.delete()
+
+
+def _network_value(kind: str, value: str) -> str:
+    """An IP prefix in its canonical form, or an AS number as digits ("AS3462" -> "3462")."""
+    value = value.strip()
+    if kind == CountryNetwork.Kind.CIDR:
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValidationError({"value": _("Not an IP prefix.")}) from None
+    if kind == CountryNetwork.Kind.ASN:
+        digits = value.upper().removeprefix("AS")
+        if not digits.isdigit() or not 0 < int(digits) < 2**32:
+            raise ValidationError({"value": _("Not an AS number.")})
+        return str(int(digits))
+    raise ValidationError({"kind": _("Choose an IP prefix or an AS number.")})
+
+
+def save_country_network(
+    actor: Any, network: CountryNetwork | None, kind: str, value: str, country: str
+) -> CountryNetwork:
+    """Say which country a prefix or AS is in (CERT staff; audited). A change is stored as a
+    new row replacing the old one: the router notices new rows (it compares the table's
+    count and last id), so routing follows the change at once."""
+    require_staff(actor)
+    country = country.strip().upper()
+    if country not in ISO_3166_ALPHA2:
+        raise ValidationError({"country": _("Not an ISO 3166 country code (e.g. TW, JP).")})
+    value = _network_value(kind, value)
+    clash = CountryNetwork.objects.filter(kind=kind, value=value)
+    if network is not None:
+        clash = clash.exclude(pk=network.pk)
+    if clash.exists():
+        raise ValidationError({"value": _("This network already has a country.")})
+    with transaction.atomic():
+        before = None
+        if network is not None:
+            before = {"kind": network.kind, "value": network.value, "country": network.country}
+            network.delete()
+        network = CountryNetwork.objects.create(kind=kind, value=value, country=country)
+        after = {"kind": kind, "value": value, "country": country}
+        audit.record(
+            actor,
+            "exchange.country_network.changed" if before else "exchange.country_network.created",
+            network,
+            changes={"before": before, "after": after} if before else after,
+        )
+    return network
+
+
+def delete_country_network(actor: Any, network: CountryNetwork) -> None:
+    """Forget a prefix's or AS's country (CERT staff; audited)."""
+    require_staff(actor)
+    with transaction.atomic():
+        audit.record(
+            actor,
+            "exchange.country_network.deleted",
+            network,
+            changes={"kind": network.kind, "value": network.value, "country": network.country},
+        )
+        network.delete()

@@ -17,3 +17,18 @@ def exchange_cycle() -> dict[str, int]:
     counts["queued"] = len(notify.aggregate())
     counts.update(notify.send_due())
     return counts
+
+
+@task()
+def deliver_notification(notification_id: int) -> str:
+    """Send one notification an analyst queued again (its page shows the outcome); nothing
+    when the periodic cycle has already sent it."""
+    from bulwark.exchange import notify
+    from bulwark.exchange.models import Notification
+
+    notification = Notification.objects.filter(
+        pk=notification_id, status=Notification.Status.QUEUED
+    ).first()
+    if notification is None:
+        return "not queued"
+    return notify.deliver(notification)

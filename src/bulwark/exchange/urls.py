@@ -22,6 +22,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("exchange/quarantine/<int:pk>/", views.quarantine_detail, name="exchange-quarantined"),
     path("exchange/reports/", views.report_list, name="exchange-reports"),
     path("exchange/mappings/", views.mapping_list, name="exchange-mappings"),
+    path("exchange/feeds/", views.feed_list, name="exchange-feeds"),
+    path(
+        "exchange/country-networks/",
+        views.country_network_list,
+        name="exchange-country-networks",
+    ),
     path("exchange/reports/<int:pk>/", views.report_detail, name="exchange-report"),
     path("exchange/statistics/", views.statistics_view, name="exchange-statistics"),
 ]

@@ -5,7 +5,6 @@ statistics. Every read goes through `visible_to`; every write through a service.
 from typing import Any
 
 import orjson
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,14 +13,28 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
-from bulwark.exchange import notify, services
-from bulwark.exchange.engine.formats import FORMATS
-from bulwark.exchange.models import ColumnMapping, Event, Notification, Quarantined, Report
+from bulwark.exchange import services
+from bulwark.exchange.forms import (
+    CountryNetworkForm,
+    FeedForm,
+    MappingForm,
+    ReplayForm,
+    RerouteForm,
+    UploadForm,
+)
+from bulwark.exchange.models import (
+    ColumnMapping,
+    CountryNetwork,
+    Event,
+    Feed,
+    Notification,
+    Quarantined,
+    Report,
+)
 from bulwark.exchange.presets import PRESETS
 from bulwark.exchange.selectors import BadFilter, filter_events, statistics
 from bulwark.incidents.taxonomy import TYPE_CHOICES
@@ -30,36 +43,6 @@ from bulwark.incidents.taxonomy import TYPE_CHOICES
 def _staff(request: HttpRequest) -> None:
     if not viewer_of(request.user).sees_everything:
         raise Http404  # the pages of CERT staff do not exist for others
-
-
-class RerouteForm(forms.Form):
-    recipient = forms.ModelChoiceField(
-        queryset=Organisation.objects.none(),
-        required=False,
-        label=gettext_lazy("New recipient"),
-        empty_label=gettext_lazy("(unrouted queue)"),
-    )
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=120)
-
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["recipient"].queryset = Organisation.objects.visible_to(user).filter(  # type: ignore[attr-defined]
-            is_active=True
-        )
-
-
-class ReplayForm(forms.Form):
-    text = forms.CharField(label=gettext_lazy("Corrected text"), widget=forms.Textarea)
-
-
-class UploadForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("Report file"))
-    format = forms.ChoiceField(
-        label=gettext_lazy("Format"),
-        required=False,
-        choices=[("", gettext_lazy("detect")), *[(f, f) for f in FORMATS]],
-    )
-    feed = forms.CharField(label=gettext_lazy("Feed"), required=False, max_length=100)
 
 
 @login_required
@@ -160,13 +143,12 @@ def notification_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def notification_resend(request: HttpRequest, pk: int) -> HttpResponse:
     _staff(request)
     notification = get_object_or_404(Notification.objects.visible_to(request.user), pk=pk)
-    notify.resend(acting_user(request), notification)
-    notify.deliver(notification)
-    notification.refresh_from_db()
-    if notification.status == Notification.Status.SENT:
-        messages.success(request, _("Sent again to %(to)s.") % {"to": notification.address})
-    else:
-        messages.error(request, _("Not sent: %(error)s") % {"error": notification.last_error})
+    services.resend_notification(acting_user(request), notification)
+    # Sent by the worker, not in this request: a slow mail server or TAXII peer does not
+    # hold the page; its status on the page says when it has gone (or why not).
+    messages.success(
+        request, _("Queued to be sent again; its status below shows when it has gone.")
+    )
     return redirect("exchange-notification", pk=pk)
 
 
@@ -256,35 +238,6 @@ def statistics_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-class MappingForm(forms.Form):
-    name = forms.SlugField(label=gettext_lazy("Name"), max_length=100)
-    format = forms.ChoiceField(
-        label=gettext_lazy("Format"), choices=[("csv", "CSV"), ("json", "JSON")], initial="csv"
-    )
-    mapping = forms.CharField(
-        label=gettext_lazy("Mapping (JSON)"),
-        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
-        help_text=gettext_lazy(
-            "columns: IntelMQ field -> column name (or number without a header line); "
-            "constants: field -> value; delimiter; header, comment, strip."
-        ),
-    )
-    sample = forms.CharField(
-        label=gettext_lazy("Sample (a few lines of the feed)"),
-        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        required=False,
-    )
-
-    def clean_mapping(self) -> dict[str, Any]:
-        try:
-            value = orjson.loads(self.cleaned_data["mapping"])
-        except orjson.JSONDecodeError as exc:
-            raise ValidationError(_("Not JSON: %(error)s") % {"error": exc}) from None
-        if not isinstance(value, dict):
-            raise ValidationError(_("A mapping is a JSON object."))
-        return dict(value)
-
-
 @login_required
 def mapping_list(request: HttpRequest) -> HttpResponse:
     """Saved column mappings and the shipped presets; create, preview on a sample, save."""
@@ -327,4 +280,82 @@ def mapping_list(request: HttpRequest) -> HttpResponse:
         request,
         "exchange/mapping_list.html",
         {"form": form, "mappings": mappings, "presets": PRESETS, "preview": preview},
+    )
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    """A service's refusal, on the field it names (or the whole form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+@login_required
+def feed_list(request: HttpRequest) -> HttpResponse:
+    """The feeds pulled over HTTP on a schedule: add, change (?edit=ID), delete."""
+    _staff(request)
+    feeds = Feed.objects.visible_to(request.user)
+    edit = request.GET.get("edit", "")
+    editing = feeds.filter(pk=edit).first() if edit.isdigit() else None
+    if request.method == "POST" and request.POST.get("delete", "").isdigit():
+        feed = get_object_or_404(feeds, pk=request.POST["delete"])
+        services.delete_feed(acting_user(request), feed)
+        messages.success(request, _("Feed %(name)s deleted.") % {"name": feed.name})
+        return redirect("exchange-feeds")
+    initial = {name: getattr(editing, name) for name in services.FEED_FIELDS} if editing else None
+    form = FeedForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            feed = services.save_feed(acting_user(request), editing, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Feed %(name)s saved.") % {"name": feed.name})
+            return redirect("exchange-feeds")
+    return render(
+        request,
+        "exchange/feed_list.html",
+        {"form": form, "feeds": feeds.order_by("name"), "editing": editing},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def country_network_list(request: HttpRequest) -> HttpResponse:
+    """Which country a prefix or AS is in (decides "abroad" for unclaimed addresses)."""
+    _staff(request)
+    networks = CountryNetwork.objects.visible_to(request.user)
+    edit = request.GET.get("edit", "")
+    editing = networks.filter(pk=edit).first() if edit.isdigit() else None
+    if request.method == "POST" and request.POST.get("delete", "").isdigit():
+        network = get_object_or_404(networks, pk=request.POST["delete"])
+        services.delete_country_network(acting_user(request), network)
+        messages.success(request, _("%(network)s deleted.") % {"network": network.value})
+        return redirect("exchange-country-networks")
+    initial = (
+        {"kind": editing.kind, "value": editing.value, "country": editing.country}
+        if editing
+        else None
+    )
+    form = CountryNetworkForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            network = services.save_country_network(
+                acting_user(request), editing, data["kind"], data["value"], data["country"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("%(network)s saved.") % {"network": str(network)})
+            return redirect("exchange-country-networks")
+    page = Paginator(networks.order_by("kind", "value"), 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "exchange/country_network_list.html",
+        {"form": form, "page": page, "editing": editing},
+        status=400 if request.method == "POST" else 200,
     )

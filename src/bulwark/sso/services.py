@@ -3,6 +3,7 @@ sign-in itself, which creates the person and brings their roles in line with the
 Every change writes an audit entry; so does every refused sign-in."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from bulwark.constituency.models import (
 )
 from bulwark.core import audit
 from bulwark.sso import mapping
-from bulwark.sso.models import ExternalIdentity, IdentityProvider
+from bulwark.sso.models import ExternalIdentity, IdentityProvider, SamlRequest
 
 PROVIDER_FIELDS = (
     "organisation",
@@ -188,6 +189,24 @@ def update_provider(actor: User, provider: IdentityProvider, **data: Any) -> Ide
 
 
 # --- Signing in -------------------------------------------------------------------------
+
+
+SAML_REQUEST_LIFETIME = timedelta(minutes=10)
+
+
+def remember_saml_request(provider: IdentityProvider, request_id: str) -> None:
+    """Keep a SAML request's id until its answer comes (and forget expired ones): only a
+    response to a pending request is accepted. Not audited: the sign-in it leads to is."""
+    SamlRequest.objects.filter(created_at__lt=timezone.now() - SAML_REQUEST_LIFETIME).delete()
+    SamlRequest.objects.create(request_id=request_id, provider=provider)
+
+
+def consume_saml_request(provider: IdentityProvider, request_id: str) -> bool:
+    """Whether `request_id` was pending for this provider; it is not any more. Each request
+    is answered once: a replayed response finds nothing to consume."""
+    with transaction.atomic():
+        consumed, _n = SamlRequest.objects.filter(provider=provider, request_id=request_id).delete()
+    return bool(consumed)
 
 
 def refuse(

@@ -1,13 +1,11 @@
 """Single-sign-on pages: starting a sign-in, the providers' answers, and the platform
 admins' configuration pages. Writes go through `bulwark.sso.services`."""
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,7 +21,7 @@ from bulwark.sso import oidc, saml, selectors, services
 from bulwark.sso.forms import ProviderForm, SignInNameForm
 from bulwark.sso.models import IdentityProvider, SamlRequest
 
-SAML_REQUEST_LIFETIME = timedelta(minutes=10)
+SAML_REQUEST_LIFETIME = services.SAML_REQUEST_LIFETIME
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -76,8 +74,7 @@ def login(request: HttpRequest, slug: str) -> HttpResponse:
         return _refused(
             request, services.refuse(provider, "provider_unreachable", detail=str(exc)[:300])
         )
-    SamlRequest.objects.filter(created_at__lt=timezone.now() - SAML_REQUEST_LIFETIME).delete()
-    SamlRequest.objects.create(request_id=request_id, provider=provider)
+    services.remember_saml_request(provider, request_id)
     return redirect(location)
 
 
@@ -119,12 +116,7 @@ def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
             assertion = saml.finish(provider, body, pending)
         except ValueError as exc:
             raise services.refuse(provider, "invalid_response", detail=str(exc)) from None
-        with transaction.atomic():
-            # Each request is answered once: a replayed response finds nothing to delete.
-            consumed, _n = SamlRequest.objects.filter(
-                provider=provider, request_id=assertion.in_response_to
-            ).delete()
-        if not consumed:
+        if not services.consume_saml_request(provider, assertion.in_response_to):
             raise services.refuse(
                 provider,
                 "invalid_response",

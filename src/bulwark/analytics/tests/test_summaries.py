@@ -8,10 +8,11 @@ import pytest
 from django.utils import translation
 
 from bulwark.advisories.tests.conftest import Inbox, smtp  # noqa: F401 (the real SMTP fixture)
-from bulwark.analytics import figures, summaries
+from bulwark.analytics import figures, services, summaries
 from bulwark.analytics.models import Subscription
 from bulwark.analytics.periods import parse
 from bulwark.analytics.tests.dataset import Dataset, build
+from bulwark.core.models import AuditEntry
 
 TODAY = date(2025, 7, 3)  # the monthly summary is June's, the quarterly one Q2's
 
@@ -44,7 +45,7 @@ def test_each_subscriber_gets_what_they_may_see_once(
     Subscription.objects.create(user=data.reviewer, cadence="quarterly", language="zh-hant")
     Subscription.objects.create(user=data.reporter, cadence="monthly", active=False)
 
-    assert summaries.send_due(TODAY) == 2
+    assert services.send_due_summaries(TODAY) == 2
     messages = {m["To"]: m for m in smtp.parsed()}
     assert set(messages) == {data.duty.email, data.reviewer.email}
     cert_mail = messages[data.duty.email]
@@ -70,18 +71,18 @@ def test_each_subscriber_gets_what_they_may_see_once(
     assert text.count("==") >= 2 * len(summaries.SUMMARY_FIGURES)
 
     # Nothing more until the next period.
-    assert summaries.send_due(TODAY) == 0
+    assert services.send_due_summaries(TODAY) == 0
     assert len(smtp.messages) == 2
-    assert summaries.send_due(date(2025, 10, 2)) == 2  # Q3 is due
+    assert services.send_due_summaries(date(2025, 10, 2)) == 2  # Q3 is due
 
 
 def test_a_refused_message_is_retried_next_time(smtp: Inbox, data: Dataset) -> None:  # noqa: F811
     Subscription.objects.create(user=data.reviewer, cadence="monthly")
     smtp.refuse.add(data.reviewer.email)
-    assert summaries.send_due(TODAY) == 0
+    assert services.send_due_summaries(TODAY) == 0
     assert Subscription.objects.get(user=data.reviewer).last_period == ""
     smtp.refuse.clear()
-    assert summaries.send_due(TODAY) == 1
+    assert services.send_due_summaries(TODAY) == 1
     sub = Subscription.objects.get(user=data.reviewer)
     assert sub.last_period == "2025-06" and sub.last_sent_at is not None
 
@@ -98,4 +99,10 @@ def test_subscribing_from_the_page(client: Any, data: Dataset) -> None:
     )
     client.post("/stats/subscription/", {"cadence": "monthly", "action": "stop"})
     assert not Subscription.objects.get(user=data.reporter).active
+    # Both are the person's own decisions, so both are in the audit log under their name.
+    assert list(
+        AuditEntry.objects.filter(actor_id=data.reporter.pk, action__startswith="stats.")
+        .order_by("seq")
+        .values_list("action", flat=True)
+    ) == ["stats.subscribed", "stats.unsubscribed"]
     assert client.get("/stats/subscription/").status_code == 405

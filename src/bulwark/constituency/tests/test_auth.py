@@ -78,6 +78,13 @@ def test_cert_staff_must_enrol_then_verify_totp(platform_admin: User) -> None:
     page = client.get("/accounts/otp/setup/")
     assert "<svg" in page.content.decode()
     device = TOTPDevice.objects.get(user=platform_admin, confirmed=False)
+    # Showing the page again keeps the same secret; starting the enrolment is audited once.
+    client.get("/accounts/otp/setup/")
+    assert TOTPDevice.objects.filter(user=platform_admin).count() == 1
+    started = AuditEntry.objects.filter(
+        action="user.second_factor_enrolment_started", actor_id=platform_admin.pk
+    )
+    assert started.count() == 1
     bad = client.post(
         "/accounts/otp/setup/", {"token": "000000" if code_for(device) != "000000" else "111111"}
     )

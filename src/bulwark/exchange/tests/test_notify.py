@@ -251,11 +251,11 @@ def test_analyst_resends_a_notification(routed: Any, smtp: Inbox) -> None:
     notify.aggregate()
     notify.send_due()
     notification = Notification.objects.get(recipient=routed["CHT"])
-    notify.resend(User.objects.get(username="analyst"), notification)
+    services.resend_notification(User.objects.get(username="analyst"), notification)
     assert notify.send_due()["sent"] == 1
     assert [m.rcpt_tos for m in smtp.messages].count(["soc@cht.example"]) == 2
     with pytest.raises(Exception, match="CERT staff"):
-        notify.resend(User.objects.get(username="reporter"), notification)
+        services.resend_notification(User.objects.get(username="reporter"), notification)
 
 
 def test_periodic_task_polls_mail_gathers_and_sends(

@@ -179,7 +179,7 @@ def test_resend_posts_a_new_version_and_shared_objects_already_there_are_fine(
     notify.aggregate()
     notify.send_due()
     sent = Notification.objects.get(recipient=routed["JPCERT/CC"])
-    notify.resend(User.objects.get(username="analyst"), sent)
+    services.resend_notification(User.objects.get(username="analyst"), sent)
     assert notify.send_due()["sent"] == 1
     second = taxii_server.statuses[1]
     # identity, marking and the address were on the server already: refused by it as

@@ -5,10 +5,11 @@ read path of the access matrix."""
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from bulwark.conftest import sign_in
+from bulwark.conftest import run_queued_tasks, sign_in
 from bulwark.constituency.models import Contact, User
 from bulwark.exchange import demo, notify, services
 from bulwark.exchange.models import Event, Notification, Quarantined, Report
@@ -61,17 +62,29 @@ def test_event_page_shows_the_senders_ticket_and_reroutes(ingested: Any) -> None
     assert reporter.post(f"/exchange/events/{mine.pk}/", {"reason": "x"}).status_code == 403
 
 
-def test_notification_page_lists_contents_and_resends(ingested: Any, settings: Any) -> None:
+def test_notification_page_lists_contents_and_resends(
+    ingested: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     Contact.objects.create(organisation=ingested["Taipower"], purpose="abuse", email="a@t.example")
     notification = Notification.objects.get(recipient=ingested["Taipower"])
     client = page("analyst")
     body = client.get(f"/exchange/notifications/{notification.pk}/").content.decode()
     assert notification.ticket in body and "2001:db8:3::53" in body
-    response = client.post(f"/exchange/notifications/{notification.pk}/resend/")
+    # The request only queues it: nothing is sent while the analyst waits for the page.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/exchange/notifications/{notification.pk}/resend/")
     assert response.status_code == 302
+    assert len(mail.outbox) == 0
+    queued = client.get(response["Location"]).content.decode()
+    assert 'id="notification-status">Queued<' in queued and "Queued to be sent again" in queued
+    # The worker sends it; the page shows it sent.
+    assert run_queued_tasks() == 1
     notification.refresh_from_db()
     assert notification.status == "sent" and notification.address == "a@t.example"
+    assert [m.to for m in mail.outbox] == [["a@t.example"]]
+    sent = client.get(response["Location"]).content.decode()
+    assert 'id="notification-status">Sent<' in sent
     assert (
         page("reporter").post(f"/exchange/notifications/{notification.pk}/resend/").status_code
         == 404
