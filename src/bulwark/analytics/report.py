@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,6 +27,9 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from bulwark.analytics import charts, periods
 from bulwark.analytics.figure import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
+
+if TYPE_CHECKING:
+    from bulwark.constituency.models import User
 
 # Report language as users write it -> Django language code (TextBlock.language too).
 LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
@@ -361,14 +364,14 @@ def file_name(year: int, lang: str, fmt: str) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def save_texts(actor: Any, year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
+def save_texts(actor: "User", year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
     """Create or update the year's narrative sections in one language (CERT staff only),
     in one transaction with one audit entry naming the sections that changed. An emptied
     section shows the placeholder in the report again."""
-    from bulwark.constituency.access import viewer_of
     from bulwark.core import audit
+    from bulwark.core.permissions import can
 
-    if not viewer_of(actor).sees_everything:
+    if not can(actor, "analytics.write_report"):
         raise PermissionDenied
     code = language_code(lang)
     y = report_period(year).first.year

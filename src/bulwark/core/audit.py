@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from bulwark.core.models import AuditEntry, AuditHead
+from bulwark.core.permissions import Actor
 from bulwark.core.request_context import current_ip
 
 GENESIS = "0" * 64
@@ -56,7 +57,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def record(
-    actor: Any,
+    actor: Actor | None,
     action: str,
     obj: Model | None = None,
     *,

@@ -25,8 +25,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bulwark.constituency.models import Contact, Organisation
+from bulwark.constituency.models import Contact, Organisation, User
 from bulwark.core import audit, csvexport
+from bulwark.core.permissions import require
 from bulwark.exchange.models import (
     Cadence,
     Channel,
@@ -423,11 +424,10 @@ def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) ->
     return taxii.deliver(notification, setting, events, description)
 
 
-def resend(actor: Any, notification: Notification) -> Notification:
+def resend(actor: User | None, notification: Notification) -> Notification:
     """An analyst sends a notification again (same ticket, same events)."""
-    from bulwark.exchange.services import require_staff
-
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     with transaction.atomic():
         notification.status = Notification.Status.QUEUED
         notification.next_attempt_at = timezone.now()
