@@ -787,7 +787,7 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 
 
 def has_authenticator(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def recovery_codes(user: User) -> list[str]:

@@ -159,6 +159,7 @@ def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
 
 def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]) -> Sighting:
     itype, value, hour = key
+    sighting: Sighting
     sighting, created = Sighting.objects.select_for_update().get_or_create(
         organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
         defaults={
