@@ -18,4 +18,5 @@ def viewer(request: HttpRequest) -> dict[str, Any]:
         "unread_notifications": unread,
         "nav_can_manage": can(user, "constituency.manage"),
         "nav_can_audit": can(user, "audit.read"),
+        "nav_can_sso": can(user, "sso.manage"),
     }
