@@ -2,6 +2,7 @@
 contact over one SMTP connection per batch, every outcome recorded on its delivery."""
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,7 +12,6 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from bulwark.advisories import services
 from bulwark.advisories.models import Advisory, Delivery
 from bulwark.advisories.rendering import markdown_to_html, markdown_to_text
 
@@ -51,8 +51,10 @@ def compose(advisory: Advisory, kind: str, language: str) -> Message:
     return Message(" ".join(subject.split())[:250], text, html)
 
 
-def deliver(delivery_ids: list[int]) -> int:
-    """Send the given deliveries; returns how many went out."""
+def deliver(delivery_ids: list[int], record: Callable[..., None]) -> int:
+    """Send the given deliveries; returns how many went out. Each outcome is handed to
+    `record(delivery_id, error="")` (`services.record_delivery`) as soon as it is known,
+    so this module needs no services (the tasks module passes it: no import cycle)."""
     deliveries = list(
         Delivery.objects.filter(pk__in=delivery_ids, state=Delivery.State.QUEUED)
         .select_related("target__advisory__category")
@@ -65,7 +67,7 @@ def deliver(delivery_ids: list[int]) -> int:
         connection.open()
     except OSError as exc:
         for delivery in deliveries:
-            services.record_delivery(delivery.pk, error=f"{type(exc).__name__}: {exc}")
+            record(delivery.pk, error=f"{type(exc).__name__}: {exc}")
         return 0
     try:
         for delivery in deliveries:
@@ -89,9 +91,9 @@ def deliver(delivery_ids: list[int]) -> int:
             try:
                 email.send()
             except Exception as exc:
-                services.record_delivery(delivery.pk, error=f"{type(exc).__name__}: {exc}")
+                record(delivery.pk, error=f"{type(exc).__name__}: {exc}")
                 continue
-            services.record_delivery(delivery.pk)
+            record(delivery.pk)
             sent += 1
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection

@@ -7,7 +7,7 @@ from bulwark.advisories import mail, services
 
 @task()
 def deliver(delivery_ids: list[int]) -> int:
-    return mail.deliver(delivery_ids)
+    return mail.deliver(delivery_ids, record=services.record_delivery)
 
 
 @task()

@@ -25,10 +25,11 @@ from bulwark.advisories.rendering import markdown_to_html
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.constituency.views import run_service
+from bulwark.core.permissions import can
 
 
 def _cert(request: HttpRequest) -> None:
-    if not viewer_of(request.user).cert_staff:
+    if not can(request.user, "advisory.write"):
         raise PermissionDenied
 
 
@@ -47,7 +48,7 @@ def advisory_list(request: HttpRequest) -> HttpResponse:
                 "page": listing,
                 "params": request.GET,
                 "statuses": Status.choices,
-                "can_write": viewer.cert_staff,
+                "can_write": can(request.user, "advisory.write"),
             },
         )
     targets = (
@@ -136,14 +137,16 @@ def advisory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions_html": markdown_to_html(advisory.localised("recommended_actions", language)),
         "revisions": advisory.revisions.published().select_related("author", "approved_by"),
         "pending_revisions": (
-            advisory.revisions.pending().select_related("author") if viewer.cert_staff else []
+            advisory.revisions.pending().select_related("author")
+            if can(user, "advisory.write", advisory)
+            else []
         ),
         "attachments": advisory.attachments.defer("data"),
         "my_targets": [(t, t.state()) for t in my_targets],
         "response_form": forms.ResponseForm(),
         "reject_form": forms.RejectForm(),
         "attachment_form": forms.AttachmentForm(),
-        "cert": viewer.cert_staff,
+        "cert": can(user, "advisory.write", advisory),
         "is_author": advisory.author_id == user.pk,
         "Status": Status,
     }
@@ -346,8 +349,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "can_edit": organisations.exists(),
-            "administered": set(administered),
-            "platform_admin": viewer.platform_admin,
         },
         status=status,
     )

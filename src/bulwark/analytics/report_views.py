@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 
 from bulwark.analytics import report, services
 from bulwark.analytics.models import SECTIONS, ReportJob, TextBlock
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
 from bulwark.constituency.views import run_service
+from bulwark.core.permissions import can
 
 # The standalone report inlines its CSS and SVG and needs nothing else.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
@@ -140,7 +141,7 @@ REPORT_LANGUAGES = (("en", "English"), ("zh-Hant", "繁體中文"))
 @login_required
 def report_texts(request: HttpRequest) -> HttpResponse:
     """The year's narrative sections in one language (CERT staff only)."""
-    if not viewer_of(request.user).sees_everything:
+    if not can(request.user, "analytics.write_report"):
         raise PermissionDenied
     try:
         year, code = _year_and_language(request)

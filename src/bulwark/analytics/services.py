@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 from bulwark.analytics import report, summaries
 from bulwark.analytics.models import SECTIONS, ReportJob, Snapshot, Subscription, TextBlock
-from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import User
 from bulwark.core import audit
+from bulwark.core.permissions import can
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,11 @@ KEEP_JOBS_FOR = timedelta(days=1)
 # --------------------------------------------------------------------------- report texts
 
 
-def save_report_texts(actor: Any, year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
+def save_report_texts(actor: User, year: int, lang: str, bodies: dict[str, str]) -> list[TextBlock]:
     """Create or update the year's narrative sections in one language (CERT staff only),
     in one transaction with one audit entry naming the sections that changed. An emptied
     section shows the placeholder in the report again."""
-    if not viewer_of(actor).sees_everything:
+    if not can(actor, "analytics.write_report"):
         raise PermissionDenied
     code = report.language_code(lang)
     y = report.report_period(year).first.year

@@ -21,6 +21,7 @@ from bulwark.analytics import charts, figures, periods, services, snapshots, tre
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import LANGUAGES, Cadence, Subscription
 from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.core.permissions import can
 
 GROUPS = (
     ("report", figures.GROUP_REPORT),
@@ -131,7 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "panels": panels,
             "error": error,
             "query": "&".join(q for q in (period.query, "drills=1" if drills else "") if q),
-            "is_cert": viewer_of(request.user).sees_everything,
+            "is_cert": can(request.user, "analytics.write_report"),
             "subscriptions": {
                 s.cadence: s
                 for s in Subscription.objects.visible_to(request.user).filter(

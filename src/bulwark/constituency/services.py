@@ -35,6 +35,7 @@ from bulwark.constituency.models import (
 )
 from bulwark.constituency.scopes import SCOPES
 from bulwark.core import audit
+from bulwark.core.permissions import can, require
 from bulwark.core.tasks import notify_platform_admins, send_email
 
 ORGANISATION_FIELDS = (
@@ -81,15 +82,15 @@ def _apply(obj: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[
 # --- Organisations --------------------------------------------------------------------
 
 
-def _system_or(actor: User | None, allowed: Any) -> None:
+def _system_or(actor: User | None, action: str, obj: Any = None) -> None:
     """`actor=None` is the platform itself (command line, demo loader, migrations); any
     person must pass the rule."""
     if actor is not None:
-        rules.require(allowed(viewer_of(actor)))
+        require(actor, action, obj)
 
 
 def create_organisation(actor: User | None, **data: Any) -> Organisation:
-    _system_or(actor, rules.can_create_organisation)
+    _system_or(actor, "organisation.create")
     with transaction.atomic():
         org = Organisation()
         changes = _apply(org, data, ORGANISATION_FIELDS)
@@ -101,7 +102,7 @@ def create_organisation(actor: User | None, **data: Any) -> Organisation:
 
 def update_organisation(actor: User, org: Organisation, **data: Any) -> Organisation:
     viewer = viewer_of(actor)
-    rules.require(rules.can_edit_organisation(viewer, org))
+    require(actor, "organisation.edit", org)
     with transaction.atomic():
         org = Organisation.objects.select_for_update().get(pk=org.pk)
         if not viewer.manages_constituency:
@@ -152,7 +153,7 @@ def overlaps_of(claim: NetworkClaim) -> list[networks.Overlap]:
 def add_network(
     actor: User | None, org: Organisation, kind: str, value: str, note: str = ""
 ) -> NetworkClaim:
-    _system_or(actor, lambda v: rules.can_manage_networks(v, org))
+    _system_or(actor, "organisation.manage_networks", org)
     with transaction.atomic():
         claim = NetworkClaim(organisation=org, kind=kind, value=value, note=note)
         claim.clean_fields(exclude=["value"])
@@ -182,7 +183,7 @@ def add_network(
 
 
 def remove_network(actor: User, claim: NetworkClaim) -> None:
-    rules.require(rules.can_manage_networks(viewer_of(actor), claim.organisation))
+    require(actor, "organisation.manage_networks", claim.organisation)
     with transaction.atomic():
         audit.record(
             actor,
@@ -198,7 +199,7 @@ def remove_network(actor: User, claim: NetworkClaim) -> None:
 
 
 def add_contact(actor: User | None, org: Organisation, **data: Any) -> Contact:
-    _system_or(actor, lambda v: rules.can_manage_contacts(v, org))
+    _system_or(actor, "organisation.manage_contacts", org)
     with transaction.atomic():
         contact = Contact(organisation=org)
         changes = _apply(contact, data, CONTACT_FIELDS)
@@ -210,7 +211,7 @@ def add_contact(actor: User | None, org: Organisation, **data: Any) -> Contact:
 
 
 def update_contact(actor: User, contact: Contact, **data: Any) -> Contact:
-    rules.require(rules.can_manage_contacts(viewer_of(actor), contact.organisation))
+    require(actor, "organisation.manage_contacts", contact.organisation)
     with transaction.atomic():
         changes = _apply(contact, data, CONTACT_FIELDS)
         if changes:
@@ -229,7 +230,7 @@ def update_contact(actor: User, contact: Contact, **data: Any) -> Contact:
 
 
 def remove_contact(actor: User, contact: Contact) -> None:
-    rules.require(rules.can_manage_contacts(viewer_of(actor), contact.organisation))
+    require(actor, "organisation.manage_contacts", contact.organisation)
     with transaction.atomic():
         audit.record(actor, "contact.removed", contact, organisation_id=contact.organisation_id)
         contact.delete()
@@ -252,7 +253,7 @@ def _check_user_creation(
     if actor is None:
         return
     viewer = viewer_of(actor)
-    rules.require(rules.can_manage_users(viewer) and (viewer.platform_admin or not is_superuser))
+    require(actor, "user.manage", User(is_superuser=is_superuser))
     if viewer.manages_constituency:
         return
     # Organisation admins create people only as members of an organisation they administer.
@@ -264,9 +265,11 @@ def _check_user_creation(
                 )
             }
         )
-    rules.require(
-        rules.can_manage_members(viewer, org, role),
-        _("You may not grant this role in this organisation."),
+    require(
+        actor,
+        "membership.manage",
+        Membership(organisation=org, role=role),
+        refusal=_("You may not grant this role in this organisation."),
     )
 
 
@@ -336,7 +339,7 @@ def _neutral_uniqueness(exc: ValidationError) -> ValidationError:
 
 
 def set_user_active(actor: User, user: User, active: bool) -> User:
-    rules.require(viewer_of(actor).manages_constituency)
+    require(actor, "constituency.manage")
     with transaction.atomic():
         if user.is_active != active:
             user.is_active = active
@@ -355,16 +358,17 @@ NEUTRAL_MEMBER_REFUSAL = gettext_lazy(
 
 def add_membership(actor: User | None, user: User, org: Organisation, role: str) -> Membership:
     """Grant a role. Organisation admins grant roles in organisations they administer, and
-    only to people who are already members of one of those organisations (`rules.
-    can_attach_user`): another organisation's user is refused with the same answer as an
+    only to people who are already members of one of those organisations (the action
+    `user.attach`): another organisation's user is refused with the same answer as an
     unknown username."""
     if actor is not None:
-        viewer = viewer_of(actor)
-        rules.require(
-            rules.can_manage_members(viewer, org, role),
-            _("You may not grant this role in this organisation."),
+        require(
+            actor,
+            "membership.manage",
+            Membership(organisation=org, role=role),
+            refusal=_("You may not grant this role in this organisation."),
         )
-        if not rules.can_attach_user(viewer, user):
+        if not can(actor, "user.attach", user):
             raise ValidationError({"user": NEUTRAL_MEMBER_REFUSAL})
     return _grant(actor, user, org, role)
 
@@ -386,9 +390,7 @@ def _grant(actor: User | None, user: User, org: Organisation, role: str) -> Memb
 
 
 def remove_membership(actor: User, membership: Membership) -> None:
-    rules.require(
-        rules.can_manage_members(viewer_of(actor), membership.organisation, membership.role)
-    )
+    require(actor, "membership.manage", membership)
     with transaction.atomic():
         audit.record(
             actor,
@@ -423,8 +425,8 @@ def create_api_token(
     its user allow (`rules.token_scopes`), whoever mints it (the user, a platform admin,
     the command line), and, when the request that mints it was authenticated with a token
     (`minted_with`), among that token's scopes."""
-    if actor is not None and actor.pk != user.pk:
-        rules.require(viewer_of(actor).platform_admin)
+    if actor is not None:
+        require(actor, "apitoken.manage", user)
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
@@ -477,8 +479,7 @@ def create_api_token(
 
 
 def revoke_api_token(actor: User, token: ApiToken) -> ApiToken:
-    if actor.pk != token.user_id:
-        rules.require(viewer_of(actor).platform_admin)
+    require(actor, "apitoken.manage", token)
     with transaction.atomic():
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
@@ -530,13 +531,14 @@ def _send_invitation(invitation: Invitation, token: str) -> None:
 def _check_invite(actor: User | None, org: Organisation | None, role: str) -> None:
     if actor is None:
         return
-    viewer = viewer_of(actor)
     if org is None:
-        rules.require(viewer.manages_constituency)
+        require(actor, "constituency.manage")
         return
-    rules.require(
-        rules.can_manage_members(viewer, org, role),
-        _("You may not grant this role in this organisation."),
+    require(
+        actor,
+        "membership.manage",
+        Membership(organisation=org, role=role),
+        refusal=_("You may not grant this role in this organisation."),
     )
 
 
@@ -731,7 +733,7 @@ def accept_invitation(token: str, *, username: str | None, password: str) -> Use
             invitation.user is None
             and org is not None
             and inviter is not None
-            and not rules.can_manage_members(viewer_of(inviter), org, role)
+            and not can(inviter, "membership.manage", Membership(organisation=org, role=role))
         ):
             # Whoever invited has since lost the right to grant this role here.
             raise ValidationError(
@@ -785,7 +787,7 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 
 
 def has_authenticator(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def recovery_codes(user: User) -> list[str]:
@@ -846,10 +848,7 @@ def confirm_authenticator(user: User, device: TOTPDevice) -> list[str]:
 def reset_second_factor(actor: User, user: User) -> None:
     """Remove a person's authenticator and recovery codes (they lost their phone): at the
     next sign-in they enrol again. Audited, and the person is told by e-mail."""
-    rules.require(
-        rules.can_reset_second_factor(viewer_of(actor), user),
-        _("You may not reset this person's second factor."),
-    )
+    require(actor, "user.reset_second_factor", user)
     memberships = Membership.objects.filter(user=user)
     org_id = next(
         (m.organisation_id for m in memberships if viewer_of(actor).administers(m.organisation_id)),

@@ -48,6 +48,7 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core import audit
+from bulwark.core.permissions import can, require
 
 PAGE_SIZE = 50
 
@@ -71,7 +72,6 @@ def run_service(form: BaseForm, call: Callable[[], Any]) -> Any:
 
 @login_required
 def organisation_list(request: HttpRequest) -> HttpResponse:
-    viewer = viewer_of(request.user)
     form = OrganisationFilterForm(request.GET or None)
     orgs = Organisation.objects.visible_to(request.user).select_related("sector", "parent")
     if form.is_valid():
@@ -86,7 +86,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "constituency/organisation_list.html",
-        {"form": form, "page": page, "can_create": rules.can_create_organisation(viewer)},
+        {"form": form, "page": page, "can_create": can(request.user, "organisation.create")},
     )
 
 
@@ -96,7 +96,7 @@ def _supervisors(request: HttpRequest) -> Any:
 
 @login_required
 def organisation_create(request: HttpRequest) -> HttpResponse:
-    rules.require(rules.can_create_organisation(viewer_of(request.user)))
+    require(request.user, "organisation.create")
     form = OrganisationForm(request.POST or None, supervisors=_supervisors(request))
     if request.method == "POST" and form.is_valid():
         org = run_service(
@@ -111,13 +111,12 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
-    viewer = viewer_of(request.user)
-    rules.require(rules.can_edit_organisation(viewer, org))
+    require(request.user, "organisation.edit", org)
     form = OrganisationForm(
         request.POST or None,
         instance=org,
         supervisors=_supervisors(request),
-        hierarchy=viewer.manages_constituency,
+        hierarchy=can(request.user, "constituency.manage"),
     )
     if request.method == "POST" and form.is_valid():
         fields = {f: form.cleaned_data[f] for f in form.changed_data}
@@ -143,10 +142,10 @@ def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> di
         .filter(organisation=org)
         .select_related("user"),
         "children": Organisation.objects.visible_to(request.user).filter(parent=org),
-        "can_edit": rules.can_edit_organisation(viewer, org),
-        "can_networks": rules.can_manage_networks(viewer, org),
-        "can_contacts": rules.can_manage_contacts(viewer, org),
-        "can_members": rules.can_manage_members(viewer, org),
+        "can_edit": can(request.user, "organisation.edit", org),
+        "can_networks": can(request.user, "organisation.manage_networks", org),
+        "can_contacts": can(request.user, "organisation.manage_contacts", org),
+        "can_members": can(request.user, "membership.manage", org),
         "network_form": forms.get("network_form") or NetworkClaimForm(),
         "contact_form": forms.get("contact_form") or ContactForm(),
         "member_form": forms.get("member_form")
@@ -242,11 +241,11 @@ def contact_remove(request: HttpRequest, pk: int, contact_pk: int) -> HttpRespon
 def member_add(request: HttpRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
-    rules.require(rules.can_manage_members(viewer, org))
+    require(request.user, "membership.manage", org)
     form = MembershipForm(request.POST, roles=rules.roles_offered(viewer, org))
     if form.is_valid():
         user = User.objects.filter(username=form.cleaned_data["username"]).first()
-        if user is None or not rules.can_attach_user(viewer, user):
+        if user is None or not can(request.user, "user.attach", user):
             # One answer whether the username is unknown or belongs to someone the admin
             # may not attach (another organisation's user): nothing to probe.
             form.add_error(
@@ -282,7 +281,7 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Invite a person by e-mail (how organisation admins add new members)."""
     org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
     viewer = viewer_of(request.user)
-    rules.require(rules.can_manage_members(viewer, org))
+    require(request.user, "membership.manage", org)
     form = InvitationForm(request.POST, roles=rules.roles_offered(viewer, org))
     if form.is_valid():
         data = form.cleaned_data
@@ -380,7 +379,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def network_overlaps(request: HttpRequest) -> HttpResponse:
-    rules.require(viewer_of(request.user).manages_constituency)
+    require(request.user, "constituency.manage")
     claims = list(NetworkClaim.objects.visible_to(request.user).select_related("organisation"))
     by_key = {(c.kind, c.value, c.organisation_id): c for c in claims}
     rows = [
@@ -406,7 +405,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             Q(username__icontains=q) | Q(email__icontains=q) | Q(last_name__icontains=q)
         )
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
-    can_create = rules.can_manage_users(viewer_of(request.user))
+    can_create = can(request.user, "user.manage")
     return render(
         request, "constituency/user_list.html", {"page": page, "q": q, "can_create": can_create}
     )
@@ -420,12 +419,11 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(user=shown)
         .select_related("organisation")
     )
-    viewer = viewer_of(request.user)
     context = {
         "shown": shown,
         "memberships": memberships,
-        "can_deactivate": viewer.manages_constituency,
-        "can_reset_second_factor": rules.can_reset_second_factor(viewer, shown),
+        "can_deactivate": can(request.user, "constituency.manage"),
+        "can_reset_second_factor": can(request.user, "user.reset_second_factor", shown),
         "has_authenticator": services.has_authenticator(shown),
     }
     return render(request, "constituency/user_detail.html", context)
@@ -463,7 +461,7 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def user_create(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request.user)
-    rules.require(rules.can_manage_users(viewer))
+    require(request.user, "user.manage")
     organisations = Organisation.objects.visible_to(request.user)
     if not viewer.manages_constituency:
         organisations = organisations.filter(

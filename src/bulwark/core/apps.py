@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,3 +10,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from bulwark.core import checks  # noqa: F401  (registers the production checks)
+
+        # Every app declares its write actions in `<app>/rules.py` (core/permissions.py);
+        # discovered by name so that core imports no app.
+        autodiscover_modules("rules")

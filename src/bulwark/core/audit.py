@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from bulwark.core.models import AuditEntry, AuditHead
+from bulwark.core.permissions import Actor
 from bulwark.core.request_context import current_ip
 
 GENESIS = "0" * 64
@@ -56,7 +57,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def record(
-    actor: Any,
+    actor: Actor | None,
     action: str,
     obj: Model | None = None,
     *,
@@ -69,12 +70,12 @@ def record(
     """Append one entry. `actor` is a user, or None for the system itself."""
     with transaction.atomic():
         head, _created = AuditHead.objects.select_for_update().get_or_create(pk=1)
-        authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+        person = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
         entry = AuditEntry(
             seq=head.seq + 1,
             at=timezone.now(),
-            actor_id=actor.pk if authenticated else None,
-            actor_label=actor.get_username() if authenticated else "system",
+            actor_id=person.pk if person is not None else None,
+            actor_label=person.get_username() if person is not None else "system",
             ip=current_ip(),
             action=action,
             object_type=object_type or (obj._meta.label_lower if obj is not None else ""),

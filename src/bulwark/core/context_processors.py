@@ -2,9 +2,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.core.models import Notification
+from bulwark.core.permissions import can
 
 
 def viewer(request: HttpRequest) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def viewer(request: HttpRequest) -> dict[str, Any]:
     return {
         "viewer": v,
         "unread_notifications": unread,
-        "nav_can_manage": v.manages_constituency,
-        "nav_can_audit": rules.can_read_audit(v),
+        "nav_can_manage": can(user, "constituency.manage"),
+        "nav_can_audit": can(user, "audit.read"),
+        "nav_can_sso": can(user, "sso.manage"),
     }

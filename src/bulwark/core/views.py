@@ -13,12 +13,12 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from bulwark.constituency import rules
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import NetworkClaim, Organisation, User
 from bulwark.core import services
 from bulwark.core.models import AuditEntry, Notification, NotificationKind, NotificationSettings
 from bulwark.core.params import BadParameter, id_param
+from bulwark.core.permissions import require
 from bulwark.incidents.models import Incident
 
 STALLED_AFTER = timedelta(minutes=5)
@@ -153,7 +153,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def audit_list(request: HttpRequest) -> HttpResponse:
-    rules.require(rules.can_read_audit(viewer_of(request.user)))
+    require(request.user, "audit.read")
     entries = AuditEntry.objects.visible_to(request.user)
     try:
         entries = filter_audit(entries, request.GET)

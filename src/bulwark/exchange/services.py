@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bulwark.constituency.access import viewer_of
-from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.core import audit, bulk
 from bulwark.core.countries import ISO_3166_ALPHA2
+from bulwark.core.permissions import require
 from bulwark.exchange import sealing, taxii_client
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
@@ -58,11 +58,6 @@ class IngestResult:
     already: bool = False  # the same bytes were fully ingested before: nothing was redone
 
 
-def require_staff(actor: Any) -> None:
-    if actor is not None and not viewer_of(actor).sees_everything:
-        raise PermissionDenied(_("Only CERT staff handle received reports."))
-
-
 def save_raw(stream: IO[bytes]) -> tuple[str, int]:
     """Copy the stream to the content-addressed store; (sha256, size). Written to a
     temporary file and renamed, so a crash never leaves half a report under its name."""
@@ -83,7 +78,7 @@ def save_raw(stream: IO[bytes]) -> tuple[str, int]:
 
 
 def ingest(
-    actor: Any,
+    actor: User | None,
     stream: IO[bytes],
     *,
     file_name: str = "",
@@ -97,7 +92,8 @@ def ingest(
     """Keep the report verbatim, then parse, normalise, route, deduplicate and store its
     events batch by batch. Re-running the same bytes after a crash completes the work
     with the counts an uninterrupted run would have given."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     sha, size = save_raw(stream)
     report = _report_for(actor, sha, size, file_name, fmt, feed, source)
     if report.status == Report.Status.DONE:
@@ -106,7 +102,7 @@ def ingest(
 
 
 def _report_for(
-    actor: Any, sha: str, size: int, file_name: str, fmt: str, feed: str, source: str
+    actor: User | None, sha: str, size: int, file_name: str, fmt: str, feed: str, source: str
 ) -> Report:
     try:
         with transaction.atomic():
@@ -133,7 +129,7 @@ def _counts_of(report: Report) -> Counts:
 
 
 def process(
-    actor: Any,
+    actor: User | None,
     report: Report,
     *,
     mapping: str = "",
@@ -194,7 +190,7 @@ def mark_foreign(report: Report) -> int:
     return Event.objects.filter(report_id=report.pk, from_foreign=False).update(from_foreign=True)
 
 
-def _fail(actor: Any, report: Report, counts: Counts, reason: str) -> IngestResult:
+def _fail(actor: User | None, report: Report, counts: Counts, reason: str) -> IngestResult:
     """The report as a whole is unreadable: it goes to quarantine as record 0."""
     reason = clip(reason)
     with report.path.open("rb") as raw:
@@ -217,10 +213,11 @@ def _fail(actor: Any, report: Report, counts: Counts, reason: str) -> IngestResu
 LINE_FORMATS = {"shadowserver", "csv", "intelmq", "json"}
 
 
-def replay(actor: Any, item: Quarantined, fixed_text: str) -> Counts:
+def replay(actor: User | None, item: Quarantined, fixed_text: str) -> Counts:
     """Parse a corrected record in the context of its report and store it under the same
     line number (so replaying twice stores it once)."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     if item.status != Quarantined.Status.OPEN:
         raise ValidationError(_("This record was already replayed or discarded."))
     report = item.report
@@ -254,8 +251,9 @@ def replay(actor: Any, item: Quarantined, fixed_text: str) -> Counts:
     return counts
 
 
-def discard(actor: Any, item: Quarantined) -> None:
-    require_staff(actor)
+def discard(actor: User | None, item: Quarantined) -> None:
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     with transaction.atomic():
         item.status = Quarantined.Status.DISCARDED
         item.resolved_at = timezone.now()
@@ -263,9 +261,12 @@ def discard(actor: Any, item: Quarantined) -> None:
         audit.record(actor, "exchange.quarantine.discarded", item)
 
 
-def reroute(actor: Any, event: Event, recipient: Organisation | None, reason: str = "") -> Event:
+def reroute(
+    actor: User | None, event: Event, recipient: Organisation | None, reason: str = ""
+) -> Event:
     """An analyst sends an event elsewhere (or back to the unrouted queue)."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     before = event.recipient_id
     with transaction.atomic():
         event.recipient = recipient
@@ -281,8 +282,9 @@ def reroute(actor: Any, event: Event, recipient: Organisation | None, reason: st
     return event
 
 
-def add_rule(actor: Any, **fields: Any) -> Rule:
-    require_staff(actor)
+def add_rule(actor: User | None, **fields: Any) -> Rule:
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     rule = Rule(**fields)
     if rule.network_kind:
         from bulwark.constituency import networks
@@ -306,12 +308,13 @@ KEEP = object()  # "leave the stored TAXII secret as it is"
 
 
 def configure_recipient(
-    actor: Any, organisation: Organisation, *, taxii_secret: Any = KEEP, **fields: Any
+    actor: User | None, organisation: Organisation, *, taxii_secret: Any = KEEP, **fields: Any
 ) -> RecipientSettings:
     """Create or change an organisation's delivery settings. TAXII delivery is for
     foreign CERTs, needs a valid endpoint, and its secret is sealed; the audit entry says
     that the secret changed, never what it is."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     unknown = set(fields) - set(RECIPIENT_FIELDS)
     if unknown:
         raise ValueError(f"unknown recipient settings: {', '.join(sorted(unknown))}")
@@ -433,9 +436,10 @@ def clean_mapping(data: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def save_mapping(actor: Any, name: str, data: dict[str, Any]) -> ColumnMapping:
+def save_mapping(actor: User | None, name: str, data: dict[str, Any]) -> ColumnMapping:
     """Create or replace the saved mapping `name` (CERT staff; audited)."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     from django.utils.text import slugify
 
     if not name or slugify(name) != name or len(name) > 100:
@@ -462,11 +466,12 @@ def save_mapping(actor: Any, name: str, data: dict[str, Any]) -> ColumnMapping:
 
 
 def preview_mapping(
-    actor: Any, data: dict[str, Any], sample: bytes, fmt: str = "csv"
+    actor: User | None, data: dict[str, Any], sample: bytes, fmt: str = "csv"
 ) -> dict[str, Any]:
     """What a mapping makes of a sample, without storing anything: the first events (as
     Bulwark stores them) and every refused record with its reason (CERT staff)."""
-    require_staff(actor)
+    if actor is not None:  # None: the platform itself
+        require(actor, "exchange.manage")
     from bulwark.exchange.engine.event import Invalid, normalise
 
     if fmt not in ("csv", "json"):
@@ -543,10 +548,10 @@ def attach_reply(
     return True
 
 
-def resend_notification(actor: Any, notification: Notification) -> Notification:
+def resend_notification(actor: User, notification: Notification) -> Notification:
     """An analyst sends a notification again (same ticket, same events): queued now, and
     sent by the worker once this transaction commits (`tasks.deliver_notification`)."""
-    require_staff(actor)
+    require(actor, "exchange.manage")
     with transaction.atomic():
         notification.status = Notification.Status.QUEUED
         notification.next_attempt_at = timezone.now()
@@ -566,10 +571,10 @@ def resend_notification(actor: Any, notification: Notification) -> Notification:
 FEED_FIELDS = ("name", "url", "format", "mapping", "interval_minutes", "enabled")
 
 
-def save_feed(actor: Any, feed: Feed | None, **fields: Any) -> Feed:
+def save_feed(actor: User, feed: Feed | None, **fields: Any) -> Feed:
     """Create a pulled feed (`feed` None) or change one (CERT staff; audited with what
     changed). A feed names a saved column mapping only if that mapping exists."""
-    require_staff(actor)
+    require(actor, "exchange.manage")
     feed = feed if feed is not None else Feed()
     before = {name: getattr(feed, name) for name in FEED_FIELDS}
     for name in FEED_FIELDS:
@@ -611,9 +616,9 @@ def record_pull(feed: Feed, now: datetime, outcome: str, error: str) -> str:
     return outcome
 
 
-def delete_feed(actor: Any, feed: Feed) -> None:
+def delete_feed(actor: User, feed: Feed) -> None:
     """Stop pulling a feed and forget it (its reports stay; CERT staff; audited)."""
-    require_staff(actor)
+    require(actor, "exchange.manage")
     with transaction.atomic():
         audit.record(actor, "exchange.feed.deleted", feed, changes={"url": feed.url})
         feed.delete()
@@ -636,12 +641,12 @@ def _network_value(kind: str, value: str) -> str:
 
 
 def save_country_network(
-    actor: Any, network: CountryNetwork | None, kind: str, value: str, country: str
+    actor: User, network: CountryNetwork | None, kind: str, value: str, country: str
 ) -> CountryNetwork:
     """Say which country a prefix or AS is in (CERT staff; audited). A change is stored as a
     new row replacing the old one: the router notices new rows (it compares the table's
     count and last id), so routing follows the change at once."""
-    require_staff(actor)
+    require(actor, "exchange.manage")
     country = country.strip().upper()
     if country not in ISO_3166_ALPHA2:
         raise ValidationError({"country": _("Not an ISO 3166 country code (e.g. TW, JP).")})
@@ -667,9 +672,9 @@ def save_country_network(
     return network
 
 
-def delete_country_network(actor: Any, network: CountryNetwork) -> None:
+def delete_country_network(actor: User, network: CountryNetwork) -> None:
     """Forget a prefix's or AS's country (CERT staff; audited)."""
-    require_staff(actor)
+    require(actor, "exchange.manage")
     with transaction.atomic():
         audit.record(
             actor,

@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import can
 from bulwark.exchange import services
 from bulwark.exchange.forms import (
     CountryNetworkForm,
@@ -41,7 +42,7 @@ from bulwark.incidents.taxonomy import TYPE_CHOICES
 
 
 def _staff(request: HttpRequest) -> None:
-    if not viewer_of(request.user).sees_everything:
+    if not can(request.user, "exchange.manage"):
         raise Http404  # the pages of CERT staff do not exist for others
 
 
@@ -55,7 +56,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
         error = str(exc)
         events = events.none()
     page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
-    viewer = viewer_of(request.user)
+    staff = can(request.user, "exchange.manage")
     return render(
         request,
         "exchange/event_list.html",
@@ -64,11 +65,11 @@ def event_list(request: HttpRequest) -> HttpResponse:
             "params": request.GET,
             "error": error,
             "types": TYPE_CHOICES,
-            "staff": viewer.sees_everything,
+            "staff": staff,
             "recipients": Organisation.objects.visible_to(request.user)
             .filter(exchange_events__isnull=False)
             .distinct()
-            if viewer.sees_everything
+            if staff
             else [],
             "unrouted": request.GET.get("recipient") == "unrouted",
         },
@@ -80,7 +81,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(
         Event.objects.visible_to(request.user).select_related("recipient", "report"), pk=pk
     )
-    staff = viewer_of(request.user).sees_everything
+    staff = can(request.user, "exchange.manage")
     form = RerouteForm(request.POST or None, user=request.user) if staff else None
     if request.method == "POST":
         if form is None:
@@ -114,7 +115,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "params": request.GET,
             "statuses": Notification.Status.choices,
-            "staff": viewer_of(request.user).sees_everything,
+            "staff": can(request.user, "exchange.manage"),
         },
     )
 
@@ -133,7 +134,7 @@ def notification_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "notification": notification,
             "page": page,
             "replies": notification.replies.all(),
-            "staff": viewer_of(request.user).sees_everything,
+            "staff": can(request.user, "exchange.manage"),
         },
     )
 
@@ -233,7 +234,7 @@ def statistics_view(request: HttpRequest) -> HttpResponse:
             "stats": statistics(events),
             "total": events.count(),
             "params": request.GET,
-            "staff": viewer_of(request.user).sees_everything,
+            "staff": can(request.user, "exchange.manage"),
         },
     )
 

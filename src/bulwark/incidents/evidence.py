@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import User
 from bulwark.core import audit
+from bulwark.core.permissions import can, require
 from bulwark.core.request_context import current_ip
 from bulwark.incidents.models import CustodyEvent, Evidence, Incident, TimelineEntry
-from bulwark.incidents.services import can_handle
 
 CHUNK = 1024 * 1024
 
@@ -53,8 +53,12 @@ def _hash(upload: IO[bytes], limit: int) -> tuple[str, int]:
 def add_evidence(
     actor: User, incident: Incident, upload: Any, *, description: str = ""
 ) -> Evidence:
-    if not can_handle(actor, incident):
-        raise PermissionDenied(_("You are not allowed to add evidence to this incident."))
+    require(
+        actor,
+        "incident.handle",
+        incident,
+        refusal=_("You are not allowed to add evidence to this incident."),
+    )
     if incident.status == "closed":
         raise ValidationError({"file": _("The case is closed.")})
     sha256, size = _hash(upload, settings.MAX_EVIDENCE_BYTES)
@@ -158,7 +162,7 @@ def verify(actor: User, evidence: Evidence) -> bool:
 
 @transaction.atomic
 def hand_over(actor: User, evidence: Evidence, *, to: str, note: str = "") -> CustodyEvent:
-    if not can_handle(actor, evidence.incident):
+    if not can(actor, "incident.handle", evidence.incident):
         raise PermissionDenied
     if not to.strip():
         raise ValidationError({"to": _("Name who receives the evidence.")})

@@ -8,15 +8,15 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.core import audit
+from bulwark.core.permissions import require
 from bulwark.core.request_context import current_ip
 from bulwark.incidents import package
 from bulwark.incidents.evidence import StoredFileMissing, open_stored, storage
@@ -93,8 +93,7 @@ def manifest_for(incident: Incident, lea: Organisation, actor: User, note: str) 
 
 @transaction.atomic
 def refer(actor: User, incident: Incident, lea: Organisation, *, note: str = "") -> Referral:
-    if not viewer_of(actor).cert_staff:
-        raise PermissionDenied(_("Only CERT staff refer cases to law enforcement."))
+    require(actor, "incident.refer", incident)
     if lea.kind != OrganisationKind.LEA:
         raise ValidationError(
             {"organisation": _("Cases are referred to law-enforcement organisations.")}

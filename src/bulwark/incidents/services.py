@@ -17,11 +17,11 @@ from bulwark.constituency.models import (
     CERT_STAFF_ROLES,
     Organisation,
     OrganisationKind,
-    Role,
     User,
 )
 from bulwark.constituency.timezones import zone_label
 from bulwark.core import audit
+from bulwark.core.permissions import can, require
 from bulwark.incidents import clocks, workflow
 from bulwark.incidents import indicators as indicator_rules
 from bulwark.incidents.levels import Answers, propose_level
@@ -43,7 +43,6 @@ REPORTING_KINDS = {
     OrganisationKind.CI_OPERATOR,
     OrganisationKind.AUTHORITY,
 }
-REPORTING_ROLES = {Role.REPORTER, Role.ORG_ADMIN}
 # How far ahead of "now" a reported time may lie, to absorb clock skew between machines.
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_INDICATORS = 1000
@@ -136,39 +135,6 @@ def _next_reference(now: datetime) -> str:
     return f"{prefix}{number:06d}"
 
 
-def can_report_for(actor: User, org: Organisation) -> bool:
-    viewer = viewer_of(actor)
-    if viewer.cert_staff or viewer.platform_admin:
-        return True
-    return bool(viewer.roles.get(org.pk, frozenset()) & REPORTING_ROLES)
-
-
-def can_review(actor: User, incident: Incident) -> bool:
-    """Reviewers at an authority above the reporting organisation, or CERT staff."""
-    viewer = viewer_of(actor)
-    if viewer.cert_staff or viewer.platform_admin:
-        return True
-    parent = incident.organisation.parent
-    while parent is not None:
-        if Role.REVIEWER in viewer.roles.get(parent.pk, frozenset()):
-            return True
-        parent = parent.parent
-    return False
-
-
-def can_handle(actor: User, incident: Incident) -> bool:
-    """The reporting organisation's members and the CERT work the response."""
-    viewer = viewer_of(actor)
-    return (
-        viewer.cert_staff or viewer.platform_admin or incident.organisation_id in viewer.own_org_ids
-    )
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise PermissionDenied(_("You are not allowed to do this with this incident."))
-
-
 def _time_problem(
     moment: datetime, *, not_before: datetime | None = None, label: str = ""
 ) -> str | None:
@@ -252,7 +218,7 @@ def report_incident(
 ) -> Incident:
     """File a notification. `reported_at` (with `backfill_reason`) records a report made
     through another channel while the platform was unreachable: clocks use that real time."""
-    _require(can_report_for(actor, organisation))
+    require(actor, "incident.report", organisation)
     now = timezone.now()
     problems = report_problems(
         organisation=organisation,
@@ -316,7 +282,7 @@ def report_incident(
 def review_incident(actor: User, incident: Incident, *, level: int, comment: str = "") -> Incident:
     """The supervising authority confirms or changes the level. L3-L4 reviews are
     forwarded to the national CERT at once."""
-    _require(can_review(actor, incident))
+    require(actor, "incident.review", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if level not in clocks.load_profile(incident.profile).levels:
         raise ValidationError({"level": _("This jurisdiction has no level %(n)s.") % {"n": level}})
@@ -357,7 +323,7 @@ def review_incident(actor: User, incident: Incident, *, level: int, comment: str
 def change_level(actor: User, incident: Incident, *, level: int, reason: str) -> Incident:
     """A new notification at another level: every clock is recomputed and the authority
     reviews again."""
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not reason.strip():
         raise ValidationError({"comment": _("Say why the level changes.")})
@@ -393,9 +359,9 @@ def change_level(actor: User, incident: Incident, *, level: int, reason: str) ->
 
 @transaction.atomic
 def add_note(actor: User, incident: Incident, *, kind: str, text: str) -> TimelineEntry:
-    _require(can_handle(actor, incident))
-    if kind == TimelineEntry.Kind.GUIDANCE and not viewer_of(actor).cert_staff:
-        raise PermissionDenied(_("Only CERT staff give guidance."))
+    require(actor, "incident.handle", incident)
+    if kind == TimelineEntry.Kind.GUIDANCE:
+        require(actor, "incident.guide", incident)
     if kind not in TimelineEntry.Kind.values or kind == TimelineEntry.Kind.EVENT:
         raise ValidationError({"kind": _("Choose note, guidance, action or CISO meeting.")})
     if not text.strip():
@@ -414,7 +380,7 @@ def add_note(actor: User, incident: Incident, *, kind: str, text: str) -> Timeli
 
 @transaction.atomic
 def start_response(actor: User, incident: Incident) -> Incident:
-    _require(viewer_of(actor).cert_staff or viewer_of(actor).platform_admin)
+    require(actor, "incident.triage", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     _transition(incident, "respond")
     if incident.assignee_id is None:
@@ -432,7 +398,7 @@ def start_response(actor: User, incident: Incident) -> Incident:
 def report_recovery(
     actor: User, incident: Incident, *, completed_at: datetime, summary: str
 ) -> Incident:
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     _check_time(
         "completed_at", completed_at, not_before=incident.aware_at, label=_("the time of awareness")
@@ -461,7 +427,7 @@ def report_recovery(
 
 @transaction.atomic
 def submit_final_report(actor: User, incident: Incident, **items: str) -> FinalReport:
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     missing = [f for f in FinalReport.ITEMS if not str(items.get(f, "")).strip()]
     if missing:
@@ -500,7 +466,7 @@ def decide_final_report(
 ) -> Incident:
     """Approving closes the case; with tasks still open only when the CERT confirms it
     (a case used to close over open tasks without a word)."""
-    _require(viewer_of(actor).cert_staff)
+    require(actor, "incident.coordinate", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not approve and not comment.strip():
         raise ValidationError({"comment": _("Say what must be revised.")})
@@ -544,7 +510,7 @@ def decide_final_report(
 
 @transaction.atomic
 def grant_extension(actor: User, incident: Incident, *, until: datetime, reason: str) -> Incident:
-    _require(viewer_of(actor).cert_staff)
+    require(actor, "incident.coordinate", incident)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     _transition(incident, "grant_extension")
     if until <= timezone.now():
@@ -580,10 +546,10 @@ def grant_extension(actor: User, incident: Incident, *, until: datetime, reason:
 def add_task(
     actor: User, incident: Incident, *, title: str, owner: User, due_at: datetime
 ) -> ResponseTask:
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     if incident.status == workflow.Status.CLOSED:
         raise ValidationError({"status": _("The case is closed.")})
-    if not (can_handle(owner, incident) or can_review(owner, incident)):
+    if not (can(owner, "incident.handle", incident) or can(owner, "incident.review", incident)):
         raise ValidationError({"owner": _("The owner must be able to see and work this incident.")})
     if not title.strip():
         raise ValidationError({"title": _("Say what must be done.")})
@@ -615,7 +581,7 @@ def add_task(
 
 @transaction.atomic
 def complete_task(actor: User, task: ResponseTask) -> ResponseTask:
-    _require(can_handle(actor, task.incident) or actor.pk == task.owner_id)
+    require(actor, "incident.complete_task", task)
     if task.done_at is None:
         task.done_at = timezone.now()
         task.save(update_fields=["done_at"])
@@ -648,15 +614,10 @@ def cert_staff_users() -> Any:
     )
 
 
-def is_cert_staff(user: User) -> bool:
-    viewer = viewer_of(user)
-    return bool(viewer.cert_staff or viewer.platform_admin)
-
-
 @transaction.atomic
 def assign_incident(actor: User, incident: Incident, assignee: User | None) -> Incident:
     """The CERT staff member who owns the case (None: nobody)."""
-    _require(is_cert_staff(actor))
+    require(actor, "incident.triage", incident)
     if assignee is not None and not (assignee.is_active and viewer_of(assignee).cert_staff):
         raise ValidationError({"assignee": _("Cases are assigned to active CERT staff.")})
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -698,7 +659,7 @@ def parse_tags(text: str) -> list[str]:
 
 @transaction.atomic
 def set_tags(actor: User, incident: Incident, names: Iterable[str]) -> list[str]:
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     wanted = sorted(set(names))
     if len(wanted) > MAX_TAGS:
         raise ValidationError({"tags": _("At most %(n)d tags.") % {"n": MAX_TAGS}})
@@ -724,7 +685,7 @@ def set_indicator_tags(
     actor: User, incident: Incident, indicator_id: int, names: Iterable[str]
 ) -> list[str]:
     """Tags on one observable of a case, by those who handle the case (as its own tags)."""
-    _require(can_handle(actor, incident))
+    require(actor, "incident.handle", incident)
     indicator = IncidentIndicator.objects.filter(incident=incident, pk=indicator_id).first()
     if indicator is None:
         raise ValidationError({"indicator": _("This case has no such observable.")})
@@ -804,7 +765,7 @@ def save_filter(actor: User, name: str, query: str) -> SavedFilter:
 
 @transaction.atomic
 def delete_filter(actor: User, saved: SavedFilter) -> None:
-    _require(saved.user_id == actor.pk)
+    require(actor, "incident.delete_filter", saved)
     audit.record(actor, "incident.filter_deleted", saved, changes={"name": saved.name})
     saved.delete()
 
@@ -839,7 +800,7 @@ def parse_template_tasks(text: str) -> list[tuple[int, str]]:
 @transaction.atomic
 def save_case_template(actor: User, rsit_class: str, tasks: str) -> CaseTemplate | None:
     """The CERT keeps one task list per incident class; an empty list removes it."""
-    _require(viewer_of(actor).cert_staff)
+    require(actor, "incident.coordinate")
     if rsit_class not in dict(Incident._meta.get_field("rsit_class").choices or []):
         raise ValidationError({"rsit_class": _("Unknown class.")})
     parse_template_tasks(tasks)

@@ -29,8 +29,9 @@ from bulwark.constituency.models import Organisation, Role, User
 from bulwark.constituency.views import run_service
 from bulwark.core import csvexport
 from bulwark.core.params import BadParameter
+from bulwark.core.permissions import can
 from bulwark.incidents import evidence as evidence_service
-from bulwark.incidents import forms, interchange, referrals, services
+from bulwark.incidents import forms, interchange, referrals, rules, services
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import (
     TLP_CHOICES,
@@ -122,8 +123,7 @@ def incident_list(request: HttpRequest) -> HttpResponseBase:
     listed = incidents.select_related("organisation", "assignee").prefetch_related("level_changes")
     page = Paginator(listed, 50).get_page(request.GET.get("page"))
     rows = [(i, services.clock_states(i)) for i in page]
-    viewer = viewer_of(request.user)
-    cert = viewer.cert_staff or viewer.platform_admin
+    cert = can(request.user, "incident.triage")
     sort_params = request.GET.copy()
     sort_params.pop("page", None)
     sort_params.pop("sort", None)
@@ -259,7 +259,7 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_templates(request: HttpRequest) -> HttpResponse:
     """The CERT's task list per incident class (applied when the response starts)."""
-    if not viewer_of(request.user).cert_staff:
+    if not can(request.user, "incident.coordinate"):
         raise PermissionDenied
     form = forms.CaseTemplateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -287,9 +287,9 @@ def case_templates(request: HttpRequest) -> HttpResponse:
 def _reporting_organisations(request: HttpRequest) -> Any:
     viewer = viewer_of(request.user)
     orgs = Organisation.objects.visible_to(request.user).filter(kind__in=services.REPORTING_KINDS)
-    if viewer.cert_staff or viewer.platform_admin:
+    if can(request.user, "incident.triage"):
         return orgs
-    mine = [o for o, roles in viewer.roles.items() if roles & services.REPORTING_ROLES]
+    mine = [o for o, roles in viewer.roles.items() if roles & rules.REPORTING_ROLES]
     return orgs.filter(pk__in=mine)
 
 
@@ -338,24 +338,24 @@ def propose(request: HttpRequest) -> HttpResponse:
 
 def _can(request: HttpRequest, incident: Incident) -> dict[str, bool]:
     user = acting_user(request)
-    viewer = viewer_of(user)
     open_for = {
         action for action, (states, _target) in TRANSITIONS.items() if incident.status in states
     }
-    handle = services.can_handle(user, incident)
-    cert = viewer.cert_staff or viewer.platform_admin
+    handle = can(user, "incident.handle", incident)
+    cert = can(user, "incident.triage", incident)
+    coordinate = can(user, "incident.coordinate", incident)
     return {
-        "review": "review" in open_for and services.can_review(user, incident),
+        "review": "review" in open_for and can(user, "incident.review", incident),
         "change_level": "change_level" in open_for and handle,
         "respond": "respond" in open_for and cert,
         "note": "note" in open_for and handle,
         "recover": "recover" in open_for and handle,
         "final_report": "submit_final_report" in open_for and handle,
-        "decide": "approve_final_report" in open_for and viewer.cert_staff,
-        "extend": "grant_extension" in open_for and viewer.cert_staff,
+        "decide": "approve_final_report" in open_for and coordinate,
+        "extend": "grant_extension" in open_for and coordinate,
         "evidence": handle and incident.status != Status.CLOSED,
         "download_evidence": handle,
-        "refer": viewer.cert_staff,
+        "refer": can(user, "incident.refer", incident),
         "assign": cert and incident.status != Status.CLOSED,
         "tag": handle,
     }
@@ -441,7 +441,7 @@ def incident_detail(
         and not incident.timeline.filter(kind="ciso_meeting").exists(),
         "can": _can(request, incident),
         "forms": {
-            **_forms(viewer_of(acting_user(request)).cert_staff),
+            **_forms(can(request.user, "incident.guide", incident)),
             "final_report": revision_form,
             "tags": forms.TagsForm(prefix="tags", initial={"tags": " ".join(tags)}),
             "assign": forms.AssignForm(prefix="assign", initial={"assignee": incident.assignee_id}),
@@ -551,7 +551,7 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visible_evidence(request: HttpRequest, pk: int, evidence_pk: int) -> Evidence:
     incident = _visible_incident(request, pk)
-    if not services.can_handle(acting_user(request), incident):
+    if not can(acting_user(request), "incident.handle", incident):
         raise PermissionDenied
     return get_object_or_404(
         Evidence.objects.select_related("incident"), pk=evidence_pk, incident=incident

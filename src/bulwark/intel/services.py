@@ -5,19 +5,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from bulwark.constituency.access import Viewer, viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import audit, bulk
+from bulwark.core.permissions import require
 from bulwark.core.tlp import TLP
 from bulwark.intel import ingest
 from bulwark.intel import observables as obs
-from bulwark.intel.access import collection_q
 from bulwark.intel.models import (
     Collection,
     Sighting,
@@ -26,19 +25,6 @@ from bulwark.intel.models import (
     Submission,
     Value,
 )
-
-
-def may_write(viewer: Viewer, collection: Collection) -> bool:
-    if viewer.sees_everything:
-        return True
-    if not viewer.own_org_ids or not collection.members_can_write:
-        return False
-    if collection.organisation_id is not None and collection.organisation_id not in (
-        viewer.own_org_ids
-    ):
-        return False
-    q = collection_q(viewer)
-    return Collection.objects.filter(q or Q(), pk=collection.pk).exists()
 
 
 def submitting_organisation(viewer: Viewer, collection: Collection) -> int | None:
@@ -72,8 +58,8 @@ def ingest_objects(
     """Store STIX objects shared by `actor` (None: the platform itself, trusted)."""
     viewer = viewer_of(actor)
     trusted = actor is None or viewer.sees_everything
-    if actor is not None and not may_write(viewer, collection):
-        raise PermissionDenied(_("You may not add objects to this collection."))
+    if actor is not None:
+        require(actor, "intel.write", collection)
     org_id = submitting_organisation(viewer, collection) if actor is not None else None
     needs_review = collection.requires_review and not trusted
     ctx = ingest.Context(
@@ -126,9 +112,7 @@ def ingest_objects(
 
 def review(actor: User, pks: Iterable[int], *, publish: bool) -> int:
     """A CERT analyst publishes (or rejects) objects awaiting review."""
-    viewer = viewer_of(actor)
-    if not viewer.sees_everything:
-        raise PermissionDenied(_("Only CERT analysts review shared intelligence."))
+    require(actor, "intel.review")
     with transaction.atomic():
         rows = StixObject.objects.visible_to(actor).filter(pk__in=list(pks), status=Status.PENDING)
         ids = list(rows.values_list("pk", flat=True))
@@ -147,12 +131,10 @@ def review(actor: User, pks: Iterable[int], *, publish: bool) -> int:
 
 def delete_versions(actor: User, collection: Collection, stix_id: str, versions: Any) -> int:
     """TAXII DELETE: the CERT, or the organisation that shared the object."""
-    viewer = viewer_of(actor)
     rows = StixObject.objects.visible_to(actor).filter(collection=collection, stix_id=stix_id)
     if versions is not None:
         rows = rows.filter(versions)
-    if not viewer.sees_everything and rows.exclude(source_org_id__in=viewer.own_org_ids).exists():
-        raise PermissionDenied(_("Only the CERT or the sharing organisation may delete this."))
+    require(actor, "intel.delete", rows)
     with transaction.atomic():
         ids = list(rows.values_list("pk", flat=True))
         _deleted, _detail = StixObject.objects.filter(pk__in=ids).delete()
@@ -189,9 +171,7 @@ def record_sighting(
     if last_seen < first_seen:
         raise ValueError("last_seen is earlier than first_seen")
     if actor is not None:
-        viewer = viewer_of(actor)
-        if not viewer.sees_everything and organisation.pk not in viewer.own_org_ids:
-            raise PermissionDenied(_("You report sightings for your own organisation only."))
+        require(actor, "intel.report_sighting", organisation)
     found_kind, text = obs.normalise(kind or obs.detect(value), value)
     with transaction.atomic():
         value_id = ingest.ensure_values([(found_kind, text)])[(found_kind, text)]

@@ -25,10 +25,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
-from bulwark.constituency.access import viewer_of
 from bulwark.constituency.api.authentication import BearerTokenAuthentication
 from bulwark.core import bulk
 from bulwark.core.params import whole_number
+from bulwark.core.permissions import can
 from bulwark.intel import services
 from bulwark.intel.models import Collection, StixObject, Submission, TaxiiStatus
 from bulwark.intel.stixcheck import TIMESTAMP, Refused, parse_timestamp
@@ -206,12 +206,11 @@ def api_root(request: HttpRequest) -> HttpResponse:
 
 
 def _collection_json(collection: Collection, user: Any) -> dict[str, Any]:
-    viewer = viewer_of(user)
     data: dict[str, Any] = {
         "id": str(collection.uuid),
         "title": collection.title,
         "can_read": True,
-        "can_write": user is not None and services.may_write(viewer, collection),
+        "can_write": can(user, "intel.write", collection),
         "media_types": [STIX],
     }
     if collection.description:
@@ -423,7 +422,7 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
     user = _user(request)
     if user is None:
         raise TaxiiError(401, "Authentication required")
-    if not services.may_write(viewer_of(user), coll):
+    if not can(user, "intel.write", coll):
         raise TaxiiError(403, "Forbidden", "You may not add objects to this collection.")
     content_type = request.META.get("CONTENT_TYPE", "")
     media = [p.strip().lower() for p in content_type.split(";")]

@@ -14,8 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
 from bulwark.core.fanging import read_defanged
+from bulwark.core.permissions import can
 from bulwark.core.tlp import TLP
 from bulwark.intel import (
     decay,
@@ -56,7 +57,7 @@ def intel_home(request: HttpRequest) -> HttpResponse:
         {
             "indicators": indicators,
             "pending": selectors.pending_review(request.user).count()
-            if viewer_of(request.user).sees_everything
+            if can(request.user, "intel.review")
             else 0,
             "formats": exports.FORMATS,
         },
@@ -127,8 +128,7 @@ def indicator_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def share(request: HttpRequest) -> HttpResponseBase:
     user = acting_user(request)
-    viewer = viewer_of(user)
-    collections = [c for c in Collection.objects.visible_to(user) if services.may_write(viewer, c)]
+    collections = [c for c in Collection.objects.visible_to(user) if can(user, "intel.write", c)]
     if request.method == "POST":
         coll = next((c for c in collections if str(c.pk) == request.POST.get("collection")), None)
         fmt = request.POST.get("format", "plain")
@@ -183,7 +183,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def review(request: HttpRequest) -> HttpResponseBase:
-    if not viewer_of(request.user).sees_everything:
+    if not can(request.user, "intel.review"):
         raise PermissionDenied
     if request.method == "POST":
         ids = [int(x) for x in request.POST.getlist("object") if x.isdigit()]

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Membership, Organisation, Role, User
 from bulwark.core import audit, bulk
 from bulwark.core.models import NotificationKind
+from bulwark.core.permissions import require
 from bulwark.core.services import notify
 from bulwark.core.tasks import send_email
 from bulwark.incidents import services as incident_services
@@ -159,6 +159,7 @@ def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
 
 def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]) -> Sighting:
     itype, value, hour = key
+    sighting: Sighting
     sighting, created = Sighting.objects.select_for_update().get_or_create(
         organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
         defaults={
@@ -227,17 +228,11 @@ def _feed_intel(
         log.info("intel sightings not recorded: %s", exc)
 
 
-def _require_cert(actor: User) -> None:
-    viewer = viewer_of(actor)
-    if not (viewer.cert_staff or viewer.platform_admin):
-        raise PermissionDenied(_("Only CERT staff triage monitoring alerts."))
-
-
 @transaction.atomic
 def promote_alert(actor: User, alert: Alert, *, note: str = "") -> Incident:
     """Open an incident for the alert's agency with the indicator attached, and tell the
     agency (in the app and by e-mail), as incidents reported by the CERT are."""
-    _require_cert(actor)
+    require(actor, "monitoring.triage", alert)
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status != Alert.Status.NEW:
         raise ValidationError(_("This alert has already been triaged."))
@@ -307,7 +302,7 @@ def _notify_agency(incident: Incident) -> None:
 def mark_false_positive(actor: User, alert: Alert, *, reason: str = "") -> Suppression:
     """Close the alert and suppress the indicator for that agency (other agencies still
     get alerts). The intelligence store learns of the false positive."""
-    _require_cert(actor)
+    require(actor, "monitoring.triage", alert)
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status != Alert.Status.NEW:
         raise ValidationError(_("This alert has already been triaged."))

@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
+from bulwark.core.permissions import can
 from bulwark.monitoring import selectors, services
 from bulwark.monitoring.models import Alert
 
@@ -31,7 +32,6 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
-    viewer = viewer_of(request.user)
     sightings = selectors.sightings_of(request.user, alert)[:200]
     return render(
         request,
@@ -39,7 +39,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "alert": alert,
             "sightings": sightings,
-            "can_triage": viewer.cert_staff or viewer.platform_admin,
+            "can_triage": can(request.user, "monitoring.triage", alert),
         },
     )
 

@@ -11,8 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bulwark.constituency import rules
-from bulwark.constituency.access import forget_viewer, viewer_of
+from bulwark.constituency.access import forget_viewer
 from bulwark.constituency.models import (
     SUPERVISING_KINDS,
     Membership,
@@ -20,6 +19,7 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core import audit
+from bulwark.core.permissions import require
 from bulwark.sso import mapping
 from bulwark.sso.models import ExternalIdentity, IdentityProvider, SamlRequest
 
@@ -152,7 +152,7 @@ def _apply(provider: IdentityProvider, data: Mapping[str, Any]) -> dict[str, Any
 
 
 def create_provider(actor: User, **data: Any) -> IdentityProvider:
-    rules.require(viewer_of(actor).platform_admin)
+    require(actor, "sso.manage")
     with transaction.atomic():
         provider = IdentityProvider()
         changes = _apply(provider, data)
@@ -170,7 +170,7 @@ def create_provider(actor: User, **data: Any) -> IdentityProvider:
 
 
 def update_provider(actor: User, provider: IdentityProvider, **data: Any) -> IdentityProvider:
-    rules.require(viewer_of(actor).platform_admin)
+    require(actor, "sso.manage")
     with transaction.atomic():
         provider = IdentityProvider.objects.select_for_update().get(pk=provider.pk)
         changes = _apply(provider, data)

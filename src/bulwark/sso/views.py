@@ -13,10 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from bulwark.constituency import rules
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.views import run_service
+from bulwark.core.permissions import require
 from bulwark.sso import oidc, saml, selectors, services
 from bulwark.sso.forms import ProviderForm, SignInNameForm
 from bulwark.sso.models import IdentityProvider, SamlRequest
@@ -154,13 +154,9 @@ def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Configuration (platform admins) ----------------------------------------------------
 
 
-def _require_admin(request: HttpRequest) -> None:
-    rules.require(viewer_of(request.user).platform_admin)
-
-
 @login_required
 def provider_list(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    require(request.user, "sso.manage")
     providers = selectors.providers(request.user)
     return render(request, "sso/provider_list.html", {"providers": providers})
 
@@ -181,7 +177,7 @@ def _form_page(request: HttpRequest, form: ProviderForm, provider: Any = None) -
 
 @login_required
 def provider_create(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    require(request.user, "sso.manage")
     orgs = Organisation.objects.visible_to(request.user)
     form = ProviderForm(request.POST or None, organisations=orgs)
     if request.method == "POST" and form.is_valid():
@@ -196,7 +192,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_admin(request)
+    require(request.user, "sso.manage")
     provider = get_object_or_404(IdentityProvider.objects.visible_to(request.user), pk=pk)
     orgs = Organisation.objects.visible_to(request.user)
     form = ProviderForm(request.POST or None, instance=provider, organisations=orgs)

@@ -24,6 +24,7 @@ from bulwark.advisories.models import (
 )
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.core.api.parsers import MultiPartParser
+from bulwark.core.permissions import can
 
 
 class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -110,7 +111,7 @@ class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response({"reminded": count})
 
     def _cert_only(self) -> None:
-        if not viewer_of(self.request.user).cert_staff:
+        if not can(self.request.user, "advisory.write"):
             raise PermissionDenied
 
     @extend_schema(responses=s.RecipientSerializer(many=True))

@@ -142,7 +142,7 @@ def test_acknowledge_act_and_track(world: World, django_capture_on_commit_callba
 def test_large_target_lists_are_chunked(
     world: World, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(services, "TARGET_CHUNK", 2)
+    monkeypatch.setattr(services.delivery, "TARGET_CHUNK", 2)
     advisory = send(
         world,
         django_capture_on_commit_callbacks,

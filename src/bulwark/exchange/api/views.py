@@ -15,8 +15,9 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bulwark.constituency.access import acting_user, viewer_of
+from bulwark.constituency.access import acting_user
 from bulwark.core.api.parsers import FormParser, MultiPartParser
+from bulwark.core.permissions import can
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
 from bulwark.exchange.models import ColumnMapping, Event, Notification, NotificationReply, Report
@@ -259,7 +260,7 @@ class ColumnMappingViewSet(
     @extend_schema(responses={200: dict})
     @action(detail=False, methods=["get"])
     def presets(self, request: Request) -> Response:
-        if not viewer_of(request.user).sees_everything:
+        if not can(request.user, "exchange.manage"):
             raise PermissionDenied("Only CERT staff handle column mappings.")
         return Response(PRESETS)
 

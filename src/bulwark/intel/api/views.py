@@ -23,6 +23,7 @@ from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from bulwark.core.params import whole_number
+from bulwark.core.permissions import can, require
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing
 from bulwark.intel import observables as obs
@@ -553,10 +554,8 @@ class IntelSightingViewSet(
         viewer = viewer_of(self.request.user)
         refused = _("You report sightings for your own organisation only.")
         if named is not None:
-            if not viewer.sees_everything and named not in viewer.own_org_ids:
-                raise ApiValidationError({"organisation": [refused]})
             org = Organisation.objects.filter(pk=named, is_active=True).first()
-            if org is None:
+            if org is None or not can(self.request.user, "intel.report_sighting", org):
                 raise ApiValidationError({"organisation": [refused]})
             return org
         if len(viewer.own_org_ids) != 1:
@@ -637,8 +636,7 @@ class IntelSubmissionViewSet(
             found = readable.filter(uuid=key).first() if _is_uuid(key) else None
         if found is None:
             raise ApiValidationError({"collection": [_("No such collection.")]})
-        if not services.may_write(viewer_of(user), found):
-            raise PermissionDenied(_("You may not add objects to this collection."))
+        require(user, "intel.write", found)
         return found
 
     def _text(self, request: Request) -> str:
