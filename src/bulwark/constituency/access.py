@@ -21,6 +21,7 @@ from bulwark.constituency.models import (
     Role,
     User,
 )
+from bulwark.core.registry import AuditReader
 
 _CACHE_ATTR = "_bulwark_viewer"
 
@@ -170,3 +171,15 @@ def viewer_of(user: Any) -> Viewer:
 def forget_viewer(user: Any) -> None:
     if user is not None and hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
+
+
+def audit_reader(user: Any) -> AuditReader:
+    """Who reads which part of the audit log: platform admins all of it, organisation
+    admins the entries about the organisations they administer (`rules.can_read_audit`);
+    installed as core's audit rule (`ConstituencyConfig.ready`)."""
+    viewer = viewer_of(user)
+    return AuditReader(
+        everything=viewer.platform_admin,
+        organisations=frozenset(o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles),
+        sees_everything=viewer.sees_everything,
+    )

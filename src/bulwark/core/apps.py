@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class CoreConfig(AppConfig):
     name = "bulwark.core"
@@ -9,3 +11,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from bulwark.core import checks  # noqa: F401  (registers the production checks)
+
+        registry.PERIODIC_TASKS.register("bulwark.core.tasks.checkpoint_audit")
+        registry.PERIODIC_TASKS.register("bulwark.core.tasks.send_notification_digests")

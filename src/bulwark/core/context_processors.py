@@ -2,20 +2,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from bulwark.constituency import rules
-from bulwark.constituency.access import viewer_of
 from bulwark.core.models import Notification
 
 
-def viewer(request: HttpRequest) -> dict[str, Any]:
+def notifications(request: HttpRequest) -> dict[str, Any]:
+    """The unread count in the navigation bar."""
     user = getattr(request, "user", None)
-    v = viewer_of(user)
     unread = 0
-    if v.authenticated:
+    if getattr(user, "is_authenticated", False) and user.is_active:  # type: ignore[union-attr]
         unread = Notification.objects.visible_to(user).filter(read_at__isnull=True).count()
-    return {
-        "viewer": v,
-        "unread_notifications": unread,
-        "nav_can_manage": v.manages_constituency,
-        "nav_can_audit": rules.can_read_audit(v),
-    }
+    return {"unread_notifications": unread}
