@@ -18,5 +18,5 @@ class AnalyticsConfig(AppConfig):
         # What core does on behalf of statistics (core imports no app).
         registry.PERIODIC_TASKS.register("bulwark.analytics.tasks.send_summaries")
         registry.PERIODIC_TASKS.register("bulwark.analytics.tasks.refresh_snapshots")
-        # Matplotlib and its fonts, imported by `bulwark worker` before taking tasks.
-        registry.WORKER_PRELOAD.register("bulwark.analytics.charts")
+        # Matplotlib and its fonts, imported by servers and workers before taking work.
+        registry.PRELOAD.register("bulwark.analytics.charts")

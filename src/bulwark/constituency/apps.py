@@ -10,15 +10,13 @@ class ConstituencyConfig(AppConfig):
     verbose_name = _("Constituency")
 
     def ready(self) -> None:
-        # What core does on behalf of the constituency (core imports no app).
-        from bulwark.constituency import (
-            access,
-            signals,  # noqa: F401
-        )
+        from bulwark.constituency import signals  # noqa: F401
         from bulwark.constituency.api import schema  # noqa: F401
-        from bulwark.constituency.api.authentication import metrics_token_refusal
 
-        registry.AUDIT_READER.install(access.audit_reader)
-        registry.METRICS_TOKEN_REFUSAL.install(metrics_token_refusal)
+        # What core does on behalf of the constituency (core imports no app).
+        registry.AUDIT_READER.install("bulwark.constituency.access.audit_reader")
+        registry.METRICS_TOKEN_REFUSAL.install(
+            "bulwark.constituency.api.authentication.metrics_token_refusal"
+        )
         registry.HOME_FIGURES.register("bulwark.constituency.views.home_figures")
         registry.PERIODIC_TASKS.register("bulwark.constituency.tasks.purge_login_failures")

@@ -58,21 +58,22 @@ class Registry(Generic[T]):
 
 
 class Hook(Generic[T]):
-    """One function that exactly one app above core installs."""
+    """One function that exactly one app above core installs (or its dotted path)."""
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self._installed: T | None = None
+        self._installed: T | str | None = None
 
-    def install(self, function: T) -> T:
+    def install(self, function: T | str) -> None:
         self._installed = function
-        return function
 
     @property
     def call(self) -> T:
         if self._installed is None:
             raise ImproperlyConfigured(f"No installed app provides {self.what}.")
-        return self._installed
+        if isinstance(self._installed, str):
+            self._installed = import_string(self._installed)
+        return self._installed  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ DATABASE_METRICS: Registry[Callable[[datetime], Iterable[Any]]] = Registry("data
 # The home page's figures: each is called with the signed-in user and returns names for
 # the template (`counts` entries, or other context under their own names).
 HOME_FIGURES: Registry[Callable[[Any], dict[str, Any]]] = Registry("home page figures")
-# Modules `bulwark worker` imports before taking tasks (heavy imports paid once).
-WORKER_PRELOAD: Registry[ModuleType] = Registry("worker preloads", modules=True)
+# Heavy modules that web servers (`bulwark.wsgi`) and `bulwark worker` import before they
+# take requests or tasks, so the first visitor or task does not pay for the import.
+PRELOAD: Registry[ModuleType] = Registry("preloaded modules", modules=True)
 
 # Who reads which part of the audit log (installed by the constituency app).
 AUDIT_READER: Hook[Callable[[Any], AuditReader]] = Hook("the audit log's reader rule")

@@ -4,7 +4,7 @@ from typing import Any
 
 from django_tasks_db.management.commands.db_worker import Command as DbWorker
 
-from bulwark.core.registry import WORKER_PRELOAD
+from bulwark.core.registry import PRELOAD
 
 
 class Command(DbWorker):
@@ -15,7 +15,7 @@ class Command(DbWorker):
         # import alone took 2-6 s of the first annual report a worker made.
         import weasyprint  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
 
-        list(WORKER_PRELOAD)  # imports the modules the apps registered (matplotlib)
+        list(PRELOAD)  # imports the modules the apps registered (matplotlib)
 
         options.setdefault("queue_name", "*")
         if options.get("queue_name") == "default":
