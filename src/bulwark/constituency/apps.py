@@ -13,6 +13,11 @@ class ConstituencyConfig(AppConfig):
         from bulwark.constituency import signals  # noqa: F401
         from bulwark.constituency.api import schema  # noqa: F401
 
+        # The models' `visible_to` ask the visibility rule, which reads the models.
+        from bulwark.constituency.models import VIEWER_OF
+
+        VIEWER_OF.install("bulwark.constituency.access.viewer_of")
+
         # What core does on behalf of the constituency (core imports no app).
         registry.AUDIT_READER.install("bulwark.constituency.access.audit_reader")
         registry.METRICS_TOKEN_REFUSAL.install(
