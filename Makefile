@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check src bench
 	$(BIN)/ruff format --check src bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -p no:cacheprovider

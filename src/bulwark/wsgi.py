@@ -6,7 +6,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bulwark.settings")
 application = get_wsgi_application()
 
 # A web server process: no process-wide tuning from inside a request (core/bulk.py).
-from bulwark.core import bulk  # noqa: E402
+from bulwark.core import bulk, registry  # noqa: E402
 
 bulk.serving_requests()
 
@@ -19,7 +19,7 @@ def warm_up() -> None:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 (loads the URLconf)
-    import bulwark.analytics.charts  # noqa: F401 (matplotlib and its fonts)
+    list(registry.PRELOAD)  # what the apps registered (analytics: matplotlib and its fonts)
 
 
 if os.environ.get("BULWARK_WARM_UP", "1") != "0":

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class AdvisoriesConfig(AppConfig):
     name = "bulwark.advisories"
@@ -18,3 +20,6 @@ class AdvisoriesConfig(AppConfig):
             "advisories:write",
             _("Acknowledge advisories, report actions, manage your inventory, write advisories"),
         )
+
+        # What core does on behalf of advisories (core imports no app).
+        registry.PERIODIC_TASKS.register("bulwark.advisories.tasks.follow_up")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, Role, Sector
 
 TLP_CHOICES = [
@@ -34,8 +35,6 @@ MAX_ATTACHMENTS = 5
 
 
 def _viewer(user: Any) -> Any:
-    from bulwark.constituency.access import viewer_of
-
     return viewer_of(user)
 
 

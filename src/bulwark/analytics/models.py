@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
+
 # The source report's own structure (../shared/seeds): the narrative sections, in order.
 SECTIONS = (
     ("highlights", _("Highlights")),
@@ -24,8 +26,6 @@ class TextBlockQuerySet(models.QuerySet["TextBlock"]):
     def visible_to(self, user: Any) -> "TextBlockQuerySet":
         """The narrative is written for publication: everyone signed in reads it with the
         report; only CERT staff edit it (checked by the editing view)."""
-        from bulwark.constituency.access import viewer_of
-
         return self if viewer_of(user).authenticated else self.none()
 
 
@@ -65,8 +65,6 @@ class Cadence(models.TextChoices):
 class SubscriptionQuerySet(models.QuerySet["Subscription"]):
     def visible_to(self, user: Any) -> "SubscriptionQuerySet":
         """CERT staff manage every subscription; anyone else sees their own."""
-        from bulwark.constituency.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -109,8 +107,6 @@ class SnapshotQuerySet(models.QuerySet["Snapshot"]):
     def visible_to(self, user: Any) -> "SnapshotQuerySet":
         """A snapshot is a figure as one scope sees it: the CERT's shared scope for CERT
         staff, a person's own scope for anyone else. Nobody reads another scope's."""
-        from bulwark.constituency.access import viewer_of
-
         viewer = viewer_of(user)
         if not viewer.authenticated:
             return self.none()
@@ -153,8 +149,6 @@ class Snapshot(models.Model):
 class ReportJobQuerySet(models.QuerySet["ReportJob"]):
     def visible_to(self, user: Any) -> "ReportJobQuerySet":
         """Your own: the PDF is counted as its requester sees the data."""
-        from bulwark.constituency.access import viewer_of
-
         viewer = viewer_of(user)
         if not viewer.authenticated:
             return self.none()

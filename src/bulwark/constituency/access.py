@@ -23,6 +23,7 @@ from bulwark.constituency.models import (
     Role,
     User,
 )
+from bulwark.core.registry import AuditReader
 
 _CACHE_ATTR = "_bulwark_viewer"
 
@@ -215,3 +216,15 @@ def forget_kept_viewers() -> None:
     """Drops every kept viewer (tests that rebuild the database under the same stamp)."""
     with _VIEWERS_LOCK:
         _VIEWERS.clear()
+
+
+def audit_reader(user: Any) -> AuditReader:
+    """Who reads which part of the audit log: platform admins all of it, organisation
+    admins the entries about the organisations they administer (the `audit.read` rule);
+    installed as core's audit rule (`ConstituencyConfig.ready`)."""
+    viewer = viewer_of(user)
+    return AuditReader(
+        everything=viewer.platform_admin,
+        organisations=frozenset(o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles),
+        sees_everything=viewer.sees_everything,
+    )

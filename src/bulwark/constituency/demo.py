@@ -25,7 +25,6 @@ from bulwark.constituency.models import (
     Sector,
     User,
 )
-from bulwark.incidents.models import Incident
 
 DEMO_PASSWORD = "bulwark-demo-2026"
 DEMO_DEVICE_NAME = "Demo authenticator"
@@ -539,5 +538,4 @@ def counts() -> dict[str, Any]:
         "networks": NetworkClaim.objects.count(),
         "users": User.objects.count(),
         "pending_invitations": Invitation.objects.pending().count(),
-        "incidents": Incident.objects.count(),
     }

@@ -1,5 +1,6 @@
 """The constituency: organisations, sectors, contacts, network claims, users and roles."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -13,12 +14,16 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency import networks
 from bulwark.core.countries import ISO_3166_ALPHA2
+from bulwark.core.registry import Hook
+
+# Who a user is to the platform (`constituency.access.viewer_of`), installed by
+# ConstituencyConfig.ready: the rule reads these models, so it sits above them and the
+# models' `visible_to` reach it through this hook instead of importing it.
+VIEWER_OF: Hook[Callable[[Any], Any]] = Hook("the constituency's viewer rule")
 
 
 def _viewer(user: Any) -> Any:
-    from bulwark.constituency.access import viewer_of
-
-    return viewer_of(user)
+    return VIEWER_OF.call(user)
 
 
 class UserQuerySet(models.QuerySet["User"]):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.constituency import networks, rules
+from bulwark.constituency import rules
 from bulwark.constituency.access import forget_viewer, viewer_of
 from bulwark.constituency.models import (
     ApiToken,
@@ -34,9 +34,11 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.constituency.scopes import SCOPES
+from bulwark.constituency.selectors import overlaps_of
+from bulwark.constituency.tasks import notify_platform_admins
 from bulwark.core import audit
 from bulwark.core.permissions import can, require
-from bulwark.core.tasks import notify_platform_admins, send_email
+from bulwark.core.tasks import send_email
 
 ORGANISATION_FIELDS = (
     "name",
@@ -135,19 +137,6 @@ def update_organisation(actor: User, org: Organisation, **data: Any) -> Organisa
 
 
 # --- Networks -------------------------------------------------------------------------
-
-
-def overlaps_of(claim: NetworkClaim) -> list[networks.Overlap]:
-    """Claims of other organisations that cover this one or that it covers."""
-    others = NetworkClaim.objects.filter(kind=claim.kind).exclude(
-        organisation_id=claim.organisation_id
-    )
-    mine = claim.as_claim()
-    return [
-        o
-        for o in networks.find_overlaps([mine, *(c.as_claim() for c in others)])
-        if mine in (o.broader, o.narrower)
-    ]
 
 
 def add_network(

@@ -70,6 +70,19 @@ def run_service(form: BaseForm, call: Callable[[], Any]) -> Any:
 # --- Organisations ----------------------------------------------------------------------
 
 
+def home_figures(user: Any) -> dict[str, Any]:
+    """The home page's constituency figures and the viewer's own organisations;
+    registered with core in `ConstituencyConfig.ready`."""
+    return {
+        "counts": {
+            "organisations": Organisation.objects.visible_to(user).count(),
+            "networks": NetworkClaim.objects.visible_to(user).count(),
+            "users": User.objects.visible_to(user).count(),
+        },
+        "my_organisations": Organisation.objects.filter(pk__in=viewer_of(user).own_org_ids),
+    }
+
+
 @login_required
 def organisation_list(request: HttpRequest) -> HttpResponse:
     form = OrganisationFilterForm(request.GET or None)
@@ -132,7 +145,7 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _detail_context(request: HttpRequest, org: Organisation, **forms: Any) -> dict[str, Any]:
     viewer = viewer_of(request.user)
     claims = list(NetworkClaim.objects.visible_to(request.user).filter(organisation=org))
-    overlapping = {c.pk for c in claims if services.overlaps_of(c)} if claims else set()
+    overlapping = {c.pk for c in claims if selectors.overlaps_of(c)} if claims else set()
     return {
         "org": org,
         "claims": claims,
@@ -180,7 +193,7 @@ def network_add(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
         if claim is not None:
-            if services.overlaps_of(claim):
+            if selectors.overlaps_of(claim):
                 messages.warning(
                     request,
                     _(

@@ -22,6 +22,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from bulwark.core.mail import send_email
+from bulwark.core.models import AuditEntry, AuditHead
+
 # A periodic checkpoint is written when the head moved and the last one is this old.
 CHECKPOINT_EVERY = timedelta(minutes=10)
 FIELDS = ("seq", "hash", "count", "at")
@@ -117,8 +120,6 @@ def checkpoint(*, periodic: bool = False, now: datetime | None = None) -> Checkp
     """Record the current head when it moved since the last checkpoint; `periodic` (the
     scheduler's task) also waits until the last one is CHECKPOINT_EVERY old. Returns the
     new checkpoint, or None when none was written."""
-    from bulwark.core.models import AuditEntry, AuditHead
-
     now = now or timezone.now()
     head = AuditHead.objects.filter(pk=1).first()
     seq, head_hash = (head.seq, head.hash) if head else (0, "")
@@ -142,8 +143,6 @@ def checkpoint(*, periodic: bool = False, now: datetime | None = None) -> Checkp
     _append(anchor_path(), line)
     recipients = list(getattr(settings, "AUDIT_ANCHOR_EMAIL", []) or [])
     if recipients:
-        from bulwark.core.tasks import send_email
-
         subject = f"[{settings.CERT_NAME}] audit checkpoint #{point.seq}"
         body = (
             "Keep this message: it records what the audit log held. `bulwark audit verify` "

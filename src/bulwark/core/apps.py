@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class CoreConfig(AppConfig):
     name = "bulwark.core"
@@ -14,3 +16,5 @@ class CoreConfig(AppConfig):
         # Every app declares its write actions in `<app>/rules.py` (core/permissions.py);
         # discovered by name so that core imports no app.
         autodiscover_modules("rules")
+        registry.PERIODIC_TASKS.register("bulwark.core.tasks.checkpoint_audit")
+        registry.PERIODIC_TASKS.register("bulwark.core.tasks.send_notification_digests")

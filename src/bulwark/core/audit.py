@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from bulwark.core import anchor
 from bulwark.core.models import AuditEntry, AuditHead
 from bulwark.core.permissions import Actor
 from bulwark.core.request_context import current_ip
@@ -130,8 +131,6 @@ def verify_entries(entries: Iterable[AuditEntry], head: AuditHead | None) -> Ver
 def verify() -> VerifyResult:
     """The chain, then the table against the newest signed checkpoint outside the
     database (core/anchor.py), which catches a log emptied together with its head."""
-    from bulwark.core import anchor
-
     try:
         point = anchor.latest()
     except anchor.AnchorError as exc:

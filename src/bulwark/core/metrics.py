@@ -29,7 +29,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -40,8 +39,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from bulwark.core.middleware import client_ip
+from bulwark.core.registry import DATABASE_METRICS, METRICS_TOKEN_REFUSAL
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,8 @@ def count_batches(outcomes: list[str], lines: int, hits: int) -> None:
 # --- Figures read from the database at scrape time ---------------------------------------
 
 
-def _age(now: Any, then: Any) -> float:
+def age(now: Any, then: Any) -> float:
+    """Seconds from `then` to `now`, 0 when there is no `then` (or it is in the future)."""
     return max(0.0, (now - then).total_seconds()) if then else 0.0
 
 
@@ -113,9 +116,8 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Any]:
         now = timezone.now()
         yield from self._tasks(now)
-        yield from self._exchange(now)
-        yield from self._monitoring()
-        yield from self._clocks(now)
+        for figures in DATABASE_METRICS:  # each app's (core/registry.py)
+            yield from figures(now)
 
     def _tasks(self, now: Any) -> Iterator[Any]:
         from django.db.models import Count, Min
@@ -148,97 +150,7 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             "bulwark_tasks_oldest_ready_age_seconds",
             "Age of the oldest task waiting for a worker (0 when none waits).",
-            value=_age(now, oldest),
-        )
-
-    def _exchange(self, now: Any) -> Iterator[Any]:
-        from django.db.models import Count, IntegerField, Min, Sum
-        from django.db.models.fields.json import KT
-        from django.db.models.functions import Cast
-
-        from bulwark.exchange.models import Notification, Quarantined, Report
-
-        reports = CounterMetricFamily(
-            "bulwark_exchange_reports",
-            "Reports received, by outcome (processing, done, failed).",
-            labels=["status"],
-        )
-        for row in Report.objects.order_by().values("status").annotate(n=Count("id")):
-            reports.add_metric([row["status"]], row["n"])
-        yield reports
-        stages = ("read", "events", "routed", "unrouted", "suppressed", "duplicates", "rejected")
-        sums = Report.objects.order_by().aggregate(
-            **{s: Sum(Cast(KT(f"counts__{s}"), IntegerField())) for s in stages}
-        )
-        events = CounterMetricFamily(
-            "bulwark_exchange_events",
-            "Events of received reports, by stage (counted per report when it is done).",
-            labels=["stage"],
-        )
-        for stage in stages:
-            events.add_metric([stage], sums.get(stage) or 0)
-        yield events
-        quarantined = GaugeMetricFamily(
-            "bulwark_exchange_quarantined", "Quarantined records by status.", labels=["status"]
-        )
-        for row in Quarantined.objects.order_by().values("status").annotate(n=Count("id")):
-            quarantined.add_metric([row["status"]], row["n"])
-        yield quarantined
-        oldest = (
-            Report.objects.filter(status=Report.Status.PROCESSING)
-            .order_by()
-            .aggregate(m=Min("received_at"))["m"]
-        )
-        yield GaugeMetricFamily(
-            "bulwark_exchange_processing_age_seconds",
-            "Age of the oldest report still being processed (the exchange's lag).",
-            value=_age(now, oldest),
-        )
-        notifications = GaugeMetricFamily(
-            "bulwark_exchange_notifications", "Notifications by status.", labels=["status"]
-        )
-        for row in Notification.objects.order_by().values("status").annotate(n=Count("id")):
-            notifications.add_metric([row["status"]], row["n"])
-        yield notifications
-        due = (
-            Notification.objects.filter(status="queued", next_attempt_at__lte=now)
-            .order_by()
-            .aggregate(m=Min("next_attempt_at"))["m"]
-        )
-        yield GaugeMetricFamily(
-            "bulwark_exchange_notification_lag_seconds",
-            "How long the most overdue queued notification has been due.",
-            value=_age(now, due),
-        )
-
-    def _monitoring(self) -> Iterator[Any]:
-        from django.db.models import Count
-
-        from bulwark.monitoring.models import Alert
-
-        alerts = GaugeMetricFamily(
-            "bulwark_monitoring_alerts", "Monitoring alerts by status.", labels=["status"]
-        )
-        for row in Alert.objects.order_by().values("status").annotate(n=Count("id")):
-            alerts.add_metric([row["status"]], row["n"])
-        yield alerts
-
-    def _clocks(self, now: Any) -> Iterator[Any]:
-        from django.db.models import Min
-
-        from bulwark.incidents.models import Incident
-
-        overdue = Incident.objects.exclude(status="closed").filter(next_due_at__lt=now).order_by()
-        figures = overdue.aggregate(oldest=Min("next_due_at"))
-        yield GaugeMetricFamily(
-            "bulwark_incident_clocks_overdue",
-            "Open incidents whose nearest statutory deadline has passed.",
-            value=overdue.count(),
-        )
-        yield GaugeMetricFamily(
-            "bulwark_incident_clocks_overdue_max_seconds",
-            "How long the most overdue statutory deadline has passed (0 when none).",
-            value=_age(now, figures["oldest"]),
+            value=age(now, oldest),
         )
 
 
@@ -314,8 +226,6 @@ def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _address_allowed(request: HttpRequest) -> bool:
-    from bulwark.core.middleware import client_ip
-
     ip = client_ip(request)
     if not ip:
         return False
@@ -324,24 +234,6 @@ def _address_allowed(request: HttpRequest) -> bool:
     except ValueError:
         return False
     return any(address in network for network in _allowed_networks())
-
-
-def _token_refusal(request: HttpRequest) -> str | None:
-    """None when the request carries a platform admin's valid API token; otherwise why not."""
-    from rest_framework.exceptions import AuthenticationFailed
-
-    from bulwark.constituency.access import viewer_of
-    from bulwark.constituency.api.authentication import BearerTokenAuthentication
-
-    if not request.META.get("HTTP_AUTHORIZATION"):
-        return _("Metrics need a platform admin's API token or an allowed address.")
-    try:
-        found = BearerTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
-    except AuthenticationFailed as exc:
-        return str(exc.detail)
-    if found is None or not viewer_of(found[0]).platform_admin:
-        return _("Metrics are for platform admins.")
-    return None
 
 
 def registry(database: bool = True) -> CollectorRegistry:
@@ -369,7 +261,7 @@ class _ProcessCollector(Collector):
 @never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _address_allowed(request):
-        refusal = _token_refusal(request)
+        refusal = METRICS_TOKEN_REFUSAL.call(request)
         if refusal is not None:
             return JsonResponse({"detail": refusal}, status=403)
     started = time.perf_counter()

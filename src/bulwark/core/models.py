@@ -15,6 +15,8 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def visible_to(self, user: Any) -> "AuditEntryQuerySet":
@@ -23,18 +25,16 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
         object whose model has its own `visible_to` (an incident, evidence, intelligence,
         an advisory, ...) is read only by those who may read that object, so a TLP:RED
         incident's title does not reach its organisation's admin through the log."""
-        from bulwark.constituency.access import viewer_of
-        from bulwark.constituency.models import Role
-
-        viewer = viewer_of(user)
-        if viewer.platform_admin:
+        reader = registry.AUDIT_READER.call(user)
+        if reader.everything:
             entries = self
         else:
-            administered = [o for o, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
-            if not administered:
+            if not reader.organisations:
                 return self.none()
-            entries = self.filter(organisation_id__in=administered)
-        return entries.alias(audit_object_pk=NUMERIC_OBJECT_ID).filter(subject_visibility_q(user))
+            entries = self.filter(organisation_id__in=sorted(reader.organisations))
+        return entries.alias(audit_object_pk=NUMERIC_OBJECT_ID).filter(
+            subject_visibility_q(user, reader)
+        )
 
 
 # Models whose objects are visible wherever their organisation's audit entries are: the
@@ -72,7 +72,7 @@ NUMERIC_OBJECT_ID = models.Case(
 )
 
 
-def subject_visibility_q(user: Any) -> models.Q:
+def subject_visibility_q(user: Any, reader: registry.AuditReader | None = None) -> models.Q:
     """One condition for the whole log: for each audited model, its entries are kept only
     when the object they name is among the viewer's visible ones, one subquery per model
     (never a query per entry). A model the viewer sees entirely adds nothing; one the
@@ -86,9 +86,7 @@ def subject_visibility_q(user: Any) -> models.Q:
     models it is restricted in (TLP:RED intelligence), where that list would be millions
     of ids hashed for each page, so each entry instead probes the object's primary key
     (`EXISTS`)."""
-    from bulwark.constituency.access import viewer_of
-
-    probe = viewer_of(user).sees_everything
+    probe = (reader or registry.AUDIT_READER.call(user)).sees_everything
     keep = models.Q()
     for object_type, model in audited_models().items():
         visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]

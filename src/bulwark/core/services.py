@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bulwark.core import audit
+from bulwark.core.mail import send_email
 from bulwark.core.models import Notification, NotificationKind, NotificationSettings
 
 # The digest goes out once a day, at the first scheduler run after this local hour.
@@ -107,8 +108,6 @@ def send_digests(now: datetime | None = None) -> int:
     """E-mail each person who asked for the daily digest their notices that arrived
     unread since the last digest; once a day (claimed with a conditional update, so two
     schedulers send it once). Returns the number of e-mails queued."""
-    from bulwark.core.tasks import send_email
-
     now = now or timezone.now()
     due_at = digest_time(now)
     due = NotificationSettings.objects.filter(daily_digest=True, user__is_active=True).filter(

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,37 +14,25 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from bulwark.constituency.access import viewer_of
-from bulwark.constituency.models import NetworkClaim, Organisation, User
-from bulwark.core import services
+from bulwark.core import registry, services
 from bulwark.core.models import AuditEntry, Notification, NotificationKind, NotificationSettings
 from bulwark.core.params import BadParameter, id_param
 from bulwark.core.permissions import require
-from bulwark.incidents.models import Incident
 
 STALLED_AFTER = timedelta(minutes=5)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    counts = {
-        "organisations": Organisation.objects.visible_to(user).count(),
-        "networks": NetworkClaim.objects.visible_to(user).count(),
-        "users": User.objects.visible_to(user).count(),
-        # Drills are counted apart from real incidents everywhere.
-        "open_incidents": Incident.objects.visible_to(user)
-        .exclude(status="closed")
-        .filter(is_drill=False)
-        .count(),
-        "open_drills": Incident.objects.visible_to(user)
-        .exclude(status="closed")
-        .filter(is_drill=True)
-        .count(),
-    }
-    viewer = viewer_of(user)
-    mine = Organisation.objects.filter(pk__in=viewer.own_org_ids)
-    return render(request, "core/home.html", {"counts": counts, "my_organisations": mine})
+    """The dashboard: the figures each app registers (core/registry.py, HOME_FIGURES)."""
+    context: dict[str, Any] = {"counts": {}}
+    for figures in registry.HOME_FIGURES:
+        for name, value in figures(request.user).items():
+            if name == "counts":
+                context["counts"].update(value)
+            else:
+                context[name] = value
+    return render(request, "core/home.html", context)
 
 
 def _task_queue_state() -> dict[str, object]:
@@ -135,9 +124,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     }
     shown = mine.filter(kind=kind) if kind else mine
     page = Paginator(shown, 50).get_page(request.GET.get("page"))
-    prefs = NotificationSettings.objects.filter(
-        user_id=viewer_of(request.user).user_id or 0
-    ).first()
+    prefs = NotificationSettings.objects.filter(user_id=request.user.pk or 0).first()
     return render(
         request,
         "core/notification_list.html",

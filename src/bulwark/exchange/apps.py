@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class ExchangeConfig(AppConfig):
     name = "bulwark.exchange"
@@ -16,3 +18,7 @@ class ExchangeConfig(AppConfig):
             "exchange:read", _("Read exchange events, notifications and reports you can see")
         )
         SCOPES.setdefault("exchange:write", _("Upload reports to the report exchange"))
+
+        # What core does on behalf of the exchange (core imports no app).
+        registry.PERIODIC_TASKS.register("bulwark.exchange.tasks.exchange_cycle")
+        registry.DATABASE_METRICS.register("bulwark.exchange.metrics.exchange_figures")

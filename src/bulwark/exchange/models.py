@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.exchange.engine.formats import FORMATS
 from bulwark.exchange.engine.rows import restore
@@ -23,8 +24,6 @@ FORMAT_CHOICES = [(f, f) for f in FORMATS]
 
 
 def _viewer(user: Any) -> Any:
-    from bulwark.constituency.access import viewer_of
-
     return viewer_of(user)
 
 

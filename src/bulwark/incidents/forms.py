@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.timezones import zone_label
+from bulwark.incidents import services
 from bulwark.incidents.indicators import InvalidIndicator, parse_lines
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import IMPACT_CHOICES, SECRET_CHOICES, TLP_CHOICES, FinalReport
@@ -133,8 +134,6 @@ class ReportForm(ZoneNamed, AnswersForm):
         """The report's rules (services.report_problems) are checked here too, so one
         submit shows every problem at once, beside the field's own errors."""
         data = super().clean() or {}
-        from bulwark.incidents import services
-
         problems = services.report_problems(
             organisation=data.get("organisation"),
             rsit_class=data.get("rsit_class"),
@@ -253,9 +252,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from bulwark.incidents.services import cert_staff_users
-
-        self.fields["assignee"].queryset = cert_staff_users()  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = services.cert_staff_users()  # type: ignore[attr-defined]
 
 
 class TagsForm(forms.Form):

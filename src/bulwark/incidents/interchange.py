@@ -22,8 +22,9 @@ from django.conf import settings
 from django.db.models import Max
 
 from bulwark.core import stixtime
+from bulwark.core.safexml import parse_xml
+from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID, parse_tlp
-from bulwark.exchange.engine.formats.iodef import parse_xml
 from bulwark.incidents import clocks
 from bulwark.incidents.models import Incident, TimelineEntry
 from bulwark.incidents.workflow import Status
@@ -189,8 +190,6 @@ def _stix_indicators(
     """The incident's reported indicators: (observables, indicators, relationships). Each
     value is a cyber-observable and an indicator whose pattern matches it, related to the
     incident (`related-to`: STIX 2.1 defines no indicator-to-incident relationship)."""
-    from bulwark.intel.patterns import pattern_for
-
     observables: dict[str, Any] = {}
     indicators: list[Any] = []
     relations: list[Any] = []

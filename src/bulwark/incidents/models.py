@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, Role
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
 from bulwark.incidents.workflow import STATUS_LABELS, Status
@@ -34,8 +35,6 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         the cases referred to it. TLP narrows: AMBER+STRICT keeps the authority's
         reviewers but not its other members; RED keeps only the reporter, the CERT and
         the reviewers."""
-        from bulwark.constituency.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from bulwark.core.params import id_param
 from bulwark.core.views import date_param
@@ -105,3 +106,25 @@ def start_of_day(day: date, days_after: int = 0) -> datetime:
 def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     """The duty officer's queue: nearest deadline first, cases without one last."""
     return incidents.order_by(F("next_due_at").asc(nulls_last=True), "-reported_at")
+
+
+def home_figures(user: Any) -> dict[str, Any]:
+    """The home page's open incidents and open drills (drills are counted apart from real
+    incidents everywhere); registered with core in `IncidentsConfig.ready`."""
+    open_ones = Incident.objects.visible_to(user).exclude(status="closed")
+    return {
+        "counts": {
+            "open_incidents": open_ones.filter(is_drill=False).count(),
+            "open_drills": open_ones.filter(is_drill=True).count(),
+        }
+    }
+
+
+# What apps above incidents show on an incident's page, by template name: the dotted path
+# of a function (user, incident) -> value, registered from their AppConfig.ready (intel
+# adds `correlations`), so incidents imports none of them (docs/architecture.md, "Layers").
+DETAIL_PANELS: dict[str, str] = {}
+
+
+def detail_panels(user: Any, incident: Incident) -> dict[str, Any]:
+    return {name: import_string(path)(user, incident) for name, path in DETAIL_PANELS.items()}

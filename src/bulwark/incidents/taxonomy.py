@@ -4,30 +4,7 @@ names people read (the taxonomy's own English names, translated like every label
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-RSIT: dict[str, tuple[str, ...]] = {
-    "abusive-content": ("spam", "harmful-speech", "violence"),
-    "malicious-code": (
-        "infected-system", "c2-server", "malware-distribution", "malware-configuration",
-    ),
-    "information-gathering": ("scanner", "sniffing", "social-engineering"),
-    "intrusion-attempts": ("ids-alert", "brute-force", "exploit"),
-    "intrusions": (
-        "privileged-account-compromise", "unprivileged-account-compromise",
-        "application-compromise", "system-compromise", "burglary",
-    ),
-    "availability": ("dos", "ddos", "misconfiguration", "sabotage", "outage"),
-    "information-content-security": (
-        "unauthorised-information-access", "unauthorised-information-modification",
-        "data-loss", "data-leak",
-    ),
-    "fraud": ("unauthorised-use-of-resources", "copyright", "masquerade", "phishing"),
-    "vulnerable": (
-        "weak-crypto", "ddos-amplifier", "potentially-unwanted-accessible",
-        "information-disclosure", "vulnerable-system",
-    ),
-    "other": ("other", "undetermined"),
-    "test": ("test",),
-}  # fmt: skip
+from bulwark.incidents.rsit import RSIT as RSIT  # re-exported: the taxonomy names its classes
 
 CLASS_LABELS = {
     "abusive-content": _("Abusive content"),

@@ -44,10 +44,9 @@ from bulwark.incidents.models import (
     SavedFilter,
     TimelineEntry,
 )
-from bulwark.incidents.selectors import filter_incidents, queue_order
+from bulwark.incidents.selectors import detail_panels, filter_incidents, queue_order
 from bulwark.incidents.taxonomy import RSIT
 from bulwark.incidents.workflow import TRANSITIONS, Status
-from bulwark.intel import selectors as intel_selectors
 
 CSV_COLUMNS = [
     "reference", "organisation__name", "title", "status", "level", "rsit_class", "rsit_type",
@@ -434,7 +433,7 @@ def incident_detail(
         ),
         "referrals": incident.referrals.select_related("organisation", "referred_by"),
         "indicators": incident.indicators.all(),
-        "correlations": intel_selectors.incident_correlations(request.user, incident),
+        **detail_panels(request.user, incident),  # intel's correlations
         "tasks": tasks,
         "needs_ciso_meeting": incident.profile == "tw"
         and incident.level >= 3

@@ -15,6 +15,11 @@ class IntelConfig(AppConfig):
         SCOPES.setdefault("intel:read", _("Read shared intelligence (TAXII, exports)"))
         SCOPES.setdefault("intel:write", _("Share intelligence (TAXII POST, sightings)"))
 
+        # The incident page shows what else carries its values (incidents imports no intel).
+        from bulwark.incidents.selectors import DETAIL_PANELS
+
+        DETAIL_PANELS["correlations"] = "bulwark.intel.selectors.incident_correlations"
+
         # What a viewer may read is cached for a few seconds per viewer (intel/access.py);
         # a change of a collection or a sharing group is seen at once in this process.
         from django.db.models.signals import m2m_changed, post_delete, post_save

@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
+from bulwark.incidents import services as incidents
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.models import Incident
 from bulwark.intel import services
 from bulwark.intel.models import Collection, StixObject
 
@@ -79,21 +82,19 @@ def load() -> None:
             channel="demo",
         )
     reporter = User.objects.filter(username="reporter").first()
-    if power is not None and reporter is not None:
-        from bulwark.incidents.models import Incident
-
-        if not Incident.objects.filter(title=INCIDENT_TITLE).exists():
-            from bulwark.incidents import services as incidents
-            from bulwark.incidents.levels import Answers
-
-            incidents.report_incident(
-                reporter,
-                power,
-                title=INCIDENT_TITLE,
-                description="A workstation connects to a known command-and-control address.",
-                rsit_class="malicious-code",
-                rsit_type="c2-server",
-                aware_at=datetime.now(UTC) - timedelta(minutes=30),
-                answers=Answers(integrity="minor"),
-                indicators=[("ipv4", C2_ADDRESS), ("domain", C2_DOMAIN)],
-            )
+    if (
+        power is not None
+        and reporter is not None
+        and not Incident.objects.filter(title=INCIDENT_TITLE).exists()
+    ):
+        incidents.report_incident(
+            reporter,
+            power,
+            title=INCIDENT_TITLE,
+            description="A workstation connects to a known command-and-control address.",
+            rsit_class="malicious-code",
+            rsit_type="c2-server",
+            aware_at=datetime.now(UTC) - timedelta(minutes=30),
+            answers=Answers(integrity="minor"),
+            indicators=[("ipv4", C2_ADDRESS), ("domain", C2_DOMAIN)],
+        )

@@ -36,9 +36,10 @@ from django.db import transaction
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import bulk
+from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, parse_tlp
 from bulwark.intel import observables as obs
-from bulwark.intel import patterns, services
+from bulwark.intel import services
 from bulwark.intel.models import Collection, Indicator, Provenance, Status, StixObject, Submission
 
 EVENT_TYPE = "x-misp-event"
@@ -266,7 +267,7 @@ def to_stix(event: dict[str, Any]) -> Converted:
             "created": stamp,
             "modified": stamp,
             "name": f"{mtype}: {value}"[:500],
-            "pattern": patterns.pattern_for(kind, value),
+            "pattern": pattern_for(kind, value),
             "pattern_type": "stix",
             "valid_from": stamp,
             "labels": labels,

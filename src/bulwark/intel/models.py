@@ -13,9 +13,10 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.core.tlp import TLP
-from bulwark.intel.access import VisibleManager, VisibleQuerySet
+from bulwark.intel.access import VisibleManager, VisibleQuerySet, collection_q
 
 TLP_CHOICES = [(level.value, level.label) for level in TLP]
 
@@ -63,8 +64,6 @@ class MarkingAlias(models.Model):
 
 class SharingGroupQuerySet(models.QuerySet["SharingGroup"]):
     def visible_to(self, user: Any) -> "SharingGroupQuerySet":
-        from bulwark.intel.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -91,8 +90,6 @@ class SharingGroup(models.Model):
 
 class CollectionQuerySet(models.QuerySet["Collection"]):
     def visible_to(self, user: Any) -> "CollectionQuerySet":
-        from bulwark.intel.access import collection_q, viewer_of
-
         q = collection_q(viewer_of(user))
         return self if q is None else self.filter(q)
 
@@ -338,8 +335,6 @@ class Indicator(models.Model):
 class SightingQuerySet(models.QuerySet["Sighting"]):
     def visible_to(self, user: Any) -> "SightingQuerySet":
         """CERT staff see every sighting; members see their own organisations'."""
-        from bulwark.intel.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -374,8 +369,6 @@ class Sighting(models.Model):
 
 class SubmissionQuerySet(models.QuerySet["Submission"]):
     def visible_to(self, user: Any) -> "SubmissionQuerySet":
-        from bulwark.intel.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -424,8 +417,6 @@ class Submission(models.Model):
 
 class TaxiiStatusQuerySet(models.QuerySet["TaxiiStatus"]):
     def visible_to(self, user: Any) -> "TaxiiStatusQuerySet":
-        from bulwark.intel.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self

@@ -27,19 +27,6 @@ PATHS = {
     "file:hashes.'SHA-1'": "sha1",
     "file:hashes.'SHA-256'": "sha256",
 }
-# kind -> the path used when we write a pattern ourselves
-PATH_FOR_KIND = {
-    "ipv4": "ipv4-addr:value",
-    "ipv6": "ipv6-addr:value",
-    "cidr": "ipv4-addr:value",
-    "domain": "domain-name:value",
-    "url": "url:value",
-    "email": "email-addr:value",
-    "asn": "autonomous-system:number",
-    "md5": "file:hashes.MD5",
-    "sha1": "file:hashes.'SHA-1'",
-    "sha256": "file:hashes.'SHA-256'",
-}
 MAX_PATTERN_LENGTH = 100_000
 
 _PATH = "|".join(re.escape(p) for p in sorted(PATHS, key=len, reverse=True))
@@ -124,14 +111,3 @@ def _slow(pattern: str) -> list[Observable]:
             text = text.replace("\\'", "'").replace("\\\\", "\\")
             found.append(_observable(kind, text))
     return list(dict.fromkeys(found))
-
-
-def pattern_for(kind: str, value: str) -> str:
-    """A STIX pattern for one normalised value (web form, CSV and MISP imports)."""
-    if kind == "asn":
-        return f"[autonomous-system:number = {int(value)}]"
-    path = PATH_FOR_KIND[kind]
-    if kind == "cidr" and ":" in value:
-        path = "ipv6-addr:value"
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"[{path} = '{escaped}']"

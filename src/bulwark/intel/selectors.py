@@ -16,7 +16,7 @@ from bulwark.core.tlp import TLP
 from bulwark.incidents.models import Incident, IncidentIndicator
 from bulwark.intel import decay
 from bulwark.intel import observables as obs
-from bulwark.intel.models import Indicator, Provenance, Sighting, Status, Value
+from bulwark.intel.models import Indicator, Provenance, Sighting, Status, StixObject, Value
 
 INCIDENT_KINDS = frozenset({"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"})
 
@@ -296,8 +296,6 @@ def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, 
 
 
 def pending_review(user: Any) -> Any:
-    from bulwark.intel.models import StixObject
-
     return (
         StixObject.objects.visible_to(user)
         .filter(status=Status.PENDING)

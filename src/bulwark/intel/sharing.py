@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.models import User
 from bulwark.core import bulk
 from bulwark.core.fanging import read_defanged
+from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import TLP
-from bulwark.intel import misp, patterns, services
+from bulwark.intel import misp, services
 from bulwark.intel import observables as obs
 from bulwark.intel.models import Collection, Submission
 
@@ -63,7 +64,7 @@ def indicators_for(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
             "created": stamp,
             "modified": stamp,
             "name": f"{kind}: {value}"[:500],
-            "pattern": patterns.pattern_for(kind, value),
+            "pattern": pattern_for(kind, value),
             "pattern_type": "stix",
             "valid_from": stamp,
         }

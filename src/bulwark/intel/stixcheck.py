@@ -16,7 +16,7 @@ import orjson
 
 from bulwark.core import jsondoc
 from bulwark.core.tlp import TLP, parse_tlp
-from bulwark.intel.patterns import InvalidPattern, Observable, observables
+from bulwark.intel.patterns import InvalidPattern, Observable, _observable, observables
 
 STIX_ID = re.compile(
     r"\A([a-z0-9][a-z0-9-]{0,62})--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
@@ -261,16 +261,12 @@ def _library_check(obj: dict[str, Any], kind: str, stix_id: str, raw: str) -> Ch
         checked.confidence = obj.get("confidence")
         checked.valid_until = valid_until
     elif kind in SCO_VALUE_PROPERTY:
-        from bulwark.intel.patterns import _observable
-
         prop, value_kind = SCO_VALUE_PROPERTY[kind]
         try:
             checked.observables = [_observable(value_kind, str(obj[prop]))]
         except InvalidPattern as exc:
             raise Refused(f"{prop}: {exc}") from None
     elif kind == "file" and isinstance(obj.get("hashes"), dict):
-        from bulwark.intel.patterns import _observable
-
         names = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256"}
         for name, digest in obj["hashes"].items():
             if name in names and isinstance(digest, str):

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.core import registry
+
 
 class MonitoringConfig(AppConfig):
     name = "bulwark.monitoring"
@@ -12,3 +14,6 @@ class MonitoringConfig(AppConfig):
 
         SCOPES.setdefault("monitoring:read", _("Read monitoring sightings and alerts"))
         SCOPES.setdefault("monitoring:write", _("Triage monitoring alerts"))
+
+        # What core does on behalf of monitoring (core imports no app).
+        registry.DATABASE_METRICS.register("bulwark.monitoring.metrics.monitoring_figures")

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
 
 
@@ -14,8 +15,6 @@ class AgencyScopedQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> "AgencyScopedQuerySet":
         """CERT staff see every agency's; an agency's members see their own; nobody else
         sees any (the one place this rule lives: pages, API, counts use it)."""
-        from bulwark.constituency.access import viewer_of
-
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self

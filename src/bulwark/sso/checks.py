@@ -7,11 +7,11 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.db import DatabaseError
 
+from bulwark.sso.models import IdentityProvider
+
 
 @register(Tags.security, deploy=True)
 def single_sign_on(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from bulwark.sso.models import IdentityProvider
-
     try:
         protocols = set(
             IdentityProvider.objects.usable().values_list("protocol", flat=True).distinct()

@@ -6,14 +6,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
 
 
 class IdentityProviderQuerySet(models.QuerySet["IdentityProvider"]):
     def visible_to(self, user: Any) -> "IdentityProviderQuerySet":
         """Configuration (client secrets included) is the platform admins' alone."""
-        from bulwark.constituency.access import viewer_of
-
         return self if viewer_of(user).platform_admin else self.none()
 
     def usable(self) -> "IdentityProviderQuerySet":

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import CharField
 from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
@@ -91,3 +92,17 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
         if viewer_of(user).requires_second_factor and not user.is_verified():
             return None
         return result
+
+
+def metrics_token_refusal(request: HttpRequest) -> str | None:
+    """None when the request carries a platform admin's valid API token; otherwise why not.
+    Installed as core's `/metrics` token check (`ConstituencyConfig.ready`)."""
+    if not request.META.get("HTTP_AUTHORIZATION"):
+        return _("Metrics need a platform admin's API token or an allowed address.")
+    try:
+        found = BearerTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except exceptions.AuthenticationFailed as exc:
+        return str(exc.detail)
+    if found is None or not viewer_of(found[0]).platform_admin:
+        return _("Metrics are for platform admins.")
+    return None

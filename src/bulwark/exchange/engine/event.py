@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from bulwark.exchange.engine.fields import EVENT_FIELDS
-from bulwark.incidents.taxonomy import RSIT
+from bulwark.incidents.rsit import RSIT
 
 Event = dict[str, Any]
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from bulwark.core.registry import PERIODIC_TASKS
+
 
 class Command(BaseCommand):
     help = "Enqueue periodic tasks every --interval seconds (or once with --once)."
@@ -22,24 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from bulwark.advisories.tasks import follow_up
-        from bulwark.analytics.tasks import refresh_snapshots, send_summaries
-        from bulwark.constituency.tasks import purge_login_failures
-        from bulwark.core.tasks import checkpoint_audit, send_notification_digests
-        from bulwark.exchange.tasks import exchange_cycle
-        from bulwark.incidents.tasks import check_clocks
-
         while True:
-            for periodic in (
-                check_clocks,
-                exchange_cycle,
-                follow_up,
-                send_summaries,
-                refresh_snapshots,
-                checkpoint_audit,
-                purge_login_failures,
-                send_notification_digests,
-            ):
+            # Each app registers its periodic tasks from AppConfig.ready (core/registry.py).
+            for periodic in PERIODIC_TASKS:
                 periodic.enqueue()
             if options["once"]:
                 return

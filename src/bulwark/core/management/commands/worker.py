@@ -4,6 +4,8 @@ from typing import Any
 
 from django_tasks_db.management.commands.db_worker import Command as DbWorker
 
+from bulwark.core.registry import PRELOAD
+
 
 class Command(DbWorker):
     help = "Run a background task worker. Start as many as you like, on any machine."
@@ -13,7 +15,7 @@ class Command(DbWorker):
         # import alone took 2-6 s of the first annual report a worker made.
         import weasyprint  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
 
-        import bulwark.analytics.charts  # noqa: F401
+        list(PRELOAD)  # imports the modules the apps registered (matplotlib)
 
         options.setdefault("queue_name", "*")
         if options.get("queue_name") == "default":

@@ -1,8 +1,8 @@
 """IODEF documents, version 2 (RFC 7970) and version 1 (RFC 5070).
 
-Every document passes one XML guard first (`parse_xml`, defusedxml: DTDs, entities and
-external references refused), the only XML guard in Bulwark (the incidents app's IODEF
-importer uses it too). It is then validated against its version's XML schema (RFC 7970
+Every document passes one XML guard first (`core.safexml.parse_xml`, defusedxml: DTDs,
+entities and external references refused), the only XML guard in Bulwark (the incidents
+app's IODEF importer uses it too). It is then validated against its version's XML schema (RFC 7970
 section 8 / RFC 5070 section 8, vendored under `schemas/iodef/`); a document the schema
 refuses is refused with the schema's own message (element, line and what it expected).
 
@@ -28,14 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from defusedxml import (  # type: ignore[import-untyped]
-    DefusedXmlException,
-    DTDForbidden,
-    EntitiesForbidden,
-    ExternalReferenceForbidden,
-)
-from defusedxml import ElementTree as SafeET
-
+from bulwark.core.safexml import RefusedXML, parse_xml
 from bulwark.exchange.engine.event import TAXONOMY_OF_TYPE, TYPE_ALIASES
 from bulwark.exchange.engine.formats.base import (
     Context,
@@ -106,29 +99,6 @@ def looks_like(head: bytes) -> bool:
     return b"IODEF-Document" in head[:4000]
 
 
-def parse_xml(data: bytes) -> ET.Element:
-    """The one XML guard: defusedxml with DTDs, entities and external references
-    refused. ReportError (a ValueError) says what was refused."""
-    try:
-        root: ET.Element = SafeET.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except DTDForbidden:
-        raise ReportError(
-            "Refused: the document has a DTD (<!DOCTYPE>). IODEF needs none, and DTDs carry "
-            "entity-expansion and external-entity (XXE) attacks."
-        ) from None
-    except EntitiesForbidden:
-        raise ReportError("Refused: the document declares XML entities.") from None
-    except ExternalReferenceForbidden:
-        raise ReportError("Refused: the document refers to an external resource.") from None
-    except DefusedXmlException as exc:
-        raise ReportError(f"Refused: unsafe XML construct ({type(exc).__name__}).") from None
-    except ET.ParseError as exc:
-        raise ReportError(f"The document is not well-formed XML: {exc}.") from None
-    return root
-
-
 @functools.cache
 def _schema(namespace: str) -> Any:
     from lxml import etree
@@ -182,7 +152,10 @@ def parse(stream: Readable, ctx: Context) -> Iterator[Item]:
     data = read_document(stream, "IODEF document")
     if len(data) > MAX_IODEF_BYTES:
         raise ReportError(f"The IODEF document is over the {MAX_IODEF_BYTES:,}-byte limit.")
-    root = parse_xml(data)
+    try:
+        root = parse_xml(data)
+    except RefusedXML as exc:
+        raise ReportError(str(exc)) from None
     namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
     local = root.tag.rpartition("}")[2]
     if local != "IODEF-Document":

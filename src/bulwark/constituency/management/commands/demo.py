@@ -1,5 +1,9 @@
 """`bulwark demo`: migrate, load the demo constituency (idempotent), and serve the web
-application together with a task worker, so one command runs the whole platform."""
+application together with a task worker, so one command runs the whole platform.
+
+It lives in the constituency app, whose demo (organisations, accounts, codes) the others
+build on; the other apps' demo data are loaded by module name, in dependency order, so
+no app below them imports them (docs/architecture.md, "Layers and import contracts")."""
 
 import importlib
 import os
@@ -8,8 +12,12 @@ import subprocess
 import sys
 from typing import Any
 
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.servers.basehttp import get_internal_wsgi_application
+
+from bulwark.constituency import demo
 
 
 class Command(BaseCommand):
@@ -24,8 +32,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from bulwark.constituency import demo
-
         if options["code"]:
             try:
                 self.stdout.write(demo.current_code(options["code"]))
@@ -47,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo constituency: {counts['organisations']} organisations, "
             f"{counts['networks']} network claims, {counts['users']} users, "
-            f"{counts['incidents']} incidents."
+            f"{apps.get_model('incidents', 'Incident').objects.count()} incidents."
         )
         for line in demo.summary(accounts):
             self.stdout.write(line)
@@ -58,8 +64,8 @@ class Command(BaseCommand):
     def _serve(self, host: str, port: int) -> None:
         from waitress import serve
 
-        from bulwark.wsgi import application
-
+        # settings.WSGI_APPLICATION (bulwark.wsgi), as runserver loads it.
+        application = get_internal_wsgi_application()
         # Demo mail never leaves the machine, whatever the environment says.
         worker_env = {**os.environ, "BULWARK_EMAIL_HOST": ""}
         worker = subprocess.Popen(
