@@ -22,6 +22,7 @@ from bulwark.constituency.models import (
 )
 from bulwark.constituency.timezones import zone_label
 from bulwark.core import audit
+from bulwark.core.observables import InvalidIndicator
 from bulwark.incidents import clocks, workflow
 from bulwark.incidents import indicators as indicator_rules
 from bulwark.incidents.levels import Answers, propose_level
@@ -53,9 +54,8 @@ def _add_indicators(incident: Incident, pairs: Iterable[tuple[str, str]]) -> Non
     rows, seen = [], set()
     for position, (kind, value) in enumerate(pairs, start=1):
         try:
-            kind = kind or indicator_rules.detect(value)
-            normal = indicator_rules.normalise(kind, value)
-        except indicator_rules.InvalidIndicator as exc:
+            kind, normal = indicator_rules.normalised(kind, value)
+        except InvalidIndicator as exc:
             raise ValidationError({"indicators": f"#{position}: {exc}"}) from None
         if (kind, normal) not in seen:
             seen.add((kind, normal))

@@ -36,8 +36,8 @@ from django.db import transaction
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import bulk
+from bulwark.core import observables as obs
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, parse_tlp
-from bulwark.intel import observables as obs
 from bulwark.intel import patterns, services
 from bulwark.intel.models import Collection, Indicator, Provenance, Status, StixObject, Submission
 

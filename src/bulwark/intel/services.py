@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.access import Viewer, viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import audit, bulk
+from bulwark.core import observables as obs
 from bulwark.core.tlp import TLP
 from bulwark.intel import ingest
-from bulwark.intel import observables as obs
 from bulwark.intel.access import collection_q
 from bulwark.intel.models import (
     Collection,

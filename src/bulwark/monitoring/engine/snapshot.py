@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytricia  # type: ignore[import-not-found]
 
-from bulwark.monitoring.engine import normalise, v4batch
+from bulwark.core import observables
+from bulwark.monitoring.engine import v4batch
 from bulwark.monitoring.engine.indicators import Indicator
 
 TABLES = ("domain", "addr", "url", "hash", "email")
@@ -213,7 +214,7 @@ class Snapshot:
 
     # ----- authoritative matching of one observed value ---------------------------------
     def match_domain(self, raw: bytes) -> list[tuple[str, bytes]]:
-        name = normalise.domain(raw)
+        name = observables.domain(raw)
         if name is None:
             return []
         found: list[tuple[str, bytes]] = []
@@ -225,12 +226,12 @@ class Snapshot:
         return found
 
     def match_addr(self, raw: bytes) -> list[tuple[str, bytes]]:
-        addr = normalise.address(raw)
+        addr = observables.address(raw)
         if addr is None:
             return []
         found = self._match_canonical_addr(addr)
         if b":" in addr:
-            inner = normalise.mapped_v4(addr)
+            inner = observables.mapped_v4(addr)
             if inner is not None:
                 found += self._match_canonical_addr(inner)
         return found
@@ -261,25 +262,25 @@ class Snapshot:
         return found
 
     def match_host(self, raw: bytes) -> list[tuple[str, bytes]]:
-        kind = normalise.host(raw)
+        kind = observables.host(raw)
         if kind is None:
             return []
         return self.match_addr(kind[1]) if kind[0] == "addr" else self.match_domain(kind[1])
 
     def match_url(self, raw: bytes) -> list[tuple[str, bytes]]:
-        canonical = normalise.url(raw)
+        canonical = observables.url(raw)
         if canonical is None or canonical not in self.tables["url"]:
             return []
         return [("url", canonical)]
 
     def match_hash(self, raw: bytes) -> list[tuple[str, bytes]]:
-        digest = normalise.file_hash(raw)
+        digest = observables.file_hash(raw)
         if digest is None or digest not in self.tables["hash"]:
             return []
         return [(_HASH_TYPES[len(digest)], digest)]
 
     def match_email(self, raw: bytes) -> list[tuple[str, bytes]]:
-        mail = normalise.email(raw)
+        mail = observables.email(raw)
         if mail is None or mail not in self.tables["email"]:
             return []
         return [("email", mail)]
@@ -330,8 +331,8 @@ class Snapshot:
         names: list[bytes] = []
         owners_of: list[bytes] = []
         for raw in raws:
-            name = raw.lower().rstrip(b".") if raw.isascii() else normalise.domain(raw)
-            if name is not None and len(name) <= normalise.MAX_VALUE:
+            name = raw.lower().rstrip(b".") if raw.isascii() else observables.domain(raw)
+            if name is not None and len(name) <= observables.MAX_VALUE:
                 names.append(name)
                 owners_of.append(raw)
         if not names:
