@@ -64,6 +64,12 @@ def ipv6s(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def prefixes(draw: st.DrawFn) -> str:
+    ip = draw(st.ip_addresses())
+    return f"{ip}/{draw(st.integers(0, ip.max_prefixlen))}"
+
+
+@st.composite
 def hashes(draw: st.DrawFn) -> str:
     size = draw(st.sampled_from([32, 40, 64]))
     return flip_case(draw, draw(st.text("0123456789abcdef", min_size=size, max_size=size)))
@@ -101,6 +107,7 @@ def urls(draw: st.DrawFn) -> str:
 VALUES = {
     "ipv4": ipv4s(),
     "ipv6": ipv6s(),
+    "cidr": prefixes(),
     "domain": domains(),
     "url": urls(),
     "email": emails(),
@@ -119,6 +126,17 @@ def check(kind: str, value: str) -> None:
         return
     assert obs.normalise(stored_kind, stored) == (stored_kind, stored)  # stable once stored
     assert stored_kind in TYPES
+    if stored_kind == "cidr":  # no log field holds a prefix: its first address is matched
+        assert obs.detect_kind(stored.encode()) == ("cidr", stored.encode())
+        assert obs.detect_kind(value.strip().encode()) == ("cidr", stored.encode())
+        indicator = from_typed("cidr", stored)
+        assert indicator is not None
+        first = str(ipaddress.ip_network(stored).network_address).encode()
+        assert ("cidr", stored.encode()) in Snapshot.build([indicator]).match("addr", first)
+        return
+    if stored_kind in ("ipv4", "ipv6") and "/" in value:  # a /32 or /128 names one address
+        assert obs.detect_kind(value.strip().encode()) == (stored_kind, stored.encode())
+        value = stored  # as a log holds it
     read, field_kind = FIELD[stored_kind]
     assert read(value.strip().encode()) == stored.encode()  # a log field holding `value`
     if "." in stored or stored_kind != "domain":
@@ -136,6 +154,8 @@ def check(kind: str, value: str) -> None:
 @example(("url", "HTTP://Example.ORG:80/a/./b/../%7euser?q=%7e"))
 @example(("url", "https://Bücher.example/ä"))
 @example(("ipv6", "fe80::1%eth0"))
+@example(("cidr", "::ffff:0:0/96"))  # pytricia writes it ::ffff:0.0.0.0/96
+@example(("cidr", "::102:300/120"))  # and this one ::1.2.3.0/120
 def test_str_bytes_stored_and_matched_forms_agree(case: tuple[str, str]) -> None:
     check(*case)
 

@@ -17,6 +17,7 @@ observed names are dismissed with one vectorised lookup before their suffixes ar
 import array
 import contextlib
 import ctypes
+import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -244,7 +245,7 @@ class Snapshot:
         if v6 and self.n_cidr6:
             prefix = self.cidr6.get_key(addr.decode("ascii"))
             while prefix is not None:
-                found.append(("cidr", prefix.encode("ascii")))
+                found.append(("cidr", _v6_prefix_text(prefix)))
                 prefix = self.cidr6.parent(prefix)
         elif not v6 and self.n_cidr4:
             o1, o2, o3, o4 = (int(x) for x in addr.split(b"."))
@@ -390,3 +391,11 @@ _MATCHERS = {
     "hash": Snapshot.match_hash,
     "email": Snapshot.match_email,
 }
+
+
+def _v6_prefix_text(prefix: str) -> bytes:
+    """A prefix as the indicator holds it: pytricia writes an IPv4-mapped prefix with a
+    dotted quad (`::ffff:0.0.0.0/96`) where the canonical form is `::ffff:0:0/96`."""
+    if "." in prefix:
+        prefix = str(ipaddress.ip_network(prefix))
+    return prefix.encode("ascii")
