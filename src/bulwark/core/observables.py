@@ -342,8 +342,9 @@ def _general(kind: str, text: str) -> tuple[str, str]:
             raise InvalidIndicator(f"{text} is not an {kind.upper()} address")
         canonical = address(raw)
     elif kind == "domain":
-        domain_name(text)
         canonical = domain(raw)
+        if canonical != domain_name(text).encode("ascii"):
+            canonical = None  # read differently by the bytes face: refused, not rewritten
     elif kind == "email":
         canonical = _email(text, raw)
     else:
@@ -404,11 +405,11 @@ def _email(text: str, raw: bytes) -> bytes | None:
     local, sep, host = text.rpartition("@")
     if not sep or not local or len(local) > 64 or any(c.isspace() for c in local):
         raise InvalidIndicator(f"{text!r} is not an e-mail address")
-    domain_name(host)
+    name = domain_name(host)
     canonical = email(raw)
-    # Refused when the bytes face would have read it differently (a display name, quotes):
-    # what is stored is then exactly what a log's From field matches.
-    if canonical is None or canonical.rpartition(b"@")[0] != local.encode("utf-8").lower():
+    # Refused when the bytes face would have read it differently (a display name, quotes,
+    # white space in the domain): what is stored is exactly what a log's field matches.
+    if canonical != local.encode("utf-8").lower() + b"@" + name.encode("ascii"):
         raise InvalidIndicator(f"{text!r} is not an e-mail address")
     return canonical
 

@@ -154,6 +154,7 @@ def check(kind: str, value: str) -> None:
 @example(("url", "HTTP://Example.ORG:80/a/./b/../%7euser?q=%7e"))
 @example(("url", "https://Bücher.example/ä"))
 @example(("ipv6", "fe80::1%eth0"))
+@example(("email", "a@\rä"))  # the bytes face read that domain (IDNA 2003) as "xn--\r-0fa"
 @example(("cidr", "::ffff:0:0/96"))  # pytricia writes it ::ffff:0.0.0.0/96
 @example(("cidr", "::102:300/120"))  # and this one ::1.2.3.0/120
 def test_str_bytes_stored_and_matched_forms_agree(case: tuple[str, str]) -> None:
