@@ -10,14 +10,13 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import idna
+from bulwark.core import observables
 
 ClaimKind = Literal["cidr", "asn", "domain"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # 0 and 65535/4294967295 are reserved (RFC 7607, RFC 7300); 23456 is AS_TRANS (RFC 6793).
 RESERVED_ASNS = frozenset({0, 23456, 65535, 4294967295})
-MAX_DOMAIN_LENGTH = 253
 
 
 class InvalidClaim(ValueError):
@@ -52,28 +51,17 @@ def parse_asn(text: str | int) -> int:
 
 
 def parse_domain(text: str) -> str:
-    """Lower-case, IDNA (A-label) form without a trailing dot."""
+    """Lower-case, IDNA (A-label) form without a trailing dot: the observables' rule
+    (`core/observables.py`), so a claim and an indicator of one name are equal."""
     value = text.strip().rstrip(".")
-    if not value:
-        raise InvalidClaim("Enter a domain name such as example.gov.tw.")
     if value.startswith("*."):
         raise InvalidClaim(
             f"Claim {value[2:]} instead of {value}: a domain claim covers its sub-domains."
         )
-    if len(value) > MAX_DOMAIN_LENGTH * 4:
-        raise InvalidClaim("Too long to be a domain name.")
-    if value.isascii() and len(value) > MAX_DOMAIN_LENGTH:
-        raise InvalidClaim("A domain name is at most 253 characters long.")
     try:
-        ascii_name = idna.encode(value, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        raise InvalidClaim(f"{value!r} is not a valid domain name.") from None
-    if len(ascii_name) > MAX_DOMAIN_LENGTH:
-        raise InvalidClaim("A domain name is at most 253 characters long.")
-    labels = ascii_name.split(".")
-    if not labels[-1].replace("xn--", "").isalpha() and not labels[-1].startswith("xn--"):
-        raise InvalidClaim(f"{value!r} does not end in a valid top-level domain.")
-    return ascii_name
+        return observables.domain_name(value)
+    except observables.InvalidIndicator as exc:
+        raise InvalidClaim(str(exc)) from None
 
 
 def normalise(kind: str, value: str) -> str:

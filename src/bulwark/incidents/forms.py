@@ -5,8 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.constituency.timezones import zone_label
+from bulwark.core.observables import InvalidIndicator
 from bulwark.incidents import services
-from bulwark.incidents.indicators import InvalidIndicator, parse_lines
+from bulwark.incidents.indicators import parse_lines
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import IMPACT_CHOICES, SECRET_CHOICES, TLP_CHOICES, FinalReport
 from bulwark.incidents.taxonomy import CLASS_CHOICES, RSIT

@@ -21,6 +21,7 @@ from bulwark.constituency.models import (
 )
 from bulwark.constituency.timezones import zone_label
 from bulwark.core import audit
+from bulwark.core.observables import InvalidIndicator
 from bulwark.core.permissions import can, require
 from bulwark.incidents import clocks, workflow
 from bulwark.incidents import indicators as indicator_rules
@@ -52,9 +53,8 @@ def _add_indicators(incident: Incident, pairs: Iterable[tuple[str, str]]) -> Non
     rows, seen = [], set()
     for position, (kind, value) in enumerate(pairs, start=1):
         try:
-            kind = kind or indicator_rules.detect(value)
-            normal = indicator_rules.normalise(kind, value)
-        except indicator_rules.InvalidIndicator as exc:
+            kind, normal = indicator_rules.normalised(kind, value)
+        except InvalidIndicator as exc:
             raise ValidationError({"indicators": f"#{position}: {exc}"}) from None
         if (kind, normal) not in seen:
             seen.add((kind, normal))

@@ -18,7 +18,7 @@ from django.utils import timezone
 from bulwark.constituency.models import Organisation
 from bulwark.core.bulk import collector_paused, insert_rows
 from bulwark.core.tlp import TLP
-from bulwark.intel import observables as obs
+from bulwark.intel import netkeys
 from bulwark.intel.models import (
     Collection,
     Indicator,
@@ -359,7 +359,10 @@ def ensure_values(wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], in
         insert_rows(
             table,
             ["id", "kind", "value", "net_key", "sighting_count", "false_positive_count"],
-            [(pk, k, v, obs.net_key(k, v), 0, 0) for pk, (k, v) in zip(pks, missing, strict=True)],
+            [
+                (pk, k, v, netkeys.net_key(k, v), 0, 0)
+                for pk, (k, v) in zip(pks, missing, strict=True)
+            ],
         )
         _sqlite_sequence(table, pks[-1])
         found.update({kv: pk for pk, kv in zip(pks, missing, strict=True)})
@@ -392,7 +395,7 @@ def _ensure_values_postgres(
             [
                 [k for k, _v in pairs],
                 [v for _k, v in pairs],
-                [obs.net_key(k, v) for k, v in pairs],
+                [netkeys.net_key(k, v) for k, v in pairs],
             ],
         )
         for pk, kind, text in cursor.fetchall():

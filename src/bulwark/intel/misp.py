@@ -36,9 +36,9 @@ from django.db import transaction
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import bulk
+from bulwark.core import observables as obs
 from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, parse_tlp
-from bulwark.intel import observables as obs
 from bulwark.intel import services
 from bulwark.intel.models import Collection, Indicator, Provenance, Status, StixObject, Submission
 

@@ -12,7 +12,7 @@ ANTLR validator, about 1,300 patterns/s on this machine.
 import re
 from dataclasses import dataclass
 
-from bulwark.intel.observables import InvalidIndicator, normalise
+from bulwark.core.observables import InvalidIndicator, normalise
 
 # pattern path -> value kind
 PATHS = {

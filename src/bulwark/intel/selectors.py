@@ -12,10 +12,10 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from bulwark.core import observables as obs
 from bulwark.core.tlp import TLP
 from bulwark.incidents.models import Incident, IncidentIndicator
-from bulwark.intel import decay
-from bulwark.intel import observables as obs
+from bulwark.intel import decay, netkeys
 from bulwark.intel.models import Indicator, Provenance, Sighting, Status, StixObject, Value
 
 INCIDENT_KINDS = frozenset({"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"})
@@ -84,10 +84,10 @@ def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
     visible_prov = Provenance.objects.visible_to(user).filter(stix_object__is_latest=True)
     related: Any = None
     if value.kind in ("ipv4", "ipv6", "cidr"):
-        prefixes = obs.containing_prefixes(value.kind, value.value)
+        prefixes = netkeys.containing_prefixes(value.kind, value.value)
         related = Q(value__kind="cidr", value__value__in=prefixes)
     if value.kind == "cidr":
-        first, last = obs.net_range(value.value)
+        first, last = netkeys.net_range(value.value)
         related = (related or Q()) | Q(
             value__kind__in=["ipv4", "ipv6"], value__net_key__gte=first, value__net_key__lte=last
         )

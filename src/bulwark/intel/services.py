@@ -13,10 +13,10 @@ from django.utils import timezone
 from bulwark.constituency.access import Viewer, viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import audit, bulk
+from bulwark.core import observables as obs
 from bulwark.core.permissions import require
 from bulwark.core.tlp import TLP
 from bulwark.intel import ingest
-from bulwark.intel import observables as obs
 from bulwark.intel.models import (
     Collection,
     Sighting,

@@ -14,11 +14,11 @@ from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import User
 from bulwark.core import bulk
+from bulwark.core import observables as obs
 from bulwark.core.fanging import read_defanged
 from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import TLP
 from bulwark.intel import misp, services
-from bulwark.intel import observables as obs
 from bulwark.intel.models import Collection, Submission
 
 FORMATS = ("stix", "misp", "csv", "plain")

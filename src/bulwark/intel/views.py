@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bulwark.constituency.access import acting_user
+from bulwark.core import observables as obs
 from bulwark.core.fanging import read_defanged
 from bulwark.core.permissions import can
 from bulwark.core.tlp import TLP
@@ -28,7 +29,6 @@ from bulwark.intel import (
     taxii_server,
     warninglists,
 )
-from bulwark.intel import observables as obs
 from bulwark.intel.models import Collection, Indicator, Provenance, StixObject, Submission, Value
 
 MAX_UPLOAD = sharing.MAX_UPLOAD

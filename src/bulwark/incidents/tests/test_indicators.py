@@ -1,9 +1,20 @@
 """Indicators typed with an incident: defanged spellings are read (issue 18) and an IPv6
 URL keeps its brackets (issue 21)."""
 
-import pytest
+from datetime import timedelta
+from importlib import import_module
 
-from bulwark.incidents.indicators import InvalidIndicator, parse_lines
+import pytest
+from django.apps import apps as django_apps
+from django.utils import timezone
+
+from bulwark.constituency.models import User
+from bulwark.core.observables import InvalidIndicator
+from bulwark.incidents.indicators import parse_lines
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.models import IncidentIndicator
+from bulwark.incidents.services import report_incident
+from bulwark.incidents.tests.test_journey import People
 
 
 @pytest.mark.parametrize(
@@ -28,3 +39,45 @@ def test_defanged_and_bracketed_values(typed: str, expected: tuple[str, str]) ->
 def test_a_value_wrong_however_read_names_its_line() -> None:
     with pytest.raises(InvalidIndicator, match="line 2"):
         parse_lines("evil[.]example\nhxxp://[.]")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # The same form intel stores and monitoring matches (issue 21).
+        ("Phisher@Evil.Example", ("email", "phisher@evil.example")),
+        ("http://evil.example:80/a/./%7Eb", ("url", "http://evil.example/a/~b")),
+    ],
+)
+def test_indicators_take_the_one_canonical_form(typed: str, expected: tuple[str, str]) -> None:
+    assert parse_lines(typed) == [expected]
+
+
+def test_prefixes_and_as_numbers_are_not_an_incidents_indicators() -> None:
+    with pytest.raises(InvalidIndicator, match="line 1"):
+        parse_lines("10.0.0.0/8")
+    with pytest.raises(InvalidIndicator, match="line 1"):
+        parse_lines("AS3462")
+
+
+def test_the_migration_merges_indicators_that_become_equal(db: None) -> None:
+    people = People()
+    incident = report_incident(
+        User.objects.get(username="reporter"), people.agency, title="Phish", description="d",
+        rsit_class="fraud", rsit_type="phishing", answers=Answers(),
+        aware_at=timezone.now() - timedelta(minutes=10),
+        indicators=[("email", "phisher@evil.example"), ("email", "other@evil.example")],
+    )  # fmt: skip
+    rows = IncidentIndicator.objects.filter(incident=incident)
+    rows.filter(value="phisher@evil.example").update(tags="c2")
+    rows.filter(value="other@evil.example").update(value="Phisher@evil.example", tags="kit")
+    url = IncidentIndicator.objects.create(
+        incident=incident, kind="url", value="http://evil.example:80/x/../%7Ey"
+    )
+    import_module("bulwark.incidents.migrations.0012_s28h1_renormalise").renormalise(
+        django_apps, None
+    )
+    assert list(rows.filter(kind="email").values_list("value", "tags")) == [
+        ("phisher@evil.example", "c2 kit")
+    ]
+    assert IncidentIndicator.objects.get(pk=url.pk).value == "http://evil.example/~y"

@@ -21,12 +21,12 @@ from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core import observables as obs
 from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from bulwark.core.params import whole_number
 from bulwark.core.permissions import can, require
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing
-from bulwark.intel import observables as obs
 from bulwark.intel.models import (
     Collection,
     Indicator,

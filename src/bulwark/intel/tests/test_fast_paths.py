@@ -16,8 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stix2patterns.validator import run_validator  # type: ignore[import-untyped]
 
-from bulwark.intel import ingest, patterns, services, stixcheck
-from bulwark.intel import observables as obs
+from bulwark.intel import ingest, netkeys, patterns, services, stixcheck
 from bulwark.intel.models import Collection, Indicator, Provenance, StixObject, Value
 from bulwark.intel.tests.conftest import Community, indicator
 
@@ -202,9 +201,9 @@ def test_the_plain_ipv4_network_key_equals_the_general_one() -> None:
     addresses = ["0.0.0.0", "255.255.255.255", "10.0.0.1", "1.2.3.4"]
     addresses += [".".join(str(rng.randint(0, 255)) for _ in range(4)) for _ in range(20_000)]
     for text in addresses:
-        assert obs.net_key("ipv4", text) == f"4:{int(ipaddress.ip_address(text)):08x}"
+        assert netkeys.net_key("ipv4", text) == f"4:{int(ipaddress.ip_address(text)):08x}"
     with pytest.raises(ValueError):
-        obs.net_key("ipv4", "256.1.1.1")  # not plain: the general parser refuses it
+        netkeys.net_key("ipv4", "256.1.1.1")  # not plain: the general parser refuses it
 
 
 def test_remembered_timestamps_are_exact_and_refusals_are_not_remembered() -> None:

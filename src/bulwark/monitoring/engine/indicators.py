@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from bulwark.monitoring.engine import normalise
+from bulwark.core import observables
 
 TYPES = ("ipv4", "ipv6", "cidr", "domain", "url", "md5", "sha1", "sha256", "email")
 MAX_STIX_BYTES = 512 * 1024 * 1024
@@ -18,7 +18,7 @@ MAX_STIX_BYTES = 512 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class Indicator:
     type: str
-    value: bytes  # canonical form (see normalise.py)
+    value: bytes  # canonical form (see bulwark.core.observables)
     id: str | None = None
     score: int | None = None
 
@@ -30,7 +30,7 @@ class IndicatorFileError(ValueError):
 def from_text(value: str | bytes, id: str | None = None, score: int | None = None) -> Indicator:
     """One indicator from its text, type detected; ValueError if it is none of TYPES."""
     raw = value.encode("utf-8") if isinstance(value, str) else value
-    found = normalise.detect_kind(raw)
+    found = observables.detect_kind(raw)
     if found is None:
         raise ValueError(f"{raw[:80]!r} is not an address, prefix, domain, URL, hash or e-mail")
     return Indicator(found[0], found[1], id, score)
@@ -60,7 +60,7 @@ def read_list(path: Path, refused: list[tuple[int, str]]) -> Iterator[Indicator]
             value = line.strip()
             if not value or value.startswith(b"#"):
                 continue
-            found = normalise.detect_kind(value)
+            found = observables.detect_kind(value)
             if found is None:
                 refused.append(
                     (number, f"not an indicator: {value[:80].decode('utf-8', 'replace')}")
@@ -165,13 +165,13 @@ def read_stix(path: Path, refused: list[tuple[int, str]]) -> Iterator[Indicator]
                 refused.append((number, f"{ident}: {exc}"))
                 continue
             for raw in raws:
-                found = normalise.detect_kind(raw)
+                found = observables.detect_kind(raw)
                 if found is None:
                     refused.append((number, f"{ident}: {raw[:80]!r} is not matchable"))
                     continue
                 yield Indicator(found[0], found[1], str(ident), _score(obj))
         elif kind in _SCO and isinstance(obj.get("value"), str):
-            found = normalise.detect_kind(str(obj["value"]).encode("utf-8"))
+            found = observables.detect_kind(str(obj["value"]).encode("utf-8"))
             if found is None:
                 refused.append((number, f"{ident}: value is not matchable"))
                 continue

@@ -17,6 +17,7 @@ observed names are dismissed with one vectorised lookup before their suffixes ar
 import array
 import contextlib
 import ctypes
+import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytricia  # type: ignore[import-not-found]
 
-from bulwark.monitoring.engine import normalise, v4batch
+from bulwark.core import observables
+from bulwark.monitoring.engine import v4batch
 from bulwark.monitoring.engine.indicators import Indicator
 
 TABLES = ("domain", "addr", "url", "hash", "email")
@@ -213,7 +215,7 @@ class Snapshot:
 
     # ----- authoritative matching of one observed value ---------------------------------
     def match_domain(self, raw: bytes) -> list[tuple[str, bytes]]:
-        name = normalise.domain(raw)
+        name = observables.domain(raw)
         if name is None:
             return []
         found: list[tuple[str, bytes]] = []
@@ -225,12 +227,12 @@ class Snapshot:
         return found
 
     def match_addr(self, raw: bytes) -> list[tuple[str, bytes]]:
-        addr = normalise.address(raw)
+        addr = observables.address(raw)
         if addr is None:
             return []
         found = self._match_canonical_addr(addr)
         if b":" in addr:
-            inner = normalise.mapped_v4(addr)
+            inner = observables.mapped_v4(addr)
             if inner is not None:
                 found += self._match_canonical_addr(inner)
         return found
@@ -243,7 +245,7 @@ class Snapshot:
         if v6 and self.n_cidr6:
             prefix = self.cidr6.get_key(addr.decode("ascii"))
             while prefix is not None:
-                found.append(("cidr", prefix.encode("ascii")))
+                found.append(("cidr", _v6_prefix_text(prefix)))
                 prefix = self.cidr6.parent(prefix)
         elif not v6 and self.n_cidr4:
             o1, o2, o3, o4 = (int(x) for x in addr.split(b"."))
@@ -261,25 +263,25 @@ class Snapshot:
         return found
 
     def match_host(self, raw: bytes) -> list[tuple[str, bytes]]:
-        kind = normalise.host(raw)
+        kind = observables.host(raw)
         if kind is None:
             return []
         return self.match_addr(kind[1]) if kind[0] == "addr" else self.match_domain(kind[1])
 
     def match_url(self, raw: bytes) -> list[tuple[str, bytes]]:
-        canonical = normalise.url(raw)
+        canonical = observables.url(raw)
         if canonical is None or canonical not in self.tables["url"]:
             return []
         return [("url", canonical)]
 
     def match_hash(self, raw: bytes) -> list[tuple[str, bytes]]:
-        digest = normalise.file_hash(raw)
+        digest = observables.file_hash(raw)
         if digest is None or digest not in self.tables["hash"]:
             return []
         return [(_HASH_TYPES[len(digest)], digest)]
 
     def match_email(self, raw: bytes) -> list[tuple[str, bytes]]:
-        mail = normalise.email(raw)
+        mail = observables.email(raw)
         if mail is None or mail not in self.tables["email"]:
             return []
         return [("email", mail)]
@@ -330,8 +332,8 @@ class Snapshot:
         names: list[bytes] = []
         owners_of: list[bytes] = []
         for raw in raws:
-            name = raw.lower().rstrip(b".") if raw.isascii() else normalise.domain(raw)
-            if name is not None and len(name) <= normalise.MAX_VALUE:
+            name = raw.lower().rstrip(b".") if raw.isascii() else observables.domain(raw)
+            if name is not None and len(name) <= observables.MAX_VALUE:
                 names.append(name)
                 owners_of.append(raw)
         if not names:
@@ -389,3 +391,11 @@ _MATCHERS = {
     "hash": Snapshot.match_hash,
     "email": Snapshot.match_email,
 }
+
+
+def _v6_prefix_text(prefix: str) -> bytes:
+    """A prefix as the indicator holds it: pytricia writes an IPv4-mapped prefix with a
+    dotted quad (`::ffff:0.0.0.0/96`) where the canonical form is `::ffff:0:0/96`."""
+    if "." in prefix:
+        prefix = str(ipaddress.ip_network(prefix))
+    return prefix.encode("ascii")

@@ -2,9 +2,11 @@
 who sees what, by every read path."""
 
 from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
@@ -140,3 +142,17 @@ def test_platform_indicators_include_incident_indicators(people: People) -> None
     reference = created.json()["reference"]
     assert ("domain", b"evil-incident.example", f"incident:{reference}") in found
     assert ("ipv4", b"203.0.113.9", f"incident:{reference}") in found
+
+
+def test_the_migration_stores_mapped_prefixes_as_the_indicator_holds_them(people: People) -> None:
+    """Issue 21: sightings of `::ffff:0:0/96` were stored as pytricia writes the prefix."""
+    migration = import_module("bulwark.monitoring.migrations.0003_s28h1_renormalise")
+    services.record_hits(people.agency, [hit("::ffff:0.0.0.0/96", T0, kind="cidr")])
+    services.record_hits(people.agency, [hit("::ffff:0:0/96", T0 + 60, kind="cidr")])
+    services.record_hits(people.agency, [hit("2001:db8::/32", T0, kind="cidr")])
+    migration.renormalise(django_apps, None)
+    rows = Sighting.objects.order_by("indicator").values_list("indicator", "count")
+    assert list(rows) == [("2001:db8::/32", 1), ("::ffff:0:0/96", 2)]
+    assert set(Alert.objects.values_list("indicator", flat=True)) == {
+        "::ffff:0:0/96", "2001:db8::/32"
+    }  # fmt: skip
