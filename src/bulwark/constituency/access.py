@@ -5,6 +5,7 @@ docs/access.md are written once. The viewer is computed once per user object and
 dropped by services that change memberships or the hierarchy.
 """
 
+import copy
 import hashlib
 import threading
 from collections import OrderedDict, defaultdict
@@ -212,10 +213,34 @@ def viewer_for_stamp(user: Any, stamp: str | None) -> Viewer:
     return viewer
 
 
+_USERS: "OrderedDict[tuple[int, str], User]" = OrderedDict()
+
+
+def user_for_stamp(user_id: int, stamp: str | None) -> User:
+    """The user row, read once per constituency stamp (the users table is one of those
+    that change the stamp) and handed out as a copy, so nothing a request sets on its user
+    reaches another request."""
+    key = (user_id, stamp or "")
+    with _VIEWERS_LOCK:
+        kept = _USERS.get(key) if stamp else None
+    if kept is None:
+        kept = User.objects.get(pk=user_id)
+        if stamp:
+            with _VIEWERS_LOCK:
+                _USERS[key] = kept
+                while len(_USERS) > _VIEWERS_MAX:
+                    _USERS.popitem(last=False)
+    user = copy.copy(kept)
+    user._state = copy.copy(kept._state)
+    user._state.fields_cache = {}
+    return user
+
+
 def forget_kept_viewers() -> None:
     """Drops every kept viewer (tests that rebuild the database under the same stamp)."""
     with _VIEWERS_LOCK:
         _VIEWERS.clear()
+        _USERS.clear()
 
 
 def audit_reader(user: Any) -> AuditReader:

@@ -4,23 +4,23 @@ that insists on the second factor for the users who must have one."""
 import hmac
 from typing import Any
 
-from django.db.models import CharField
-from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from bulwark.constituency.access import viewer_for_stamp, viewer_of
+from bulwark.constituency.access import user_for_stamp, viewer_for_stamp, viewer_of
 from bulwark.constituency.models import ApiToken
 from bulwark.constituency.services import TOKEN_PREFIX, token_digest
 
 # Refresh `last_used_at` at most this often, so a busy client does not write on every call.
 LAST_USED_RESOLUTION_SECONDS = 60
-STAMP_SQL = RawSQL(
-    "SELECT stamp FROM constituency_version WHERE id = 1", (), output_field=CharField()
-)
+TOKEN_SQL = """SELECT t.id, t.user_id, t.name, t.prefix, t.digest, t.scopes, t.created_at,
+t.expires_at, t.revoked_at, t.last_used_at, u.is_active AS user_is_active,
+(SELECT stamp FROM constituency_version WHERE id = 1) AS constituency_stamp
+FROM constituency_apitoken t JOIN constituency_user u ON u.id = t.user_id
+WHERE t.prefix = %s"""
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -48,18 +48,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         prefix, _sep, secret = body.partition("_")
         if not raw.startswith(TOKEN_PREFIX) or len(prefix) != 10 or not secret or len(raw) > 100:
             raise exceptions.AuthenticationFailed(_("Malformed token."))
-        # The constituency's version stamp comes in the same query: with it, the viewer (and
-        # the answers of cached list endpoints, api/caching.py) are taken from what was
-        # computed for this stamp, while the token and its user are read on every request,
-        # so a revoked token or a deactivated user is refused at once. (RawSQL: compiling
-        # the same subquery with the ORM doubled the cost of compiling this query, about
-        # 1 ms per request.)
-        token = (
-            ApiToken.objects.select_related("user")
-            .annotate(constituency_stamp=STAMP_SQL)
-            .filter(prefix=prefix)
-            .first()
-        )
+        # One query, written out: the token, its user's active flag and the constituency's
+        # version stamp. With the stamp, the user and the viewer (and the answers of the
+        # cached read endpoints, api/caching.py) are taken from what was read for this
+        # stamp; the token itself is read on every request, so a revoked or expired token
+        # or a deactivated user is refused at once. (Compiling the same query with the ORM
+        # cost about 2 ms per request, half of a kept answer's cost: bench/api_cost.py.)
+        token = next(iter(ApiToken.objects.raw(TOKEN_SQL, [prefix])), None)
         if token is None or not hmac.compare_digest(token.digest, token_digest(secret)):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if token.revoked_at is not None:
@@ -67,15 +62,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed(_("This token has expired."))
-        if not token.user.is_active:
+        if not token.user_is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is deactivated."))
         if (
             token.last_used_at is None
             or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
         ):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        viewer_for_stamp(token.user, getattr(token, "constituency_stamp", None))
-        return token.user, token
+        user = user_for_stamp(token.user_id, token.constituency_stamp)
+        token.user = user
+        viewer_for_stamp(user, token.constituency_stamp)
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
