@@ -62,16 +62,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed(_("This token has expired."))
-        if not token.user_is_active:
+        # Columns the query adds to the token's own (RawQuerySet annotations).
+        user_is_active: bool = getattr(token, "user_is_active", False)
+        stamp: str | None = getattr(token, "constituency_stamp", None)
+        if not user_is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is deactivated."))
         if (
             token.last_used_at is None
             or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
         ):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        user = user_for_stamp(token.user_id, token.constituency_stamp)
+        user = user_for_stamp(token.user_id, stamp)
         token.user = user
-        viewer_for_stamp(user, token.constituency_stamp)
+        viewer_for_stamp(user, stamp)
         return user, token
 
     def authenticate_header(self, request: Request) -> str:
