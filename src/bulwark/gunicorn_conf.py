@@ -4,6 +4,7 @@
 The values are the ones bench/load_api.py measured (docs/operations.md, "Capacity");
 each can be overridden from the environment or on gunicorn's command line."""
 
+import logging
 import os
 
 # Where to listen; a TLS-terminating proxy sits in front (docs/operations.md).
@@ -39,4 +40,11 @@ def when_ready(server: object) -> None:
     from django.urls import get_resolver
 
     get_resolver().reverse_dict  # noqa: B018 - resolving the patterns imports the views
+    try:
+        # The public feeds, rendered once here, are in every worker's cache from its start.
+        from bulwark.advisories.public import warm_feeds
+
+        warm_feeds()
+    except Exception:  # the server starts without them (e.g. before `bulwark migrate`)
+        logging.getLogger("bulwark").warning("public feeds not rendered at start", exc_info=True)
     connections.close_all()  # no connection may be shared across fork

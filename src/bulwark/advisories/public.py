@@ -270,6 +270,23 @@ def feed_json(request: HttpRequest) -> HttpResponse:
     return _cached_feed(request, "publication-json", _json_feed)
 
 
+def warm_feeds() -> int:
+    """Render the three feeds once per language into the cache, as a reader asking for
+    them would (`?lang=`). gunicorn runs this before it forks its workers
+    (`gunicorn_conf.when_ready`), so each worker starts with them: rendering one costs
+    160-185 ms, and 100 readers arriving at a fresh worker queued behind those renders
+    (docs/operations.md, "Capacity"). Returns how many were rendered."""
+    from django.test import RequestFactory  # a request without a server or a host check
+
+    factory = RequestFactory()
+    rendered = 0
+    for language in sorted(LANGUAGES):
+        for view in (feed_rss, feed_atom, feed_json):
+            view(factory.get("/", {"lang": language}))
+            rendered += 1
+    return rendered
+
+
 def _json_feed(language: str, kind: str) -> HttpResponse:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
     items = _items(language, kind)

@@ -136,3 +136,21 @@ def test_csaf_is_cached_and_follows_a_revision(
     second = client.get(path, headers={"If-None-Match": first["ETag"]})
     assert second.status_code == 200 and second.json()["document"]["tracking"]["version"] == "2"
     assert second["Content-Disposition"] == first["Content-Disposition"]
+
+
+def test_feeds_rendered_at_start_are_served_without_rendering(
+    alert: Advisory, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulwark.advisories import public
+
+    assert public.warm_feeds() == 3 * len(public.LANGUAGES)
+
+    def must_not_render(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(public, "_feed", must_not_render)
+    monkeypatch.setattr(public, "_json_feed", must_not_render)
+    for path in FEEDS:
+        for language in ("en", "zh-hant"):
+            response = client.get(path, {"lang": language})
+            assert response.status_code == 200 and titles(response) == {"First alert"}
