@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import PermissionDenied
 
@@ -27,6 +27,7 @@ from bulwark.constituency.models import (
 from bulwark.core.registry import AuditReader
 
 _CACHE_ATTR = "_bulwark_viewer"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,30 @@ def forget_viewer(user: Any) -> None:
 # models.ConstituencyVersion), so a kept viewer is never used after a membership, a role
 # or the hierarchy changed. The API's bearer authentication reads the stamp in the same
 # query as the token, so a request whose viewer is kept runs no query for it.
-_VIEWERS: "OrderedDict[tuple[int, str], Viewer]" = OrderedDict()
-_VIEWERS_MAX = 5000
-_VIEWERS_LOCK = threading.Lock()
+class _KeptPerStamp(Generic[T]):
+    """A bounded map (least recently used goes first) of what was read for a stamp."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self._items: OrderedDict[tuple[int, str], T] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str]) -> T | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple[int, str], item: T) -> None:
+        with self._lock:
+            self._items[key] = item
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_VIEWERS: _KeptPerStamp[Viewer] = _KeptPerStamp()
+_USERS: _KeptPerStamp[User] = _KeptPerStamp()
 
 
 def current_stamp() -> str | None:
@@ -199,48 +221,27 @@ def viewer_for_stamp(user: Any, stamp: str | None) -> Viewer:
     if stamp is None or user is None or not getattr(user, "is_authenticated", False):
         return viewer_of(user)
     key = (int(user.pk), stamp)
-    with _VIEWERS_LOCK:
-        viewer = _VIEWERS.get(key)
-        if viewer is not None:
-            _VIEWERS.move_to_end(key)
+    viewer = _VIEWERS.get(key)
     if viewer is None:
         viewer = compute_viewer(user)
-        with _VIEWERS_LOCK:
-            _VIEWERS[key] = viewer
-            while len(_VIEWERS) > _VIEWERS_MAX:
-                _VIEWERS.popitem(last=False)
+        _VIEWERS.put(key, viewer)
     setattr(user, _CACHE_ATTR, viewer)
     return viewer
-
-
-_USERS: "OrderedDict[tuple[int, str], User]" = OrderedDict()
 
 
 def user_for_stamp(user_id: int, stamp: str | None) -> User:
     """The user row, read once per constituency stamp (the users table is one of those
     that change the stamp) and handed out as a copy, so nothing a request sets on its user
     reaches another request."""
-    key = (user_id, stamp or "")
-    with _VIEWERS_LOCK:
-        kept = _USERS.get(key) if stamp else None
+    kept = _USERS.get((user_id, stamp)) if stamp else None
     if kept is None:
         kept = User.objects.get(pk=user_id)
         if stamp:
-            with _VIEWERS_LOCK:
-                _USERS[key] = kept
-                while len(_USERS) > _VIEWERS_MAX:
-                    _USERS.popitem(last=False)
+            _USERS.put((user_id, stamp), kept)
     user = copy.copy(kept)
     user._state = copy.copy(kept._state)
     user._state.fields_cache = {}
     return user
-
-
-def forget_kept_viewers() -> None:
-    """Drops every kept viewer (tests that rebuild the database under the same stamp)."""
-    with _VIEWERS_LOCK:
-        _VIEWERS.clear()
-        _USERS.clear()
 
 
 def audit_reader(user: Any) -> AuditReader:
