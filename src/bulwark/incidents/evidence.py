@@ -1,25 +1,19 @@
 """Evidence: files kept exactly as received, under their SHA-256, with a chain of custody.
 
-Writes go through these functions only: one transaction, one audit entry, one custody
-event each. The stored name is the content hash, never the uploader's file name, so a
-name like `../../etc/passwd` is only ever shown, never used as a path.
+This module stores and reads the files; the records (evidence, custody events, the audit
+entries) are written by `incidents.services.evidence` only. The stored name is the
+content hash, never the uploader's file name, so a name like `../../etc/passwd` is only
+ever shown, never used as a path.
 """
 
 import hashlib
 import unicodedata
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db import transaction
 from django.utils.translation import gettext as _
-
-from bulwark.constituency.models import User
-from bulwark.core import audit
-from bulwark.core.permissions import can, require
-from bulwark.core.request_context import current_ip
-from bulwark.incidents.models import CustodyEvent, Evidence, Incident, TimelineEntry
 
 CHUNK = 1024 * 1024
 
@@ -35,7 +29,7 @@ def display_name(raw: str) -> str:
     return (name or "unnamed")[:255]
 
 
-def _hash(upload: IO[bytes], limit: int) -> tuple[str, int]:
+def hash_upload(upload: IO[bytes], limit: int) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     upload.seek(0)
     while chunk := upload.read(CHUNK):
@@ -47,58 +41,6 @@ def _hash(upload: IO[bytes], limit: int) -> tuple[str, int]:
         digest.update(chunk)
     upload.seek(0)
     return digest.hexdigest(), size
-
-
-@transaction.atomic
-def add_evidence(
-    actor: User, incident: Incident, upload: Any, *, description: str = ""
-) -> Evidence:
-    require(
-        actor,
-        "incident.handle",
-        incident,
-        refusal=_("You are not allowed to add evidence to this incident."),
-    )
-    if incident.status == "closed":
-        raise ValidationError({"file": _("The case is closed.")})
-    sha256, size = _hash(upload, settings.MAX_EVIDENCE_BYTES)
-    if size == 0:
-        raise ValidationError({"file": _("The file is empty.")})
-    evidence = Evidence(
-        incident=incident,
-        sha256=sha256,
-        size=size,
-        original_name=display_name(getattr(upload, "name", "") or ""),
-        content_type=(getattr(upload, "content_type", "") or "")[:100],
-        description=description[:500],
-        uploaded_by=actor,
-    )
-    store = storage()
-    if not store.exists(evidence.storage_name):  # the same content is stored once
-        saved = store.save(evidence.storage_name, upload)
-        if saved != evidence.storage_name:  # a concurrent upload of the same bytes won
-            store.delete(saved)
-    evidence.save()
-    CustodyEvent.objects.create(
-        evidence=evidence, actor=actor, action=CustodyEvent.Action.UPLOADED, ip=current_ip()
-    )
-    # Uploads belong on the case's timeline with everything else that happened.
-    TimelineEntry.objects.create(
-        incident=incident,
-        author=actor,
-        kind=TimelineEntry.Kind.EVIDENCE,
-        text=_("Evidence uploaded: %(name)s (%(size)s bytes, SHA-256 %(sha)s)")
-        % {"name": evidence.original_name, "size": size, "sha": sha256},
-    )
-    audit.record(
-        actor, "evidence.added", evidence,
-        changes={
-            "incident": incident.reference, "sha256": sha256, "size": size,
-            "name": evidence.original_name,
-        },
-        organisation_id=incident.organisation_id,
-    )  # fmt: skip
-    return evidence
 
 
 class StoredFileMissing(Exception):
@@ -114,67 +56,3 @@ def open_stored(name: str, what: str) -> IO[bytes]:
             _("The stored file of this %(what)s is missing; ask the platform operator to "
               "restore %(name)s from the backup.") % {"what": what, "name": name}
         ) from None  # fmt: skip
-
-
-def open_for_download(actor: User, evidence: Evidence) -> IO[bytes]:
-    """Open the stored bytes, after checking they still match the hash; logs custody.
-    Raises StoredFileMissing (and logs nothing) when the file is gone."""
-    handle = open_stored(evidence.storage_name, _("evidence"))
-    with transaction.atomic():
-        CustodyEvent.objects.create(
-            evidence=evidence, actor=actor, action=CustodyEvent.Action.DOWNLOADED, ip=current_ip()
-        )
-        audit.record(
-            actor, "evidence.downloaded", evidence,
-            changes={"sha256": evidence.sha256}, organisation_id=evidence.incident.organisation_id,
-        )  # fmt: skip
-    return handle
-
-
-def verify(actor: User, evidence: Evidence) -> bool:
-    """Recompute the stored file's hash; records the check in the custody log."""
-    digest = hashlib.sha256()
-    try:
-        with open_stored(evidence.storage_name, _("evidence")) as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-        intact = digest.hexdigest() == evidence.sha256
-        note = _("hash matches") if intact else _("HASH MISMATCH: the stored file changed")
-    except StoredFileMissing:
-        intact, note = False, _("FILE MISSING: the stored file is gone")
-    with transaction.atomic():
-        CustodyEvent.objects.create(
-            evidence=evidence,
-            actor=actor,
-            action=CustodyEvent.Action.VERIFIED,
-            note=note,
-            ip=current_ip(),
-        )
-        audit.record(
-            actor,
-            "evidence.verified",
-            evidence,
-            changes={"intact": intact},
-            organisation_id=evidence.incident.organisation_id,
-        )
-    return intact
-
-
-@transaction.atomic
-def hand_over(actor: User, evidence: Evidence, *, to: str, note: str = "") -> CustodyEvent:
-    if not can(actor, "incident.handle", evidence.incident):
-        raise PermissionDenied
-    if not to.strip():
-        raise ValidationError({"to": _("Name who receives the evidence.")})
-    event = CustodyEvent.objects.create(
-        evidence=evidence, actor=actor, action=CustodyEvent.Action.HANDED_OVER,
-        note=f"{to.strip()[:200]}: {note.strip()}"[:500], ip=current_ip(),
-    )  # fmt: skip
-    audit.record(
-        actor,
-        "evidence.handed_over",
-        evidence,
-        changes={"to": to},
-        organisation_id=evidence.incident.organisation_id,
-    )
-    return event

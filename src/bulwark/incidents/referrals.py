@@ -1,26 +1,15 @@
 """Referral of a case to a law-enforcement organisation, as a signed package."""
 
-import contextlib
-import hashlib
 import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from bulwark.constituency.models import Organisation, OrganisationKind, User
-from bulwark.core import audit
-from bulwark.core.permissions import require
-from bulwark.core.request_context import current_ip
-from bulwark.incidents import package
-from bulwark.incidents.evidence import StoredFileMissing, open_stored, storage
-from bulwark.incidents.models import CustodyEvent, Incident, Referral, TimelineEntry
+from bulwark.constituency.models import Organisation, User
+from bulwark.incidents.models import Incident
 
 
 def signing_key() -> Ed25519PrivateKey:
@@ -89,63 +78,3 @@ def manifest_for(incident: Incident, lea: Organisation, actor: User, note: str) 
             for e in evidence
         ],
     }
-
-
-@transaction.atomic
-def refer(actor: User, incident: Incident, lea: Organisation, *, note: str = "") -> Referral:
-    require(actor, "incident.refer", incident)
-    if lea.kind != OrganisationKind.LEA:
-        raise ValidationError(
-            {"organisation": _("Cases are referred to law-enforcement organisations.")}
-        )
-    store = storage()
-    evidence = list(incident.evidence.all())
-    manifest = manifest_for(incident, lea, actor, note)
-    with contextlib.ExitStack() as stack:
-        try:
-            files = [
-                (e.sha256, stack.enter_context(open_stored(e.storage_name, _("evidence"))))
-                for e in evidence
-            ]
-        except StoredFileMissing as exc:
-            # A package without a piece of its evidence would mislead the investigators.
-            raise ValidationError(str(exc)) from None
-        data = package.build(manifest, files, signing_key())
-    digest = hashlib.sha256(data).hexdigest()
-    referral = Referral(
-        incident=incident, organisation=lea, referred_by=actor, note=note, package_sha256=digest
-    )
-    if not store.exists(referral.storage_name):
-        store.save(referral.storage_name, ContentFile(data))
-    referral.save()
-    for item in evidence:
-        CustodyEvent.objects.create(
-            evidence=item,
-            actor=actor,
-            action=CustodyEvent.Action.REFERRED,
-            note=f"to {lea.name}",
-            ip=current_ip(),
-        )
-    TimelineEntry.objects.create(
-        incident=incident, author=actor, kind=TimelineEntry.Kind.EVENT,
-        text=_("Referred to %(lea)s (package SHA-256 %(sha)s).") % {"lea": lea.name, "sha": digest},
-    )  # fmt: skip
-    audit.record(
-        actor, "incident.referred", incident,
-        changes={"to": lea.name, "package_sha256": digest, "evidence": len(evidence)},
-        organisation_id=incident.organisation_id,
-    )  # fmt: skip
-    return referral
-
-
-def package_bytes(actor: User, referral: Referral) -> bytes:
-    """The signed package; raises StoredFileMissing (and logs nothing) when it is gone."""
-    with open_stored(referral.storage_name, _("referral package")) as handle:
-        data = bytes(handle.read())
-    with transaction.atomic():
-        audit.record(
-            actor, "referral.downloaded", referral.incident,
-            changes={"package_sha256": referral.package_sha256},
-            organisation_id=referral.incident.organisation_id,
-        )  # fmt: skip
-    return data

@@ -1,8 +1,8 @@
 from django_tasks import task
 
-from bulwark.incidents import alerts
+from bulwark.incidents import services
 
 
 @task()
 def check_clocks() -> dict[str, int]:
-    return alerts.check_clocks()
+    return services.check_clocks()

@@ -31,7 +31,7 @@ from bulwark.core import csvexport
 from bulwark.core.params import BadParameter
 from bulwark.core.permissions import can
 from bulwark.incidents import evidence as evidence_service
-from bulwark.incidents import forms, interchange, referrals, rules, services
+from bulwark.incidents import forms, interchange, rules, services
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import (
     TLP_CHOICES,
@@ -533,7 +533,7 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         done = run_service(
             form,
-            lambda: evidence_service.add_evidence(
+            lambda: services.add_evidence(
                 acting_user(request),
                 incident,
                 form.cleaned_data["file"],
@@ -561,7 +561,7 @@ def _visible_evidence(request: HttpRequest, pk: int, evidence_pk: int) -> Eviden
 def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> HttpResponseBase:
     item = _visible_evidence(request, pk, evidence_pk)
     try:
-        handle = evidence_service.open_for_download(acting_user(request), item)
+        handle = services.open_for_download(acting_user(request), item)
     except evidence_service.StoredFileMissing as exc:
         return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
     return FileResponse(
@@ -576,7 +576,7 @@ def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> HttpRe
 @require_POST
 def evidence_verify(request: HttpRequest, pk: int, evidence_pk: int) -> HttpResponse:
     item = _visible_evidence(request, pk, evidence_pk)
-    if evidence_service.verify(acting_user(request), item):
+    if services.verify(acting_user(request), item):
         messages.success(
             request,
             _("%(name)s: the stored file matches its SHA-256.") % {"name": item.original_name},
@@ -599,7 +599,7 @@ def referral_create(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         done = run_service(
             form,
-            lambda: referrals.refer(
+            lambda: services.refer(
                 acting_user(request), incident, data["organisation"], note=data["note"]
             ),
         )
@@ -617,7 +617,7 @@ def referral_package(request: HttpRequest, pk: int, referral_pk: int) -> HttpRes
     if not (viewer.cert_staff or referral.organisation_id in viewer.own_org_ids):
         raise PermissionDenied
     try:
-        data = referrals.package_bytes(acting_user(request), referral)
+        data = services.package_bytes(acting_user(request), referral)
     except evidence_service.StoredFileMissing as exc:
         return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
     response = HttpResponse(data, content_type="application/zip")

@@ -333,8 +333,7 @@ def incident_history(world: World, incidents: dict[str, Any]) -> dict[str, list[
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.utils import timezone
 
-    from bulwark.incidents.evidence import add_evidence
-    from bulwark.incidents.services import add_task
+    from bulwark.incidents.services import add_evidence, add_task
 
     secrets = {}
     for title, incident in incidents.items():

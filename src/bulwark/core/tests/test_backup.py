@@ -29,11 +29,10 @@ from bulwark.constituency import services as cs
 from bulwark.constituency.models import User
 from bulwark.core import audit
 from bulwark.core.models import AuditEntry
-from bulwark.incidents import referrals
-from bulwark.incidents.evidence import add_evidence
+from bulwark.incidents import services as incident_services
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import Evidence, Incident
-from bulwark.incidents.services import report_incident
+from bulwark.incidents.services import add_evidence, report_incident
 from bulwark.incidents.tests.test_journey import People
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +71,7 @@ def platform(settings: Any) -> People:
         data = bytes(range(256)) * (n + 1) + f"evidence {n}".encode()
         add_evidence(reporter, incident, ContentFile(data, name=f"capture-{n}.pcap"))
     lea = cs.create_organisation(None, name="Police", kind="lea", country="TW")
-    referrals.refer(User.objects.get(username="duty"), incidents[0], lea, note="urgent")
+    incident_services.refer(User.objects.get(username="duty"), incidents[0], lea, note="urgent")
     (settings.DATA_DIR / "audit-anchor-2026-12.json").write_text('{"seq": 1}')
     (settings.DATA_DIR / "unrelated.txt").write_text("not archived")
     return people

@@ -57,9 +57,6 @@ ALLOWED_WRITERS = {
 DRIFT = {
     "exchange/notify.py": "gathering and delivering notifications (the worker)",
     "exchange/taxii_client.py": "a TAXII delivery's status on the notification",
-    "incidents/alerts.py": "reporting-clock alerts (the worker)",
-    "incidents/evidence.py": "evidence and its custody chain",
-    "incidents/referrals.py": "referral packages and their custody chain",
     "intel/misp.py": "MISP import's detection flags and report",
     "intel/taxii_server.py": "the TAXII server's status records",
 }

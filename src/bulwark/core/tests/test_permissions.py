@@ -29,7 +29,6 @@ from bulwark.constituency.models import Membership, OrganisationKind, User
 from bulwark.core import permissions
 from bulwark.core.permissions import UnknownAction, can, require
 from bulwark.exchange import services as exchange
-from bulwark.incidents import referrals
 from bulwark.incidents import services as incidents
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import SavedFilter
@@ -327,7 +326,7 @@ CASES: dict[str, list[Case]] = {
         (
             "refer",
             lambda t, u: t.incident,
-            lambda t, u: referrals.refer(u, t.incident, t.lea, note="Fraud."),
+            lambda t, u: incidents.refer(u, t.incident, t.lea, note="Fraud."),
         )
     ],
     "incident.complete_task": [

@@ -20,9 +20,9 @@ from bulwark.constituency import services as cs
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
 from bulwark.incidents import services
-from bulwark.incidents.evidence import add_evidence
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import CaseTemplate, Incident, ResponseTask, SavedFilter
+from bulwark.incidents.services import add_evidence
 from bulwark.incidents.tests.test_journey import ITEMS, People
 from bulwark.incidents.tests.test_pages import report_form
 

@@ -20,11 +20,11 @@ from bulwark.conftest import run_queued_tasks, sign_in
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry, Notification
-from bulwark.incidents import alerts, package, referrals
-from bulwark.incidents.evidence import add_evidence, display_name, storage
+from bulwark.incidents import package, referrals, services
+from bulwark.incidents.evidence import display_name, storage
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import ClockAlert, CustodyEvent, Evidence, Incident
-from bulwark.incidents.services import report_incident
+from bulwark.incidents.services import add_evidence, report_incident
 from bulwark.incidents.tests.test_journey import People
 
 
@@ -223,7 +223,7 @@ def test_reminders_and_escalations_reach_the_right_people(
 ) -> None:
     # Level 1: the review is due 8 h after the report. 7 h in: a reminder to the reviewer.
     with django_capture_on_commit_callbacks(execute=True):
-        sent = alerts.check_clocks(now=incident.reported_at + timedelta(hours=7))
+        sent = services.check_clocks(now=incident.reported_at + timedelta(hours=7))
     assert sent["reminder"] >= 1
     reviewer = User.objects.get(username="reviewer")
     assert Notification.objects.filter(user=reviewer, text__startswith="Reminder").exists()
@@ -231,11 +231,11 @@ def test_reminders_and_escalations_reach_the_right_people(
     assert any("reviewer@example.org" in m.to for m in mail.outbox)
     # Running again sends nothing new.
     with django_capture_on_commit_callbacks(execute=True):
-        again = alerts.check_clocks(now=incident.reported_at + timedelta(hours=7, minutes=5))
+        again = services.check_clocks(now=incident.reported_at + timedelta(hours=7, minutes=5))
     assert again == {"reminder": 0, "escalation": 0}
     # 9 h in: overdue, escalated to the CERT duty officers too.
     with django_capture_on_commit_callbacks(execute=True):
-        later = alerts.check_clocks(now=incident.reported_at + timedelta(hours=9))
+        later = services.check_clocks(now=incident.reported_at + timedelta(hours=9))
     assert later["escalation"] >= 1
     duty = User.objects.get(username="duty")
     assert Notification.objects.filter(user=duty, text__startswith="OVERDUE").exists()
@@ -264,7 +264,7 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
 def test_notifications_page_shows_only_your_own_and_marks_read(
     people: People, incident: Incident
 ) -> None:
-    alerts.check_clocks(now=incident.reported_at + timedelta(hours=9))
+    services.check_clocks(now=incident.reported_at + timedelta(hours=9))
     reviewer = web("reviewer")
     page = reviewer.get("/notifications/").content.decode()
     assert "OVERDUE" in page and incident.reference in page
@@ -286,7 +286,7 @@ def test_alerts_respect_tlp(people: People) -> None:
         aware_at=timezone.now() - timedelta(minutes=5),
     )  # fmt: skip
     # Recovery (72 h) is the agency's clock: 80 h in, it is overdue.
-    alerts.check_clocks(now=red.aware_at + timedelta(hours=80))
+    services.check_clocks(now=red.aware_at + timedelta(hours=80))
     told = set(
         Notification.objects.filter(text__contains=red.reference).values_list(
             "user__username", flat=True
@@ -310,7 +310,7 @@ def test_escalation_mail_goes_over_real_smtp(
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
         with django_capture_on_commit_callbacks(execute=True):
-            alerts.check_clocks(now=incident.reported_at + timedelta(hours=9))
+            services.check_clocks(now=incident.reported_at + timedelta(hours=9))
         run_queued_tasks()
     finally:
         controller.stop()

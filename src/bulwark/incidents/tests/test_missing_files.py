@@ -12,11 +12,11 @@ from django.utils import timezone
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
-from bulwark.incidents import referrals
-from bulwark.incidents.evidence import add_evidence, storage
+from bulwark.incidents import services
+from bulwark.incidents.evidence import storage
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import CustodyEvent, Incident
-from bulwark.incidents.services import report_incident
+from bulwark.incidents.services import add_evidence, report_incident
 from bulwark.incidents.tests.test_evidence_referral_alerts import web
 from bulwark.incidents.tests.test_journey import People
 
@@ -47,7 +47,7 @@ def test_missing_referral_package_is_404_with_a_message(
 ) -> None:
     lea = cs.create_organisation(None, name="Investigation Bureau", kind="lea", country="TW")
     duty = User.objects.get(username="duty")
-    referral = referrals.refer(duty, incident, lea)
+    referral = services.refer(duty, incident, lea)
     Path(storage().path(referral.storage_name)).unlink()
     response = web("duty").get(f"/incidents/{incident.pk}/referrals/{referral.pk}/package/")
     assert response.status_code == 404
