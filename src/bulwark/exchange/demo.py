@@ -8,7 +8,7 @@ from pathlib import Path
 from django.db import transaction
 
 from bulwark.constituency.models import Organisation
-from bulwark.exchange import notify, services
+from bulwark.exchange import services
 from bulwark.exchange.models import CountryNetwork, Feed, RecipientSettings, Report
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -59,5 +59,5 @@ def load() -> list[Report]:
                 None, stream, file_name=name, source=Report.Source.FILE, batch_size=500
             )
         reports.append(result.report)
-    notify.aggregate()  # queued; the demo's worker sends them (to the console)
+    services.queue_notices()  # queued; the demo's worker sends them (to the console)
     return reports

@@ -1,35 +1,28 @@
-"""Aggregation and notification: events gathered per recipient and classification type
-for the recipient's cadence, sent as one e-mail (summary in the recipient's language, a
-CSV attachment and an X-ARF part) under a ticket id, or, for a foreign CERT that asked
-for it, POSTed as a STIX 2.1 bundle to its TAXII collection (exchange/taxii_client.py);
-failures and bounces are recorded and retried with back-off.
-
-Idempotent by construction: a notification's `key` (recipient, type, period) is unique, so
-running the aggregation twice, or in two workers, creates it once; events are attached to
-it in the same transaction. The e-mail's Message-ID is derived from the ticket, so a
+"""What a notification says: events gathered per recipient and classification type
+(`exchange.services.notices` queues, sends and retries them) become one e-mail (summary
+in the recipient's language, a CSV attachment and an X-ARF part) under a ticket id, or,
+for a foreign CERT that asked for it, a STIX 2.1 bundle POSTed to its TAXII collection
+(exchange/taxii_client.py). The e-mail's Message-ID is derived from the ticket, so a
 resend after a crash between "sent" and "recorded" is recognisably the same message.
 """
 
 import hashlib
 import re
-import smtplib
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import Contact, Organisation
-from bulwark.core import audit, csvexport
+from bulwark.core import csvexport
 from bulwark.exchange.models import (
     Cadence,
-    Channel,
     Event,
     Notification,
     RecipientSettings,
@@ -72,77 +65,6 @@ def address_of(org: Organisation, prefs: RecipientSettings | None) -> str:
     return next((contacts[p] for p in CONTACT_ORDER if p in contacts), "")
 
 
-def aggregate(now: datetime | None = None) -> list[Notification]:
-    """Gather unnotified, unsuppressed, routed events into notifications that are due.
-
-    One pass over the pending events in id order (the partial index `exch_event_pending`,
-    which holds only those and grows at its right edge, so storing an event costs it
-    little), grouped here by recipient and type, at most MAX_EVENTS_PER_NOTIFICATION each."""
-    now = now or timezone.now()
-    groups: dict[tuple[int, str], list[int]] = {}
-    pending = (
-        Event.objects.filter(
-            notification__isnull=True, suppressed_by__isnull=True, recipient__isnull=False
-        )
-        .order_by("id")
-        .values_list("id", "recipient_id", "classification_type")
-    )
-    for event_id, recipient_id, ctype in pending.iterator(chunk_size=10_000):
-        ids = groups.setdefault((recipient_id, ctype), [])
-        if len(ids) < MAX_EVENTS_PER_NOTIFICATION:
-            ids.append(event_id)
-    prefs = {p.organisation_id: p for p in RecipientSettings.objects.all()}
-    created = []
-    for (recipient_id, ctype), ids in sorted(groups.items()):
-        setting = prefs.get(recipient_id)
-        if setting is not None and not setting.enabled:
-            continue
-        cadence = setting.cadence if setting else Cadence.DAILY
-        notification = _gather(recipient_id, ctype, ids, cadence, setting, now)
-        if notification is not None:
-            created.append(notification)
-    return created
-
-
-def _gather(
-    recipient_id: int,
-    ctype: str,
-    ids: list[int],
-    cadence: str,
-    setting: RecipientSettings | None,
-    now: datetime,
-) -> Notification | None:
-    key = f"{recipient_id}/{ctype}/{period_key(cadence, now, ids[-1])}"
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                key=key,
-                ticket=make_ticket(key, now),
-                recipient_id=recipient_id,
-                classification_type=ctype,
-                cadence=cadence,
-                language=setting.language if setting else "en",
-                event_count=len(ids),
-                next_attempt_at=now,
-            )
-            attached = Event.objects.filter(id__in=ids, notification__isnull=True).update(
-                notification=notification
-            )
-            if attached != len(ids):
-                notification.event_count = attached
-                notification.save(update_fields=["event_count"])
-            audit.record(
-                None,
-                "exchange.notification.queued",
-                notification,
-                organisation_id=recipient_id,
-                changes={"events": attached, "type": ctype},
-            )
-    except IntegrityError:
-        return None  # this period's notification exists: the events wait for the next
-    return notification
-
-
 def compose(notification: Notification) -> EmailMessage:
     events = list(notification.events.order_by("id"))
     org = notification.recipient
@@ -153,7 +75,7 @@ def compose(notification: Notification) -> EmailMessage:
             "count": len(events),
             "type": notification.classification_type,
         }
-        body = _summary(notification, org, events)
+        body = summary_text(notification, org, events)
     message = EmailMessage(
         subject,
         body,
@@ -176,7 +98,7 @@ def _domain() -> str:
     return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
 
 
-def _summary(
+def summary_text(
     notification: Notification,
     org: Organisation,
     events: list[Event],
@@ -336,88 +258,3 @@ def _rfc3339(value: Any) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def send_due(now: datetime | None = None) -> dict[str, int]:
-    """Send queued notifications and retry failed ones whose back-off has passed."""
-    now = now or timezone.now()
-    counts = {"sent": 0, "retrying": 0, "failed": 0}
-    due = Notification.objects.filter(
-        status__in=[
-            Notification.Status.QUEUED,
-            Notification.Status.RETRYING,
-            Notification.Status.BOUNCED,
-        ],
-        next_attempt_at__lte=now,
-    ).select_related("recipient")
-    for notification in due:
-        counts[deliver(notification, now)] += 1
-    return counts
-
-
-def deliver(notification: Notification, now: datetime | None = None) -> str:
-    now = now or timezone.now()
-    # Claim it: another worker that claimed first has moved next_attempt_at on.
-    claimed = Notification.objects.filter(
-        pk=notification.pk, next_attempt_at=notification.next_attempt_at
-    ).update(next_attempt_at=now + timedelta(minutes=10))
-    if not claimed:
-        return "retrying"
-    notification.refresh_from_db()
-    setting = RecipientSettings.objects.filter(organisation=notification.recipient).first()
-    notification.attempts += 1
-    if setting is not None and setting.channel == Channel.TAXII:
-        error = _deliver_by_taxii(notification, setting)
-    else:
-        error = _deliver_by_email(notification, setting)
-    if error:
-        notification.last_error = error
-        if notification.attempts >= MAX_ATTEMPTS:
-            notification.status = Notification.Status.FAILED
-            notification.next_attempt_at = None
-        else:
-            notification.status = Notification.Status.RETRYING
-            notification.next_attempt_at = now + timedelta(minutes=5 * 2**notification.attempts)
-    else:
-        notification.status = Notification.Status.SENT
-        notification.sent_at = now
-        notification.next_attempt_at = None
-        notification.last_error = ""
-    with transaction.atomic():
-        notification.save()
-        audit.record(
-            None,
-            f"exchange.notification.{notification.status}",
-            notification,
-            organisation_id=notification.recipient_id,
-            changes={"attempt": notification.attempts, "error": error, "to": notification.address},
-        )
-    return (
-        "sent" if not error else ("failed" if notification.next_attempt_at is None else "retrying")
-    )
-
-
-def _deliver_by_email(notification: Notification, setting: RecipientSettings | None) -> str:
-    notification.channel = Channel.EMAIL
-    notification.address = address_of(notification.recipient, setting)
-    if not notification.address:
-        return _("The recipient has no e-mail address (abuse or security contact).")
-    try:
-        message = compose(notification)
-        message.send()
-        notification.message_id = str(message.extra_headers["Message-ID"])
-    except (smtplib.SMTPException, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"[:2000]
-    return ""
-
-
-def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) -> str:
-    """The same batch, ticket and summary as the e-mail, as STIX 2.1 over TAXII."""
-    from bulwark.exchange import taxii_client
-
-    notification.channel = Channel.TAXII
-    notification.address = setting.taxii_collection_url[:254]
-    events = list(notification.events.order_by("id"))
-    with translation.override(notification.language):
-        description = _summary(notification, notification.recipient, events, attachments=False)
-    return taxii_client.deliver(notification, setting, events, description)

@@ -7,15 +7,15 @@ from django_tasks import task
 def exchange_cycle() -> dict[str, int]:
     """Poll the inbound Maildir (if configured), pull due feeds, gather due notifications
     and send them. Safe to run twice at once: every step is idempotent."""
-    from bulwark.exchange import intake, notify, pull
+    from bulwark.exchange import intake, pull, services
 
     counts: dict[str, int] = {}
     maildir = intake.maildir_from_settings()
     if maildir:
         counts["mail"] = len(intake.poll_maildir(maildir))
     counts["pulled"] = len(pull.pull_due())
-    counts["queued"] = len(notify.aggregate())
-    counts.update(notify.send_due())
+    counts["queued"] = len(services.queue_notices())
+    counts.update(services.send_due_notices())
     return counts
 
 
@@ -23,7 +23,7 @@ def exchange_cycle() -> dict[str, int]:
 def deliver_notification(notification_id: int) -> str:
     """Send one notification an analyst queued again (its page shows the outcome); nothing
     when the periodic cycle has already sent it."""
-    from bulwark.exchange import notify
+    from bulwark.exchange import services
     from bulwark.exchange.models import Notification
 
     notification = Notification.objects.filter(
@@ -31,4 +31,4 @@ def deliver_notification(notification_id: int) -> str:
     ).first()
     if notification is None:
         return "not queued"
-    return notify.deliver(notification)
+    return services.deliver_notice(notification)

@@ -22,6 +22,7 @@ import functools
 import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -347,10 +348,13 @@ def deliver(
     events: list[Event],
     description: str,
     poll_seconds: float = POLL_SECONDS,
+    *,
+    record: Callable[[Notification, str], None],
 ) -> str:
     """POST the batch (or poll the POST made earlier); the error, or "" when the server
-    has stored the batch. `notification.taxii_status_id` is set (and committed) as soon as
-    the server has accepted the POST."""
+    has stored the batch. `notification.taxii_status_id` is set and handed to `record`
+    (`exchange.services.record_taxii_progress`, which commits it) as soon as the server
+    has accepted the POST; `stix_modified` likewise before the first POST."""
     problems = endpoint_problems(setting.taxii_api_root, setting.taxii_collection)
     if problems:
         return _("TAXII endpoint: %(problem)s") % {"problem": " ".join(problems.values())}
@@ -370,18 +374,14 @@ def deliver(
         else:
             if notification.stix_modified is None:
                 notification.stix_modified = timezone.now()
-                Notification.objects.filter(pk=notification.pk).update(
-                    stix_modified=notification.stix_modified
-                )
+                record(notification, "stix_modified")
             bundle = build_bundle(notification, events, description)
             objects = stixtime.comparable(orjson.loads(bundle.serialize())["objects"])
             status = collection.add_objects({"objects": objects}, wait_for_completion=False)
             if not COLLECTION_ID.fullmatch(str(status.id)):
                 raise ValueError(f"the server's status id is malformed: {str(status.id)[:100]!r}")
             notification.taxii_status_id = str(status.id)
-            Notification.objects.filter(pk=notification.pk).update(
-                taxii_status_id=notification.taxii_status_id
-            )
+            record(notification, "taxii_status_id")
         if status.status != "complete" and poll_seconds > 0:
             status.wait_until_final(poll_interval=1, timeout=poll_seconds)
     except (

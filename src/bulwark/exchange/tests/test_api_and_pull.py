@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from bulwark.conftest import bearer
 from bulwark.constituency.models import User
-from bulwark.exchange import demo, notify, pull, services
+from bulwark.exchange import demo, pull, services
 from bulwark.exchange.models import Event, Feed, Report
 
 SHADOW = "2026-11-20-scan_ntp-taiwan-geo.csv"
@@ -114,7 +114,7 @@ def test_event_search_by_recipient_and_bad_filters(ingested: Any) -> None:
 def test_api_access_matrix(
     ingested: Any, username: str, events: int, reports: int, notifications: int
 ) -> None:
-    notify.aggregate()
+    services.queue_notices()
     client, auth = api(username)
 
     def count(path: str) -> int:
@@ -135,7 +135,7 @@ def test_anonymous_api_is_refused(ingested: Any) -> None:
 
 
 def test_exchange_read_scope_reads_but_does_not_upload(ingested: Any) -> None:
-    notify.aggregate()
+    services.queue_notices()
     client = Client()
     auth = bearer(User.objects.get(username="analyst"), ["exchange:read"])
     for path in ("events", "notifications", "reports"):

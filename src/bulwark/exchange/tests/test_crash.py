@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from bulwark.constituency.models import Contact
-from bulwark.exchange import notify
+from bulwark.exchange import services
 from bulwark.exchange.models import Event, Notification, Quarantined, Report
 from bulwark.exchange.tests.test_notify import Inbox, free_port
 
@@ -79,8 +79,8 @@ def mails(now: Any, settings: Any) -> list[tuple[Any, ...]]:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     try:
-        notify.aggregate(now)
-        notify.send_due(now)
+        services.queue_notices(now)
+        services.send_due_notices(now)
     finally:
         controller.stop()
     import email

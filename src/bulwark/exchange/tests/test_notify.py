@@ -87,12 +87,12 @@ def parse(envelope: Any) -> email.message.EmailMessage:
 
 
 def test_one_mail_per_recipient_and_type_with_csv_and_xarf(routed: Any, smtp: Inbox) -> None:
-    queued = notify.aggregate()
+    queued = services.queue_notices()
     # Taipower, CHT, CPC, BOE, JPCERT/CC, KrCERT/CC: one vulnerable-system notification each
     assert sorted(n.recipient.short_name for n in queued) == [
         "BOE", "CHT", "CPC", "JPCERT/CC", "KrCERT/CC", "Taipower",
     ]  # fmt: skip
-    assert notify.send_due() == {"sent": 6, "retrying": 0, "failed": 0}
+    assert services.send_due_notices() == {"sent": 6, "retrying": 0, "failed": 0}
     by_rcpt = {tuple(m.rcpt_tos): parse(m) for m in smtp.messages}
     assert set(by_rcpt) == {
         ("abuse@taipower.example",), ("soc@cht.example",), ("abuse@cpc.example",),
@@ -125,25 +125,25 @@ def test_one_mail_per_recipient_and_type_with_csv_and_xarf(routed: Any, smtp: In
     assert "3" in body and ticket in body
     assert Event.objects.filter(notification__isnull=True, recipient__isnull=False).count() == 0
     # Nothing is sent twice.
-    assert notify.aggregate() == [] and notify.send_due()["sent"] == 0
+    assert services.queue_notices() == [] and services.send_due_notices()["sent"] == 0
     assert len(smtp.messages) == 6
 
 
 def test_cadence_holds_events_for_the_next_period(routed: Any, smtp: Inbox) -> None:
     now = timezone.now()
-    notify.aggregate(now)
+    services.queue_notices(now)
     data = (demo.SAMPLES / SHADOW).read_bytes().replace(b"2026-11-20 01:", b"2026-11-22 01:")
     services.ingest(None, __import__("io").BytesIO(data), file_name=SHADOW)
-    later = notify.aggregate(now + timedelta(minutes=1))
+    later = services.queue_notices(now + timedelta(minutes=1))
     # Taipower (immediate) gets a second ticket at once; the daily ones wait for tomorrow.
     assert [n.recipient.short_name for n in later] == ["Taipower"]
-    tomorrow = notify.aggregate(now + timedelta(days=1))
+    tomorrow = services.queue_notices(now + timedelta(days=1))
     assert len(tomorrow) == 5
 
 
 def test_reply_quoting_the_ticket_attaches_to_it(routed: Any, smtp: Inbox, tmp_path: Path) -> None:
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     sent = next(parse(m) for m in smtp.messages if m.rcpt_tos == ["cert@jpcert.example"])
     ticket = sent["X-Bulwark-Ticket"]
     reply = (
@@ -163,8 +163,8 @@ def test_reply_quoting_the_ticket_attaches_to_it(routed: Any, smtp: Inbox, tmp_p
 
 
 def test_bounce_is_recorded_and_retried(routed: Any, smtp: Inbox) -> None:
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     notification = Notification.objects.get(recipient=routed["CPC"])
     dsn = (
         "From: MAILER-DAEMON@mx.cpc.example\nTo: reports@ncsc.example\n"
@@ -183,8 +183,8 @@ def test_bounce_is_recorded_and_retried(routed: Any, smtp: Inbox) -> None:
     notification.refresh_from_db()
     assert notification.status == "bounced" and "550 5.1.1" in notification.last_error
     before = len(smtp.messages)
-    assert notify.send_due()["sent"] == 0  # not before the back-off
-    assert notify.send_due(timezone.now() + timedelta(hours=1))["sent"] == 1
+    assert services.send_due_notices()["sent"] == 0  # not before the back-off
+    assert services.send_due_notices(timezone.now() + timedelta(hours=1))["sent"] == 1
     assert len(smtp.messages) == before + 1
     notification.refresh_from_db()
     assert notification.status == "sent" and notification.attempts == 2
@@ -194,8 +194,8 @@ def test_smtp_failure_is_retried_with_back_off(routed: Any, settings: Any) -> No
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     settings.EMAIL_TIMEOUT = 2
-    notify.aggregate()
-    assert notify.send_due() == {"sent": 0, "retrying": 6, "failed": 0}
+    services.queue_notices()
+    assert services.send_due_notices() == {"sent": 0, "retrying": 6, "failed": 0}
     failed = Notification.objects.get(recipient=routed["Taipower"])
     assert failed.status == "retrying" and failed.attempts == 1
     assert "Connection refused" in failed.last_error or "Errno" in failed.last_error
@@ -203,8 +203,8 @@ def test_smtp_failure_is_retried_with_back_off(routed: Any, settings: Any) -> No
     controller = Controller(inbox, hostname="127.0.0.1", port=settings.EMAIL_PORT)
     controller.start()
     try:
-        assert notify.send_due()["sent"] == 0  # back-off not over
-        assert notify.send_due(timezone.now() + timedelta(hours=1))["sent"] == 6
+        assert services.send_due_notices()["sent"] == 0  # back-off not over
+        assert services.send_due_notices(timezone.now() + timedelta(hours=1))["sent"] == 6
     finally:
         controller.stop()
     assert len(inbox.messages) == 6
@@ -213,8 +213,8 @@ def test_smtp_failure_is_retried_with_back_off(routed: Any, settings: Any) -> No
 def test_no_address_is_a_recorded_failure(constituency: Any, smtp: Inbox) -> None:
     with (demo.SAMPLES / SHADOW).open("rb") as stream:
         services.ingest(None, stream, file_name=SHADOW)
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     notification = Notification.objects.filter(recipient=constituency["Taipower"]).get()
     assert notification.status == "retrying" and "no e-mail address" in notification.last_error
     assert smtp.messages == []
@@ -230,7 +230,7 @@ def test_mail_that_is_a_report_is_ingested(constituency: Any) -> None:
 
 
 def test_notifications_visible_to(routed: Any, smtp: Inbox) -> None:
-    notify.aggregate()
+    services.queue_notices()
     seen = {
         name: sorted(
             n.recipient.short_name
@@ -248,11 +248,11 @@ def test_notifications_visible_to(routed: Any, smtp: Inbox) -> None:
 
 
 def test_analyst_resends_a_notification(routed: Any, smtp: Inbox) -> None:
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     notification = Notification.objects.get(recipient=routed["CHT"])
     services.resend_notification(User.objects.get(username="analyst"), notification)
-    assert notify.send_due()["sent"] == 1
+    assert services.send_due_notices()["sent"] == 1
     assert [m.rcpt_tos for m in smtp.messages].count(["soc@cht.example"]) == 2
     with pytest.raises(Exception, match="CERT staff"):
         services.resend_notification(User.objects.get(username="reporter"), notification)

@@ -23,7 +23,7 @@ from bulwark.conftest import bearer, sign_in
 from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
-from bulwark.exchange import notify, sealing, services, taxii_client
+from bulwark.exchange import sealing, services, taxii_client
 from bulwark.exchange.models import Notification, RecipientSettings
 from bulwark.exchange.tests.conftest import TaxiiServer
 from bulwark.exchange.tests.test_notify import Inbox, routed, smtp  # noqa: F401
@@ -59,9 +59,9 @@ def test_foreign_cert_receives_one_valid_stix_bundle_per_batch(
     smtp: Inbox,  # noqa: F811
     routed: Any,  # noqa: F811
 ) -> None:
-    queued = notify.aggregate()
+    queued = services.queue_notices()
     assert len(queued) == 6
-    assert notify.send_due() == {"sent": 6, "retrying": 0, "failed": 0}
+    assert services.send_due_notices() == {"sent": 6, "retrying": 0, "failed": 0}
     # E-mail recipients got their mail; JPCERT/CC got none, but one TAXII POST.
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [
         "abuse@boe.example", "abuse@cpc.example", "abuse@taipower.example",
@@ -116,7 +116,7 @@ def test_foreign_cert_receives_one_valid_stix_bundle_per_batch(
     ]
 
     # Nothing is gathered or sent again.
-    assert notify.aggregate() == [] and notify.send_due()["sent"] == 0
+    assert services.queue_notices() == [] and services.send_due_notices()["sent"] == 0
     assert len(taxii_server.statuses) == 1 and len(smtp.messages) == 5
 
 
@@ -127,8 +127,8 @@ def test_server_down_is_recorded_and_a_later_retry_delivers(
     routed: Any,  # noqa: F811
 ) -> None:
     taxii_server.stop()
-    notify.aggregate()
-    assert notify.send_due() == {"sent": 5, "retrying": 1, "failed": 0}
+    services.queue_notices()
+    assert services.send_due_notices() == {"sent": 5, "retrying": 1, "failed": 0}
     waiting = Notification.objects.get(recipient=routed["JPCERT/CC"])
     assert waiting.status == "retrying" and waiting.attempts == 1
     assert "ConnectionError" in waiting.last_error and waiting.taxii_status_id == ""
@@ -139,8 +139,8 @@ def test_server_down_is_recorded_and_a_later_retry_delivers(
     assert "ConnectionError" in page.content.decode() and waiting.ticket in page.content.decode()
 
     taxii_server.start()
-    assert notify.send_due()["sent"] == 0  # the back-off is not over
-    assert notify.send_due(timezone.now() + timedelta(hours=1)) == {
+    assert services.send_due_notices()["sent"] == 0  # the back-off is not over
+    assert services.send_due_notices(timezone.now() + timedelta(hours=1)) == {
         "sent": 1, "retrying": 0, "failed": 0,
     }  # fmt: skip
     waiting.refresh_from_db()
@@ -154,21 +154,31 @@ def test_rerun_after_a_crash_between_post_and_record_does_not_post_again(
     taxii_server: TaxiiServer,
     routed: Any,  # noqa: F811
 ) -> None:
-    notify.aggregate()
+    services.queue_notices()
     queued = Notification.objects.get(recipient=routed["JPCERT/CC"])
     # The worker POSTs (the status id is committed at once) and dies before recording
     # the notification as sent.
     events = list(queued.events.all())
-    assert taxii_client.deliver(queued, jpcert_by_taxii, events, "summary", poll_seconds=0) == ""
+    assert (
+        taxii_client.deliver(
+            queued,
+            jpcert_by_taxii,
+            events,
+            "summary",
+            poll_seconds=0,
+            record=services.record_taxii_progress,
+        )
+        == ""
+    )
     crashed = Notification.objects.get(pk=queued.pk)
     assert crashed.status == "queued" and crashed.taxii_status_id
     assert len(taxii_server.statuses) == 1
 
-    assert notify.send_due()["sent"] >= 1
+    assert services.send_due_notices()["sent"] >= 1
     crashed.refresh_from_db()
     assert crashed.status == "sent" and crashed.taxii_status_id == taxii_server.statuses[0]["id"]
     assert len(taxii_server.statuses) == 1  # polled, not posted again
-    assert notify.send_due()["sent"] == 0 and len(taxii_server.statuses) == 1
+    assert services.send_due_notices()["sent"] == 0 and len(taxii_server.statuses) == 1
 
 
 def test_resend_posts_a_new_version_and_shared_objects_already_there_are_fine(
@@ -176,11 +186,11 @@ def test_resend_posts_a_new_version_and_shared_objects_already_there_are_fine(
     taxii_server: TaxiiServer,
     routed: Any,  # noqa: F811
 ) -> None:
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     sent = Notification.objects.get(recipient=routed["JPCERT/CC"])
     services.resend_notification(User.objects.get(username="analyst"), sent)
-    assert notify.send_due()["sent"] == 1
+    assert services.send_due_notices()["sent"] == 1
     second = taxii_server.statuses[1]
     # identity, marking and the address were on the server already: refused by it as
     # duplicates, which is not a failure of the batch.
@@ -208,8 +218,8 @@ def test_refused_credentials_and_unknown_collections_are_recorded(
     expected: str,
 ) -> None:
     services.configure_recipient(None, routed["JPCERT/CC"], **change)
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     failed = Notification.objects.get(recipient=routed["JPCERT/CC"])
     assert failed.status == "retrying" and expected in failed.last_error
     assert taxii_server.statuses == []
@@ -222,8 +232,8 @@ def test_a_secret_sealed_under_another_key_is_a_recorded_failure(
     settings: Any,
 ) -> None:
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     failed = Notification.objects.get(recipient=routed["JPCERT/CC"])
     assert "cannot be read" in failed.last_error and taxii_server.statuses == []
 
@@ -258,8 +268,8 @@ def test_command_line_configures_taxii_delivery_with_the_secret_from_the_environ
         "--taxii-user", taxii_server.USER, "--taxii-secret-env", "JPCERT_TAXII", stdout=out,
     )  # fmt: skip
     assert "channel taxii" in out.getvalue() and taxii_server.PASSWORD not in out.getvalue()
-    notify.aggregate()
-    notify.send_due()
+    services.queue_notices()
+    services.send_due_notices()
     assert Notification.objects.get(recipient=routed["JPCERT/CC"]).status == "sent"
     assert len(taxii_server.statuses) == 1
     with pytest.raises(CommandError, match="UNSET_VAR is not set"):
@@ -395,8 +405,8 @@ def test_a_hostile_taxii_server_answer_is_a_recorded_failure(
             taxii_collection="inbound",
             taxii_secret="a-bearer-token",
         )
-        notify.aggregate()
-        notify.send_due()
+        services.queue_notices()
+        services.send_due_notices()
     finally:
         server.shutdown()
         server.server_close()

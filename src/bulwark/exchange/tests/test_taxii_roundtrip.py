@@ -10,7 +10,7 @@ from typing import Any
 import stix2  # type: ignore[import-untyped]
 from stix2validator import ValidationOptions, validate_string  # type: ignore[import-untyped]
 
-from bulwark.exchange import notify, services
+from bulwark.exchange import services
 from bulwark.exchange.engine import formats
 from bulwark.exchange.engine.formats.base import Context
 from bulwark.exchange.engine.formats.stix import EVENT_EXTENSION
@@ -80,8 +80,8 @@ def test_event_fields_survive_a_taxii_delivery(
     jpcert = Event.objects.filter(recipient=routed["JPCERT/CC"])
     sent = {e.event_id.hex: e for e in jpcert}
     assert len(sent) == 4  # these three and the Shadowserver sample's ddos-amplifier one
-    notify.aggregate()
-    assert notify.send_due()["failed"] == 0
+    services.queue_notices()
+    assert services.send_due_notices()["failed"] == 0
     assert len(taxii_server.statuses) == 3  # the ddos batch, infected-system, brute-force
 
     bundle = server_bundle(taxii_server)

@@ -11,7 +11,7 @@ from django.test import Client
 
 from bulwark.conftest import run_queued_tasks, sign_in
 from bulwark.constituency.models import Contact, User
-from bulwark.exchange import demo, notify, services
+from bulwark.exchange import demo, services
 from bulwark.exchange.models import Event, Notification, Quarantined, Report
 
 SHADOW = "2026-11-20-scan_ntp-taiwan-geo.csv"
@@ -22,7 +22,7 @@ def ingested(constituency: Any) -> Any:
     for name in (SHADOW, "xarf-login-attack-from-jpcert.eml"):
         with (demo.SAMPLES / name).open("rb") as stream:
             services.ingest(None, stream, file_name=name)
-    notify.aggregate()
+    services.queue_notices()
     return constituency
 
 

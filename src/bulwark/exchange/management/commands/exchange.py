@@ -57,10 +57,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "notify":
-            from bulwark.exchange import notify
-
-            queued = notify.aggregate()
-            sent = notify.send_due()
+            queued = services.queue_notices()
+            sent = services.send_due_notices()
             self.stdout.write(
                 f"queued {len(queued)}  sent {sent['sent']}  retrying {sent['retrying']}  "
                 f"failed {sent['failed']}"
