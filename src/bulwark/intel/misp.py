@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.db import transaction
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import bulk
@@ -40,7 +39,7 @@ from bulwark.core import observables as obs
 from bulwark.core.stixpattern import pattern_for
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, parse_tlp
 from bulwark.intel import services
-from bulwark.intel.models import Collection, Indicator, Provenance, Status, StixObject, Submission
+from bulwark.intel.models import Collection, Provenance, Status, StixObject, Submission
 
 EVENT_TYPE = "x-misp-event"
 # MISP attribute type -> (value kind, which part of a composite value)
@@ -314,57 +313,48 @@ def import_event(
     *,
     channel: str = "upload",
 ) -> services.Shared:
-    """Store one MISP event (see the module's description); one transaction."""
+    """Store one MISP event (see the module's description); one transaction, in
+    `intel.services.import_misp_event`."""
     event = parse_event(text)
     converted = to_stix(event)
-    with transaction.atomic():
-        shared = services.ingest_objects(
-            actor,
-            collection,
-            converted.objects,
-            raw=text if isinstance(text, str) else text.decode("utf-8", "replace"),
-            format=Submission.Format.MISP,
-            channel=channel,
-            extra_report=converted.report,
+    sightings = [
+        services.MispSighting(
+            value=s["value"],
+            kind=s["kind"],
+            moment=_moment(s.get("date_sighting")) or datetime.now(UTC),
+            source=f"MISP sighting {s.get('uuid', '')}"[:200],
+            false_positive=str(s.get("type", "0")) == "1",
         )
-        if converted.not_for_detection:
-            Indicator.objects.filter(
-                stix_object__collection=collection,
-                stix_object__stix_id__in=sorted(converted.not_for_detection),
-            ).update(detect=False)
-        _warn(shared.submission, converted.values)
-        org_id = shared.submission.organisation_id
-        sighting_org = organisation or (Organisation.objects.get(pk=org_id) if org_id else None)
-        for s in converted.sightings:
-            if sighting_org is None:
-                shared.submission.report.append(
-                    {
-                        "id": s["value"],
-                        "message": "sighting not carried: no organisation to hold it",
-                    }
-                )
-                continue
-            moment = _moment(s.get("date_sighting")) or datetime.now(UTC)
-            services.record_sighting(
-                s["value"], sighting_org, 1, moment, moment,
-                f"MISP sighting {s.get('uuid', '')}"[:200],
-                false_positive=str(s.get("type", "0")) == "1", kind=s["kind"], actor=actor,
-            )  # fmt: skip
-        shared.submission.save(update_fields=["report"])
-    return shared
+        for s in converted.sightings
+    ]
+    return services.import_misp_event(
+        actor,
+        collection,
+        converted.objects,
+        raw=text if isinstance(text, str) else text.decode("utf-8", "replace"),
+        report=converted.report,
+        not_for_detection=converted.not_for_detection,
+        warnings=warnings(converted.values),
+        sightings=sightings,
+        organisation=organisation,
+        channel=channel,
+    )
 
 
-def _warn(submission: Submission, values: list[tuple[str, str, str]]) -> None:
-    """Name, in the submission's report, the values that are on a warning list."""
+def warnings(values: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Report lines naming the values that are on a warning list (kept, never exported
+    for detection)."""
     from bulwark.intel import warninglists
 
+    found = []
     for ident, kind, value in values:
         hits = warninglists.hits(kind, value)
         if hits:
-            submission.report.append(
+            found.append(
                 {"id": ident, "message": f"{value} is on the warning list {hits[0]!r}: "
                  "kept, never in detection exports"}
             )  # fmt: skip
+    return found
 
 
 # ----------------------------------------------------------------------------- reads

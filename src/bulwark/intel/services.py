@@ -19,10 +19,12 @@ from bulwark.core.tlp import TLP
 from bulwark.intel import ingest
 from bulwark.intel.models import (
     Collection,
+    Indicator,
     Sighting,
     Status,
     StixObject,
     Submission,
+    TaxiiStatus,
     Value,
 )
 
@@ -278,3 +280,93 @@ def record_sightings(organisation: Organisation, seen: Sequence[SeenValue], sour
             organisation_id=organisation.pk,
         )
     return len(normalised)
+
+
+@dataclass(frozen=True)
+class MispSighting:
+    """A sighting carried in a MISP event's attribute."""
+
+    value: str
+    kind: str
+    moment: datetime
+    source: str
+    false_positive: bool
+
+
+def import_misp_event(
+    actor: User | None,
+    collection: Collection,
+    objects: Sequence[Any],
+    *,
+    raw: str,
+    report: Sequence[dict[str, str]],
+    not_for_detection: Iterable[str],
+    warnings: Sequence[dict[str, str]],
+    sightings: Sequence[MispSighting],
+    organisation: Organisation | None = None,
+    channel: str = "upload",
+) -> Shared:
+    """One MISP event (converted by `intel.misp`) in one transaction: its STIX objects
+    stored and audited as a share, the attributes MISP marks as not for detection kept out
+    of detection exports, warning-list hits and uncarried sightings named in the
+    submission's report, its sightings recorded for `organisation` (else the submitting
+    one)."""
+    with transaction.atomic():
+        shared = ingest_objects(
+            actor,
+            collection,
+            objects,
+            raw=raw,
+            format=Submission.Format.MISP,
+            channel=channel,
+            extra_report=report,
+        )
+        if not_for_detection:
+            Indicator.objects.filter(
+                stix_object__collection=collection,
+                stix_object__stix_id__in=sorted(not_for_detection),
+            ).update(detect=False)
+        shared.submission.report.extend(warnings)
+        org_id = shared.submission.organisation_id
+        sighting_org = organisation or (Organisation.objects.get(pk=org_id) if org_id else None)
+        for seen in sightings:
+            if sighting_org is None:
+                shared.submission.report.append(
+                    {
+                        "id": seen.value,
+                        "message": "sighting not carried: no organisation to hold it",
+                    }
+                )
+                continue
+            record_sighting(
+                seen.value, sighting_org, 1, seen.moment, seen.moment, seen.source,
+                false_positive=seen.false_positive, kind=seen.kind, actor=actor,
+            )  # fmt: skip
+        shared.submission.save(update_fields=["report"])
+    return shared
+
+
+def record_taxii_status(
+    actor: User,
+    collection: Collection,
+    shared: Shared,
+    *,
+    requested: datetime,
+    total: int,
+) -> TaxiiStatus:
+    """The TAXII server's status record of one add-objects request (what a client polls);
+    the share itself is audited by `ingest_objects`."""
+    out = shared.outcome
+    return TaxiiStatus.objects.create(
+        collection=collection,
+        submission=shared.submission,
+        user=actor,
+        organisation_id=shared.submission.organisation_id,
+        status="complete",
+        request_timestamp=requested,
+        total_count=total,
+        success_count=len(out.successes),
+        successes=out.successes,
+        failure_count=len(out.failures),
+        failures=out.failures,
+    )

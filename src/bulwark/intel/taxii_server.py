@@ -458,20 +458,7 @@ def _add_objects(request: HttpRequest, coll: Collection) -> HttpResponse:
             user, coll, envelope["objects"], raw=body.decode("utf-8", "replace"), channel="taxii"
         )
         del envelope
-    out = shared.outcome
-    record = TaxiiStatus.objects.create(
-        collection=coll,
-        submission=shared.submission,
-        user=user,
-        organisation_id=shared.submission.organisation_id,
-        status="complete",
-        request_timestamp=requested,
-        total_count=total,
-        success_count=len(out.successes),
-        successes=out.successes,
-        failure_count=len(out.failures),
-        failures=out.failures,
-    )
+    record = services.record_taxii_status(user, coll, shared, requested=requested, total=total)
     return _json(status_json(record), 202)
 
 
