@@ -45,7 +45,7 @@ from bulwark.analytics.models import TextBlock
 from bulwark.constituency.models import Membership, NetworkClaim, Organisation, User
 from bulwark.core import audit
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
-from bulwark.exchange.models import Cadence, Event, Notification, NotificationReply, Report
+from bulwark.exchange.models import Cadence, Event, EventNotice, NotificationReply, Report
 from bulwark.exchange.models import raw_path as report_path
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import FinalReport, Incident, LevelChange, Referral
@@ -551,7 +551,7 @@ def _foreign_certs() -> list[Organisation]:
 
 
 def _exchange(rng: random.Random, months: list[Month], now: datetime) -> int:
-    if Notification.objects.filter(key__startswith="history/").exists():
+    if EventNotice.objects.filter(key__startswith="history/").exists():
         return 0
     certs = _foreign_certs()
     claims = list(
@@ -701,22 +701,22 @@ def _store_reports(
         for e in events:
             month = e.fields["time.observation"][:7]
             groups[(e.recipient.pk, e.fields["classification.type"], month)].append(e)
-    notifications: dict[tuple[int, str, str], Notification] = {}
+    notifications: dict[tuple[int, str, str], EventNotice] = {}
     for (recipient_id, ctype, month), events in groups.items():
         last = max(reports[e.report].received_at for e in events)
         sent = min(last + timedelta(hours=rng.uniform(0.5, 24)), now - timedelta(minutes=1))
         key = f"history/{recipient_id}/{ctype}/{month}"
         bounced = rng.random() < 0.02
-        notifications[(recipient_id, ctype, month)] = Notification(
+        notifications[(recipient_id, ctype, month)] = EventNotice(
             key=key, ticket=_ticket(key, sent), recipient_id=recipient_id,
             classification_type=ctype, cadence=Cadence.DAILY, language="en",
             address=f"abuse@{_slug(events[0].recipient.name)}.example", event_count=len(events),
-            status=Notification.Status.BOUNCED if bounced else Notification.Status.SENT,
+            status=EventNotice.Status.BOUNCED if bounced else EventNotice.Status.SENT,
             attempts=1, created_at=last, sent_at=sent,
             message_id=f"<{_ticket(key, sent)}.1@demo.example>",
         )  # fmt: skip
-    _insert(Notification, list(notifications.values()))
-    pks = dict(Notification.objects.filter(key__startswith="history/").values_list("key", "pk"))
+    _insert(EventNotice, list(notifications.values()))
+    pks = dict(EventNotice.objects.filter(key__startswith="history/").values_list("key", "pk"))
     for notification in notifications.values():
         notification.pk = pks[notification.key]
     _replies(rng, list(notifications.values()), now, foreign)
@@ -747,14 +747,14 @@ def _store_reports(
 
 
 def _replies(
-    rng: random.Random, notifications: list[Notification], now: datetime, foreign: set[int]
+    rng: random.Random, notifications: list[EventNotice], now: datetime, foreign: set[int]
 ) -> None:
     """Agencies answer about two in five notifications (foreign CERTs do not answer in
     the demo); bounces come back at once."""
     replies = []
     for n in notifications:
         assert n.sent_at is not None
-        bounced = n.status == Notification.Status.BOUNCED
+        bounced = n.status == EventNotice.Status.BOUNCED
         if not bounced and (n.recipient_id in foreign or rng.random() > 0.4):
             continue
         received = min(n.sent_at + timedelta(hours=rng.uniform(0.1 if bounced else 2, 72)), now)

@@ -187,9 +187,9 @@ def _sent_advisories(user: Any, drills: bool) -> QuerySet[Any]:
 
 def _to_foreign_certs(user: Any, drills: bool) -> QuerySet[Any]:
     from bulwark.constituency.models import OrganisationKind
-    from bulwark.exchange.models import Notification
+    from bulwark.exchange.models import EventNotice
 
-    return Notification.objects.visible_to(user).filter(
+    return EventNotice.objects.visible_to(user).filter(
         recipient__kind=OrganisationKind.FOREIGN_CERT, sent_at__isnull=False
     )
 
@@ -557,21 +557,21 @@ def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
 def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
     """Report-exchange notifications sent in the period by recipient type: sent, bounced,
     acknowledged (answered by the recipient)."""
-    from bulwark.exchange.models import Notification, NotificationReply
+    from bulwark.exchange.models import EventNotice, NotificationReply
 
     replied = Exists(
         NotificationReply.objects.filter(notification_id=OuterRef("pk"), is_bounce=False)
     )
     grouped = (
-        Notification.objects.visible_to(user)
+        EventNotice.objects.visible_to(user)
         .filter(_in("created_at", period.start, period.end))
         .annotate(replied=replied)
         .values_list("recipient__kind")
         .annotate(
             n=Count("*"),
             sent=Count("id", filter=Q(sent_at__isnull=False)),
-            bounced=Count("id", filter=Q(status=Notification.Status.BOUNCED)),
-            failed=Count("id", filter=Q(status=Notification.Status.FAILED)),
+            bounced=Count("id", filter=Q(status=EventNotice.Status.BOUNCED)),
+            failed=Count("id", filter=Q(status=EventNotice.Status.FAILED)),
             answered=Count("id", filter=Q(replied=True)),
         )
         .order_by()

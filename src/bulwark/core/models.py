@@ -46,9 +46,18 @@ ORGANISATION_RULE_SUFFICES = frozenset({"constituency", "core"})
 OTHER_OBJECT_KEYS = {"intel.stixobject": ("stix_id",)}
 
 
+def audit_labels(model: type[models.Model]) -> tuple[str, ...]:
+    """The object types a model's audit entries carry: its label (`app.model`, as
+    `audit.record` writes it), then the labels it had before a rename. The chained log is
+    never rewritten, so a renamed model lists its former labels in `audit_former_labels`
+    and its old entries stay under the same visibility rule (no leak, no loss)."""
+    former = tuple(getattr(model, "audit_former_labels", ()))
+    return (model._meta.label_lower, *former)
+
+
 def audited_models() -> dict[str, type[models.Model]]:
-    """Object type (`app.model`, as `audit.record` writes it) -> model, for every model
-    with its own `visible_to` outside the constituency."""
+    """Object type (`app.model`, current or former label) -> model, for every model with
+    its own `visible_to` outside the constituency."""
     from django.apps import apps
 
     found = {}
@@ -56,8 +65,21 @@ def audited_models() -> dict[str, type[models.Model]]:
         if model._meta.app_label in ORGANISATION_RULE_SUFFICES:
             continue
         if hasattr(model._default_manager, "visible_to"):
-            found[model._meta.label_lower] = model
+            for label in audit_labels(model):
+                found[label] = model
     return found
+
+
+def object_type_labels(object_type: str) -> list[str]:
+    """An object type as searched in the log: with a renamed model's former labels (or
+    its current one, given a former), so a filter finds entries from before the rename."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        labels = audit_labels(model)
+        if object_type in labels:
+            return list(labels)
+    return [object_type]
 
 
 # `object_id` as the primary key it names, or NULL when it is not one number (a STIX id,
@@ -88,10 +110,19 @@ def subject_visibility_q(user: Any, reader: registry.AuditReader | None = None) 
     (`EXISTS`)."""
     probe = (reader or registry.AUDIT_READER.call(user)).sees_everything
     keep = models.Q()
+    labels_of: dict[type[models.Model], list[str]] = {}
     for object_type, model in audited_models().items():
+        labels_of.setdefault(model, []).append(object_type)
+    for model, labels in labels_of.items():
+        object_type = labels[0]  # the current label (audited_models lists it first)
+        about = (
+            models.Q(object_type=object_type)
+            if len(labels) == 1
+            else models.Q(object_type__in=labels)
+        )
         visible = model._default_manager.visible_to(user)  # type: ignore[attr-defined]
         if visible.query.is_empty():
-            keep &= ~models.Q(object_type=object_type)
+            keep &= ~about
             continue
         if not visible.query.where:  # sees them all
             continue
@@ -107,7 +138,7 @@ def subject_visibility_q(user: Any, reader: registry.AuditReader | None = None) 
                 known |= models.Q(Exists(visible.filter(**{field: OuterRef("object_id")})))
             else:
                 known |= models.Q(object_id__in=visible.values(field))
-        keep &= ~models.Q(object_type=object_type) | known
+        keep &= ~about | known
     return keep
 
 

@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from bulwark.core import registry, services
-from bulwark.core.models import AuditEntry, Notification, NotificationKind, NotificationSettings
+from bulwark.core.models import (
+    AuditEntry,
+    Notification,
+    NotificationKind,
+    NotificationSettings,
+    object_type_labels,
+)
 from bulwark.core.params import BadParameter, id_param
 from bulwark.core.permissions import require
 
@@ -90,7 +96,7 @@ def filter_audit(entries, params):  # type: ignore[no-untyped-def]
     if params.get("actor"):
         entries = entries.filter(actor_label=params["actor"][:150])
     if params.get("object_type"):
-        entries = entries.filter(object_type=params["object_type"][:100])
+        entries = entries.filter(object_type__in=object_type_labels(params["object_type"][:100]))
     if params.get("object_id"):
         entries = entries.filter(object_id=params["object_id"][:64])
     if (organisation := id_param(params, "organisation")) is not None:

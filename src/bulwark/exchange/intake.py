@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bulwark.exchange import services
-from bulwark.exchange.models import Notification, Report
+from bulwark.exchange.models import EventNotice, Report
 from bulwark.exchange.notify import TICKET
 
 MAX_MESSAGE_BYTES = 50 << 20
@@ -63,7 +63,7 @@ def handle(data: bytes) -> Outcome:
     )
     match = TICKET.search(subject) or TICKET.search(text)
     notification = (
-        Notification.objects.filter(ticket=match.group(1)).first() if match is not None else None
+        EventNotice.objects.filter(ticket=match.group(1)).first() if match is not None else None
     )
     if notification is not None:
         return _attach(notification, message, subject, text, data, is_bounce)
@@ -76,7 +76,7 @@ def handle(data: bytes) -> Outcome:
 
 
 def _attach(
-    notification: Notification,
+    notification: EventNotice,
     message: EmailMessage,
     subject: str,
     text: str,

@@ -11,7 +11,7 @@ from django.db.models.functions import Cast
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from bulwark.core.metrics import age
-from bulwark.exchange.models import Notification, Quarantined, Report
+from bulwark.exchange.models import EventNotice, Quarantined, Report
 
 
 def exchange_figures(now: datetime) -> Iterator[Any]:
@@ -56,11 +56,11 @@ def exchange_figures(now: datetime) -> Iterator[Any]:
     notifications = GaugeMetricFamily(
         "bulwark_exchange_notifications", "Notifications by status.", labels=["status"]
     )
-    for row in Notification.objects.order_by().values("status").annotate(n=Count("id")):
+    for row in EventNotice.objects.order_by().values("status").annotate(n=Count("id")):
         notifications.add_metric([row["status"]], row["n"])
     yield notifications
     due = (
-        Notification.objects.filter(status="queued", next_attempt_at__lte=now)
+        EventNotice.objects.filter(status="queued", next_attempt_at__lte=now)
         .order_by()
         .aggregate(m=Min("next_attempt_at"))["m"]
     )

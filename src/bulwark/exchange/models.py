@@ -7,7 +7,7 @@ reports, no quarantine, no other recipient's events).
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from django.conf import settings
@@ -263,7 +263,7 @@ class Event(models.Model):
     # of the insert time, and searches use the columns.
     data = models.TextField(_("event"))
     notification = models.ForeignKey(
-        "Notification",
+        "EventNotice",
         verbose_name=_("notification"),
         null=True,
         blank=True,
@@ -394,7 +394,7 @@ class RecipientSettings(models.Model):
     )
     taxii_api_root = models.URLField(
         _("TAXII API root"),
-        max_length=140,  # with the collection id, fits Notification.address
+        max_length=140,  # with the collection id, fits EventNotice.address
         blank=True,
         help_text=_("For example https://taxii.cert.example/api1/"),
     )
@@ -424,8 +424,8 @@ class RecipientSettings(models.Model):
         return bool(self.taxii_secret_sealed)
 
 
-class ExchangeNotificationQuerySet(models.QuerySet["Notification"]):
-    def visible_to(self, user: Any) -> "ExchangeNotificationQuerySet":
+class EventNoticeQuerySet(models.QuerySet["EventNotice"]):
+    def visible_to(self, user: Any) -> "EventNoticeQuerySet":
         """CERT staff: all. Members: the notifications sent to their organisations."""
         viewer = _viewer(user)
         if viewer.sees_everything:
@@ -435,9 +435,14 @@ class ExchangeNotificationQuerySet(models.QuerySet["Notification"]):
         return self.filter(recipient_id__in=viewer.own_org_ids)
 
 
-class Notification(models.Model):
+class EventNotice(models.Model):
     """One e-mail (or one TAXII POST) to one recipient about one classification type: a
-    ticket."""
+    ticket, telling a network's owner of the events seen in it (not an in-app
+    notification: that is `core.Notification`). Shown and served as a "notification"."""
+
+    # Its name until session 29: audit entries written before keep this label, and the
+    # audit log's visibility rule reads them as this model's (core.models.audited_models).
+    audit_former_labels: ClassVar[tuple[str, ...]] = ("exchange.notification",)
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -474,7 +479,7 @@ class Notification(models.Model):
     taxii_status_id = models.CharField(_("TAXII status"), max_length=100, blank=True)
     stix_modified = models.DateTimeField(null=True, blank=True)
 
-    objects = ExchangeNotificationQuerySet.as_manager()
+    objects = EventNoticeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -499,7 +504,7 @@ class NotificationReplyQuerySet(models.QuerySet["NotificationReply"]):
 class NotificationReply(models.Model):
     """A message received that quotes a ticket: a reply, or a bounce."""
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="replies")
+    notification = models.ForeignKey(EventNotice, on_delete=models.CASCADE, related_name="replies")
     message_id = models.CharField(max_length=300, unique=True)
     sender = models.CharField(_("from"), max_length=300)
     subject = models.CharField(_("subject"), max_length=500)

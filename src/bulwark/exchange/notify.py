@@ -24,7 +24,7 @@ from bulwark.core import csvexport
 from bulwark.exchange.models import (
     Cadence,
     Event,
-    Notification,
+    EventNotice,
     RecipientSettings,
 )
 
@@ -65,7 +65,7 @@ def address_of(org: Organisation, prefs: RecipientSettings | None) -> str:
     return next((contacts[p] for p in CONTACT_ORDER if p in contacts), "")
 
 
-def compose(notification: Notification) -> EmailMessage:
+def compose(notification: EventNotice) -> EmailMessage:
     events = list(notification.events.order_by("id"))
     org = notification.recipient
     with translation.override(notification.language):
@@ -99,7 +99,7 @@ def _domain() -> str:
 
 
 def summary_text(
-    notification: Notification,
+    notification: EventNotice,
     org: Organisation,
     events: list[Event],
     attachments: bool = True,
@@ -174,7 +174,7 @@ XARF_TYPES = {
 XARF_FALLBACK = ("reputation", "threat_intelligence")
 
 
-def _xarf(notification: Notification, events: list[Event]) -> str:
+def _xarf(notification: EventNotice, events: list[Event]) -> str:
     """One X-ARF v4 report per event (xarf/xarf-spec, checked against its JSON schema in
     the tests): the specific type where the event carries its required fields, else
     reputation/threat_intelligence."""

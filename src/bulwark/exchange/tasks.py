@@ -24,10 +24,10 @@ def deliver_notification(notification_id: int) -> str:
     """Send one notification an analyst queued again (its page shows the outcome); nothing
     when the periodic cycle has already sent it."""
     from bulwark.exchange import services
-    from bulwark.exchange.models import Notification
+    from bulwark.exchange.models import EventNotice
 
-    notification = Notification.objects.filter(
-        pk=notification_id, status=Notification.Status.QUEUED
+    notification = EventNotice.objects.filter(
+        pk=notification_id, status=EventNotice.Status.QUEUED
     ).first()
     if notification is None:
         return "not queued"

@@ -8,7 +8,7 @@ ports, protocols), the event's classification in Bulwark's event property extens
 event that names one, and a `report` named with the ticket and classification whose
 description is the e-mail's summary; every object we author carries the ticket as an
 external reference. Ids and times are derived from the ticket, the events and
-`Notification.stix_modified`, so a repeated POST is the very same object versions.
+`EventNotice.stix_modified`, so a repeated POST is the very same object versions.
 The exchange's own STIX reader (engine/formats/stix.py) turns such a bundle back into the
 same event fields.
 
@@ -41,7 +41,7 @@ from bulwark.core import stixtime
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP, TLP2_EXTENSION_ID
 from bulwark.exchange import sealing
 from bulwark.exchange.engine.formats.stix import EVENT_EXTENSION, EVENT_PROPERTIES
-from bulwark.exchange.models import Event, Notification, RecipientSettings
+from bulwark.exchange.models import Event, EventNotice, RecipientSettings
 from bulwark.incidents.interchange import PROJECT_IDENTITY
 
 # A batch names the recipient's own networks: for the recipient and those it must tell.
@@ -222,7 +222,7 @@ def _event_properties(fields: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def build_bundle(notification: Notification, events: list[Event], description: str) -> Any:
+def build_bundle(notification: EventNotice, events: list[Event], description: str) -> Any:
     ticket = notification.ticket
     created = notification.created_at
     modified = max(notification.stix_modified or created, created)
@@ -343,13 +343,13 @@ def _with_timeout(endpoint: Any) -> Any:
 
 
 def deliver(
-    notification: Notification,
+    notification: EventNotice,
     setting: RecipientSettings,
     events: list[Event],
     description: str,
     poll_seconds: float = POLL_SECONDS,
     *,
-    record: Callable[[Notification, str], None],
+    record: Callable[[EventNotice, str], None],
 ) -> str:
     """POST the batch (or poll the POST made earlier); the error, or "" when the server
     has stored the batch. `notification.taxii_status_id` is set and handed to `record`

@@ -31,8 +31,8 @@ from bulwark.exchange.models import (
     ColumnMapping,
     CountryNetwork,
     Event,
+    EventNotice,
     Feed,
-    Notification,
     Quarantined,
     Report,
 )
@@ -104,7 +104,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
-    notifications = Notification.objects.visible_to(request.user).select_related("recipient")
+    notifications = EventNotice.objects.visible_to(request.user).select_related("recipient")
     if request.GET.get("status"):
         notifications = notifications.filter(status=request.GET["status"][:10])
     page = Paginator(notifications, 50).get_page(request.GET.get("page"))
@@ -114,7 +114,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "params": request.GET,
-            "statuses": Notification.Status.choices,
+            "statuses": EventNotice.Status.choices,
             "staff": can(request.user, "exchange.manage"),
         },
     )
@@ -123,7 +123,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def notification_detail(request: HttpRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(
-        Notification.objects.visible_to(request.user).select_related("recipient"), pk=pk
+        EventNotice.objects.visible_to(request.user).select_related("recipient"), pk=pk
     )
     events = Event.objects.visible_to(request.user).filter(notification=notification)
     page = Paginator(events.order_by("id"), 100).get_page(request.GET.get("page"))
@@ -143,7 +143,7 @@ def notification_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def notification_resend(request: HttpRequest, pk: int) -> HttpResponse:
     _staff(request)
-    notification = get_object_or_404(Notification.objects.visible_to(request.user), pk=pk)
+    notification = get_object_or_404(EventNotice.objects.visible_to(request.user), pk=pk)
     services.resend_notification(acting_user(request), notification)
     # Sent by the worker, not in this request: a slow mail server or TAXII peer does not
     # hold the page; its status on the page says when it has gone (or why not).

@@ -8,7 +8,7 @@ from pathlib import Path
 from bulwark.constituency.models import Organisation
 from bulwark.monitoring.engine import FORMATS, Snapshot, load_indicator_file, match_paths
 from bulwark.monitoring.indicator_sources import platform_indicators
-from bulwark.monitoring.models import AlertRule, Sighting
+from bulwark.monitoring.models import AlertRule, LogSighting
 from bulwark.monitoring.services import record_hits
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -23,7 +23,7 @@ def load() -> None:
         AlertRule.objects.create(
             name="Score 50 or more, or reported with an incident", min_score=50
         )
-    if Sighting.objects.filter(indicator_ref__startswith="demo:").exists():
+    if LogSighting.objects.filter(indicator_ref__startswith="demo:").exists():
         return
     refused: list[tuple[int, str]] = []
     indicators = [

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from bulwark.monitoring.models import Alert, Sighting
+from bulwark.monitoring.models import Alert, LogSighting
 
 
 def alerts(user: Any) -> QuerySet[Alert]:
@@ -13,14 +13,14 @@ def alerts(user: Any) -> QuerySet[Alert]:
     return Alert.objects.visible_to(user).select_related("organisation", "incident")
 
 
-def sightings(user: Any) -> QuerySet[Sighting]:
+def sightings(user: Any) -> QuerySet[LogSighting]:
     """The sightings `user` may read, with their agency."""
-    return Sighting.objects.visible_to(user).select_related("organisation")
+    return LogSighting.objects.visible_to(user).select_related("organisation")
 
 
-def sightings_of(user: Any, alert: Alert) -> QuerySet[Sighting]:
+def sightings_of(user: Any, alert: Alert) -> QuerySet[LogSighting]:
     """The hourly sightings behind `alert` (same agency and indicator) that `user` may read."""
-    return Sighting.objects.visible_to(user).filter(
+    return LogSighting.objects.visible_to(user).filter(
         organisation_id=alert.organisation_id,
         indicator_type=alert.indicator_type,
         indicator=alert.indicator,

@@ -25,7 +25,7 @@ from bulwark.incidents import services as incident_services
 from bulwark.incidents.indicators import KINDS
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import Incident
-from bulwark.monitoring.models import Alert, AlertRule, Sighting, Suppression
+from bulwark.monitoring.models import Alert, AlertRule, LogSighting, Suppression
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, datetime]  # (type, indicator, hour)
@@ -94,7 +94,7 @@ def record_hits(
         None, "monitoring.sightings_recorded", None,
         changes={"hits": sum(r["count"] for r in rows.values()), "sightings": len(rows),
                  "alerts": alerts},
-        organisation_id=organisation.pk, object_type="monitoring.sighting",
+        organisation_id=organisation.pk, object_type=LogSighting._meta.label_lower,
     )  # fmt: skip
     return {
         "hits": sum(r["count"] for r in rows.values()),
@@ -105,21 +105,21 @@ def record_hits(
 
 def _store_sightings(
     organisation: Organisation, rows: Mapping[Key, Mapping[str, Any]]
-) -> list[Sighting]:
+) -> list[LogSighting]:
     """All rows at once: the existing sightings locked and read in one query, the new
     ones inserted in one statement (COPY on PostgreSQL), the existing ones counted up in
     one batch (psycopg pipelines the statements: one round trip). A stream worker stores
     a hundred sightings per group; through the ORM that took about 0.25 ms a sighting."""
     existing = {
         (s.indicator_type, s.indicator, s.hour): s
-        for s in Sighting.objects.select_for_update().filter(
+        for s in LogSighting.objects.select_for_update().filter(
             organisation=organisation,
             indicator__in={value for _, value, _ in rows},
             hour__in={hour for _, _, hour in rows},
         )
     }
     fresh = [
-        Sighting(
+        LogSighting(
             organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
             count=row["count"], first_seen=row["first"], last_seen=row["last"],
             last_field=row["field"][:100], indicator_ref=row["ref"][:100], score=row["score"],
@@ -129,7 +129,7 @@ def _store_sightings(
     ]  # fmt: skip
     adapt = connection.ops.adapt_datetimefield_value
     bulk.insert_rows(
-        Sighting._meta.db_table,
+        LogSighting._meta.db_table,
         ["organisation_id", "indicator_type", "indicator", "indicator_ref", "score", "hour",
          "count", "first_seen", "last_seen", "last_field"],
         [
@@ -142,14 +142,14 @@ def _store_sightings(
     if counted:
         with connection.cursor() as cursor:  # the rows are locked: plain values are safe
             cursor.executemany(
-                f"UPDATE {Sighting._meta.db_table} SET count = %s, first_seen = %s, "  # noqa: S608 (model's table)
+                f"UPDATE {LogSighting._meta.db_table} SET count = %s, first_seen = %s, "  # noqa: S608 (model's table)
                 "last_seen = %s WHERE id = %s",
                 [(s.count, adapt(s.first_seen), adapt(s.last_seen), s.pk) for s in counted],
             )
     return fresh + counted
 
 
-def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
+def _count_up(sighting: LogSighting, row: Mapping[str, Any]) -> LogSighting:
     """Add a row to a locked sighting, in memory (the caller writes it)."""
     sighting.count += row["count"]
     sighting.first_seen = min(sighting.first_seen, row["first"])
@@ -157,10 +157,10 @@ def _count_up(sighting: Sighting, row: Mapping[str, Any]) -> Sighting:
     return sighting
 
 
-def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]) -> Sighting:
+def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]) -> LogSighting:
     itype, value, hour = key
-    sighting: Sighting
-    sighting, created = Sighting.objects.select_for_update().get_or_create(
+    sighting: LogSighting
+    sighting, created = LogSighting.objects.select_for_update().get_or_create(
         organisation=organisation, indicator_type=itype, indicator=value, hour=hour,
         defaults={
             "count": row["count"], "first_seen": row["first"], "last_seen": row["last"],
@@ -175,7 +175,7 @@ def _store_sighting(organisation: Organisation, key: Key, row: Mapping[str, Any]
     return sighting
 
 
-def _raise_alerts(sightings: list[Sighting], rows: Mapping[Key, Mapping[str, Any]]) -> int:
+def _raise_alerts(sightings: list[LogSighting], rows: Mapping[Key, Mapping[str, Any]]) -> int:
     rules = list(AlertRule.objects.filter(enabled=True))
     raised = 0
     for sighting in sightings:

@@ -14,7 +14,7 @@ from bulwark.advisories.models import Advisory, AdvisoryCategory, Target
 from bulwark.constituency import services as cs
 from bulwark.constituency.models import Organisation, Sector, User
 from bulwark.constituency.tests.factories import UserFactory
-from bulwark.exchange.models import Event, Notification, Report
+from bulwark.exchange.models import Event, EventNotice, Report
 from bulwark.incidents.models import Incident, Referral
 from bulwark.incidents.taxonomy import RSIT
 from bulwark.intel.models import Category as IntelCategory
@@ -57,7 +57,7 @@ class Dataset:
     incidents: list[Incident] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     foreign_ticket: dict[int, str] = field(default_factory=dict)  # report id -> ticket
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: list[EventNotice] = field(default_factory=list)
     items: list[StixObject] = field(default_factory=list)
     advisories: list[Advisory] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
@@ -226,7 +226,7 @@ def _exchange(data: Dataset, rng: random.Random, n: int) -> None:
         to = rng.choice([*data.foreign, data.agencies[0], data.other_agency])
         sent = _moment(rng) if rng.random() < 0.9 else None
         notices.append(
-            Notification(
+            EventNotice(
                 key=f"n{i}",
                 ticket=f"T{i}",
                 recipient=to,
@@ -238,7 +238,7 @@ def _exchange(data: Dataset, rng: random.Random, n: int) -> None:
                 sent_at=sent,
             )
         )
-    data.notifications = Notification.objects.bulk_create(notices)
+    data.notifications = EventNotice.objects.bulk_create(notices)
 
 
 def _intel(data: Dataset, rng: random.Random, n: int) -> None:

@@ -12,7 +12,7 @@ from bulwark.advisories.models import Advisory, Target
 from bulwark.analytics import demo, figures, periods
 from bulwark.constituency import demo as constituency_demo
 from bulwark.constituency.models import User
-from bulwark.exchange.models import Event, Notification, NotificationReply, Report
+from bulwark.exchange.models import Event, EventNotice, NotificationReply, Report
 from bulwark.incidents.models import Incident, IncidentCount, Referral
 from bulwark.intel import demo as intel_demo
 from bulwark.intel.models import StixObject
@@ -24,7 +24,7 @@ def _counts() -> dict[str, int]:
         "referrals": Referral.objects.count(),
         "reports": Report.objects.count(),
         "events": Event.objects.count(),
-        "notifications": Notification.objects.count(),
+        "notifications": EventNotice.objects.count(),
         "replies": NotificationReply.objects.count(),
         "stix": StixObject.objects.count(),
         "advisories": Advisory.objects.count(),
@@ -79,7 +79,7 @@ def _report_proportions(year: int) -> None:
     assert targets.filter(acknowledged_at__isnull=False).count() > targets.count() / 2
     assert targets.exclude(action="").exists()
 
-    abroad = Notification.objects.filter(
+    abroad = EventNotice.objects.filter(
         recipient__kind="foreign_cert", sent_at__year=year, status="sent"
     )
     assert abroad.values("recipient").distinct().count() >= 8

@@ -13,7 +13,7 @@ from bulwark.advisories.models import Advisory, Target
 from bulwark.analytics import figures, periods
 from bulwark.analytics.categories import event_category, incident_category
 from bulwark.analytics.tests.dataset import Dataset, build, local_year
-from bulwark.exchange.models import Event, Notification
+from bulwark.exchange.models import Event, EventNotice
 from bulwark.incidents.clocks import add_months
 from bulwark.incidents.models import Incident
 from bulwark.intel.models import StixObject
@@ -114,7 +114,7 @@ def visible_totals(user: Any, period: periods.Period) -> dict[str, int]:
         return {f"{field}__{op}": value for op, value in window.items()}
 
     incidents = Incident.objects.visible_to(user).filter(is_drill=False, **during("reported_at"))
-    to_certs = Notification.objects.visible_to(user).filter(
+    to_certs = EventNotice.objects.visible_to(user).filter(
         recipient__kind="foreign_cert", sent_at__isnull=False, **during("sent_at")
     )
     return {

@@ -87,9 +87,10 @@ def test_every_declared_module_says_why(layout: dict[str, Any]) -> None:
     assert all(isinstance(r, str) and len(r.split()) >= 2 for r in reasons)
 
 
-def test_model_names_are_unique_across_apps(layout: dict[str, Any]) -> None:
-    """`Category` in two apps made every import site alias it; the two clashes left are
-    listed in layout.toml, and the list must shrink, never grow."""
+def test_model_names_are_unique_across_apps() -> None:
+    """`Category` in two apps made every import site alias it; the last two clashes
+    (`Notification`, `Sighting`) were renamed in session 29, keeping their former audit
+    labels (core.models.audit_labels)."""
     from django.apps import apps
 
     by_name: dict[str, list[str]] = {}
@@ -97,7 +98,7 @@ def test_model_names_are_unique_across_apps(layout: dict[str, Any]) -> None:
         if model.__module__.startswith("bulwark."):
             by_name.setdefault(model.__name__, []).append(model._meta.label)
     clashes = {name for name, labels in by_name.items() if len(labels) > 1}
-    assert clashes == set(layout["models"]["known_clashes"]), by_name
+    assert not clashes, {name: by_name[name] for name in clashes}
 
 
 # The checker itself, on a tiny package.

@@ -20,7 +20,7 @@ from bulwark.core.api.parsers import FormParser, MultiPartParser
 from bulwark.core.permissions import can
 from bulwark.exchange import services
 from bulwark.exchange.engine.formats import FORMATS
-from bulwark.exchange.models import ColumnMapping, Event, Notification, NotificationReply, Report
+from bulwark.exchange.models import ColumnMapping, Event, EventNotice, NotificationReply, Report
 from bulwark.exchange.presets import PRESETS
 from bulwark.exchange.selectors import BadFilter, filter_events
 
@@ -53,7 +53,7 @@ class ExchangeReplySerializer(serializers.ModelSerializer[NotificationReply]):
 
 # Choice fields are plain text here: their enum names would collide in the OpenAPI schema
 # with the incidents' `status` and others.
-class ExchangeNotificationSerializer(serializers.ModelSerializer[Notification]):
+class ExchangeNotificationSerializer(serializers.ModelSerializer[EventNotice]):
     recipient_name = serializers.CharField(source="recipient.name")
     status = serializers.CharField(read_only=True)
     cadence = serializers.CharField(read_only=True)
@@ -61,7 +61,7 @@ class ExchangeNotificationSerializer(serializers.ModelSerializer[Notification]):
     replies = ExchangeReplySerializer(many=True, read_only=True)
 
     class Meta:
-        model = Notification
+        model = EventNotice
         fields = [
             "id", "ticket", "recipient", "recipient_name", "classification_type", "cadence",
             "language", "address", "event_count", "status", "attempts", "last_error",
@@ -129,11 +129,11 @@ class NotificationViewSet(
     scope_resource = "exchange"
     serializer_class = ExchangeNotificationSerializer
 
-    def get_queryset(self) -> QuerySet[Notification]:
+    def get_queryset(self) -> QuerySet[EventNotice]:
         if getattr(self, "swagger_fake_view", False):
-            return Notification.objects.none()
+            return EventNotice.objects.none()
         return (
-            Notification.objects.visible_to(self.request.user)
+            EventNotice.objects.visible_to(self.request.user)
             .select_related("recipient")
             .prefetch_related("replies")
         )

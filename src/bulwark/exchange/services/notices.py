@@ -24,7 +24,7 @@ from bulwark.exchange.models import (
     Cadence,
     Channel,
     Event,
-    Notification,
+    EventNotice,
     NotificationReply,
     RecipientSettings,
 )
@@ -40,7 +40,7 @@ from bulwark.exchange.notify import (
 from bulwark.exchange.tasks import deliver_notification
 
 
-def queue_notices(now: datetime | None = None) -> list[Notification]:
+def queue_notices(now: datetime | None = None) -> list[EventNotice]:
     """Gather unnotified, unsuppressed, routed events into notifications that are due.
 
     One pass over the pending events in id order (the partial index `exch_event_pending`,
@@ -79,11 +79,11 @@ def _gather(
     cadence: str,
     setting: RecipientSettings | None,
     now: datetime,
-) -> Notification | None:
+) -> EventNotice | None:
     key = f"{recipient_id}/{ctype}/{period_key(cadence, now, ids[-1])}"
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(
+            notification = EventNotice.objects.create(
                 key=key,
                 ticket=make_ticket(key, now),
                 recipient_id=recipient_id,
@@ -115,11 +115,11 @@ def send_due_notices(now: datetime | None = None) -> dict[str, int]:
     """Send queued notifications and retry failed ones whose back-off has passed."""
     now = now or timezone.now()
     counts = {"sent": 0, "retrying": 0, "failed": 0}
-    due = Notification.objects.filter(
+    due = EventNotice.objects.filter(
         status__in=[
-            Notification.Status.QUEUED,
-            Notification.Status.RETRYING,
-            Notification.Status.BOUNCED,
+            EventNotice.Status.QUEUED,
+            EventNotice.Status.RETRYING,
+            EventNotice.Status.BOUNCED,
         ],
         next_attempt_at__lte=now,
     ).select_related("recipient")
@@ -128,10 +128,10 @@ def send_due_notices(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def deliver_notice(notification: Notification, now: datetime | None = None) -> str:
+def deliver_notice(notification: EventNotice, now: datetime | None = None) -> str:
     now = now or timezone.now()
     # Claim it: another worker that claimed first has moved next_attempt_at on.
-    claimed = Notification.objects.filter(
+    claimed = EventNotice.objects.filter(
         pk=notification.pk, next_attempt_at=notification.next_attempt_at
     ).update(next_attempt_at=now + timedelta(minutes=10))
     if not claimed:
@@ -146,13 +146,13 @@ def deliver_notice(notification: Notification, now: datetime | None = None) -> s
     if error:
         notification.last_error = error
         if notification.attempts >= MAX_ATTEMPTS:
-            notification.status = Notification.Status.FAILED
+            notification.status = EventNotice.Status.FAILED
             notification.next_attempt_at = None
         else:
-            notification.status = Notification.Status.RETRYING
+            notification.status = EventNotice.Status.RETRYING
             notification.next_attempt_at = now + timedelta(minutes=5 * 2**notification.attempts)
     else:
-        notification.status = Notification.Status.SENT
+        notification.status = EventNotice.Status.SENT
         notification.sent_at = now
         notification.next_attempt_at = None
         notification.last_error = ""
@@ -170,7 +170,7 @@ def deliver_notice(notification: Notification, now: datetime | None = None) -> s
     )
 
 
-def _deliver_by_email(notification: Notification, setting: RecipientSettings | None) -> str:
+def _deliver_by_email(notification: EventNotice, setting: RecipientSettings | None) -> str:
     notification.channel = Channel.EMAIL
     notification.address = address_of(notification.recipient, setting)
     if not notification.address:
@@ -184,7 +184,7 @@ def _deliver_by_email(notification: Notification, setting: RecipientSettings | N
     return ""
 
 
-def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) -> str:
+def _deliver_by_taxii(notification: EventNotice, setting: RecipientSettings) -> str:
     """The same batch, ticket and summary as the e-mail, as STIX 2.1 over TAXII."""
     notification.channel = Channel.TAXII
     notification.address = setting.taxii_collection_url[:254]
@@ -196,18 +196,18 @@ def _deliver_by_taxii(notification: Notification, setting: RecipientSettings) ->
     )
 
 
-def record_taxii_progress(notification: Notification, field: str) -> None:
+def record_taxii_progress(notification: EventNotice, field: str) -> None:
     """Keep how far a TAXII delivery got (`stix_modified` before the POST, the server's
     `taxii_status_id` once it accepted it), committed at once, so a worker that dies before
     recording the outcome polls that status next time instead of posting again. Not
     audited: the delivery's outcome is (`deliver_notice`)."""
     if field not in ("stix_modified", "taxii_status_id"):
         raise ValueError(f"not a TAXII progress field: {field}")
-    Notification.objects.filter(pk=notification.pk).update(**{field: getattr(notification, field)})
+    EventNotice.objects.filter(pk=notification.pk).update(**{field: getattr(notification, field)})
 
 
 def attach_reply(
-    notification: Notification,
+    notification: EventNotice,
     *,
     message_id: str,
     sender: str,
@@ -233,10 +233,10 @@ def attach_reply(
             if bounce_diagnostic is not None:
                 notification.last_error = bounce_diagnostic[:2000]
                 if notification.attempts >= MAX_ATTEMPTS:
-                    notification.status = Notification.Status.FAILED
+                    notification.status = EventNotice.Status.FAILED
                     notification.next_attempt_at = None
                 else:
-                    notification.status = Notification.Status.BOUNCED
+                    notification.status = EventNotice.Status.BOUNCED
                     notification.next_attempt_at = timezone.now() + timedelta(
                         minutes=5 * 2 ** max(notification.attempts, 1)
                     )
@@ -252,12 +252,12 @@ def attach_reply(
     return True
 
 
-def resend_notification(actor: User, notification: Notification) -> Notification:
+def resend_notification(actor: User, notification: EventNotice) -> EventNotice:
     """An analyst sends a notification again (same ticket, same events): queued now, and
     sent by the worker once this transaction commits (`tasks.deliver_notification`)."""
     require(actor, "exchange.manage")
     with transaction.atomic():
-        notification.status = Notification.Status.QUEUED
+        notification.status = EventNotice.Status.QUEUED
         notification.next_attempt_at = timezone.now()
         # TAXII: a new POST of new object versions, not a poll of the earlier one.
         notification.taxii_status_id = ""

@@ -15,7 +15,7 @@ from django.db import connection
 
 from bulwark.constituency.models import Contact
 from bulwark.exchange import services
-from bulwark.exchange.models import Event, Notification, Quarantined, Report
+from bulwark.exchange.models import Event, EventNotice, Quarantined, Report
 from bulwark.exchange.tests.test_notify import Inbox, free_port
 
 HEADER = (
@@ -135,7 +135,7 @@ def test_sigkill_mid_batch_then_rerun_gives_the_uninterrupted_result(
     assert [m[0] for m in resumed_mails] == [("abuse@taipower.example",), ("c@jp.example",)]
 
     # 3. The same file, uninterrupted, into an empty store.
-    Notification.objects.all().delete()
+    EventNotice.objects.all().delete()
     Event.objects.all().delete()
     Quarantined.objects.all().delete()
     Report.objects.all().delete()

@@ -211,11 +211,11 @@ def test_demo_load_is_idempotent(db: Any) -> None:
     assert Report.objects.count() == 2
     assert Event.objects.count() == 10
     assert Event.objects.filter(recipient__kind="foreign_cert").count() == 2
-    from bulwark.exchange.models import Notification
+    from bulwark.exchange.models import EventNotice
 
     queued = {
         n.recipient.short_name: n.event_count
-        for n in Notification.objects.select_related("recipient")
+        for n in EventNotice.objects.select_related("recipient")
     }
     assert queued == {
         "Taipower": 3, "CHT": 1, "CPC": 1, "BOE": 1, "WRA": 1, "JPCERT/CC": 1, "KrCERT/CC": 1,

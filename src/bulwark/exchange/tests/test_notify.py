@@ -21,7 +21,7 @@ from bulwark.constituency.models import Contact, User
 from bulwark.exchange import demo, intake, notify, services
 from bulwark.exchange.models import (
     Event,
-    Notification,
+    EventNotice,
     NotificationReply,
     RecipientSettings,
     Report,
@@ -99,7 +99,7 @@ def test_one_mail_per_recipient_and_type_with_csv_and_xarf(routed: Any, smtp: In
         ("abuse@boe.example",), ("cert@jpcert.example",), ("cert@krcert.example",),
     }  # fmt: skip
     mail = by_rcpt[("abuse@taipower.example",)]
-    ticket = Notification.objects.get(recipient=routed["Taipower"]).ticket
+    ticket = EventNotice.objects.get(recipient=routed["Taipower"]).ticket
     assert ticket in mail["Subject"] and mail["X-Bulwark-Ticket"] == ticket
     assert mail["Content-Language"] == "zh-hant"
     parts = {p.get_filename(): p for p in mail.iter_attachments()}
@@ -165,7 +165,7 @@ def test_reply_quoting_the_ticket_attaches_to_it(routed: Any, smtp: Inbox, tmp_p
 def test_bounce_is_recorded_and_retried(routed: Any, smtp: Inbox) -> None:
     services.queue_notices()
     services.send_due_notices()
-    notification = Notification.objects.get(recipient=routed["CPC"])
+    notification = EventNotice.objects.get(recipient=routed["CPC"])
     dsn = (
         "From: MAILER-DAEMON@mx.cpc.example\nTo: reports@ncsc.example\n"
         "Subject: Undelivered Mail Returned to Sender\nMessage-ID: <b1@mx.cpc.example>\n"
@@ -196,7 +196,7 @@ def test_smtp_failure_is_retried_with_back_off(routed: Any, settings: Any) -> No
     settings.EMAIL_TIMEOUT = 2
     services.queue_notices()
     assert services.send_due_notices() == {"sent": 0, "retrying": 6, "failed": 0}
-    failed = Notification.objects.get(recipient=routed["Taipower"])
+    failed = EventNotice.objects.get(recipient=routed["Taipower"])
     assert failed.status == "retrying" and failed.attempts == 1
     assert "Connection refused" in failed.last_error or "Errno" in failed.last_error
     inbox = Inbox()
@@ -215,7 +215,7 @@ def test_no_address_is_a_recorded_failure(constituency: Any, smtp: Inbox) -> Non
         services.ingest(None, stream, file_name=SHADOW)
     services.queue_notices()
     services.send_due_notices()
-    notification = Notification.objects.filter(recipient=constituency["Taipower"]).get()
+    notification = EventNotice.objects.filter(recipient=constituency["Taipower"]).get()
     assert notification.status == "retrying" and "no e-mail address" in notification.last_error
     assert smtp.messages == []
 
@@ -234,7 +234,7 @@ def test_notifications_visible_to(routed: Any, smtp: Inbox) -> None:
     seen = {
         name: sorted(
             n.recipient.short_name
-            for n in Notification.objects.visible_to(User.objects.get(username=name))
+            for n in EventNotice.objects.visible_to(User.objects.get(username=name))
         )
         for name in ["analyst", "reporter", "cpc", "reviewer", "jpcert"]
     }
@@ -250,7 +250,7 @@ def test_notifications_visible_to(routed: Any, smtp: Inbox) -> None:
 def test_analyst_resends_a_notification(routed: Any, smtp: Inbox) -> None:
     services.queue_notices()
     services.send_due_notices()
-    notification = Notification.objects.get(recipient=routed["CHT"])
+    notification = EventNotice.objects.get(recipient=routed["CHT"])
     services.resend_notification(User.objects.get(username="analyst"), notification)
     assert services.send_due_notices()["sent"] == 1
     assert [m.rcpt_tos for m in smtp.messages].count(["soc@cht.example"]) == 2
@@ -272,7 +272,7 @@ def test_periodic_task_polls_mail_gathers_and_sends(
     assert Report.objects.filter(source="email").count() == 1
     # six notifications from the Shadowserver report, WRA's has no address (retrying)
     assert len(smtp.messages) == 6
-    assert Notification.objects.get(recipient=routed["WRA"]).status == "retrying"
+    assert EventNotice.objects.get(recipient=routed["WRA"]).status == "retrying"
 
 
 def xarf_v4_errors(reports: list[dict[str, Any]]) -> list[str]:

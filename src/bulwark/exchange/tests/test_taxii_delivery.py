@@ -24,7 +24,7 @@ from bulwark.constituency.models import User
 from bulwark.core.models import AuditEntry
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
 from bulwark.exchange import sealing, services, taxii_client
-from bulwark.exchange.models import Notification, RecipientSettings
+from bulwark.exchange.models import EventNotice, RecipientSettings
 from bulwark.exchange.tests.conftest import TaxiiServer
 from bulwark.exchange.tests.test_notify import Inbox, routed, smtp  # noqa: F401
 from bulwark.intel.ingest import organisation_identity
@@ -68,11 +68,11 @@ def test_foreign_cert_receives_one_valid_stix_bundle_per_batch(
         "cert@krcert.example", "soc@cht.example",
     ]  # fmt: skip
     assert len(taxii_server.statuses) == 1
-    sent = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    sent = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     assert sent.status == "sent" and sent.channel == "taxii"
     assert sent.taxii_status_id == taxii_server.statuses[0]["id"]
     assert sent.address == f"{taxii_server.api_root}collections/{taxii_server.COLLECTION}/"
-    assert Notification.objects.exclude(pk=sent.pk).filter(channel="email").count() == 5
+    assert EventNotice.objects.exclude(pk=sent.pk).filter(channel="email").count() == 5
 
     bundle = server_bundle(taxii_server)
     text = json.dumps(bundle)
@@ -129,7 +129,7 @@ def test_server_down_is_recorded_and_a_later_retry_delivers(
     taxii_server.stop()
     services.queue_notices()
     assert services.send_due_notices() == {"sent": 5, "retrying": 1, "failed": 0}
-    waiting = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    waiting = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     assert waiting.status == "retrying" and waiting.attempts == 1
     assert "ConnectionError" in waiting.last_error and waiting.taxii_status_id == ""
     # The analyst sees the failure on the notification page.
@@ -155,7 +155,7 @@ def test_rerun_after_a_crash_between_post_and_record_does_not_post_again(
     routed: Any,  # noqa: F811
 ) -> None:
     services.queue_notices()
-    queued = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    queued = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     # The worker POSTs (the status id is committed at once) and dies before recording
     # the notification as sent.
     events = list(queued.events.all())
@@ -170,7 +170,7 @@ def test_rerun_after_a_crash_between_post_and_record_does_not_post_again(
         )
         == ""
     )
-    crashed = Notification.objects.get(pk=queued.pk)
+    crashed = EventNotice.objects.get(pk=queued.pk)
     assert crashed.status == "queued" and crashed.taxii_status_id
     assert len(taxii_server.statuses) == 1
 
@@ -188,7 +188,7 @@ def test_resend_posts_a_new_version_and_shared_objects_already_there_are_fine(
 ) -> None:
     services.queue_notices()
     services.send_due_notices()
-    sent = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    sent = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     services.resend_notification(User.objects.get(username="analyst"), sent)
     assert services.send_due_notices()["sent"] == 1
     second = taxii_server.statuses[1]
@@ -220,7 +220,7 @@ def test_refused_credentials_and_unknown_collections_are_recorded(
     services.configure_recipient(None, routed["JPCERT/CC"], **change)
     services.queue_notices()
     services.send_due_notices()
-    failed = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    failed = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     assert failed.status == "retrying" and expected in failed.last_error
     assert taxii_server.statuses == []
 
@@ -234,7 +234,7 @@ def test_a_secret_sealed_under_another_key_is_a_recorded_failure(
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
     services.queue_notices()
     services.send_due_notices()
-    failed = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    failed = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     assert "cannot be read" in failed.last_error and taxii_server.statuses == []
 
 
@@ -270,7 +270,7 @@ def test_command_line_configures_taxii_delivery_with_the_secret_from_the_environ
     assert "channel taxii" in out.getvalue() and taxii_server.PASSWORD not in out.getvalue()
     services.queue_notices()
     services.send_due_notices()
-    assert Notification.objects.get(recipient=routed["JPCERT/CC"]).status == "sent"
+    assert EventNotice.objects.get(recipient=routed["JPCERT/CC"]).status == "sent"
     assert len(taxii_server.statuses) == 1
     with pytest.raises(CommandError, match="UNSET_VAR is not set"):
         call_command("exchange", "recipient", "JPCERT/CC", "--taxii-secret-env", "UNSET_VAR")
@@ -410,7 +410,7 @@ def test_a_hostile_taxii_server_answer_is_a_recorded_failure(
     finally:
         server.shutdown()
         server.server_close()
-    failed = Notification.objects.get(recipient=routed["JPCERT/CC"])
+    failed = EventNotice.objects.get(recipient=routed["JPCERT/CC"])
     assert failed.status == "retrying" and expected in failed.last_error
     assert failed.taxii_status_id == ""  # the next attempt posts again
     assert handler.authorizations == ["Bearer a-bearer-token"]  # no user: a bearer token

@@ -12,7 +12,7 @@ from django.test import Client
 from bulwark.conftest import run_queued_tasks, sign_in
 from bulwark.constituency.models import Contact, User
 from bulwark.exchange import demo, services
-from bulwark.exchange.models import Event, Notification, Quarantined, Report
+from bulwark.exchange.models import Event, EventNotice, Quarantined, Report
 
 SHADOW = "2026-11-20-scan_ntp-taiwan-geo.csv"
 
@@ -67,7 +67,7 @@ def test_notification_page_lists_contents_and_resends(
 ) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     Contact.objects.create(organisation=ingested["Taipower"], purpose="abuse", email="a@t.example")
-    notification = Notification.objects.get(recipient=ingested["Taipower"])
+    notification = EventNotice.objects.get(recipient=ingested["Taipower"])
     client = page("analyst")
     body = client.get(f"/exchange/notifications/{notification.pk}/").content.decode()
     assert notification.ticket in body and "2001:db8:3::53" in body
@@ -152,7 +152,7 @@ def test_page_access_matrix(ingested: Any, username: str, visible: set, hidden: 
     foreign = Event.objects.exclude(recipient__memberships__user__username=username).first()
     assert foreign is not None
     assert client.get(f"/exchange/events/{foreign.pk}/").status_code == 404
-    for notification in Notification.objects.exclude(
+    for notification in EventNotice.objects.exclude(
         recipient__memberships__user__username=username
     ):
         assert client.get(f"/exchange/notifications/{notification.pk}/").status_code == 404

@@ -21,7 +21,7 @@ from bulwark.core import stixtime
 from bulwark.exchange import demo as exchange_demo
 from bulwark.exchange import notify, taxii_client
 from bulwark.exchange import services as exchange_services
-from bulwark.exchange.models import Notification
+from bulwark.exchange.models import EventNotice
 from bulwark.incidents import demo as incidents_demo
 from bulwark.incidents.interchange import incident_to_stix
 from bulwark.incidents.models import Incident
@@ -83,7 +83,7 @@ def test_every_bundle_the_demo_exports_validates(demo: None, client: Client) -> 
 
     # Every batch of the demo (its load gathers them) as a TAXII delivery would send it.
     exchange_services.queue_notices()
-    for notification in Notification.objects.order_by("pk"):
+    for notification in EventNotice.objects.order_by("pk"):
         events = list(notification.events.order_by("pk"))
         description = notify.summary_text(
             notification, notification.recipient, events, attachments=False

@@ -12,14 +12,14 @@ from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
 from bulwark.monitoring import selectors, services
-from bulwark.monitoring.models import Alert, Sighting
+from bulwark.monitoring.models import Alert, LogSighting
 
 
 class SightingSerializer(serializers.ModelSerializer):
     organisation: Any = serializers.StringRelatedField()
 
     class Meta:
-        model = Sighting
+        model = LogSighting
         fields = [
             "id", "organisation", "indicator_type", "indicator", "indicator_ref", "score",
             "hour", "count", "first_seen", "last_seen", "last_field",
@@ -50,9 +50,9 @@ class SightingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     scope_resource = "monitoring"
     serializer_class = SightingSerializer
 
-    def get_queryset(self) -> QuerySet[Sighting]:
+    def get_queryset(self) -> QuerySet[LogSighting]:
         if getattr(self, "swagger_fake_view", False):
-            return Sighting.objects.none()
+            return LogSighting.objects.none()
         rows = selectors.sightings(self.request.user)
         value = self.request.query_params.get("indicator")
         return rows.filter(indicator=value[:2048]) if value else rows

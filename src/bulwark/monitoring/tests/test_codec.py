@@ -15,7 +15,7 @@ from bulwark.constituency.models import Organisation
 from bulwark.monitoring import archive, streaming
 from bulwark.monitoring.engine import FORMATS, Snapshot, codec, match_paths
 from bulwark.monitoring.engine.indicators import from_text
-from bulwark.monitoring.models import ProcessedBatch, Sighting
+from bulwark.monitoring.models import LogSighting, ProcessedBatch
 
 HIT = b'{"ts":1763900000.0,"id.orig_h":"10.0.0.7","query":"www.bad.example"}\n'
 MISS = b'{"ts":1763900001.0,"id.orig_h":"10.0.0.8","query":"fine.example"}\n'
@@ -159,7 +159,7 @@ def test_worker_stores_compressed_batches_and_refuses_bad_ones(
     assert outcomes["bomb"].startswith("refused: the batch inflates beyond")
     assert outcomes["odd"] == "refused: unknown Bulwark-Encoding 'gzip'"
     assert set(ProcessedBatch.objects.values_list("key", "lines")) == {("good", 51), ("plain", 1)}
-    assert Sighting.objects.get().count == 2
+    assert LogSighting.objects.get().count == 2
     files = sorted((tmp_path / "archive").rglob("*"))
     kept = [p for p in files if p.is_file()]
     assert len(kept) == 2 and all(p.name.endswith(".log.zst") for p in kept)

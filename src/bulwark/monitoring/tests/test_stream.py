@@ -62,7 +62,9 @@ def stored(tmp_path: Path) -> tuple[int, int, int, int]:
             "select count(*), coalesce(sum(lines), 0), count(distinct key) "
             "from monitoring_processedbatch"
         ).fetchone()
-        hits = db.execute("select coalesce(sum(count), 0) from monitoring_sighting").fetchone()[0]
+        hits = db.execute("select coalesce(sum(count), 0) from monitoring_logsighting").fetchone()[
+            0
+        ]
     return batches, lines, keys, hits
 
 
