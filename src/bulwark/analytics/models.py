@@ -68,7 +68,7 @@ class SubscriptionQuerySet(models.QuerySet["Subscription"]):
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
-        if not viewer.authenticated:
+        if viewer.user_id is None:  # not signed in
             return self.none()
         return self.filter(user_id=viewer.user_id)
 
@@ -150,7 +150,7 @@ class ReportJobQuerySet(models.QuerySet["ReportJob"]):
     def visible_to(self, user: Any) -> "ReportJobQuerySet":
         """Your own: the PDF is counted as its requester sees the data."""
         viewer = viewer_of(user)
-        if not viewer.authenticated:
+        if viewer.user_id is None:  # not signed in
             return self.none()
         return self.filter(user_id=viewer.user_id)
 

@@ -208,7 +208,7 @@ class OrganisationFilterForm(forms.Form):
     country = forms.CharField(label=_("Country"), required=False, max_length=2)
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(forms.ModelForm[Organisation]):
     class Meta:
         model = Organisation
         fields = ["name", "short_name", "kind", "country", "sector", "parent", "is_active", "notes"]
@@ -232,7 +232,7 @@ class OrganisationForm(forms.ModelForm):
                 parent.queryset = Organisation.objects.filter(pk=self.instance.parent_id)
 
 
-class NetworkClaimForm(forms.ModelForm):
+class NetworkClaimForm(forms.ModelForm[NetworkClaim]):
     class Meta:
         model = NetworkClaim
         fields = ["kind", "value", "note"]
@@ -241,7 +241,7 @@ class NetworkClaimForm(forms.ModelForm):
         }
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(forms.ModelForm[Contact]):
     class Meta:
         model = Contact
         fields = ["purpose", "name", "email", "phone", "pgp_key"]

@@ -318,7 +318,9 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "constituency/organisation_detail.html", context, status=400)
 
 
-def _invitation_action(request: HttpRequest, pk: int, invitation_pk: int, resend: bool) -> Any:
+def _invitation_action(
+    request: HttpRequest, pk: int, invitation_pk: int, resend: bool
+) -> HttpResponse:
     invitation = get_object_or_404(
         Invitation.objects.visible_to(request.user), pk=invitation_pk, organisation_id=pk
     )

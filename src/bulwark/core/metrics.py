@@ -241,7 +241,8 @@ def registry(database: bool = True) -> CollectorRegistry:
     counted figures plus the database's and NATS's."""
     scrape = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(scrape)
+        # prometheus_client leaves this constructor unannotated
+        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
     else:
         scrape.register(_ProcessCollector())
     if database:

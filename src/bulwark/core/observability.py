@@ -49,7 +49,8 @@ def user_id_of(request: HttpRequest) -> int | None:
             return None
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return user.pk
+    pk: int | None = user.pk
+    return pk
 
 
 def request_id_from(value: str | None) -> str:

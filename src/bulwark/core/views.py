@@ -1,11 +1,12 @@
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,7 +84,10 @@ def date_param(value: object) -> date | None:
         return None
 
 
-def filter_audit(entries, params):  # type: ignore[no-untyped-def]
+_Entries = TypeVar("_Entries", bound=QuerySet[AuditEntry])
+
+
+def filter_audit(entries: _Entries, params: Mapping[str, str]) -> _Entries:
     """Filters shared by the audit page and the audit API."""
     if params.get("action"):
         entries = entries.filter(action__startswith=params["action"][:100])

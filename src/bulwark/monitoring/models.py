@@ -11,7 +11,7 @@ from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
 
 
-class AgencyScopedQuerySet(models.QuerySet):
+class AgencyScopedQuerySet(models.QuerySet[Any]):
     def visible_to(self, user: Any) -> "AgencyScopedQuerySet":
         """CERT staff see every agency's; an agency's members see their own; nobody else
         sees any (the one place this rule lives: pages, API, counts use it)."""

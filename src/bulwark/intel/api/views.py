@@ -399,7 +399,7 @@ def _may_pass(rows: QuerySet[Indicator], need: float, now: Any) -> QuerySet[Indi
 
 
 class IntelIndicatorViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Indicator]
 ):
     """Current indicators you may read, with their decay score. Decayed ones (score below
     20, or past valid_until) are left out unless `include_decayed=1`."""
@@ -510,7 +510,7 @@ class IntelSightingViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Sighting],
 ):
     """Sightings of your organisations (CERT staff: all). POST reports that you saw a
     value (or that it is a false positive); it feeds the decay of every indicator that
@@ -602,7 +602,7 @@ class IntelSubmissionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Submission],
 ):
     """Share a STIX 2.1 bundle, a MISP event, a CSV or a plain list into a collection (the
     same review flow as the Share page). JSON: `{"collection", "format", "content"}`
@@ -647,7 +647,8 @@ class IntelSubmissionViewSet(
         if upload is not None:
             if upload.size and upload.size > sharing.MAX_UPLOAD:
                 raise _TooLarge(too_large)
-            return upload.read(sharing.MAX_UPLOAD + 1).decode("utf-8", "replace")
+            data: bytes = upload.read(sharing.MAX_UPLOAD + 1)
+            return data.decode("utf-8", "replace")
         body: Any = request.data
         content = body.get("content")
         if content is None:
