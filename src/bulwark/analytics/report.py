@@ -22,9 +22,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
-from bulwark.analytics import charts, periods
+from bulwark.advisories.rendering import markdown_to_html
+from bulwark.analytics import charts, figures, periods
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
+from bulwark.constituency.models import Organisation, OrganisationKind
 
 # Report language as users write it -> Django language code (TextBlock.language too).
 LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
@@ -73,13 +75,11 @@ def report_period(year: Any) -> periods.Period:
 
 
 def _five_figures(user: Any, period: periods.Period) -> list[Figure]:
-    from bulwark.analytics import figures
 
     return list(figures.five_figures(user, period, drills=False))
 
 
 def _timeliness(user: Any, period: periods.Period) -> Figure:
-    from bulwark.analytics import figures
 
     return figures.timeliness(user, period, by="authority")
 
@@ -224,7 +224,6 @@ _HEADING = re.compile(r"<(/?)h([1-6])>")
 
 def narrative_html(body: str) -> SafeString:
     """A text block's Markdown, sanitised; its headings sit below the section's own."""
-    from bulwark.advisories.rendering import markdown_to_html
 
     safe = markdown_to_html(body)
     demoted = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}>", safe)
@@ -250,7 +249,6 @@ def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
 
 def cert_name() -> str:
     """The national CERT's name: the national CERT organisation, else settings.CERT_NAME."""
-    from bulwark.constituency.models import Organisation, OrganisationKind
 
     org = (
         Organisation.objects.filter(kind=OrganisationKind.NATIONAL_CERT, is_active=True)
@@ -305,6 +303,7 @@ def render_html(user: Any, year: int, lang: str, print_: bool = False) -> str:
 def _inline_only() -> Any:
     """A fetcher for the report's own inline pictures (`data:` URLs) only: the report never
     loads anything from outside (a link in a text block stays a link)."""
+    # Lazy: WeasyPrint takes 2-6 s to import and only PDF rendering needs it.
     from weasyprint.urls import URLFetcher  # type: ignore[import-untyped,unused-ignore]
 
     class InlineOnly(URLFetcher):  # type: ignore[misc,unused-ignore]
@@ -326,7 +325,7 @@ def pdf_from_html(page: str) -> tuple[bytes, int]:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        import weasyprint  # type: ignore[import-untyped,unused-ignore]
+        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # slow: PDF only
 
         document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_inline_only()).render()
         return document.write_pdf() or b"", len(document.pages)

@@ -25,6 +25,7 @@ from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
 from bulwark.constituency.access import Viewer, viewer_of
+from bulwark.constituency.models import Membership, OrganisationKind, Role
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,6 @@ def refresh(today: date | None = None, *, force: bool = False) -> int:
     """Recount the CERT's shared snapshots of the common periods that are older than
     REFRESH_AFTER_SECONDS (all of them with `force`), in the platform's default language,
     and delete snapshots nobody read for a day. Returns the number recounted."""
-    from bulwark.constituency.models import Membership, OrganisationKind, Role
 
     staff = (
         Membership.objects.filter(

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.db import transaction
+from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency import throttle
@@ -90,7 +91,6 @@ class QueuedPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from django.template import loader
 
         user = context["user"]
         if not throttle.reset_mail_allowed(user.pk, self._ip):

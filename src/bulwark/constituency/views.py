@@ -1,5 +1,6 @@
 """Web pages for the constituency. Reads go through `visible_to`, writes through services."""
 
+import base64
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -601,7 +602,6 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             return redirect(_next_page(request))
         else:
             form.add_error("token", _("That code is not valid. Scan the code again and retry."))
-    import base64
 
     secret = base64.b32encode(device.bin_key).decode()
     qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=4)

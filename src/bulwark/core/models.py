@@ -9,6 +9,7 @@ is detected as well. Writes go through `bulwark.core.audit.record` only.
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
@@ -49,7 +50,6 @@ OTHER_OBJECT_KEYS = {"intel.stixobject": ("stix_id",)}
 def audited_models() -> dict[str, type[models.Model]]:
     """Object type (`app.model`, as `audit.record` writes it) -> model, for every model
     with its own `visible_to` outside the constituency."""
-    from django.apps import apps
 
     found = {}
     for model in apps.get_models():

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -139,6 +140,5 @@ class JsonFormatter(_LibraryJsonFormatter):
             log_data.setdefault(name, getattr(record, name, None))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        from datetime import UTC, datetime
 
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

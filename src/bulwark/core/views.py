@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django_tasks_db.models import DBTaskResult
 
 from bulwark.core import registry, services
 from bulwark.core.models import AuditEntry, Notification, NotificationKind, NotificationSettings
@@ -37,7 +38,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _task_queue_state() -> dict[str, object]:
-    from django_tasks_db.models import DBTaskResult
 
     now = timezone.now()
     ready = DBTaskResult.objects.filter(status="READY")

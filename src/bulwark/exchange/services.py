@@ -18,14 +18,18 @@ from urllib.parse import urlparse
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from bulwark.constituency import networks
 from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.core import audit, bulk
 from bulwark.core.countries import ISO_3166_ALPHA2
 from bulwark.core.permissions import require
 from bulwark.exchange import sealing, taxii_client
 from bulwark.exchange.engine import formats
+from bulwark.exchange.engine.event import TAXONOMY_OF_TYPE, TYPE_ALIASES, Invalid, normalise
+from bulwark.exchange.engine.fields import EVENT_FIELDS
 from bulwark.exchange.engine.formats.base import Context, ReportError, clip
 from bulwark.exchange.engine.pipeline import DEFAULT_BATCH, Batch, bounded, prepare
 from bulwark.exchange.models import (
@@ -287,8 +291,6 @@ def add_rule(actor: User | None, **fields: Any) -> Rule:
         require(actor, "exchange.manage")
     rule = Rule(**fields)
     if rule.network_kind:
-        from bulwark.constituency import networks
-
         try:
             rule.network = networks.normalise(rule.network_kind, rule.network)
         except networks.InvalidClaim as exc:
@@ -360,7 +362,6 @@ def configure_recipient(
 
 class _BytesReader:
     def __init__(self, data: bytes) -> None:
-        import io
 
         self._io = io.BytesIO(data)
 
@@ -380,7 +381,6 @@ PREVIEW_EVENTS = 20
 def clean_mapping(data: dict[str, Any]) -> dict[str, Any]:
     """A mapping as the parser reads it, or ValidationError saying what is wrong with it
     ({"columns": {field: column}, "constants": {field: value}, "delimiter": ",", options})."""
-    from bulwark.exchange.engine.fields import EVENT_FIELDS
 
     if not isinstance(data, dict):
         raise ValidationError(_("A mapping is a JSON object."))
@@ -409,8 +409,6 @@ def clean_mapping(data: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     if "classification.type" in constants:
-        from bulwark.exchange.engine.event import TAXONOMY_OF_TYPE, TYPE_ALIASES
-
         kind = str(constants["classification.type"]).strip().lower()
         if TYPE_ALIASES.get(kind, kind) not in TAXONOMY_OF_TYPE:
             raise ValidationError(
@@ -440,7 +438,6 @@ def save_mapping(actor: User | None, name: str, data: dict[str, Any]) -> ColumnM
     """Create or replace the saved mapping `name` (CERT staff; audited)."""
     if actor is not None:  # None: the platform itself
         require(actor, "exchange.manage")
-    from django.utils.text import slugify
 
     if not name or slugify(name) != name or len(name) > 100:
         raise ValidationError({"name": _("A mapping's name is a slug: letters, digits, - and _.")})
@@ -472,7 +469,6 @@ def preview_mapping(
     Bulwark stores them) and every refused record with its reason (CERT staff)."""
     if actor is not None:  # None: the platform itself
         require(actor, "exchange.manage")
-    from bulwark.exchange.engine.event import Invalid, normalise
 
     if fmt not in ("csv", "json"):
         raise ValidationError({"format": _("A mapping is for csv or json.")})

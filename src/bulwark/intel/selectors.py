@@ -15,7 +15,7 @@ from django.utils import timezone
 from bulwark.core import observables as obs
 from bulwark.core.tlp import TLP
 from bulwark.incidents.models import Incident, IncidentIndicator
-from bulwark.intel import decay, netkeys
+from bulwark.intel import decay, netkeys, warninglists
 from bulwark.intel.models import Indicator, Provenance, Sighting, Status, StixObject, Value
 
 INCIDENT_KINDS = frozenset({"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"})
@@ -262,7 +262,6 @@ def detection_values(include_decayed: bool = False) -> list[tuple[str, str, str,
 def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, str, float]]:
     """The one place detection exports select values: indicators not meant for detection
     (`detect` false) are filtered by the callers' query, warning-listed values here."""
-    from bulwark.intel import warninglists
 
     listed = warninglists.matcher().listed
     out: list[tuple[str, str, str, float]] = []

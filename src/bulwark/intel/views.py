@@ -2,6 +2,7 @@
 (STIX bundle, MISP event, CSV, plain list), review, and detection exports."""
 
 import hashlib
+import uuid
 from typing import Any
 
 import orjson
@@ -290,6 +291,5 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 def _bundle_uuid(ids: list[str]) -> str:
-    import uuid
 
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "bulwark-export:" + ",".join(ids)))

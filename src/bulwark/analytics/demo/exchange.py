@@ -2,6 +2,7 @@
 answered), and feed reports about hosts abroad sent on to foreign CERTs."""
 
 import hashlib
+import ipaddress
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,9 +23,11 @@ from bulwark.analytics.demo.common import (
     pick,
     stable_uuid,
 )
+from bulwark.constituency import services
 from bulwark.constituency.models import NetworkClaim, Organisation
 from bulwark.exchange.models import Cadence, Event, Notification, NotificationReply, Report
 from bulwark.exchange.models import raw_path as report_path
+from bulwark.exchange.notify import make_ticket
 from bulwark.incidents.taxonomy import RSIT
 
 # --------------------------------------------------------------------------- exchange
@@ -49,8 +52,6 @@ TAXONOMY_OF = {t: c for c, types in RSIT.items() for t in types}
 def _foreign_certs() -> list[Organisation]:
     certs = list(Organisation.objects.filter(kind="foreign_cert", is_active=True).order_by("pk"))
     if len(certs) < len(CERT_SHARES):
-        from bulwark.constituency import services
-
         known = {c.name for c in certs}
         for name, country in FOREIGN_CERTS:
             if name not in known and len(certs) < len(CERT_SHARES):
@@ -153,7 +154,6 @@ def _outbound(
 
 
 def _host_in(rng: random.Random, cidr: str) -> str:
-    import ipaddress
 
     network = ipaddress.ip_network(cidr, strict=False)
     return str(network[rng.randint(1, min(network.num_addresses - 2, 1000))])
@@ -283,7 +283,6 @@ def _replies(
 
 
 def _ticket(key: str, at: datetime) -> str:
-    from bulwark.exchange.notify import make_ticket
 
     return make_ticket(key, at)
 

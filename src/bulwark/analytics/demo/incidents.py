@@ -20,6 +20,7 @@ from bulwark.analytics.demo.common import (
 from bulwark.constituency.models import Membership, Organisation, User
 from bulwark.incidents.levels import Answers, propose_level
 from bulwark.incidents.models import FinalReport, Incident, LevelChange, Referral
+from bulwark.incidents.services import refresh_due
 
 # --------------------------------------------------------------------------- incidents
 
@@ -127,7 +128,6 @@ def load_incidents(rng: random.Random, months: list[Month], now: datetime) -> in
         ],
     )
     _refer(rng, made, duty)
-    from bulwark.incidents.services import refresh_due
 
     for incident in made:
         if incident.status != "closed":

@@ -23,6 +23,16 @@ from bulwark.analytics.demo.common import (
 from bulwark.analytics.demo.exchange import MALWARE
 from bulwark.constituency.models import Organisation
 from bulwark.core.tlp import STIX_MARKING_IDS, TLP
+from bulwark.intel import services
+from bulwark.intel.models import (
+    Category,
+    Collection,
+    Provenance,
+    Sighting,
+    StixObject,
+    Submission,
+    Value,
+)
 
 # --------------------------------------------------------------------------- intel
 
@@ -51,8 +61,6 @@ def load_shared(rng: random.Random, months: list[Month]) -> int:
     """STIX objects through the intel app's own ingest, one submission a month (the
     community's monthly exchange), then each placed at its time of sharing with its
     category and the member that shared it (None: the CERT itself)."""
-    from bulwark.intel import services
-    from bulwark.intel.models import Category, Collection, StixObject, Submission
 
     if Submission.objects.filter(raw=MARKER).exists():
         return 0
@@ -99,7 +107,6 @@ def load_shared(rng: random.Random, months: list[Month]) -> int:
 def _sightings(rng: random.Random) -> None:
     """Agencies saw a few of the shared values in their logs (some false positives),
     within weeks of the sharing; the values' counters as record_sighting keeps them."""
-    from bulwark.intel.models import Provenance, Sighting, Value
 
     agencies = list(
         Organisation.objects.filter(kind__in=["government_agency", "ci_operator"])

@@ -8,12 +8,17 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
+from bulwark.advisories.models import Status, Target
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.figures.common import as_hours, in_period, localised_name, percent_of
 from bulwark.analytics.figures.incidents import kind_label, series_figure
 from bulwark.analytics.figures.sources import visible_incidents
 from bulwark.analytics.periods import Period, local_zone
 from bulwark.analytics.sql import Median, SecondsBetween
+from bulwark.exchange.models import Notification, NotificationReply, Report
+from bulwark.incidents.models import Referral
+from bulwark.intel.decay import DEFAULT_LIFETIME_DAYS, LIFETIME_DAYS
+from bulwark.intel.models import Indicator, Sighting
 
 # --------------------------------------------------------------------------- flows
 
@@ -21,8 +26,6 @@ from bulwark.analytics.sql import Median, SecondsBetween
 def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
     """Reports received (exchange) vs incidents reported vs coordinated cases (incidents
     referred to another organisation), month by month."""
-    from bulwark.exchange.models import Report
-    from bulwark.incidents.models import Referral
 
     months = period.months()
     zone = local_zone()
@@ -66,7 +69,6 @@ def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
 def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
     """Report-exchange notifications sent in the period by recipient type: sent, bounced,
     acknowledged (answered by the recipient)."""
-    from bulwark.exchange.models import Notification, NotificationReply
 
     replied = Exists(
         NotificationReply.objects.filter(notification_id=OuterRef("pk"), is_bounce=False)
@@ -109,7 +111,6 @@ def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
 def advisory_response(user: Any, period: Period, *, drills: bool = False) -> Figure:
     """For the advisories sent in the period, by category: how many recipients
     acknowledged and acted, and the median time to acknowledge."""
-    from bulwark.advisories.models import Status, Target
 
     grouped = (
         Target.objects.visible_to(user)
@@ -160,8 +161,6 @@ def indicators(user: Any, period: Period, *, drills: bool = False) -> Figure:
     """Indicators shared in the period, values sighted in it, and indicators that
     decayed in it (their validity ended: valid_until, or the value type's lifetime since
     valid_from when the source set none), by value type."""
-    from bulwark.intel.decay import DEFAULT_LIFETIME_DAYS, LIFETIME_DAYS
-    from bulwark.intel.models import Indicator, Sighting
 
     visible = Indicator.objects.visible_to(user).filter(stix_object__is_latest=True)
     shared = dict(

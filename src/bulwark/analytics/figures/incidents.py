@@ -14,6 +14,7 @@ from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.figures.common import UnknownFigure, change_percent, in_period, percent_of
 from bulwark.analytics.figures.sources import SOURCES, visible_incidents
 from bulwark.analytics.periods import Period, local_zone
+from bulwark.constituency.models import OrganisationKind
 
 # --------------------------------------------------------------------------- incidents
 
@@ -81,7 +82,6 @@ def level_label(row: tuple[Any, ...]) -> str:
 
 
 def kind_label(row: tuple[Any, ...]) -> str:
-    from bulwark.constituency.models import OrganisationKind
 
     try:
         return str(OrganisationKind(row[0]).label)

@@ -10,6 +10,8 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy
 
+from bulwark.advisories.models import Advisory
+from bulwark.advisories.models import Status as AdvisoryStatus
 from bulwark.analytics import categories
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.figures.common import (
@@ -20,6 +22,11 @@ from bulwark.analytics.figures.common import (
     share_figure,
 )
 from bulwark.analytics.periods import Period, local_zone
+from bulwark.constituency.models import OrganisationKind
+from bulwark.exchange.models import Event, Notification
+from bulwark.incidents.models import Incident
+from bulwark.intel.models import Status as IntelStatus
+from bulwark.intel.models import StixObject
 
 # --------------------------------------------------------------------------- sources
 # A source is a visible, filtered queryset with the date column that places a row in a
@@ -84,7 +91,6 @@ class Source:
 
 
 def visible_incidents(user: Any, drills: bool) -> QuerySet[Any]:
-    from bulwark.incidents.models import Incident
 
     rows = Incident.objects.visible_to(user)
     return rows if drills else rows.filter(is_drill=False)
@@ -95,7 +101,6 @@ def _agency_incidents(user: Any, drills: bool) -> QuerySet[Any]:
 
 
 def _foreign_events(user: Any, drills: bool) -> QuerySet[Any]:
-    from bulwark.exchange.models import Event
 
     # "Reports from foreign CERTs": events of reports that carry the sending CERT's ticket
     # (X-ARF, IODEF, a CERT's mail), flagged when the report was read.
@@ -103,24 +108,20 @@ def _foreign_events(user: Any, drills: bool) -> QuerySet[Any]:
 
 
 def _shared_items(user: Any, drills: bool) -> QuerySet[Any]:
-    from bulwark.intel.models import Status, StixObject
 
     return (
         StixObject.objects.visible_to(user)
-        .filter(is_latest=True, status=Status.PUBLISHED)
+        .filter(is_latest=True, status=IntelStatus.PUBLISHED)
         .exclude(type__in=NOT_SHARED_ITEMS)
     )
 
 
 def _sent_advisories(user: Any, drills: bool) -> QuerySet[Any]:
-    from bulwark.advisories.models import Advisory, Status
 
-    return Advisory.objects.visible_to(user).filter(status=Status.SENT)
+    return Advisory.objects.visible_to(user).filter(status=AdvisoryStatus.SENT)
 
 
 def _to_foreign_certs(user: Any, drills: bool) -> QuerySet[Any]:
-    from bulwark.constituency.models import OrganisationKind
-    from bulwark.exchange.models import Notification
 
     return Notification.objects.visible_to(user).filter(
         recipient__kind=OrganisationKind.FOREIGN_CERT, sent_at__isnull=False

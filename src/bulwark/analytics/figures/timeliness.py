@@ -22,6 +22,7 @@ from bulwark.analytics.figures.common import (
 from bulwark.analytics.figures.sources import visible_incidents
 from bulwark.analytics.periods import Period
 from bulwark.analytics.sql import AddMonths, Median, SecondsBetween
+from bulwark.incidents.clocks import available_profiles, load_profile
 
 # --------------------------------------------------------------------------- timeliness
 
@@ -58,7 +59,6 @@ def clock_conditions(clock_key: str, now: datetime) -> tuple[Q, Q]:
     no later than its due time (for the final report: the approved extension, if any).
     The review clock is measured from the report (a level change restarts it in the
     clock engine; the statistics keep the first review)."""
-    from bulwark.incidents.clocks import available_profiles, load_profile
 
     on_time, counted = Q(pk__in=[]), Q(pk__in=[])
     for code in available_profiles():

@@ -2,6 +2,7 @@
 decay score, sightings, and submissions into the review flow. Every read starts from
 `visible_to`; every write calls a service. Token scope: `intel:read` / `intel:write`."""
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -704,7 +705,6 @@ class _TooLarge(Exception):
 
 
 def _is_uuid(text: str) -> bool:
-    import uuid
 
     try:
         uuid.UUID(text)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
 
 from bulwark.analytics import report
-from bulwark.constituency.models import User
+from bulwark.constituency.models import OrganisationKind, Role, User
 
 
 class Command(BaseCommand):
@@ -75,9 +76,6 @@ class Command(BaseCommand):
             if not user.is_active:
                 raise CommandError(f"--as {username}: the account is deactivated")
             return user
-        from django.db.models import Q
-
-        from bulwark.constituency.models import OrganisationKind, Role
 
         # The CERT: a superuser, else a platform admin or staff member of the national CERT.
         cert_staff = Q(

@@ -210,6 +210,7 @@ def json_version(document: Any) -> str:
 
 def validation_error(document: Any) -> str | None:
     """None if the report is valid X-ARF JSON, else the first broken rule."""
+    # Lazy: jsonschema is slow to import and only X-ARF JSON needs it.
     from jsonschema.exceptions import best_match
 
     version = json_version(document)
@@ -256,6 +257,7 @@ def validation_error(document: Any) -> str | None:
 
 @functools.cache
 def _validators() -> dict[str, Any]:
+    # Lazy (slow imports, X-ARF only); cached: built once per process.
     from jsonschema import FormatChecker
     from jsonschema.validators import validator_for
     from referencing import Registry, Resource
