@@ -27,6 +27,7 @@ from bulwark.analytics import charts, figures, periods
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
 from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core.permissions import Reader
 
 # Report language as users write it -> Django language code (TextBlock.language too).
 LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
@@ -74,12 +75,12 @@ def report_period(year: Any) -> periods.Period:
 # Module-level seams: the figures module computes, the report only lays out.
 
 
-def _five_figures(user: Any, period: periods.Period) -> list[Figure]:
+def _five_figures(user: Reader, period: periods.Period) -> list[Figure]:
 
     return list(figures.five_figures(user, period, drills=False))
 
 
-def _timeliness(user: Any, period: periods.Period) -> Figure:
+def _timeliness(user: Reader, period: periods.Period) -> Figure:
 
     return figures.timeliness(user, period, by="authority")
 
@@ -230,7 +231,7 @@ def narrative_html(body: str) -> SafeString:
     return mark_safe(demoted)  # noqa: S308 - sanitised by nh3 in markdown_to_html
 
 
-def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
+def _sections(user: Reader, year: int, code: str) -> dict[str, dict[str, Any]]:
     blocks = {
         b.section: b.body
         for b in TextBlock.objects.visible_to(user).filter(year=year, language=code)
@@ -263,7 +264,7 @@ def cert_name() -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-def build_annual(user: Any, year: int, lang: str, print_: bool = False) -> dict[str, Any]:
+def build_annual(user: Reader, year: int, lang: str, print_: bool = False) -> dict[str, Any]:
     """Everything the report template needs, computed as `user` sees the data (charts as
     pictures when it is to be printed into the PDF)."""
     code = language_code(lang)
@@ -292,7 +293,7 @@ def build_annual(user: Any, year: int, lang: str, print_: bool = False) -> dict[
         }
 
 
-def render_html(user: Any, year: int, lang: str, print_: bool = False) -> str:
+def render_html(user: Reader, year: int, lang: str, print_: bool = False) -> str:
     """A standalone page: inline CSS, inline charts (SVG; PNG for the PDF), no external
     resource."""
     context = build_annual(user, year, lang, print_)
@@ -334,7 +335,7 @@ def pdf_from_html(page: str) -> tuple[bytes, int]:
             logger.setLevel(level)
 
 
-def render_pdf(user: Any, year: int, lang: str) -> bytes:
+def render_pdf(user: Reader, year: int, lang: str) -> bytes:
     return render_pdf_timed(user, year, lang).pdf
 
 
@@ -345,7 +346,7 @@ class RenderedPdf:
     seconds: float
 
 
-def render_pdf_timed(user: Any, year: int, lang: str) -> RenderedPdf:
+def render_pdf_timed(user: Reader, year: int, lang: str) -> RenderedPdf:
     started = time.monotonic()
     pdf, pages = pdf_from_html(render_html(user, year, lang, print_=True))
     return RenderedPdf(pdf, pages, time.monotonic() - started)

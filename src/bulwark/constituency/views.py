@@ -49,7 +49,7 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core import audit
-from bulwark.core.permissions import can, require
+from bulwark.core.permissions import Reader, can, require
 
 PAGE_SIZE = 50
 
@@ -71,7 +71,7 @@ def run_service(form: BaseForm, call: Callable[[], Any]) -> Any:
 # --- Organisations ----------------------------------------------------------------------
 
 
-def home_figures(user: Any) -> dict[str, Any]:
+def home_figures(user: Reader) -> dict[str, Any]:
     """The home page's constituency figures and the viewer's own organisations;
     registered with core in `ConstituencyConfig.ready`."""
     return {

@@ -4,6 +4,7 @@ from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, QuerySet
@@ -115,7 +116,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     kind = kind if kind in kinds else ""
     if request.method == "POST":
         if request.POST.get("action") == "digest":
-            services.set_daily_digest(request.user, request.POST.get("daily_digest") == "on")
+            if isinstance(request.user, AbstractBaseUser):  # signed in (login_required)
+                services.set_daily_digest(request.user, request.POST.get("daily_digest") == "on")
             messages.success(request, _("Your notification settings are saved."))
         else:
             chosen = request.POST.get("kind", "")

@@ -31,6 +31,7 @@ from bulwark.analytics.figures.incidents import (
 from bulwark.analytics.figures.sources import FIVE, FIVE_SOURCES, SOURCES, Source, five_figures
 from bulwark.analytics.figures.timeliness import TIMELINESS_GROUPS, timeliness
 from bulwark.analytics.periods import Period
+from bulwark.core.permissions import Reader
 
 # --------------------------------------------------------------------------- registry
 
@@ -44,14 +45,14 @@ class Dashboard:
 
 
 def _source_figure(source: Source) -> Callable[..., Figure]:
-    def figure(user: Any, period: Period, *, drills: bool = False) -> Figure:
+    def figure(user: Reader, period: Period, *, drills: bool = False) -> Figure:
         return source.figure(user, period, drills)
 
     return figure
 
 
 def _timeliness_by(by: str) -> Callable[..., Figure]:
-    def figure(user: Any, period: Period, *, drills: bool = False) -> Figure:
+    def figure(user: Reader, period: Period, *, drills: bool = False) -> Figure:
         return timeliness(user, period, by, drills=drills)
 
     return figure
@@ -145,7 +146,7 @@ DASHBOARDS: dict[str, Dashboard] = {
 KEYS = tuple(DASHBOARDS)
 
 
-def compute(key: str, user: Any, period: Period, *, drills: bool = False) -> Figure:
+def compute(key: str, user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """The figure `key` for `period`, as `user` may see it."""
     dashboard = DASHBOARDS.get(key)
     if dashboard is None:

@@ -15,6 +15,7 @@ from bulwark.analytics.figures.incidents import kind_label, series_figure
 from bulwark.analytics.figures.sources import visible_incidents
 from bulwark.analytics.periods import Period, local_zone
 from bulwark.analytics.sql import Median, SecondsBetween
+from bulwark.core.permissions import Reader
 from bulwark.exchange.models import Notification, NotificationReply, Report
 from bulwark.incidents.models import Referral
 from bulwark.intel.decay import DEFAULT_LIFETIME_DAYS, LIFETIME_DAYS
@@ -23,7 +24,7 @@ from bulwark.intel.models import Indicator, Sighting
 # --------------------------------------------------------------------------- flows
 
 
-def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
+def case_flow(user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """Reports received (exchange) vs incidents reported vs coordinated cases (incidents
     referred to another organisation), month by month."""
 
@@ -66,7 +67,7 @@ def case_flow(user: Any, period: Period, *, drills: bool = False) -> Figure:
     )
 
 
-def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
+def notifications(user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """Report-exchange notifications sent in the period by recipient type: sent, bounced,
     acknowledged (answered by the recipient)."""
 
@@ -108,7 +109,7 @@ def notifications(user: Any, period: Period, *, drills: bool = False) -> Figure:
     )
 
 
-def advisory_response(user: Any, period: Period, *, drills: bool = False) -> Figure:
+def advisory_response(user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """For the advisories sent in the period, by category: how many recipients
     acknowledged and acted, and the median time to acknowledge."""
 
@@ -157,7 +158,7 @@ def advisory_response(user: Any, period: Period, *, drills: bool = False) -> Fig
     )
 
 
-def indicators(user: Any, period: Period, *, drills: bool = False) -> Figure:
+def indicators(user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """Indicators shared in the period, values sighted in it, and indicators that
     decayed in it (their validity ended: valid_until, or the value type's lifetime since
     valid_from when the source set none), by value type."""

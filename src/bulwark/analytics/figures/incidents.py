@@ -15,6 +15,7 @@ from bulwark.analytics.figures.common import UnknownFigure, change_percent, in_p
 from bulwark.analytics.figures.sources import SOURCES, visible_incidents
 from bulwark.analytics.periods import Period, local_zone
 from bulwark.constituency.models import OrganisationKind
+from bulwark.core.permissions import Reader
 
 # --------------------------------------------------------------------------- incidents
 
@@ -26,7 +27,7 @@ def incident_breakdown(
     group: tuple[str, ...],
     label: Callable[[tuple[Any, ...]], str],
 ) -> Callable[..., Figure]:
-    def figure(user: Any, period: Period, *, drills: bool = False) -> Figure:
+    def figure(user: Reader, period: Period, *, drills: bool = False) -> Figure:
         def counts(p: Period) -> dict[str, int]:
             grouped = (
                 visible_incidents(user, drills)
@@ -89,7 +90,7 @@ def kind_label(row: tuple[Any, ...]) -> str:
         return str(row[0])
 
 
-def incidents_by_month(user: Any, period: Period, *, drills: bool = False) -> Figure:
+def incidents_by_month(user: Reader, period: Period, *, drills: bool = False) -> Figure:
     """All incidents and each level, month by month over the period."""
     months = period.months()
     month = TruncMonth("reported_at", tzinfo=local_zone())
@@ -119,7 +120,7 @@ def series_figure(
     return Figure(key, title, columns, rows, chart="line")
 
 
-def monthly(user: Any, key: str, period: Period, *, drills: bool = False) -> Figure:
+def monthly(user: Reader, key: str, period: Period, *, drills: bool = False) -> Figure:
     """One of the five figures month by month: a row per category over month columns."""
     source = SOURCES.get(key)
     if source is None:

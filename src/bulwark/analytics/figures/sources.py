@@ -23,6 +23,7 @@ from bulwark.analytics.figures.common import (
 )
 from bulwark.analytics.periods import Period, local_zone
 from bulwark.constituency.models import OrganisationKind
+from bulwark.core.permissions import Reader
 from bulwark.exchange.models import Event, Notification
 from bulwark.incidents.models import Incident
 from bulwark.intel.models import Status as IntelStatus
@@ -47,7 +48,7 @@ class Source:
     note: Any = ""
 
     def counts(
-        self, user: Any, start: datetime, end: datetime, drills: bool
+        self, user: Reader, start: datetime, end: datetime, drills: bool
     ) -> list[tuple[str, int]]:
         grouped = (
             self.rows(user, drills)
@@ -59,7 +60,7 @@ class Source:
         return categories.fold((self.label(row[:-1]), row[-1]) for row in grouped)
 
     def monthly(
-        self, user: Any, start: datetime, end: datetime, drills: bool
+        self, user: Reader, start: datetime, end: datetime, drills: bool
     ) -> dict[str, dict[date, int]]:
         month = TruncMonth(self.date_field, tzinfo=local_zone())
         grouped = (
@@ -79,7 +80,7 @@ class Source:
             cells[first] = cells.get(first, 0) + int(row[-1] or 0)
         return series
 
-    def figure(self, user: Any, period: Period, drills: bool) -> Figure:
+    def figure(self, user: Reader, period: Period, drills: bool) -> Figure:
         return share_figure(
             self.key,
             str(self.title),
@@ -90,24 +91,24 @@ class Source:
         )
 
 
-def visible_incidents(user: Any, drills: bool) -> QuerySet[Any]:
+def visible_incidents(user: Reader, drills: bool) -> QuerySet[Any]:
 
     rows = Incident.objects.visible_to(user)
     return rows if drills else rows.filter(is_drill=False)
 
 
-def _agency_incidents(user: Any, drills: bool) -> QuerySet[Any]:
+def _agency_incidents(user: Reader, drills: bool) -> QuerySet[Any]:
     return visible_incidents(user, drills).filter(organisation__kind__in=AGENCY_KINDS)
 
 
-def _foreign_events(user: Any, drills: bool) -> QuerySet[Any]:
+def _foreign_events(user: Reader, drills: bool) -> QuerySet[Any]:
 
     # "Reports from foreign CERTs": events of reports that carry the sending CERT's ticket
     # (X-ARF, IODEF, a CERT's mail), flagged when the report was read.
     return Event.objects.visible_to(user).filter(from_foreign=True)
 
 
-def _shared_items(user: Any, drills: bool) -> QuerySet[Any]:
+def _shared_items(user: Reader, drills: bool) -> QuerySet[Any]:
 
     return (
         StixObject.objects.visible_to(user)
@@ -116,12 +117,12 @@ def _shared_items(user: Any, drills: bool) -> QuerySet[Any]:
     )
 
 
-def _sent_advisories(user: Any, drills: bool) -> QuerySet[Any]:
+def _sent_advisories(user: Reader, drills: bool) -> QuerySet[Any]:
 
     return Advisory.objects.visible_to(user).filter(status=AdvisoryStatus.SENT)
 
 
-def _to_foreign_certs(user: Any, drills: bool) -> QuerySet[Any]:
+def _to_foreign_certs(user: Reader, drills: bool) -> QuerySet[Any]:
 
     return Notification.objects.visible_to(user).filter(
         recipient__kind=OrganisationKind.FOREIGN_CERT, sent_at__isnull=False
@@ -195,6 +196,6 @@ FIVE = tuple(source.key for source in FIVE_SOURCES)
 SOURCES = {source.key: source for source in FIVE_SOURCES}
 
 
-def five_figures(user: Any, period: Period, *, drills: bool = False) -> list[Figure]:
+def five_figures(user: Reader, period: Period, *, drills: bool = False) -> list[Figure]:
     """The annual report's five figures, in the report's order."""
     return [source.figure(user, period, drills) for source in FIVE_SOURCES]

@@ -22,6 +22,7 @@ from bulwark.analytics.figures.common import (
 from bulwark.analytics.figures.sources import visible_incidents
 from bulwark.analytics.periods import Period
 from bulwark.analytics.sql import AddMonths, Median, SecondsBetween
+from bulwark.core.permissions import Reader
 from bulwark.incidents.clocks import available_profiles, load_profile
 
 # --------------------------------------------------------------------------- timeliness
@@ -87,7 +88,9 @@ def clock_conditions(clock_key: str, now: datetime) -> tuple[Q, Q]:
     return on_time, counted
 
 
-def timeliness(user: Any, period: Period, by: str = "authority", *, drills: bool = False) -> Figure:
+def timeliness(
+    user: Reader, period: Period, by: str = "authority", *, drills: bool = False
+) -> Figure:
     """Statutory timeliness of the incidents reported in the period, per group: the share
     of each clock met on time (among those met or already due) and median times."""
     if by not in TIMELINESS_GROUPS:

@@ -25,7 +25,7 @@ from bulwark.constituency.models import Organisation
 from bulwark.core import observables as obs
 from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from bulwark.core.params import whole_number
-from bulwark.core.permissions import can, require
+from bulwark.core.permissions import Reader, can, require
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing
 from bulwark.intel.models import (
@@ -299,7 +299,7 @@ class IntelValueViewSet(viewsets.ViewSet):
         return Response(_value_body(user, found))
 
 
-def _value_body(user: Any, value: Value) -> dict[str, Any]:
+def _value_body(user: Reader, value: Value) -> dict[str, Any]:
     c = selectors.correlate(user, value)
     object_ids = [p.stix_object_id for p in c.sources if p.stix_object.type == "indicator"]
     indicators = list(
