@@ -27,7 +27,7 @@ SCHEMA_ID = "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json"
 _NOT_FILENAME = re.compile(r"[^+\-a-z0-9]+")
 
 
-def _utc(moment: Any) -> str:
+def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

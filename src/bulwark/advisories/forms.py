@@ -1,6 +1,7 @@
 """Advisory forms. Lists (CVEs, products, indicators) are typed one per line."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -26,7 +27,10 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _on_field(clean: Any, items: list[Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _on_field(clean: Callable[[list[Any]], _T], items: list[Any]) -> _T:
     """Run a service's cleaner inside a form's `clean_<field>`: the service names the field
     in its error (for the API), which a field cleaner must not (Django would raise a
     TypeError, a 500 that loses everything typed)."""

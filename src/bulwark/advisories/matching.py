@@ -61,7 +61,10 @@ def parse_cpe(cpe: str) -> Product:
         raise InvalidProduct(f"CPE part must be a, o or h, not {part!r}")
     if vendor in {"*", "-", ""} or product in {"*", "-", ""}:
         raise InvalidProduct("a CPE name for an inventory needs a vendor and a product")
-    unescape = lambda s: s.replace("\\", "")  # noqa: E731
+
+    def unescape(s: str) -> str:
+        return s.replace("\\", "")
+
     version = "" if version in {"*", "-"} else unescape(version)
     return Product(normalise_name(unescape(vendor)), normalise_name(unescape(product)), version)
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, Role, Sector
+from bulwark.core.permissions import Reader
 
 TLP_CHOICES = [
     ("clear", "TLP:CLEAR"),
@@ -34,7 +35,7 @@ MAX_ATTACHMENT_BYTES = 1024 * 1024
 MAX_ATTACHMENTS = 5
 
 
-def _viewer(user: Any) -> Any:
+def _viewer(user: Reader) -> Any:
     return viewer_of(user)
 
 
@@ -90,7 +91,7 @@ class AdvisoryQuerySet(models.QuerySet["Advisory"]):
         """Published, TLP:CLEAR publications: what anyone may read without signing in."""
         return self.filter(PUBLIC)
 
-    def visible_to(self, user: Any) -> "AdvisoryQuerySet":
+    def visible_to(self, user: Reader) -> "AdvisoryQuerySet":
         """CERT staff see every advisory (drafts included). Anyone else sees the public
         publications and the sent advisories targeted at their own organisations; a
         TLP:RED advisory reaches only the organisation admins of its targets."""
@@ -266,7 +267,7 @@ class Attachment(models.Model):
 
 
 class TargetQuerySet(models.QuerySet["Target"]):
-    def visible_to(self, user: Any) -> "TargetQuerySet":
+    def visible_to(self, user: Reader) -> "TargetQuerySet":
         """CERT staff see every target; an organisation sees its own rows of the advisories
         it may read."""
         viewer = _viewer(user)
@@ -379,7 +380,7 @@ class Delivery(models.Model):
 
 
 class InventoryQuerySet(models.QuerySet["InventoryItem"]):
-    def visible_to(self, user: Any) -> "InventoryQuerySet":
+    def visible_to(self, user: Reader) -> "InventoryQuerySet":
         """CERT staff see every inventory (they target by it); members see their own
         organisations' and those they supervise."""
         viewer = _viewer(user)

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -47,7 +47,7 @@ def relative_path(advisory: Advisory) -> str:
     return f"{csaf.folder_year(advisory)}/{csaf.filename(advisory.reference)}"
 
 
-def find(advisories: Any, year: int, name: str) -> Advisory | None:
+def find(advisories: QuerySet[Advisory], year: int, name: str) -> Advisory | None:
     """The public advisory published as `<year>/<name>`, if there is one."""
     if not name.endswith(".json"):
         return None

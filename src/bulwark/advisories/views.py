@@ -1,6 +1,8 @@
 """Advisory pages: the CERT writes, approves, sends and tracks; agencies read, acknowledge
 and report their action in their inbox; organisation admins keep their inventory."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -185,7 +187,7 @@ def advisory_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     _cert(request)
     advisory = get_object_or_404(Advisory.objects.visible_to(request.user), pk=pk)
     user = acting_user(request)
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "submit": lambda: services.submit(user, advisory),
         "approve": lambda: services.approve(user, advisory),
         "reject": lambda: services.reject(user, advisory, reason=request.POST.get("reason", "")),

@@ -2,13 +2,12 @@
 receives the scheduled summaries. The figures are never stored here: they are counted live
 from the other apps' tables, through each table's `visible_to`."""
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
+from bulwark.core.permissions import Reader
 
 # The source report's own structure (../shared/seeds): the narrative sections, in order.
 SECTIONS = (
@@ -23,7 +22,7 @@ LANGUAGES = (("en", "English"), ("zh-hant", "繁體中文"))
 
 
 class TextBlockQuerySet(models.QuerySet["TextBlock"]):
-    def visible_to(self, user: Any) -> "TextBlockQuerySet":
+    def visible_to(self, user: Reader) -> "TextBlockQuerySet":
         """The narrative is written for publication: everyone signed in reads it with the
         report; only CERT staff edit it (checked by the editing view)."""
         return self if viewer_of(user).authenticated else self.none()
@@ -63,12 +62,12 @@ class Cadence(models.TextChoices):
 
 
 class SubscriptionQuerySet(models.QuerySet["Subscription"]):
-    def visible_to(self, user: Any) -> "SubscriptionQuerySet":
+    def visible_to(self, user: Reader) -> "SubscriptionQuerySet":
         """CERT staff manage every subscription; anyone else sees their own."""
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
-        if not viewer.authenticated:
+        if viewer.user_id is None:  # not signed in
             return self.none()
         return self.filter(user_id=viewer.user_id)
 
@@ -104,7 +103,7 @@ class Subscription(models.Model):
 
 
 class SnapshotQuerySet(models.QuerySet["Snapshot"]):
-    def visible_to(self, user: Any) -> "SnapshotQuerySet":
+    def visible_to(self, user: Reader) -> "SnapshotQuerySet":
         """A snapshot is a figure as one scope sees it: the CERT's shared scope for CERT
         staff, a person's own scope for anyone else. Nobody reads another scope's."""
         viewer = viewer_of(user)
@@ -147,10 +146,10 @@ class Snapshot(models.Model):
 
 
 class ReportJobQuerySet(models.QuerySet["ReportJob"]):
-    def visible_to(self, user: Any) -> "ReportJobQuerySet":
+    def visible_to(self, user: Reader) -> "ReportJobQuerySet":
         """Your own: the PDF is counted as its requester sees the data."""
         viewer = viewer_of(user)
-        if not viewer.authenticated:
+        if viewer.user_id is None:  # not signed in
             return self.none()
         return self.filter(user_id=viewer.user_id)
 

@@ -22,9 +22,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
-from bulwark.analytics import charts, periods
+from bulwark.advisories.rendering import markdown_to_html
+from bulwark.analytics import charts, figures, periods
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
+from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core.permissions import Reader
 
 # Report language as users write it -> Django language code (TextBlock.language too).
 LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
@@ -72,14 +75,12 @@ def report_period(year: Any) -> periods.Period:
 # Module-level seams: the figures module computes, the report only lays out.
 
 
-def _five_figures(user: Any, period: periods.Period) -> list[Figure]:
-    from bulwark.analytics import figures
+def _five_figures(user: Reader, period: periods.Period) -> list[Figure]:
 
     return list(figures.five_figures(user, period, drills=False))
 
 
-def _timeliness(user: Any, period: periods.Period) -> Figure:
-    from bulwark.analytics import figures
+def _timeliness(user: Reader, period: periods.Period) -> Figure:
 
     return figures.timeliness(user, period, by="authority")
 
@@ -224,14 +225,13 @@ _HEADING = re.compile(r"<(/?)h([1-6])>")
 
 def narrative_html(body: str) -> SafeString:
     """A text block's Markdown, sanitised; its headings sit below the section's own."""
-    from bulwark.advisories.rendering import markdown_to_html
 
     safe = markdown_to_html(body)
     demoted = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}>", safe)
     return mark_safe(demoted)  # noqa: S308 - sanitised by nh3 in markdown_to_html
 
 
-def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
+def _sections(user: Reader, year: int, code: str) -> dict[str, dict[str, Any]]:
     blocks = {
         b.section: b.body
         for b in TextBlock.objects.visible_to(user).filter(year=year, language=code)
@@ -250,7 +250,6 @@ def _sections(user: Any, year: int, code: str) -> dict[str, dict[str, Any]]:
 
 def cert_name() -> str:
     """The national CERT's name: the national CERT organisation, else settings.CERT_NAME."""
-    from bulwark.constituency.models import Organisation, OrganisationKind
 
     org = (
         Organisation.objects.filter(kind=OrganisationKind.NATIONAL_CERT, is_active=True)
@@ -265,7 +264,7 @@ def cert_name() -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-def build_annual(user: Any, year: int, lang: str, print_: bool = False) -> dict[str, Any]:
+def build_annual(user: Reader, year: int, lang: str, print_: bool = False) -> dict[str, Any]:
     """Everything the report template needs, computed as `user` sees the data (charts as
     pictures when it is to be printed into the PDF)."""
     code = language_code(lang)
@@ -294,7 +293,7 @@ def build_annual(user: Any, year: int, lang: str, print_: bool = False) -> dict[
         }
 
 
-def render_html(user: Any, year: int, lang: str, print_: bool = False) -> str:
+def render_html(user: Reader, year: int, lang: str, print_: bool = False) -> str:
     """A standalone page: inline CSS, inline charts (SVG; PNG for the PDF), no external
     resource."""
     context = build_annual(user, year, lang, print_)
@@ -305,6 +304,7 @@ def render_html(user: Any, year: int, lang: str, print_: bool = False) -> str:
 def _inline_only() -> Any:
     """A fetcher for the report's own inline pictures (`data:` URLs) only: the report never
     loads anything from outside (a link in a text block stays a link)."""
+    # Lazy: WeasyPrint takes 2-6 s to import and only PDF rendering needs it.
     from weasyprint.urls import URLFetcher  # type: ignore[import-untyped,unused-ignore]
 
     class InlineOnly(URLFetcher):  # type: ignore[misc,unused-ignore]
@@ -326,7 +326,7 @@ def pdf_from_html(page: str) -> tuple[bytes, int]:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        import weasyprint  # type: ignore[import-untyped,unused-ignore]
+        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # slow: PDF only
 
         document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_inline_only()).render()
         return document.write_pdf() or b"", len(document.pages)
@@ -335,7 +335,7 @@ def pdf_from_html(page: str) -> tuple[bytes, int]:
             logger.setLevel(level)
 
 
-def render_pdf(user: Any, year: int, lang: str) -> bytes:
+def render_pdf(user: Reader, year: int, lang: str) -> bytes:
     return render_pdf_timed(user, year, lang).pdf
 
 
@@ -346,7 +346,7 @@ class RenderedPdf:
     seconds: float
 
 
-def render_pdf_timed(user: Any, year: int, lang: str) -> RenderedPdf:
+def render_pdf_timed(user: Reader, year: int, lang: str) -> RenderedPdf:
     started = time.monotonic()
     pdf, pages = pdf_from_html(render_html(user, year, lang, print_=True))
     return RenderedPdf(pdf, pages, time.monotonic() - started)

@@ -92,7 +92,7 @@ def save_report_texts(actor: User, year: int, lang: str, bodies: dict[str, str])
 # --------------------------------------------------------------------------- report PDF jobs
 
 
-def request_annual_report(user: Any, year: int, lang: str) -> ReportJob:
+def request_annual_report(user: User, year: int, lang: str) -> ReportJob:
     """A job for this user, year and language: one still queued or running, or made in the
     last minutes, or a new one (queued for the worker once this transaction commits)."""
     from bulwark.analytics.tasks import generate_annual_report
@@ -143,7 +143,7 @@ def run_annual_report(job_id: int) -> str:
 # --------------------------------------------------------------------------- summaries
 
 
-def subscribe(user: Any, cadence: str, language: str) -> Subscription:
+def subscribe(user: User, cadence: str, language: str) -> Subscription:
     """Start (or restart) a person's own monthly or quarterly summary, in their language."""
     with transaction.atomic():
         subscription, created = Subscription.objects.update_or_create(
@@ -158,7 +158,7 @@ def subscribe(user: Any, cadence: str, language: str) -> Subscription:
     return subscription
 
 
-def unsubscribe(user: Any, cadence: str) -> int:
+def unsubscribe(user: User, cadence: str) -> int:
     """Stop a person's own summary of that cadence; the number stopped (0 or 1)."""
     with transaction.atomic():
         stopped = Subscription.objects.filter(user=user, cadence=cadence, active=True).update(

@@ -25,6 +25,8 @@ from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import Snapshot
 from bulwark.analytics.periods import Period, add_months, local_zone, parse
 from bulwark.constituency.access import Viewer, viewer_of
+from bulwark.constituency.models import Membership, OrganisationKind, Role
+from bulwark.core.permissions import Reader
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ KEEP_SECONDS = 24 * 3600  # snapshots nobody asked for again are deleted after a
 PER_USER_KEYS = frozenset({"isac_sharing_by_category", "indicators"})
 
 
-def scope_of(user: Any, key: str) -> str:
+def scope_of(user: Reader, key: str) -> str:
     viewer = viewer_of(user)
     if viewer.sees_everything and key not in PER_USER_KEYS:
         return "cert"
@@ -81,7 +83,7 @@ def _from_json(data: dict[str, Any]) -> Figure:
 
 
 def _count(
-    scope: str, key: str, user: Any, period: Period, drills: bool
+    scope: str, key: str, user: Reader, period: Period, drills: bool
 ) -> tuple[Figure, datetime]:
     started, now = time.perf_counter(), timezone.now()
     figure = figures.compute(key, user, period, drills=drills)
@@ -98,7 +100,7 @@ def _count(
 
 
 def compute(
-    key: str, user: Any, period: Period, *, drills: bool = False
+    key: str, user: Reader, period: Period, *, drills: bool = False
 ) -> tuple[Figure, datetime]:
     """The figure and when it was counted: a fresh snapshot when there is one, otherwise
     counted now (and kept)."""
@@ -119,7 +121,7 @@ def compute(
 
 
 def trend(
-    key: str, user: Any, *, until: date | None, horizon: int, drills: bool = False
+    key: str, user: Reader, *, until: date | None, horizon: int, drills: bool = False
 ) -> tuple[trends.Trend, datetime]:
     """A trend with its forecasts, from a fresh snapshot or counted and fitted now."""
     if key not in figures.SOURCES:
@@ -170,7 +172,6 @@ def refresh(today: date | None = None, *, force: bool = False) -> int:
     """Recount the CERT's shared snapshots of the common periods that are older than
     REFRESH_AFTER_SECONDS (all of them with `force`), in the platform's default language,
     and delete snapshots nobody read for a day. Returns the number recounted."""
-    from bulwark.constituency.models import Membership, OrganisationKind, Role
 
     staff = (
         Membership.objects.filter(

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from bulwark.analytics import figures
 from bulwark.analytics.forecast import Forecast, forecast
 from bulwark.analytics.periods import Period, add_months, local_zone
+from bulwark.core.permissions import Reader
 
 HISTORY_MONTHS = 60
 TOP_CATEGORIES = 5
@@ -80,7 +81,7 @@ def last_full_month(today: date | None = None) -> date:
 
 
 def trend(
-    user: Any,
+    user: Reader,
     key: str,
     *,
     until: date | None = None,

@@ -24,6 +24,7 @@ from bulwark.constituency.models import (
     Role,
     User,
 )
+from bulwark.core.permissions import Reader
 from bulwark.core.registry import AuditReader
 
 _CACHE_ATTR = "_bulwark_viewer"
@@ -123,7 +124,7 @@ def _ancestors(org_ids: frozenset[int]) -> set[int]:
     return found
 
 
-def compute_viewer(user: Any) -> Viewer:
+def compute_viewer(user: User) -> Viewer:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return ANONYMOUS
     roles: dict[int, set[str]] = defaultdict(set)
@@ -162,8 +163,10 @@ def acting_user(request: Any) -> User:
     return user
 
 
-def viewer_of(user: Any) -> Viewer:
-    if user is None or not getattr(user, "is_authenticated", False):
+def viewer_of(user: Reader) -> Viewer:
+    # Every signed-in person is a `User` (AUTH_USER_MODEL); anyone else sees what the
+    # anonymous viewer sees.
+    if not isinstance(user, User) or not user.is_authenticated:
         return ANONYMOUS
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
@@ -172,7 +175,7 @@ def viewer_of(user: Any) -> Viewer:
     return cached
 
 
-def forget_viewer(user: Any) -> None:
+def forget_viewer(user: Reader) -> None:
     if user is not None and hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
@@ -215,10 +218,10 @@ def current_stamp() -> str | None:
     return ConstituencyVersion.objects.filter(pk=1).values_list("stamp", flat=True).first()
 
 
-def viewer_for_stamp(user: Any, stamp: str | None) -> Viewer:
+def viewer_for_stamp(user: Reader, stamp: str | None) -> Viewer:
     """`viewer_of(user)`, taken from the viewers kept for this stamp when there is one; the
     user's own cache attribute is set either way."""
-    if stamp is None or user is None or not getattr(user, "is_authenticated", False):
+    if stamp is None or not isinstance(user, User) or not user.is_authenticated:
         return viewer_of(user)
     key = (int(user.pk), stamp)
     viewer = _VIEWERS.get(key)
@@ -244,7 +247,7 @@ def user_for_stamp(user_id: int, stamp: str | None) -> User:
     return user
 
 
-def audit_reader(user: Any) -> AuditReader:
+def audit_reader(user: Reader) -> AuditReader:
     """Who reads which part of the audit log: platform admins all of it, organisation
     admins the entries about the organisations they administer (the `audit.read` rule);
     installed as core's audit rule (`ConstituencyConfig.ready`)."""

@@ -5,12 +5,14 @@ Addresses come from ranges reserved for documentation and benchmarking (198.18.0
 so nothing in the demo points at a real network or mailbox.
 """
 
+import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bulwark.constituency import services
@@ -482,7 +484,6 @@ def load() -> list[DemoAccount]:
                 name=DEMO_DEVICE_NAME,
                 defaults={"key": demo_totp_key(username), "confirmed": True},
             )
-            import base64
 
             secret = base64.b32encode(device.bin_key).decode()
         accounts.append(DemoAccount(username, role, org_name, secret))
@@ -516,7 +517,6 @@ def current_code(username: str) -> str:
     device = TOTPDevice.objects.filter(user__username=username, name=DEMO_DEVICE_NAME).first()
     if device is None or device.key != demo_totp_key(username):
         raise LookupError(f"{username} has no demo authenticator")
-    from django_otp.oath import totp
 
     code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
     return f"{code:0{device.digits}d}"

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.db import transaction
+from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency import throttle
@@ -90,7 +91,6 @@ class QueuedPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from django.template import loader
 
         user = context["user"]
         if not throttle.reset_mail_allowed(user.pk, self._ip):
@@ -208,7 +208,7 @@ class OrganisationFilterForm(forms.Form):
     country = forms.CharField(label=_("Country"), required=False, max_length=2)
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(forms.ModelForm[Organisation]):
     class Meta:
         model = Organisation
         fields = ["name", "short_name", "kind", "country", "sector", "parent", "is_active", "notes"]
@@ -232,7 +232,7 @@ class OrganisationForm(forms.ModelForm):
                 parent.queryset = Organisation.objects.filter(pk=self.instance.parent_id)
 
 
-class NetworkClaimForm(forms.ModelForm):
+class NetworkClaimForm(forms.ModelForm[NetworkClaim]):
     class Meta:
         model = NetworkClaim
         fields = ["kind", "value", "note"]
@@ -241,7 +241,7 @@ class NetworkClaimForm(forms.ModelForm):
         }
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(forms.ModelForm[Contact]):
     class Meta:
         model = Contact
         fields = ["purpose", "name", "email", "phone", "pgp_key"]

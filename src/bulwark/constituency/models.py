@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency import networks
 from bulwark.core.countries import ISO_3166_ALPHA2
+from bulwark.core.permissions import Reader
 from bulwark.core.registry import Hook
 
 # Who a user is to the platform (`constituency.access.viewer_of`), installed by
@@ -22,12 +23,12 @@ from bulwark.core.registry import Hook
 VIEWER_OF: Hook[Callable[[Any], Any]] = Hook("the constituency's viewer rule")
 
 
-def _viewer(user: Any) -> Any:
+def _viewer(user: Reader) -> Any:
     return VIEWER_OF.call(user)
 
 
 class UserQuerySet(models.QuerySet["User"]):
-    def visible_to(self, user: Any) -> "UserQuerySet":
+    def visible_to(self, user: Reader) -> "UserQuerySet":
         """Everyone for CERT staff; otherwise yourself and members of the organisations
         you belong to or supervise."""
         viewer = _viewer(user)
@@ -46,7 +47,7 @@ class BulwarkUserManager(UserManager.from_queryset(UserQuerySet)):  # type: igno
 
 
 class OrganisationQuerySet(models.QuerySet["Organisation"]):
-    def visible_to(self, user: Any) -> "OrganisationQuerySet":
+    def visible_to(self, user: Reader) -> "OrganisationQuerySet":
         """Everything for CERT staff; otherwise your organisations, those you supervise
         and the authorities above you."""
         viewer = _viewer(user)
@@ -58,7 +59,7 @@ class OrganisationQuerySet(models.QuerySet["Organisation"]):
 class OrganisationOwnedQuerySet(models.QuerySet[Any]):
     """For rows that belong to one organisation: contacts, networks, memberships."""
 
-    def visible_to(self, user: Any) -> "OrganisationOwnedQuerySet":
+    def visible_to(self, user: Reader) -> "OrganisationOwnedQuerySet":
         viewer = _viewer(user)
         if viewer.sees_everything:
             return self
@@ -66,7 +67,7 @@ class OrganisationOwnedQuerySet(models.QuerySet[Any]):
 
 
 class MembershipQuerySet(OrganisationOwnedQuerySet):
-    def visible_to(self, user: Any) -> "MembershipQuerySet":
+    def visible_to(self, user: Reader) -> "MembershipQuerySet":
         viewer = _viewer(user)
         if viewer.sees_everything:
             return self
@@ -76,7 +77,7 @@ class MembershipQuerySet(OrganisationOwnedQuerySet):
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
-    def visible_to(self, user: Any) -> "ApiTokenQuerySet":
+    def visible_to(self, user: Reader) -> "ApiTokenQuerySet":
         """Your own tokens; platform admins see every token's metadata."""
         viewer = _viewer(user)
         if viewer.platform_admin:
@@ -111,7 +112,7 @@ class User(AbstractUser):
 
 
 class SectorQuerySet(models.QuerySet["Sector"]):
-    def visible_to(self, user: Any) -> "SectorQuerySet":
+    def visible_to(self, user: Reader) -> "SectorQuerySet":
         """Reference data: every signed-in user."""
         return self if _viewer(user).authenticated else self.none()
 
@@ -472,7 +473,7 @@ class ResetMail(models.Model):
 
 
 class InvitationQuerySet(models.QuerySet["Invitation"]):
-    def visible_to(self, user: Any) -> "InvitationQuerySet":
+    def visible_to(self, user: Reader) -> "InvitationQuerySet":
         """Platform admins see every invitation; organisation admins those to the
         organisations they administer; nobody else any."""
         viewer = _viewer(user)

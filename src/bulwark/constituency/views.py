@@ -1,5 +1,6 @@
 """Web pages for the constituency. Reads go through `visible_to`, writes through services."""
 
+import base64
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -48,7 +49,7 @@ from bulwark.constituency.models import (
     User,
 )
 from bulwark.core import audit
-from bulwark.core.permissions import can, require
+from bulwark.core.permissions import Reader, can, require
 
 PAGE_SIZE = 50
 
@@ -70,7 +71,7 @@ def run_service(form: BaseForm, call: Callable[[], Any]) -> Any:
 # --- Organisations ----------------------------------------------------------------------
 
 
-def home_figures(user: Any) -> dict[str, Any]:
+def home_figures(user: Reader) -> dict[str, Any]:
     """The home page's constituency figures and the viewer's own organisations;
     registered with core in `ConstituencyConfig.ready`."""
     return {
@@ -318,7 +319,9 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "constituency/organisation_detail.html", context, status=400)
 
 
-def _invitation_action(request: HttpRequest, pk: int, invitation_pk: int, resend: bool) -> Any:
+def _invitation_action(
+    request: HttpRequest, pk: int, invitation_pk: int, resend: bool
+) -> HttpResponse:
     invitation = get_object_or_404(
         Invitation.objects.visible_to(request.user), pk=invitation_pk, organisation_id=pk
     )
@@ -599,7 +602,6 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             return redirect(_next_page(request))
         else:
             form.add_error("token", _("That code is not valid. Scan the code again and retry."))
-    import base64
 
     secret = base64.b32encode(device.bin_key).decode()
     qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=4)

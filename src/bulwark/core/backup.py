@@ -88,6 +88,7 @@ def signing_key_reference(path: Path | None) -> dict[str, Any]:
     reference: dict[str, Any] = {"file": str(path) if path else None, "public_key_sha256": None}
     if path is None or not path.exists():
         return reference
+    # Lazy: cryptography only when the backup is encrypted to a key.
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -117,6 +118,7 @@ def engine_of(database: dict[str, Any]) -> str:
 def _conninfo(database: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """A libpq connection string without the password, and the environment for pg tools
     (the password travels in PGPASSWORD, never on a command line)."""
+    # Lazy: psycopg is installed and needed only with PostgreSQL.
     from psycopg.conninfo import make_conninfo
 
     options = {k: str(v) for k, v in (database.get("OPTIONS") or {}).items() if k in LIBPQ_OPTIONS}
@@ -135,6 +137,7 @@ def _conninfo(database: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 
 def _pg_connect(database: dict[str, Any]) -> Any:
+    # Lazy: psycopg is installed and needed only with PostgreSQL.
     import psycopg
 
     conninfo, _env = _conninfo(database)

@@ -1,5 +1,6 @@
 """What `bulwark check` reports as unsafe or missing for production (deploy checks)."""
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -76,7 +77,6 @@ def production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def metrics_allow_list(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """BULWARK_METRICS_ALLOW: an entry that is not an address or network is left out of
     the list (fails closed); say so rather than let a scraper get 403 unexplained."""
-    import ipaddress
 
     found: list[CheckMessage] = []
     for entry in getattr(settings, "METRICS_ALLOW", []):

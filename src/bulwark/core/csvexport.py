@@ -16,17 +16,15 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 BOM = "\ufeff"
-
-if TYPE_CHECKING:
-    from django.http import StreamingHttpResponse
 
 
 def defuse(text: str) -> str:
@@ -84,10 +82,8 @@ def text(
 
 def response(
     filename: str, header: Sequence[Any], rows: Iterable[Sequence[Any]]
-) -> "StreamingHttpResponse":
+) -> StreamingHttpResponse:
     """A download for people, streamed as it is read from the database."""
-    from django.http import StreamingHttpResponse
-
     reply = StreamingHttpResponse(lines(header, rows), content_type="text/csv; charset=utf-8")
     reply["Content-Disposition"] = f'attachment; filename="{filename}"'
     return reply

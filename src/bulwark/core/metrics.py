@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -120,7 +121,6 @@ class DatabaseCollector(Collector):
             yield from figures(now)
 
     def _tasks(self, now: Any) -> Iterator[Any]:
-        from django.db.models import Count, Min
         from django_tasks_db.models import DBTaskResult
 
         depth = GaugeMetricFamily(
@@ -158,6 +158,7 @@ class DatabaseCollector(Collector):
 
 
 async def _consumer_pending(url: str, stream: str, timeout: float) -> list[tuple[str, int, int]]:
+    # Lazy: the NATS client is needed only where monitoring streams are configured.
     import nats
 
     client = await nats.connect(
@@ -241,7 +242,8 @@ def registry(database: bool = True) -> CollectorRegistry:
     counted figures plus the database's and NATS's."""
     scrape = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(scrape)
+        # prometheus_client leaves this constructor unannotated
+        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
     else:
         scrape.register(_ProcessCollector())
     if database:

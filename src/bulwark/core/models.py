@@ -9,17 +9,20 @@ is detected as well. Writes go through `bulwark.core.audit.record` only.
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.core import registry
+from bulwark.core.permissions import Reader
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def visible_to(self, user: Any) -> "AuditEntryQuerySet":
+    def visible_to(self, user: Reader) -> "AuditEntryQuerySet":
         """Platform admins read the whole log; organisation admins read the entries about
         their own organisations; nobody else reads it. On top of that, an entry about an
         object whose model has its own `visible_to` (an incident, evidence, intelligence,
@@ -58,7 +61,6 @@ def audit_labels(model: type[models.Model]) -> tuple[str, ...]:
 def audited_models() -> dict[str, type[models.Model]]:
     """Object type (`app.model`, current or former label) -> model, for every model with
     its own `visible_to` outside the constituency."""
-    from django.apps import apps
 
     found = {}
     for model in apps.get_models():
@@ -94,7 +96,7 @@ NUMERIC_OBJECT_ID = models.Case(
 )
 
 
-def subject_visibility_q(user: Any, reader: registry.AuditReader | None = None) -> models.Q:
+def subject_visibility_q(user: Reader, reader: registry.AuditReader | None = None) -> models.Q:
     """One condition for the whole log: for each audited model, its entries are kept only
     when the object they name is among the viewer's visible ones, one subquery per model
     (never a query per entry). A model the viewer sees entirely adds nothing; one the
@@ -198,9 +200,9 @@ class AuditHead(models.Model):
 
 
 class NotificationQuerySet(models.QuerySet["Notification"]):
-    def visible_to(self, user: Any) -> "NotificationQuerySet":
+    def visible_to(self, user: Reader) -> "NotificationQuerySet":
         """Your own notifications only."""
-        if user is None or not getattr(user, "is_authenticated", False):
+        if not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
             return self.none()
         return self.filter(user_id=user.pk)
 

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -49,7 +50,8 @@ def user_id_of(request: HttpRequest) -> int | None:
             return None
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return user.pk
+    pk: int | None = user.pk
+    return pk
 
 
 def request_id_from(value: str | None) -> str:
@@ -138,6 +140,5 @@ class JsonFormatter(_LibraryJsonFormatter):
             log_data.setdefault(name, getattr(record, name, None))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        from datetime import UTC, datetime
 
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -25,6 +25,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 Actor = AbstractBaseUser | AnonymousUser
+# Whoever reads: a signed-in user, an anonymous visitor, or nobody (the platform itself).
+Reader = Actor | None
 Rule = Callable[[Any, Any], bool]
 # Why a refusal: a sentence, or a function of (user, obj) when the reason depends on them.
 Refusal = str | Promise | Callable[[Any, Any], str | Promise]

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
@@ -14,6 +15,7 @@ from django.utils.translation import ngettext
 from bulwark.core import audit
 from bulwark.core.mail import send_email
 from bulwark.core.models import Notification, NotificationKind, NotificationSettings
+from bulwark.core.permissions import Reader
 
 # The digest goes out once a day, at the first scheduler run after this local hour.
 DIGEST_HOUR = 7
@@ -53,7 +55,7 @@ def notify(users: Iterable[Any], kind: str, text: str, url: str = "", subject: s
     return len(ids)
 
 
-def mark_read(user: Any, kind: str = "", ids: Iterable[int] = ()) -> int:
+def mark_read(user: Reader, kind: str = "", ids: Iterable[int] = ()) -> int:
     """Mark the person's own unread notices read: all, those of one kind, or given ones."""
     unread = Notification.objects.visible_to(user).filter(read_at__isnull=True)
     if kind:
@@ -64,9 +66,11 @@ def mark_read(user: Any, kind: str = "", ids: Iterable[int] = ()) -> int:
     return unread.update(read_at=timezone.now())
 
 
-def set_daily_digest(user: Any, enabled: bool) -> NotificationSettings:
+def set_daily_digest(user: AbstractBaseUser, enabled: bool) -> NotificationSettings:
     with transaction.atomic():
-        prefs, _created = NotificationSettings.objects.select_for_update().get_or_create(user=user)
+        prefs, _created = NotificationSettings.objects.select_for_update().get_or_create(
+            user_id=user.pk
+        )
         if prefs.daily_digest != enabled:
             prefs.daily_digest = enabled
             prefs.save(update_fields=["daily_digest"])
@@ -83,7 +87,7 @@ def digest_time(now: datetime) -> datetime:
     return at if at <= local else at - timedelta(days=1)
 
 
-def _digest_body(user: Any, rows: list[Notification], more: int) -> tuple[str, str]:
+def _digest_body(user: Reader, rows: list[Notification], more: int) -> tuple[str, str]:
     subject = ngettext(
         "Bulwark: %(n)d unread notice", "Bulwark: %(n)d unread notices", len(rows) + more
     ) % {"n": len(rows) + more}

@@ -1,11 +1,13 @@
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django_tasks_db.models import DBTaskResult
 
 from bulwark.core import registry, services
 from bulwark.core.models import (
@@ -42,7 +45,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _task_queue_state() -> dict[str, object]:
-    from django_tasks_db.models import DBTaskResult
 
     now = timezone.now()
     ready = DBTaskResult.objects.filter(status="READY")
@@ -89,7 +91,10 @@ def date_param(value: object) -> date | None:
         return None
 
 
-def filter_audit(entries, params):  # type: ignore[no-untyped-def]
+_Entries = TypeVar("_Entries", bound=QuerySet[AuditEntry])
+
+
+def filter_audit(entries: _Entries, params: Mapping[str, str]) -> _Entries:
     """Filters shared by the audit page and the audit API."""
     if params.get("action"):
         entries = entries.filter(action__startswith=params["action"][:100])
@@ -117,7 +122,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     kind = kind if kind in kinds else ""
     if request.method == "POST":
         if request.POST.get("action") == "digest":
-            services.set_daily_digest(request.user, request.POST.get("daily_digest") == "on")
+            if isinstance(request.user, AbstractBaseUser):  # signed in (login_required)
+                services.set_daily_digest(request.user, request.POST.get("daily_digest") == "on")
             messages.success(request, _("Your notification settings are saved."))
         else:
             chosen = request.POST.get("kind", "")

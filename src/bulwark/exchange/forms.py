@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 from bulwark.exchange.engine.formats import FORMATS
 from bulwark.exchange.models import CountryNetwork
 
@@ -22,7 +23,7 @@ class RerouteForm(forms.Form):
     )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=120)
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Reader = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["recipient"].queryset = Organisation.objects.visible_to(user).filter(  # type: ignore[attr-defined]
             is_active=True

@@ -17,6 +17,7 @@ import email.policy
 import hashlib
 import io
 import mailbox
+import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -119,6 +120,5 @@ def poll_maildir(path: str | Path) -> list[Outcome]:
 
 
 def maildir_from_settings() -> Any:
-    import os
 
     return os.environ.get("BULWARK_EXCHANGE_MAILDIR", "")

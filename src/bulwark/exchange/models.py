@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 from bulwark.exchange.engine.formats import FORMATS
 from bulwark.exchange.engine.rows import restore
 from bulwark.incidents.taxonomy import TYPE_CHOICES
@@ -23,7 +24,7 @@ from bulwark.incidents.taxonomy import TYPE_CHOICES
 FORMAT_CHOICES = [(f, f) for f in FORMATS]
 
 
-def _viewer(user: Any) -> Any:
+def _viewer(user: Reader) -> Any:
     return viewer_of(user)
 
 
@@ -31,7 +32,7 @@ class StaffOnlyQuerySet(models.QuerySet[Any]):
     """Raw reports, quarantine, rules, country table: CERT staff only (a raw report holds
     other organisations' addresses)."""
 
-    def visible_to(self, user: Any) -> "StaffOnlyQuerySet":
+    def visible_to(self, user: Reader) -> "StaffOnlyQuerySet":
         return self if _viewer(user).sees_everything else self.none()
 
 
@@ -186,7 +187,7 @@ class ColumnMapping(models.Model):
 
 
 class EventQuerySet(models.QuerySet["Event"]):
-    def visible_to(self, user: Any) -> "EventQuerySet":
+    def visible_to(self, user: Reader) -> "EventQuerySet":
         """CERT staff: all events. Anyone else: the events routed to an organisation they
         are a member of (never unrouted events, never a supervised organisation's)."""
         viewer = _viewer(user)
@@ -425,7 +426,7 @@ class RecipientSettings(models.Model):
 
 
 class EventNoticeQuerySet(models.QuerySet["EventNotice"]):
-    def visible_to(self, user: Any) -> "EventNoticeQuerySet":
+    def visible_to(self, user: Reader) -> "EventNoticeQuerySet":
         """CERT staff: all. Members: the notifications sent to their organisations."""
         viewer = _viewer(user)
         if viewer.sees_everything:
@@ -492,7 +493,7 @@ class EventNotice(models.Model):
 
 
 class NotificationReplyQuerySet(models.QuerySet["NotificationReply"]):
-    def visible_to(self, user: Any) -> "NotificationReplyQuerySet":
+    def visible_to(self, user: Reader) -> "NotificationReplyQuerySet":
         viewer = _viewer(user)
         if viewer.sees_everything:
             return self

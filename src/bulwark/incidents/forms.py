@@ -198,7 +198,7 @@ class RecoveryForm(ZoneNamed, forms.Form):
     )
 
 
-class FinalReportForm(forms.ModelForm):
+class FinalReportForm(forms.ModelForm[FinalReport]):
     class Meta:
         model = FinalReport
         fields = list(FinalReport.ITEMS)

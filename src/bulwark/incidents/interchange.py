@@ -14,6 +14,7 @@ import json
 import math
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -288,7 +289,7 @@ def _stix_impacts(
     optional, so they are left out; their content (loss type, alteration, information
     type) is in the description, and availability's impact is the criticality."""
     information = "classified-material" if incident.secret != "none" else "unspecified"
-    details = {
+    details: dict[str, Callable[[str], str]] = {
         "confidentiality": lambda answer: f"confirmed-loss, {information}",
         "integrity": lambda answer: (
             ("full-modification" if answer == "serious" else "partial-modification")
@@ -345,7 +346,7 @@ def _stix_created(incident: Incident) -> datetime:
 def _stix_modified(incident: Incident) -> datetime:
     """The last recorded change: every service that changes an incident writes a
     timeline entry, and the workflow timestamps cover the rest."""
-    moments = [
+    moments: list[datetime | None] = [
         incident.reported_at,
         incident.recorded_at,
         incident.reviewed_at,

@@ -3,12 +3,14 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, Role
+from bulwark.core.permissions import Reader
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
 from bulwark.incidents.workflow import STATUS_LABELS, Status
 
@@ -29,7 +31,7 @@ TLP_CHOICES = [
 
 
 class IncidentQuerySet(models.QuerySet["Incident"]):
-    def visible_to(self, user: Any) -> "IncidentQuerySet":
+    def visible_to(self, user: Reader) -> "IncidentQuerySet":
         """CERT staff see all; members see their organisation's incidents; members of an
         authority see those of the organisations below it; a law-enforcement agency sees
         the cases referred to it. TLP narrows: AMBER+STRICT keeps the authority's
@@ -370,7 +372,7 @@ class ClockAlert(models.Model):
 
 
 class ThroughIncidentQuerySet(models.QuerySet[Any]):
-    def visible_to(self, user: Any) -> "ThroughIncidentQuerySet":
+    def visible_to(self, user: Reader) -> "ThroughIncidentQuerySet":
         """Evidence and tasks are read with their incident (the audit log relies on it)."""
         incidents = Incident.objects.visible_to(user)
         if not incidents.query.where:  # the CERT: every incident, so no condition
@@ -527,9 +529,9 @@ class IncidentTag(models.Model):
 
 
 class SavedFilterQuerySet(models.QuerySet["SavedFilter"]):
-    def visible_to(self, user: Any) -> "SavedFilterQuerySet":
+    def visible_to(self, user: Reader) -> "SavedFilterQuerySet":
         """A person's own saved filters only."""
-        if not getattr(user, "is_authenticated", False):
+        if not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
             return self.none()
         return self.filter(user_id=user.pk)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bulwark.core.params import id_param
+from bulwark.core.permissions import Reader
 from bulwark.core.views import date_param
 from bulwark.incidents.models import Incident, IncidentTag, TimelineEntry
 
@@ -18,7 +19,7 @@ MAX_NOTE_MATCHES = 10_000
 
 
 def filter_incidents(
-    incidents: QuerySet[Incident], params: Any, user: Any = None
+    incidents: QuerySet[Incident], params: Any, user: Reader = None
 ) -> QuerySet[Incident]:
     """Filters shared by the incident pages and the API (`assignee=me` needs the user)."""
     for field in ("status", "rsit_class", "rsit_type", "tlp"):
@@ -108,7 +109,7 @@ def queue_order(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     return incidents.order_by(F("next_due_at").asc(nulls_last=True), "-reported_at")
 
 
-def home_figures(user: Any) -> dict[str, Any]:
+def home_figures(user: Reader) -> dict[str, Any]:
     """The home page's open incidents and open drills (drills are counted apart from real
     incidents everywhere); registered with core in `IncidentsConfig.ready`."""
     open_ones = Incident.objects.visible_to(user).exclude(status="closed")
@@ -126,5 +127,5 @@ def home_figures(user: Any) -> dict[str, Any]:
 DETAIL_PANELS: dict[str, str] = {}
 
 
-def detail_panels(user: Any, incident: Incident) -> dict[str, Any]:
+def detail_panels(user: Reader, incident: Incident) -> dict[str, Any]:
     return {name: import_string(path)(user, incident) for name, path in DETAIL_PANELS.items()}

@@ -552,9 +552,10 @@ def _visible_evidence(request: HttpRequest, pk: int, evidence_pk: int) -> Eviden
     incident = _visible_incident(request, pk)
     if not can(acting_user(request), "incident.handle", incident):
         raise PermissionDenied
-    return get_object_or_404(
+    evidence: Evidence = get_object_or_404(
         Evidence.objects.select_related("incident"), pk=evidence_pk, incident=incident
     )
+    return evidence
 
 
 @login_required

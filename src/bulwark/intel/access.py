@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from django.db.models import Manager, Model, Q, QuerySet
 
 from bulwark.constituency.access import Viewer, viewer_of
+from bulwark.core.permissions import Reader
 from bulwark.core.tlp import TLP
 
 __all__ = [
@@ -159,7 +160,7 @@ def object_q(viewer: Viewer, p: str = "") -> Q | None:
     )
 
 
-def restrict(qs: QuerySet[Any], user: Any, prefix: str = "") -> QuerySet[Any]:
+def restrict(qs: QuerySet[Any], user: Reader, prefix: str = "") -> QuerySet[Any]:
     """`qs` narrowed to what the user may read (`object_q`, through `prefix`)."""
     return _narrow(qs, viewer_of(user), prefix)
 
@@ -177,7 +178,7 @@ def _narrow(qs: QuerySet[Any], viewer: Viewer, prefix: str) -> QuerySet[Any]:
 _rows: dict[tuple[str, type, str], tuple[float, QuerySet[Any]]] = {}
 
 
-def visible_rows(everything: QuerySet[Any], user: Any, prefix: str = "") -> QuerySet[Any]:
+def visible_rows(everything: QuerySet[Any], user: Reader, prefix: str = "") -> QuerySet[Any]:
     """`restrict(everything, user, prefix)` for a manager's unfiltered queryset, cached."""
     viewer = viewer_of(user)
     key = (viewer.fingerprint, everything.model, prefix)
@@ -201,7 +202,7 @@ class VisibleQuerySet(QuerySet[_M]):
 
     visibility_prefix = ""
 
-    def visible_to(self, user: Any) -> "VisibleQuerySet[_M]":
+    def visible_to(self, user: Reader) -> "VisibleQuerySet[_M]":
         return restrict(self, user, self.visibility_prefix)  # type: ignore[return-value]
 
 
@@ -209,7 +210,7 @@ class VisibleManager(Manager[_M]):
     """`Model.objects.visible_to(user)`: the queryset's rule, with the filter built once
     per viewer (`visible_rows`)."""
 
-    def visible_to(self, user: Any) -> VisibleQuerySet[_M]:
+    def visible_to(self, user: Reader) -> VisibleQuerySet[_M]:
         everything = self.get_queryset()
         prefix = getattr(everything, "visibility_prefix", "")
         return visible_rows(everything, user, prefix)  # type: ignore[return-value]

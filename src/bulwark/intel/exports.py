@@ -11,6 +11,8 @@ import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from bulwark.core import csvexport
+
 Row = tuple[str, str, str, float]
 FORMATS = (
     "suricata", "suricata-dataset-domain", "suricata-dataset-md5", "suricata-dataset-sha256",
@@ -134,7 +136,6 @@ def rpz(rows: Iterable[Row], now: datetime | None = None) -> str:
 def as_csv(rows: Iterable[Row]) -> str:
     """For machines: no byte-order mark, the field names tools expect, but defused like
     every CSV (bulwark.core.csvexport), so a value opened in a spreadsheet never runs."""
-    from bulwark.core import csvexport
 
     return csvexport.text(
         ["type", "value", "indicator", "score"],

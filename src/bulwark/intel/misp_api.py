@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 
 from bulwark.constituency.api.authentication import BearerTokenAuthentication
+from bulwark.constituency.models import User
 from bulwark.intel import misp, taxii_server
 
 MISP_VERSION = "2.5.0"
@@ -110,7 +111,7 @@ def _json(data: Any, status: int = 200) -> HttpResponse:
 
 
 @misp_view
-def get_version(request: HttpRequest, user: Any) -> HttpResponse:
+def get_version(request: HttpRequest, user: User) -> HttpResponse:
     return _json(
         {"version": MISP_VERSION, "pymisp_recommended_version": MISP_VERSION,
          "perm_sync": False, "perm_sighting": False, "perm_galaxy_editor": False,
@@ -119,12 +120,12 @@ def get_version(request: HttpRequest, user: Any) -> HttpResponse:
 
 
 @misp_view
-def describe_types(request: HttpRequest, user: Any) -> HttpResponse:
+def describe_types(request: HttpRequest, user: User) -> HttpResponse:
     return _json({"result": misp.describe_types()})
 
 
 @misp_view
-def user_me(request: HttpRequest, user: Any) -> HttpResponse:
+def user_me(request: HttpRequest, user: User) -> HttpResponse:
     """users/view/me: who the key belongs to (read-only role)."""
     if user is None:
         return _error(403, "Authentication required")
@@ -143,7 +144,7 @@ def user_me(request: HttpRequest, user: Any) -> HttpResponse:
 
 
 @misp_view
-def events_rest_search(request: HttpRequest, user: Any) -> HttpResponse:
+def events_rest_search(request: HttpRequest, user: User) -> HttpResponse:
     try:
         found = misp.search_events(user, _params(request))
     except Denied as exc:
@@ -152,7 +153,7 @@ def events_rest_search(request: HttpRequest, user: Any) -> HttpResponse:
 
 
 @misp_view
-def attributes_rest_search(request: HttpRequest, user: Any) -> HttpResponse:
+def attributes_rest_search(request: HttpRequest, user: User) -> HttpResponse:
     try:
         found = misp.search_attributes(user, _params(request))
     except Denied as exc:
@@ -161,7 +162,7 @@ def attributes_rest_search(request: HttpRequest, user: Any) -> HttpResponse:
 
 
 @misp_view
-def event_view(request: HttpRequest, user: Any, ident: str) -> HttpResponse:
+def event_view(request: HttpRequest, user: User, ident: str) -> HttpResponse:
     found = misp.search_events(user, {"uuid": ident.removesuffix(".json")})
     if not found:
         return _error(404, "Invalid event")
@@ -172,7 +173,7 @@ def event_view(request: HttpRequest, user: Any, ident: str) -> HttpResponse:
 
 
 @misp_view
-def feed_manifest(request: HttpRequest, user: Any) -> HttpResponse:
+def feed_manifest(request: HttpRequest, user: User) -> HttpResponse:
     """manifest.json: {event uuid: the event's header} of every event the reader sees."""
     manifest = {}
     for item in misp.search_events(user, {}):
@@ -187,7 +188,7 @@ def feed_manifest(request: HttpRequest, user: Any) -> HttpResponse:
 
 
 @misp_view
-def feed_event(request: HttpRequest, user: Any, ident: Any) -> HttpResponse:
+def feed_event(request: HttpRequest, user: User, ident: Any) -> HttpResponse:
     found = misp.search_events(user, {"uuid": str(ident)})
     if not found:
         return _error(404, "Invalid event")
@@ -195,7 +196,7 @@ def feed_event(request: HttpRequest, user: Any, ident: Any) -> HttpResponse:
 
 
 @misp_view
-def feed_hashes(request: HttpRequest, user: Any) -> HttpResponse:
+def feed_hashes(request: HttpRequest, user: User) -> HttpResponse:
     """hashes.csv: `md5 of an attribute value,event uuid` (each part of a composite value),
     which MISP uses to find a feed's matches without downloading the events."""
     lines = []

@@ -36,6 +36,7 @@ class Pulled:
 
 
 def http_fetcher(headers: dict[str, str] | None = None, timeout: float = 60) -> Fetch:
+    # Lazy: requests only when a remote feed is fetched.
     import requests
 
     session = requests.Session()

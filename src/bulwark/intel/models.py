@@ -6,7 +6,6 @@ the information; every other model's `visible_to` reaches it through a join.
 """
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 from bulwark.core.tlp import TLP
 from bulwark.intel.access import VisibleManager, VisibleQuerySet, collection_q
 
@@ -63,7 +63,7 @@ class MarkingAlias(models.Model):
 
 
 class SharingGroupQuerySet(models.QuerySet["SharingGroup"]):
-    def visible_to(self, user: Any) -> "SharingGroupQuerySet":
+    def visible_to(self, user: Reader) -> "SharingGroupQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -89,7 +89,7 @@ class SharingGroup(models.Model):
 
 
 class CollectionQuerySet(models.QuerySet["Collection"]):
-    def visible_to(self, user: Any) -> "CollectionQuerySet":
+    def visible_to(self, user: Reader) -> "CollectionQuerySet":
         q = collection_q(viewer_of(user))
         return self if q is None else self.filter(q)
 
@@ -333,7 +333,7 @@ class Indicator(models.Model):
 
 
 class SightingQuerySet(models.QuerySet["Sighting"]):
-    def visible_to(self, user: Any) -> "SightingQuerySet":
+    def visible_to(self, user: Reader) -> "SightingQuerySet":
         """CERT staff see every sighting; members see their own organisations'."""
         viewer = viewer_of(user)
         if viewer.sees_everything:
@@ -368,7 +368,7 @@ class Sighting(models.Model):
 
 
 class SubmissionQuerySet(models.QuerySet["Submission"]):
-    def visible_to(self, user: Any) -> "SubmissionQuerySet":
+    def visible_to(self, user: Reader) -> "SubmissionQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -416,7 +416,7 @@ class Submission(models.Model):
 
 
 class TaxiiStatusQuerySet(models.QuerySet["TaxiiStatus"]):
-    def visible_to(self, user: Any) -> "TaxiiStatusQuerySet":
+    def visible_to(self, user: Reader) -> "TaxiiStatusQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self

@@ -13,9 +13,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from bulwark.core import observables as obs
+from bulwark.core.permissions import Reader
 from bulwark.core.tlp import TLP
 from bulwark.incidents.models import Incident, IncidentIndicator
-from bulwark.intel import decay, netkeys
+from bulwark.intel import decay, netkeys, warninglists
 from bulwark.intel.models import Indicator, Provenance, Sighting, Status, StixObject, Value
 
 INCIDENT_KINDS = frozenset({"ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "email"})
@@ -43,12 +44,12 @@ def find_value(kind: str, text: str) -> Value | None:
     return Value.objects.filter(kind=kind, value=text).first()
 
 
-def visible_values(user: Any) -> Any:
+def visible_values(user: Reader) -> Any:
     """Values that some object the user may read carries."""
     return Value.objects.filter(pk__in=Provenance.objects.visible_to(user).values("value_id"))
 
 
-def may_see_value(user: Any, value: Value) -> bool:
+def may_see_value(user: Reader, value: Value) -> bool:
     if Provenance.objects.visible_to(user).filter(value=value).exists():
         return True
     if Sighting.objects.visible_to(user).filter(value=value).exists():
@@ -56,13 +57,13 @@ def may_see_value(user: Any, value: Value) -> bool:
     return value.kind in INCIDENT_KINDS and _incident_rows(user, value.kind, value.value).exists()
 
 
-def _incident_rows(user: Any, kind: str, text: str) -> Any:
+def _incident_rows(user: Reader, kind: str, text: str) -> Any:
     return IncidentIndicator.objects.filter(
         kind=kind, value=text, incident__in=Incident.objects.visible_to(user)
     ).select_related("incident")
 
 
-def siblings(user: Any, value: Value, limit: int = 200) -> list[Provenance]:
+def siblings(user: Reader, value: Value, limit: int = 200) -> list[Provenance]:
     """The current shared objects the user may read that carry this value: one indexed
     query (provenance by value, joined to its object for visibility)."""
     return list(
@@ -73,7 +74,7 @@ def siblings(user: Any, value: Value, limit: int = 200) -> list[Provenance]:
     )
 
 
-def correlate(user: Any, value: Value, limit: int = 200) -> Correlation:
+def correlate(user: Reader, value: Value, limit: int = 200) -> Correlation:
     """Everything the user may see that carries the same value (and related prefixes)."""
     result = Correlation(value=value)
     if value.kind in INCIDENT_KINDS:
@@ -128,7 +129,7 @@ MAX_INCIDENT_VALUES = 500
 MAX_OTHER_INCIDENTS = 2000
 
 
-def incident_correlations(user: Any, incident: Incident, limit: int = 50) -> list[ValueLinks]:
+def incident_correlations(user: Reader, incident: Incident, limit: int = 50) -> list[ValueLinks]:
     """For an incident page: each of its values that something else the user may read
     also carries (shared objects, sightings, other incidents). A constant number of
     queries however many values the incident has: values by equality, then one grouped
@@ -229,7 +230,7 @@ def indicator_score(indicator: Indicator, now: Any = None) -> decay.Score:
 
 
 def detection_rows(
-    user: Any, *, include_decayed: bool = False, now: Any = None
+    user: Reader, *, include_decayed: bool = False, now: Any = None
 ) -> list[tuple[str, str, str, float]]:
     """(kind, value, indicator STIX id, score) of the current published indicators that
     `user` may read (anonymous: public TLP:CLEAR ones)."""
@@ -262,7 +263,6 @@ def detection_values(include_decayed: bool = False) -> list[tuple[str, str, str,
 def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, str, float]]:
     """The one place detection exports select values: indicators not meant for detection
     (`detect` false) are filtered by the callers' query, warning-listed values here."""
-    from bulwark.intel import warninglists
 
     listed = warninglists.matcher().listed
     out: list[tuple[str, str, str, float]] = []
@@ -295,7 +295,7 @@ def _scored(rows: Any, include_decayed: bool, now: Any) -> list[tuple[str, str, 
     return out
 
 
-def pending_review(user: Any) -> Any:
+def pending_review(user: Reader) -> Any:
     return (
         StixObject.objects.visible_to(user)
         .filter(status=Status.PENDING)

@@ -2,6 +2,7 @@
 (STIX bundle, MISP event, CSV, plain list), review, and detection exports."""
 
 import hashlib
+import uuid
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from bulwark.constituency.access import acting_user
 from bulwark.core import observables as obs
 from bulwark.core.fanging import read_defanged
-from bulwark.core.permissions import can
+from bulwark.core.permissions import Reader, can
 from bulwark.core.tlp import TLP
 from bulwark.intel import (
     decay,
@@ -211,7 +212,7 @@ VALUE_KIND_LABELS = {
 SHOWN_VALUES = 20
 
 
-def _described(user: Any, objects: list[StixObject]) -> list[dict[str, Any]]:
+def _described(user: Reader, objects: list[StixObject]) -> list[dict[str, Any]]:
     """Each object with what a reviewer decides on: its values (kind, value, link), its
     indicator's name or pattern. Two queries for the whole page, not two per row."""
     ids = [o.pk for o in objects]
@@ -252,7 +253,7 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     Anonymous readers get the public TLP:CLEAR indicators."""
     if fmt not in exports.FORMATS:
         raise Http404
-    user: Any = request.user if request.user.is_authenticated else None
+    user: Reader = request.user if request.user.is_authenticated else None
     if request.META.get("HTTP_AUTHORIZATION"):
         try:
             user, scopes = taxii_server._authenticate(request)
@@ -290,6 +291,5 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 def _bundle_uuid(ids: list[str]) -> str:
-    import uuid
 
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "bulwark-export:" + ",".join(ids)))

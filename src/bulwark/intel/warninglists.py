@@ -158,6 +158,7 @@ def list_files() -> list[Path]:
     files: list[Path] = []
     skip = set(_setting("BULWARK_WARNINGLIST_SKIP", DEFAULT_SKIP).split(":"))
     try:
+        # Lazy: the warning lists take seconds to load; read once, on first use.
         import pymispwarninglists
 
         base = Path(pymispwarninglists.__file__).parent

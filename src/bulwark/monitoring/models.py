@@ -9,10 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 
 
-class AgencyScopedQuerySet(models.QuerySet):
-    def visible_to(self, user: Any) -> "AgencyScopedQuerySet":
+class AgencyScopedQuerySet(models.QuerySet[Any]):
+    def visible_to(self, user: Reader) -> "AgencyScopedQuerySet":
         """CERT staff see every agency's; an agency's members see their own; nobody else
         sees any (the one place this rule lives: pages, API, counts use it)."""
         viewer = viewer_of(user)

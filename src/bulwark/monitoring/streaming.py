@@ -363,6 +363,7 @@ def packed_batches(
 
 
 async def _ensure_stream(js: Any, stream: str) -> None:
+    # Lazy: the NATS client only in the streaming workers.
     from nats.js.api import StreamConfig
     from nats.js.errors import NotFoundError
 
@@ -379,6 +380,7 @@ async def _ensure_stream(js: Any, stream: str) -> None:
 async def publish(
     url: str, stream: str, agency: str, fmt: str, files: list[str], batch_bytes: int = BATCH_BYTES
 ) -> int:
+    # Lazy: the NATS client only in the streaming workers.
     import nats
 
     nc = await nats.connect(url)
@@ -424,6 +426,7 @@ async def run_nats_worker(
     pause: float = 0.0,
     idle_exit: float = 0.0,
 ) -> None:
+    # Lazy: the NATS client only in the streaming workers.
     import nats
     from nats.errors import TimeoutError as NatsTimeout
     from nats.js.api import ConsumerConfig

@@ -12,7 +12,7 @@ class SignInNameForm(forms.Form):
     slug = forms.SlugField(label=_("Your organisation's sign-in name"), max_length=50)
 
 
-class ProviderForm(forms.ModelForm):
+class ProviderForm(forms.ModelForm[IdentityProvider]):
     client_secret = forms.CharField(
         label=_("client secret"),
         required=False,

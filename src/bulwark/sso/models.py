@@ -1,17 +1,16 @@
 """Single sign-on: an organisation's identity provider, and the people it vouches for."""
 
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
+from bulwark.core.permissions import Reader
 
 
 class IdentityProviderQuerySet(models.QuerySet["IdentityProvider"]):
-    def visible_to(self, user: Any) -> "IdentityProviderQuerySet":
+    def visible_to(self, user: Reader) -> "IdentityProviderQuerySet":
         """Configuration (client secrets included) is the platform admins' alone."""
         return self if viewer_of(user).platform_admin else self.none()
 

@@ -122,6 +122,7 @@ def _validate(provider: IdentityProvider) -> None:
             if not getattr(provider, name):
                 errors[name] = _("OpenID Connect needs this.")
     elif provider.protocol == IdentityProvider.Protocol.SAML:
+        # Lazy: pysaml2 is slow to import and only SAML providers need it.
         from bulwark.sso import saml
 
         try:

@@ -17,7 +17,7 @@ from bulwark.advisories.models import (
 from bulwark.constituency.models import Organisation, Sector
 
 
-class RevisionSerializer(serializers.ModelSerializer):
+class RevisionSerializer(serializers.ModelSerializer[Revision]):
     author = serializers.CharField(source="author.username")
     approved_by = serializers.CharField(source="approved_by.username", default=None)
     state = serializers.SerializerMethodField()
@@ -32,7 +32,7 @@ class RevisionSerializer(serializers.ModelSerializer):
         return "discarded" if revision.rejected_at else "pending"
 
 
-class AdvisoryListSerializer(serializers.ModelSerializer):
+class AdvisoryListSerializer(serializers.ModelSerializer[Advisory]):
     category: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
@@ -90,19 +90,19 @@ class AdvisoryDetailSerializer(AdvisoryListSerializer):
         ]
 
 
-class CveSerializer(serializers.Serializer):
+class CveSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(max_length=40)
     cvss_score = serializers.FloatField(required=False, allow_null=True)
     cvss_vector = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
-class ProductSerializer(serializers.Serializer):
+class ProductSerializer(serializers.Serializer[Any]):
     vendor = serializers.CharField(max_length=100)
     product = serializers.CharField(max_length=100)
     versions = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class AdvisoryWriteSerializer(serializers.Serializer):
+class AdvisoryWriteSerializer(serializers.Serializer[Any]):
     """What an author writes; the service validates the content again."""
 
     title = serializers.CharField(max_length=200)
@@ -146,14 +146,14 @@ class AdvisoryWriteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
 
-class RecipientSerializer(serializers.Serializer):
+class RecipientSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     kind = serializers.CharField()
     reason = serializers.CharField()
 
 
-class TargetSerializer(serializers.ModelSerializer):
+class TargetSerializer(serializers.ModelSerializer[Target]):
     advisory = serializers.CharField(source="advisory.reference")
     organisation = serializers.CharField(source="organisation.name")
     organisation_id = serializers.IntegerField()
@@ -179,7 +179,7 @@ class TargetSerializer(serializers.ModelSerializer):
         return target.state()
 
 
-class ResponseSerializer(serializers.Serializer):
+class ResponseSerializer(serializers.Serializer[Any]):
     """An agency's answer. Without `action` it acknowledges receipt."""
 
     organisation = serializers.IntegerField(
@@ -191,11 +191,11 @@ class ResponseSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=1000)
 
 
-class InventorySerializer(serializers.ModelSerializer):
+class InventorySerializer(serializers.ModelSerializer[InventoryItem]):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
 
     class Meta:

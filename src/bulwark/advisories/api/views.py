@@ -27,7 +27,9 @@ from bulwark.core.api.parsers import MultiPartParser
 from bulwark.core.permissions import can
 
 
-class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AdvisoryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Advisory]
+):
     """Advisories you may read: all of them for CERT staff, those sent to your
     organisations (and the public ones) for everyone else."""
 
@@ -162,7 +164,10 @@ class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         targets = selectors.targets_in_state(advisory, state, now).select_related(
             "organisation", "advisory"
         )
-        page = self.paginate_queryset(targets.order_by("organisation__name"))
+        # The advisory viewset's pages, here over the advisory's targets.
+        paginator = self.paginator
+        ordered = targets.order_by("organisation__name")
+        page = paginator.paginate_queryset(ordered, request, view=self) if paginator else None
         return self.get_paginated_response(
             {
                 "counts": selectors.tracking_counts(advisory, now),
@@ -252,7 +257,9 @@ class AdvisoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(csaf.document(advisory))
 
 
-class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TargetViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Target]
+):
     """Your organisation's advisory inbox: one row per advisory sent to it."""
 
     scope_resource = "advisories"
@@ -273,7 +280,7 @@ class InventoryViewSet(
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[InventoryItem],
 ):
     """The products organisations run (CPE 2.3 or vendor/product/version)."""
 

@@ -28,6 +28,7 @@ from bulwark.core import audit
 from bulwark.core.models import NotificationKind
 from bulwark.core.permissions import require
 from bulwark.core.services import notify
+from bulwark.core.tasks import send_email
 
 REMIND_BEFORE = timedelta(hours=24)
 
@@ -112,8 +113,6 @@ def escalate_overdue(now: datetime | None = None) -> int:
             )
             emails = sorted({u.email for u in people if u.email})
             if emails:
-                from bulwark.core.tasks import send_email
-
                 body = f"{text}\n\n{settings.SITE_URL}{url}\n"
                 transaction.on_commit(partial(send_email.enqueue, text, body, emails))
             audit.record(

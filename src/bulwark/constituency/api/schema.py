@@ -5,7 +5,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers an extension in its unannotated __init_subclass__.
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "bulwark.constituency.api.authentication.BearerTokenAuthentication"
     name = "bearerToken"
 
@@ -17,7 +18,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class VerifiedSessionScheme(OpenApiAuthenticationExtension):
+class VerifiedSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "bulwark.constituency.api.authentication.VerifiedSessionAuthentication"
     name = "cookieAuth"
 

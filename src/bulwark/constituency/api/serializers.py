@@ -35,13 +35,13 @@ class VisibleChoicesMixin:
                     self.fields[name].queryset = model.objects.visible_to(request.user)
 
 
-class SectorSerializer(serializers.ModelSerializer):
+class SectorSerializer(serializers.ModelSerializer[Sector]):
     class Meta:
         model = Sector
         fields = ["id", "code", "name", "name_zh_hant", "critical_infrastructure"]
 
 
-class OrganisationSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class OrganisationSerializer(VisibleChoicesMixin, serializers.ModelSerializer[Organisation]):
     sector = serializers.SlugRelatedField(
         slug_field="code", queryset=Sector.objects.all(), required=False, allow_null=True
     )
@@ -61,7 +61,7 @@ class OrganisationSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     visible_choices = {"parent": Organisation}
 
 
-class NetworkClaimSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class NetworkClaimSerializer(VisibleChoicesMixin, serializers.ModelSerializer[NetworkClaim]):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     value = serializers.CharField(max_length=300)
 
@@ -74,7 +74,7 @@ class NetworkClaimSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     visible_choices = {"organisation": Organisation}
 
 
-class ContactSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class ContactSerializer(VisibleChoicesMixin, serializers.ModelSerializer[Contact]):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
 
     class Meta:
@@ -84,7 +84,7 @@ class ContactSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     visible_choices = {"organisation": Organisation}
 
 
-class MembershipSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class MembershipSerializer(VisibleChoicesMixin, serializers.ModelSerializer[Membership]):
     user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.none())
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     role = serializers.ChoiceField(choices=Role.choices)
@@ -98,7 +98,7 @@ class MembershipSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
     visible_choices = {"organisation": Organisation, "user": User}
 
 
-class UserSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class UserSerializer(VisibleChoicesMixin, serializers.ModelSerializer[User]):
     memberships = serializers.SerializerMethodField()
     # On creation: the membership the new user starts with (required of organisation
     # admins, who create people only in organisations they administer).
@@ -127,7 +127,7 @@ class UserSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
         return [{"organisation": m.organisation_id, "role": m.role} for m in user.memberships.all()]
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(SCOPES)))
     days = serializers.IntegerField(write_only=True, min_value=1, max_value=366, default=90)
 
@@ -140,7 +140,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
     class Meta:
         model = AuditEntry
         fields = [
@@ -149,7 +149,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class InvitationSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class InvitationSerializer(VisibleChoicesMixin, serializers.ModelSerializer[Invitation]):
     """An invitation by e-mail. The link's secret is never returned: it goes to the
     invited address only."""
 

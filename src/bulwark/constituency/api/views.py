@@ -1,13 +1,13 @@
 """REST API for the constituency. Every queryset starts from `visible_to(request.user)`;
 every write calls a service."""
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,44 +30,46 @@ from bulwark.core.models import AuditEntry
 from bulwark.core.params import id_param
 from bulwark.core.views import filter_audit
 
+_M = TypeVar("_M", bound=Model)
 
-class VisibleMixin:
+
+class VisibleMixin(generics.GenericAPIView[_M]):
     """Start every read from the model's visibility rule."""
 
-    model: Any
+    model: type[_M]
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[_M]:
+        # Every model served here has a `visible_to(user)` method on its `objects`.
+        objects = cast(Any, self.model).objects
         if getattr(self, "swagger_fake_view", False):  # schema generation, no real user
-            return self.model.objects.none()
-        return self.model.objects.visible_to(self.request.user)  # type: ignore[attr-defined]
+            empty: QuerySet[_M] = objects.none()
+            return empty
+        visible: QuerySet[_M] = objects.visible_to(self.request.user)
+        return visible
 
 
 class ReadCreateViewSet(
-    VisibleMixin,
+    VisibleMixin[_M],
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[_M],
 ):
     """List, detail and create; subclasses add update or delete where they allow it."""
 
 
-class ReadCreateDeleteViewSet(ReadCreateViewSet, mixins.DestroyModelMixin):
+class ReadCreateDeleteViewSet(ReadCreateViewSet[_M], mixins.DestroyModelMixin):
     pass
 
 
-class SectorViewSet(CachedReadMixin, VisibleMixin, viewsets.ReadOnlyModelViewSet):
+class SectorViewSet(CachedReadMixin, VisibleMixin[Sector], viewsets.ReadOnlyModelViewSet[Sector]):
     model = Sector
     serializer_class = s.SectorSerializer
     scope_resource = "constituency"
 
 
-class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModelMixin):
-    model = Organisation
-    serializer_class = s.OrganisationSerializer
-    scope_resource = "constituency"
-
-    @extend_schema(
+@extend_schema_view(
+    list=extend_schema(
         parameters=[
             OpenApiParameter("kind", str),
             OpenApiParameter("sector", str, description="sector code"),
@@ -76,10 +78,15 @@ class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModel
             OpenApiParameter("q", str, description="name contains"),
         ]
     )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+)
+class OrganisationViewSet(
+    CachedReadMixin, ReadCreateViewSet[Organisation], mixins.UpdateModelMixin
+):
+    model = Organisation
+    serializer_class = s.OrganisationSerializer
+    scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Organisation]:
         orgs = super().get_queryset().select_related("sector")
         params = self.request.query_params
         orgs = selectors.filter_organisations(
@@ -94,13 +101,13 @@ class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModel
             orgs = orgs.filter(parent_id=parent)
         return orgs
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Organisation]) -> None:
         serializer.instance = services.create_organisation(
             acting_user(self.request),
             **serializer.validated_data,
         )
 
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[Organisation]) -> None:
         serializer.instance = services.update_organisation(
             acting_user(self.request),
             self.get_object(),
@@ -108,12 +115,12 @@ class OrganisationViewSet(CachedReadMixin, ReadCreateViewSet, mixins.UpdateModel
         )
 
 
-class NetworkClaimViewSet(CachedReadMixin, ReadCreateDeleteViewSet):
+class NetworkClaimViewSet(CachedReadMixin, ReadCreateDeleteViewSet[NetworkClaim]):
     model = NetworkClaim
     serializer_class = s.NetworkClaimSerializer
     scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[NetworkClaim]:
         claims = super().get_queryset()
         params = self.request.query_params
         if (organisation := id_param(params, "organisation")) is not None:
@@ -122,7 +129,7 @@ class NetworkClaimViewSet(CachedReadMixin, ReadCreateDeleteViewSet):
             claims = claims.filter(kind=params["kind"])
         return claims
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[NetworkClaim]) -> None:
         data = serializer.validated_data
         serializer.instance = services.add_network(
             acting_user(self.request),
@@ -189,17 +196,17 @@ class NetworkClaimViewSet(CachedReadMixin, ReadCreateDeleteViewSet):
         )
 
 
-class ContactViewSet(VisibleMixin, viewsets.ModelViewSet):
+class ContactViewSet(VisibleMixin[Contact], viewsets.ModelViewSet[Contact]):
     model = Contact
     serializer_class = s.ContactSerializer
     scope_resource = "constituency"
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Contact]) -> None:
         data = dict(serializer.validated_data)
         org = data.pop("organisation")
         serializer.instance = services.add_contact(acting_user(self.request), org, **data)
 
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[Contact]) -> None:
         data = dict(serializer.validated_data)
         data.pop("organisation", None)
         serializer.instance = services.update_contact(
@@ -210,15 +217,15 @@ class ContactViewSet(VisibleMixin, viewsets.ModelViewSet):
         services.remove_contact(acting_user(self.request), instance)
 
 
-class MembershipViewSet(ReadCreateDeleteViewSet):
+class MembershipViewSet(ReadCreateDeleteViewSet[Membership]):
     model = Membership
     serializer_class = s.MembershipSerializer
     scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Membership]:
         return super().get_queryset().select_related("user")
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Membership]) -> None:
         data = serializer.validated_data
         serializer.instance = services.add_membership(
             acting_user(self.request),
@@ -231,7 +238,7 @@ class MembershipViewSet(ReadCreateDeleteViewSet):
         services.remove_membership(acting_user(self.request), instance)
 
 
-class InvitationViewSet(ReadCreateDeleteViewSet):
+class InvitationViewSet(ReadCreateDeleteViewSet[Invitation]):
     """Invitations by e-mail, with the web form's rules: an organisation admin invites into
     organisations they administer with roles they may grant. DELETE withdraws a pending
     invitation; POST .../resend/ sends a new link (the earlier one stops working)."""
@@ -240,13 +247,13 @@ class InvitationViewSet(ReadCreateDeleteViewSet):
     serializer_class = s.InvitationSerializer
     scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Invitation]:
         invitations = super().get_queryset().select_related("invited_by")
         if (organisation := id_param(self.request.query_params, "organisation")) is not None:
             invitations = invitations.filter(organisation_id=organisation)
         return invitations
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Invitation]) -> None:
         data = serializer.validated_data
         serializer.instance = services.invite_member(
             acting_user(self.request),
@@ -267,16 +274,16 @@ class InvitationViewSet(ReadCreateDeleteViewSet):
         return Response(self.get_serializer(invitation).data)
 
 
-class UserViewSet(CachedReadMixin, ReadCreateViewSet):
+class UserViewSet(CachedReadMixin, ReadCreateViewSet[User]):
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[User]:
         visible = Membership.objects.visible_to(self.request.user)
         return super().get_queryset().prefetch_related(Prefetch("memberships", queryset=visible))
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[User]) -> None:
         data = serializer.validated_data
         serializer.instance = services.create_user(
             acting_user(self.request),
@@ -289,17 +296,17 @@ class UserViewSet(CachedReadMixin, ReadCreateViewSet):
         )
 
 
-class ApiTokenViewSet(ReadCreateDeleteViewSet):
+class ApiTokenViewSet(ReadCreateDeleteViewSet[ApiToken]):
     """Your API tokens. Creating one returns its secret once, in `token`; DELETE revokes."""
 
     model = ApiToken
     serializer_class = s.ApiTokenSerializer
     required_scope = "tokens:manage"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):
             return ApiToken.objects.none()
-        return super().get_queryset().filter(user=self.request.user)
+        return super().get_queryset().filter(user=acting_user(self.request))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -320,7 +327,7 @@ class ApiTokenViewSet(ReadCreateDeleteViewSet):
         services.revoke_api_token(acting_user(self.request), instance)
 
 
-class AuditEntryViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
+class AuditEntryViewSet(VisibleMixin[AuditEntry], viewsets.ReadOnlyModelViewSet[AuditEntry]):
     """The audit log, newest first. Filters: action (prefix), actor, object_type,
     object_id, organisation, since, until (dates)."""
 
@@ -329,5 +336,5 @@ class AuditEntryViewSet(VisibleMixin, viewsets.ReadOnlyModelViewSet):
     required_scope = "audit:read"
     lookup_field = "seq"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[AuditEntry]:
         return filter_audit(super().get_queryset(), self.request.query_params)

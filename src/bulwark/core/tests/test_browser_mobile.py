@@ -31,6 +31,25 @@ def overflow(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
+# Words (letters and digits) in table cells that the browser broke across lines.
+BROKEN_WORDS = """() => {
+  const broken = [];
+  for (const cell of document.querySelectorAll("main table td, main table th")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/[\\p{L}\\p{N}]+/gu)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
 def test_field_pages_fit_a_phone(
     new_page: Callable[[], Any], live_server: Any, people: People
 ) -> None:
@@ -66,3 +85,12 @@ def test_field_pages_fit_a_phone(
         assert overflow(page) <= 0, f"{path} is {overflow(page)} px wider than a phone"
         brand = page.locator(".topbar .brand").bounding_box()
         assert brand is not None and brand["x"] >= 0 and brand["x"] + brand["width"] <= 390
+
+    # A wide table scrolls in its own box with whole words; it does not squeeze its
+    # columns to a letter each (main's overflow-wrap:anywhere once did, issue 21).
+    for path in ["/incidents/", "/organisations/"]:
+        page.goto(base + path)
+        table = page.locator("main table").first
+        assert table.evaluate("t => t.scrollWidth > t.clientWidth"), f"{path}: table fits"
+        broken = page.evaluate(BROKEN_WORDS)
+        assert not broken, f"{path}: words broken across lines in the table: {broken[:10]}"

@@ -42,11 +42,10 @@ def problems(root: Path, layout: dict[str, Any]) -> list[str]:
         spec = apps_spec.get(app.name, {})
         domain, exempt = spec.get("domain", {}), spec.get("exempt", {})
         present = entries(app)
-        # A required module may grow into a package of the same name (advisories/services/).
-        present |= {
-            m[:-1] + ".py" for m in present if m.endswith("/") and m[:-1] + ".py" in required
-        }
-        present -= {m for m in present if m.endswith("/") and m[:-1] + ".py" in required}
+        # A required or standard module may grow into a package of the same name
+        # (advisories/services/, analytics/demo/).
+        grown = {m for m in present if m.endswith("/") and m[:-1] + ".py" in required | standard}
+        present = (present - grown) | {m[:-1] + ".py" for m in grown}
         for module in sorted(required - present - set(exempt)):
             found.append(f"{app.name}/{module} is missing (required by layout.toml)")
         for module in sorted(set(exempt) & present):

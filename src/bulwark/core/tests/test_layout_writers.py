@@ -35,6 +35,7 @@ WRITERS_BY_KIND = {
     "migrations": "schema and data migrations",
     "tests": "tests build their own rows",
     "demo.py": "demo data, loaded by `bulwark demo` (mostly through services)",
+    "demo": "demo data in a demo/ package (analytics: the bulk-written history)",
     "conftest.py": "test fixtures",
 }
 ALLOWED_WRITERS = {

@@ -101,7 +101,9 @@ EVENT_FILTERS = ["ip", "cidr", "asn", "domain", "type", "taxonomy", "feed", "rec
                  "country", "report", "since", "until"]  # fmt: skip
 
 
-class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class EventViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Event]
+):
     scope_resource = "exchange"
     serializer_class = ExchangeEventSerializer
 
@@ -124,7 +126,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 class NotificationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[EventNotice]
 ):
     scope_resource = "exchange"
     serializer_class = ExchangeNotificationSerializer
@@ -143,7 +145,7 @@ class ReportViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Report],
 ):
     """Received reports (CERT staff). POST a multipart `file` to ingest one."""
 
@@ -229,7 +231,7 @@ class ColumnMappingViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[ColumnMapping],
 ):
     """Saved column mappings for generic CSV/JSON feeds (CERT staff). POST saves one (a
     mapping of the same name is replaced); `presets/` lists the shipped presets;

@@ -18,7 +18,7 @@ from bulwark.incidents.services import clock_states
 from bulwark.incidents.taxonomy import CLASS_CHOICES, TYPE_CHOICES
 
 
-class ClockSerializer(serializers.Serializer):
+class ClockSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
     state = serializers.CharField()
@@ -28,7 +28,7 @@ class ClockSerializer(serializers.Serializer):
     extended = serializers.BooleanField()
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):
+class TimelineEntrySerializer(serializers.ModelSerializer[TimelineEntry]):
     author = serializers.CharField(source="author.username", default=None)
 
     class Meta:
@@ -36,12 +36,12 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         fields = ["at", "author", "kind", "text"]
 
 
-class IndicatorSerializer(serializers.Serializer):
+class IndicatorSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=list(INDICATOR_KINDS), required=False)
     value = serializers.CharField(max_length=2048)
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(serializers.ModelSerializer[ResponseTask]):
     owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all())
 
     class Meta:
@@ -50,7 +50,7 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = ["done_at"]
 
 
-class IncidentListSerializer(serializers.ModelSerializer):
+class IncidentListSerializer(serializers.ModelSerializer[Incident]):
     class Meta:
         model = Incident
         fields = [
@@ -59,7 +59,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class IndicatorOutSerializer(serializers.ModelSerializer):
+class IndicatorOutSerializer(serializers.ModelSerializer[IncidentIndicator]):
     tags = serializers.ListField(source="tag_list", child=serializers.CharField(), read_only=True)
 
     class Meta:
@@ -91,7 +91,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
 IMPACT = IMPACT_CHOICES
 
 
-class ReportSerializer(serializers.Serializer):
+class ReportSerializer(serializers.Serializer[Any]):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=20_000)
@@ -122,35 +122,35 @@ class ReportSerializer(serializers.Serializer):
             self.fields["organisation"].queryset = Organisation.objects.visible_to(request.user)  # type: ignore[attr-defined]
 
 
-class LevelSerializer(serializers.Serializer):
+class LevelSerializer(serializers.Serializer[Any]):
     level = serializers.IntegerField(min_value=1, max_value=4)
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=["note", "guidance", "action", "ciso_meeting"])
     text = serializers.CharField(max_length=10_000)
 
 
-class RecoverySerializer(serializers.Serializer):
+class RecoverySerializer(serializers.Serializer[Any]):
     completed_at = serializers.DateTimeField()
     summary = serializers.CharField(max_length=10_000)
 
 
-class FinalReportSerializer(serializers.ModelSerializer):
+class FinalReportSerializer(serializers.ModelSerializer[FinalReport]):
     class Meta:
         model = FinalReport
         fields = [*FinalReport.ITEMS, "submitted_at", "review_comment"]
         read_only_fields = ["submitted_at", "review_comment"]
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(serializers.Serializer[Any]):
     approve = serializers.BooleanField()
     comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     # Approving with tasks still open is refused unless this says the CERT means it.
     close_with_open_tasks = serializers.BooleanField(required=False, default=False)
 
 
-class ExtensionSerializer(serializers.Serializer):
+class ExtensionSerializer(serializers.Serializer[Any]):
     until = serializers.DateTimeField()
     reason = serializers.CharField(max_length=2000)

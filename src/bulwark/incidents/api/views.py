@@ -30,7 +30,9 @@ ANSWER_FIELDS = (
 )  # fmt: skip
 
 
-class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class IncidentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Incident]
+):
     scope_resource = "incidents"
 
     def get_queryset(self) -> QuerySet[Incident]:

@@ -2,6 +2,7 @@
 decay score, sightings, and submissions into the review flow. Every read starts from
 `visible_to`; every write calls a service. Token scope: `intel:read` / `intel:write`."""
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from bulwark.constituency.models import Organisation
 from bulwark.core import observables as obs
 from bulwark.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from bulwark.core.params import whole_number
-from bulwark.core.permissions import can, require
+from bulwark.core.permissions import Reader, can, require
 from bulwark.core.tlp import TLP, parse_tlp
 from bulwark.intel import decay, selectors, services, sharing
 from bulwark.intel.models import (
@@ -298,7 +299,7 @@ class IntelValueViewSet(viewsets.ViewSet):
         return Response(_value_body(user, found))
 
 
-def _value_body(user: Any, value: Value) -> dict[str, Any]:
+def _value_body(user: Reader, value: Value) -> dict[str, Any]:
     c = selectors.correlate(user, value)
     object_ids = [p.stix_object_id for p in c.sources if p.stix_object.type == "indicator"]
     indicators = list(
@@ -399,7 +400,7 @@ def _may_pass(rows: QuerySet[Indicator], need: float, now: Any) -> QuerySet[Indi
 
 
 class IntelIndicatorViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Indicator]
 ):
     """Current indicators you may read, with their decay score. Decayed ones (score below
     20, or past valid_until) are left out unless `include_decayed=1`."""
@@ -510,7 +511,7 @@ class IntelSightingViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Sighting],
 ):
     """Sightings of your organisations (CERT staff: all). POST reports that you saw a
     value (or that it is a false positive); it feeds the decay of every indicator that
@@ -602,7 +603,7 @@ class IntelSubmissionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Submission],
 ):
     """Share a STIX 2.1 bundle, a MISP event, a CSV or a plain list into a collection (the
     same review flow as the Share page). JSON: `{"collection", "format", "content"}`
@@ -647,7 +648,8 @@ class IntelSubmissionViewSet(
         if upload is not None:
             if upload.size and upload.size > sharing.MAX_UPLOAD:
                 raise _TooLarge(too_large)
-            return upload.read(sharing.MAX_UPLOAD + 1).decode("utf-8", "replace")
+            data: bytes = upload.read(sharing.MAX_UPLOAD + 1)
+            return data.decode("utf-8", "replace")
         body: Any = request.data
         content = body.get("content")
         if content is None:
@@ -703,7 +705,6 @@ class _TooLarge(Exception):
 
 
 def _is_uuid(text: str) -> bool:
-    import uuid
 
     try:
         uuid.UUID(text)

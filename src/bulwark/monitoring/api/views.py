@@ -15,7 +15,7 @@ from bulwark.monitoring import selectors, services
 from bulwark.monitoring.models import Alert, LogSighting
 
 
-class SightingSerializer(serializers.ModelSerializer):
+class SightingSerializer(serializers.ModelSerializer[LogSighting]):
     organisation: Any = serializers.StringRelatedField()
 
     class Meta:
@@ -26,7 +26,7 @@ class SightingSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class AlertSerializer(serializers.ModelSerializer):
+class AlertSerializer(serializers.ModelSerializer[Alert]):
     organisation: Any = serializers.StringRelatedField()
     # Plain text, not an enum: "status" is a choice set in other apps too, and the schema
     # must not need a global enum name override for it.
@@ -46,7 +46,9 @@ class AlertSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class SightingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SightingViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[LogSighting]
+):
     scope_resource = "monitoring"
     serializer_class = SightingSerializer
 
@@ -67,7 +69,9 @@ TRIAGE = inline_serializer(
 )
 
 
-class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AlertViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Alert]
+):
     scope_resource = "monitoring"
     serializer_class = AlertSerializer
 

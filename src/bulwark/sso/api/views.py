@@ -14,7 +14,9 @@ from bulwark.sso import selectors, services
 from bulwark.sso.models import IdentityProvider
 
 
-class IdentityProviderSerializer(VisibleChoicesMixin, serializers.ModelSerializer):
+class IdentityProviderSerializer(
+    VisibleChoicesMixin, serializers.ModelSerializer[IdentityProvider]
+):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none())
     client_secret = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=500
@@ -41,28 +43,28 @@ class IdentityProviderSerializer(VisibleChoicesMixin, serializers.ModelSerialize
 
 
 class IdentityProviderViewSet(
-    VisibleMixin,
+    VisibleMixin[IdentityProvider],
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[IdentityProvider],
 ):
     model = IdentityProvider
     serializer_class = IdentityProviderSerializer
     scope_resource = "constituency"
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[IdentityProvider]:
         if getattr(self, "swagger_fake_view", False):  # schema generation, no real user
             return IdentityProvider.objects.none()
         return selectors.providers(self.request.user)
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[IdentityProvider]) -> None:
         serializer.instance = services.create_provider(
             acting_user(self.request), **serializer.validated_data
         )
 
-    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[IdentityProvider]) -> None:
         serializer.instance = services.update_provider(
             acting_user(self.request), self.get_object(), **serializer.validated_data
         )

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
 
 from bulwark.analytics import report
-from bulwark.constituency.models import User
+from bulwark.constituency.models import OrganisationKind, Role, User
 
 
 class Command(BaseCommand):
@@ -69,15 +70,12 @@ class Command(BaseCommand):
 
     def _user(self, username: str) -> User:
         if username:
-            user = User.objects.filter(username=username).first()
+            user: User | None = User.objects.filter(username=username).first()
             if user is None:
                 raise CommandError(f"--as {username}: no such user")
             if not user.is_active:
                 raise CommandError(f"--as {username}: the account is deactivated")
             return user
-        from django.db.models import Q
-
-        from bulwark.constituency.models import OrganisationKind, Role
 
         # The CERT: a superuser, else a platform admin or staff member of the national CERT.
         cert_staff = Q(
@@ -85,18 +83,18 @@ class Command(BaseCommand):
             memberships__organisation__is_active=True,
             memberships__role__in=[Role.PLATFORM_ADMIN, Role.DUTY_OFFICER, Role.ANALYST],
         )
-        user = (
+        cert: User | None = (
             User.objects.filter(is_active=True)
             .filter(Q(is_superuser=True) | cert_staff)
             .order_by("-is_superuser", "pk")
             .first()
         )
-        if user is None:
+        if cert is None:
             raise CommandError(
                 "no active superuser or CERT staff member to write the report as the CERT; "
                 "give --as USERNAME"
             )
-        return user
+        return cert
 
     def _check_target(self, out: Path) -> None:
         """Refuse before the (slow) rendering when the file could not be written."""

@@ -62,6 +62,7 @@ class Command(BaseCommand):
         self._serve(options["host"], options["port"])
 
     def _serve(self, host: str, port: int) -> None:
+        # Lazy: waitress only when the demo serves pages (not with --no-serve or --code).
         from waitress import serve
 
         # settings.WSGI_APPLICATION (bulwark.wsgi), as runserver loads it.

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         revoke.add_argument("prefix")
 
     def _user(self, username: str) -> User:
-        user = User.objects.filter(username=username).first()
+        user: User | None = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user named {username!r}")
         return user

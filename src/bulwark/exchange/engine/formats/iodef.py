@@ -101,6 +101,7 @@ def looks_like(head: bytes) -> bool:
 
 @functools.cache
 def _schema(namespace: str) -> Any:
+    # Lazy: lxml is imported only when an IODEF document is validated.
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -111,6 +112,7 @@ def _schema(namespace: str) -> Any:
 def schema_errors(data: bytes, namespace: str = NS, limit: int = 3) -> list[str]:
     """What the IODEF XML schema of that version finds wrong with a document that passed
     `parse_xml` (so it has no DTD or entity), at most `limit` messages; [] if valid."""
+    # Lazy: lxml is imported only when an IODEF document is validated.
     from lxml import etree
 
     parser = etree.XMLParser(

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
@@ -43,6 +43,9 @@ from bulwark.exchange.engine.formats.base import (
     clip,
     read_document,
 )
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "xarf"
 MAX_EXTRA_CHARS = 4000  # an event field holds 4,096; the raw report keeps the whole
@@ -207,6 +210,7 @@ def json_version(document: Any) -> str:
 
 def validation_error(document: Any) -> str | None:
     """None if the report is valid X-ARF JSON, else the first broken rule."""
+    # Lazy: jsonschema is slow to import and only X-ARF JSON needs it.
     from jsonschema.exceptions import best_match
 
     version = json_version(document)
@@ -253,6 +257,7 @@ def validation_error(document: Any) -> str | None:
 
 @functools.cache
 def _validators() -> dict[str, Any]:
+    # Lazy (slow imports, X-ARF only); cached: built once per process.
     from jsonschema import FormatChecker
     from jsonschema.validators import validator_for
     from referencing import Registry, Resource
@@ -318,7 +323,7 @@ _URI = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]*:[^\s]+\Z")
 _EMAIL = re.compile(r"\A[^@\s]+@[^@\s]+\Z")
 
 
-def _format_checker(checker: Any) -> Any:
+def _format_checker(checker: "FormatChecker") -> "FormatChecker":
     """The formats the X-ARF schemas name, checked as ajv-formats (upstream's validator)
     checks them, without optional packages."""
 
