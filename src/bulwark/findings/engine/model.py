@@ -7,6 +7,7 @@ Pure module (no Django import). The dataclasses are the contract with the findin
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -238,7 +239,33 @@ def references_in(*texts: str | None) -> tuple[str, ...]:
         if not text:
             continue
         for token in re.split(r"[\s<>\"']+", text):
-            token = token.strip().rstrip(".,;)")
+            token = token.strip().rstrip(".,;")
+            if token.endswith(")") and token.count("(") < token.count(")"):
+                token = token[:-1]
             if token.startswith(("http://", "https://")) and len(token) < 2048:
                 seen.setdefault(token, None)
     return tuple(seen)
+
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_BLOCK = re.compile(r"</?(p|br|li|ul|ol|div|h\d|tr|pre)\b[^>]{0,2000}>", re.IGNORECASE)
+
+
+def plain(html_text: str | None, limit: int = TEXT_LIMIT) -> str:
+    """Plain text of a tool's HTML fragment (ZAP, Burp): block tags become line breaks,
+    other tags go, entities are decoded."""
+    if not html_text:
+        return ""
+    text = _BLOCK.sub("\n", html_text)
+    text = html.unescape(_TAG.sub("", text))
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return prose(text, limit)
+
+
+def prose(text: str | None, limit: int = TEXT_LIMIT) -> str:
+    """Descriptive text with each line's outer blanks removed (reports are often
+    pretty-printed) and runs of blank lines reduced to one."""
+    if not text:
+        return ""
+    lines = [line.strip() for line in text.splitlines()]
+    return clean(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)), limit)

@@ -20,6 +20,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    prose,
     references_in,
     to_float,
     to_port,
@@ -118,11 +119,11 @@ def _finding(item: Any, host: str, observed: datetime | None) -> ParsedFinding:
             break
     if vector.startswith("CVSS2#"):
         vector = vector[len("CVSS2#") :]
-    synopsis = clean(text_of(item, "synopsis"))
-    description = clean(text_of(item, "description"))
+    synopsis = prose(text_of(item, "synopsis"))
+    description = prose(text_of(item, "description"))
     if synopsis and synopsis not in description:
         description = f"{synopsis}\n\n{description}" if description else synopsis
-    solution = clean(text_of(item, "solution"))
+    solution = prose(text_of(item, "solution"))
     if solution.lower() == "n/a":
         solution = ""
     protocol = (item.get("protocol") or "").strip().lower()

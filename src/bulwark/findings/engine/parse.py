@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from . import csvmap, nessus, sarif
+from . import burp, csvmap, nessus, nmap, nuclei, openvas, sarif, zap
 from .detect import TOOLS, detect
 from .model import ParsedFinding, ParsedService, ParseError
-from .streams import Readable, read_head
+from .streams import Readable, looks_xml, read_head, xml_root
 
 
 def parse(
@@ -25,6 +25,10 @@ def parse(
     (CSV only) maps our field names to the file's column names. Raises ParseError (at
     any point of the iteration: callers store nothing until it ends)."""
     head, replay = read_head(stream)
+    if tool == "nuclei" and not head.strip():
+        return iter(())  # nuclei writes an empty file when nothing matched
+    if looks_xml(head) and not xml_root(head):  # refuses entities and external DTDs
+        raise ParseError("The file starts like XML but has no root element in its first 64 KiB.")
     name = tool or detect(head, filename)
     if name not in TOOLS:
         raise ParseError(f"Unknown tool {name!r}; known: {', '.join(TOOLS)}.")
@@ -64,4 +68,9 @@ Parser = Callable[[Readable], Iterator[ParsedFinding | ParsedService]]
 _PARSERS: dict[str, Parser] = {
     "nessus": nessus.parse,
     "sarif": sarif.parse,
+    "openvas": openvas.parse,
+    "zap": zap.parse,
+    "nuclei": nuclei.parse,
+    "burp": burp.parse,
+    "nmap": nmap.parse,
 }
