@@ -190,11 +190,13 @@ def iterparse(
     try:
         yield from context
     except etree.XMLSyntaxError as exc:
-        message = str(exc.msg or exc)
+        message = " ".join(str(exc.msg or exc).split())[:200]
         if "Document is empty" in message or "Start tag expected" in message:
             raise ParseError("The file is empty or not XML.") from None
         if "Premature end" in message or "EndTag" in message or "end of data" in message.lower():
             raise ParseError(f"The XML file is truncated or not well-formed: {message}.") from None
+        if exc.lineno:
+            message = f"{message} (line {exc.lineno})"
         if "Excessive depth" in message:
             raise ParseError(
                 "The XML nests elements more than 256 levels deep: refused (no scanner "
