@@ -15,7 +15,6 @@ findings; results suppressed per the spec (a suppression whose status is absent 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -32,6 +31,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    iso_time,
     severity_from_score,
     to_float,
     url_without_query,
@@ -67,17 +67,25 @@ class _Run:
                     self.rules.setdefault(rule["id"], rule)
         driver = tool.get("driver") or {}
         self.rule_list = [r for r in (driver.get("rules") or []) if isinstance(r, dict)]
-        provenance = self.parts.get("versionControlProvenance") or []
-        if provenance and isinstance(provenance[0], dict):
-            self.repository = url_without_query(str(provenance[0].get("repositoryUri") or ""))
-        for invocation in self.parts.get("invocations") or []:
-            if isinstance(invocation, dict):
-                when = invocation.get("endTimeUtc") or invocation.get("startTimeUtc")
-                if isinstance(when, str):
-                    with contextlib.suppress(ValueError):
-                        self.observed = datetime.fromisoformat(when.replace("Z", "+00:00"))
-                    break
         self.ready = True
+
+    def took(self, key: str) -> None:
+        """A run property was read: keep what the results need from it. Properties after
+        the results (the spec fixes no order) only reach the results still waiting."""
+        if key == "tool":
+            self.prepare()
+        elif key == "versionControlProvenance":
+            provenance = self.parts.get(key) or []
+            if provenance and isinstance(provenance[0], dict):
+                uri = str(provenance[0].get("repositoryUri") or "")
+                self.repository = url_without_query(uri)
+        elif key == "invocations":
+            for invocation in self.parts.get(key) or []:
+                if isinstance(invocation, dict):
+                    when = invocation.get("endTimeUtc") or invocation.get("startTimeUtc")
+                    if isinstance(when, str):
+                        self.observed = iso_time(when)
+                        break
 
 
 def parse(stream: Readable) -> Iterator[ParsedFinding]:
@@ -156,8 +164,7 @@ def _run(events: Iterator[tuple[str, str, Any]]) -> Iterator[ParsedFinding]:
             continue
         if key and key != "results":
             run.parts[key] = _build(events, event, value)
-            if key == "tool":
-                run.prepare()
+            run.took(key)
             key = ""
         elif key == "results" and event == "null":
             key = ""
