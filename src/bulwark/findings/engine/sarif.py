@@ -186,6 +186,15 @@ def _text(value: Any) -> str:
     return ""
 
 
+def _headline(text: str) -> str:
+    """A title from a description: its first line, cut at a word near 200 characters."""
+    line = clean(text).split("\n", 1)[0].strip()
+    if len(line) <= 200:
+        return line
+    cut = line[:200].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
 def _suppressed(result: dict[str, Any]) -> bool:
     for suppression in result.get("suppressions") or []:
         if isinstance(suppression, dict) and suppression.get("status") in (None, "accepted"):
@@ -278,11 +287,13 @@ def _finding(run: _Run, result: Any) -> ParsedFinding | None:
     if result.get("kind") == "informational":
         severity = "info"
     message = clean(_message(result, rule))
-    title = clean(_text(rule.get("shortDescription")), 500) or clean(
-        str(rule.get("name") or ""), 500
+    title = (
+        _headline(_text(rule.get("shortDescription")))
+        or _headline(str(rule.get("name") or ""))
+        or _headline(message)
+        or rule_id
+        or "SARIF result"
     )
-    if not title:
-        title = clean(message.split("\n", 1)[0], 500) or rule_id or "SARIF result"
     full = clean(_text(rule.get("fullDescription")))
     description = "\n\n".join(part for part in (message, full if full != message else "") if part)
     location, snippet = _location(run, result)
