@@ -66,6 +66,8 @@ def _detect_json(text: str) -> str:
             return "nuclei"
         if '"runs"' in window and re.search(r'"version"\s*:\s*"2\.|sarif', window, re.I):
             return "sarif"
+        if re.search(r'"\$schema"\s*:\s*"[^"]*sarif', window, re.I):
+            return "sarif"  # "runs" after a long preamble
         if re.search(r'"site"\s*:', window) and re.search(
             r'"@version"|"@generated"|"alerts"', window
         ):

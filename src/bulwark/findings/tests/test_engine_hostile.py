@@ -59,6 +59,8 @@ def run(data: bytes, tool: str | None = None) -> list[object]:
             "This is not a Nessus v2 file: it looks like a SARIF file",
         ),
         (b"just some words\nmore words\n", None, "Unknown file"),
+        (bytes(range(256)) * 40, "csv", "binary"),
+        (b'<?xml version="1.0"?><nmaprun scanner="nmap"/>', "csv", "looks like an Nmap file"),
         (b'{"version": "1.0.0", "runs": []}', "sarif", "SARIF version 1.0.0 is not supported"),
         (b'{"version": "2.1.0"}', "sarif", 'no "runs" array'),
         (b'{"a": 1}', None, "Unknown JSON report"),
