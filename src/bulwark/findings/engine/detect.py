@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 
+from bulwark.core.safexml import head_text
+
 from .model import ParseError
-from .streams import head_text, looks_binary, xml_root
+from .streams import looks_binary, xml_root
 
 TOOLS = ("nessus", "openvas", "zap", "nuclei", "burp", "sarif", "nmap", "csv")
 
