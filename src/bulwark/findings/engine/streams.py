@@ -240,16 +240,18 @@ def lines(stream: Readable, limit: int | None = None) -> Iterator[tuple[int, byt
         chunk = stream.read(1024 * 1024)
         if not chunk:
             break
-        buffer += chunk
+        buffer = buffer + chunk if buffer else chunk
+        start = 0
         while True:
-            cut = buffer.find(b"\n")
+            cut = buffer.find(b"\n", start)
             if cut < 0:
                 break
             number += 1
-            if cut > limit:
+            if cut - start > limit:
                 raise ParseError(f"Line {number} is longer than {_size(limit)}.")
-            yield number, buffer[:cut]
-            buffer = buffer[cut + 1 :]
+            yield number, buffer[start:cut]
+            start = cut + 1
+        buffer = buffer[start:]
         if len(buffer) > limit:
             raise ParseError(f"Line {number + 1} is longer than {_size(limit)}.")
     if buffer:
