@@ -14,6 +14,17 @@ from .model import ParseError
 from .streams import looks_binary, xml_root
 
 TOOLS = ("nessus", "openvas", "zap", "nuclei", "burp", "sarif", "nmap", "csv")
+#: What each tool's files are, for people (English; the app translates its own labels).
+TOOL_NAMES = {
+    "nessus": "Tenable Nessus (.nessus v2)",
+    "openvas": "OpenVAS / Greenbone (XML report)",
+    "zap": "OWASP ZAP (XML or JSON report)",
+    "nuclei": "Nuclei (JSONL or JSON export)",
+    "burp": "Burp Suite (XML issue export)",
+    "sarif": "SARIF 2.1.0 (static analysis)",
+    "nmap": "Nmap (XML, open services)",
+    "csv": "CSV (mapped columns)",
+}
 
 _XML_ROOTS = {
     "NessusClientData_v2": "nessus",
