@@ -10,6 +10,7 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -21,9 +22,7 @@ COMMON_JA3 = [f"{i:032x}" for i in range(1, 6)]
 
 @dataclass
 class Truth:
-    beacons: list[dict[str, object]] = field(
-        default_factory=list
-    )  # src, ip, domain, per_day, jitter
+    beacons: list[dict[str, Any]] = field(default_factory=list)  # src, ip, domain, per_day, jitter
     tunnels: set[tuple[str, str]] = field(default_factory=set)
     dga: set[str] = field(default_factory=set)
     scans: set[str] = field(default_factory=set)

@@ -61,7 +61,7 @@ def test_beacons_precision_and_recall(corpus: Corpus, findings: list[Finding]) -
     found = {(f.source, f.destination) for f in _of(findings, "beacon")}
     precision = len(found & labelled) / len(found)
     # recall over the beacons the issue requires: jitter <= 30 %, >= 24 a day
-    required = [b for b in beacons if float(b["jitter"]) <= 0.3 and int(b["per_day"]) >= 24]  # type: ignore[arg-type]
+    required = [b for b in beacons if float(b["jitter"]) <= 0.3 and int(b["per_day"]) >= 24]
     caught = [b for b in required if (b["src"], b["ip"]) in found]
     recall = len(caught) / len(required)
     assert len(required) >= 25

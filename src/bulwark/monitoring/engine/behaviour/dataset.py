@@ -137,8 +137,11 @@ def _flat(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Reader:
-    def __init__(self, data: Dataset, path: str, fmt: str, agency: str) -> None:
+    def __init__(
+        self, data: Dataset, path: str, fmt: str, agency: str, since: float | None = None
+    ) -> None:
         self.data, self.path, self.fmt, self.agency = data, path, fmt, agency
+        self.since = since  # records before this time are left out (rolling windows)
         self.file_index = len(data.files)
         data.files.append(path)
         data.formats[path] = fmt
@@ -149,11 +152,15 @@ class _Reader:
         src = _str(rec.get("id.orig_h"))
         if ts is None or not src:
             raise ValueError("no ts or id.orig_h")
+        if self.since is not None and ts < self.since:
+            return
         dst = _str(rec.get("id.resp_h"))
         d, agency = self.data, self.agency
         if self.log == "conn":
             c = d.conns
-            c.ts.append(ts), c.src.append(src), c.dst.append(dst)
+            c.ts.append(ts)
+            c.src.append(src)
+            c.dst.append(dst)
             c.dport.append(int(_num(rec.get("id.resp_p"))))
             c.proto.append(_str(rec.get("proto")))
             c.duration.append(_num(rec.get("duration")))
@@ -161,7 +168,8 @@ class _Reader:
             c.rbytes.append(int(_num(rec.get("resp_bytes"))))
             c.state.append(_str(rec.get("conn_state")))
             c.uid.append(_str(rec.get("uid")))
-            c.agency.append(agency), c.ref.append(ref)
+            c.agency.append(agency)
+            c.ref.append(ref)
         elif self.log == "dns":
             query = _str(rec.get("query"))
             if not query:
@@ -172,20 +180,33 @@ class _Reader:
         else:
             name = _str(rec.get("server_name") if self.log == "ssl" else rec.get("host"))
             n = d.names
-            n.ts.append(ts), n.src.append(src), n.dst.append(dst), n.name.append(name.lower())
-            n.ja3.append(_str(rec.get("ja3"))), n.ja4.append(_str(rec.get("ja4")))
-            n.issuer.append(_str(rec.get("issuer"))), n.agency.append(agency), n.ref.append(ref)
+            n.ts.append(ts)
+            n.src.append(src)
+            n.dst.append(dst)
+            n.name.append(name.lower())
+            n.ja3.append(_str(rec.get("ja3")))
+            n.ja4.append(_str(rec.get("ja4")))
+            n.issuer.append(_str(rec.get("issuer")))
+            n.agency.append(agency)
+            n.ref.append(ref)
 
     def _query(self, ts: float, src: str, query: str, qtype: str, nx: bool, counted: bool,
                ref: int) -> None:  # fmt: skip
         q = self.data.queries
-        q.ts.append(ts), q.src.append(src), q.query.append(query.lower().rstrip("."))
-        q.qtype.append(qtype), q.nx.append(nx), q.counted.append(counted)
-        q.agency.append(self.agency), q.ref.append(ref)
+        q.ts.append(ts)
+        q.src.append(src)
+        q.query.append(query.lower().rstrip("."))
+        q.qtype.append(qtype)
+        q.nx.append(nx)
+        q.counted.append(counted)
+        q.agency.append(self.agency)
+        q.ref.append(ref)
 
     def eve(self, rec: dict[str, Any], ref: int) -> None:
         kind = rec.get("event_type")
         ts = _ts(rec.get("timestamp"))
+        if self.since is not None and ts is not None and ts < self.since:
+            return
         src = _str(rec.get("src_ip"))
         dst = _str(rec.get("dest_ip"))
         if kind == "flow":
@@ -198,7 +219,9 @@ class _Reader:
             end = _ts(flow.get("end"))
             duration = _num(flow.get("age")) if end is None else max(0.0, end - ts)
             c = self.data.conns
-            c.ts.append(ts), c.src.append(src), c.dst.append(dst)
+            c.ts.append(ts)
+            c.src.append(src)
+            c.dst.append(dst)
             c.dport.append(int(_num(rec.get("dest_port"))))
             c.proto.append(_str(rec.get("proto")).lower())
             c.duration.append(duration)
@@ -206,7 +229,8 @@ class _Reader:
             c.rbytes.append(int(_num(flow.get("bytes_toclient"))))
             c.state.append(_str(flow.get("state")))
             c.uid.append(_str(rec.get("flow_id")))
-            c.agency.append(self.agency), c.ref.append(ref)
+            c.agency.append(self.agency)
+            c.ref.append(ref)
         elif kind == "dns" and isinstance(rec.get("dns"), dict):
             dns: dict[str, Any] = rec["dns"]
             if ts is None or not src:
@@ -231,10 +255,15 @@ class _Reader:
             name = _str(sec.get("sni") if kind == "tls" else sec.get("hostname"))
             ja3 = sec.get("ja3")
             n = self.data.names
-            n.ts.append(ts), n.src.append(src), n.dst.append(dst), n.name.append(name.lower())
+            n.ts.append(ts)
+            n.src.append(src)
+            n.dst.append(dst)
+            n.name.append(name.lower())
             n.ja3.append(_str(ja3.get("hash")) if isinstance(ja3, dict) else "")
-            n.ja4.append(_str(sec.get("ja4"))), n.issuer.append(_str(sec.get("issuerdn")))
-            n.agency.append(self.agency), n.ref.append(ref)
+            n.ja4.append(_str(sec.get("ja4")))
+            n.issuer.append(_str(sec.get("issuerdn")))
+            n.agency.append(self.agency)
+            n.ref.append(ref)
 
     def read(self, lines: Iterable[bytes]) -> None:
         data = self.data
@@ -325,11 +354,13 @@ def read_logs(
 
 
 def read_lines(
-    lines: Iterable[bytes], fmt: str, name: str, agency: str = "", data: Dataset | None = None
-) -> Dataset:
-    """Read lines already in memory (archived batches, tests)."""
+    lines: Iterable[bytes], fmt: str, name: str, agency: str = "", data: Dataset | None = None,
+    since: float | None = None,
+) -> Dataset:  # fmt: skip
+    """Read lines already in memory (archived batches, tests); `since` leaves out older
+    records (a rolling window over archived batches)."""
     if fmt not in SUPPORTED:
         raise LogError(f"format {fmt} is not read by the detectors")
     data = data if data is not None else Dataset()
-    _Reader(data, name, fmt, agency).read(lines)
+    _Reader(data, name, fmt, agency, since).read(lines)
     return data

@@ -77,7 +77,7 @@ class Context:
             try:
                 ip = ipaddress.ip_address(addr)
                 nets = self._nets4 if ip.version == 4 else self._nets6
-                known = any(ip in net for net in nets)  # type: ignore[operator]
+                known = any(ip in net for net in nets)
             except ValueError:
                 known = False
             self.internal_cache[addr] = known
@@ -218,8 +218,8 @@ def _beacons(
 
 def detect_beacons(ctx: Context) -> list[Finding]:
     c, n, q = ctx.data.conns, ctx.data.names, ctx.data.queries
-    internal, external = ctx.internal, (lambda a: not ctx.internal(a))
-    pick = [i for i in range(len(c.ts)) if internal(c.src[i]) and external(c.dst[i])]
+    internal = ctx.internal
+    pick = [i for i in range(len(c.ts)) if internal(c.src[i]) and not internal(c.dst[i])]
     found = _beacons(
         ctx, [(c.src[i], c.dst[i]) for i in pick], [c.ts[i] for i in pick],
         [c.obytes[i] for i in pick], [c.ref[i] for i in pick], "address",
