@@ -82,7 +82,8 @@ def duckdb_beacons(paths: list[Path]) -> dict[str, float]:
     con.execute(
         """CREATE TABLE conn AS SELECT "id.orig_h" AS src, "id.resp_h" AS dst, ts, orig_bytes
         FROM read_json(?, format = 'newline_delimited', columns = {
-          'ts': 'DOUBLE', 'id.orig_h': 'VARCHAR', 'id.resp_h': 'VARCHAR', 'orig_bytes': 'BIGINT'})""",
+          'ts': 'DOUBLE', 'id.orig_h': 'VARCHAR', 'id.resp_h': 'VARCHAR',
+          'orig_bytes': 'BIGINT'})""",
         [files],
     )
     load = time.perf_counter() - started
@@ -101,7 +102,8 @@ def duckdb_beacons(paths: list[Path]) -> dict[str, float]:
         SELECT count(*) FROM g"""
     ).fetchone()
     query = time.perf_counter() - started
-    return {"duckdb_load_s": load, "duckdb_beacon_query_s": query, "pairs": float(rows[0] if rows else 0)}
+    pairs = float(rows[0]) if rows else 0.0
+    return {"duckdb_load_s": load, "duckdb_beacon_query_s": query, "pairs": pairs}
 
 
 def numpy_beacons(paths: list[Path]) -> dict[str, float]:
