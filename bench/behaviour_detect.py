@@ -134,9 +134,9 @@ def main() -> None:
     folder = folder_for(hosts)
     if args.engines:
         conn = sorted(folder.glob("*-conn.log"))
-        out = numpy_beacons(conn) if args.engines == 1 else duckdb_beacons(conn)
-        out["peak_rss_mb"] = peak_rss_mb()
-        print(json.dumps(out))
+        figures = numpy_beacons(conn) if args.engines == 1 else duckdb_beacons(conn)
+        figures["peak_rss_mb"] = peak_rss_mb()
+        print(json.dumps(figures))
         return
     if not (folder / "done").exists():
         print(f"generating {hosts} hosts into {folder} ...", file=sys.stderr)
