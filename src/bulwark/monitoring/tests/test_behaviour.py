@@ -19,6 +19,7 @@ from bulwark.monitoring.engine.behaviour import (
     detect,
     read_logs,
 )
+from bulwark.monitoring.engine.behaviour.dataset import read_lines
 from bulwark.monitoring.tests.behaviour_corpus import Corpus, generate
 
 
@@ -213,3 +214,24 @@ def test_cli_detect_writes_one_json_line_per_finding(tmp_path: Path) -> None:
     wrong = _cli("--format", "zeek-files-tsv", str(CORPUS / "zat" / "files.log"))
     assert wrong.returncode != 0 and b"not read by the detectors" in wrong.stderr
     assert b"Traceback" not in bad.stderr + wrong.stderr
+
+
+def test_fan_in_one_outside_address_probing_several_agencies() -> None:
+    lines = {
+        agency: [
+            orjson.dumps({"ts": 1_764_547_200 + k, "id.orig_h": "198.51.100.66",
+                          "id.resp_h": f"10.{n}.0.{k}", "id.resp_p": 22, "proto": "tcp",
+                          "orig_bytes": 0, "resp_bytes": 0, "conn_state": "S0", "uid": f"C{n}{k}"})
+            for k in range(1, 6)
+        ]
+        for n, agency in enumerate(("MOE", "MOF", "MOH", "MOI"), 1)
+    }  # fmt: skip
+    data = None
+    for agency, rows in lines.items():
+        data = read_lines(rows, "zeek-conn-json", f"{agency}-conn.log", agency, data)
+    assert data is not None
+    found = [f for f in detect(data) if f.detector == "fan-in"]
+    assert [(f.source, f.destination) for f in found] == [("198.51.100.66", "4 agencies")]
+    assert found[0].evidence["agencies"] == ["MOE", "MOF", "MOH", "MOI"]
+    two = read_lines(lines["MOE"] + lines["MOF"], "zeek-conn-json", "x.log", "MOE")
+    assert not [f for f in detect(two) if f.detector == "fan-in"]

@@ -5,12 +5,13 @@ the agency."""
 
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from django.test import Client
 
-from bulwark.conftest import sign_in
+from bulwark.conftest import bearer, sign_in
 from bulwark.constituency.models import User
 from bulwark.core.models import Notification
 from bulwark.incidents.models import Incident
@@ -118,3 +119,21 @@ def test_detector_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BULWARK_BEHAVIOUR_BEACON_THRESHOLD", "high")
     with pytest.raises(ValueError, match="not a number"):
         behaviour.detector_settings()
+
+
+def test_api_lists_the_detector_and_evidence(people: People) -> None:
+    _archive_samples(str(people.agency.pk))
+    _run(people)
+
+    def api(who: str) -> list[dict[str, Any]]:
+        user = User.objects.get(username=who)
+        client = Client(**bearer(user, ["monitoring:read"], within_role=True))
+        response = client.get("/api/v1/monitoring/alerts/")
+        assert response.status_code == 200
+        body = response.json()
+        return list(body["results"] if isinstance(body, dict) else body)
+
+    beacon = next(r for r in api("reporter") if r["indicator"] == "beacon:45.77.12.9")
+    assert beacon["detector"] == "beacon" and beacon["indicator_type"] == "behaviour"
+    assert beacon["evidence"]["sources"] == ["10.20.1.23"]
+    assert not api("outsider")
