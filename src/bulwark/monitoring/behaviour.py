@@ -17,7 +17,8 @@ from bulwark.monitoring import archive, services
 from bulwark.monitoring.engine import codec
 from bulwark.monitoring.engine.behaviour import Settings, detect
 from bulwark.monitoring.engine.behaviour.dataset import SUPPORTED, Dataset, read_lines
-from bulwark.monitoring.models import DetectionRun
+from bulwark.monitoring.engine.behaviour.detectors import observed_values
+from bulwark.monitoring.models import DetectionRun, FirstSeen
 
 ENV_PREFIX = "BULWARK_BEHAVIOUR_"
 
@@ -78,15 +79,38 @@ def run(
         and (timezone.now() - last.started_at).total_seconds() < interval_seconds()
     ):
         return None
+    oldest = DetectionRun.objects.order_by("started_at").first()
+    history_start = (
+        oldest.started_at.timestamp() - oldest.window_hours * 3600 if oldest is not None else None
+    )
     record = services.start_detection_run(window_hours)
     data = read_archive(window_hours, now or time.time())
-    findings = detect(data, detector_settings())
+    observed = observed_values(data)
+    known = first_seen_of(observed)
+    findings = detect(data, detector_settings(), first_seen=known, history_start=history_start)
+    services.remember_first_seen(observed, known)
     record.records = data.lines
     record.findings = len(findings)
     services.record_findings(
         findings, _organisations({f.agency for f in findings if f.agency}), record
     )
     return record
+
+
+def first_seen_of(observed: dict[str, float]) -> dict[str, float]:
+    """The national history of the values in the window (queried per kind, in chunks)."""
+    by_kind: dict[str, list[str]] = {}
+    for key in observed:
+        kind, _sep, value = key.partition(":")
+        by_kind.setdefault(kind, []).append(value)
+    known: dict[str, float] = {}
+    for kind, values in by_kind.items():
+        for i in range(0, len(values), 500):
+            for value, stamp in FirstSeen.objects.filter(
+                kind=kind, value__in=values[i : i + 500]
+            ).values_list("value", "first_seen"):
+                known[f"{kind}:{value}"] = stamp.timestamp()
+    return known
 
 
 # ----- evidence charts -------------------------------------------------------------------

@@ -183,3 +183,18 @@ class DetectionRun(models.Model):
 
     def __str__(self) -> str:
         return f"detection run {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class FirstSeen(models.Model):
+    """When a TLS fingerprint, certificate issuer or destination name was first seen in
+    any agency's logs: the national history the rare detector's "new" reads."""
+
+    kind = models.CharField(_("kind"), max_length=20)
+    value = models.CharField(_("value"), max_length=500)
+    first_seen = models.DateTimeField(_("first seen"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="one_first_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

@@ -25,7 +25,14 @@ from bulwark.incidents import services as incident_services
 from bulwark.incidents.indicators import KINDS
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import Incident
-from bulwark.monitoring.models import Alert, AlertRule, DetectionRun, Sighting, Suppression
+from bulwark.monitoring.models import (
+    Alert,
+    AlertRule,
+    DetectionRun,
+    FirstSeen,
+    Sighting,
+    Suppression,
+)
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, datetime]  # (type, indicator, hour)
@@ -457,3 +464,20 @@ def time_now() -> float:
 
 def start_detection_run(window_hours: int) -> DetectionRun:
     return DetectionRun.objects.create(started_at=timezone.now(), window_hours=window_hours)
+
+
+def remember_first_seen(observed: Mapping[str, float], known: Mapping[str, float]) -> int:
+    """Add the values seen for the first time nationally (`kind:value` -> time) to the
+    history; values already there keep their first time. Returns how many were new."""
+    rows = []
+    for key, stamp in observed.items():
+        if key in known:
+            continue
+        kind, _sep, value = key.partition(":")
+        if len(value) > 500:
+            continue
+        rows.append(
+            FirstSeen(kind=kind, value=value, first_seen=datetime.fromtimestamp(stamp, UTC))
+        )
+    FirstSeen.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)

@@ -235,3 +235,23 @@ def test_fan_in_one_outside_address_probing_several_agencies() -> None:
     assert found[0].evidence["agencies"] == ["MOE", "MOF", "MOH", "MOI"]
     two = read_lines(lines["MOE"] + lines["MOF"], "zeek-conn-json", "x.log", "MOE")
     assert not [f for f in detect(two) if f.detector == "fan-in"]
+
+
+def test_new_nationally_needs_a_history_older_than_new_days() -> None:
+    end = 1_764_633_600.0
+    rows = [
+        orjson.dumps({"ts": end - 60 * k, "id.orig_h": "10.1.0.5", "id.resp_h": "203.0.113.9",
+                      "server_name": "fresh.example.org", "ja3": "a" * 32,
+                      "issuer": "CN=Old CA"})
+        for k in range(3)
+    ]  # fmt: skip
+    data = read_lines(rows, "zeek-ssl-json", "ssl.log", "MOE")
+    history = {"issuer:CN=Old CA": end - 90 * 86400, "ja3:" + "a" * 32: end - 86400}
+    found = {
+        (f.evidence["kind"], f.destination, f.score)
+        for f in detect(data, first_seen=history, history_start=end - 30 * 86400, only=["rare"])
+    }
+    # the fingerprint first seen yesterday and the never-seen name are new; the issuer is not
+    assert found == {("ja3", "a" * 32, 0.3), ("destination", "fresh.example.org", 0.3)}
+    # a history younger than new_days would make everything new: nothing is reported
+    assert not detect(data, first_seen=history, history_start=end - 86400, only=["rare"])

@@ -17,7 +17,7 @@ from bulwark.core.models import Notification
 from bulwark.incidents.models import Incident
 from bulwark.incidents.tests.test_journey import People
 from bulwark.monitoring import archive, behaviour, services
-from bulwark.monitoring.models import Alert, AlertRule, DetectionRun, Suppression
+from bulwark.monitoring.models import Alert, AlertRule, DetectionRun, FirstSeen, Suppression
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -137,3 +137,21 @@ def test_api_lists_the_detector_and_evidence(people: People) -> None:
     assert beacon["detector"] == "beacon" and beacon["indicator_type"] == "behaviour"
     assert beacon["evidence"]["sources"] == ["10.20.1.23"]
     assert not api("outsider")
+
+
+def test_runs_keep_the_national_first_seen_history(people: People) -> None:
+    now = time.time()
+    rows = [
+        {"ts": now - 3600 * k, "id.orig_h": "10.1.0.5", "id.resp_h": "203.0.113.9",
+         "server_name": "portal.example.org", "ja3": "b" * 32, "issuer": "CN=Some CA"}
+        for k in (5, 2)
+    ]  # fmt: skip
+    archive.store(str(people.agency.pk), "zeek-ssl-json", "ssl-1", orjson.dumps(rows[0]) + b"\n")
+    _run(people)
+    first = FirstSeen.objects.get(kind="ja3", value="b" * 32).first_seen.timestamp()
+    assert abs(first - rows[0]["ts"]) < 1
+    assert set(FirstSeen.objects.values_list("kind", flat=True)) == {"ja3", "issuer", "destination"}
+    archive.store(str(people.agency.pk), "zeek-ssl-json", "ssl-2", orjson.dumps(rows[1]) + b"\n")
+    _run(people)
+    assert FirstSeen.objects.count() == 3
+    assert abs(FirstSeen.objects.get(kind="ja3").first_seen.timestamp() - first) < 1

@@ -27,6 +27,7 @@ class Context:
     settings: Settings
     allow: AllowList
     first_seen: dict[str, float]
+    history_start: float | None = None  # since when the first-seen history has been kept
     internal_cache: dict[str, bool] = field(default_factory=dict)
     hosts_of: Counter[str] = field(default_factory=Counter)  # destination -> internal hosts
     agencies_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -434,18 +435,42 @@ def detect_scans(ctx: Context) -> list[Finding]:
 # ----- rare and new ---------------------------------------------------------------------
 
 
+RARE_KINDS = ("ja3", "ja4", "issuer", "destination")
+
+
+def observed_values(data: Dataset) -> dict[str, float]:
+    """`kind:value` -> earliest time in the window, of every TLS fingerprint, issuer and
+    destination name: what the platform's national first-seen history records."""
+    n = data.names
+    out: dict[str, float] = {}
+    for i in range(len(n.ts)):
+        for kind, value in zip(
+            RARE_KINDS, (n.ja3[i], n.ja4[i], n.issuer[i], n.name[i]), strict=True
+        ):
+            if value:
+                key = f"{kind}:{value}"
+                if key not in out or n.ts[i] < out[key]:
+                    out[key] = n.ts[i]
+    return out
+
+
 def detect_rare(ctx: Context) -> list[Finding]:
     """TLS fingerprints (JA3, JA4) and certificate issuers seen in one agency only (when
     the window holds at least `rare_min_agencies`), or first seen nationally in the last
-    `new_days` (needs the platform's first-seen history); destinations only when new."""
+    `new_days`. "New" needs the platform's first-seen history and a history older than
+    `new_days` (else everything would be new in the first week). Destination names are
+    only reported when new, and below the usual alert score (0.45 when also rare, 0.3):
+    the internet's long tail is mostly new to somebody."""
     s, n = ctx.settings, ctx.data.names
     all_agencies = {a for a in n.agency if a} | {a for a in ctx.data.conns.agency if a}
     rare_possible = len(all_agencies) >= s.rare_min_agencies
     horizon = ctx.end - s.new_days * 86400
+    history = ctx.history_start is not None and ctx.history_start <= horizon
     seen: dict[tuple[str, str], tuple[set[str], set[str], int]] = {}
     for i in range(len(n.ts)):
-        for kind, value in (("ja3", n.ja3[i]), ("ja4", n.ja4[i]), ("issuer", n.issuer[i]),
-                            ("destination", n.name[i])):  # fmt: skip
+        for kind, value in zip(
+            RARE_KINDS, (n.ja3[i], n.ja4[i], n.issuer[i], n.name[i]), strict=True
+        ):
             if not value:
                 continue
             entry = seen.setdefault((kind, value), (set(), set(), n.ref[i]))
@@ -455,12 +480,15 @@ def detect_rare(ctx: Context) -> list[Finding]:
     for (kind, value), (agencies, hosts, ref) in seen.items():
         rare = rare_possible and len(agencies) == 1 and len(hosts) <= s.rare_max_hosts
         first = ctx.first_seen.get(f"{kind}:{value}")
-        new = bool(ctx.first_seen) and (first is None or first >= horizon)
+        new = history and (first is None or first >= horizon)
         if (kind == "destination" and not new) or not (rare or new):
             continue
         if ctx.allow.allows("rare", value):
             continue
-        score = 0.6 if rare and new else 0.4 if rare else 0.3
+        if kind == "destination":
+            score = 0.45 if rare else 0.3
+        else:
+            score = 0.6 if rare and new else 0.4 if rare else 0.3
         for host in sorted(hosts):
             out.append(Finding(
                 "rare", host, value, score,
@@ -484,11 +512,15 @@ DETECTORS: dict[str, Callable[[Context], list[Finding]]] = {
 def detect(
     data: Dataset, settings: Settings | None = None, allow: AllowList | None = None,
     first_seen: dict[str, float] | None = None, only: Sequence[str] | None = None,
-    timings: dict[str, float] | None = None,
+    timings: dict[str, float] | None = None, history_start: float | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """Every detector (or `only` those) over the dataset; findings by score, highest first."""
+    """Every detector (or `only` those) over the dataset; findings by score, highest first.
+    `first_seen` (`kind:value` -> time) is the national history kept since
+    `history_start`, for the rare detector's "new"."""
     started = time.perf_counter()
-    ctx = Context(data, settings or Settings(), allow or AllowList(), first_seen or {})
+    ctx = Context(
+        data, settings or Settings(), allow or AllowList(), first_seen or {}, history_start
+    )
     if timings is not None:
         timings["context"] = time.perf_counter() - started
     findings: list[Finding] = []
