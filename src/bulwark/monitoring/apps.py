@@ -17,3 +17,4 @@ class MonitoringConfig(AppConfig):
 
         # What core does on behalf of monitoring (core imports no app).
         registry.DATABASE_METRICS.register("bulwark.monitoring.metrics.monitoring_figures")
+        registry.PERIODIC_TASKS.register("bulwark.monitoring.tasks.detect_behaviour")

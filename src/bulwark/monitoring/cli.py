@@ -1,4 +1,4 @@
-"""`bulwark monitor match` and `bulwark monitor formats`: the engine from the command
+"""`bulwark monitor match`, `detect` and `formats`: the engine from the command
 line (no database needed when --indicators is given)."""
 
 import os
@@ -182,3 +182,71 @@ def list_formats(out: IO[str]) -> None:
 
 def indicator_list(indicators: list[Indicator]) -> str:
     return "\n".join(i.value.decode() for i in indicators)
+
+
+def run_detect(options: dict[str, Any], out: IO[str], err: IO[str]) -> int:
+    """`bulwark monitor detect`: every behavioural detector over log files; one JSON line
+    per finding (detector, source, destination, score, evidence, raw line references)."""
+    from bulwark.monitoring.engine import behaviour
+
+    logs: list[str] = options["logs"]
+    for log in logs:
+        if not os.path.isfile(log):
+            raise UsageError(f"{log}: no such file")
+    pairs: dict[str, str] = {}
+    for item in options.get("set") or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected NAME=VALUE")
+        pairs[name.strip()] = value.strip()
+    only = options.get("only") or None
+    for name in only or []:
+        if name not in behaviour.DETECTORS:
+            raise UsageError(f"--only {name!r}: detectors are {', '.join(behaviour.DETECTORS)}")
+    try:
+        settings = behaviour.Settings.with_overrides(pairs)
+        allow_lines: list[str] = []
+        for path in options.get("allow") or []:
+            try:
+                allow_lines += Path(path).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{path}: {exc}") from None
+        started = time.perf_counter()
+        skipped: list[str] = []
+        data = behaviour.read_logs(
+            logs, options.get("format"), options.get("agency") or "", skipped=skipped
+        )
+        for note in skipped:
+            err.write(note + "\n")
+        if not data.files:
+            raise UsageError("none of the logs is one the detectors read; give --format")
+        read_s = time.perf_counter() - started
+        timings: dict[str, float] = {}
+        findings = behaviour.detect(
+            data, settings, behaviour.AllowList.parse(allow_lines), only=only, timings=timings
+        )
+    except (behaviour.LogError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    output_path = options.get("output")
+    sink: IO[bytes] = open(output_path, "wb") if output_path else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for finding in findings:
+            sink.write(orjson.dumps(finding.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    finally:
+        if output_path:
+            sink.close()
+        else:
+            sink.flush()
+    by: dict[str, int] = {}
+    for finding in findings:
+        by[finding.detector] = by.get(finding.detector, 0) + 1
+    err.write(
+        f"{data.lines:,} lines ({len(data.conns.ts):,} connections, {len(data.queries.ts):,} "
+        f"DNS, {len(data.names.ts):,} TLS/HTTP) read in {read_s:.2f} s; "
+        f"{len(findings)} findings"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(by.items())) + ")" if by else "")
+        + f"; detectors {sum(timings.values()):.2f} s; {data.bad_count:,} bad lines\n"
+    )
+    for path, number, reason in data.bad[:20]:
+        err.write(f"  bad line {path}:{number}: {reason}\n")
+    return len(findings)

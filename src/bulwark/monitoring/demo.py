@@ -1,6 +1,9 @@
 """Demo data: the bundled sample logs of two demo agencies (samples/) matched against the
-sample feed and the platform's indicators, so the demo shows sightings and alerts.
-Idempotent: runs once per database."""
+sample feed and the platform's indicators, so the demo shows sightings and alerts; and
+the behavioural detectors over the bundled Zeek conn and dns samples of one agency
+(taipower-conn.json, taipower-dns-behaviour.json: a beacon every five minutes, a DNS
+tunnel, a 9.5-hour connection among 30 hosts' browsing), so the demo shows anomaly
+alerts with their evidence. Idempotent: runs once per database."""
 
 import time
 from pathlib import Path
@@ -8,8 +11,8 @@ from pathlib import Path
 from bulwark.constituency.models import Organisation
 from bulwark.monitoring.engine import FORMATS, Snapshot, load_indicator_file, match_paths
 from bulwark.monitoring.indicator_sources import platform_indicators
-from bulwark.monitoring.models import AlertRule, LogSighting
-from bulwark.monitoring.services import record_hits
+from bulwark.monitoring.models import Alert, AlertRule, LogSighting
+from bulwark.monitoring.services import record_findings, record_hits
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 LOGS = [
@@ -23,6 +26,7 @@ def load() -> None:
         AlertRule.objects.create(
             name="Score 50 or more, or reported with an incident", min_score=50
         )
+    load_behaviour()
     if LogSighting.objects.filter(indicator_ref__startswith="demo:").exists():
         return
     refused: list[tuple[int, str]] = []
@@ -43,3 +47,26 @@ def load() -> None:
         for hit in hits:
             hit["ts"] = float(hit["ts"]) + shift
         record_hits(organisation, hits, source="demo")
+
+
+BEHAVIOUR_LOGS = ("taipower-conn.json", "taipower-dns-behaviour.json")
+
+
+def load_behaviour() -> None:
+    from bulwark.monitoring.engine.behaviour import detect, read_logs
+
+    organisation = Organisation.objects.filter(name=LOGS[0][0]).first()
+    if organisation is None or Alert.objects.filter(indicator_type="behaviour").exists():
+        return
+    ref = organisation.short_name or str(organisation.pk)
+    data = read_logs([str(SAMPLES / name) for name in BEHAVIOUR_LOGS], agency=ref)
+    findings = detect(data)
+    # captured over one day: replay as the last 24 hours
+    shift = time.time() - 600 - max(data.conns.ts + data.queries.ts)
+    for finding in findings:
+        finding.first_seen = (finding.first_seen or 0) + shift
+        finding.last_seen = (finding.last_seen or 0) + shift
+        timeline = finding.evidence.get("timeline")
+        if isinstance(timeline, dict):
+            timeline["start"] = float(timeline["start"]) + shift
+    record_findings(findings, {ref: organisation})

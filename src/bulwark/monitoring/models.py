@@ -118,6 +118,11 @@ class Alert(models.Model):
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Behavioural alerts (issue 25): indicator_type "behaviour", indicator
+    # "<detector>:<destination>" (what a false-positive mark suppresses), the detector and
+    # its evidence (figures, interval histogram, timeline, raw line references).
+    detector = models.CharField(_("detector"), max_length=40, blank=True)
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
 
     objects = AgencyScopedQuerySet.as_manager()
 
@@ -167,3 +172,37 @@ class ProcessedBatch(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DetectionRun(models.Model):
+    """One run of the behavioural detectors over the archived logs' rolling window: when,
+    over how many records, and what it found (the periodic task runs when the last is
+    older than BULWARK_BEHAVIOUR_INTERVAL)."""
+
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    window_hours = models.PositiveIntegerField(_("window (hours)"), default=24)
+    records = models.PositiveIntegerField(_("records"), default=0)
+    findings = models.PositiveIntegerField(_("findings"), default=0)
+    alerts = models.PositiveIntegerField(_("alerts raised"), default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"detection run {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class FirstSeen(models.Model):
+    """When a TLS fingerprint, certificate issuer or destination name was first seen in
+    any agency's logs: the national history the rare detector's "new" reads."""
+
+    kind = models.CharField(_("kind"), max_length=20)
+    value = models.CharField(_("value"), max_length=500)
+    first_seen = models.DateTimeField(_("first seen"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="one_first_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

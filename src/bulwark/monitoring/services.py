@@ -25,7 +25,14 @@ from bulwark.incidents import services as incident_services
 from bulwark.incidents.indicators import KINDS
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import Incident
-from bulwark.monitoring.models import Alert, AlertRule, LogSighting, Suppression
+from bulwark.monitoring.models import (
+    Alert,
+    AlertRule,
+    DetectionRun,
+    FirstSeen,
+    LogSighting,
+    Suppression,
+)
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, datetime]  # (type, indicator, hour)
@@ -249,6 +256,25 @@ def promote_alert(actor: User, alert: Alert, *, note: str = "") -> Incident:
         "first": f"{alert.first_seen:%Y-%m-%d %H:%M}",
         "last": f"{alert.last_seen:%Y-%m-%d %H:%M}",
     }
+    if alert.detector:
+        destination = alert.indicator.partition(":")[2]
+        title = _("Abnormal activity (%(detector)s) towards %(destination)s") % {
+            "detector": alert.detector,
+            "destination": destination[:150],
+        }
+        description = _(
+            "National monitoring's behavioural detection (%(detector)s, score %(score)s) saw "
+            "%(sources)s in this agency talk to %(destination)s between %(first)s and "
+            "%(last)s (UTC). Evidence: %(evidence)s"
+        ) % {
+            "detector": alert.detector,
+            "score": alert.score,
+            "sources": ", ".join(alert.evidence.get("sources", []))[:500],
+            "destination": destination,
+            "first": f"{alert.first_seen:%Y-%m-%d %H:%M}",
+            "last": f"{alert.last_seen:%Y-%m-%d %H:%M}",
+            "evidence": _evidence_summary(alert.evidence),
+        }
     indicators = [(alert.indicator_type, alert.indicator)] if alert.indicator_type in KINDS else []
     incident = incident_services.report_incident(
         actor,
@@ -333,3 +359,125 @@ def mark_false_positive(actor: User, alert: Alert, *, reason: str = "") -> Suppr
         changes={"reason": reason[:200]}, organisation_id=alert.organisation_id,
     )  # fmt: skip
     return suppression
+
+
+def _evidence_summary(evidence: Mapping[str, Any]) -> str:
+    keep = ("connections", "interval", "longest_seconds", "unique_subdomains", "burst",
+            "addresses", "ports", "kind", "prevalence")  # fmt: skip
+    return "; ".join(f"{k} {evidence[k]}" for k in keep if k in evidence)[:1500]
+
+
+def _rule_for(rules: list[AlertRule], organisation_id: int, score: int) -> AlertRule | None:
+    for rule in rules:
+        types = {t.strip() for t in rule.indicator_types.split(",") if t.strip()}
+        if types and "behaviour" not in types:
+            continue
+        if rule.organisation_id is not None and rule.organisation_id != organisation_id:
+            continue
+        if rule.min_score is not None and score < rule.min_score:
+            continue
+        return rule
+    return None
+
+
+@transaction.atomic
+def record_findings(
+    findings: Iterable[Any],
+    organisations: Mapping[str, Organisation],
+    run: DetectionRun | None = None,
+) -> int:
+    """Behavioural findings (engine/behaviour Finding) as alerts of their agency: an
+    enabled rule must match ("behaviour" among its types, or none; its minimum score on
+    the 0-100 scale), the agency's false-positive marks (suppressions of type behaviour,
+    `detector:destination`, a domain also covering its sub-domains, a network its
+    addresses) drop a finding, and an open alert for the same detector and destination
+    is updated instead of raising another. Returns the alerts raised."""
+    from bulwark.monitoring.engine.behaviour import AllowList
+
+    rules = list(AlertRule.objects.filter(enabled=True))
+    allow: dict[int, AllowList] = {}
+    raised = 0
+    for finding in findings:
+        organisation = organisations.get(finding.agency or "")
+        if organisation is None:
+            continue
+        if organisation.pk not in allow:
+            allow[organisation.pk] = AllowList.parse(
+                list(
+                    Suppression.objects.filter(
+                        organisation=organisation, indicator_type="behaviour"
+                    ).values_list("indicator", flat=True)
+                )
+            )
+        if allow[organisation.pk].allows(finding.detector, finding.destination):
+            continue
+        score = round(finding.score * 100)
+        rule = _rule_for(rules, organisation.pk, score)
+        if rule is None:
+            continue
+        indicator = f"{finding.detector}:{finding.destination}"[:2048]
+        first = datetime.fromtimestamp(finding.first_seen or time_now(), UTC)
+        last = datetime.fromtimestamp(finding.last_seen or time_now(), UTC)
+        evidence = dict(finding.evidence)
+        open_alert = (
+            Alert.objects.select_for_update()
+            .filter(
+                organisation=organisation, indicator_type="behaviour", indicator=indicator,
+                status=Alert.Status.NEW,
+            )
+            .first()
+        )  # fmt: skip
+        if open_alert is not None:
+            sources = list(open_alert.evidence.get("sources", []))
+            if finding.source not in sources:
+                sources.append(finding.source)
+            evidence["sources"] = sources[:50]
+            evidence["lines"] = finding.lines
+            if score >= (open_alert.score or 0):
+                open_alert.evidence = evidence
+                open_alert.score = score
+            else:
+                open_alert.evidence["sources"] = sources[:50]
+            open_alert.count += 1
+            open_alert.first_seen = min(open_alert.first_seen, first)
+            open_alert.last_seen = max(open_alert.last_seen, last)
+            open_alert.save()
+            continue
+        evidence["sources"] = [finding.source]
+        evidence["lines"] = finding.lines
+        Alert.objects.create(
+            organisation=organisation, indicator_type="behaviour", indicator=indicator,
+            indicator_ref=f"detector:{finding.detector}", score=score, rule=rule, count=1,
+            first_seen=first, last_seen=last, detector=finding.detector, evidence=evidence,
+        )  # fmt: skip
+        raised += 1
+    if run is not None:
+        run.alerts = raised
+        run.finished_at = timezone.now()
+        run.save()
+    return raised
+
+
+def time_now() -> float:
+    return timezone.now().timestamp()
+
+
+def start_detection_run(window_hours: int) -> DetectionRun:
+    return DetectionRun.objects.create(started_at=timezone.now(), window_hours=window_hours)
+
+
+def remember_first_seen(observed: Mapping[str, float], known: Mapping[str, float]) -> int:
+    """Add the values seen for the first time nationally (`kind:value` -> time) to the
+    history; values already there keep their first time. Returns how many were new."""
+    rows = []
+    for key, stamp in observed.items():
+        if key in known:
+            continue
+        kind, _sep, value = key.partition(":")
+        if len(value) > 500:
+            continue
+        rows.append(
+            FirstSeen(kind=kind, value=value, first_seen=datetime.fromtimestamp(stamp, UTC))
+        )
+    FirstSeen.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)

@@ -8,5 +8,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("monitoring/alerts/", views.alert_list, name="monitoring-alerts"),
     path("monitoring/alerts/<int:pk>/", views.alert_detail, name="monitoring-alert-detail"),
     path("monitoring/alerts/<int:pk>/triage/", views.alert_triage, name="monitoring-alert-triage"),
+    path(
+        "monitoring/alerts/<int:pk>/lines/<int:index>/",
+        views.alert_line,
+        name="monitoring-alert-line",
+    ),
     path("monitoring/sightings/", views.sighting_list, name="monitoring-sightings"),
 ]

@@ -4,14 +4,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bulwark.constituency.access import acting_user
 from bulwark.core.permissions import can
-from bulwark.monitoring import selectors, services
+from bulwark.monitoring import behaviour, selectors, services
 from bulwark.monitoring.models import Alert
 
 
@@ -33,6 +33,13 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
     sightings = selectors.sightings_of(request.user, alert)[:200]
+    charts = (
+        behaviour.evidence_charts(
+            alert.evidence, _("Intervals between connections"), _("Connections per hour")
+        )
+        if alert.detector
+        else []
+    )
     return render(
         request,
         "monitoring/alert_detail.html",
@@ -40,6 +47,51 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "alert": alert,
             "sightings": sightings,
             "can_triage": can(request.user, "monitoring.triage", alert),
+            "charts": charts,
+            "evidence_rows": _evidence_rows(alert.evidence) if alert.detector else [],
+            "lines": list(enumerate(alert.evidence.get("lines", []))) if alert.detector else [],
+        },
+    )
+
+
+_CHARTED = {"interval_histogram", "timeline", "lines", "sources"}
+
+
+def _evidence_rows(evidence: dict[str, object]) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in evidence.items():
+        if key in _CHARTED or value is None:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value[:20])
+        rows.append((key.replace("_", " "), _short(value)))
+    return rows
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)[:300]
+
+
+@login_required
+def alert_line(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """A raw log line a behavioural alert's evidence refers to, from the archive."""
+    alert = get_object_or_404(Alert.objects.visible_to(request.user), pk=pk)
+    references = alert.evidence.get("lines", []) if alert.detector else []
+    if not 0 <= index < len(references):
+        raise Http404
+    lines = behaviour.raw_line(str(references[index]), context=2)
+    return render(
+        request,
+        "monitoring/alert_line.html",
+        {
+            "alert": alert,
+            "reference": references[index],
+            "lines": lines,
+            "number": int(str(references[index]).rpartition(":")[2] or 0),
         },
     )
 

@@ -58,6 +58,7 @@ def test_apps_register_what_core_runs_for_them() -> None:
         "bulwark.core.tasks.checkpoint_audit",
         "bulwark.core.tasks.send_notification_digests",
         "bulwark.constituency.tasks.purge_login_failures",
+        "bulwark.monitoring.tasks.detect_behaviour",
     }
     assert {f.__module__ for f in registry.DATABASE_METRICS} == {
         "bulwark.exchange.metrics",

@@ -42,7 +42,7 @@ class AlertSerializer(serializers.ModelSerializer[Alert]):
         fields = [
             "id", "organisation", "indicator_type", "indicator", "indicator_ref", "score",
             "status", "count", "first_seen", "last_seen", "created_at", "triaged_at", "note",
-            "incident",
+            "incident", "detector", "evidence",
         ]  # fmt: skip
 
 

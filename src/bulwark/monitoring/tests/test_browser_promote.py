@@ -52,3 +52,34 @@ def test_promoted_alert_reaches_the_agency_incident_list(
     outsider = sign_in(new_page(), base, "outsider")
     outsider.goto(f"{base}/incidents/")
     assert incident.reference not in outsider.locator("#incidents").inner_text()
+
+
+def test_anomaly_alert_with_evidence_chart_is_promoted(
+    new_page: Callable[[], Any], live_server: Any, people: People
+) -> None:
+    """A behavioural (beacon) alert: the duty officer sees the interval histogram and
+    the hourly timeline, follows a raw-line link back, and promotes it."""
+    from bulwark.monitoring.demo import BEHAVIOUR_LOGS, SAMPLES
+    from bulwark.monitoring.engine.behaviour import detect, read_logs
+
+    base = live_server.url
+    AlertRule.objects.create(name="all")
+    data = read_logs([str(SAMPLES / n) for n in BEHAVIOUR_LOGS], agency="bureau")
+    services.record_findings(detect(data, only=["beacon"]), {"bureau": people.agency})
+    alert = Alert.objects.get(indicator="beacon:45.77.12.9")
+    device = TOTPDevice.objects.create(
+        user=User.objects.get(username="duty"), name="phone", confirmed=True
+    )
+    page = sign_in(new_page(), base, "duty", device)
+    page.goto(f"{base}/monitoring/alerts/{alert.pk}/")
+    evidence = page.locator("#evidence")
+    assert evidence.locator("svg").count() == 2
+    assert evidence.locator("svg rect").count() >= 20 + 24
+    assert "10.20.1.23" in page.locator("main").inner_text()
+    page.fill("#note", "a five-minute beacon to an address nobody else talks to")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Promote to incident", exact=True).click()
+    incident = Incident.objects.get()
+    assert page.url.endswith(f"/incidents/{incident.pk}/")
+    assert "45.77.12.9" in incident.title
+    Alert.objects.get(pk=alert.pk, status="promoted", incident=incident)

@@ -39,6 +39,23 @@ class Command(BaseCommand):
             help="ndjson/csv: field to examine and its kind (addr, domain, host, url, hash, email)",
         )
         match.add_argument("logs", nargs="*", metavar="LOG")
+        detect = sub.add_parser(
+            "detect", help="behavioural detection (beacons, tunnels, DGA, scans...); NDJSON"
+        )
+        detect.add_argument(
+            "--format",
+            help="zeek-{conn,dns,http,ssl}-{json,tsv} or suricata-eve (default: detected)",
+        )
+        detect.add_argument("--output", metavar="ALERTS.ndjson", help="default: standard output")
+        detect.add_argument("--agency", default="", help="agency the logs come from")
+        detect.add_argument(
+            "--allow", action="append", metavar="FILE", help="allow list (repeatable)"
+        )
+        detect.add_argument(
+            "--set", action="append", metavar="NAME=VALUE", help="detector setting (repeatable)"
+        )
+        detect.add_argument("--only", action="append", metavar="DETECTOR", help="run only these")
+        detect.add_argument("logs", nargs="+", metavar="LOG")
         sub.add_parser("formats", help="list log formats")
         worker = sub.add_parser("worker", help="match log batches from NATS or a directory")
         worker.add_argument("--nats", metavar="URL", help="e.g. nats://127.0.0.1:4222")
@@ -73,6 +90,8 @@ class Command(BaseCommand):
                 cli.list_formats(sys.stdout)
             elif action == "match":
                 cli.run_match(options, sys.stdout, sys.stderr)
+            elif action == "detect":
+                cli.run_detect(options, sys.stdout, sys.stderr)
             elif action == "publish":
                 self._publish(options)
             elif action == "worker":

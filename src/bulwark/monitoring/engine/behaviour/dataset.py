@@ -1,0 +1,366 @@
+"""Reading Zeek (JSON and TSV: conn, dns, http, ssl) and Suricata EVE (flow, dns, tls,
+http) logs into the columns the detectors need. Other logs are refused with a clear
+error; bad lines are counted and reported with their line number, never fatal."""
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bulwark.monitoring.engine.formats import detect_format
+
+SUPPORTED = (
+    "zeek-conn-json", "zeek-dns-json", "zeek-http-json", "zeek-ssl-json",
+    "zeek-conn-tsv", "zeek-dns-tsv", "zeek-http-tsv", "zeek-ssl-tsv", "suricata-eve",
+)  # fmt: skip
+MAX_LINE = 1 << 20
+
+
+class LogError(ValueError):
+    """A log that cannot be read at all (unknown or unsupported format); for the user."""
+
+
+@dataclass
+class Conns:
+    ts: list[float] = field(default_factory=list)
+    src: list[str] = field(default_factory=list)
+    dst: list[str] = field(default_factory=list)
+    dport: list[int] = field(default_factory=list)
+    proto: list[str] = field(default_factory=list)
+    duration: list[float] = field(default_factory=list)
+    obytes: list[int] = field(default_factory=list)
+    rbytes: list[int] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)
+    uid: list[str] = field(default_factory=list)
+    agency: list[str] = field(default_factory=list)
+    ref: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Queries:
+    ts: list[float] = field(default_factory=list)
+    src: list[str] = field(default_factory=list)
+    query: list[str] = field(default_factory=list)
+    qtype: list[str] = field(default_factory=list)
+    nx: list[bool] = field(default_factory=list)
+    counted: list[bool] = field(default_factory=list)  # False: an EVE answer (rcode only)
+    agency: list[str] = field(default_factory=list)
+    ref: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Names:
+    """Names a host contacted over TLS (SNI) or HTTP (Host), with the TLS details."""
+
+    ts: list[float] = field(default_factory=list)
+    src: list[str] = field(default_factory=list)
+    dst: list[str] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    ja3: list[str] = field(default_factory=list)
+    ja4: list[str] = field(default_factory=list)
+    issuer: list[str] = field(default_factory=list)
+    agency: list[str] = field(default_factory=list)
+    ref: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Dataset:
+    files: list[str] = field(default_factory=list)
+    conns: Conns = field(default_factory=Conns)
+    queries: Queries = field(default_factory=Queries)
+    names: Names = field(default_factory=Names)
+    lines: int = 0
+    bad: list[tuple[str, int, str]] = field(default_factory=list)
+    bad_count: int = 0
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def where(self, ref: int) -> str:
+        """`file:line` of a record, for the evidence's links to the raw lines."""
+        return f"{self.files[ref >> 32]}:{ref & 0xFFFFFFFF}"
+
+    def add_bad(self, path: str, number: int, reason: str) -> None:
+        self.bad_count += 1
+        if len(self.bad) < 50:
+            self.bad.append((path, number, reason))
+
+
+def _ts(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        text = value.replace("Z", "+00:00")
+        if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+            text = text[:-2] + ":" + text[-2:]  # Suricata's +0000
+        try:
+            stamp = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=dt.UTC)
+        return stamp.timestamp()
+    return None
+
+
+def _num(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def _str(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return "" if value is None else str(value)
+
+
+def _flat(obj: dict[str, Any]) -> dict[str, Any]:
+    """Zeek JSON is flat (`id.orig_h`) or nested (`{"id": {"orig_h": ...}}`)."""
+    ident = obj.get("id")
+    if isinstance(ident, dict):
+        for key, value in ident.items():
+            obj["id." + key] = value
+    return obj
+
+
+class _Reader:
+    def __init__(
+        self, data: Dataset, path: str, fmt: str, agency: str, since: float | None = None
+    ) -> None:
+        self.data, self.path, self.fmt, self.agency = data, path, fmt, agency
+        self.since = since  # records before this time are left out (rolling windows)
+        self.file_index = len(data.files)
+        data.files.append(path)
+        data.formats[path] = fmt
+        self.log = fmt.split("-")[1] if fmt.startswith("zeek-") else ""
+
+    def zeek(self, rec: dict[str, Any], ref: int) -> None:
+        ts = _ts(rec.get("ts"))
+        src = _str(rec.get("id.orig_h"))
+        if ts is None or not src:
+            raise ValueError("no ts or id.orig_h")
+        if self.since is not None and ts < self.since:
+            return
+        dst = _str(rec.get("id.resp_h"))
+        d, agency = self.data, self.agency
+        if self.log == "conn":
+            c = d.conns
+            c.ts.append(ts)
+            c.src.append(src)
+            c.dst.append(dst)
+            c.dport.append(int(_num(rec.get("id.resp_p"))))
+            c.proto.append(_str(rec.get("proto")))
+            c.duration.append(_num(rec.get("duration")))
+            c.obytes.append(int(_num(rec.get("orig_bytes"))))
+            c.rbytes.append(int(_num(rec.get("resp_bytes"))))
+            c.state.append(_str(rec.get("conn_state")))
+            c.uid.append(_str(rec.get("uid")))
+            c.agency.append(agency)
+            c.ref.append(ref)
+        elif self.log == "dns":
+            query = _str(rec.get("query"))
+            if not query:
+                return
+            rcode = rec.get("rcode_name")
+            nx = rcode == "NXDOMAIN" or (rcode is None and rec.get("rcode") == 3)
+            self._query(ts, src, query, _str(rec.get("qtype_name")), nx, True, ref)
+        else:
+            name = _str(rec.get("server_name") if self.log == "ssl" else rec.get("host"))
+            n = d.names
+            n.ts.append(ts)
+            n.src.append(src)
+            n.dst.append(dst)
+            n.name.append(name.lower())
+            n.ja3.append(_str(rec.get("ja3")))
+            n.ja4.append(_str(rec.get("ja4")))
+            n.issuer.append(_str(rec.get("issuer")))
+            n.agency.append(agency)
+            n.ref.append(ref)
+
+    def _query(self, ts: float, src: str, query: str, qtype: str, nx: bool, counted: bool,
+               ref: int) -> None:  # fmt: skip
+        q = self.data.queries
+        q.ts.append(ts)
+        q.src.append(src)
+        q.query.append(query.lower().rstrip("."))
+        q.qtype.append(qtype)
+        q.nx.append(nx)
+        q.counted.append(counted)
+        q.agency.append(self.agency)
+        q.ref.append(ref)
+
+    def eve(self, rec: dict[str, Any], ref: int) -> None:
+        kind = rec.get("event_type")
+        ts = _ts(rec.get("timestamp"))
+        if self.since is not None and ts is not None and ts < self.since:
+            return
+        src = _str(rec.get("src_ip"))
+        dst = _str(rec.get("dest_ip"))
+        if kind == "flow":
+            flow = rec.get("flow") if isinstance(rec.get("flow"), dict) else {}
+            assert isinstance(flow, dict)
+            start = _ts(flow.get("start"))
+            ts = start if start is not None else ts
+            if ts is None or not src:
+                raise ValueError("flow without timestamp or src_ip")
+            end = _ts(flow.get("end"))
+            duration = _num(flow.get("age")) if end is None else max(0.0, end - ts)
+            c = self.data.conns
+            c.ts.append(ts)
+            c.src.append(src)
+            c.dst.append(dst)
+            c.dport.append(int(_num(rec.get("dest_port"))))
+            c.proto.append(_str(rec.get("proto")).lower())
+            c.duration.append(duration)
+            c.obytes.append(int(_num(flow.get("bytes_toserver"))))
+            c.rbytes.append(int(_num(flow.get("bytes_toclient"))))
+            c.state.append(_str(flow.get("state")))
+            c.uid.append(_str(rec.get("flow_id")))
+            c.agency.append(self.agency)
+            c.ref.append(ref)
+        elif kind == "dns" and isinstance(rec.get("dns"), dict):
+            dns: dict[str, Any] = rec["dns"]
+            if ts is None or not src:
+                raise ValueError("dns without timestamp or src_ip")
+            typ = dns.get("type")
+            name, qtype = _str(dns.get("rrname")), _str(dns.get("rrtype"))
+            queries = dns.get("queries")
+            if not name and isinstance(queries, list) and queries and isinstance(queries[0], dict):
+                name, qtype = _str(queries[0].get("rrname")), _str(queries[0].get("rrtype"))
+            if not name:
+                return
+            if typ in ("query", "request"):
+                self._query(ts, src, name, qtype, False, True, ref)
+            elif dns.get("rcode") == "NXDOMAIN":
+                # an answer goes back to the client: the client is dest_ip
+                self._query(ts, dst or src, name, qtype, True, False, ref)
+        elif kind in ("tls", "http"):
+            if ts is None or not src:
+                raise ValueError(f"{kind} without timestamp or src_ip")
+            section = rec.get(kind)
+            sec: dict[str, Any] = section if isinstance(section, dict) else {}
+            name = _str(sec.get("sni") if kind == "tls" else sec.get("hostname"))
+            ja3 = sec.get("ja3")
+            n = self.data.names
+            n.ts.append(ts)
+            n.src.append(src)
+            n.dst.append(dst)
+            n.name.append(name.lower())
+            n.ja3.append(_str(ja3.get("hash")) if isinstance(ja3, dict) else "")
+            n.ja4.append(_str(sec.get("ja4")))
+            n.issuer.append(_str(sec.get("issuerdn")))
+            n.agency.append(self.agency)
+            n.ref.append(ref)
+
+    def read(self, lines: Iterable[bytes]) -> None:
+        data = self.data
+        base = self.file_index << 32
+        tsv = self.fmt.endswith("-tsv")
+        sep, unset, fields = b"\t", b"-", list[bytes]()
+        handle = self.eve if self.fmt == "suricata-eve" else self.zeek
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            if tsv and line.startswith(b"#"):
+                key, _, value = line.partition(b" " if line.startswith(b"#separator") else b"\t")
+                if key == b"#separator":
+                    sep = value.decode("unicode_escape").encode()
+                elif key == b"#unset_field":
+                    unset = value
+                elif key == b"#fields":
+                    fields = value.split(sep)
+                continue
+            data.lines += 1
+            if len(line) > MAX_LINE:
+                data.add_bad(self.path, number, "line longer than 1 MB")
+                continue
+            try:
+                if tsv:
+                    if not fields:
+                        raise ValueError("data before the #fields header")
+                    parts = line.split(sep)
+                    if len(parts) != len(fields):
+                        raise ValueError(f"{len(parts)} columns, the header names {len(fields)}")
+                    rec = {
+                        k.decode(): (None if v == unset else v.decode("utf-8", "replace"))
+                        for k, v in zip(fields, parts, strict=True)
+                    }
+                else:
+                    obj = orjson.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError("not a JSON object")
+                    rec = obj if self.fmt == "suricata-eve" else _flat(obj)
+                handle(rec, base | number)
+            except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+                data.add_bad(self.path, number, str(exc)[:200] or type(exc).__name__)
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        yield from handle
+
+
+def read_logs(
+    paths: list[str], fmt: str | None = None, agency: str = "", data: Dataset | None = None,
+    skipped: list[str] | None = None,
+) -> Dataset:  # fmt: skip
+    """Read log files into one dataset. `fmt` (one of SUPPORTED) or detected per file;
+    with `skipped`, a file detected as another log (files.log, weird.log...) is listed
+    there with the reason instead of stopping the run."""
+    data = data if data is not None else Dataset()
+    for path in paths:
+        name = fmt
+        if name is None:
+            try:
+                with open(path, "rb") as handle:
+                    sample = handle.read(64 * 1024)
+            except OSError as exc:
+                raise LogError(f"{path}: {exc.strerror}") from None
+            name = detect_format(sample)
+            if name is None and skipped is not None:
+                skipped.append(f"{path}: skipped, cannot tell the log format")
+                continue
+            if name is None:
+                raise LogError(f"{path}: cannot tell the log format; give --format")
+        if name not in SUPPORTED and skipped is not None and fmt is None:
+            skipped.append(
+                f"{path}: skipped, a {name} log (the detectors read conn, dns, http, ssl, EVE)"
+            )
+            continue
+        if name not in SUPPORTED:
+            raise LogError(
+                f"{path}: format {name} is not read by the detectors "
+                f"(they read {', '.join(SUPPORTED)})"
+            )
+        try:
+            _Reader(data, Path(path).as_posix(), name, agency).read(_lines(path))
+        except OSError as exc:
+            raise LogError(f"{path}: {exc.strerror}") from None
+    return data
+
+
+def read_lines(
+    lines: Iterable[bytes], fmt: str, name: str, agency: str = "", data: Dataset | None = None,
+    since: float | None = None,
+) -> Dataset:  # fmt: skip
+    """Read lines already in memory (archived batches, tests); `since` leaves out older
+    records (a rolling window over archived batches)."""
+    if fmt not in SUPPORTED:
+        raise LogError(f"format {fmt} is not read by the detectors")
+    data = data if data is not None else Dataset()
+    _Reader(data, name, fmt, agency, since).read(lines)
+    return data
