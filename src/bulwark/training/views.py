@@ -1,0 +1,414 @@
+"""Training pages: the staff side (catalogue, learners, compliance, item statistics) for
+platform users through `visible_to`, and the learner side (`/training/learn/...`) for the
+signed-in learner only (`learner_auth`)."""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bulwark.advisories.rendering import markdown_to_html
+from bulwark.constituency.access import acting_user
+from bulwark.constituency.models import Organisation
+from bulwark.core.middleware import client_ip
+from bulwark.core.permissions import can
+from bulwark.training import certificates, selectors, services
+from bulwark.training.engine import exam as engine
+from bulwark.training.learner_auth import (
+    learner_required,
+    sign_in,
+    sign_out,
+)
+from bulwark.training.models import (
+    Answer,
+    Attempt,
+    Certificate,
+    Course,
+    Exam,
+    Learner,
+    LearnerGroup,
+    Lesson,
+    LessonProgress,
+    Question,
+    TrainingRole,
+    bilingual,
+)
+
+
+def _year(request: HttpRequest) -> int:
+    raw = request.GET.get("year", "")
+    this = timezone.localdate().year
+    return int(raw) if raw.isdigit() and 2000 <= int(raw) <= this + 1 else this
+
+
+def _managed_orgs(request: HttpRequest) -> list[Organisation]:
+    return [
+        org
+        for org in Organisation.objects.visible_to(request.user).filter(is_active=True)
+        if can(request.user, "training.manage_learners", org)
+    ]
+
+
+# --- Staff pages ------------------------------------------------------------------------------
+
+
+@login_required
+def course_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.courses(request.user, request.GET), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "training/course_list.html", {"page": page})
+
+
+@login_required
+def course_detail(request: HttpRequest, code: str) -> HttpResponse:
+    course = get_object_or_404(selectors.courses(request.user), code=code)
+    orgs = _managed_orgs(request)
+    if request.method == "POST":
+        org = next((o for o in orgs if str(o.pk) == request.POST.get("organisation")), None)
+        if org is None:
+            raise PermissionDenied
+        target = request.POST.get("target", "")
+        try:
+            if target == "everyone":
+                added = services.enrol(acting_user(request), course, org, everyone=True)
+            elif target.startswith("role:"):
+                added = services.enrol(acting_user(request), course, org, role=target[5:])
+            elif target.startswith("group:") and target[6:].isdigit():
+                group = get_object_or_404(LearnerGroup, pk=int(target[6:]), organisation=org)
+                added = services.enrol(acting_user(request), course, org, group=group)
+            else:
+                raise services.TrainingError(_("Choose whom to enrol."))
+        except services.TrainingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("%(n)d learners enrolled.") % {"n": added})
+        return redirect("training-course", code=course.code)
+    groups = LearnerGroup.objects.filter(organisation__in=orgs)
+    enrolled = selectors.enrolments(request.user).filter(course=course)
+    return render(request, "training/course_detail.html", {
+        "course": course, "lessons": course.lessons.all(), "orgs": orgs, "groups": groups,
+        "roles": TrainingRole.choices, "enrolled": enrolled.count(),
+        "completed": enrolled.filter(completed_at__isnull=False).count(),
+        "exam": Exam.objects.filter(course=course).first(),
+        "may_author": can(request.user, "training.author", course),
+    })  # fmt: skip
+
+
+@login_required
+def item_statistics(request: HttpRequest, code: str) -> HttpResponse:
+    course = get_object_or_404(selectors.courses(request.user), code=code)
+    if not can(request.user, "training.author", course):
+        raise PermissionDenied
+    exam = get_object_or_404(Exam, course=course)
+    questions = list(Question.objects.filter(exam=exam))
+    items = {q.pk: services.question_item(q) for q in questions}
+    finished = Attempt.objects.filter(exam=exam, finished_at__isnull=False)
+    answers: dict[int, dict[int, frozenset[str]]] = {}
+    for attempt_id, question_id, chosen in Answer.objects.filter(attempt__in=finished).values_list(
+        "attempt_id", "question_id", "chosen"
+    ):
+        answers.setdefault(attempt_id, {})[question_id] = frozenset(chosen)
+    rows = [(a.question_ids, answers.get(a.pk, {})) for a in finished]
+    stats = engine.item_statistics(items, rows)
+    table = [(q, stats[q.pk]) for q in questions]
+    summary = finished.count(), finished.filter(passed=True).count()
+    return render(request, "training/item_statistics.html",
+                  {"course": course, "exam": exam, "table": table, "attempts": summary[0],
+                   "passed": summary[1]})  # fmt: skip
+
+
+@login_required
+def learner_list(request: HttpRequest) -> HttpResponse:
+    orgs = _managed_orgs(request)
+    result = None
+    if request.method == "POST":
+        org = next((o for o in orgs if str(o.pk) == request.POST.get("organisation")), None)
+        if org is None:
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        text = request.POST.get("csv", "")
+        if upload is not None:
+            try:
+                text = upload.read(10_000_000).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                messages.error(request, _("The file is not UTF-8 text."))
+                text = ""
+        if text:
+            kind = request.POST.get("kind", "learners")
+            try:
+                if kind == "records":
+                    result = services.import_records(acting_user(request), org, text)
+                else:
+                    result = services.import_learners(acting_user(request), org, text)
+            except services.TrainingError as exc:
+                messages.error(request, str(exc))
+    page = Paginator(selectors.learners(request.user, request.GET), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "training/learner_list.html",
+                  {"page": page, "orgs": orgs, "result": result,
+                   "roles": TrainingRole.choices})  # fmt: skip
+
+
+@login_required
+@require_POST
+def learner_link(request: HttpRequest, pk: int) -> HttpResponse:
+    learner = get_object_or_404(selectors.learners(request.user), pk=pk)
+    try:
+        services.issue_sign_in_link(acting_user(request), learner, request.build_absolute_uri("/"))
+    except services.TrainingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("A sign-in link was e-mailed to %(email)s.")
+                         % {"email": learner.email})  # fmt: skip
+    return redirect("training-learners")
+
+
+@login_required
+def compliance(request: HttpRequest) -> HttpResponse:
+    year = _year(request)
+    org = None
+    raw = request.GET.get("organisation", "")
+    if raw.isdigit():
+        org = get_object_or_404(Organisation.objects.visible_to(request.user), pk=int(raw))
+    if request.method == "POST" and org is not None:
+        late = selectors.behind(request.user, org, year)
+        try:
+            sent = services.send_reminders(acting_user(request), org, year, late)
+        except PermissionDenied:
+            raise
+        messages.success(request, _("%(n)d reminders queued.") % {"n": sent})
+        return redirect(f"{request.path}?organisation={org.pk}&year={year}")
+    report = selectors.compliance(request.user, year, org)
+    people = []
+    if org is not None:
+        names = Learner.objects.in_bulk([p.learner_id for p in report.people])
+        people = [(names[p.learner_id], p) for p in report.people]
+        people.sort(key=lambda row: (str(row[1].assessment.standing) == "met", row[0].name))
+    orgs = sorted(report.by_org.items(), key=lambda row: report.organisations[row[0]].name)
+    return render(request, "training/compliance.html", {
+        "report": report, "org": org, "people": people, "year": year,
+        "orgs": [(report.organisations[pk], s) for pk, s in orgs],
+        "roles": [(dict(TrainingRole.choices).get(r, r), s) for r, s in report.by_role.items()],
+        "may_remind": org is not None and can(request.user, "training.manage_learners", org),
+    })  # fmt: skip
+
+
+def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
+    """Public: anyone with the URL (printed on the PDF) sees whether it is valid."""
+    certificate = Certificate.objects.filter(code=code).first()
+    return render(request, "training/certificate_verify.html", {"certificate": certificate},
+                  status=200 if certificate else 404)  # fmt: skip
+
+
+# --- Learner pages ----------------------------------------------------------------------------
+
+
+def learner_sign_in(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        try:
+            learner = services.authenticate_learner(
+                request.POST.get("email", ""), request.POST.get("password", ""), client_ip(request)
+            )
+        except services.TrainingError as exc:
+            learner, error = None, str(exc)
+        if learner is not None:
+            sign_in(request, learner)
+            target = request.POST.get("next", "")
+            if not url_has_allowed_host_and_scheme(target, {request.get_host()}) or not (
+                target.startswith("/training/learn/")
+            ):
+                target = "/training/learn/"
+            return redirect(target)
+        error = error or _("E-mail address or password is wrong.")
+    return render(request, "training/learn/sign_in.html",
+                  {"error": error, "next": request.GET.get("next", "")},
+                  status=400 if error else 200)  # fmt: skip
+
+
+def learner_link_sign_in(request: HttpRequest, secret: str) -> HttpResponse:
+    # GET shows a button (mail scanners follow links: they must not use the link up).
+    if request.method == "POST":
+        learner = services.redeem_sign_in_link(secret)
+        if learner is not None:
+            sign_in(request, learner)
+            return redirect("/training/learn/")
+        return render(request, "training/learn/link.html", {"expired": True}, status=400)
+    return render(request, "training/learn/link.html", {"expired": False})
+
+
+@require_POST
+def learner_sign_out(request: HttpRequest) -> HttpResponse:
+    sign_out(request)
+    return redirect("/training/learn/sign-in/")
+
+
+@learner_required
+def learner_home(request: HttpRequest, learner: Learner) -> HttpResponse:
+    year = timezone.localdate().year
+    standing = selectors.standings(Learner.objects.filter(pk=learner.pk), year)
+    if request.method == "POST":
+        try:
+            services.set_own_password(learner, request.POST.get("password", ""))
+        except services.TrainingError as exc:
+            messages.error(request, str(exc))
+        else:
+            sign_in(request, learner)
+            messages.success(request, _("Your password is set."))
+        return redirect("/training/learn/")
+    return render(request, "training/learn/home.html", {
+        "learner": learner, "enrolments": selectors.own_enrolments(learner),
+        "records": selectors.own_records(learner)[:50],
+        "certificates": selectors.own_certificates(learner), "year": year,
+        "standing": standing[0] if standing else None,
+    })  # fmt: skip
+
+
+def _own_course(learner: Learner, code: str) -> Course:
+    course = Course.objects.for_learner(learner).filter(code=code).first()
+    if course is None:
+        raise Http404
+    return course
+
+
+@learner_required
+def learner_course(request: HttpRequest, learner: Learner, code: str) -> HttpResponse:
+    course = _own_course(learner, code)
+    enrolment = course.enrolments.get(learner=learner)
+    done = set(
+        LessonProgress.objects.filter(enrolment=enrolment).values_list("lesson_id", flat=True)
+    )
+    exam = Exam.objects.filter(course=course).first()
+    attempts = Attempt.objects.filter(exam=exam, learner=learner) if exam else []
+    return render(request, "training/learn/course.html", {
+        "learner": learner, "course": course, "enrolment": enrolment,
+        "lessons": [(lesson, lesson.pk in done) for lesson in course.lessons.all()],
+        "exam": exam, "attempts": attempts,
+        "missing": services.missing_prerequisites(learner, course),
+    })  # fmt: skip
+
+
+@learner_required
+def learner_lesson(request: HttpRequest, learner: Learner, pk: int) -> HttpResponse:
+    lesson = get_object_or_404(Lesson, pk=pk)
+    course = _own_course(learner, lesson.course.code)
+    if request.method == "POST":
+        try:
+            services.complete_lesson(learner, lesson)
+        except services.TrainingError as exc:
+            messages.error(request, str(exc))
+        return redirect("training-learn-course", code=course.code)
+    return render(request, "training/learn/lesson.html", {
+        "learner": learner, "course": course, "lesson": lesson,
+        "body": markdown_to_html(lesson.display_body),
+    })  # fmt: skip
+
+
+@learner_required
+@require_POST
+def learner_start_exam(request: HttpRequest, learner: Learner, code: str) -> HttpResponse:
+    course = _own_course(learner, code)
+    exam = get_object_or_404(Exam, course=course)
+    try:
+        attempt = services.start_attempt(learner, exam)
+    except services.TrainingError as exc:
+        messages.error(request, str(exc))
+        return redirect("training-learn-course", code=code)
+    return redirect("training-learn-attempt", pk=attempt.pk)
+
+
+def _own_attempt(learner: Learner, pk: int) -> Attempt:
+    attempt = Attempt.objects.filter(pk=pk, learner=learner).select_related("exam__course").first()
+    if attempt is None:
+        raise Http404
+    return attempt
+
+
+@learner_required
+def learner_attempt(request: HttpRequest, learner: Learner, pk: int) -> HttpResponse:
+    attempt = _own_attempt(learner, pk)
+    if attempt.finished_at is None and not engine.on_time(
+        attempt.deadline, timezone.now(), services.ANSWER_GRACE
+    ):
+        attempt = services.finish_attempt(learner, attempt)
+    if request.method == "POST" and attempt.finished_at is None:
+        # The form without JavaScript: every question's answer in one post.
+        revision = int(request.POST.get("revision", "0") or 0)
+        for question_id in attempt.question_ids:
+            chosen = request.POST.getlist(f"q{question_id}")
+            if chosen:
+                try:
+                    services.save_answer(learner, attempt.pk, question_id, chosen, revision)
+                except services.TrainingError as exc:
+                    messages.error(request, str(exc))
+        if "finish" in request.POST:
+            attempt = services.finish_attempt(learner, attempt)
+        return redirect("training-learn-attempt", pk=attempt.pk)
+    questions = Question.objects.in_bulk(attempt.question_ids)
+    kept = {a.question_id: a for a in Answer.objects.filter(attempt=attempt)}
+    shown = []
+    for question_id, order in attempt.drawn:
+        question = questions[int(question_id)]
+        texts = {str(o["id"]): o for o in question.options}
+        options = [(oid, _option_text(texts.get(oid, {})),
+                    oid in (kept[question.pk].chosen if question.pk in kept else []))
+                   for oid in order]  # fmt: skip
+        shown.append((question, options, kept.get(question.pk)))
+    certificate = Certificate.objects.filter(attempt=attempt).first()
+    next_revision = max((a.revision for a in kept.values()), default=0) + 1
+    return render(request, "training/learn/attempt.html", {
+        "learner": learner, "attempt": attempt, "shown": shown, "certificate": certificate,
+        "revision": next_revision,
+    })  # fmt: skip
+
+
+def _option_text(option: dict[str, Any]) -> str:
+    return bilingual(str(option.get("text", "")), str(option.get("text_zh_hant", "")))
+
+
+@learner_required
+@require_POST
+def learner_save_answer(request: HttpRequest, learner: Learner, pk: int) -> JsonResponse:
+    """One answer as JSON {"question": id, "chosen": [...], "revision": n}: the page's
+    script sends each change (and again after a lost connection)."""
+    try:
+        data = json.loads(request.body or b"{}")
+        question_id, chosen, revision = int(data["question"]), data["chosen"], int(data["revision"])
+        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"error": _("Send question, chosen (a list) and revision.")}, status=400
+        )
+    try:
+        saved = services.save_answer(learner, pk, question_id, chosen, revision)
+    except services.TrainingError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    except PermissionDenied:
+        return JsonResponse({"error": _("Not your attempt.")}, status=404)
+    return JsonResponse({"revision": saved.revision, "chosen": saved.chosen,
+                         "applied": saved.applied})  # fmt: skip
+
+
+@learner_required
+def learner_certificate(request: HttpRequest, learner: Learner, code: str) -> HttpResponse:
+    certificate = selectors.own_certificates(learner).filter(code=code).first()
+    if certificate is None:
+        raise Http404
+    pdf = certificates.render_pdf(
+        certificate, request.build_absolute_uri("/"), learner.preferred_language
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
+    return response
