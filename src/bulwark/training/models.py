@@ -416,7 +416,12 @@ def new_certificate_code() -> str:
 class CertificateQuerySet(models.QuerySet["Certificate"]):
     def visible_to(self, user: Any) -> "CertificateQuerySet":
         everything, orgs = _managed(user)
-        return self if everything else self.filter(learner__organisation_id__in=orgs)
+        if everything:
+            return self
+        return self.filter(
+            models.Q(learner__organisation_id__in=orgs)
+            | models.Q(participant__organisation_id__in=orgs)
+        )
 
 
 class Certificate(models.Model):
@@ -424,7 +429,12 @@ class Certificate(models.Model):
     holding the verification URL can check it, which shows only what the PDF shows."""
 
     code = models.CharField(max_length=32, unique=True, default=new_certificate_code)
-    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="certificates")
+    learner = models.ForeignKey(
+        Learner, on_delete=models.CASCADE, null=True, blank=True, related_name="certificates"
+    )
+    participant = models.ForeignKey(
+        "Participant", on_delete=models.CASCADE, null=True, blank=True, related_name="certificates"
+    )
     course = models.ForeignKey(Course, on_delete=models.PROTECT, null=True, related_name="+")
     attempt = models.OneToOneField(Attempt, on_delete=models.PROTECT, null=True, related_name="+")
     holder_name = models.CharField(max_length=200)
@@ -513,3 +523,130 @@ class HoursTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.year} {self.kind}: {self.hours}"
+
+
+# --- Competitions -------------------------------------------------------------------------------
+
+
+class Category(models.TextChoices):
+    SCHOOL = "school", _("School")
+    AGENCY = "agency", _("Agency")
+    PUBLIC = "public", _("Public")
+
+
+class CompetitionQuerySet(models.QuerySet["Competition"]):
+    def visible_to(self, user: Any) -> "CompetitionQuerySet":
+        """Every signed-in member sees the events (they are announced publicly anyway)."""
+        return self if viewer_of(user).authenticated else self.none()
+
+
+class Competition(models.Model):
+    """A competition or awareness event. Its challenges run on CTFd; the results come
+    back from CTFd's export (`engine/ctfd.py`)."""
+
+    slug = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_zh_hant = models.CharField(_("name (Traditional Chinese)"), max_length=200, blank=True)
+    organiser = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    team_mode = models.BooleanField(_("teams"), default=False)
+    registration_open = models.BooleanField(_("registration open"), default=False)
+    ctfd_url = models.URLField(_("CTFd address"), blank=True)
+    results_imported_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CompetitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return bilingual(self.name, self.name_zh_hant)
+
+
+class OrgOwnedQuerySet(models.QuerySet[Any]):
+    """Rows of a competition: the CERT sees all; an agency those of its own people."""
+
+    def visible_to(self, user: Any) -> "OrgOwnedQuerySet":
+        everything, orgs = _managed(user)
+        return self if everything else self.filter(organisation_id__in=orgs)
+
+
+class CompetitionTeam(models.Model):
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(_("team"), max_length=128)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    school = models.CharField(_("school"), max_length=200, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+
+    objects = OrgOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["competition", "name"], name="unique_team_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Participant(models.Model):
+    competition = models.ForeignKey(
+        Competition, on_delete=models.CASCADE, related_name="participants"
+    )
+    team = models.ForeignKey(
+        CompetitionTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("e-mail address"))
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    school = models.CharField(_("school"), max_length=200, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    registered_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["competition", "email"], name="unique_participant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CompetitionResult(models.Model):
+    """One place on the final scoreboard, from CTFd: a participant's, or a team's."""
+
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="results")
+    participant = models.ForeignKey(Participant, null=True, blank=True, on_delete=models.CASCADE)
+    team = models.ForeignKey(CompetitionTeam, null=True, blank=True, on_delete=models.CASCADE)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    ctfd_id = models.PositiveIntegerField()
+    rank = models.PositiveIntegerField()
+    score = models.IntegerField()
+    solves = models.PositiveIntegerField(default=0)
+
+    objects = OrgOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["competition", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["competition", "ctfd_id"], name="unique_ctfd_result")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rank}. {self.name}"

@@ -46,3 +46,9 @@ def read_compliance(user: Any, org: Organisation | None = None) -> bool:
     """Read hours compliance: any member for the organisations they see (the rows come
     from `visible_to`), so an authority reads its agencies' and the CERT everyone's."""
     return viewer_of(user).authenticated
+
+
+@action("training.run_competitions", refusal=REFUSAL)
+def run_competitions(user: Any, org: Organisation | None = None) -> bool:
+    """Create competitions and import their results: CERT staff and platform admins."""
+    return viewer_of(user).sees_everything

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from bulwark.constituency.models import Organisation
@@ -20,10 +20,13 @@ from bulwark.training.models import (
     AgencyTraining,
     Attempt,
     Certificate,
+    Competition,
+    CompetitionResult,
     Course,
     Enrolment,
     HoursTotal,
     Learner,
+    Participant,
     TrainingRecord,
 )
 
@@ -190,3 +193,27 @@ def behind(user: Any, org: Organisation, year: int) -> list[Learner]:
         if p.assessment.standing in (Standing.BEHIND, Standing.MISSED)
     ]
     return list(Learner.objects.filter(pk__in=late))
+
+
+# --- Competitions -----------------------------------------------------------------------------
+
+
+def competition_figures(user: Any, competition: Competition) -> dict[str, list[tuple[str, int]]]:
+    """Participants by category, region, school and sector, over the registrations the
+    user sees (the CERT: all; an agency: its own people)."""
+    people = Participant.objects.visible_to(user).filter(competition=competition)
+
+    def count(field_name: str) -> list[tuple[str, int]]:
+        rows = people.values_list(field_name).annotate(n=Count("pk")).order_by("-n", field_name)
+        return [(str(value or "—"), n) for value, n in rows]
+
+    return {
+        "category": count("category"),
+        "region": count("region"),
+        "school": [(k, n) for k, n in count("school") if k != "—"],
+        "sector": count("organisation__sector__name"),
+    }
+
+
+def results(user: Any, competition: Competition) -> QuerySet[CompetitionResult]:
+    return CompetitionResult.objects.visible_to(user).filter(competition=competition)

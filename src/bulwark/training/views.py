@@ -31,7 +31,9 @@ from bulwark.training.learner_auth import (
 from bulwark.training.models import (
     Answer,
     Attempt,
+    Category,
     Certificate,
+    Competition,
     Course,
     Exam,
     Learner,
@@ -409,6 +411,77 @@ def learner_certificate(request: HttpRequest, learner: Learner, code: str) -> Ht
     pdf = certificates.render_pdf(
         certificate, request.build_absolute_uri("/"), learner.preferred_language
     )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
+    return response
+
+
+# --- Competitions ---------------------------------------------------------------------------
+
+
+@login_required
+def competition_list(request: HttpRequest) -> HttpResponse:
+    found = Competition.objects.visible_to(request.user)
+    return render(request, "training/competition_list.html", {"competitions": found})
+
+
+@login_required
+def competition_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    competition = get_object_or_404(Competition.objects.visible_to(request.user), slug=slug)
+    may_run = can(request.user, "training.run_competitions", competition.organiser)
+    if request.method == "POST":
+        if not may_run:
+            raise PermissionDenied
+        upload = request.FILES.get("export")
+        if upload is None:
+            messages.error(request, _("Choose CTFd's export file (.zip)."))
+        else:
+            try:
+                summary = services.import_ctfd_results(
+                    acting_user(request), competition, upload.read(200 * 1024 * 1024)
+                )
+            except services.TrainingError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _(
+                    "%(n)d results imported, %(c)d certificates issued; not registered here: "
+                    "%(u)s."
+                ) % {"n": summary.results, "c": summary.certificates,
+                     "u": ", ".join(summary.unmatched) or "—"})  # fmt: skip
+        return redirect("training-competition", slug=slug)
+    return render(request, "training/competition_detail.html", {
+        "competition": competition, "results": selectors.results(request.user, competition),
+        "figures": selectors.competition_figures(request.user, competition), "may_run": may_run,
+    })  # fmt: skip
+
+
+def competition_register(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public registration (schools and the public have no account)."""
+    competition = get_object_or_404(Competition, slug=slug)
+    error, done = "", False
+    if request.method == "POST":
+        try:
+            services.register_participant(
+                competition, name=request.POST.get("name", ""),
+                email=request.POST.get("email", ""), category=request.POST.get("category", ""),
+                school=request.POST.get("school", ""), region=request.POST.get("region", ""),
+                team_name=request.POST.get("team", ""),
+            )  # fmt: skip
+            done = True
+        except services.TrainingError as exc:
+            error = str(exc)
+    return render(request, "training/competition_register.html",
+                  {"competition": competition, "error": error, "done": done,
+                   "categories": Category.choices},
+                  status=400 if error else 200)  # fmt: skip
+
+
+@login_required
+def certificate_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    """A certificate's PDF for the staff who see it (the agency, the CERT)."""
+    certificate = get_object_or_404(selectors.certificates(request.user), code=code)
+    pdf = certificates.render_pdf(certificate, request.build_absolute_uri("/"),
+                                  request.LANGUAGE_CODE)  # fmt: skip
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
     return response

@@ -96,8 +96,10 @@ def test_import_adds_each_statement_once_and_reports_the_rest(world: World) -> N
 
 
 def test_exported_statements_validate(world: World) -> None:
-    services.add_record(world.learner, completed_on=date(2026, 2, 1), hours=Decimal("2.5"),
-                        kind="professional", title="Incident handling", source="manual")  # fmt: skip
+    services.add_record(
+        world.learner, completed_on=date(2026, 2, 1), hours=Decimal("2.5"), kind="professional",
+        title="Incident handling", source="manual",
+    )  # fmt: skip
     statements = services.xapi_statements(TrainingRecord.objects.all(), "https://cert.example/")
     assert len(statements) == 1 and xapi.validate(statements[0]) == []
     back = xapi.from_statement(statements[0])
