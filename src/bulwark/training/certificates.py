@@ -1,8 +1,6 @@
 """Certificate PDFs (WeasyPrint, as the annual report) with a verification URL and QR
 code, and what the public verification page shows."""
 
-import base64
-import io
 import logging
 
 import segno
@@ -18,15 +16,13 @@ def verification_path(certificate: Certificate) -> str:
 
 def render_pdf(certificate: Certificate, base_url: str, lang: str = "en") -> bytes:
     url = base_url.rstrip("/") + verification_path(certificate)
-    qr = io.BytesIO()
-    segno.make(url, error="m").save(qr, kind="png", scale=4)
     with translation.override(lang):
         page = render_to_string(
             "training/certificate_pdf.html",
             {
                 "certificate": certificate,
                 "url": url,
-                "qr": "data:image/png;base64," + base64.b64encode(qr.getvalue()).decode(),
+                "qr": segno.make(url, error="m").png_data_uri(scale=4),
             },
         )
     loggers = [logging.getLogger(name) for name in ("weasyprint", "weasyprint.progress")]

@@ -41,13 +41,6 @@ def author(user: Any, course: Course | None = None) -> bool:
     return viewer.has_role(Role.ORG_ADMIN, course.owner_id)
 
 
-@action("training.read_compliance", refusal=REFUSAL)
-def read_compliance(user: Any, org: Organisation | None = None) -> bool:
-    """Read hours compliance: any member for the organisations they see (the rows come
-    from `visible_to`), so an authority reads its agencies' and the CERT everyone's."""
-    return viewer_of(user).authenticated
-
-
 @action("training.run_competitions", refusal=REFUSAL)
 def run_competitions(user: Any, org: Organisation | None = None) -> bool:
     """Create competitions and import their results: CERT staff and platform admins."""

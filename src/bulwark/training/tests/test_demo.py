@@ -10,7 +10,7 @@ from bulwark.conftest import sign_in
 from bulwark.constituency import demo as constituency_demo
 from bulwark.constituency.models import Organisation, User
 from bulwark.training import demo, selectors
-from bulwark.training.models import Certificate, Course, CompetitionResult, Learner
+from bulwark.training.models import Certificate, CompetitionResult, Course, Learner
 
 
 @pytest.mark.django_db
