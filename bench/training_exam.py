@@ -9,7 +9,8 @@ dropped and recreated), migrated, then:
               with an attempt started; 300 threads (one per learner) all released at once,
               each POSTing its answers to /training/learn/attempts/<id>/answer/ (the page
               script's request), 5 questions, and then every save once more (a retry after
-              a lost connection, which must change nothing). In-process (Django test
+              a lost connection, which must change nothing), each after a think time drawn
+              uniformly in [0, 2 * --think] s (--think 0: all 3,000 saves at once). In-process (Django test
               Client, no socket): the GIL and the database are the contention.
   compliance  20,000 learners over 4 agencies (one of 5,000) with their yearly totals and
               --records training records (bulk inserted, as the import would leave them),
@@ -19,13 +20,14 @@ dropped and recreated), migrated, then:
 One JSON line per database is appended to bench/results/training_exam.jsonl.
 
 Usage: python bench/training_exam.py [--learners 300] [--records 1000000] [--runs 20]
-       [--db sqlite|postgres|both]
+       [--think 5] [--db sqlite|postgres|both]
 """
 
 import argparse
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -115,9 +117,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
         barrier.wait()
         mine = []
+        pause = random.Random(attempt.pk)  # think time, not a secret
         try:
             for repeat in range(2):
                 for revision, qid in enumerate(attempt.question_ids, start=1):
+                    if args.think:
+                        time.sleep(pause.uniform(0, 2 * args.think))
                     started = time.perf_counter()
                     response = client.post(
                         f"/training/learn/attempts/{attempt.pk}/answer/",
@@ -144,7 +149,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - wall
-    saves = {"learners": len(sessions), "saves": len(latencies), "errors": len(errors),
+    saves = {"learners": len(sessions), "think_s": args.think, "saves": len(latencies),
+             "errors": len(errors),
              "first_errors": errors[:3], "p50_ms": round(percentile(latencies, 0.5), 1),
              "p99_ms": round(percentile(latencies, 0.99), 1),
              "max_ms": round(max(latencies), 1), "wall_s": round(wall, 2)}  # fmt: skip
@@ -221,6 +227,11 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=300)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--think", type=float, default=5.0,
+        help="mean seconds a learner spends on a question before its answer is saved "
+        "(0: every save at once, a burst no exam produces)",
+    )  # fmt: skip
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
@@ -239,7 +250,8 @@ def main() -> None:
                 subprocess.run(["psql", PG_ADMIN, "-c", sql], check=True, capture_output=True)
             env["DATABASE_URL"] = PG_BENCH
         argv = [sys.executable, __file__, "--child", "--learners", str(args.learners),
-                "--records", str(args.records), "--runs", str(args.runs)]  # fmt: skip
+                "--records", str(args.records), "--runs", str(args.runs),
+                "--think", str(args.think)]  # fmt: skip
         out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         sys.stderr.write(out.stderr[-3000:])
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)

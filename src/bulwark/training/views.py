@@ -192,14 +192,23 @@ def compliance(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("%(n)d reminders queued.") % {"n": sent})
         return redirect(f"{request.path}?organisation={org.pk}&year={year}")
     report = selectors.compliance(request.user, year, org)
-    people = []
+    page = None
     if org is not None:
-        names = Learner.objects.in_bulk([p.learner_id for p in report.people])
-        people = [(names[p.learner_id], p) for p in report.people]
-        people.sort(key=lambda row: (str(row[1].assessment.standing) == "met", row[0].name))
+        # Those behind first; 100 a page (an agency may have 5,000 staff).
+        ordered = sorted(
+            report.people,
+            key=lambda p: (
+                str(p.assessment.standing) == "met",
+                str(p.assessment.standing),
+                p.learner_id,
+            ),
+        )
+        page = Paginator(ordered, 100).get_page(request.GET.get("page"))
+        names = Learner.objects.in_bulk([p.learner_id for p in page])
+        page.object_list = [(names[p.learner_id], p) for p in page]  # type: ignore[misc]
     orgs = sorted(report.by_org.items(), key=lambda row: report.organisations[row[0]].name)
     return render(request, "training/compliance.html", {
-        "report": report, "org": org, "people": people, "year": year,
+        "report": report, "org": org, "page": page, "year": year,
         "orgs": [(report.organisations[pk], s) for pk, s in orgs],
         "roles": [(dict(TrainingRole.choices).get(r, r), s) for r, s in report.by_role.items()],
         "may_remind": org is not None and can(request.user, "training.manage_learners", org),

@@ -81,11 +81,12 @@ def load_profile(code: str = DEFAULT_PROFILE) -> Profile:
 @dataclass(frozen=True)
 class Progress:
     requirement: Requirement
-    earned: Decimal
+    earned: Decimal | float  # float when summed by the database (compliance views)
 
     @property
     def missing(self) -> Decimal:
-        return max(Decimal(0), self.requirement.hours - self.earned)
+        earned = self.earned if isinstance(self.earned, Decimal) else Decimal(f"{self.earned:.1f}")
+        return max(Decimal(0), self.requirement.hours - earned)
 
     @property
     def met(self) -> bool:
@@ -109,7 +110,7 @@ class Assessment:
 
 def assess(
     requirements: tuple[Requirement, ...],
-    totals: Mapping[tuple[int, str], Decimal],
+    totals: Mapping[tuple[int, str], Decimal | float],
     year: int,
     current_year: int,
 ) -> Assessment:
@@ -118,8 +119,8 @@ def assess(
     if not requirements:
         return Assessment(Standing.NO_RULE, ())
     progress = tuple(
-        Progress(req, sum((totals.get((y, req.kind), Decimal(0))
-                           for y in range(year - req.years + 1, year + 1)), Decimal(0)))
+        Progress(req, sum(totals.get((y, req.kind), 0)
+                          for y in range(year - req.years + 1, year + 1)))
         for req in requirements
     )  # fmt: skip
     if all(item.met for item in progress):

@@ -127,3 +127,23 @@ def test_reminders_go_to_those_behind(staffed: World, mailoutbox: Any) -> None:
     with pytest.raises(PermissionDenied):
         services.send_reminders(staffed.sibling_admin, staffed.agency, THIS, late)
     assert services.send_reminders(staffed.agency_admin, staffed.agency, THIS, late) == len(late)
+
+
+@pytest.mark.parametrize("year_offset", [0, 1])
+def test_the_counted_views_agree_with_each_persons_standing(
+    staffed: World, year_offset: int
+) -> None:
+    """The authority's and the CERT's views count in the database; an agency's view
+    assesses each person: both give the same numbers."""
+    services.add_learner(staffed.sibling_admin, staffed.sibling, staff_id="S9", name="Sib",
+                         email="sib@b.gov", role="security_staff")  # fmt: skip
+    services.set_agency_level(staffed.analyst, staffed.sibling, "D")  # no rule at level D
+    year = THIS - year_offset
+    counted = selectors.compliance(staffed.analyst, year)
+    for org in (staffed.agency, staffed.sibling):
+        each = selectors.compliance(staffed.analyst, year, org)
+        assert dict(counted.by_org[org.pk].counts) == dict(each.by_org[org.pk].counts), org
+    assert counted.by_org[staffed.sibling.pk].counts["no_rule"] == 2
+    assert counted.overall.counts["met"] == sum(
+        1 for row in TABLE if (row[3] if year_offset == 0 else row[4]) == Standing.MET
+    )
