@@ -10,8 +10,9 @@ dropped and recreated), migrated, then:
               each POSTing its answers to /training/learn/attempts/<id>/answer/ (the page
               script's request), 5 questions, and then every save once more (a retry after
               a lost connection, which must change nothing), each after a think time drawn
-              uniformly in [0, 2 * --think] s (--think 0: all 3,000 saves at once). In-process (Django test
-              Client, no socket): the GIL and the database are the contention.
+              uniformly in [0, 2 * --think] s (--think 0: all 3,000 saves at once).
+              In-process (Django test Client, no socket): the GIL and the database are
+              the contention.
   compliance  20,000 learners over 4 agencies (one of 5,000) with their yearly totals and
               --records training records (bulk inserted, as the import would leave them),
               GET /training/compliance/ as a CERT analyst (every agency) and
