@@ -60,6 +60,10 @@ def right_answers(exam: Exam) -> dict[int, list[str]]:
 
 @pytest.fixture
 def world(db: Any) -> World:
+    return make_world()
+
+
+def make_world() -> World:
     cert = OrganisationFactory(name="National CERT", kind="national_cert")
     authority = OrganisationFactory(name="Ministry", kind="authority")
     agency = OrganisationFactory(name="Agency A", parent=authority)
