@@ -4,8 +4,8 @@ they are given) and downloads the certificate, and the agency sees the learner m
 year's hours. Skipped without Chromium (see src/bulwark/conftest.py)."""
 
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
