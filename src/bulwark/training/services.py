@@ -412,6 +412,19 @@ def enrol_by_hook(course: Course, learner: Learner) -> bool:
     return created
 
 
+def enrol_from_another_app(organisation_id: int, email: str, course_code: str) -> bool:
+    """`core.registry.TRAINING_ENROLMENT`: enrol the agency's learner with this e-mail in
+    the published course; False when there is no such learner or course, or when the
+    learner was enrolled already."""
+    learner = Learner.objects.filter(
+        organisation_id=organisation_id, email=email.strip().lower(), is_active=True
+    ).first()
+    course = Course.objects.filter(code=course_code, status=CourseStatus.PUBLISHED).first()
+    if learner is None or course is None:
+        return False
+    return enrol_by_hook(course, learner)
+
+
 def _enrolment(learner: Learner, course: Course) -> Enrolment:
     enrolment = Enrolment.objects.filter(learner=learner, course=course).first()
     if enrolment is None or course.status != CourseStatus.PUBLISHED:

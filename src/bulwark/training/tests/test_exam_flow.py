@@ -152,3 +152,23 @@ def test_an_agency_enrols_by_role_and_group(world: World, **_: Any) -> None:
     group = LearnerGroup.objects.get(name="Ops")
     assert services.enrol(world.agency_admin, world.course, world.agency, group=group) == 1
     assert services.enrol(world.agency_admin, world.course, world.agency, everyone=True) == 1
+
+
+def test_another_app_enrols_through_the_core_hook(world: World) -> None:
+    from bulwark.core import registry
+
+    assert registry.TRAINING_ENROLMENT.installed
+    enrol = registry.TRAINING_ENROLMENT.call
+    assert enrol(world.agency.pk, "MEI@agency-a.gov", "awareness") is True
+    assert enrol(world.agency.pk, "mei@agency-a.gov", "awareness") is False  # once
+    assert enrol(world.sibling.pk, "mei@agency-a.gov", "awareness") is False  # not theirs
+    assert enrol(world.agency.pk, "mei@agency-a.gov", "no-such-course") is False
+
+
+def test_the_periodic_task_scores_attempts_whose_time_is_up(enrolled: World) -> None:
+    attempt = services.start_attempt(enrolled.learner, enrolled.exam)
+    assert services.close_expired_attempts() == 0
+    later = attempt.deadline + timedelta(minutes=1)
+    assert services.close_expired_attempts(now=later) == 1
+    attempt.refresh_from_db()
+    assert attempt.finished_at == attempt.deadline and attempt.percent == 0
