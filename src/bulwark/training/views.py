@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +21,7 @@ from bulwark.constituency.access import acting_user
 from bulwark.constituency.models import Organisation
 from bulwark.core.middleware import client_ip
 from bulwark.core.permissions import can
-from bulwark.training import certificates, selectors, services
+from bulwark.training import certificates, forms, selectors, services
 from bulwark.training.engine import exam as engine
 from bulwark.training.learner_auth import (
     learner_required,
@@ -68,7 +68,8 @@ def course_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.courses(request.user, request.GET), 50).get_page(
         request.GET.get("page")
     )
-    return render(request, "training/course_list.html", {"page": page})
+    may_author = can(request.user, "training.author", None)
+    return render(request, "training/course_list.html", {"page": page, "may_author": may_author})
 
 
 @login_required
@@ -494,3 +495,80 @@ def certificate_pdf(request: HttpRequest, code: str) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
     return response
+
+
+# --- Authoring ------------------------------------------------------------------------------
+
+
+def _authoring_owner(request: HttpRequest) -> Organisation | None:
+    """The organisation a new course belongs to: the CERT's for CERT staff, else the
+    first the author administers."""
+    for org in Organisation.objects.visible_to(request.user).filter(is_active=True):
+        if org.kind == "national_cert" and can(request.user, "training.manage_learners", org):
+            return org
+    return next(iter(_managed_orgs(request)), None)
+
+
+@login_required
+def course_create(request: HttpRequest) -> HttpResponse:
+    if not can(request.user, "training.author", None):
+        raise PermissionDenied
+    form = forms.CourseForm(request.POST or None)
+    form.fields["prerequisites"].queryset = selectors.courses(request.user)  # type: ignore[attr-defined]
+    owner = _authoring_owner(request)
+    if request.method == "POST" and form.is_valid() and owner is not None:
+        data = dict(form.cleaned_data)
+        try:
+            course = services.create_course(acting_user(request), owner, **data)
+        except (services.TrainingError, ValidationError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("training-course-edit", code=course.code)
+    return render(request, "training/course_form.html", {"form": form},
+                  status=400 if form.errors else 200)  # fmt: skip
+
+
+@login_required
+def course_edit(request: HttpRequest, code: str) -> HttpResponse:
+    course = get_object_or_404(selectors.courses(request.user), code=code)
+    if not can(request.user, "training.author", course):
+        raise PermissionDenied
+    exam = Exam.objects.filter(course=course).first()
+    lesson_form = forms.LessonForm(prefix="lesson")
+    exam_form = forms.ExamForm(instance=exam, prefix="exam")
+    question_form = forms.QuestionForm(prefix="question")
+    what = request.POST.get("what", "")
+    actor = acting_user(request)
+    failed = False
+    if request.method == "POST":
+        try:
+            if what == "lesson":
+                lesson_form = forms.LessonForm(request.POST, request.FILES, prefix="lesson")
+                if lesson_form.is_valid():
+                    services.add_lesson(actor, course, **lesson_form.cleaned_data)
+                    return redirect("training-course-edit", code=code)
+            elif what == "exam":
+                exam_form = forms.ExamForm(request.POST, instance=exam, prefix="exam")
+                if exam_form.is_valid():
+                    services.set_exam(actor, course, **exam_form.cleaned_data)
+                    return redirect("training-course-edit", code=code)
+            elif what == "question" and exam is not None:
+                question_form = forms.QuestionForm(request.POST, prefix="question")
+                if question_form.is_valid():
+                    data = question_form.cleaned_data
+                    services.add_question(actor, exam, kind=data["kind"], text=data["text"],
+                                          text_zh_hant=data["text_zh_hant"],
+                                          options=data["parsed"])  # fmt: skip
+                    return redirect("training-course-edit", code=code)
+            elif what == "publish":
+                services.publish_course(actor, course)
+                messages.success(request, _("The course is published."))
+                return redirect("training-course", code=code)
+        except (services.TrainingError, ValidationError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        failed = True
+    return render(request, "training/course_edit.html", {
+        "course": course, "exam": exam, "lessons": course.lessons.all(),
+        "questions": exam.questions.all() if exam else [], "lesson_form": lesson_form,
+        "exam_form": exam_form, "question_form": question_form,
+    }, status=400 if failed else 200)  # fmt: skip
