@@ -11,6 +11,7 @@ from bulwark.incidents.api import routes as incidents_routes
 from bulwark.intel.api import routes as intel_routes
 from bulwark.monitoring.api import routes as monitoring_routes
 from bulwark.sso.api import routes as sso_routes
+from bulwark.training.api import routes as training_routes
 
 
 class APIRootView(routers.APIRootView):
@@ -40,6 +41,7 @@ for app_routes in (
     advisories_routes,
     analytics_routes,
     sso_routes,
+    training_routes,
 ):
     app_routes.register(router)
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "bulwark.advisories",
     "bulwark.analytics",
     "bulwark.sso",
+    "bulwark.training",
 ]
 
 MIDDLEWARE = [

@@ -84,6 +84,7 @@ urlpatterns = [
     path("", include("bulwark.advisories.urls")),
     path("", include("bulwark.analytics.urls")),
     path("", include("bulwark.sso.urls")),
+    path("", include("bulwark.training.urls")),
     path("api/v1/", include("bulwark.api_urls", namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),

@@ -28,6 +28,7 @@ BASE_SCOPES = frozenset(
         "advisories:read",
         "stats:read",
         "exchange:read",
+        "training:read",
     }
 )
 # Any member of an organisation also reports and works its incidents, shares
@@ -40,7 +41,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "reviewer": MEMBER_SCOPES,
     "isac_member": MEMBER_SCOPES,
     # Organisation admins edit their organisation and read the audit entries about it.
-    "org_admin": MEMBER_SCOPES | {"constituency:write", "audit:read"},
+    "org_admin": MEMBER_SCOPES | {"constituency:write", "audit:read", "training:write"},
     # CERT staff triage monitoring alerts and handle the report exchange.
     "duty_officer": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},
     "analyst": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},

@@ -68,6 +68,11 @@ class Hook(Generic[T]):
         self._installed = function
 
     @property
+    def installed(self) -> bool:
+        """Whether an app provides it (for a link that is optional)."""
+        return self._installed is not None
+
+    @property
     def call(self) -> T:
         if self._installed is None:
             raise ImproperlyConfigured(f"No installed app provides {self.what}.")
@@ -111,3 +116,8 @@ AUDIT_READER: Hook[Callable[[Any], AuditReader]] = Hook("the audit log's reader 
 METRICS_TOKEN_REFUSAL: Hook[Callable[[HttpRequest], str | None]] = Hook(
     "the metrics endpoint's token check"
 )
+# Enrol a person in a course from an app below training (drills: those who clicked in a
+# social-engineering drill), called with (organisation id, e-mail address, course code)
+# and answering whether a learner was newly enrolled; installed by the training app. The
+# link is optional: check `TRAINING_ENROLMENT.installed` first.
+TRAINING_ENROLMENT: Hook[Callable[[int, str, str], bool]] = Hook("training enrolment")

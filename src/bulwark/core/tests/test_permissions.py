@@ -37,6 +37,7 @@ from bulwark.intel.models import Collection, StixObject
 from bulwark.monitoring import services as monitoring
 from bulwark.monitoring.models import Alert
 from bulwark.sso import services as sso
+from bulwark.training import services as training
 
 SRC = Path(__file__).resolve().parents[2]
 PEOPLE = [
@@ -403,7 +404,46 @@ CASES: dict[str, list[Case]] = {
             lambda t, u: analytics_services.save_report_texts(u, timezone.now().year, "en", {}),
         )
     ],
+    "training.manage_learners": [
+        (
+            "import learners",
+            lambda t, u: t.w.bureau,
+            lambda t, u: training.import_learners(u, t.w.bureau, "staff_id,name,email,role\n"),
+        )
+    ],
+    "training.author": [
+        (
+            "add a lesson",
+            lambda t, u: _training_course(t),
+            lambda t, u: training.add_lesson(u, _training_course(t), title="Lesson"),
+        ),
+    ],
+    "training.run_competitions": [
+        (
+            "create",
+            lambda t, u: t.w.cert,
+            lambda t, u: training.create_competition(
+                u,
+                t.w.cert,
+                slug="cup",
+                name="Cup",
+                starts_at=timezone.now(),
+                ends_at=timezone.now(),
+            ),
+        ),
+    ],
 }
+
+
+def _training_course(t: Things) -> Any:
+    """A course owned by the bureau (made once per world, by the CERT)."""
+    course = getattr(t, "_training_course", None)
+    if course is None:
+        course = training.create_course(
+            t.w.analyst, t.w.bureau, code="matrix", title="Matrix", hours=1, hours_kind="general"
+        )
+        t._training_course = course  # type: ignore[attr-defined]
+    return course
 
 
 def _fresh(user: User) -> User:
