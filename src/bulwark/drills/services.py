@@ -65,7 +65,8 @@ def create_campaign(
 
 
 def _editable(campaign: Campaign) -> None:
-    if campaign.state != Campaign.State.DRAFT:
+    state = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).first()
+    if state != Campaign.State.DRAFT:
         raise ValidationError(_("Recipients can only be changed while the campaign is a draft."))
 
 
