@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, OrganisationKind
 from bulwark.drills.models import Campaign, SendingProfile
+from bulwark.incidents.rsit import RSIT
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -85,4 +86,25 @@ class PlanForm(forms.Form):
 class ClosePlanForm(forms.Form):
     note = forms.CharField(
         label=_("Closing note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+
+
+class NoticeForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        label=_("Agency"),
+        queryset=Organisation.objects.filter(kind__in=AGENCY_KINDS, is_active=True),
+    )
+    scenario = forms.CharField(
+        label=_("Scenario"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000
+    )
+    rsit_class = forms.ChoiceField(label=_("Class (RSIT)"), choices=[(c, c) for c in RSIT])
+    rsit_type = forms.ChoiceField(
+        label=_("Type (RSIT)"), choices=[(t, t) for types in RSIT.values() for t in types]
+    )
+
+
+class DrillReportForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(
+        label=_("What happened"), widget=forms.Textarea(attrs={"rows": 5}), max_length=20000
     )

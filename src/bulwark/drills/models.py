@@ -318,3 +318,41 @@ class DrillObligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.kind} due {self.due_at:%Y-%m-%d}"
+
+
+class DrillNoticeQuerySet(models.QuerySet["DrillNotice"]):
+    def visible_to(self, user: Any) -> "DrillNoticeQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.managed_org_ids)
+
+
+class DrillNotice(models.Model):
+    """An incident-response drill: the CERT (or the agency's authority) gives the
+    scenario; the agency reports it as a drill incident (`is_drill`) through the real
+    incident system, so every statutory clock is measured from the notice on; the
+    drill's score is the clocks met."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    scenario = models.TextField(_("scenario"), max_length=5000)
+    rsit_class = models.CharField(_("class (RSIT)"), max_length=50)
+    rsit_type = models.CharField(_("type (RSIT)"), max_length=60)
+    sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField(_("notice sent"))
+    incident = models.OneToOneField(
+        "incidents.Incident", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    obligation = models.ForeignKey(
+        DrillObligation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = DrillNoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: drill {self.sent_at:%Y-%m-%d}"

@@ -18,11 +18,14 @@ from bulwark.drills import calendar
 from bulwark.drills.models import (
     Campaign,
     DrillEvent,
+    DrillNotice,
     DrillObligation,
     EventKind,
     ImprovementPlan,
     Recipient,
 )
+from bulwark.incidents.clocks import ClockState
+from bulwark.incidents.services import clock_states
 
 # A person who clicked, opened the attachment or submitted also opened the mail (their
 # client may block images): each counts towards the open rate.
@@ -271,3 +274,38 @@ def compliance(user: Any, now: datetime | None = None) -> list[CalendarRow]:
         CalendarRow(o, calendar.state(o.due_at, o.held_at, o.results_at, o.results_due_days, now))
         for o in DrillObligation.objects.visible_to(user).select_related("organisation")
     ]
+
+
+@dataclass
+class DrillScore:
+    notice: DrillNotice
+    met: int = 0
+    decided: int = 0  # met, met late or overdue; running clocks are not decided yet
+    clocks: list[Any] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float | None:
+        return round(100.0 * self.met / self.decided, 1) if self.decided else None
+
+
+def notices(user: Any) -> QuerySet[DrillNotice]:
+    return DrillNotice.objects.visible_to(user).select_related("organisation", "incident")
+
+
+def score(notice: DrillNotice, now: datetime | None = None) -> DrillScore:
+    """The drill's score: the statutory clocks of its incident met on time, over those
+    already decided (met, met late, overdue). Not yet reported: the notification clock
+    runs from the notice, and is decided overdue after its hour."""
+    out = DrillScore(notice)
+    if notice.incident is None:
+        overdue = (now or timezone.now()) - notice.sent_at > timedelta(hours=1)
+        out.decided = int(overdue)
+        return out
+    out.clocks = clock_states(notice.incident, now)
+    for clock in out.clocks:
+        if clock.state == ClockState.MET:
+            out.met += 1
+            out.decided += 1
+        elif clock.state in (ClockState.MET_LATE, ClockState.OVERDUE):
+            out.decided += 1
+    return out

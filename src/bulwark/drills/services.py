@@ -24,12 +24,14 @@ from django.utils.translation import gettext as _
 from bulwark.constituency.models import Membership, Organisation, User
 from bulwark.core import audit
 from bulwark.core.permissions import require
+from bulwark.core.services import notify
 from bulwark.drills import calendar, mail, tasks
 from bulwark.drills.engine import classify as classifier
 from bulwark.drills.engine import schedule
 from bulwark.drills.models import (
     Campaign,
     DrillEvent,
+    DrillNotice,
     DrillObligation,
     EventKind,
     ImprovementPlan,
@@ -37,6 +39,10 @@ from bulwark.drills.models import (
     Recipient,
 )
 from bulwark.drills.selectors import agency_results
+from bulwark.incidents import services as incidents
+from bulwark.incidents.levels import Answers
+from bulwark.incidents.models import Incident
+from bulwark.incidents.taxonomy import RSIT
 
 TOKEN_IN_TEXT = re.compile(r"/d/([A-Za-z0-9_-]{20,64})/")
 MAX_IMPORT_ROWS = 50_000
@@ -559,8 +565,6 @@ def unreminded_due(now: datetime, ahead: timedelta) -> Any:
 @transaction.atomic
 def send_reminders(now: datetime | None = None, ahead: timedelta = timedelta(days=30)) -> int:
     """Remind each agency's admins of a statutory drill due within `ahead`, once."""
-    from bulwark.core.services import notify
-
     now = now or timezone.now()
     sent = 0
     for obligation in unreminded_due(now, ahead).select_related("organisation"):
@@ -577,3 +581,61 @@ def send_reminders(now: datetime | None = None, ahead: timedelta = timedelta(day
         obligation.save(update_fields=["reminded_at"])
         sent += 1
     return sent
+
+
+# --- incident-response drills --------------------------------------------------------
+
+
+@transaction.atomic
+def send_notice(
+    actor: User, organisation: Organisation, *, scenario: str, rsit_class: str, rsit_type: str,
+    obligation: DrillObligation | None = None,
+) -> DrillNotice:  # fmt: skip
+    """Start an incident-response drill: the agency's reporters and admins are told the
+    scenario; their clocks run from this moment (the awareness of the drill incident)."""
+    require(actor, "drill.notify", organisation)
+    if not scenario.strip():
+        raise ValidationError({"scenario": _("Describe the scenario.")})
+    if rsit_type not in RSIT.get(rsit_class, ()):
+        raise ValidationError({"rsit_type": _("Choose a class and type from the taxonomy.")})
+    notice = DrillNotice.objects.create(
+        organisation=organisation, scenario=scenario.strip(), rsit_class=rsit_class,
+        rsit_type=rsit_type, sent_by=actor, sent_at=timezone.now(), obligation=obligation,
+    )  # fmt: skip
+    people = User.objects.filter(
+        memberships__organisation=organisation,
+        memberships__role__in=["org_admin", "reporter"], is_active=True,
+    ).distinct()  # fmt: skip
+    notify(
+        people, "drill_notice",
+        _("Incident-response drill: report this scenario as a drill incident now."),
+        url=f"/drills/notices/{notice.pk}/", subject=f"drillnotice:{notice.pk}",
+    )  # fmt: skip
+    audit.record(actor, "drill.notice_sent", notice, organisation_id=organisation.pk)
+    return notice
+
+
+@transaction.atomic
+def report_drill(
+    actor: User, notice: DrillNotice, *, title: str, description: str,
+    answers: Answers | None = None,
+) -> Incident:  # fmt: skip
+    """The agency reports the drill incident through the incident system (`is_drill`),
+    aware since the notice, so the notification clock measures the agency's reaction."""
+    require(actor, "drill.respond", notice)
+    notice = DrillNotice.objects.select_for_update().get(pk=notice.pk)
+    if notice.incident_id is not None:
+        raise ValidationError(_("This drill incident is already reported."))
+    incident = incidents.report_incident(
+        actor, notice.organisation, title=title, description=description,
+        rsit_class=notice.rsit_class, rsit_type=notice.rsit_type, aware_at=notice.sent_at,
+        answers=answers or Answers(availability="minor"), is_drill=True,
+    )  # fmt: skip
+    notice.incident = incident
+    notice.save(update_fields=["incident"])
+    if notice.obligation_id is not None:
+        DrillObligation.objects.filter(pk=notice.obligation_id, held_at__isnull=True).update(
+            held_at=notice.sent_at
+        )
+    audit.record(actor, "drill.incident_reported", notice, organisation_id=notice.organisation_id)
+    return incident

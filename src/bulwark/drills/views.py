@@ -230,6 +230,70 @@ def compliance(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+def notice_list(request: HttpRequest) -> HttpResponse:
+    """Incident-response drills: the CERT or an authority sends a notice; the score of
+    each is the statutory clocks its drill incident met."""
+    form = forms.NoticeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        notice = run_service(
+            form,
+            lambda: services.send_notice(
+                acting_user(request),
+                data["organisation"],
+                scenario=data["scenario"],
+                rsit_class=data["rsit_class"],
+                rsit_type=data["rsit_type"],
+            ),
+        )
+        if notice is not None:
+            messages.success(request, _("Drill notice sent."))
+            return redirect("drill-notice", pk=notice.pk)
+    rows = [selectors.score(n) for n in selectors.notices(request.user)]
+    return render(
+        request,
+        "drills/notice_list.html",
+        {
+            "rows": rows,
+            "form": form,
+            "may_notify": viewer_of(request.user).sees_everything
+            or bool(viewer_of(request.user).supervised_org_ids),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    notice = get_object_or_404(selectors.notices(request.user), pk=pk)
+    form = forms.DrillReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        incident = run_service(
+            form,
+            lambda: services.report_drill(
+                acting_user(request),
+                notice,
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+            ),
+        )
+        if incident is not None:
+            messages.success(request, _("Drill incident reported."))
+            return redirect("incident-detail", pk=incident.pk)
+    return render(
+        request,
+        "drills/notice_detail.html",
+        {
+            "notice": notice,
+            "score": selectors.score(notice),
+            "form": form,
+            "may_respond": can(request.user, "drill.respond", notice),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
 # --- tracking endpoints (the drill mail's links; no sign-in) -----------------------------
 
 

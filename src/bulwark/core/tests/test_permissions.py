@@ -29,7 +29,13 @@ from bulwark.constituency.models import Membership, OrganisationKind, User
 from bulwark.core import permissions
 from bulwark.core.permissions import UnknownAction, can, require
 from bulwark.drills import services as drills
-from bulwark.drills.models import Campaign, DrillObligation, ImprovementPlan, SendingProfile
+from bulwark.drills.models import (
+    Campaign,
+    DrillNotice,
+    DrillObligation,
+    ImprovementPlan,
+    SendingProfile,
+)
 from bulwark.exchange import services as exchange
 from bulwark.incidents import referrals
 from bulwark.incidents import services as incidents
@@ -130,6 +136,10 @@ class Things:
         self.drill_plan = ImprovementPlan.objects.create(
             campaign=campaign, organisation=w.bureau, due_at=now
         )
+        self.drill_notice = DrillNotice.objects.create(
+            organisation=w.bureau, scenario="Ransomware", rsit_class="malicious-code",
+            rsit_type="infected-system", sent_by=w.analyst, sent_at=now,
+        )  # fmt: skip
         self.obligation = DrillObligation.objects.create(
             organisation=w.bureau, kind="social_engineering", level="A",
             period_start=now.date(), due_at=now,
@@ -428,6 +438,22 @@ CASES: dict[str, list[Case]] = {
             lambda t, u: drills.record_held(
                 u, t.obligation, held_at=timezone.now() + timedelta(days=1)
             ),
+        )
+    ],
+    "drill.notify": [
+        (
+            "notice",
+            lambda t, u: t.w.bureau,
+            lambda t, u: drills.send_notice(
+                u, t.w.bureau, scenario="", rsit_class="fraud", rsit_type="phishing"
+            ),
+        )
+    ],
+    "drill.respond": [
+        (
+            "report",
+            lambda t, u: t.drill_notice,
+            lambda t, u: drills.report_drill(u, t.drill_notice, title="", description=""),
         )
     ],
     "analytics.write_report": [

@@ -60,17 +60,21 @@ def test_bad_windows_are_refused() -> None:
 SENT = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
 
+LATER, SOON = SENT + timedelta(minutes=5), SENT + timedelta(seconds=3)
+HOME = "203.0.113.9"
+
+
 @pytest.mark.parametrize(
     ("hit", "reason"),
     [
-        (c.Hit("clicked", SENT + timedelta(minutes=5), "HEAD", "203.0.113.9", BROWSER), c.HEAD_REQUEST),
-        (c.Hit("opened", SENT + timedelta(minutes=5), "GET", "203.0.113.9", ""), c.NO_AGENT),
-        (c.Hit("clicked", SENT + timedelta(minutes=5), agent="python-requests/2.32"), c.SCANNER_AGENT),
-        (c.Hit("clicked", SENT + timedelta(minutes=5), agent="Mimecast URL protect"), c.SCANNER_AGENT),
-        (c.Hit("clicked", SENT + timedelta(minutes=5), ip="40.107.1.2", agent=BROWSER), c.SCANNER_RANGE),
-        (c.Hit("clicked", SENT + timedelta(seconds=3), ip="203.0.113.9", agent=BROWSER, sent_at=SENT), c.TOO_SOON),
-        (c.Hit("clicked", SENT + timedelta(minutes=7), ip="203.0.113.9", agent=BROWSER, sent_at=SENT), ""),
-        (c.Hit("opened", SENT + timedelta(minutes=7), ip="2001:db8::1", agent=BROWSER, sent_at=SENT), ""),
+        (c.Hit("clicked", LATER, "HEAD", HOME, BROWSER), c.HEAD_REQUEST),
+        (c.Hit("opened", LATER, "GET", HOME, ""), c.NO_AGENT),
+        (c.Hit("clicked", LATER, agent="python-requests/2.32"), c.SCANNER_AGENT),
+        (c.Hit("clicked", LATER, agent="Mimecast URL protect"), c.SCANNER_AGENT),
+        (c.Hit("clicked", LATER, ip="40.107.1.2", agent=BROWSER), c.SCANNER_RANGE),
+        (c.Hit("clicked", SOON, ip=HOME, agent=BROWSER, sent_at=SENT), c.TOO_SOON),
+        (c.Hit("clicked", LATER, ip=HOME, agent=BROWSER, sent_at=SENT), ""),
+        (c.Hit("opened", LATER, ip="2001:db8::1", agent=BROWSER, sent_at=SENT), ""),
     ],
 )  # fmt: skip
 def test_classification(hit: c.Hit, reason: str) -> None:
@@ -79,7 +83,7 @@ def test_classification(hit: c.Hit, reason: str) -> None:
 
 def test_many_links_at_once_is_a_machine() -> None:
     at = SENT + timedelta(minutes=10)
-    hit = c.Hit("clicked", at, agent=BROWSER, ip="203.0.113.9", sent_at=SENT)
+    hit = c.Hit("clicked", at, agent=BROWSER, ip=HOME, sent_at=SENT)
     assert c.classify(hit, [at - timedelta(seconds=1)]) == ""
     assert c.classify(hit, [at - timedelta(seconds=1), at - timedelta(milliseconds=300)]) == c.BURST
     assert c.classify(hit, [at - timedelta(minutes=1), at - timedelta(minutes=2)]) == ""

@@ -81,7 +81,9 @@ def test_building_a_campaign_on_the_pages(world: World, client: Client) -> None:
         "click_threshold": "6", "organisations": [world.bureau.pk, world.office.pk],
     }  # fmt: skip
     missing_link = client.post("/drills/new/", {**form, "body_en": "No link here"})
-    assert missing_link.status_code == 400 and "must contain {{link}}" in missing_link.content.decode()
+    assert (
+        missing_link.status_code == 400 and "must contain {{link}}" in missing_link.content.decode()
+    )
     reply = client.post("/drills/new/", form)
     assert reply.status_code == 302, reply.content.decode()[:2000]
     campaign = Campaign.objects.get(name="Parcel notice")
@@ -94,7 +96,13 @@ def test_building_a_campaign_on_the_pages(world: World, client: Client) -> None:
     assert "Nothing was imported" in page and "not-an-address" in page
     good = client.post(
         f"/drills/{campaign.pk}/recipients/",
-        {"file": SimpleUploadedFile("r.csv", CSV.replace("dan@grid.example.org,Grid Co,Dan,,en\n", "").encode(), content_type="text/csv")},
+        {
+            "file": SimpleUploadedFile(
+                "r.csv",
+                CSV.replace("dan@grid.example.org,Grid Co,Dan,,en\n", "").encode(),
+                content_type="text/csv",
+            )
+        },
         follow=True,
     )
     assert "3 recipients imported" in good.content.decode()  # without Grid Co's row
@@ -149,9 +157,7 @@ def test_calendar_records_and_reminders(world: World) -> None:
     assert len(services.plan_calendar(world.analyst, world.bureau, level="B", year=year)) == 3
     first = obligations[0]
     with pytest.raises(ValidationError):
-        services.record_held(
-            world.bureau_admin, first, held_at=timezone.now() + timedelta(days=1)
-        )
+        services.record_held(world.bureau_admin, first, held_at=timezone.now() + timedelta(days=1))
     services.record_held(world.bureau_admin, first, held_at=timezone.now())
     now = min(o.due_at for o in obligations) - timedelta(days=10)
     sent = services.send_reminders(now=now)

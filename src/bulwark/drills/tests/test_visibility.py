@@ -112,4 +112,6 @@ def test_only_the_cert_runs_campaigns(world: World, launched: Campaign, client: 
     assert client.get("/drills/new/").status_code == 403
     assert client.post(f"/drills/{launched.pk}/pause/").status_code == 403
     headers: dict[str, Any] = bearer(world.bureau_admin, ["drills:write"], within_role=True)
-    assert client.post(f"/api/v1/drills/campaigns/{launched.pk}/stop/", **headers).status_code == 403
+    assert (
+        client.post(f"/api/v1/drills/campaigns/{launched.pk}/stop/", **headers).status_code == 403
+    )
