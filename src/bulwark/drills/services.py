@@ -328,10 +328,6 @@ def send_due(campaign_id: int, now: datetime | None = None, limit: int = 500) ->
     )
     if not due or not _still_sending(campaign_id):
         return 0
-    if campaign.state == Campaign.State.SCHEDULED:
-        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SCHEDULED).update(
-            state=Campaign.State.RUNNING
-        )
     connection = mail.connection_for(campaign.sending_profile)
     sent = 0
     try:
@@ -360,14 +356,17 @@ def send_due(campaign_id: int, now: datetime | None = None, limit: int = 500) ->
 
 
 @transaction.atomic
-def record_outcome(recipient: Recipient, error: str = "") -> None:
-    now = timezone.now()
+def record_outcome(recipient: Recipient, error: str = "", at: datetime | None = None) -> None:
+    now = at or timezone.now()
     if error:
         Recipient.objects.filter(pk=recipient.pk).update(bounced=True, error=error[:500])
         kind = EventKind.BOUNCED
     else:
         Recipient.objects.filter(pk=recipient.pk).update(sent_at=now, error="")
         kind = EventKind.SENT
+        Campaign.objects.filter(pk=recipient.campaign_id, state=Campaign.State.SCHEDULED).update(
+            state=Campaign.State.RUNNING
+        )
     DrillEvent.objects.create(
         recipient_id=recipient.pk, campaign_id=recipient.campaign_id, kind=kind, at=now
     )

@@ -87,8 +87,8 @@ def test_pause_stops_sending_before_the_next_message(
     world.due_now(campaign)
     real = services.record_outcome
 
-    def pause_after_first(recipient: Recipient, error: str = "") -> None:
-        real(recipient, error)
+    def pause_after_first(recipient: Recipient, error: str = "", at: Any = None) -> None:
+        real(recipient, error, at)
         if Recipient.objects.filter(campaign=campaign, sent_at__isnull=False).count() == 1:
             services.pause(world.analyst, campaign)
 
