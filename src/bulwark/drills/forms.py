@@ -108,3 +108,8 @@ class DrillReportForm(forms.Form):
     description = forms.CharField(
         label=_("What happened"), widget=forms.Textarea(attrs={"rows": 5}), max_length=20000
     )
+
+
+class HeldForm(forms.Form):
+    held_at = forms.DateTimeField(label=_("Held"), widget=DATETIME)
+    results_at = forms.DateTimeField(label=_("Results reported"), widget=DATETIME, required=False)

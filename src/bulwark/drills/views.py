@@ -28,7 +28,7 @@ from bulwark.core import csvexport
 from bulwark.core.middleware import client_ip
 from bulwark.core.permissions import can
 from bulwark.drills import calendar, forms, selectors, services
-from bulwark.drills.models import Campaign, EventKind, Recipient
+from bulwark.drills.models import Campaign, DrillObligation, EventKind, Recipient
 
 # A transparent 1x1 GIF.
 PIXEL = bytes.fromhex(
@@ -220,13 +220,34 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def compliance(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        obligation = get_object_or_404(
+            DrillObligation.objects.visible_to(request.user), pk=request.POST.get("obligation") or 0
+        )
+        form = forms.HeldForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise ValidationError(_("Enter the dates as YYYY-MM-DD HH:MM."))
+            services.record_held(
+                acting_user(request), obligation, held_at=form.cleaned_data["held_at"],
+                results_at=form.cleaned_data.get("results_at"),
+            )  # fmt: skip
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            messages.success(request, _("Drill recorded."))
+        return redirect("drill-calendar")
     rows = selectors.compliance(request.user)
     counts = {s: sum(1 for r in rows if r.state == s) for s in
               (calendar.DUE, calendar.DONE, calendar.LATE, calendar.MISSING)}  # fmt: skip
     return render(
         request,
         "drills/compliance.html",
-        {"rows": rows, "counts": counts, "cert": viewer_of(request.user).sees_everything},
+        {
+            "rows": [(r, can(request.user, "drill.record", r.obligation)) for r in rows],
+            "counts": counts,
+            "held_form": forms.HeldForm(),
+        },
     )
 
 

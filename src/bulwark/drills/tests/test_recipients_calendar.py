@@ -164,3 +164,32 @@ def test_calendar_records_and_reminders(world: World) -> None:
     assert sent >= 1
     assert Notification.objects.filter(user=world.bureau_admin, kind="drill_due").exists()
     assert services.send_reminders(now=now) == 0  # once
+
+
+def test_recording_a_drill_on_the_calendar_page(world: World, client: Client) -> None:
+    obligation = services.plan_calendar(world.analyst, world.bureau, level="A", year=2026)[1]
+    sign_in(client, world.bureau_reporter)  # a reporter may not record
+    page = client.get("/drills/calendar/").content.decode()
+    assert 'name="held_at"' not in page
+    client.post("/drills/calendar/", {"obligation": obligation.pk, "held_at": "2026-03-02T10:00"})
+    obligation.refresh_from_db()
+    assert obligation.held_at is None
+    sign_in(client, world.bureau_admin)
+    assert 'name="held_at"' in client.get("/drills/calendar/").content.decode()
+    reply = client.post(
+        "/drills/calendar/",
+        {
+            "obligation": obligation.pk,
+            "held_at": "2026-03-02T10:00",
+            "results_at": "2026-03-20T10:00",
+        },
+        follow=True,
+    )
+    assert "Drill recorded." in reply.content.decode()
+    obligation.refresh_from_db()
+    assert obligation.held_at is not None and obligation.results_at is not None
+    sign_in(client, world.grid_admin)  # another agency's row is not found
+    assert (
+        client.post("/drills/calendar/", {"obligation": obligation.pk, "held_at": "x"}).status_code
+        == 404
+    )
