@@ -148,7 +148,7 @@ def load() -> int:
     h2 = _campaign(analyst, profile, orgs, "[demo] H2 mailbox full", h2_start, previous=h1)
     _play(h2, "H2", h2_start)
     services.finish(analyst, h2)
-    filed = []
+    filed: list[ImprovementPlan] = []
     for plan in ImprovementPlan.objects.filter(campaign=h2).order_by("organisation__name"):
         filer = User.objects.filter(
             memberships__organisation=plan.organisation,
