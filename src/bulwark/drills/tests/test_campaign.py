@@ -244,3 +244,14 @@ def test_finishing_requires_plans_from_failing_agencies(
     services.close_plan(world.analyst, plan, note="Training held on 2026-12-20.")
     plan.refresh_from_db()
     assert plan.state == "closed" and plan.closed_at is not None
+
+
+def test_landing_and_drill_pages_speak_the_recipient_s_language(
+    world: World, smtp: Any, client: Client
+) -> None:
+    _sent(world, smtp)
+    bo = Recipient.objects.get(email="bo@bureau.example.org")
+    page = client.get(f"/d/{bo.token}/", HTTP_USER_AGENT=BROWSER).content.decode()
+    assert "請登入以更新密碼。" in page and "密碼" in page and 'lang="zh-Hant"' in page
+    caught = client.post(f"/d/{bo.token}/submit", HTTP_USER_AGENT=BROWSER).content.decode()
+    assert "這是一次社交工程演練" in caught
