@@ -289,7 +289,7 @@ class DrillObligation(models.Model):
     `due_at`, done when held, its results due `results_days` after."""
 
     class Kind(models.TextChoices):
-        SOCIAL_ENGINEERING = "social_engineering", _("Social-engineering drill")
+        SOCIAL_ENGINEERING = "social_engineering", _("Social engineering")
         INCIDENT_RESPONSE = "incident_response", _("Incident-response drill")
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
