@@ -415,9 +415,9 @@ def record_hit(
     data = classifier.known()
     since = at - timedelta(seconds=data.burst_seconds)
     earlier = list(
-        DrillEvent.objects.filter(recipient=recipient, at__gte=since, at__lte=at)
-        .exclude(kind__in=[EventKind.SENT, EventKind.BOUNCED, EventKind.REPORTED])
-        .values_list("pk", "at")
+        DrillEvent.objects.filter(
+            recipient=recipient, at__gte=since, at__lte=at, kind__in=classifier.MAIL_LINKS
+        ).values_list("pk", "at")
     )
     hit = classifier.Hit(kind, at, method, ip, agent[:300], recipient.sent_at)
     reason = classifier.classify(hit, [t for _pk, t in earlier], data)

@@ -48,6 +48,11 @@ def known(path: str = str(DATA)) -> Known:
     )
 
 
+# The requests a message's own links and images make (the landing page's image and its
+# submit come from our page, after a person's click, and are not "links at once").
+MAIL_LINKS = frozenset({"opened", "clicked", "attachment"})
+
+
 @dataclass(frozen=True)
 class Hit:
     kind: str  # "opened", "clicked", "attachment", "submitted", "page"
@@ -73,7 +78,7 @@ def scanner_range(ip: str, data: Known | None = None) -> str:
 
 def classify(hit: Hit, earlier: Sequence[datetime] = (), data: Known | None = None) -> str:
     """The reason this request is automated, or "" for a person. `earlier`: when the
-    same recipient's previous tracking requests arrived (for the burst rule)."""
+    same recipient's previous requests to the message's links arrived (the burst rule)."""
     data = data or known()
     if hit.method.upper() == "HEAD":
         return HEAD_REQUEST
@@ -91,6 +96,6 @@ def classify(hit: Hit, earlier: Sequence[datetime] = (), data: Known | None = No
     ):
         return TOO_SOON
     recent = [t for t in earlier if 0 <= (hit.at - t).total_seconds() <= data.burst_seconds]
-    if len(recent) + 1 >= data.burst_requests:
+    if hit.kind in MAIL_LINKS and len(recent) + 1 >= data.burst_requests:
         return BURST
     return ""

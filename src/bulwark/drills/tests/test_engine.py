@@ -87,6 +87,9 @@ def test_many_links_at_once_is_a_machine() -> None:
     assert c.classify(hit, [at - timedelta(seconds=1)]) == ""
     assert c.classify(hit, [at - timedelta(seconds=1), at - timedelta(milliseconds=300)]) == c.BURST
     assert c.classify(hit, [at - timedelta(minutes=1), at - timedelta(minutes=2)]) == ""
+    # The landing page's image and its submit follow a click at once: not links at once.
+    page = c.Hit("page", at, agent=BROWSER, ip="203.0.113.9", sent_at=SENT)
+    assert c.classify(page, [at - timedelta(seconds=1), at - timedelta(milliseconds=300)]) == ""
 
 
 def test_scanner_data_is_data() -> None:
