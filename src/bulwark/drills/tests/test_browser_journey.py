@@ -67,7 +67,7 @@ def test_cert_launches_a_campaign_and_the_agency_files_its_plan(
     cert.fill("#id_subject_en", "Your mailbox is full")
     cert.fill("#id_subject_zh_hant", "信箱已滿")
     cert.fill("#id_body_en", "Dear {{name}}, release space: {{link}}")
-    cert.fill("#id_body_zh_hant", "{{name}} 您好，請釋放空間 {{link}}")
+    cert.fill("#id_body_zh_hant", "{{name}} 您好 請釋放空間 {{link}}")
     cert.fill("#id_landing_en", "Sign in to release space.")
     cert.fill("#id_tracking_domain", "mailbox-check.example.net")
     cert.select_option("#id_sending_profile", str(people.profile.pk))
