@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -214,9 +214,16 @@ def plan_sending(campaign: Campaign) -> int:
         seed=campaign.pk,
     )
     planned = schedule.plan(people, window)
-    rows = [Recipient(pk=pk, send_at=at) for pk, at in planned.items()]
-    Recipient.objects.bulk_update(rows, ["send_at"], batch_size=2000)
-    return len(rows)
+    # One prepared UPDATE per row (executemany): Django's bulk_update builds a CASE over
+    # every row of a batch, 13.9 s for 20,000 rows (bench/drills_tracking.py).
+    table = connection.ops.quote_name(Recipient._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET send_at = %s WHERE id = %s",  # noqa: S608  (our table name)
+            [(adapt(at), pk) for pk, at in planned.items()],
+        )
+    return len(planned)
 
 
 @transaction.atomic
