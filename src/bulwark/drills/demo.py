@@ -73,7 +73,7 @@ def _campaign(analyst: User, profile: SendingProfile, orgs: list[Organisation], 
 def _play(campaign: Campaign, key: str, start: datetime, share: float = 1.0) -> None:
     """Deliver and track the campaign as people and scanners would have, from `start`."""
     rng = random.Random(f"{campaign.name}")  # noqa: S311  (demo data)
-    orgs = list(campaign.participants.values_list("organisation_id", flat=True))
+    orgs = list(campaign.participants.order_by("pk").values_list("organisation_id", flat=True))
     for index, org_id in enumerate(orgs):
         opened, clicked, submitted, reported = BEHAVIOUR[key][index % len(BEHAVIOUR[key])]
         people = list(campaign.recipients.filter(organisation_id=org_id).order_by("pk"))
@@ -132,7 +132,10 @@ def load() -> int:
     if Campaign.objects.filter(name__startswith="[demo]").exists():
         return 0
     analyst = User.objects.get(username="analyst")
-    orgs = list(Organisation.objects.filter(name__in=AGENCIES).order_by("name"))
+    # In the list's order, not by name: collations sort names differently (SQLite, PostgreSQL).
+    orgs = sorted(
+        Organisation.objects.filter(name__in=AGENCIES), key=lambda o: AGENCIES.index(o.name)
+    )
     if not orgs:
         return 0
     profile, _created = SendingProfile.objects.get_or_create(
@@ -149,7 +152,7 @@ def load() -> int:
     _play(h2, "H2", h2_start)
     services.finish(analyst, h2)
     filed: list[ImprovementPlan] = []
-    for plan in ImprovementPlan.objects.filter(campaign=h2).order_by("organisation__name"):
+    for plan in ImprovementPlan.objects.filter(campaign=h2).order_by("organisation_id"):
         filer = User.objects.filter(
             memberships__organisation=plan.organisation,
             memberships__role__in=["org_admin", "reporter"],
