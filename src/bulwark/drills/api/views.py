@@ -148,10 +148,11 @@ class ImprovementPlanViewSet(
     @extend_schema(request=FileSerializer, responses={200: PlanSerializer})
     @action(detail=True, methods=["post"], url_path="file")
     def file_plan(self, request: Request, pk: str | None = None) -> Response:
+        plan = self.get_object()  # another agency's plan is not found, whatever the body
         body = FileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         plan = services.file_plan(
-            acting_user(request), self.get_object(), measures=body.validated_data["measures"]
+            acting_user(request), plan, measures=body.validated_data["measures"]
         )
         return Response(PlanSerializer(plan).data)
 
