@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import (
     Http404,
     HttpRequest,
@@ -43,7 +44,9 @@ def _run(request: HttpRequest) -> None:
 
 @login_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.campaigns(request.user, request.GET)
+    rows = selectors.campaigns(request.user, request.GET).annotate(
+        agencies=Count("participants", distinct=True)
+    )
     return render(
         request,
         "drills/campaign_list.html",
