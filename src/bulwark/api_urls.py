@@ -6,6 +6,7 @@ from rest_framework import routers
 from bulwark.advisories.api import routes as advisories_routes
 from bulwark.analytics.api import routes as analytics_routes
 from bulwark.constituency.api import routes as constituency_routes
+from bulwark.drills.api import routes as drills_routes
 from bulwark.exchange.api import routes as exchange_routes
 from bulwark.incidents.api import routes as incidents_routes
 from bulwark.intel.api import routes as intel_routes
@@ -39,6 +40,7 @@ for app_routes in (
     exchange_routes,
     monitoring_routes,
     advisories_routes,
+    drills_routes,
     analytics_routes,
     sso_routes,
     training_routes,

@@ -82,6 +82,7 @@ urlpatterns = [
     path("", include("bulwark.exchange.urls")),
     path("", include("bulwark.monitoring.urls")),
     path("", include("bulwark.advisories.urls")),
+    path("", include("bulwark.drills.urls")),
     path("", include("bulwark.analytics.urls")),
     path("", include("bulwark.sso.urls")),
     path("", include("bulwark.training.urls")),

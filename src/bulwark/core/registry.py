@@ -108,6 +108,10 @@ HOME_FIGURES: Registry[Callable[[Any], dict[str, Any]]] = Registry("home page fi
 # Heavy modules that web servers (`bulwark.wsgi`) and `bulwark worker` import before they
 # take requests or tasks, so the first visitor or task does not pay for the import.
 PRELOAD: Registry[ModuleType] = Registry("preloaded modules", modules=True)
+# Apps above the mail intake (`exchange/intake.py`) that claim an inbound message first:
+# each is called with the parsed message and returns what it did, or None to pass it on
+# (drills: a forwarded drill mail is a recipient's report).
+MAIL_INTAKE: Registry[Callable[[Any], str | None]] = Registry("mail intake handlers")
 
 # Who reads which part of the audit log (installed by the constituency app).
 AUDIT_READER: Hook[Callable[[Any], AuditReader]] = Hook("the audit log's reader rule")

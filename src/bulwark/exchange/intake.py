@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from bulwark.core import registry
 from bulwark.exchange import services
 from bulwark.exchange.models import EventNotice, Report
 from bulwark.exchange.notify import TICKET
@@ -32,7 +33,7 @@ MAX_MESSAGE_BYTES = 50 << 20
 
 @dataclass
 class Outcome:
-    kind: str  # "reply", "bounce", "report", "ignored"
+    kind: str  # "reply", "bounce", "report", "ignored", "claimed" (by another app)
     detail: str = ""
 
 
@@ -59,6 +60,10 @@ def handle(data: bytes) -> Outcome:
     assert isinstance(message, EmailMessage)
     subject = str(message.get("Subject", ""))
     text = _text_of(message)
+    for claim in registry.MAIL_INTAKE:  # an app above claims its own mail (drill reports)
+        claimed = claim(message)
+        if claimed is not None:
+            return Outcome("claimed", claimed)
     is_bounce = message.get_content_type() == "multipart/report" and (
         message.get_param("report-type") == "delivery-status"
     )

@@ -25,9 +25,9 @@ from bulwark.constituency.tests.factories import OrganisationFactory, UserFactor
 
 READS = {
     "constituency:read", "tokens:manage", "incidents:read", "intel:read", "monitoring:read",
-    "advisories:read", "stats:read", "exchange:read",
+    "advisories:read", "stats:read", "exchange:read", "drills:read",
 }  # fmt: skip
-MEMBER = READS | {"incidents:write", "intel:write", "advisories:write"}
+MEMBER = READS | {"incidents:write", "intel:write", "advisories:write", "drills:write"}
 # What docs/access.md says each person may hold.
 ROLE_MAY_HOLD = {
     "nobody": READS,

@@ -28,6 +28,14 @@ from bulwark.constituency import services as constituency
 from bulwark.constituency.models import Membership, OrganisationKind, User
 from bulwark.core import permissions
 from bulwark.core.permissions import UnknownAction, can, require
+from bulwark.drills import services as drills
+from bulwark.drills.models import (
+    Campaign,
+    DrillNotice,
+    DrillObligation,
+    ImprovementPlan,
+    SendingProfile,
+)
 from bulwark.exchange import services as exchange
 from bulwark.incidents import services as incidents
 from bulwark.incidents.levels import Answers
@@ -120,6 +128,22 @@ class Things:
         self.target = Target.objects.get(advisory=sent, organisation=w.bureau)
         self.token_owner = w.bureau_reporter
         assert self.pending.status == Status.PENDING
+        profile = SendingProfile.objects.create(name="Drill", from_address="it@drill.example")
+        campaign = Campaign.objects.create(
+            name="Drill", created_by=w.analyst, sending_profile=profile, starts_at=now,
+            tracking_domain="t.example", state=Campaign.State.FINISHED,
+        )  # fmt: skip
+        self.drill_plan = ImprovementPlan.objects.create(
+            campaign=campaign, organisation=w.bureau, due_at=now
+        )
+        self.drill_notice = DrillNotice.objects.create(
+            organisation=w.bureau, scenario="Ransomware", rsit_class="malicious-code",
+            rsit_type="infected-system", sent_by=w.analyst, sent_at=now,
+        )  # fmt: skip
+        self.obligation = DrillObligation.objects.create(
+            organisation=w.bureau, kind="social_engineering", level="A",
+            period_start=now.date(), due_at=now,
+        )  # fmt: skip
 
 
 def _user_refused(attempt: Callable[[], Any]) -> Callable[[], Any]:
@@ -395,6 +419,41 @@ CASES: dict[str, list[Case]] = {
             lambda t, u: advisories.add_inventory_item(
                 u, t.w.bureau, vendor="example", product="httpd", version="2.4.1"
             ),
+        )
+    ],
+    "drill.run": [
+        ("campaign", lambda t, u: None, lambda t, u: drills.create_campaign(u, organisations=[]))
+    ],
+    "drill.plan": [
+        (
+            "file",
+            lambda t, u: t.drill_plan,
+            lambda t, u: drills.file_plan(u, t.drill_plan, measures="short"),
+        )
+    ],
+    "drill.record": [
+        (
+            "held",
+            lambda t, u: t.obligation,
+            lambda t, u: drills.record_held(
+                u, t.obligation, held_at=timezone.now() + timedelta(days=1)
+            ),
+        )
+    ],
+    "drill.notify": [
+        (
+            "notice",
+            lambda t, u: t.w.bureau,
+            lambda t, u: drills.send_notice(
+                u, t.w.bureau, scenario="", rsit_class="fraud", rsit_type="phishing"
+            ),
+        )
+    ],
+    "drill.respond": [
+        (
+            "report",
+            lambda t, u: t.drill_notice,
+            lambda t, u: drills.report_drill(u, t.drill_notice, title="", description=""),
         )
     ],
     "analytics.write_report": [

@@ -47,6 +47,7 @@ class Command(BaseCommand):
             "exchange",
             "monitoring",
             "advisories",
+            "drills",
             "analytics",
             "training",
         ):

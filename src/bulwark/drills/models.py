@@ -1,0 +1,358 @@
+"""Drills: social-engineering campaigns (templates, recipients, tracked events, results,
+improvement plans) and the drills compliance calendar. Every read goes through
+`visible_to`: an agency sees its own rows, an authority those of the agencies below it,
+the CERT everything (docs/drills.md)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import Organisation, User
+
+
+class SendingProfile(models.Model):
+    """How a campaign's mail leaves: the sender shown, and the SMTP relay (blank: the
+    platform's own mail settings). Kept apart from the platform's notices so that a drill
+    never borrows the CERT's real sender reputation by accident."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    from_address = models.CharField(_("from"), max_length=200)
+    reply_to = models.EmailField(_("reply-to"), blank=True)
+    host = models.CharField(_("SMTP host"), max_length=200, blank=True)
+    port = models.PositiveIntegerField(_("SMTP port"), default=25)
+    use_tls = models.BooleanField(_("STARTTLS"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def visible_to(self, user: Any) -> "CampaignQuerySet":
+        """The CERT sees every campaign; an agency or authority those that include one of
+        the organisations it manages (its own and those below it), once launched."""
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return (
+            self.filter(participants__organisation_id__in=viewer.managed_org_ids)
+            .exclude(state=Campaign.State.DRAFT)
+            .distinct()
+        )
+
+
+class Campaign(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        FINISHED = "finished", _("Finished")
+
+    name = models.CharField(_("name"), max_length=200)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default="draft")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Templates, in both languages: each recipient gets their own language.
+    subject_en = models.CharField(_("subject (English)"), max_length=200)
+    subject_zh_hant = models.CharField(_("subject (Traditional Chinese)"), max_length=200)
+    body_en = models.TextField(_("message (English)"), max_length=20000)
+    body_zh_hant = models.TextField(_("message (Traditional Chinese)"), max_length=20000)
+    landing_en = models.TextField(_("landing page (English)"), max_length=20000, blank=True)
+    landing_zh_hant = models.TextField(
+        _("landing page (Traditional Chinese)"), max_length=20000, blank=True
+    )
+    attachment_name = models.CharField(
+        _("attachment file name"), max_length=100, blank=True,
+        help_text=_("An HTML attachment whose opening is recorded (blank: no attachment)."),
+    )  # fmt: skip
+    # Where tracking links point and how mail leaves.
+    tracking_domain = models.CharField(
+        _("tracking domain"), max_length=253,
+        help_text=_("The host name in every link of the drill mail (served by this platform)."),
+    )  # fmt: skip
+    sending_profile = models.ForeignKey(
+        SendingProfile, verbose_name=_("sending profile"), on_delete=models.PROTECT
+    )
+    # The sending window.
+    starts_at = models.DateTimeField(_("first day"))
+    spread_days = models.PositiveSmallIntegerField(_("working days to spread over"), default=3)
+    day_start = models.TimeField(_("business hours from"), default="09:00")
+    day_end = models.TimeField(_("business hours until"), default="17:00")
+    per_domain_per_hour = models.PositiveIntegerField(
+        _("messages per mail domain per hour"), default=60
+    )
+    # Thresholds: an agency passes when its human rates are under these.
+    open_threshold = models.DecimalField(
+        _("open rate target (%)"), max_digits=5, decimal_places=2, default=10
+    )
+    click_threshold = models.DecimalField(
+        _("click rate target (%)"), max_digits=5, decimal_places=2, default=6
+    )
+    launched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    previous = models.ForeignKey(
+        "self", verbose_name=_("previous campaign (for comparison)"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def sending_allowed(self) -> bool:
+        return self.state in (self.State.SCHEDULED, self.State.RUNNING)
+
+
+class ParticipantQuerySet(models.QuerySet["Participant"]):
+    def visible_to(self, user: Any) -> "ParticipantQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.managed_org_ids).exclude(
+            campaign__state=Campaign.State.DRAFT
+        )
+
+
+class Participant(models.Model):
+    """An agency taking part in a campaign, with its sending time zone."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="participants")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "organisation"], name="participant_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} in {self.campaign}"
+
+
+class ThroughParticipantQuerySet(models.QuerySet[Any]):
+    def visible_to(self, user: Any) -> "ThroughParticipantQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.managed_org_ids).exclude(
+            campaign__state=Campaign.State.DRAFT
+        )
+
+
+class Recipient(models.Model):
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        ZH_HANT = "zh-hant", "繁體中文"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    email = models.EmailField(_("e-mail"))
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    department = models.CharField(_("department"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    token = models.CharField(max_length=64, unique=True)
+    send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    bounced = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+
+    objects = ThroughParticipantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation_id", "email"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "email"], name="recipient_once")]
+        indexes = [models.Index(fields=["campaign", "sent_at", "send_at"], name="drill_due")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class EventKind(models.TextChoices):
+    SENT = "sent", _("Sent")
+    BOUNCED = "bounced", _("Bounced")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+    ATTACHMENT = "attachment", _("Attachment opened")
+    SUBMITTED = "submitted", _("Data submitted")
+    REPORTED = "reported", _("Reported")
+    PAGE = "page", _("Landing page loaded")
+
+
+class DrillEventQuerySet(models.QuerySet["DrillEvent"]):
+    def visible_to(self, user: Any) -> "DrillEventQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(recipient__organisation_id__in=viewer.managed_org_ids).exclude(
+            recipient__campaign__state=Campaign.State.DRAFT
+        )
+
+
+class DrillEvent(models.Model):
+    """One tracked request or mail outcome, exactly once per request. `automated` holds
+    the reason a machine did it ("" for a person); only human events count in rates. No
+    request body is ever stored: a submit is a flag."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="events")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    at = models.DateTimeField(db_index=True)
+    automated = models.CharField(max_length=60, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    agent = models.CharField(max_length=300, blank=True)
+
+    objects = DrillEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["campaign", "kind", "automated"], name="drill_event_rates"),
+            models.Index(fields=["recipient", "at"], name="drill_event_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def human(self) -> bool:
+        return not self.automated
+
+
+class ImprovementPlan(models.Model):
+    """Filed by an agency that failed a campaign's threshold, tracked to closure."""
+
+    class State(models.TextChoices):
+        REQUIRED = "required", _("Required")
+        FILED = "filed", _("Filed")
+        ACCEPTED = "accepted", _("Accepted")
+        CLOSED = "closed", _("Closed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="plans")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REQUIRED)
+    measures = models.TextField(_("measures"), blank=True, max_length=10000)
+    due_at = models.DateTimeField(_("due"))
+    filed_at = models.DateTimeField(null=True, blank=True)
+    filed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_note = models.TextField(_("closing note"), blank=True, max_length=5000)
+
+    objects = ThroughParticipantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "organisation"], name="plan_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.campaign}"
+
+
+class DrillObligationQuerySet(models.QuerySet["DrillObligation"]):
+    def visible_to(self, user: Any) -> "DrillObligationQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.managed_org_ids)
+
+
+class DrillObligation(models.Model):
+    """One statutory drill an agency must hold in a period (compliance calendar): due by
+    `due_at`, done when held, its results due `results_days` after."""
+
+    class Kind(models.TextChoices):
+        SOCIAL_ENGINEERING = "social_engineering", _("Social engineering")
+        INCIDENT_RESPONSE = "incident_response", _("Incident-response drill")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("drill"), max_length=30, choices=Kind.choices)
+    level = models.CharField(_("responsibility level"), max_length=5)
+    period_start = models.DateField(_("period from"))
+    due_at = models.DateTimeField(_("due"))
+    results_due_days = models.PositiveSmallIntegerField(default=30)
+    held_at = models.DateTimeField(_("held"), null=True, blank=True)
+    results_at = models.DateTimeField(_("results reported"), null=True, blank=True)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident_id = models.PositiveIntegerField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DrillObligationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "organisation_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "kind", "period_start"], name="obligation_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.kind} due {self.due_at:%Y-%m-%d}"
+
+
+class DrillNoticeQuerySet(models.QuerySet["DrillNotice"]):
+    def visible_to(self, user: Any) -> "DrillNoticeQuerySet":
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        return self.filter(organisation_id__in=viewer.managed_org_ids)
+
+
+class DrillNotice(models.Model):
+    """An incident-response drill: the CERT (or the agency's authority) gives the
+    scenario; the agency reports it as a drill incident (`is_drill`) through the real
+    incident system, so every statutory clock is measured from the notice on; the
+    drill's score is the clocks met."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    scenario = models.TextField(_("scenario"), max_length=5000)
+    rsit_class = models.CharField(_("class (RSIT)"), max_length=50)
+    rsit_type = models.CharField(_("type (RSIT)"), max_length=60)
+    sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField(_("notice sent"))
+    incident = models.OneToOneField(
+        "incidents.Incident", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    obligation = models.ForeignKey(
+        DrillObligation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = DrillNoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: drill {self.sent_at:%Y-%m-%d}"

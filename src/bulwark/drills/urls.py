@@ -1,0 +1,39 @@
+"""Web routes of drills: `drills/...` for signed-in users, `d/<token>/...` for the links
+of the drill mail (served on the campaign's tracking domain, no sign-in)."""
+
+from django.urls import URLPattern, URLResolver, path, register_converter
+
+from bulwark.drills import views
+
+
+class TokenConverter:
+    regex = "[A-Za-z0-9_-]{20,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(TokenConverter, "drilltoken")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("drills/", views.campaign_list, name="drill-list"),
+    path("drills/new/", views.campaign_create, name="drill-create"),
+    path("drills/<int:pk>/", views.campaign_detail, name="drill-campaign"),
+    path("drills/<int:pk>/recipients/", views.campaign_recipients, name="drill-recipients"),
+    path("drills/<int:pk>/results.csv", views.campaign_export, name="drill-export"),
+    path("drills/<int:pk>/<slug:verb>/", views.campaign_action, name="drill-action"),
+    path("drills/plans/", views.plan_list, name="drill-plans"),
+    path("drills/plans/<int:pk>/", views.plan_detail, name="drill-plan"),
+    path("drills/calendar/", views.compliance, name="drill-calendar"),
+    path("drills/notices/", views.notice_list, name="drill-notices"),
+    path("drills/notices/<int:pk>/", views.notice_detail, name="drill-notice"),
+    path("d/<drilltoken:token>/", views.landing, name="drill-landing"),
+    path("d/<drilltoken:token>/go", views.track_click, name="drill-click"),
+    path("d/<drilltoken:token>/open.gif", views.track_open, name="drill-open"),
+    path("d/<drilltoken:token>/a.gif", views.track_attachment, name="drill-attachment"),
+    path("d/<drilltoken:token>/seen.gif", views.track_page, name="drill-seen"),
+    path("d/<drilltoken:token>/submit", views.track_submit, name="drill-submit"),
+]
