@@ -59,6 +59,8 @@ def test_apps_register_what_core_runs_for_them() -> None:
         "bulwark.core.tasks.send_notification_digests",
         "bulwark.constituency.tasks.purge_login_failures",
         "bulwark.monitoring.tasks.detect_behaviour",
+        "bulwark.drills.tasks.send_due",
+        "bulwark.training.tasks.close_expired_attempts",
     }
     assert {f.__module__ for f in registry.DATABASE_METRICS} == {
         "bulwark.exchange.metrics",
