@@ -1,0 +1,204 @@
+"""Agencies' responsibility levels and their learners: import, accounts, sign-in links
+and passwords."""
+
+import secrets
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bulwark.constituency import throttle
+from bulwark.constituency.models import Organisation, User
+from bulwark.core import audit
+from bulwark.core.permissions import require
+from bulwark.core.tasks import send_email
+from bulwark.training.engine import hours as hours_engine
+from bulwark.training.models import (
+    AgencyTraining,
+    Learner,
+    LearnerGroup,
+    ResponsibilityLevel,
+    SignInLink,
+    TrainingRole,
+)
+from bulwark.training.services.common import (
+    LEARNER_COLUMNS,
+    LINK_LIFETIME,
+    ROLE_ALIASES,
+    ImportResult,
+    TrainingError,
+    csv_rows,
+    secret_digest,
+)
+
+
+def set_agency_level(actor: User, org: Organisation, level: str, profile: str = "tw") -> None:
+    require(actor, "training.manage_learners", org)
+    if level not in ResponsibilityLevel.values:
+        raise TrainingError(_("Unknown responsibility level."))
+    try:
+        hours_engine.load_profile(profile)
+    except hours_engine.ProfileError as exc:
+        raise TrainingError(str(exc)) from exc
+    with transaction.atomic():
+        AgencyTraining.objects.update_or_create(
+            organisation=org, defaults={"level": level, "profile": profile}
+        )
+        audit.record(actor, "training.agency_level", org, changes={"level": level},
+                     organisation_id=org.pk)  # fmt: skip
+
+
+def import_learners(actor: User, org: Organisation, text: str) -> ImportResult:
+    """Create or update an agency's learners from CSV (columns staff_id, name, email,
+    role, and optionally unit, language, groups separated by ';'). A row with an error is
+    reported with its line and reason and changes nothing; the other rows are kept."""
+    require(actor, "training.manage_learners", org)
+    header, rows = csv_rows(text)
+    missing = [column for column in LEARNER_COLUMNS if column not in header]
+    if missing:
+        raise TrainingError(_("Missing columns: %(cols)s.") % {"cols": ", ".join(missing)})
+    result = ImportResult()
+    with transaction.atomic():
+        for line, row in rows:
+            try:
+                created = _import_learner(org, row)
+            except (ValidationError, TrainingError) as exc:
+                result.errors.append((line, " ".join(getattr(exc, "messages", [str(exc)]))))
+                continue
+            if created:
+                result.created += 1
+            else:
+                result.updated += 1
+        audit.record(actor, "training.import_learners", org, organisation_id=org.pk,
+                     changes={"created": result.created, "updated": result.updated,
+                              "errors": len(result.errors)})  # fmt: skip
+    return result
+
+
+def _import_learner(org: Organisation, row: Mapping[str, str]) -> bool:
+    staff_id, name, email = row.get("staff_id", ""), row.get("name", ""), row.get("email", "")
+    if not staff_id or not name:
+        raise TrainingError(_("staff_id and name are required."))
+    if len(staff_id) > 64 or len(name) > 200:
+        raise TrainingError(_("staff_id or name is too long."))
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise TrainingError(_("%(email)s is not an e-mail address.") % {"email": email}) from exc
+    role = ROLE_ALIASES.get(row.get("role", "").lower())
+    if role is None:
+        raise TrainingError(
+            _("Unknown role %(role)s (one of %(roles)s).")
+            % {"role": row.get("role", ""), "roles": ", ".join(TrainingRole.values)}
+        )
+    email = email.lower()
+    other = Learner.objects.filter(email=email).exclude(organisation=org, staff_id=staff_id)
+    if other.exists():
+        raise TrainingError(_("%(email)s belongs to another learner.") % {"email": email})
+    language = row.get("language") or "zh-hant"
+    with transaction.atomic():
+        learner, created = Learner.objects.update_or_create(
+            organisation=org,
+            staff_id=staff_id,
+            defaults={"name": name, "email": email, "role": role,
+                      "unit": row.get("unit", "")[:200], "preferred_language": language[:10],
+                      "is_active": True},
+        )  # fmt: skip
+        for group_name in filter(None, (g.strip() for g in row.get("groups", "").split(";"))):
+            group, _created = LearnerGroup.objects.get_or_create(
+                organisation=org, name=group_name[:100]
+            )
+            group.learners.add(learner)
+    return created
+
+
+def add_learner(
+    actor: User, org: Organisation, *, staff_id: str, name: str, email: str, role: str,
+    unit: str = "", password: str | None = None,
+) -> Learner:  # fmt: skip
+    require(actor, "training.manage_learners", org)
+    with transaction.atomic():
+        _import_learner(org, {"staff_id": staff_id, "name": name, "email": email,
+                              "role": role, "unit": unit})  # fmt: skip
+        learner = Learner.objects.get(organisation=org, staff_id=staff_id)
+        if password:
+            learner.set_password(password)
+            learner.save(update_fields=["password"])
+        audit.record(actor, "training.add_learner", learner, organisation_id=org.pk)
+    return learner
+
+
+def deactivate_learner(actor: User, learner: Learner) -> None:
+    require(actor, "training.manage_learners", learner.organisation)
+    with transaction.atomic():
+        Learner.objects.filter(pk=learner.pk).update(is_active=False)
+        SignInLink.objects.filter(learner=learner, used_at__isnull=True).delete()
+        audit.record(actor, "training.deactivate_learner", learner,
+                     organisation_id=learner.organisation_id)  # fmt: skip
+
+
+def issue_sign_in_link(actor: User, learner: Learner, base_url: str, *, mail: bool = True) -> str:
+    """A one-time sign-in link (valid 7 days), e-mailed to the learner; returns the URL."""
+    require(actor, "training.manage_learners", learner.organisation)
+    if not learner.is_active:
+        raise TrainingError(_("This learner is deactivated."))
+    secret = secrets.token_urlsafe(32)
+    url = f"{base_url.rstrip('/')}/training/learn/link/{secret}/"
+    with transaction.atomic():
+        SignInLink.objects.create(
+            learner=learner, digest=secret_digest(secret), expires_at=timezone.now() + LINK_LIFETIME
+        )
+        audit.record(actor, "training.sign_in_link", learner,
+                     organisation_id=learner.organisation_id)  # fmt: skip
+        if mail:
+            subject = _("Your sign-in link for security training")
+            body = _(
+                "Open this link to sign in to your security training (valid for 7 days, "
+                "once):\n\n%(url)s\n"
+            ) % {"url": url}
+            emails = [learner.email]
+            transaction.on_commit(lambda: send_email.enqueue(subject, body, emails))
+    return url
+
+
+def redeem_sign_in_link(secret: str) -> Learner | None:
+    """The learner of an unused, unexpired link (the link is used up), or None."""
+    with transaction.atomic():
+        link = (
+            SignInLink.objects.select_for_update()
+            .select_related("learner")
+            .filter(
+                digest=secret_digest(secret), used_at__isnull=True, expires_at__gt=timezone.now()
+            )
+            .first()
+        )
+        if link is None or not link.learner.is_active:
+            return None
+        link.used_at = timezone.now()
+        link.save(update_fields=["used_at"])
+        Learner.objects.filter(pk=link.learner_id).update(last_login=link.used_at)
+        return link.learner
+
+
+def authenticate_learner(email: str, password: str, ip: str | None) -> Learner | None:
+    """The active learner with this e-mail and password, or None; failures are throttled
+    like the platform's own sign-in (per e-mail and per address)."""
+    key = f"learner:{email.strip().lower()}"
+    if throttle.is_blocked(key, ip):
+        raise TrainingError(_("Too many failed sign-ins. Try again later."))
+    learner = Learner.objects.filter(email=email.strip().lower(), is_active=True).first()
+    if learner is None or not learner.check_password(password):
+        throttle.record_failure(key, ip)
+        return None
+    Learner.objects.filter(pk=learner.pk).update(last_login=timezone.now())
+    return learner
+
+
+def set_own_password(learner: Learner, password: str) -> None:
+    if len(password) < 10:
+        raise TrainingError(_("Use at least 10 characters."))
+    learner.set_password(password)
+    learner.save(update_fields=["password"])
