@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "bulwark.exchange",
     "bulwark.monitoring",
     "bulwark.advisories",
+    "bulwark.findings",
     "bulwark.analytics",
     "bulwark.sso",
 ]

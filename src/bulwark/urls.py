@@ -82,6 +82,7 @@ urlpatterns = [
     path("", include("bulwark.exchange.urls")),
     path("", include("bulwark.monitoring.urls")),
     path("", include("bulwark.advisories.urls")),
+    path("", include("bulwark.findings.urls")),
     path("", include("bulwark.analytics.urls")),
     path("", include("bulwark.sso.urls")),
     path("api/v1/", include("bulwark.api_urls", namespace="api")),

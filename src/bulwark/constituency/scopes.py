@@ -28,11 +28,17 @@ BASE_SCOPES = frozenset(
         "advisories:read",
         "stats:read",
         "exchange:read",
+        "findings:read",
     }
 )
 # Any member of an organisation also reports and works its incidents, shares
 # intelligence and answers advisories.
-MEMBER_SCOPES = BASE_SCOPES | {"incidents:write", "intel:write", "advisories:write"}
+MEMBER_SCOPES = BASE_SCOPES | {
+    "incidents:write",
+    "intel:write",
+    "advisories:write",
+    "findings:write",
+}
 # Scopes each role adds. A platform admin may hold every scope (including any an app
 # registers later); a scope no role names here is for platform admins only.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
