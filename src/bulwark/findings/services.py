@@ -285,7 +285,7 @@ class _Importer:
         self.now = now
         self.touched: dict[str, int] = {}  # fingerprint -> finding id (this import)
         self.hosts: set[str] = set()
-        self.tools: set[str] = set()
+        self.tools: set[str] = {scan.tool} if scan.tool else set()
         self.result = ImportResult(scan)
 
     def add(self, batch: list[Any]) -> None:
@@ -528,13 +528,11 @@ def process_scan(actor: User | None, scan: ScanImport, *, now: datetime | None =
     importer = _Importer(scan, now)
     try:
         with open_kept(scan.sha256) as stream:
-            tool = scan.tool or None
-            if tool is None:
-                tool = engine.detect(stream.read(64 * 1024), scan.file_name)
-                stream.seek(0)
             with transaction.atomic():
-                for batch in _batches(iter(engine.parse(stream, tool)), BATCH):
+                items = engine.parse(stream, scan.tool or None, filename=scan.file_name)
+                for batch in _batches(iter(items), BATCH):
                     importer.add(batch)
+                tool = scan.tool or ",".join(sorted(importer.tools))[:20]
                 importer.mitigate_absent()
                 result = importer.result
                 ScanImport.objects.filter(pk=scan.pk).update(
@@ -549,6 +547,7 @@ def process_scan(actor: User | None, scan: ScanImport, *, now: datetime | None =
                     hosts=sorted(importer.hosts)[:1000],
                     error="",
                 )
+                scan.tool = tool
                 audit.record(
                     actor,
                     "findings.scan_imported",
