@@ -10,10 +10,9 @@ class FindingsConfig(AppConfig):
     verbose_name = _("Findings")
 
     def ready(self) -> None:
-        from bulwark.findings import rules  # noqa: F401  (declares the findings.* actions)
-
         # The API token scopes of this app (the list is shared; each app adds its own).
         from bulwark.constituency.scopes import SCOPES
+        from bulwark.findings import rules  # noqa: F401  (declares the findings.* actions)
 
         SCOPES.setdefault("findings:read", _("Read the engagements and findings you can see"))
         SCOPES.setdefault(

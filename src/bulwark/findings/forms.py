@@ -140,7 +140,9 @@ class AssignForm(forms.Form):
 
 
 class RiskForm(forms.Form):
-    reason = forms.CharField(label=_("Why the risk is acceptable"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Why the risk is acceptable"), widget=forms.Textarea(attrs={"rows": 2})
+    )
     expires_on = forms.DateField(
         label=_("Accepted until"), widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -321,6 +321,9 @@ class FindingCve(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["finding", "cve"], name="finding_cve_once")]
 
+    def __str__(self) -> str:
+        return self.cve
+
 
 class ThroughFindingQuerySet(models.QuerySet[Any]):
     def visible_to(self, user: Any) -> "ThroughFindingQuerySet":
@@ -353,6 +356,9 @@ class DedupeDecision(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
 
+    def __str__(self) -> str:
+        return f"{self.outcome} F-{self.finding_id}"
+
     @property
     def explanation(self) -> str:
         """Why the import decided this, in the reader's language."""
@@ -361,7 +367,10 @@ class DedupeDecision(models.Model):
             return str(_("No finding of this agency had this fingerprint: a new finding."))
         if self.reason == "open_match":
             return str(
-                _("Matched a finding still being tracked (of %(n)d with this fingerprint): seen again.")
+                _(
+                    "Matched a finding still being tracked (of %(n)d with this "
+                    "fingerprint): seen again."
+                )
             ) % {"n": n}
         if self.reason == "kept_decision":
             status = FindingStatus(self.previous_status).label if self.previous_status else ""
@@ -422,6 +431,9 @@ class RemediationEvent(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} F-{self.finding_id}"
+
 
 class RiskAcceptanceState(models.TextChoices):
     PENDING = "pending", _("Awaiting approval")
@@ -453,6 +465,9 @@ class RiskAcceptance(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"risk acceptance F-{self.finding_id} until {self.expires_on}"
 
 
 class Checklist(models.Model):

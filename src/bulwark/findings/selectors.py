@@ -130,8 +130,9 @@ def _resolved_at() -> Any:
     return Coalesce("fixed_at", "mitigated_at", "closed_at")
 
 
-def dashboard(findings: QuerySet[Finding], now: datetime | None = None, *, national: bool = False
-              ) -> Dashboard:
+def dashboard(
+    findings: QuerySet[Finding], now: datetime | None = None, *, national: bool = False
+) -> Dashboard:
     """The figures of a set of findings (already narrowed by `visible_to`): open by
     severity, overdue, due soon, SLA compliance, mean time to remediate; with `national`,
     the same per agency and per sector."""
@@ -190,8 +191,12 @@ def dashboard(findings: QuerySet[Finding], now: datetime | None = None, *, natio
         for row in rows:
             entry = per_org.setdefault(
                 row["organisation_id"],
-                {"id": row["organisation_id"], "name": row["organisation__name"], "total": 0,
-                 **{s: 0 for s in SEVERITY_ORDER}},
+                {
+                    "id": row["organisation_id"],
+                    "name": row["organisation__name"],
+                    "total": 0,
+                    **{s: 0 for s in SEVERITY_ORDER},
+                },
             )
             entry[row["severity"]] = row["n"]
             entry["total"] += row["n"]
@@ -210,13 +215,13 @@ def dashboard(findings: QuerySet[Finding], now: datetime | None = None, *, natio
             .annotate(n=Count("pk"))
         )
         per_sector: dict[str, dict[str, Any]] = {}
-        for row in sectors:
-            name = row["organisation__sector__name"] or "—"
+        for sector in sectors:
+            name = sector["organisation__sector__name"] or "—"
             entry = per_sector.setdefault(
                 name, {"name": name, "total": 0, **{s: 0 for s in SEVERITY_ORDER}}
             )
-            entry[row["severity"]] = row["n"]
-            entry["total"] += row["n"]
+            entry[sector["severity"]] = sector["n"]
+            entry["total"] += sector["n"]
         board.by_sector = sorted(per_sector.values(), key=lambda e: -e["total"])
     return board
 

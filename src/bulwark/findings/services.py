@@ -97,7 +97,9 @@ def keep_file(upload: IO[bytes], limit: int) -> tuple[str, int]:
     while chunk := upload.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise ValidationError({"file": _("The file is larger than %(n)d bytes.") % {"n": limit}})
+            raise ValidationError(
+                {"file": _("The file is larger than %(n)d bytes.") % {"n": limit}}
+            )
         digest.update(chunk)
     if size == 0:
         raise ValidationError({"file": _("The file is empty.")})
@@ -112,7 +114,8 @@ def keep_file(upload: IO[bytes], limit: int) -> tuple[str, int]:
 
 
 def open_kept(sha256: str) -> IO[bytes]:
-    return storage().open(f"{sha256[:2]}/{sha256}", "rb")  # type: ignore[no-any-return]
+    kept: IO[bytes] = storage().open(f"{sha256[:2]}/{sha256}", "rb")
+    return kept
 
 
 # --- Engagements ------------------------------------------------------------------------
@@ -176,8 +179,10 @@ def change_engagement_status(
         current = Engagement.objects.select_for_update().get(pk=engagement.pk)
         if status not in ENGAGEMENT_FLOW.get(current.status, ()):
             raise ValidationError(
-                {"status": _("An engagement cannot go from %(a)s to %(b)s.")
-                 % {"a": current.get_status_display(), "b": status}}
+                {
+                    "status": _("An engagement cannot go from %(a)s to %(b)s.")
+                    % {"a": current.get_status_display(), "b": status}
+                }
             )
         previous = current.status
         current.status = status
@@ -343,9 +348,7 @@ class _Importer:
                     self.result.duplicate += 1
             else:
                 # Every candidate is resolved (closed or mitigated): the problem is back.
-                chosen.status = (
-                    FindingStatus.ASSIGNED if chosen.assignee_id else FindingStatus.OPEN
-                )
+                chosen.status = FindingStatus.ASSIGNED if chosen.assignee_id else FindingStatus.OPEN
                 chosen.reopened_count += 1
                 chosen.mitigated_at = chosen.closed_at = chosen.fixed_at = None
                 chosen.last_seen = self.when(item)
@@ -513,7 +516,9 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def process_scan(actor: User | None, scan: ScanImport, *, now: datetime | None = None) -> ImportResult:
+def process_scan(
+    actor: User | None, scan: ScanImport, *, now: datetime | None = None
+) -> ImportResult:
     """Parse a kept scan file and apply it to the agency's findings in one transaction.
 
     Deduplication: each parsed finding's fingerprint is looked up among ALL the agency's
@@ -527,41 +532,40 @@ def process_scan(actor: User | None, scan: ScanImport, *, now: datetime | None =
     scan = ScanImport.objects.select_related("engagement").get(pk=scan.pk)
     importer = _Importer(scan, now)
     try:
-        with open_kept(scan.sha256) as stream:
-            with transaction.atomic():
-                items = engine.parse(stream, scan.tool or None, filename=scan.file_name)
-                for batch in _batches(iter(items), BATCH):
-                    importer.add(batch)
-                tool = scan.tool or ",".join(sorted(importer.tools))[:20]
-                importer.mitigate_absent()
-                result = importer.result
-                ScanImport.objects.filter(pk=scan.pk).update(
-                    tool=tool,
-                    state=ScanImportState.PROCESSED,
-                    processed_at=timezone.now(),
-                    new=result.new,
-                    duplicate=result.duplicate,
-                    mitigated=result.mitigated,
-                    reopened=result.reopened,
-                    services=result.services,
-                    hosts=sorted(importer.hosts)[:1000],
-                    error="",
-                )
-                scan.tool = tool
-                audit.record(
-                    actor,
-                    "findings.scan_imported",
-                    scan,
-                    organisation_id=scan.engagement.organisation_id,
-                    changes={
-                        "tool": tool,
-                        "new": result.new,
-                        "duplicate": result.duplicate,
-                        "mitigated": result.mitigated,
-                        "reopened": result.reopened,
-                    },
-                )
-                transaction.on_commit(lambda: _tell_agency(scan, result))
+        with open_kept(scan.sha256) as stream, transaction.atomic():
+            items = engine.parse(stream, scan.tool or None, filename=scan.file_name)
+            for batch in _batches(iter(items), BATCH):
+                importer.add(batch)
+            tool = scan.tool or ",".join(sorted(importer.tools))[:20]
+            importer.mitigate_absent()
+            result = importer.result
+            ScanImport.objects.filter(pk=scan.pk).update(
+                tool=tool,
+                state=ScanImportState.PROCESSED,
+                processed_at=timezone.now(),
+                new=result.new,
+                duplicate=result.duplicate,
+                mitigated=result.mitigated,
+                reopened=result.reopened,
+                services=result.services,
+                hosts=sorted(importer.hosts)[:1000],
+                error="",
+            )
+            scan.tool = tool
+            audit.record(
+                actor,
+                "findings.scan_imported",
+                scan,
+                organisation_id=scan.engagement.organisation_id,
+                changes={
+                    "tool": tool,
+                    "new": result.new,
+                    "duplicate": result.duplicate,
+                    "mitigated": result.mitigated,
+                    "reopened": result.reopened,
+                },
+            )
+            transaction.on_commit(lambda: _tell_agency(scan, result))
     except engine.ParseError as exc:
         message = str(exc) or _("The file could not be read.")
         with transaction.atomic():
@@ -642,7 +646,9 @@ def add_manual_finding(
             raise ValidationError({"cvss_vector": _("This is not a valid CVSS 3.x or 4.0 vector.")})
         score = scored[0]
     if inventory_item is not None and inventory_item.organisation_id != engagement.organisation_id:
-        raise ValidationError({"inventory_item": _("This product is not in the agency's inventory.")})
+        raise ValidationError(
+            {"inventory_item": _("This product is not in the agency's inventory.")}
+        )
     cve_list = tuple(sorted({c.strip().upper() for c in cves if c.strip()}))
     bad = [c for c in cve_list if not re.fullmatch(r"CVE-\d{4}-\d{4,}", c)]
     if bad:
@@ -669,7 +675,10 @@ def add_manual_finding(
         )
         if existing and existing[0].status in (*ACTIVE_STATUSES, *KEPT_WHEN_SEEN):
             raise ValidationError(
-                {"title": _("This problem is already tracked as F-%(id)d.") % {"id": existing[0].pk}}
+                {
+                    "title": _("This problem is already tracked as F-%(id)d.")
+                    % {"id": existing[0].pk}
+                }
             )
         finding = Finding.objects.create(
             organisation_id=engagement.organisation_id,
@@ -730,9 +739,7 @@ def save_checklist(
                 },
             )
         checklist.items.exclude(ref__in=[r[0] for r in rows]).delete()
-        audit.record(
-            actor, "findings.checklist_saved", checklist, changes={"items": len(rows)}
-        )
+        audit.record(actor, "findings.checklist_saved", checklist, changes={"items": len(rows)})
     return checklist
 
 
@@ -771,9 +778,7 @@ def assign(actor: User, finding: Finding, assignee: User, note: str = "") -> Fin
     """Give a finding to someone of the agency (or the CERT) to remediate."""
     require(actor, "findings.work", finding)
     assignee_viewer = viewer_of(assignee)
-    if not (
-        assignee_viewer.cert_staff or finding.organisation_id in assignee_viewer.own_org_ids
-    ):
+    if not (assignee_viewer.cert_staff or finding.organisation_id in assignee_viewer.own_org_ids):
         raise ValidationError({"assignee": _("The assignee must belong to the agency.")})
     with transaction.atomic():
         current = _step(
@@ -882,9 +887,7 @@ def retest(actor: User, finding: Finding, *, passed: bool, note: str = "") -> Fi
             current.status = FindingStatus.IN_PROGRESS
             current.fixed_at = None
         current.save(update_fields=["status", "closed_at", "fixed_at"])
-        _event(
-            current, EventKind.RETEST_PASSED if passed else EventKind.RETEST_FAILED, actor, note
-        )
+        _event(current, EventKind.RETEST_PASSED if passed else EventKind.RETEST_FAILED, actor, note)
         audit.record(
             actor,
             "findings.retested",
@@ -927,9 +930,7 @@ def comment(actor: User, finding: Finding, note: str) -> RemediationEvent:
         raise ValidationError({"note": _("The comment is empty.")})
     with transaction.atomic():
         event = _event(finding, EventKind.COMMENT, actor, note)
-        audit.record(
-            actor, "findings.comment", finding, organisation_id=finding.organisation_id
-        )
+        audit.record(actor, "findings.comment", finding, organisation_id=finding.organisation_id)
     return event
 
 
@@ -967,9 +968,7 @@ def request_risk_acceptance(
             changes={"expires_on": expires_on.isoformat()},
         )
     approvers = [
-        u
-        for u in _agency_people(current.organisation_id, [Role.ORG_ADMIN])
-        if u != actor.pk
+        u for u in _agency_people(current.organisation_id, [Role.ORG_ADMIN]) if u != actor.pk
     ]
     notify(
         approvers,
@@ -988,7 +987,7 @@ def decide_risk_acceptance(
     acceptance = RiskAcceptance.objects.select_related("finding").get(pk=acceptance.pk)
     require(actor, "findings.approve_acceptance", acceptance)
     with transaction.atomic():
-        locked = RiskAcceptance.objects.select_for_update().get(pk=acceptance.pk)
+        locked: RiskAcceptance = RiskAcceptance.objects.select_for_update().get(pk=acceptance.pk)
         if locked.state != RiskAcceptanceState.PENDING:
             raise ValidationError({"state": _("This request was already decided.")})
         finding = _locked(acceptance.finding)

@@ -2,7 +2,7 @@
 workflow. Reads go through `visible_to`; writes through services."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -37,6 +37,7 @@ from bulwark.findings.models import (
 
 # Files up to this size are imported while the page waits; larger ones by the worker.
 INLINE_IMPORT_BYTES = 20 * 1024 * 1024
+
 
 def _params(request: HttpRequest) -> dict[str, str]:
     return {k: str(v)[:200] for k, v in request.GET.items()}
@@ -93,10 +94,12 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 
 
 def _staff() -> QuerySet[User]:
-    ids = Membership.objects.filter(
-        organisation__kind=OrganisationKind.NATIONAL_CERT
-    ).values_list("user_id", flat=True)
-    return User.objects.filter(pk__in=ids, is_active=True).order_by("username")
+    ids = Membership.objects.filter(organisation__kind=OrganisationKind.NATIONAL_CERT).values_list(
+        "user_id", flat=True
+    )
+    return cast(
+        QuerySet[User], User.objects.filter(pk__in=ids, is_active=True).order_by("username")
+    )
 
 
 @login_required
@@ -129,9 +132,9 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     findings = selectors.engagement_findings(engagement, request.user)
     board = selectors.dashboard(findings)
-    page = Paginator(
-        selectors.filter_findings(findings, request.GET).order_by("-pk"), 50
-    ).get_page(request.GET.get("page"))
+    page = Paginator(selectors.filter_findings(findings, request.GET).order_by("-pk"), 50).get_page(
+        request.GET.get("page")
+    )
     may_plan = can(request.user, "findings.plan", engagement)
     manual = forms.ManualFindingForm(
         items=ChecklistItem.objects.filter(
@@ -215,9 +218,7 @@ def engagement_import(request: HttpRequest, pk: int) -> HttpResponse:
                     },
                 )
             else:
-                messages.error(
-                    request, _("The file was refused: %(why)s") % {"why": result.error}
-                )
+                messages.error(request, _("The file was refused: %(why)s") % {"why": result.error})
             return redirect("findings-import", pk=scan.pk)
     return render(
         request,
@@ -332,9 +333,7 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _finding(request, pk)
     decisions = finding.decisions.select_related("scan", "scan__engagement")[:50]
     people = User.objects.filter(
-        pk__in=Membership.objects.filter(organisation_id=finding.organisation_id).values(
-            "user_id"
-        ),
+        pk__in=Membership.objects.filter(organisation_id=finding.organisation_id).values("user_id"),
         is_active=True,
     ).order_by("username")
     pending = finding.acceptances.filter(state=RiskAcceptanceState.PENDING).first()
@@ -390,7 +389,7 @@ def finding_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         _run(
             request,
             lambda: services.mark_fixed(
-                actor, finding, note, upload, upload.name if upload else ""
+                actor, finding, note, upload, (upload.name or "") if upload else ""
             ),
             _("Marked fixed; the CERT will retest."),
         )
@@ -410,13 +409,13 @@ def finding_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     elif action == "comment":
         _run(request, lambda: services.comment(actor, finding, note), _("Comment added."))
     elif action == "accept-risk":
-        form = forms.RiskForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        risk = forms.RiskForm(request.POST)
+        if not risk.is_valid():
+            messages.error(request, " ".join(str(e) for errs in risk.errors.values() for e in errs))
         else:
             _run(
                 request,
-                lambda: services.request_risk_acceptance(actor, finding, **form.cleaned_data),
+                lambda: services.request_risk_acceptance(actor, finding, **risk.cleaned_data),
                 _("Risk acceptance requested; a second person decides."),
             )
     elif action in ("approve-risk", "refuse-risk"):

@@ -31,9 +31,7 @@ from bulwark.findings.models import (
 
 class EngagementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
-    status = serializers.CharField(
-        read_only=True, help_text=", ".join(EngagementStatus.values)
-    )
+    status = serializers.CharField(read_only=True, help_text=", ".join(EngagementStatus.values))
 
     class Meta:
         model = Engagement
@@ -202,7 +200,9 @@ class FindingRiskDecisionSerializer(FindingNoteSerializer):
 
 
 class EngagementViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet  # type: ignore[type-arg]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """Engagements you may see: all for CERT staff, your agency's, and an authority's
     agencies'. CERT staff plan them and import scans."""
@@ -261,7 +261,9 @@ class EngagementViewSet(
 
 
 class ScanImportViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet  # type: ignore[type-arg]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     scope_resource = "findings"
     serializer_class = ScanImportSerializer
@@ -275,7 +277,9 @@ class ScanImportViewSet(
 
 
 class FindingViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet  # type: ignore[type-arg]
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """Findings you may see, filtered like the findings page (status, severity,
     organisation, engagement, host, cve, tool, due=soon|overdue, kev, q); every step of

@@ -99,17 +99,16 @@ def api(world: World, both: dict[str, Any], client: Client, who: str) -> None:
 def test_command_line_listing(world: World, both: dict[str, Any]) -> None:
     for who, seen in MATRIX.items():
         out = io.StringIO()
-        call_command(
-            "findings", "engagements", "--user", getattr(world, who).username, stdout=out
-        )
+        call_command("findings", "engagements", "--user", getattr(world, who).username, stdout=out)
         lines = out.getvalue().splitlines()[1:]
         ids = {int(line.split("\t")[0]) for line in lines}
         for index, sees in enumerate(seen):
             assert (both["engagements"][index].pk in ids) is sees, who
 
 
-def test_api_writes_need_the_write_scope_and_the_rule(world: World, both: dict[str, Any],
-                                                       client: Client) -> None:
+def test_api_writes_need_the_write_scope_and_the_rule(
+    world: World, both: dict[str, Any], client: Client
+) -> None:
     bureau_f, _power_f = both["findings"]
     read_only = bearer(world.analyst, ["findings:read"])
     answer = client.post(

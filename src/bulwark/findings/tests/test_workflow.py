@@ -47,7 +47,12 @@ def test_assigned_in_progress_fixed_with_evidence_retested_closed(world: World) 
     finding.refresh_from_db()
     assert finding.status == FindingStatus.CLOSED and finding.closed_at is not None
     actions = set(AuditEntry.objects.values_list("action", flat=True))
-    assert {"findings.assigned", "findings.started", "findings.fixed", "findings.retested"} <= actions
+    assert {
+        "findings.assigned",
+        "findings.started",
+        "findings.fixed",
+        "findings.retested",
+    } <= actions
 
 
 def test_a_failed_retest_sends_it_back_with_the_reason(world: World) -> None:

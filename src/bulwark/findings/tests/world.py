@@ -46,11 +46,10 @@ class World:
         fields.update(extra)
         return services.create_engagement(self.analyst, org or self.bureau, **fields)
 
-    def imported(self, engagement: Engagement, content: bytes, name: str = "scan.nessus",
-                 **extra: Any) -> services.ImportResult:
-        return services.import_scan(
-            self.analyst, engagement, io.BytesIO(content), name, **extra
-        )
+    def imported(
+        self, engagement: Engagement, content: bytes, name: str = "scan.nessus", **extra: Any
+    ) -> services.ImportResult:
+        return services.import_scan(self.analyst, engagement, io.BytesIO(content), name, **extra)
 
 
 def nessus(hosts: dict[str, list[tuple[int, str, int, str]]]) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 
 from bulwark.constituency.models import User
 from bulwark.findings import selectors, services
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def _user(self, name: str | None) -> User | None:
         if not name:
             return None
-        user = User.objects.filter(username=name, is_active=True).first()
+        user: User | None = User.objects.filter(username=name, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {name!r}.")
         return user
@@ -55,7 +56,7 @@ class Command(BaseCommand):
             self._import(user, options)
 
     def _engagements(self, user: User | None, status: str | None) -> None:
-        engagements = (
+        engagements: QuerySet[Engagement] = (
             Engagement.objects.visible_to(user) if user is not None else Engagement.objects.all()
         )
         engagements = selectors.filter_engagements(
@@ -71,7 +72,9 @@ class Command(BaseCommand):
         )
         engagement = engagements.filter(pk=options["engagement"]).first()
         if engagement is None:
-            raise CommandError(f"No engagement {options['engagement']} (see `bulwark findings engagements`).")
+            raise CommandError(
+                f"No engagement {options['engagement']} (see `bulwark findings engagements`)."
+            )
         failed = 0
         for name in options["files"]:
             path = Path(name)
