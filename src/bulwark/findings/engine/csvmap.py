@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from .model import (
     Asset,
@@ -24,6 +24,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    prose,
     references_in,
     severity_from_score,
     severity_from_word,
@@ -75,6 +76,25 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "observed_at": ("observedat", "lastobserved", "timestamp", "date", "seen"),
 }
 MAX_FIELD = 1024 * 1024
+#: Zone abbreviations in Tenable's "Jan 5, 2021 10:24:08 MST" stamps (hours from UTC).
+_ZONES = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CST": -6,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+    "CET": 1,
+    "CEST": 2,
+    "JST": 9,
+    "HKT": 8,
+    "SGT": 8,
+}
 
 
 def _norm(name: str) -> str:
@@ -136,9 +156,13 @@ def _when(value: str) -> datetime | None:
         return None
     if value.isdigit():
         return datetime.fromtimestamp(int(value), tz=UTC)
-    for pattern in ("%b %d, %Y %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y"):
+    zone = UTC
+    words = value.rsplit(" ", 1)
+    if len(words) == 2 and words[1].upper() in _ZONES:
+        value, zone = words[0], timezone(timedelta(hours=_ZONES[words[1].upper()]))
+    for pattern in ("%b %d, %Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(value, pattern).replace(tzinfo=UTC)
+            return datetime.strptime(value, pattern).replace(tzinfo=zone)
         except ValueError:
             continue
     try:
@@ -154,16 +178,13 @@ def parse(stream: Readable, mapping: Mapping[str, str] | None = None) -> Iterato
     first = next(source, None)
     if first is None:
         raise ParseError("The CSV file is empty.")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    delimiter = max(",;\t", key=first.count)
 
     def rows() -> Iterator[str]:
         yield first
         yield from source
 
-    reader = csv.reader(rows(), dialect)
+    reader = csv.reader(rows(), delimiter=delimiter)
     try:
         header = next(reader)
         columns = _columns(header, mapping)
@@ -207,12 +228,12 @@ def _finding(row: list[str], columns: dict[str, int], line: int) -> ParsedFindin
         severity=_severity(get("severity"), line),
         asset=asset,
         location=clean(get("location"), 2048),
-        cves=cves_in(get("cves")),
+        cves=cves_in(get("cves"), title),
         cwes=cwes_in(*re.split(r"[,;\s]+", get("cwes"))),
         cvss_vector=vector if vector.startswith(("CVSS:", "AV:", "(AV:")) else "",
         cvss_score=to_float(get("cvss_score")),
-        description=clean(get("description")),
-        solution=clean(get("solution")),
+        description=prose(get("description")),
+        solution=prose(get("solution")),
         references=references_in(get("references")),
         evidence=evidence(get("evidence")),
         observed_at=_when(get("observed_at")),

@@ -7,6 +7,7 @@ Pure module (no Django import). The dataclasses are the contract with the findin
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,19 +174,21 @@ def to_port(value: object) -> int | None:
     return port if 0 < port < 65536 else None
 
 
-def clean(text: str | None, limit: int = TEXT_LIMIT) -> str:
-    """Text without control characters and outer blank space, cut at `limit` characters."""
+def clean(text: str | None, limit: int = TEXT_LIMIT, *, xml: bool = False) -> str:
+    """Text without control characters and outer blank space, cut at `limit` characters.
+    `xml=True`: the text comes from an XML parser, which already refused every control
+    character but tab and line breaks (XML 1.0), so the scan for them is skipped."""
     if not text:
         return ""
-    text = _CONTROL.sub("", text).strip()
+    text = text.strip() if xml else _CONTROL.sub("", text).strip()
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
 
 
-def evidence(text: str | None) -> str:
+def evidence(text: str | None, *, xml: bool = False) -> str:
     """The tool's output for a finding, at most EVIDENCE_LIMIT bytes of UTF-8."""
-    text = clean(text, EVIDENCE_LIMIT)
+    text = clean(text, EVIDENCE_LIMIT, xml=xml)
     data = text.encode("utf-8")
     if len(data) <= EVIDENCE_LIMIT:
         return text
@@ -231,14 +234,52 @@ def asset_from_url(url: str, service: str = "") -> Asset:
     )
 
 
+_URL_SPLIT = re.compile(r"[\s<>\"']+")
+_URL_BREAKS = re.compile(r"[<>\"']")
+
+
 def references_in(*texts: str | None) -> tuple[str, ...]:
     """http(s) URLs in free text (one per line or separated by blanks), each once."""
     seen: dict[str, None] = {}
     for text in texts:
         if not text:
             continue
-        for token in re.split(r"[\s<>\"']+", text):
-            token = token.strip().rstrip(".,;)")
+        tokens = _URL_SPLIT.split(text) if _URL_BREAKS.search(text) else text.split()
+        for token in tokens:
+            token = token.strip().rstrip(".,;")
+            if token.endswith(")") and token.count("(") < token.count(")"):
+                token = token[:-1]
             if token.startswith(("http://", "https://")) and len(token) < 2048:
                 seen.setdefault(token, None)
     return tuple(seen)
+
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_BLOCK = re.compile(r"</?(p|br|li|ul|ol|div|h\d|tr|pre)\b[^>]{0,2000}>", re.IGNORECASE)
+
+
+def plain(html_text: str | None, limit: int = TEXT_LIMIT) -> str:
+    """Plain text of a tool's HTML fragment (ZAP, Burp): block tags become line breaks,
+    other tags go, entities are decoded."""
+    if not html_text:
+        return ""
+    text = _BLOCK.sub("\n", html_text)
+    text = html.unescape(_TAG.sub("", text))
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return prose(text, limit)
+
+
+def prose(text: str | None, limit: int = TEXT_LIMIT, *, xml: bool = False) -> str:
+    """Descriptive text with each line's outer blanks removed (reports are often
+    pretty-printed) and runs of blank lines reduced to one."""
+    if not text:
+        return ""
+    if "\n" not in text:
+        return clean(text, limit, xml=xml)
+    joined = "\n".join([line.strip() for line in text.splitlines()])
+    if "\n\n\n" in joined:
+        joined = _BLANK_RUNS.sub("\n\n", joined)
+    return clean(joined, limit, xml=xml)
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")

@@ -20,11 +20,12 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    prose,
     references_in,
     to_float,
     to_port,
 )
-from .streams import Readable, iterparse, release, text_of
+from .streams import Readable, iterparse, release
 
 TOOL = "nessus"
 _SEVERITY: dict[str, Severity] = {
@@ -39,32 +40,34 @@ _SEVERITY: dict[str, Severity] = {
 def parse(stream: Readable) -> Iterator[ParsedFinding]:
     host = ""
     observed: datetime | None = None
-    seen_root = False
-    tags = ("NessusClientData_v2", "Policy", "ReportHost", "HostProperties", "ReportItem")
-    for event, element in iterparse(stream, tags, events=("start", "end")):
+    checked = False
+    tags = ("Policy", "HostProperties", "ReportItem", "ReportHost")
+    for _, element in iterparse(stream, tags):
+        if not checked:
+            root = element.getroottree().getroot().tag
+            if root != "NessusClientData_v2":
+                raise ParseError(f"Not a Nessus v2 file: the root element is <{root}>.")
+            checked = True
         tag = element.tag
-        if not seen_root:
-            if tag != "NessusClientData_v2":
-                raise ParseError(f"Not a Nessus v2 file: the root element is <{tag}>.")
-            seen_root = True
-            continue
-        if event == "start":
-            if tag == "ReportHost":
-                host = (element.get("name") or "").strip().lower()
-                observed = None
-            continue
         if tag == "ReportItem":
+            parent = element.getparent()
+            if parent is not None and parent.tag == "ReportHost" and not host:
+                host = (parent.get("name") or "").strip().lower()
             yield _finding(element, host, observed)
             release(element)
         elif tag == "HostProperties":
-            observed = _host_end(element)
+            # HostProperties opens each ReportHost: the host's name and end time
+            parent = element.getparent()
+            host = (parent.get("name") or "").strip().lower() if parent is not None else ""
             if not host:
                 host = _property(element, "host-ip") or _property(element, "host-fqdn")
+            observed = _host_end(element)
             release(element)
-        elif tag in ("ReportHost", "Policy"):
+        elif tag == "ReportHost":
+            host, observed = "", None
             release(element)
-    if not seen_root:
-        raise ParseError("Not a Nessus v2 file: no <NessusClientData_v2> root element.")
+        else:
+            release(element)
 
 
 def _property(properties: Any, name: str) -> str:
@@ -90,47 +93,64 @@ def _host_end(properties: Any) -> datetime | None:
     return None
 
 
+_SIMPLE = frozenset(
+    (
+        "cvss4_vector",
+        "cvss4_base_score",
+        "cvss3_vector",
+        "cvss3_base_score",
+        "cvss_vector",
+        "cvss_base_score",
+        "synopsis",
+        "description",
+        "solution",
+        "plugin_output",
+        "plugin_name",
+    )
+)
+
+
 def _finding(item: Any, host: str, observed: datetime | None) -> ParsedFinding:
     plugin_id = (item.get("pluginID") or "").strip()
     if not plugin_id:
         raise ParseError(f"A Nessus ReportItem on line {item.sourceline} has no pluginID.")
+    fields: dict[str, str] = {}
     cve_texts: list[str] = []
     cwe_texts: list[str] = []
     see_also: list[str] = []
-    for child in item.iterchildren("cve", "cwe", "see_also"):
-        text = str(child.text or "")
-        if child.tag == "cve":
-            cve_texts.append(text)
-        elif child.tag == "cwe":
-            cwe_texts.append(text)
-        else:
-            see_also.append(text)
+    for child in item:  # one pass over the item's children
+        tag = child.tag
+        if tag in _SIMPLE:
+            fields[tag] = child.text or ""
+        elif tag == "cve":
+            cve_texts.append(child.text or "")
+        elif tag == "cwe":
+            cwe_texts.append(child.text or "")
+        elif tag == "see_also":
+            see_also.append(child.text or "")
     vector = ""
     score = None
-    for vector_tag, score_tag in (
-        ("cvss4_vector", "cvss4_base_score"),
-        ("cvss3_vector", "cvss3_base_score"),
-        ("cvss_vector", "cvss_base_score"),
-    ):
-        vector = text_of(item, vector_tag).strip()
+    for version in ("cvss4", "cvss3", "cvss"):
+        vector = fields.get(f"{version}_vector", "").strip()
         if vector:
-            score = to_float(text_of(item, score_tag))
+            score = to_float(fields.get(f"{version}_base_score"))
             break
     if vector.startswith("CVSS2#"):
         vector = vector[len("CVSS2#") :]
-    synopsis = clean(text_of(item, "synopsis"))
-    description = clean(text_of(item, "description"))
+    synopsis = prose(fields.get("synopsis"), xml=True)
+    description = prose(fields.get("description"), xml=True)
     if synopsis and synopsis not in description:
         description = f"{synopsis}\n\n{description}" if description else synopsis
-    solution = clean(text_of(item, "solution"))
+    solution = prose(fields.get("solution"), xml=True)
     if solution.lower() == "n/a":
         solution = ""
     protocol = (item.get("protocol") or "").strip().lower()
     service = (item.get("svc_name") or "").strip().lower()
+    title = item.get("pluginName") or fields.get("plugin_name")
     return ParsedFinding(
         tool=TOOL,
         rule_id=plugin_id,
-        title=clean(item.get("pluginName") or text_of(item, "plugin_name"), 500) or plugin_id,
+        title=clean(title, 500, xml=True) or plugin_id,
         severity=_SEVERITY.get((item.get("severity") or "").strip(), "info"),
         asset=Asset(
             host=host,
@@ -145,6 +165,6 @@ def _finding(item: Any, host: str, observed: datetime | None) -> ParsedFinding:
         description=description,
         solution=solution,
         references=references_in(*see_also),
-        evidence=evidence(text_of(item, "plugin_output")),
+        evidence=evidence(fields.get("plugin_output"), xml=True),
         observed_at=observed,
     )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from . import csvmap, nessus, sarif
+from . import burp, csvmap, nessus, nmap, nuclei, openvas, sarif, zap
 from .detect import TOOLS, detect
 from .model import ParsedFinding, ParsedService, ParseError
-from .streams import Readable, read_head
+from .streams import Readable, looks_xml, read_head, xml_root
 
 
 def parse(
@@ -25,6 +25,15 @@ def parse(
     (CSV only) maps our field names to the file's column names. Raises ParseError (at
     any point of the iteration: callers store nothing until it ends)."""
     head, replay = read_head(stream)
+    if tool == "nuclei" and not head.strip():
+        return iter(())  # nuclei writes an empty file when nothing matched
+    root = ""
+    if looks_xml(head):
+        root = xml_root(head)  # refuses entity declarations and external DTDs
+        if not root:
+            raise ParseError(
+                "The file starts like XML but has no root element in its first 64 KiB."
+            )
     name = tool or detect(head, filename)
     if name not in TOOLS:
         raise ParseError(f"Unknown tool {name!r}; known: {', '.join(TOOLS)}.")
@@ -34,22 +43,34 @@ def parse(
         detected = _detect_quietly(head, filename)
         if detected and detected != name:
             raise ParseError(
-                f"This is not a {_LABEL[name]} file: it looks like {_LABEL[detected]}."
+                f"This is not {_LABEL[name]} file: it looks like {_LABEL[detected]} file."
             )
+    if name in _XML_ROOTS and head.strip():
+        if not root and name != "zap":  # ZAP also writes JSON
+            raise ParseError(f"This is not {_LABEL[name]} file: it is not XML.")
+        if root and root not in _XML_ROOTS[name]:
+            raise ParseError(f"This is not {_LABEL[name]} file: the root element is <{root}>.")
     if name == "csv":
         return csvmap.parse(replay, mapping)
     return _PARSERS[name](replay)
 
 
+_XML_ROOTS = {
+    "nessus": ("NessusClientData_v2",),
+    "openvas": ("report", "get_reports_response"),
+    "zap": ("OWASPZAPReport",),
+    "burp": ("issues",),
+    "nmap": ("nmaprun",),
+}
 _LABEL = {
-    "nessus": "Nessus",
-    "openvas": "OpenVAS/Greenbone",
-    "zap": "OWASP ZAP",
-    "nuclei": "Nuclei",
-    "burp": "Burp",
-    "sarif": "SARIF",
-    "nmap": "Nmap",
-    "csv": "CSV",
+    "nessus": "a Nessus v2",
+    "openvas": "an OpenVAS/Greenbone",
+    "zap": "an OWASP ZAP",
+    "nuclei": "a Nuclei",
+    "burp": "a Burp",
+    "sarif": "a SARIF",
+    "nmap": "an Nmap",
+    "csv": "a CSV",
 }
 
 
@@ -64,4 +85,9 @@ Parser = Callable[[Readable], Iterator[ParsedFinding | ParsedService]]
 _PARSERS: dict[str, Parser] = {
     "nessus": nessus.parse,
     "sarif": sarif.parse,
+    "openvas": openvas.parse,
+    "zap": zap.parse,
+    "nuclei": nuclei.parse,
+    "burp": burp.parse,
+    "nmap": nmap.parse,
 }

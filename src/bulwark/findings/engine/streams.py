@@ -122,13 +122,22 @@ def looks_binary(head: bytes) -> bool:
 
 
 _PROLOG_ITEM = re.compile(
-    r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY|<([A-Za-z_][\w.:-]*))", re.S
+    r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b|<!ENTITY|<([A-Za-z_][\w.:-]*))", re.S
+)
+_DOCTYPE = re.compile(r"<!DOCTYPE\s+[\w.:-]+\s*(\[(?P<subset>.*?)\]\s*)?>", re.S)
+_DOCTYPE_EXTERNAL = re.compile(r"<!DOCTYPE\s+[\w.:-]+\s+(SYSTEM|PUBLIC)\b")
+_REFUSED_DTD = (
+    "XML entity declarations and external DTDs are refused: scanner reports need none, "
+    'and they carry entity-expansion ("billion laughs") and external-entity (XXE) attacks.'
 )
 
 
 def xml_root(head: bytes) -> str:
     """The root element's name (without namespace prefix) from the first bytes of an XML
-    file, refusing DTDs and entity declarations; "" when the head is not XML."""
+    file; "" when the head is not XML. Refuses (ParseError) entity declarations, parameter
+    entities and external DTDs. An internal DTD of element and attribute declarations
+    only (Burp's export carries one, Nmap's a bare <!DOCTYPE nmaprun>) is allowed: the
+    parser never loads a DTD nor resolves an entity anyway."""
     text = head_text(head).lstrip("\ufeff")
     pos = 0
     while True:
@@ -136,15 +145,29 @@ def xml_root(head: bytes) -> str:
         if not match:
             return ""
         token = match.group(1)
-        if token.startswith(("<!DOCTYPE", "<!ENTITY")):
-            raise ParseError(
-                "XML with a DTD (<!DOCTYPE>) or entity declarations is refused: scanner "
-                "reports need none, and they carry entity-expansion and external-entity "
-                "(XXE) attacks."
-            )
+        if token.startswith("<!ENTITY"):
+            raise ParseError(_REFUSED_DTD)
+        if token.startswith("<!DOCTYPE"):
+            start = match.start(1)
+            if _DOCTYPE_EXTERNAL.match(text, start):
+                raise ParseError(_REFUSED_DTD)
+            doctype = _DOCTYPE.match(text, start)
+            if not doctype:
+                raise ParseError(
+                    "The XML file's DTD (<!DOCTYPE>) is malformed or longer than 64 KiB."
+                )
+            subset = doctype.group("subset") or ""
+            if "<!ENTITY" in subset or re.search(r"%[\w.:-]+;", subset):
+                raise ParseError(_REFUSED_DTD)
+            pos = doctype.end()
+            continue
         if match.group(2):
             return match.group(2).split(":")[-1]
         pos = match.end()
+
+
+def looks_xml(head: bytes) -> bool:
+    return head_text(head).lstrip("\ufeff \t\r\n").startswith("<")
 
 
 def iterparse(
@@ -167,11 +190,20 @@ def iterparse(
     try:
         yield from context
     except etree.XMLSyntaxError as exc:
-        message = str(exc.msg or exc)
+        message = " ".join(str(exc.msg or exc).split())[:200]
         if "Document is empty" in message or "Start tag expected" in message:
             raise ParseError("The file is empty or not XML.") from None
         if "Premature end" in message or "EndTag" in message or "end of data" in message.lower():
             raise ParseError(f"The XML file is truncated or not well-formed: {message}.") from None
+        if exc.lineno:
+            message = f"{message} (line {exc.lineno})"
+        if "Excessive depth" in message:
+            raise ParseError(
+                "The XML nests elements more than 256 levels deep: refused (no scanner "
+                "report does; it is a resource-exhaustion pattern)."
+            ) from None
+        if "huge input" in message.lower() or "xmlSAX2Characters" in message:
+            raise ParseError("The XML holds a text node larger than 10 MB: refused.") from None
         if "ntity" in message:
             raise ParseError(f"XML entities are refused: {message}.") from None
         raise ParseError(f"The file is not well-formed XML: {message}.") from None
@@ -203,12 +235,16 @@ def json_events(stream: Readable) -> Iterator[tuple[str, str, Any]]:
     try:
         yield from ijson.parse(stream, use_float=True)
     except ijson.IncompleteJSONError as exc:
-        message = str(exc)
+        message = " ".join(str(exc).split())
         if "premature" in message.lower() or "incomplete" in message.lower():
-            raise ParseError(f"The JSON file is truncated: {message}.") from None
-        raise ParseError(f"The file is not valid JSON: {message}.") from None
+            raise ParseError(
+                "The JSON file is truncated: it ends in the middle of a value."
+            ) from None
+        raise ParseError(f"The file is not valid JSON: {message[:200]}.") from None
     except ijson.JSONError as exc:
-        raise ParseError(f"The file is not valid JSON: {exc}.") from None
+        raise ParseError(
+            f"The file is not valid JSON: {' '.join(str(exc).split())[:200]}."
+        ) from None
     except UnicodeDecodeError:
         raise ParseError("The JSON file is not valid UTF-8.") from None
 
@@ -218,16 +254,20 @@ def json_items(stream: Readable, prefix: str) -> Iterator[Any]:
     try:
         yield from ijson.items(stream, prefix, use_float=True)
     except ijson.IncompleteJSONError as exc:
-        raise ParseError(f"The JSON file is truncated or malformed: {exc}.") from None
+        message = " ".join(str(exc).split())[:200]
+        raise ParseError(f"The JSON file is truncated or malformed: {message}.") from None
     except ijson.JSONError as exc:
-        raise ParseError(f"The file is not valid JSON: {exc}.") from None
+        raise ParseError(
+            f"The file is not valid JSON: {' '.join(str(exc).split())[:200]}."
+        ) from None
     except UnicodeDecodeError:
         raise ParseError("The JSON file is not valid UTF-8.") from None
 
 
-def lines(stream: Readable, limit: int = MAX_LINE) -> Iterator[tuple[int, bytes]]:
+def lines(stream: Readable, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of a text file, refusing a line longer than `limit` bytes
-    without ever holding more than that."""
+    (default MAX_LINE) without ever holding much more than that."""
+    limit = limit or MAX_LINE
     number = 0
     buffer = b""
     while True:
@@ -241,16 +281,16 @@ def lines(stream: Readable, limit: int = MAX_LINE) -> Iterator[tuple[int, bytes]
                 break
             number += 1
             if cut > limit:
-                raise ParseError(f"Line {number} is longer than {limit // (1024 * 1024)} MiB.")
+                raise ParseError(f"Line {number} is longer than {_size(limit)}.")
             yield number, buffer[:cut]
             buffer = buffer[cut + 1 :]
         if len(buffer) > limit:
-            raise ParseError(f"Line {number + 1} is longer than {limit // (1024 * 1024)} MiB.")
+            raise ParseError(f"Line {number + 1} is longer than {_size(limit)}.")
     if buffer:
         yield number + 1, buffer
 
 
-def text_lines(stream: Readable, limit: int = MAX_LINE) -> Iterator[str]:
+def text_lines(stream: Readable, limit: int | None = None) -> Iterator[str]:
     """The lines of a UTF-8 text file (BOM dropped), each ending in "\\n", for csv.reader;
     undecodable bytes raise ParseError with the line."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
@@ -259,3 +299,7 @@ def text_lines(stream: Readable, limit: int = MAX_LINE) -> Iterator[str]:
             yield decoder.decode(line + b"\n")
         except UnicodeDecodeError:
             raise ParseError(f"Line {number} is not UTF-8 text.") from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"

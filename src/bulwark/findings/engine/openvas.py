@@ -1,0 +1,147 @@
+"""OpenVAS / Greenbone (GVM) XML report: one finding per <result> of <results>.
+
+Severity from the result's numeric <severity> (CVSS ranges; 0 = log = info), else its
+<threat>. CVSS vector from the NVT's <severities> (GVM 21.04+) or its tags
+(cvss_base_vector). Pure module (no Django import).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from .model import (
+    Asset,
+    ParsedFinding,
+    ParseError,
+    Severity,
+    clean,
+    cves_in,
+    cwes_in,
+    evidence,
+    prose,
+    severity_from_score,
+    severity_from_word,
+    to_float,
+)
+from .streams import Readable, iterparse, release, text_of
+
+TOOL = "openvas"
+_PORT = re.compile(r"(?:(?P<name>[\w.-]+)\s*\()?(?P<port>\d+|general)/(?P<proto>tcp|udp|icmp|\w+)")
+
+
+def parse(stream: Readable) -> Iterator[ParsedFinding]:
+    seen_root = False
+    for event, element in iterparse(
+        stream, ("report", "get_reports_response", "result", "host"), events=("start", "end")
+    ):
+        if not seen_root:
+            if element.tag not in ("report", "get_reports_response"):
+                raise ParseError(f"Not an OpenVAS report: the root element is <{element.tag}>.")
+            seen_root = True
+            continue
+        if event != "end":
+            continue
+        parent = element.getparent()
+        if element.tag == "result":
+            if parent is not None and parent.tag == "results":
+                yield _finding(element)
+                release(element)
+        elif element.tag == "host" and parent is not None and parent.tag == "report":
+            release(element)  # host details after the results
+    if not seen_root:
+        raise ParseError("Not an OpenVAS report: no <report> root element.")
+
+
+def _tags(nvt: Any) -> dict[str, str]:
+    raw = text_of(nvt, "tags") if nvt is not None else ""
+    tags: dict[str, str] = {}
+    for part in raw.split("|"):
+        key, _, value = part.partition("=")
+        if key and value:
+            tags[key.strip()] = value.strip()
+    return tags
+
+
+def _finding(result: Any) -> ParsedFinding:
+    nvt = result.find("nvt")
+    oid = (nvt.get("oid") if nvt is not None else "") or ""
+    name = clean(text_of(result, "name") or (text_of(nvt, "name") if nvt is not None else ""), 500)
+    if not name:
+        raise ParseError(f"An OpenVAS result on line {result.sourceline} has no name.")
+    tags = _tags(nvt)
+    host_element = result.find("host")
+    host = ""
+    if host_element is not None:
+        host = (host_element.text or "").strip().lower()
+        if not host:
+            host = text_of(host_element, "hostname").strip().lower()
+    port_text = text_of(result, "port").strip()
+    port = None
+    protocol = ""
+    service = ""
+    match = _PORT.search(port_text)
+    if match:
+        if match.group("port").isdigit() and 0 < int(match.group("port")) < 65536:
+            port = int(match.group("port"))
+        protocol = match.group("proto") if match.group("proto") in ("tcp", "udp") else ""
+        service = (match.group("name") or "").lower()
+    score = to_float(text_of(result, "severity"))
+    severity: Severity = (
+        severity_from_score(score) or severity_from_word(text_of(result, "threat")) or "info"
+    )
+    vector = ""
+    if nvt is not None:
+        for candidate in nvt.iterfind("severities/severity"):
+            value = text_of(candidate, "value").strip()
+            if value:
+                vector = value
+                break
+    vector = vector or tags.get("cvss_base_vector", "")
+    if vector in ("", "AV:N/AC:L/Au:N/C:N/I:N/A:N") and not score:
+        vector = ""
+    cve_texts: list[str] = []
+    references: list[str] = []
+    cwe_texts: list[str] = []
+    if nvt is not None:
+        for ref in nvt.iterfind("refs/ref"):
+            kind, ident = (ref.get("type") or "").lower(), ref.get("id") or ""
+            if kind == "cve":
+                cve_texts.append(ident)
+            elif kind == "url" and ident.startswith(("http://", "https://")):
+                references.append(ident)
+            elif kind == "cwe":
+                cwe_texts.append(ident)
+        cve_texts.append(text_of(nvt, "cve"))
+    summary = tags.get("summary", "")
+    insight = tags.get("insight", "")
+    impact = tags.get("impact", "")
+    description = "\n\n".join(part for part in (summary, insight, impact) if part)
+    solution = text_of(nvt, "solution") if nvt is not None else ""
+    solution = solution or tags.get("solution", "")
+    observed = None
+    for when in (text_of(result, "modification_time"), text_of(result, "creation_time")):
+        if when:
+            try:
+                observed = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+                break
+            except ValueError:
+                continue
+    return ParsedFinding(
+        tool=TOOL,
+        rule_id=oid or name,
+        title=name,
+        severity=severity,
+        asset=Asset(host=host, port=port, protocol=protocol, service=service),
+        cves=cves_in(*cve_texts),
+        cwes=cwes_in(*cwe_texts),
+        cvss_vector=vector,
+        cvss_score=score,
+        description=prose(description),
+        solution=prose(solution),
+        references=tuple(dict.fromkeys(references)),
+        evidence=evidence(text_of(result, "description")),
+        observed_at=observed,
+    )
