@@ -10,10 +10,11 @@ finding behind, and the import row says why it was refused.
 import hashlib
 import re
 import unicodedata
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -418,8 +419,13 @@ class _Importer:
         DedupeDecision.objects.bulk_create(decisions, batch_size=BATCH)
 
     def when(self, item: Any) -> datetime:
+        """When the tool saw it (a naive time is taken as UTC), else the import's time."""
         observed = item.observed_at
-        return observed if isinstance(observed, datetime) else self.now
+        if not isinstance(observed, datetime):
+            return self.now
+        if timezone.is_naive(observed):
+            observed = observed.replace(tzinfo=UTC)
+        return min(observed, self.now)
 
     def _new_finding(self, fp: str, item: Any) -> Finding:
         score = item.cvss_score
@@ -452,7 +458,9 @@ class _Importer:
             references=list(item.references),
             evidence=item.evidence,
             status=FindingStatus.OPEN,
-            deadline=_deadline(self.engagement, severity, seen),
+            # The clock runs from when the agency is told (this import), not from the
+            # tool's own date, which can be months old.
+            deadline=_deadline(self.engagement, severity, self.now),
             first_seen=seen,
             last_seen=seen,
         )
@@ -516,6 +524,19 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _detect(stream: IO[bytes], file_name: str) -> str:
+    """The tool that wrote the file, from its first bytes (gzip undone); ParseError when
+    none is recognised."""
+    head = stream.read(64 * 1024)
+    stream.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64 * 1024)
+        except zlib.error as exc:
+            raise engine.ParseError(f"The gzip-compressed file cannot be read: {exc}.") from None
+    return engine.detect(head, file_name)
+
+
 def process_scan(
     actor: User | None, scan: ScanImport, *, now: datetime | None = None
 ) -> ImportResult:
@@ -533,10 +554,10 @@ def process_scan(
     importer = _Importer(scan, now)
     try:
         with open_kept(scan.sha256) as stream, transaction.atomic():
-            items = engine.parse(stream, scan.tool or None, filename=scan.file_name)
+            tool = scan.tool or _detect(stream, scan.file_name)
+            items = engine.parse(stream, tool, filename=scan.file_name)
             for batch in _batches(iter(items), BATCH):
                 importer.add(batch)
-            tool = scan.tool or ",".join(sorted(importer.tools))[:20]
             importer.mitigate_absent()
             result = importer.result
             ScanImport.objects.filter(pk=scan.pk).update(

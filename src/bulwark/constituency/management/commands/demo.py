@@ -41,7 +41,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.load()
         # Each app that has demo data loads it, in dependency order (idempotent).
-        for app in ("incidents", "intel", "exchange", "monitoring", "advisories", "analytics"):
+        for app in (
+            "incidents",
+            "intel",
+            "exchange",
+            "monitoring",
+            "advisories",
+            "findings",
+            "analytics",
+        ):
             try:
                 app_demo = importlib.import_module(f"bulwark.{app}.demo")
             except ModuleNotFoundError as exc:
