@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .model import (
@@ -26,6 +26,7 @@ from .model import (
     plain,
     references_in,
     severity_from_word,
+    zone,
 )
 from .streams import Readable, iterparse, release, text_of
 
@@ -50,13 +51,15 @@ def _decoded(element: Any) -> str:
 
 
 def _observed(value: str) -> datetime | None:
-    # "Wed Jan 27 22:43:35 WIB 2021": the zone name is not portable; keep the date.
+    """Burp's exportTime, "Wed Jan 27 22:43:35 WIB 2021" (Java's Date.toString): the zone
+    abbreviation by ZONES, UTC when unknown."""
     parts = value.split()
     if len(parts) == 6:
         try:
-            return datetime.strptime(" ".join(parts[:4] + parts[5:]), "%a %b %d %H:%M:%S %Y")
+            when = datetime.strptime(" ".join(parts[:4] + parts[5:]), "%a %b %d %H:%M:%S %Y")
         except ValueError:
             return None
+        return when.replace(tzinfo=zone(parts[4]) or UTC)
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, tzinfo
 
 from .model import (
     Asset,
@@ -24,12 +24,14 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    iso_time,
     prose,
     references_in,
     severity_from_score,
     severity_from_word,
     to_float,
     to_port,
+    zone,
 )
 from .streams import Readable, text_lines
 
@@ -76,25 +78,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "observed_at": ("observedat", "lastobserved", "timestamp", "date", "seen"),
 }
 MAX_FIELD = 1024 * 1024
-#: Zone abbreviations in Tenable's "Jan 5, 2021 10:24:08 MST" stamps (hours from UTC).
-_ZONES = {
-    "UTC": 0,
-    "GMT": 0,
-    "Z": 0,
-    "EST": -5,
-    "EDT": -4,
-    "CST": -6,
-    "CDT": -5,
-    "MST": -7,
-    "MDT": -6,
-    "PST": -8,
-    "PDT": -7,
-    "CET": 1,
-    "CEST": 2,
-    "JST": 9,
-    "HKT": 8,
-    "SGT": 8,
-}
 
 
 def _norm(name: str) -> str:
@@ -156,20 +139,16 @@ def _when(value: str) -> datetime | None:
         return None
     if value.isdigit():
         return datetime.fromtimestamp(int(value), tz=UTC)
-    zone = UTC
+    when_zone: tzinfo = UTC
     words = value.rsplit(" ", 1)
-    if len(words) == 2 and words[1].upper() in _ZONES:
-        value, zone = words[0], timezone(timedelta(hours=_ZONES[words[1].upper()]))
+    if len(words) == 2 and zone(words[1]):
+        value, when_zone = words[0], zone(words[1]) or UTC
     for pattern in ("%b %d, %Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(value, pattern).replace(tzinfo=zone)
+            return datetime.strptime(value, pattern).replace(tzinfo=when_zone)
         except ValueError:
             continue
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return iso_time(value)
 
 
 def parse(stream: Readable, mapping: Mapping[str, str] | None = None) -> Iterator[ParsedFinding]:

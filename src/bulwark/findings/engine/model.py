@@ -8,9 +8,10 @@ Pure module (no Django import). The dataclasses are the contract with the findin
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -283,3 +284,34 @@ def prose(text: str | None, limit: int = TEXT_LIMIT, *, xml: bool = False) -> st
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+#: Zone abbreviations in tools' time stamps ("Jan 5, 2021 10:24:08 MST"), hours from UTC.
+ZONES = {
+    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+    "MDT": -6, "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "JST": 9, "HKT": 8, "SGT": 8,
+    "WIB": 7, "IST": 5.5, "AEST": 10, "AEDT": 11, "BST": 1,
+}  # fmt: skip
+
+
+def zone(name: str) -> timezone | None:
+    """The fixed-offset zone of an abbreviation in ZONES, None if unknown."""
+    hours = ZONES.get(name.strip().upper())
+    return None if hours is None else timezone(timedelta(hours=hours))
+
+
+def iso_time(value: str) -> datetime | None:
+    """An ISO 8601 time stamp (a trailing "Z", up to nanoseconds), always time-zone aware
+    (UTC when the stamp names no zone); None if unreadable."""
+    value = value.strip()
+    if not value:
+        return None
+    main, dot, rest = value.partition(".")
+    if dot:
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
+        value = f"{main}.{digits[:6]}{rest[len(digits) :]}" if digits else main + rest
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -6,10 +6,8 @@ several, is the location. Pure module (no Django import).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from .model import (
@@ -22,6 +20,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    iso_time,
     prose,
     references_in,
     severity_from_word,
@@ -94,19 +93,7 @@ def _finding(item: Any, where: str) -> ParsedFinding:
     references = references_in(*_strings(info.get("reference")))
     extracted = "\n".join(_strings(item.get("extracted-results")))
     request = str(item.get("curl-command") or item.get("request") or "")
-    observed = None
-    stamp = str(item.get("timestamp") or "")
-    if stamp:
-        try:
-            # nanoseconds: keep microseconds
-            main, dot, rest = stamp.partition(".")
-            if dot:
-                digits = "".join(itertools.takewhile(str.isdigit, rest))
-                zone = rest[len(digits) :]
-                stamp = f"{main}.{digits[:6]}{zone}"
-            observed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            observed = None
+    observed = iso_time(str(item.get("timestamp") or ""))
     matcher = str(item.get("matcher-name") or item.get("extractor-name") or "")
     return ParsedFinding(
         tool=TOOL,

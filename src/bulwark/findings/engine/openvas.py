@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from .model import (
@@ -21,6 +20,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    iso_time,
     prose,
     severity_from_score,
     severity_from_word,
@@ -121,14 +121,9 @@ def _finding(result: Any) -> ParsedFinding:
     description = "\n\n".join(part for part in (summary, insight, impact) if part)
     solution = text_of(nvt, "solution") if nvt is not None else ""
     solution = solution or tags.get("solution", "")
-    observed = None
-    for when in (text_of(result, "modification_time"), text_of(result, "creation_time")):
-        if when:
-            try:
-                observed = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
-                break
-            except ValueError:
-                continue
+    observed = iso_time(text_of(result, "modification_time")) or iso_time(
+        text_of(result, "creation_time")
+    )
     return ParsedFinding(
         tool=TOOL,
         rule_id=oid or name,

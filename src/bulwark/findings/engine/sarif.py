@@ -15,7 +15,6 @@ findings; results suppressed per the spec (a suppression whose status is absent 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -32,6 +31,7 @@ from .model import (
     cves_in,
     cwes_in,
     evidence,
+    iso_time,
     severity_from_score,
     to_float,
     url_without_query,
@@ -67,17 +67,25 @@ class _Run:
                     self.rules.setdefault(rule["id"], rule)
         driver = tool.get("driver") or {}
         self.rule_list = [r for r in (driver.get("rules") or []) if isinstance(r, dict)]
-        provenance = self.parts.get("versionControlProvenance") or []
-        if provenance and isinstance(provenance[0], dict):
-            self.repository = url_without_query(str(provenance[0].get("repositoryUri") or ""))
-        for invocation in self.parts.get("invocations") or []:
-            if isinstance(invocation, dict):
-                when = invocation.get("endTimeUtc") or invocation.get("startTimeUtc")
-                if isinstance(when, str):
-                    with contextlib.suppress(ValueError):
-                        self.observed = datetime.fromisoformat(when.replace("Z", "+00:00"))
-                    break
         self.ready = True
+
+    def took(self, key: str) -> None:
+        """A run property was read: keep what the results need from it. Properties after
+        the results (the spec fixes no order) only reach the results still waiting."""
+        if key == "tool":
+            self.prepare()
+        elif key == "versionControlProvenance":
+            provenance = self.parts.get(key) or []
+            if provenance and isinstance(provenance[0], dict):
+                uri = str(provenance[0].get("repositoryUri") or "")
+                self.repository = url_without_query(uri)
+        elif key == "invocations":
+            for invocation in self.parts.get(key) or []:
+                if isinstance(invocation, dict):
+                    when = invocation.get("endTimeUtc") or invocation.get("startTimeUtc")
+                    if isinstance(when, str):
+                        self.observed = iso_time(when)
+                        break
 
 
 def parse(stream: Readable) -> Iterator[ParsedFinding]:
@@ -156,8 +164,7 @@ def _run(events: Iterator[tuple[str, str, Any]]) -> Iterator[ParsedFinding]:
             continue
         if key and key != "results":
             run.parts[key] = _build(events, event, value)
-            if key == "tool":
-                run.prepare()
+            run.took(key)
             key = ""
         elif key == "results" and event == "null":
             key = ""
@@ -177,6 +184,15 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("text") or value.get("markdown") or "")
     return ""
+
+
+def _headline(text: str) -> str:
+    """A title from a description: its first line, cut at a word near 200 characters."""
+    line = clean(text).split("\n", 1)[0].strip()
+    if len(line) <= 200:
+        return line
+    cut = line[:200].rsplit(" ", 1)[0]
+    return cut + "…"
 
 
 def _suppressed(result: dict[str, Any]) -> bool:
@@ -271,11 +287,13 @@ def _finding(run: _Run, result: Any) -> ParsedFinding | None:
     if result.get("kind") == "informational":
         severity = "info"
     message = clean(_message(result, rule))
-    title = clean(_text(rule.get("shortDescription")), 500) or clean(
-        str(rule.get("name") or ""), 500
+    title = (
+        _headline(_text(rule.get("shortDescription")))
+        or _headline(str(rule.get("name") or ""))
+        or _headline(message)
+        or rule_id
+        or "SARIF result"
     )
-    if not title:
-        title = clean(message.split("\n", 1)[0], 500) or rule_id or "SARIF result"
     full = clean(_text(rule.get("fullDescription")))
     description = "\n\n".join(part for part in (message, full if full != message else "") if part)
     location, snippet = _location(run, result)

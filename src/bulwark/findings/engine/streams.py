@@ -67,17 +67,29 @@ def read_head(stream: Readable) -> tuple[bytes, Readable]:
     return head, Replay(head, stream)
 
 
+#: The most a gzip-compressed upload may hold once decompressed (a "zip bomb" is refused).
+MAX_GUNZIPPED = 8 * 1024 * 1024 * 1024
+
+
 class _GzipGuard:
-    """Turns a broken gzip stream's errors into ParseError."""
+    """Turns a broken gzip stream's errors into ParseError, and stops at MAX_GUNZIPPED."""
 
     def __init__(self, inner: Readable) -> None:
         self._inner = inner
+        self._total = 0
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self._inner.read(size)
+            data = self._inner.read(size)
         except (OSError, EOFError, zlib.error) as exc:
             raise ParseError(f"The gzip-compressed file is damaged or truncated: {exc}.") from None
+        self._total += len(data)
+        if self._total > MAX_GUNZIPPED:
+            raise ParseError(
+                f"The gzip-compressed file holds more than {_size(MAX_GUNZIPPED)} once "
+                "decompressed: refused."
+            )
+        return data
 
 
 def _read_upto(stream: Readable, size: int) -> bytes:
@@ -302,4 +314,6 @@ def text_lines(stream: Readable, limit: int | None = None) -> Iterator[str]:
 
 
 def _size(limit: int) -> str:
+    if limit >= 1024**3:
+        return f"{limit // 1024**3} GiB"
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"

@@ -124,3 +124,11 @@ def test_detect_needs_only_the_head() -> None:
     assert detect(head) == "nmap"
     with pytest.raises(ParseError, match="Nessus v1"):
         detect(b"<?xml version='1.0'?><NessusClientData><Report/></NessusClientData>")
+
+
+def test_gzip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_streams, "MAX_GUNZIPPED", 1024 * 1024)
+    bomb = gzip.compress(b"<NessusClientData_v2>" + b" " * (4 * 1024 * 1024))
+    assert len(bomb) < 10_000
+    with pytest.raises(ParseError, match="more than 1 MiB once decompressed"):
+        run(bomb)

@@ -110,13 +110,13 @@ def test_nessus_v_unknown_hosts_and_dates() -> None:
 
 # --- SARIF -----------------------------------------------------------------------------
 
-SARIF = sorted((DOJO / "sarif").glob("*.sarif"))
+SARIF = sorted((DOJO / "sarif").glob("*.sarif*"))
 
 
 def _sarif_expected(path: Path) -> list[dict[str, object]]:
     """The results that are findings: not pass/notApplicable, not suppressed (a
     suppression whose status is absent or "accepted")."""
-    document = json.loads(path.read_bytes())
+    document = json.loads(raw(path))
     kept = []
     for run in document.get("runs") or []:
         for result in run.get("results") or []:
@@ -196,3 +196,19 @@ def test_no_runs_is_an_empty_import() -> None:
 
 def test_services_are_not_findings() -> None:
     assert ParsedService.__name__ != ParsedFinding.__name__
+
+
+def test_sarif_codeql_cwes_snippets_and_semgrep_titles() -> None:
+    codeql = findings(DOJO / "sarif" / "codeQL-output.sarif.gz")
+    path_injection = next(f for f in codeql if f.rule_id == "py/path-injection")
+    assert path_injection.title == "Uncontrolled data used in path expression"
+    assert path_injection.cwes == (22, 23, 36, 73, 99)  # tags external/cwe/cwe-022...
+    assert path_injection.severity == "high"  # the rule's default level "error"
+    empty_except = next(f for f in codeql if f.rule_id == "py/empty-except")
+    assert empty_except.location == "good/db_init.py:39"
+    assert "os.remove('db_users.sqlite')" in empty_except.evidence  # contextRegion snippet
+
+    semgrep = findings(DOJO / "sarif" / "semgrepowasp-benchmark-sample.sarif.gz")
+    assert len(semgrep) == 1768
+    assert all(len(f.title) <= 201 and "\n" not in f.title for f in semgrep)
+    assert semgrep[0].rule_id == "java.lang.security.audit.cbc-padding-oracle.cbc-padding-oracle"

@@ -323,3 +323,22 @@ def test_csv_mapping_errors_are_clear() -> None:
         parsed(path, mapping={"titel": "NVT Name"})
     with pytest.raises(ParseError, match="only for CSV"):
         parsed(DOJO / "nmap" / "nmap_1port.xml", mapping={"title": "x"})
+
+
+def test_every_time_stamp_is_time_zone_aware() -> None:
+    stamped = 0
+    for path in sorted(CORPUS.rglob("*")):
+        if path.suffix in (".md",) or path.is_dir() or "cisa" in path.parts:
+            continue
+        for item in parsed(path, "nuclei" if path.parent.name == "nuclei" else None):
+            if isinstance(item, ParsedFinding) and item.observed_at is not None:
+                stamped += 1
+                assert item.observed_at.utcoffset() is not None, path.name
+    assert stamped > 600
+
+
+def test_burp_export_time_zone() -> None:
+    [cacheable] = only_findings(parsed(DOJO / "burp" / "one_finding_with_cwe.xml"))
+    # exportTime="Wed Jan 27 22:43:35 WIB 2021" (Western Indonesia Time, UTC+7)
+    assert cacheable.observed_at is not None
+    assert cacheable.observed_at.isoformat() == "2021-01-27T22:43:35+07:00"
