@@ -123,7 +123,7 @@ def open_kept(sha256: str) -> IO[bytes]:
 
 # --- Rows written without the ORM (an import's bulk) ------------------------------------
 _FINDING_FIELDS = [f for f in Finding._meta.concrete_fields if not f.primary_key]
-_FINDING_COLUMNS = [f.column for f in _FINDING_FIELDS]
+_FINDING_COLUMNS = [str(f.column) for f in _FINDING_FIELDS]
 _DATETIME = {i for i, f in enumerate(_FINDING_FIELDS) if f.get_internal_type() == "DateTimeField"}
 _JSON = {i for i, f in enumerate(_FINDING_FIELDS) if f.get_internal_type() == "JSONField"}
 
