@@ -20,6 +20,11 @@ class FindingsConfig(AppConfig):
             _("Import scans, plan engagements and work on findings"),
         )
 
+        # The advisory page lists the agencies with findings open for its CVEs.
+        from bulwark.advisories.selectors import DETAIL_PANELS
+
+        DETAIL_PANELS["open_findings"] = "bulwark.findings.selectors.advisory_panel"
+
         # What core does on behalf of findings (core imports no app).
         registry.PERIODIC_TASKS.register("bulwark.findings.tasks.check_deadlines")
         registry.HOME_FIGURES.register("bulwark.findings.selectors.home_figures")

@@ -249,6 +249,14 @@ def agencies_with_open_findings(user: Any, cves: list[str]) -> list[dict[str, An
         .annotate(n=Count("pk", distinct=True))
         .order_by("organisation__name")
     )
+    first = sorted(c.upper() for c in cves)[0]
     return [
-        {"id": r["organisation_id"], "name": r["organisation__name"], "count": r["n"]} for r in rows
+        {"id": r["organisation_id"], "name": r["organisation__name"], "count": r["n"], "cve": first}
+        for r in rows
     ]
+
+
+def advisory_panel(user: Any, advisory: Any) -> list[dict[str, Any]]:
+    """Registered on the advisory page (`advisories.selectors.DETAIL_PANELS`)."""
+    cves = [str(c.get("id", "")) for c in advisory.cves or [] if isinstance(c, dict)]
+    return agencies_with_open_findings(user, [c for c in cves if c])

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from bulwark.conftest import bearer, sign_in
-from bulwark.findings import services
+from bulwark.findings import selectors, services
 from bulwark.findings.models import Finding, ScanImport
 from bulwark.findings.tests.world import World, nessus
 
@@ -126,3 +126,20 @@ def test_api_writes_need_the_write_scope_and_the_rule(
         f"/api/v1/findings/{bureau_f.pk}/retest/", {"passed": True}, "application/json", **cert
     )
     assert answer.status_code == 200 and answer.json()["status"] == "closed"
+
+
+def test_agencies_with_open_findings_for_an_advisorys_cves(
+    world: World, both: dict[str, Any]
+) -> None:
+    class Advisory:  # what the advisory page's panel reads: its CVE list
+        cves = [{"id": "cve-2024-1111", "cvss_score": 9.8}, {"id": "CVE-2020-0001"}]
+
+    for who, (sees_bureau, sees_power) in MATRIX.items():
+        rows = selectors.advisory_panel(getattr(world, who), Advisory())
+        names = {r["name"] for r in rows}
+        assert ("Bureau" in names, "Power Co" in names) == (sees_bureau, sees_power), who
+    # a closed finding no longer counts
+    services.retest(world.analyst, both["findings"][0], passed=True)
+    assert {r["name"] for r in selectors.advisory_panel(world.analyst, Advisory())} == {
+        "Power Co"
+    }
