@@ -140,6 +140,4 @@ def test_agencies_with_open_findings_for_an_advisorys_cves(
         assert ("Bureau" in names, "Power Co" in names) == (sees_bureau, sees_power), who
     # a closed finding no longer counts
     services.retest(world.analyst, both["findings"][0], passed=True)
-    assert {r["name"] for r in selectors.advisory_panel(world.analyst, Advisory())} == {
-        "Power Co"
-    }
+    assert {r["name"] for r in selectors.advisory_panel(world.analyst, Advisory())} == {"Power Co"}
