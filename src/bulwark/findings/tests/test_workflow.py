@@ -3,9 +3,12 @@ deadlines (reminders before, escalation to the authority after)."""
 
 import io
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from bulwark.core.models import AuditEntry, Notification
@@ -174,3 +177,30 @@ def test_engagement_status_flow(world: World) -> None:
         world.imported(engagement, nessus({"10.0.0.1": [(1, "1", 1, "")]}))
     with pytest.raises(PermissionDenied):
         services.create_engagement(world.bureau_admin, world.bureau, kind="audit", title="x")
+
+
+def test_epss_and_the_real_kev_catalogue_mark_the_open_findings(
+    world: World, tmp_path: Any
+) -> None:
+    engagement = world.engagement()
+    world.imported(
+        engagement,
+        nessus({"10.0.0.5": [(443, "5001", 4, "CVE-2024-3400"), (80, "5002", 2, "CVE-1999-0001")]}),
+    )
+    kev = Path(__file__).parent / "corpus/cisa/known_exploited_vulnerabilities.json.gz"
+    out = io.StringIO()
+    call_command("findings", "kev", str(kev), stdout=out)
+    assert "1 findings updated" in out.getvalue()
+    flagged = Finding.objects.get(kev=True)
+    assert flagged.cves == ["CVE-2024-3400"]
+    epss = tmp_path / "epss_scores-2026-12-07.csv"
+    epss.write_text(
+        "#model_version:v2025.03.14,score_date:2026-12-07T00:00:00+0000\n"
+        "cve,epss,percentile\nCVE-2024-3400,0.94312,0.99951\nCVE-1999-0001,0.01,0.2\n"
+    )
+    assert services.load_epss(world.analyst, epss.open("rb")) == 2
+    assert Finding.objects.get(pk=flagged.pk).epss == pytest.approx(0.94312)
+    with pytest.raises(PermissionDenied):
+        services.load_epss(world.bureau_admin, epss.open("rb"))
+    with pytest.raises(CommandError):
+        call_command("findings", "kev", str(epss))  # not a KEV catalogue

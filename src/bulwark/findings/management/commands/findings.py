@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 
 from bulwark.constituency.models import User
-from bulwark.findings import selectors, services
+from bulwark.findings import engine, selectors, services
 from bulwark.findings.models import Engagement
 
 
@@ -36,6 +36,12 @@ class Command(BaseCommand):
             help="a partial scan: mark nothing mitigated",
         )
         imp.add_argument("--user", help="act as this user (default: the system)")
+        for name, what in (
+            ("epss", "FIRST's epss_scores-YYYY-MM-DD.csv(.gz): EPSS of the open findings"),
+            ("kev", "CISA's known_exploited_vulnerabilities.json: flag the open findings"),
+        ):
+            feed = sub.add_parser(name, help=what)
+            feed.add_argument("file", metavar="FILE")
         eng = sub.add_parser("engagements", help="list engagements with their ids")
         eng.add_argument("--user", help="list what this user may see (default: all)")
         eng.add_argument("--status", help="only engagements in this status")
@@ -52,6 +58,8 @@ class Command(BaseCommand):
         user = self._user(options.get("user"))
         if options["action"] == "engagements":
             self._engagements(user, options.get("status"))
+        elif options["action"] in ("epss", "kev"):
+            self._feed(options["action"], options["file"])
         else:
             self._import(user, options)
 
@@ -65,6 +73,17 @@ class Command(BaseCommand):
         self.stdout.write("id\tstatus\tkind\tagency\ttitle")
         for e in engagements.order_by("pk"):
             self.stdout.write(f"{e.pk}\t{e.status}\t{e.kind}\t{e.organisation.name}\t{e.title}")
+
+    def _feed(self, kind: str, name: str) -> None:
+        load = services.load_epss if kind == "epss" else services.load_kev
+        try:
+            with Path(name).open("rb") as stream:
+                count = load(None, stream)
+        except OSError as exc:
+            raise CommandError(f"{name}: {exc.strerror}.") from exc
+        except engine.ParseError as exc:
+            raise CommandError(f"{name}: refused: {exc}") from exc
+        self.stdout.write(f"{name}: {count} findings updated")
 
     def _import(self, user: User | None, options: dict[str, Any]) -> None:
         engagements = (
