@@ -146,3 +146,36 @@ class RiskForm(forms.Form):
     expires_on = forms.DateField(
         label=_("Accepted until"), widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class ChecklistForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Engagement kind"), choices=EngagementKind.choices)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    items = forms.CharField(
+        label=_("Items"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_(
+            "One item a line: reference | severity (critical, high, medium, low, info) | "
+            "title | guidance (optional)."
+        ),
+    )
+
+    def clean_items(self) -> list[tuple[str, str, str, str]]:
+        rows: list[tuple[str, str, str, str]] = []
+        for number, line in enumerate(str(self.cleaned_data["items"]).splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) < 3 or not parts[0] or not parts[2]:
+                raise forms.ValidationError(
+                    _("Line %(n)d: write reference | severity | title | guidance.") % {"n": number}
+                )
+            if parts[1].lower() not in Severity.values:
+                raise forms.ValidationError(
+                    _("Line %(n)d: unknown severity %(s)s.") % {"n": number, "s": parts[1]}
+                )
+            guidance = parts[3] if len(parts) > 3 else ""
+            rows.append((parts[0][:30], parts[2][:300], parts[1].lower(), guidance))
+        if not rows:
+            raise forms.ValidationError(_("A checklist needs at least one item."))
+        return rows

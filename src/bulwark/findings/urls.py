@@ -7,6 +7,7 @@ from bulwark.findings import views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("findings/", views.dashboard, name="findings-dashboard"),
     path("findings/list/", views.finding_list, name="findings-list"),
+    path("findings/checklists/", views.checklists, name="findings-checklists"),
     path("findings/engagements/", views.engagement_list, name="findings-engagements"),
     path("findings/engagements/new/", views.engagement_create, name="findings-engagement-create"),
     path("findings/engagements/<int:pk>/", views.engagement_detail, name="findings-engagement"),

@@ -21,6 +21,7 @@ from bulwark.core import csvexport
 from bulwark.core.permissions import can
 from bulwark.findings import forms, selectors, services, tasks
 from bulwark.findings.models import (
+    Checklist,
     ChecklistItem,
     DedupeOutcome,
     Engagement,
@@ -445,3 +446,35 @@ def evidence_file(request: HttpRequest, pk: int, event_pk: int) -> HttpResponseB
     except FileNotFoundError as exc:
         raise Http404 from exc
     return FileResponse(stream, as_attachment=True, filename=event.evidence_name)
+
+
+@login_required
+def checklists(request: HttpRequest) -> HttpResponse:
+    """The CERT's checklists per engagement kind: read by everyone who records findings,
+    written (created or replaced by title) by CERT staff."""
+    may_edit = can(request.user, "findings.plan")
+    form = forms.ChecklistForm(request.POST or None)
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            saved = run_service(
+                form,
+                lambda: services.save_checklist(
+                    acting_user(request),
+                    kind=data["kind"],
+                    title=data["title"],
+                    items=data["items"],
+                ),
+            )
+            if saved is not None:
+                messages.success(request, _("Checklist saved."))
+                return redirect("findings-checklists")
+    lists = Checklist.objects.filter(active=True).prefetch_related("items")
+    return render(
+        request,
+        "findings/checklists.html",
+        {"checklists": lists, "form": form, "may_edit": may_edit},
+        status=400 if request.method == "POST" else 200,
+    )

@@ -204,3 +204,26 @@ def test_epss_and_the_real_kev_catalogue_mark_the_open_findings(
         services.load_epss(world.bureau_admin, epss.open("rb"))
     with pytest.raises(CommandError):
         call_command("findings", "kev", str(epss))  # not a KEV catalogue
+
+
+def test_the_cert_keeps_checklists_on_their_page(world: World, client: Any) -> None:
+    from bulwark.conftest import sign_in
+
+    text = "HC-10 | high | Patch within 30 days | Monthly patch report\nHC-11 | low | Banner\n"
+    sign_in(client, world.bureau_admin)
+    assert client.get("/findings/checklists/").status_code == 200
+    refused = client.post(
+        "/findings/checklists/", {"kind": "health_check", "title": "X", "items": text}
+    )
+    assert refused.status_code == 403
+    sign_in(client, world.analyst)
+    bad = client.post(
+        "/findings/checklists/", {"kind": "health_check", "title": "X", "items": "HC | ??? | t"}
+    )
+    assert bad.status_code == 400 and "unknown severity" in bad.content.decode()
+    done = client.post(
+        "/findings/checklists/", {"kind": "health_check", "title": "Level B", "items": text}
+    )
+    assert done.status_code == 302, done.content.decode()[-3000:]
+    page = client.get("/findings/checklists/").content.decode()
+    assert "Patch within 30 days" in page and "Monthly patch report" in page
