@@ -17,7 +17,10 @@ peak RSS (ru_maxrss) is that phase's alone:
   engine      bulwark.findings.engine.parse(path): ParsedFinding values, fields decoded
   engine_fp   the same plus fingerprint() of each finding (what an import computes)
 
-Medians of --runs runs per phase. One JSON line is appended to
+--runs runs per phase, interleaved (bare, engine, bare, engine...) so that a burst of
+load hits both alike. The ratio is taken on the best CPU time of each phase (timeit's
+rule: the least-disturbed run is the closest to the code's own cost; the machine is
+shared); medians of wall and CPU time are recorded too. One JSON line is appended to
 bench/results/findings_import.jsonl.
 
 Usage: python bench/findings_import.py [--findings 100000] [--hosts 2000] [--runs 3]
@@ -192,13 +195,16 @@ def generate(path: Path, findings: int, hosts: int, seed: int = 23) -> int:
 
 
 def phase(name: str, path: str) -> dict[str, Any]:
-    """Runs inside the child process."""
+    """Runs inside the child process; imports are done before the clocks start."""
+    from lxml import etree
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from bulwark.findings.engine import ParsedFinding, fingerprint, parse
+
+    count = 0
     start = time.perf_counter()
     cpu_start = time.process_time()
-    count = 0
     if name in ("bare", "bare_all"):
-        from lxml import etree
-
         tag = "ReportItem" if name == "bare" else None
         for _, element in etree.iterparse(path, events=("end",), tag=tag):
             if element.tag == "ReportItem":
@@ -209,9 +215,6 @@ def phase(name: str, path: str) -> dict[str, Any]:
                 while element.getprevious() is not None:
                     del parent[0]
     else:
-        sys.path.insert(0, str(ROOT / "src"))
-        from bulwark.findings.engine import ParsedFinding, fingerprint, parse
-
         keys = name == "engine_fp"
         with open(path, "rb") as stream:
             for item in parse(stream, "nessus"):
@@ -258,30 +261,39 @@ def main() -> None:
             f"{size / 1e6:.1f} MB in {generated:.1f} s"
         )
         results: dict[str, Any] = {}
-        for name in ("bare", "bare_all", "engine", "engine_fp"):
-            runs = [run_child(name, path) for _ in range(args.runs)]
-            assert all(r["count"] == args.findings for r in runs), (name, runs)
-            seconds = statistics.median(r["seconds"] for r in runs)
-            cpu = statistics.median(r["cpu"] for r in runs)
+        phases = ("bare", "bare_all", "engine", "engine_fp")
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+        for _ in range(args.runs):
+            for name in phases:
+                runs[name].append(run_child(name, path))
+        for name in phases:
+            assert all(r["count"] == args.findings for r in runs[name]), (name, runs[name])
+            seconds = statistics.median(r["seconds"] for r in runs[name])
+            cpu = statistics.median(r["cpu"] for r in runs[name])
+            best = min(r["cpu"] for r in runs[name])
             results[name] = {
                 "seconds": round(seconds, 3),
                 "cpu_seconds": round(cpu, 3),
+                "cpu_best": round(best, 3),
                 "findings_per_s": round(args.findings / seconds),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-                "runs": [round(r["seconds"], 3) for r in runs],
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[name]),
+                "runs": [round(r["seconds"], 3) for r in runs[name]],
+                "cpu_runs": [round(r["cpu"], 3) for r in runs[name]],
             }
             print(
-                f"{name:10s} {seconds:7.2f} s wall {cpu:7.2f} s CPU  "
+                f"{name:10s} {seconds:7.2f} s wall {cpu:7.2f} s CPU (best {best:.2f})  "
                 f"{args.findings / seconds:10,.0f} findings/s  "
                 f"peak RSS {results[name]['peak_rss_mb']:.0f} MB"
             )
-    # The ratio is taken on CPU time: the machine is shared, and wall time under load
-    # measures the neighbours as much as the parser (both are single-threaded).
-    ratio = results["engine"]["cpu_seconds"] / results["bare"]["cpu_seconds"]
-    ratio_fp = results["engine_fp"]["cpu_seconds"] / results["bare"]["cpu_seconds"]
+    # The ratio is taken on the best CPU time: the machine is shared, and wall time under
+    # load measures the neighbours as much as the parser (both are single-threaded).
+    ratio = results["engine"]["cpu_best"] / results["bare"]["cpu_best"]
+    ratio_fp = results["engine_fp"]["cpu_best"] / results["bare"]["cpu_best"]
+    median = results["engine"]["cpu_seconds"] / results["bare"]["cpu_seconds"]
     wall = results["engine"]["seconds"] / results["bare"]["seconds"]
     print(
-        f"engine / bare iterparse: {ratio:.2f}x CPU ({wall:.2f}x wall; with fingerprints "
+        f"engine / bare iterparse: {ratio:.2f}x best CPU ({median:.2f}x median CPU, "
+        f"{wall:.2f}x wall; with fingerprints "
         f"{ratio_fp:.2f}x CPU; target <= {TARGET_RATIO}x)"
     )
     line = {
@@ -296,6 +308,7 @@ def main() -> None:
         "file_mb": round(size / 1e6, 1),
         "phases": results,
         "ratio_engine_to_bare": round(ratio, 2),
+        "ratio_median_cpu_engine_to_bare": round(median, 2),
         "ratio_wall_engine_to_bare": round(wall, 2),
         "ratio_engine_fp_to_bare": round(ratio_fp, 2),
         "target_ratio": TARGET_RATIO,

@@ -10,7 +10,7 @@ stores what it yields (docs/findings.md). Interface fixed with the app:
 """
 
 from .dedupe import fingerprint
-from .detect import TOOLS, detect
+from .detect import TOOL_NAMES, TOOLS, detect
 from .model import (
     EVIDENCE_LIMIT,
     SEVERITIES,
@@ -27,6 +27,7 @@ __all__ = [
     "EVIDENCE_LIMIT",
     "SEVERITIES",
     "TOOLS",
+    "TOOL_NAMES",
     "Asset",
     "KevEntry",
     "ParseError",

@@ -7,6 +7,7 @@ Pure module (no Django import).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from .model import ParsedFinding, url_without_query
 
@@ -15,8 +16,9 @@ def fingerprint(f: ParsedFinding) -> str:
     """A stable 64-hex key; equal keys are the same problem on the same asset.
 
     The key hashes, separated so that no field can run into the next:
-    - the asset: host (lower-case), port, protocol, and the URL without query or fragment
-      (scheme and host lower-case, default port dropped);
+    - the asset: host (lower-case, an IP address in its canonical form, a name without
+      its trailing dot), port, protocol, and the URL without query or fragment (scheme
+      and host lower-case, default port dropped);
     - the location (SARIF file:line, a web parameter), as given;
     - the problem: its CVEs, sorted, when the tool names any; otherwise tool + rule id.
 
@@ -27,13 +29,14 @@ def fingerprint(f: ParsedFinding) -> str:
     severities, scores and evidence never take part: they change between tool versions.
     """
     asset = f.asset
+    host = _host(asset.host)
     if f.cves:
         problem = "cve:" + ",".join(sorted({c.upper() for c in f.cves}))
     else:
         problem = f"rule:{f.tool}:{f.rule_id.strip()}"
     parts = (
         "v1",
-        asset.host.strip().lower(),
+        host,
         "" if asset.port is None else str(asset.port),
         asset.protocol.lower(),
         url_without_query(asset.url),
@@ -41,3 +44,13 @@ def fingerprint(f: ParsedFinding) -> str:
         problem,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _host(host: str) -> str:
+    host = host.strip().lower().strip("[]").rstrip(".")
+    if host and (host[0].isdigit() or ":" in host):
+        try:
+            return ipaddress.ip_address(host).compressed
+        except ValueError:
+            return host
+    return host

@@ -8,10 +8,23 @@ from __future__ import annotations
 import json
 import re
 
+from bulwark.core.safexml import head_text
+
 from .model import ParseError
-from .streams import head_text, looks_binary, xml_root
+from .streams import looks_binary, xml_root
 
 TOOLS = ("nessus", "openvas", "zap", "nuclei", "burp", "sarif", "nmap", "csv")
+#: What each tool's files are, for people (English; the app translates its own labels).
+TOOL_NAMES = {
+    "nessus": "Tenable Nessus (.nessus v2)",
+    "openvas": "OpenVAS / Greenbone (XML report)",
+    "zap": "OWASP ZAP (XML or JSON report)",
+    "nuclei": "Nuclei (JSONL or JSON export)",
+    "burp": "Burp Suite (XML issue export)",
+    "sarif": "SARIF 2.1.0 (static analysis)",
+    "nmap": "Nmap (XML, open services)",
+    "csv": "CSV (mapped columns)",
+}
 
 _XML_ROOTS = {
     "NessusClientData_v2": "nessus",
@@ -66,6 +79,8 @@ def _detect_json(text: str) -> str:
             return "nuclei"
         if '"runs"' in window and re.search(r'"version"\s*:\s*"2\.|sarif', window, re.I):
             return "sarif"
+        if re.search(r'"\$schema"\s*:\s*"[^"]*sarif', window, re.I):
+            return "sarif"  # "runs" after a long preamble
         if re.search(r'"site"\s*:', window) and re.search(
             r'"@version"|"@generated"|"alerts"', window
         ):

@@ -190,6 +190,8 @@ def clean(text: str | None, limit: int = TEXT_LIMIT, *, xml: bool = False) -> st
 def evidence(text: str | None, *, xml: bool = False) -> str:
     """The tool's output for a finding, at most EVIDENCE_LIMIT bytes of UTF-8."""
     text = clean(text, EVIDENCE_LIMIT, xml=xml)
+    if len(text) <= EVIDENCE_LIMIT // 4:  # at most 4 bytes a character
+        return text
     data = text.encode("utf-8")
     if len(data) <= EVIDENCE_LIMIT:
         return text

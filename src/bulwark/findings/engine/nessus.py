@@ -7,6 +7,7 @@ released once read, the Policy block dropped unread. Severity is the item's 0-4
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,13 +22,13 @@ from .model import (
     cwes_in,
     evidence,
     prose,
-    references_in,
     to_float,
     to_port,
 )
 from .streams import Readable, iterparse, release
 
 TOOL = "nessus"
+_CVE_ID = re.compile(r"CVE-\d{4}-\d{4,}\Z")
 _SEVERITY: dict[str, Severity] = {
     "0": "info",
     "1": "low",
@@ -110,6 +111,24 @@ _SIMPLE = frozenset(
 )
 
 
+def _cves(texts: list[str]) -> tuple[str, ...]:
+    """<cve> elements hold one id each: checked and upper-cased without a text search."""
+    if not texts:
+        return ()
+    ids = [text.strip().upper() for text in texts]
+    if all(_CVE_ID.match(i) for i in ids):
+        return tuple(dict.fromkeys(ids))
+    return cves_in(*texts)
+
+
+def _urls(texts: list[str]) -> tuple[str, ...]:
+    """<see_also> holds URLs one per line."""
+    if not texts:
+        return ()
+    urls = [t for text in texts for t in text.split() if t.startswith(("http://", "https://"))]
+    return tuple(dict.fromkeys(u for u in urls if len(u) < 2048))
+
+
 def _finding(item: Any, host: str, observed: datetime | None) -> ParsedFinding:
     plugin_id = (item.get("pluginID") or "").strip()
     if not plugin_id:
@@ -158,13 +177,13 @@ def _finding(item: Any, host: str, observed: datetime | None) -> ParsedFinding:
             protocol=protocol if protocol in ("tcp", "udp") else "",
             service="" if service == "general" else service,
         ),
-        cves=cves_in(*cve_texts),
+        cves=_cves(cve_texts),
         cwes=cwes_in(*cwe_texts),
         cvss_vector=vector,
         cvss_score=score,
         description=description,
         solution=solution,
-        references=references_in(*see_also),
+        references=_urls(see_also),
         evidence=evidence(fields.get("plugin_output"), xml=True),
         observed_at=observed,
     )

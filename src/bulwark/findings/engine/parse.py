@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from . import burp, csvmap, nessus, nmap, nuclei, openvas, sarif, zap
 from .detect import TOOLS, detect
 from .model import ParsedFinding, ParsedService, ParseError
-from .streams import Readable, looks_xml, read_head, xml_root
+from .streams import Readable, looks_binary, looks_xml, read_head, xml_root
 
 
 def parse(
@@ -27,6 +27,8 @@ def parse(
     head, replay = read_head(stream)
     if tool == "nuclei" and not head.strip():
         return iter(())  # nuclei writes an empty file when nothing matched
+    if head.strip() and looks_binary(head):
+        raise ParseError("The file is binary, not a scanner report (XML, JSON, JSONL or CSV).")
     root = ""
     if looks_xml(head):
         root = xml_root(head)  # refuses entity declarations and external DTDs
@@ -39,7 +41,7 @@ def parse(
         raise ParseError(f"Unknown tool {name!r}; known: {', '.join(TOOLS)}.")
     if name != "csv" and mapping:
         raise ParseError("A column mapping is only for CSV files.")
-    if tool and name != "csv":
+    if tool:
         detected = _detect_quietly(head, filename)
         if detected and detected != name:
             raise ParseError(

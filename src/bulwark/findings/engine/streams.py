@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 from lxml import etree
+
+from bulwark.core.safexml import STREAM_OPTIONS, RefusedXML, check_prolog, head_text
 
 from .model import ParseError
 
@@ -106,15 +107,6 @@ def _read_upto(stream: Readable, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def head_text(head: bytes) -> str:
-    """The head as text (UTF-8 or UTF-16 by BOM), undecodable bytes replaced."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return head.decode("utf-16", errors="replace")
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[3:]
-    return head.decode("utf-8", errors="replace")
-
-
 def looks_binary(head: bytes) -> bool:
     """NUL bytes or mostly non-text bytes in the first 64 KiB (UTF-16 BOM excepted)."""
     if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -133,49 +125,14 @@ def looks_binary(head: bytes) -> bool:
     return odd > len(sample) // 10
 
 
-_PROLOG_ITEM = re.compile(
-    r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b|<!ENTITY|<([A-Za-z_][\w.:-]*))", re.S
-)
-_DOCTYPE = re.compile(r"<!DOCTYPE\s+[\w.:-]+\s*(\[(?P<subset>.*?)\]\s*)?>", re.S)
-_DOCTYPE_EXTERNAL = re.compile(r"<!DOCTYPE\s+[\w.:-]+\s+(SYSTEM|PUBLIC)\b")
-_REFUSED_DTD = (
-    "XML entity declarations and external DTDs are refused: scanner reports need none, "
-    'and they carry entity-expansion ("billion laughs") and external-entity (XXE) attacks.'
-)
-
-
 def xml_root(head: bytes) -> str:
-    """The root element's name (without namespace prefix) from the first bytes of an XML
-    file; "" when the head is not XML. Refuses (ParseError) entity declarations, parameter
-    entities and external DTDs. An internal DTD of element and attribute declarations
-    only (Burp's export carries one, Nmap's a bare <!DOCTYPE nmaprun>) is allowed: the
-    parser never loads a DTD nor resolves an entity anyway."""
-    text = head_text(head).lstrip("\ufeff")
-    pos = 0
-    while True:
-        match = _PROLOG_ITEM.match(text, pos)
-        if not match:
-            return ""
-        token = match.group(1)
-        if token.startswith("<!ENTITY"):
-            raise ParseError(_REFUSED_DTD)
-        if token.startswith("<!DOCTYPE"):
-            start = match.start(1)
-            if _DOCTYPE_EXTERNAL.match(text, start):
-                raise ParseError(_REFUSED_DTD)
-            doctype = _DOCTYPE.match(text, start)
-            if not doctype:
-                raise ParseError(
-                    "The XML file's DTD (<!DOCTYPE>) is malformed or longer than 64 KiB."
-                )
-            subset = doctype.group("subset") or ""
-            if "<!ENTITY" in subset or re.search(r"%[\w.:-]+;", subset):
-                raise ParseError(_REFUSED_DTD)
-            pos = doctype.end()
-            continue
-        if match.group(2):
-            return match.group(2).split(":")[-1]
-        pos = match.end()
+    """The root element's name from the first bytes of an XML file ("" if none starts in
+    them), through the platform's XML guard (`core.safexml.check_prolog`): entity
+    declarations, parameter entities and external DTDs are refused (ParseError)."""
+    try:
+        return check_prolog(head)
+    except RefusedXML as exc:
+        raise ParseError(str(exc)) from None
 
 
 def looks_xml(head: bytes) -> bool:
@@ -192,12 +149,9 @@ def iterparse(
         stream,
         events=events,
         tag=tuple(tags),
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        **STREAM_OPTIONS,
     )
     try:
         yield from context
@@ -286,16 +240,18 @@ def lines(stream: Readable, limit: int | None = None) -> Iterator[tuple[int, byt
         chunk = stream.read(1024 * 1024)
         if not chunk:
             break
-        buffer += chunk
+        buffer = buffer + chunk if buffer else chunk
+        start = 0
         while True:
-            cut = buffer.find(b"\n")
+            cut = buffer.find(b"\n", start)
             if cut < 0:
                 break
             number += 1
-            if cut > limit:
+            if cut - start > limit:
                 raise ParseError(f"Line {number} is longer than {_size(limit)}.")
-            yield number, buffer[:cut]
-            buffer = buffer[cut + 1 :]
+            yield number, buffer[start:cut]
+            start = cut + 1
+        buffer = buffer[start:]
         if len(buffer) > limit:
             raise ParseError(f"Line {number + 1} is longer than {_size(limit)}.")
     if buffer:

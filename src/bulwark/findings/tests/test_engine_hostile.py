@@ -59,6 +59,8 @@ def run(data: bytes, tool: str | None = None) -> list[object]:
             "This is not a Nessus v2 file: it looks like a SARIF file",
         ),
         (b"just some words\nmore words\n", None, "Unknown file"),
+        (bytes(range(256)) * 40, "csv", "binary"),
+        (b'<?xml version="1.0"?><nmaprun scanner="nmap"/>', "csv", "looks like an Nmap file"),
         (b'{"version": "1.0.0", "runs": []}', "sarif", "SARIF version 1.0.0 is not supported"),
         (b'{"version": "2.1.0"}', "sarif", 'no "runs" array'),
         (b'{"a": 1}', None, "Unknown JSON report"),
@@ -132,3 +134,23 @@ def test_gzip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(bomb) < 10_000
     with pytest.raises(ParseError, match="more than 1 MiB once decompressed"):
         run(bomb)
+
+
+class _Trickle:
+    """A stream that returns at most 7 bytes per read (a slow upload, a pipe)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(7 if size < 0 else min(size, 7))
+
+
+def test_trickling_streams_parse_the_same() -> None:
+    for path in (
+        DOJO / "nuclei" / "many_findings.json",
+        DOJO / "nessus" / "nessus_v_unknown.xml.gz",
+    ):
+        whole = list(parse(path.open("rb")))
+        assert list(parse(_Trickle(path.read_bytes()))) == whole  # type: ignore[arg-type]
+        assert whole

@@ -78,6 +78,18 @@ WEB = ParsedFinding(
             replace(BASE, asset=Asset("10.0.0.5", 445, "tcp", "smb")),
             True,
         ),
+        (
+            "IPv6 written long or short",
+            replace(BASE, asset=Asset("2001:db8:0:0:0:0:0:1", 445, "tcp")),
+            replace(BASE, asset=Asset("[2001:DB8::1]", 445, "tcp")),
+            True,
+        ),
+        (
+            "host name with its root dot",
+            replace(BASE, asset=Asset("srv.gov.example.", 445, "tcp")),
+            replace(BASE, asset=Asset("SRV.gov.example", 445, "tcp")),
+            True,
+        ),
         ("another port", BASE, replace(BASE, asset=Asset("10.0.0.5", 139, "tcp", "cifs")), False),
         (
             "another protocol",

@@ -85,6 +85,12 @@ def test_openvas_fields() -> None:
     assert "Installed version: 116.0.3" in firefox.evidence
     assert firefox.observed_at is not None and firefox.observed_at.year == 2023
 
+    [windows] = only_findings(parsed(DOJO / "openvas" / "report_detail_v2.xml"))
+    # GVM 21.04+: the vector in <severities><severity type="cvss_base_v3"><value>
+    assert windows.cvss_vector == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    assert (windows.cvss_score, windows.severity) == (9.8, "critical")
+    assert (windows.asset.port, windows.asset.protocol) == (42, "tcp")
+
     many = only_findings(parsed(DOJO / "openvas" / "many_vuln.xml"))
     rexec = next(f for f in many if f.rule_id == "1.3.6.1.4.1.25623.1.0.100111")
     assert (rexec.asset.port, rexec.asset.protocol) == (512, "tcp")
