@@ -128,6 +128,11 @@ _DATETIME = {i for i, f in enumerate(_FINDING_FIELDS) if f.get_internal_type() =
 _JSON = {i for i, f in enumerate(_FINDING_FIELDS) if f.get_internal_type() == "JSONField"}
 
 
+# What deduplication reads of a stored finding: not its texts (description, tool output
+# up to 8 KiB), which made a re-import of 100,000 findings read them all.
+_CANDIDATE_FIELDS = (
+    "pk", "fingerprint", "status", "last_seen", "assignee_id", "severity", "reopened_count",
+)  # fmt: skip
 # A new finding's values that an import does not set (the model's defaults).
 _FINDING_DEFAULTS: dict[str, Any] = {
     f.attname: (f.get_default() if f.has_default() else None) for f in _FINDING_FIELDS
@@ -363,7 +368,7 @@ class _Importer:
         candidates: dict[str, list[Finding]] = defaultdict(list)
         for existing in Finding.objects.filter(
             organisation_id=self.org_id, fingerprint__in=list(parsed)
-        ):
+        ).only(*_CANDIDATE_FIELDS):
             candidates[existing.fingerprint].append(existing)
         created: list[dict[str, Any]] = []
         decisions: list[_Decision] = []
