@@ -290,6 +290,8 @@ class Finding(models.Model):
         ordering = ["-pk"]
         indexes = [
             models.Index(fields=["organisation", "fingerprint"]),
+            # a full re-scan looks up the findings of the hosts it covered
+            models.Index(fields=["organisation", "host"]),
             models.Index(fields=["organisation", "status", "severity"]),
             models.Index(fields=["status", "deadline"]),
         ]
