@@ -8,6 +8,7 @@ from bulwark.analytics.api import routes as analytics_routes
 from bulwark.constituency.api import routes as constituency_routes
 from bulwark.drills.api import routes as drills_routes
 from bulwark.exchange.api import routes as exchange_routes
+from bulwark.findings.api import routes as findings_routes
 from bulwark.incidents.api import routes as incidents_routes
 from bulwark.intel.api import routes as intel_routes
 from bulwark.monitoring.api import routes as monitoring_routes
@@ -41,6 +42,7 @@ for app_routes in (
     monitoring_routes,
     advisories_routes,
     drills_routes,
+    findings_routes,
     analytics_routes,
     sso_routes,
     training_routes,

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "bulwark.monitoring",
     "bulwark.advisories",
     "bulwark.drills",
+    "bulwark.findings",
     "bulwark.analytics",
     "bulwark.sso",
     "bulwark.training",
@@ -269,7 +270,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES",
+        "EngagementKindEnum": "bulwark.findings.models.EngagementKind",
+        "RemediationEventKindEnum": "bulwark.findings.models.EventKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "bulwark.core.api.schema.add_error_responses",

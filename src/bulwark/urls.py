@@ -83,6 +83,7 @@ urlpatterns = [
     path("", include("bulwark.monitoring.urls")),
     path("", include("bulwark.advisories.urls")),
     path("", include("bulwark.drills.urls")),
+    path("", include("bulwark.findings.urls")),
     path("", include("bulwark.analytics.urls")),
     path("", include("bulwark.sso.urls")),
     path("", include("bulwark.training.urls")),

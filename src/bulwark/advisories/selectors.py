@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.module_loading import import_string
 
 from bulwark.advisories.models import Advisory, Delivery, Response, Target
 
@@ -89,3 +90,14 @@ def delivery_counts(advisory: Advisory) -> dict[str, int]:
     counts = {state: 0 for state in Delivery.State.values}
     counts.update(dict(rows))
     return counts
+
+
+# What apps above advisories show on an advisory's page, by template name: the dotted path
+# of a function (user, advisory) -> value, registered from their AppConfig.ready (findings
+# adds `open_findings`: the agencies with findings still open for the advisory's CVEs), so
+# advisories imports none of them (docs/architecture.md, "Layers").
+DETAIL_PANELS: dict[str, str] = {}
+
+
+def detail_panels(user: Any, advisory: Advisory) -> dict[str, Any]:
+    return {name: import_string(path)(user, advisory) for name, path in DETAIL_PANELS.items()}

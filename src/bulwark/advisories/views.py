@@ -151,6 +151,7 @@ def advisory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "cert": can(user, "advisory.write", advisory),
         "is_author": advisory.author_id == user.pk,
         "Status": Status,
+        **selectors.detail_panels(user, advisory),
     }
     return render(request, "advisories/advisory_detail.html", context)
 

@@ -30,12 +30,13 @@ BASE_SCOPES = frozenset(
         "exchange:read",
         "training:read",
         "drills:read",
+        "findings:read",
     }
 )
 # Any member of an organisation also reports and works its incidents, shares
 # intelligence and answers advisories.
 MEMBER_SCOPES = BASE_SCOPES | {
-    "incidents:write", "intel:write", "advisories:write", "drills:write",
+    "incidents:write", "intel:write", "advisories:write", "drills:write", "findings:write",
 }  # fmt: skip
 # Scopes each role adds. A platform admin may hold every scope (including any an app
 # registers later); a scope no role names here is for platform admins only.

@@ -9,8 +9,12 @@ from django.utils.translation import gettext as _
 
 from bulwark.core import request_context
 
-# Upload endpoints that accept evidence files up to MAX_EVIDENCE_BYTES.
-EVIDENCE_PATH = re.compile(r"^/(api/v1/)?incidents/\d+/evidence/$")
+# Upload endpoints that accept evidence files up to MAX_EVIDENCE_BYTES (incident evidence;
+# findings: scanner files imported from the page or the API, remediation evidence).
+EVIDENCE_PATH = re.compile(
+    r"^/(api/v1/)?(incidents/\d+/evidence|findings/engagements/\d+/import"
+    r"|engagements/\d+/imports|findings/\d+/fix)/$"
+)
 # The TAXII server (intel): its own limit, and refusals as TAXII 2.1 error objects.
 TAXII_PREFIX = "/taxii2/"
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"

@@ -37,6 +37,7 @@ from bulwark.drills.models import (
     SendingProfile,
 )
 from bulwark.exchange import services as exchange
+from bulwark.findings import services as findings
 from bulwark.incidents import services as incidents
 from bulwark.incidents.levels import Answers
 from bulwark.incidents.models import SavedFilter
@@ -144,6 +145,18 @@ class Things:
             organisation=w.bureau, kind="social_engineering", level="A",
             period_start=now.date(), due_at=now,
         )  # fmt: skip
+        self.engagement = findings.create_engagement(
+            w.analyst, w.bureau, kind="pentest", title="Pentest"
+        )
+        self.finding = findings.add_manual_finding(
+            w.analyst, self.engagement, title="Weak TLS", severity="medium", host="www.bureau"
+        )
+        self.acceptance = findings.request_risk_acceptance(
+            w.bureau_reporter,
+            self.finding,
+            reason="Legacy system.",
+            expires_on=timezone.localdate() + timedelta(days=30),
+        )
 
 
 def _user_refused(attempt: Callable[[], Any]) -> Callable[[], Any]:
@@ -454,6 +467,47 @@ CASES: dict[str, list[Case]] = {
             "report",
             lambda t, u: t.drill_notice,
             lambda t, u: drills.report_drill(u, t.drill_notice, title="", description=""),
+        )
+    ],
+    "findings.plan": [
+        (
+            "plan",
+            lambda t, u: t.w.bureau,
+            lambda t, u: findings.create_engagement(u, t.w.bureau, kind="audit", title="Audit"),
+        )
+    ],
+    "findings.work": [
+        ("start", lambda t, u: t.finding, lambda t, u: findings.start(u, t.finding)),
+        ("fix", lambda t, u: t.finding, lambda t, u: findings.mark_fixed(u, t.finding, "Done.")),
+    ],
+    "findings.retest": [
+        (
+            "retest",
+            lambda t, u: t.finding,
+            lambda t, u: findings.retest(u, t.finding, passed=True),
+        )
+    ],
+    "findings.false_positive": [
+        (
+            "false positive",
+            lambda t, u: t.finding,
+            lambda t, u: findings.mark_false_positive(u, t.finding, "Not applicable."),
+        )
+    ],
+    "findings.request_acceptance": [
+        (
+            "request",
+            lambda t, u: t.finding,
+            lambda t, u: findings.request_risk_acceptance(
+                u, t.finding, reason="r", expires_on=timezone.localdate() + timedelta(days=9)
+            ),
+        )
+    ],
+    "findings.approve_acceptance": [
+        (
+            "approve",
+            lambda t, u: t.acceptance,
+            lambda t, u: findings.decide_risk_acceptance(u, t.acceptance, approve=True),
         )
     ],
     "analytics.write_report": [

@@ -48,6 +48,7 @@ class Command(BaseCommand):
             "monitoring",
             "advisories",
             "drills",
+            "findings",
             "analytics",
             "training",
         ):

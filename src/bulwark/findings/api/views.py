@@ -1,0 +1,404 @@
+"""Findings API: reads through `visible_to`, every write through a service."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bulwark.advisories.models import InventoryItem
+from bulwark.constituency.access import acting_user
+from bulwark.constituency.models import Organisation, User
+from bulwark.core.api.parsers import MultiPartParser
+from bulwark.findings import selectors, services
+from bulwark.findings.models import (
+    DedupeDecision,
+    Engagement,
+    EngagementKind,
+    EngagementStatus,
+    Finding,
+    FindingStatus,
+    RemediationEvent,
+    RiskAcceptance,
+    ScanImport,
+    Severity,
+)
+
+
+class EngagementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True)
+    status = serializers.CharField(read_only=True, help_text=", ".join(EngagementStatus.values))
+
+    class Meta:
+        model = Engagement
+        fields = [
+            "id",
+            "organisation",
+            "organisation_name",
+            "kind",
+            "title",
+            "scope",
+            "scope_items",
+            "starts_on",
+            "ends_on",
+            "lead",
+            "team",
+            "status",
+            "deadline_profile",
+            "report_delivered_at",
+            "report_note",
+            "created_at",
+        ]
+        read_only_fields = ["status", "report_delivered_at", "report_note", "created_at"]
+
+
+class EngagementWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    kind = serializers.ChoiceField(choices=EngagementKind.choices)
+    title = serializers.CharField(max_length=200)
+    scope = serializers.CharField(required=False, allow_blank=True, default="")
+    starts_on = serializers.DateField(required=False, allow_null=True, default=None)
+    ends_on = serializers.DateField(required=False, allow_null=True, default=None)
+    lead = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True, default=None
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), many=True, required=False, default=list
+    )
+    scope_items = serializers.PrimaryKeyRelatedField(
+        queryset=InventoryItem.objects.all(), many=True, required=False, default=list
+    )
+    deadline_profile = serializers.CharField(required=False, default="default")
+
+
+class EngagementStatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField(max_length=20)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScanImportSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ScanImport
+        fields = [
+            "id",
+            "engagement",
+            "tool",
+            "file_name",
+            "sha256",
+            "size",
+            "full_rescan",
+            "state",
+            "error",
+            "new",
+            "duplicate",
+            "mitigated",
+            "reopened",
+            "services",
+            "imported_at",
+            "processed_at",
+        ]
+
+
+class ScanUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField()
+    tool = serializers.CharField(required=False, allow_blank=True, default="")
+    full_rescan = serializers.BooleanField(required=False, default=True)
+
+
+class FindingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True)
+    # Plain strings in the schema: an enum named "status" or "severity" would clash with
+    # the incidents' and advisories' enums of the same field names.
+    status = serializers.CharField(read_only=True, help_text=", ".join(FindingStatus.values))
+    severity = serializers.CharField(read_only=True, help_text=", ".join(Severity.values))
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "organisation",
+            "organisation_name",
+            "engagement",
+            "fingerprint",
+            "tool",
+            "rule_id",
+            "title",
+            "severity",
+            "cvss_vector",
+            "cvss_score",
+            "cves",
+            "cwes",
+            "host",
+            "port",
+            "protocol",
+            "service",
+            "url",
+            "location",
+            "status",
+            "assignee",
+            "deadline",
+            "first_seen",
+            "last_seen",
+            "fixed_at",
+            "mitigated_at",
+            "closed_at",
+            "reopened_count",
+            "false_positive_reason",
+            "epss",
+            "kev",
+        ]
+
+
+class FindingDetailSerializer(FindingSerializer):
+    class Meta(FindingSerializer.Meta):
+        fields = [*FindingSerializer.Meta.fields, "description", "solution", "references"]
+
+
+class FindingDecisionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    explanation = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = DedupeDecision
+        fields = ["id", "scan", "outcome", "previous_status", "candidates", "reason",
+                  "explanation", "at"]  # fmt: skip
+
+
+class FindingEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = RemediationEvent
+        fields = ["id", "kind", "actor", "at", "note", "evidence_name", "evidence_sha256"]
+
+
+class FindingNoteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class FindingAssignSerializer(FindingNoteSerializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+
+
+class FindingFixSerializer(FindingNoteSerializer):
+    evidence = serializers.FileField(required=False, allow_null=True, default=None)
+
+
+class FindingRetestSerializer(FindingNoteSerializer):
+    passed = serializers.BooleanField()
+
+
+class FindingRiskSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField()
+    expires_on = serializers.DateField()
+
+
+class FindingRiskDecisionSerializer(FindingNoteSerializer):
+    acceptance = serializers.IntegerField()
+    approve = serializers.BooleanField()
+
+
+class EngagementViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Engagements you may see: all for CERT staff, your agency's, and an authority's
+    agencies'. CERT staff plan them and import scans."""
+
+    scope_resource = "findings"
+    serializer_class = EngagementSerializer
+
+    def get_queryset(self) -> QuerySet[Engagement]:
+        if getattr(self, "swagger_fake_view", False):
+            return Engagement.objects.none()
+        return selectors.filter_engagements(
+            Engagement.objects.visible_to(self.request.user).select_related("organisation"),
+            self.request.query_params,
+        ).prefetch_related("team", "scope_items")
+
+    @extend_schema(request=EngagementWriteSerializer, responses={201: EngagementSerializer})
+    def create(self, request: Request) -> Response:
+        form = EngagementWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        org = data.pop("organisation")
+        engagement = services.create_engagement(acting_user(request), org, **data)
+        return Response(EngagementSerializer(engagement).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EngagementStatusSerializer, responses=EngagementSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, pk: str) -> Response:
+        form = EngagementStatusSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        engagement = services.change_engagement_status(
+            acting_user(request), self.get_object(), **form.validated_data
+        )
+        return Response(EngagementSerializer(engagement).data)
+
+    @extend_schema(request=ScanUploadSerializer, responses={201: ScanImportSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def imports(self, request: Request, pk: str) -> Response:
+        """Import a scanner file (the tool is detected from the content unless named).
+        A file that cannot be read answers 400 with the reason; nothing is stored from it
+        but the file itself."""
+        form = ScanUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        result = services.import_scan(
+            acting_user(request),
+            self.get_object(),
+            upload,
+            upload.name,
+            tool=form.validated_data["tool"] or None,
+            full_rescan=form.validated_data["full_rescan"],
+        )
+        data = ScanImportSerializer(result.scan).data
+        if not result.ok:
+            raise ValidationError({"file": [result.error], "import": data["id"]})
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ScanImportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    scope_resource = "findings"
+    serializer_class = ScanImportSerializer
+
+    def get_queryset(self) -> QuerySet[ScanImport]:
+        if getattr(self, "swagger_fake_view", False):
+            return ScanImport.objects.none()
+        scans = ScanImport.objects.visible_to(self.request.user)
+        engagement = selectors._int(self.request.query_params, "engagement")
+        return scans if engagement is None else scans.filter(engagement_id=engagement)
+
+
+class FindingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Findings you may see, filtered like the findings page (status, severity,
+    organisation, engagement, host, cve, tool, due=soon|overdue, kev, q); every step of
+    the remediation workflow as an action."""
+
+    scope_resource = "findings"
+
+    def get_queryset(self) -> QuerySet[Finding]:
+        if getattr(self, "swagger_fake_view", False):
+            return Finding.objects.none()
+        return selectors.filter_findings(
+            Finding.objects.visible_to(self.request.user).select_related("organisation"),
+            self.request.query_params,
+        ).order_by("-pk")
+
+    def get_serializer_class(self) -> Any:
+        return FindingSerializer if self.action == "list" else FindingDetailSerializer
+
+    def _answer(self, finding: Finding) -> Response:
+        return Response(FindingDetailSerializer(self.get_queryset().get(pk=finding.pk)).data)
+
+    @extend_schema(request=None, responses=FindingDecisionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def decisions(self, request: Request, pk: str) -> Response:
+        """Every import decision about this finding, with its explanation."""
+        finding = self.get_object()
+        rows = finding.decisions.all()[:200]
+        return Response(FindingDecisionSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses=FindingEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> Response:
+        return Response(FindingEventSerializer(self.get_object().events.all(), many=True).data)
+
+    @extend_schema(request=FindingAssignSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        form = FindingAssignSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = services.assign(
+            acting_user(request),
+            self.get_object(),
+            form.validated_data["assignee"],
+            form.validated_data["note"],
+        )
+        return self._answer(finding)
+
+    @extend_schema(request=FindingNoteSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        form = FindingNoteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return self._answer(
+            services.start(acting_user(request), self.get_object(), form.validated_data["note"])
+        )
+
+    @extend_schema(request=FindingFixSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def fix(self, request: Request, pk: str) -> Response:
+        form = FindingFixSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["evidence"]
+        finding = services.mark_fixed(
+            acting_user(request),
+            self.get_object(),
+            form.validated_data["note"],
+            upload,
+            upload.name if upload is not None else "",
+        )
+        return self._answer(finding)
+
+    @extend_schema(request=FindingRetestSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def retest(self, request: Request, pk: str) -> Response:
+        form = FindingRetestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = services.retest(
+            acting_user(request),
+            self.get_object(),
+            passed=form.validated_data["passed"],
+            note=form.validated_data["note"],
+        )
+        return self._answer(finding)
+
+    @extend_schema(request=FindingNoteSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="false-positive")
+    def false_positive(self, request: Request, pk: str) -> Response:
+        form = FindingNoteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = services.mark_false_positive(
+            acting_user(request), self.get_object(), form.validated_data["note"]
+        )
+        return self._answer(finding)
+
+    @extend_schema(request=FindingRiskSerializer, responses={201: None})
+    @action(detail=True, methods=["post"], url_path="risk-acceptance")
+    def risk_acceptance(self, request: Request, pk: str) -> Response:
+        form = FindingRiskSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        acceptance = services.request_risk_acceptance(
+            acting_user(request), self.get_object(), **form.validated_data
+        )
+        return Response({"acceptance": acceptance.pk}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=FindingRiskDecisionSerializer, responses=FindingDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="risk-decision")
+    def risk_decision(self, request: Request, pk: str) -> Response:
+        form = FindingRiskDecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = self.get_object()
+        acceptance = RiskAcceptance.objects.filter(
+            finding=finding, pk=form.validated_data["acceptance"]
+        ).first()
+        if acceptance is None:
+            raise NotFound
+        services.decide_risk_acceptance(
+            acting_user(request),
+            acceptance,
+            approve=form.validated_data["approve"],
+            note=form.validated_data["note"],
+        )
+        return self._answer(finding)

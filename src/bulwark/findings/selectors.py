@@ -1,0 +1,262 @@
+"""Reads for pages, the API and the command line, always narrowing `visible_to(user)`."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from bulwark.findings.models import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    SEVERITY_ORDER,
+    Engagement,
+    EngagementKind,
+    EngagementStatus,
+    Finding,
+    FindingStatus,
+    Severity,
+)
+
+SOON = timedelta(days=7)
+
+
+def _text(params: Any, key: str, limit: int = 50) -> str:
+    value = params.get(key)
+    return str(value)[:limit].strip() if value else ""
+
+
+def _int(params: Any, key: str) -> int | None:
+    value = _text(params, key, 12)
+    return int(value) if value.isdigit() else None
+
+
+def filter_engagements(engagements: QuerySet[Engagement], params: Any) -> QuerySet[Engagement]:
+    status = _text(params, "status")
+    if status in EngagementStatus.values:
+        engagements = engagements.filter(status=status)
+    kind = _text(params, "kind")
+    if kind in EngagementKind.values:
+        engagements = engagements.filter(kind=kind)
+    org = _int(params, "organisation")
+    if org is not None:
+        engagements = engagements.filter(organisation_id=org)
+    q = _text(params, "q", 200)
+    if q:
+        engagements = engagements.filter(Q(title__icontains=q) | Q(organisation__name__icontains=q))
+    return engagements
+
+
+def filter_findings(
+    findings: QuerySet[Finding], params: Any, now: datetime | None = None
+) -> QuerySet[Finding]:
+    """Filters of the findings list and API: status (or "active", the default on pages is
+    set by the caller), severity, agency, engagement, host, CVE, tool, due (soon/overdue),
+    free text."""
+    now = now or timezone.now()
+    status = _text(params, "status")
+    if status == "active":
+        findings = findings.filter(status__in=ACTIVE_STATUSES)
+    elif status in FindingStatus.values:
+        findings = findings.filter(status=status)
+    severity = _text(params, "severity")
+    if severity in Severity.values:
+        findings = findings.filter(severity=severity)
+    for key, column in (("organisation", "organisation_id"), ("engagement", "engagement_id")):
+        value = _int(params, key)
+        if value is not None:
+            findings = findings.filter(**{column: value})
+    host = _text(params, "host", 255)
+    if host:
+        findings = findings.filter(host=host.lower())
+    tool = _text(params, "tool")
+    if tool:
+        findings = findings.filter(tool=tool)
+    cve = _text(params, "cve", 30).upper()
+    if cve:
+        findings = findings.filter(cve_rows__cve=cve)
+    due = _text(params, "due")
+    if due == "overdue":
+        findings = findings.filter(status__in=OPEN_STATUSES, deadline__lt=now)
+    elif due == "soon":
+        findings = findings.filter(
+            status__in=OPEN_STATUSES, deadline__gte=now, deadline__lt=now + SOON
+        )
+    if _text(params, "kev") in ("1", "true", "yes"):
+        findings = findings.filter(kev=True)
+    q = _text(params, "q", 200)
+    if q:
+        findings = findings.filter(
+            Q(title__icontains=q) | Q(host__icontains=q) | Q(rule_id__iexact=q)
+        )
+    return findings
+
+
+def engagement_findings(engagement: Engagement, user: Any) -> QuerySet[Finding]:
+    """The findings an engagement found first or saw again in one of its imports."""
+    return (
+        Finding.objects.visible_to(user)
+        .filter(Q(engagement=engagement) | Q(decisions__scan__engagement=engagement))
+        .distinct()
+    )
+
+
+@dataclass
+class Dashboard:
+    open_by_severity: list[tuple[str, str, int]] = field(default_factory=list)
+    open_total: int = 0
+    overdue: int = 0
+    due_soon: int = 0
+    fixed_awaiting_retest: int = 0
+    risk_accepted: int = 0
+    resolved_on_time: int = 0
+    resolved_late: int = 0
+    mean_days_to_remediate: float | None = None
+    by_organisation: list[dict[str, Any]] = field(default_factory=list)
+    by_sector: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def sla_compliance(self) -> float | None:
+        """Share of findings remediated on time, counting those still open past their
+        deadline as late."""
+        late = self.resolved_late + self.overdue
+        total = self.resolved_on_time + late
+        return None if total == 0 else round(100 * self.resolved_on_time / total, 1)
+
+
+def _resolved_at() -> Any:
+    return Coalesce("fixed_at", "mitigated_at", "closed_at")
+
+
+def dashboard(
+    findings: QuerySet[Finding], now: datetime | None = None, *, national: bool = False
+) -> Dashboard:
+    """The figures of a set of findings (already narrowed by `visible_to`): open by
+    severity, overdue, due soon, SLA compliance, mean time to remediate; with `national`,
+    the same per agency and per sector."""
+    now = now or timezone.now()
+    board = Dashboard()
+    labels = dict(Severity.choices)
+    counts = dict(
+        findings.filter(status__in=ACTIVE_STATUSES)
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
+    )
+    board.open_by_severity = [(s, str(labels[s]), counts.get(s, 0)) for s in SEVERITY_ORDER]
+    board.open_total = sum(counts.values())
+    figures = findings.aggregate(
+        overdue=Count("pk", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
+        soon=Count(
+            "pk", filter=Q(status__in=OPEN_STATUSES, deadline__gte=now, deadline__lt=now + SOON)
+        ),
+        fixed=Count("pk", filter=Q(status=FindingStatus.FIXED)),
+        accepted=Count("pk", filter=Q(status=FindingStatus.RISK_ACCEPTED)),
+    )
+    board.overdue = figures["overdue"]
+    board.due_soon = figures["soon"]
+    board.fixed_awaiting_retest = figures["fixed"]
+    board.risk_accepted = figures["accepted"]
+    resolved = findings.annotate(resolved=_resolved_at()).filter(
+        resolved__isnull=False, deadline__isnull=False
+    )
+    timing = resolved.aggregate(
+        on_time=Count("pk", filter=Q(resolved__lte=F("deadline"))),
+        late=Count("pk", filter=Q(resolved__gt=F("deadline"))),
+    )
+    board.resolved_on_time = timing["on_time"]
+    board.resolved_late = timing["late"]
+    # Mean time to remediate: read the two dates of at most the latest 20,000 resolved
+    # findings (a database-neutral duration average is not portable between SQLite and
+    # PostgreSQL without raw SQL).
+    pairs = list(
+        findings.annotate(resolved=_resolved_at())
+        .filter(resolved__isnull=False)
+        .order_by("-pk")
+        .values_list("first_seen", "resolved")[:20000]
+    )
+    if pairs:
+        total = sum(((r - s).total_seconds() for s, r in pairs), 0.0)
+        board.mean_days_to_remediate = round(total / len(pairs) / 86400, 1)
+    if national:
+        rows = (
+            findings.filter(status__in=ACTIVE_STATUSES)
+            .values("organisation_id", "organisation__name", "severity")
+            .annotate(n=Count("pk"))
+            .order_by("organisation__name")
+        )
+        per_org: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            entry = per_org.setdefault(
+                row["organisation_id"],
+                {
+                    "id": row["organisation_id"],
+                    "name": row["organisation__name"],
+                    "total": 0,
+                    **{s: 0 for s in SEVERITY_ORDER},
+                },
+            )
+            entry[row["severity"]] = row["n"]
+            entry["total"] += row["n"]
+        overdue = dict(
+            findings.filter(status__in=OPEN_STATUSES, deadline__lt=now)
+            .values_list("organisation_id")
+            .annotate(n=Count("pk"))
+            .values_list("organisation_id", "n")
+        )
+        for org_id, entry in per_org.items():
+            entry["overdue"] = overdue.get(org_id, 0)
+        board.by_organisation = sorted(per_org.values(), key=lambda e: -e["total"])
+        sectors = (
+            findings.filter(status__in=ACTIVE_STATUSES)
+            .values("organisation__sector__name", "severity")
+            .annotate(n=Count("pk"))
+        )
+        per_sector: dict[str, dict[str, Any]] = {}
+        for sector in sectors:
+            name = sector["organisation__sector__name"] or "—"
+            entry = per_sector.setdefault(
+                name, {"name": name, "total": 0, **{s: 0 for s in SEVERITY_ORDER}}
+            )
+            entry[sector["severity"]] = sector["n"]
+            entry["total"] += sector["n"]
+        board.by_sector = sorted(per_sector.values(), key=lambda e: -e["total"])
+    return board
+
+
+def home_figures(user: Any) -> dict[str, Any]:
+    """The home page's count of findings still to remediate (registered with core)."""
+    return {
+        "counts": {
+            "open_findings": Finding.objects.visible_to(user)
+            .filter(status__in=OPEN_STATUSES)
+            .count()
+        }
+    }
+
+
+def agencies_with_open_findings(user: Any, cves: list[str]) -> list[dict[str, Any]]:
+    """For an advisory's page: the agencies the reader may see with findings still open
+    for one of these CVEs, and how many."""
+    if not cves:
+        return []
+    rows = (
+        Finding.objects.visible_to(user)
+        .filter(status__in=ACTIVE_STATUSES, cve_rows__cve__in=[c.upper() for c in cves])
+        .values("organisation_id", "organisation__name")
+        .annotate(n=Count("pk", distinct=True))
+        .order_by("organisation__name")
+    )
+    first = sorted(c.upper() for c in cves)[0]
+    return [
+        {"id": r["organisation_id"], "name": r["organisation__name"], "count": r["n"], "cve": first}
+        for r in rows
+    ]
+
+
+def advisory_panel(user: Any, advisory: Any) -> list[dict[str, Any]]:
+    """Registered on the advisory page (`advisories.selectors.DETAIL_PANELS`)."""
+    cves = [str(c.get("id", "")) for c in advisory.cves or [] if isinstance(c, dict)]
+    return agencies_with_open_findings(user, [c for c in cves if c])

@@ -1,0 +1,23 @@
+from typing import Any
+
+from bulwark.constituency import demo as constituency_demo
+from bulwark.findings import demo
+from bulwark.findings.models import Engagement, EngagementStatus, Finding, ScanImport
+
+
+def test_demo_has_engagements_in_every_state_and_findings_in_every_step(
+    db: Any, settings: Any, tmp_path: Any
+) -> None:
+    constituency_demo.load()
+    demo.load()
+    assert set(Engagement.objects.values_list("status", flat=True)) == set(EngagementStatus.values)
+    scans = ScanImport.objects.all()
+    assert {s.tool for s in scans} >= {"nessus", "openvas", "zap", "nuclei", "burp", "nmap"}
+    assert all(s.state == "processed" for s in scans), [(s.file_name, s.error) for s in scans]
+    statuses = set(Finding.objects.values_list("status", flat=True))
+    assert {"open", "assigned", "in_progress", "fixed", "closed", "risk_accepted",
+            "false_positive"} <= statuses  # fmt: skip
+    assert Finding.objects.filter(tool="manual", checklist_item__isnull=False).count() == 3
+    count = Finding.objects.count()
+    demo.load()  # idempotent
+    assert Finding.objects.count() == count
