@@ -25,14 +25,17 @@ from bulwark.constituency.tests.factories import OrganisationFactory, UserFactor
 
 READS = {
     "constituency:read", "tokens:manage", "incidents:read", "intel:read", "monitoring:read",
-    "advisories:read", "stats:read", "exchange:read", "drills:read",
+    "advisories:read", "stats:read", "exchange:read", "drills:read", "findings:read",
+    "training:read",
 }  # fmt: skip
-MEMBER = READS | {"incidents:write", "intel:write", "advisories:write", "drills:write"}
+MEMBER = READS | {
+    "incidents:write", "intel:write", "advisories:write", "drills:write", "findings:write",
+}  # fmt: skip
 # What docs/access.md says each person may hold.
 ROLE_MAY_HOLD = {
     "nobody": READS,
     "reporter": MEMBER,
-    "org_admin": MEMBER | {"constituency:write", "audit:read"},
+    "org_admin": MEMBER | {"constituency:write", "audit:read", "training:write"},
     "analyst": MEMBER | {"monitoring:write", "exchange:write"},
     "platform_admin": set(SCOPES),
 }
