@@ -1,7 +1,7 @@
 """Demo engagements and findings (loaded by `bulwark demo`, idempotent, through services):
 engagements in every state; real scanner outputs imported (DefectDojo's public sample
-scans, the corpus of the engine's tests); findings in every step of the remediation
-workflow; a health-check checklist of the CERT with manual findings."""
+scans, copied from the corpus of the engine's tests to samples/); findings in every step
+of the remediation workflow; a health-check checklist of the CERT with manual findings."""
 
 import io
 from datetime import timedelta
@@ -14,7 +14,7 @@ from bulwark.constituency.models import Organisation, User
 from bulwark.findings import services
 from bulwark.findings.models import Engagement, EngagementStatus, Finding
 
-CORPUS = Path(__file__).with_name("tests") / "corpus" / "defectdojo"
+SAMPLES = Path(__file__).with_name("samples")  # real scans (samples/README.md)
 CHECKLIST = [
     ("HC-01", "Multi-factor authentication on every remote access", "critical",
      "VPN, webmail and remote desktop ask for a second factor."),
@@ -74,10 +74,9 @@ FLOW = [
 
 
 def _import(analyst: User, engagement: Engagement, name: str) -> None:
-    path = CORPUS / name
-    if path.is_file():
-        with path.open("rb") as handle:
-            services.import_scan(analyst, engagement, handle, path.name, full_rescan=False)
+    path = SAMPLES / name
+    with path.open("rb") as handle:
+        services.import_scan(analyst, engagement, handle, path.name, full_rescan=False)
 
 
 def _advance(analyst: User, engagement: Engagement, target: str) -> Engagement:
