@@ -118,8 +118,8 @@ class Campaign(models.Model):
         return self.state in (self.State.SCHEDULED, self.State.RUNNING)
 
 
-class ParticipantQuerySet(models.QuerySet["Participant"]):
-    def visible_to(self, user: Any) -> "ParticipantQuerySet":
+class CampaignAgencyQuerySet(models.QuerySet["CampaignAgency"]):
+    def visible_to(self, user: Any) -> "CampaignAgencyQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -130,14 +130,14 @@ class ParticipantQuerySet(models.QuerySet["Participant"]):
         )
 
 
-class Participant(models.Model):
+class CampaignAgency(models.Model):
     """An agency taking part in a campaign, with its sending time zone."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="participants")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     time_zone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
 
-    objects = ParticipantQuerySet.as_manager()
+    objects = CampaignAgencyQuerySet.as_manager()
 
     class Meta:
         constraints = [

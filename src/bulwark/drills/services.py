@@ -30,12 +30,12 @@ from bulwark.drills.engine import classify as classifier
 from bulwark.drills.engine import schedule
 from bulwark.drills.models import (
     Campaign,
+    CampaignAgency,
     DrillEvent,
     DrillNotice,
     DrillObligation,
     EventKind,
     ImprovementPlan,
-    Participant,
     Recipient,
 )
 from bulwark.drills.selectors import agency_results
@@ -65,7 +65,7 @@ def create_campaign(
     campaign.full_clean()
     campaign.save()
     for organisation in organisations:
-        Participant.objects.create(campaign=campaign, organisation=organisation)
+        CampaignAgency.objects.create(campaign=campaign, organisation=organisation)
     audit.record(actor, "drill.campaign_created", campaign)
     return campaign
 

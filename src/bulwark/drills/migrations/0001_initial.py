@@ -120,7 +120,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name='CampaignAgency',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('time_zone', models.CharField(default='Asia/Taipei', max_length=64, verbose_name='time zone')),
@@ -173,7 +173,7 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('campaign', 'organisation'), name='plan_once'),
         ),
         migrations.AddConstraint(
-            model_name='participant',
+            model_name='campaignagency',
             constraint=models.UniqueConstraint(fields=('campaign', 'organisation'), name='participant_once'),
         ),
         migrations.AddIndex(

@@ -208,7 +208,7 @@ def test_a_refused_file_stores_nothing_but_itself(world: World, content: bytes) 
 def test_a_file_broken_half_way_leaves_no_finding_behind(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "BATCH", 1)  # the first items are stored before the break
+    monkeypatch.setattr(services.imports, "BATCH", 1)  # the first items are stored before the break
     engagement = world.engagement()
     whole = nessus(BASE)
     truncated = whole[: whole.index(b"</ReportHost>") + 40]
