@@ -7,6 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.module_loading import import_string
 
 from bulwark.advisories.models import Advisory, Delivery, Response, Target
+from bulwark.core.permissions import Reader
 
 
 def filter_advisories(advisories: QuerySet[Advisory], params: Any) -> QuerySet[Advisory]:
@@ -99,5 +100,5 @@ def delivery_counts(advisory: Advisory) -> dict[str, int]:
 DETAIL_PANELS: dict[str, str] = {}
 
 
-def detail_panels(user: Any, advisory: Advisory) -> dict[str, Any]:
+def detail_panels(user: Reader, advisory: Advisory) -> dict[str, Any]:
     return {name: import_string(path)(user, advisory) for name, path in DETAIL_PANELS.items()}

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
+from bulwark.core.permissions import Reader
 
 
 class SendingProfile(models.Model):
@@ -34,7 +35,7 @@ class SendingProfile(models.Model):
 
 
 class CampaignQuerySet(models.QuerySet["Campaign"]):
-    def visible_to(self, user: Any) -> "CampaignQuerySet":
+    def visible_to(self, user: Reader) -> "CampaignQuerySet":
         """The CERT sees every campaign; an agency or authority those that include one of
         the organisations it manages (its own and those below it), once launched."""
         viewer = viewer_of(user)
@@ -119,7 +120,7 @@ class Campaign(models.Model):
 
 
 class CampaignAgencyQuerySet(models.QuerySet["CampaignAgency"]):
-    def visible_to(self, user: Any) -> "CampaignAgencyQuerySet":
+    def visible_to(self, user: Reader) -> "CampaignAgencyQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -149,7 +150,7 @@ class CampaignAgency(models.Model):
 
 
 class ThroughParticipantQuerySet(models.QuerySet[Any]):
-    def visible_to(self, user: Any) -> "ThroughParticipantQuerySet":
+    def visible_to(self, user: Reader) -> "ThroughParticipantQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -200,7 +201,7 @@ class EventKind(models.TextChoices):
 
 
 class DrillEventQuerySet(models.QuerySet["DrillEvent"]):
-    def visible_to(self, user: Any) -> "DrillEventQuerySet":
+    def visible_to(self, user: Reader) -> "DrillEventQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -275,7 +276,7 @@ class ImprovementPlan(models.Model):
 
 
 class DrillObligationQuerySet(models.QuerySet["DrillObligation"]):
-    def visible_to(self, user: Any) -> "DrillObligationQuerySet":
+    def visible_to(self, user: Reader) -> "DrillObligationQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
@@ -321,7 +322,7 @@ class DrillObligation(models.Model):
 
 
 class DrillNoticeQuerySet(models.QuerySet["DrillNotice"]):
-    def visible_to(self, user: Any) -> "DrillNoticeQuerySet":
+    def visible_to(self, user: Reader) -> "DrillNoticeQuerySet":
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 from bulwark.drills import calendar
 from bulwark.drills.models import (
     Campaign,
@@ -32,7 +33,7 @@ from bulwark.incidents.services import clock_states
 OPEN_KINDS = [EventKind.OPENED, EventKind.CLICKED, EventKind.ATTACHMENT, EventKind.SUBMITTED]
 
 
-def campaigns(user: Any, params: Any = None) -> QuerySet[Campaign]:
+def campaigns(user: Reader, params: Any = None) -> QuerySet[Campaign]:
     qs = Campaign.objects.visible_to(user).select_related("sending_profile")
     state = (params or {}).get("state", "")
     if state in Campaign.State.values:
@@ -152,7 +153,7 @@ def _first_reports(campaign: Campaign) -> dict[int, timedelta]:
     return {o: reported[o] - sent[o] for o in reported if o in sent}
 
 
-def agency_results(campaign: Campaign, user: Any = None) -> list[AgencyRow]:
+def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
     """One row per participating agency the user may see (all, with `user=None`: for
     services), with pass/fail against the campaign's thresholds and the previous
     campaign's rates for the same agency."""
@@ -201,7 +202,7 @@ class Results:
     repeat_clickers: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def results(campaign: Campaign, user: Any) -> Results:
+def results(campaign: Campaign, user: Reader) -> Results:
     rows = agency_results(campaign, user)
     out = Results(campaign, rows)
     for row in rows:
@@ -240,13 +241,13 @@ def repeat_clickers(campaign: Campaign, org_ids: set[int]) -> list[tuple[str, st
     return [(e, o, n) for e, o, n in rows if n > 1]
 
 
-def recipients(campaign: Campaign, user: Any) -> QuerySet[Recipient]:
+def recipients(campaign: Campaign, user: Reader) -> QuerySet[Recipient]:
     return (
         Recipient.objects.visible_to(user).filter(campaign=campaign).select_related("organisation")
     )
 
 
-def events(campaign: Campaign, user: Any) -> QuerySet[DrillEvent]:
+def events(campaign: Campaign, user: Reader) -> QuerySet[DrillEvent]:
     return (
         DrillEvent.objects.visible_to(user)
         .filter(campaign=campaign)
@@ -254,7 +255,7 @@ def events(campaign: Campaign, user: Any) -> QuerySet[DrillEvent]:
     )
 
 
-def plans(user: Any) -> QuerySet[ImprovementPlan]:
+def plans(user: Reader) -> QuerySet[ImprovementPlan]:
     return (
         ImprovementPlan.objects.visible_to(user)
         .select_related("campaign", "organisation")
@@ -268,7 +269,7 @@ class CalendarRow:
     state: str
 
 
-def compliance(user: Any, now: datetime | None = None) -> list[CalendarRow]:
+def compliance(user: Reader, now: datetime | None = None) -> list[CalendarRow]:
     now = now or timezone.now()
     return [
         CalendarRow(o, calendar.state(o.due_at, o.held_at, o.results_at, o.results_due_days, now))
@@ -288,7 +289,7 @@ class DrillScore:
         return round(100.0 * self.met / self.decided, 1) if self.decided else None
 
 
-def notices(user: Any) -> QuerySet[DrillNotice]:
+def notices(user: Reader) -> QuerySet[DrillNotice]:
     return DrillNotice.objects.visible_to(user).select_related("organisation", "incident")
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import pgettext_lazy
 from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 
 
 class Severity(models.TextChoices):
@@ -75,7 +76,7 @@ ACTIVE_STATUSES = (*OPEN_STATUSES, FindingStatus.FIXED)
 RESOLVED_STATUSES = (FindingStatus.CLOSED, FindingStatus.MITIGATED)
 
 
-def _org_condition(user: Any, field: str) -> Q | None:
+def _org_condition(user: Reader, field: str) -> Q | None:
     """None when the user sees everything; else the condition on `field` (an
     organisation id): own organisations and those below them."""
     viewer = viewer_of(user)
@@ -87,7 +88,7 @@ def _org_condition(user: Any, field: str) -> Q | None:
 
 
 class EngagementQuerySet(models.QuerySet["Engagement"]):
-    def visible_to(self, user: Any) -> "EngagementQuerySet":
+    def visible_to(self, user: Reader) -> "EngagementQuerySet":
         """CERT staff see all; an agency its own; an authority the agencies below it."""
         condition = _org_condition(user, "organisation_id")
         return self if condition is None else self.filter(condition)
@@ -166,7 +167,7 @@ class ScanImportState(models.TextChoices):
 
 
 class ThroughEngagementQuerySet(models.QuerySet[Any]):
-    def visible_to(self, user: Any) -> "ThroughEngagementQuerySet":
+    def visible_to(self, user: Reader) -> "ThroughEngagementQuerySet":
         condition = _org_condition(user, "engagement__organisation_id")
         return self if condition is None else self.filter(condition)
 
@@ -215,7 +216,7 @@ class ScanImport(models.Model):
 
 
 class FindingQuerySet(models.QuerySet["Finding"]):
-    def visible_to(self, user: Any) -> "FindingQuerySet":
+    def visible_to(self, user: Reader) -> "FindingQuerySet":
         """Read with the agency: CERT staff all, an agency its own, an authority those of
         the agencies below it."""
         condition = _org_condition(user, "organisation_id")
@@ -332,7 +333,7 @@ class FindingCve(models.Model):
 
 
 class ThroughFindingQuerySet(models.QuerySet[Any]):
-    def visible_to(self, user: Any) -> "ThroughFindingQuerySet":
+    def visible_to(self, user: Reader) -> "ThroughFindingQuerySet":
         condition = _org_condition(user, "finding__organisation_id")
         return self if condition is None else self.filter(condition)
 

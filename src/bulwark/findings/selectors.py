@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bulwark.core.permissions import Reader
 from bulwark.findings.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
@@ -94,7 +95,7 @@ def filter_findings(
     return findings
 
 
-def engagement_findings(engagement: Engagement, user: Any) -> QuerySet[Finding]:
+def engagement_findings(engagement: Engagement, user: Reader) -> QuerySet[Finding]:
     """The findings an engagement found first or saw again in one of its imports."""
     return (
         Finding.objects.visible_to(user)
@@ -226,7 +227,7 @@ def dashboard(
     return board
 
 
-def home_figures(user: Any) -> dict[str, Any]:
+def home_figures(user: Reader) -> dict[str, Any]:
     """The home page's count of findings still to remediate (registered with core)."""
     return {
         "counts": {
@@ -237,7 +238,7 @@ def home_figures(user: Any) -> dict[str, Any]:
     }
 
 
-def agencies_with_open_findings(user: Any, cves: list[str]) -> list[dict[str, Any]]:
+def agencies_with_open_findings(user: Reader, cves: list[str]) -> list[dict[str, Any]]:
     """For an advisory's page: the agencies the reader may see with findings still open
     for one of these CVEs, and how many."""
     if not cves:
@@ -256,7 +257,7 @@ def agencies_with_open_findings(user: Any, cves: list[str]) -> list[dict[str, An
     ]
 
 
-def advisory_panel(user: Any, advisory: Any) -> list[dict[str, Any]]:
+def advisory_panel(user: Reader, advisory: Any) -> list[dict[str, Any]]:
     """Registered on the advisory page (`advisories.selectors.DETAIL_PANELS`)."""
     cves = [str(c.get("id", "")) for c in advisory.cves or [] if isinstance(c, dict)]
     return agencies_with_open_findings(user, [c for c in cves if c])

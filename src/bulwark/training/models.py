@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
+from bulwark.core.permissions import Reader
 
 
-def _managed(user: Any) -> tuple[bool, frozenset[int]]:
+def _managed(user: Reader) -> tuple[bool, frozenset[int]]:
     viewer = viewer_of(user)
     return viewer.sees_everything, viewer.managed_org_ids
 
@@ -56,7 +57,7 @@ def bilingual(en: str, zh: str) -> str:
 
 
 class AgencyTrainingQuerySet(models.QuerySet["AgencyTraining"]):
-    def visible_to(self, user: Any) -> "AgencyTrainingQuerySet":
+    def visible_to(self, user: Reader) -> "AgencyTrainingQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(organisation_id__in=orgs)
 
@@ -83,7 +84,7 @@ class AgencyTraining(models.Model):
 
 
 class LearnerQuerySet(models.QuerySet["Learner"]):
-    def visible_to(self, user: Any) -> "LearnerQuerySet":
+    def visible_to(self, user: Reader) -> "LearnerQuerySet":
         """The CERT all learners; an agency its own; an authority those of its agencies."""
         everything, orgs = _managed(user)
         return self if everything else self.filter(organisation_id__in=orgs)
@@ -129,7 +130,7 @@ class Learner(models.Model):
 
 
 class LearnerGroupQuerySet(models.QuerySet["LearnerGroup"]):
-    def visible_to(self, user: Any) -> "LearnerGroupQuerySet":
+    def visible_to(self, user: Reader) -> "LearnerGroupQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(organisation_id__in=orgs)
 
@@ -175,7 +176,7 @@ class CourseStatus(models.TextChoices):
 
 
 class CourseQuerySet(models.QuerySet["Course"]):
-    def visible_to(self, user: Any) -> "CourseQuerySet":
+    def visible_to(self, user: Reader) -> "CourseQuerySet":
         """Published courses to every member of the constituency (agencies enrol their
         staff from the catalogue); drafts to their owner's managers and the CERT."""
         viewer = viewer_of(user)
@@ -259,7 +260,7 @@ class Lesson(models.Model):
 
 
 class EnrolmentQuerySet(models.QuerySet["Enrolment"]):
-    def visible_to(self, user: Any) -> "EnrolmentQuerySet":
+    def visible_to(self, user: Reader) -> "EnrolmentQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(learner__organisation_id__in=orgs)
 
@@ -355,7 +356,7 @@ class Question(models.Model):
 
 
 class AttemptQuerySet(models.QuerySet["Attempt"]):
-    def visible_to(self, user: Any) -> "AttemptQuerySet":
+    def visible_to(self, user: Reader) -> "AttemptQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(learner__organisation_id__in=orgs)
 
@@ -414,7 +415,7 @@ def new_certificate_code() -> str:
 
 
 class CertificateQuerySet(models.QuerySet["Certificate"]):
-    def visible_to(self, user: Any) -> "CertificateQuerySet":
+    def visible_to(self, user: Reader) -> "CertificateQuerySet":
         everything, orgs = _managed(user)
         if everything:
             return self
@@ -462,7 +463,7 @@ class RecordSource(models.TextChoices):
 
 
 class TrainingRecordQuerySet(models.QuerySet["TrainingRecord"]):
-    def visible_to(self, user: Any) -> "TrainingRecordQuerySet":
+    def visible_to(self, user: Reader) -> "TrainingRecordQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(organisation_id__in=orgs)
 
@@ -535,7 +536,7 @@ class Category(models.TextChoices):
 
 
 class CompetitionQuerySet(models.QuerySet["Competition"]):
-    def visible_to(self, user: Any) -> "CompetitionQuerySet":
+    def visible_to(self, user: Reader) -> "CompetitionQuerySet":
         """Every signed-in member sees the events (they are announced publicly anyway)."""
         return self if viewer_of(user).authenticated else self.none()
 
@@ -571,7 +572,7 @@ class Competition(models.Model):
 class OrgOwnedQuerySet(models.QuerySet[Any]):
     """Rows of a competition: the CERT sees all; an agency those of its own people."""
 
-    def visible_to(self, user: Any) -> "OrgOwnedQuerySet":
+    def visible_to(self, user: Reader) -> "OrgOwnedQuerySet":
         everything, orgs = _managed(user)
         return self if everything else self.filter(organisation_id__in=orgs)
 

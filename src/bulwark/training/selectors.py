@@ -15,6 +15,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from bulwark.constituency.models import Organisation
+from bulwark.core.permissions import Reader
 from bulwark.training.engine import hours as hours_engine
 from bulwark.training.engine.hours import Standing
 from bulwark.training.models import (
@@ -32,7 +33,7 @@ from bulwark.training.models import (
 )
 
 
-def courses(user: Any, params: Any = None) -> QuerySet[Course]:
+def courses(user: Reader, params: Any = None) -> QuerySet[Course]:
     found = Course.objects.visible_to(user).select_related("owner")
     q = (params or {}).get("q", "").strip()
     if q:
@@ -40,7 +41,7 @@ def courses(user: Any, params: Any = None) -> QuerySet[Course]:
     return found
 
 
-def learners(user: Any, params: Any = None) -> QuerySet[Learner]:
+def learners(user: Reader, params: Any = None) -> QuerySet[Learner]:
     found = Learner.objects.visible_to(user).select_related("organisation")
     params = params or {}
     org = str(params.get("organisation", "")).strip()
@@ -55,19 +56,19 @@ def learners(user: Any, params: Any = None) -> QuerySet[Learner]:
     return found
 
 
-def records(user: Any) -> QuerySet[TrainingRecord]:
+def records(user: Reader) -> QuerySet[TrainingRecord]:
     return TrainingRecord.objects.visible_to(user).select_related("learner", "organisation")
 
 
-def enrolments(user: Any) -> QuerySet[Enrolment]:
+def enrolments(user: Reader) -> QuerySet[Enrolment]:
     return Enrolment.objects.visible_to(user).select_related("learner", "course")
 
 
-def attempts(user: Any) -> QuerySet[Attempt]:
+def attempts(user: Reader) -> QuerySet[Attempt]:
     return Attempt.objects.visible_to(user).select_related("learner", "exam__course")
 
 
-def certificates(user: Any) -> QuerySet[Certificate]:
+def certificates(user: Reader) -> QuerySet[Certificate]:
     return Certificate.objects.visible_to(user).select_related("learner")
 
 
@@ -184,7 +185,7 @@ class Compliance:
     organisations: dict[int, Organisation]
 
 
-def compliance(user: Any, year: int, org: Organisation | None = None) -> Compliance:
+def compliance(user: Reader, year: int, org: Organisation | None = None) -> Compliance:
     """The standing of every learner `user` sees for `year`: per agency, per role and
     overall, and per person when one agency (`org`) is asked for. Without `org` (the
     authority's and the CERT's views) the database counts who met each requirement, so
@@ -282,7 +283,7 @@ def _sum_years(year: int, years: int, kind: str) -> Sum:
     )  # fmt: skip
 
 
-def behind(user: Any, org: Organisation, year: int) -> list[Learner]:
+def behind(user: Reader, org: Organisation, year: int) -> list[Learner]:
     """The agency's learners behind (or past due) for `year`, for reminders."""
     people = Learner.objects.visible_to(user).filter(organisation=org)
     late = [
@@ -296,7 +297,7 @@ def behind(user: Any, org: Organisation, year: int) -> list[Learner]:
 # --- Competitions -----------------------------------------------------------------------------
 
 
-def competition_figures(user: Any, competition: Competition) -> dict[str, list[tuple[str, int]]]:
+def competition_figures(user: Reader, competition: Competition) -> dict[str, list[tuple[str, int]]]:
     """Participants by category, region, school and sector, over the registrations the
     user sees (the CERT: all; an agency: its own people)."""
     people = Participant.objects.visible_to(user).filter(competition=competition)
@@ -313,5 +314,5 @@ def competition_figures(user: Any, competition: Competition) -> dict[str, list[t
     }
 
 
-def results(user: Any, competition: Competition) -> QuerySet[CompetitionResult]:
+def results(user: Reader, competition: Competition) -> QuerySet[CompetitionResult]:
     return CompetitionResult.objects.visible_to(user).filter(competition=competition)
