@@ -3,7 +3,7 @@ improvement plans) and the drills compliance calendar. Every read goes through
 `visible_to`: an agency sees its own rows, an authority those of the agencies below it,
 the CERT everything (docs/drills.md)."""
 
-from typing import Any
+from typing import Self, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.permissions import Reader
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class SendingProfile(models.Model):
@@ -119,16 +121,50 @@ class Campaign(models.Model):
         return self.state in (self.State.SCHEDULED, self.State.RUNNING)
 
 
-class CampaignAgencyQuerySet(models.QuerySet["CampaignAgency"]):
-    def visible_to(self, user: Reader) -> "CampaignAgencyQuerySet":
+class AgencyQuerySet(models.QuerySet[_M]):
+    """The one read rule of the drills rows that belong to an agency: the CERT sees all, an
+    agency its own rows, an authority those of the agencies below it (`agency` names the
+    row's organisation); rows of a draft campaign (`campaign`, the path to the row's
+    campaign, None for rows without one) are the CERT's alone."""
+
+    agency = "organisation_id"
+    campaign: str | None = "campaign"
+
+    def visible_to(self, user: Reader) -> Self:
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
         if not viewer.authenticated:
             return self.none()
-        return self.filter(organisation_id__in=viewer.managed_org_ids).exclude(
-            campaign__state=Campaign.State.DRAFT
-        )
+        rows = self.filter(**{f"{self.agency}__in": viewer.managed_org_ids})
+        if self.campaign:
+            rows = rows.exclude(**{f"{self.campaign}__state": Campaign.State.DRAFT})
+        return rows
+
+
+class CampaignAgencyQuerySet(AgencyQuerySet["CampaignAgency"]):
+    pass
+
+
+class RecipientQuerySet(AgencyQuerySet["Recipient"]):
+    pass
+
+
+class ImprovementPlanQuerySet(AgencyQuerySet["ImprovementPlan"]):
+    pass
+
+
+class DrillEventQuerySet(AgencyQuerySet["DrillEvent"]):
+    agency = "recipient__organisation_id"
+    campaign = "recipient__campaign"
+
+
+class DrillObligationQuerySet(AgencyQuerySet["DrillObligation"]):
+    campaign = None
+
+
+class DrillNoticeQuerySet(AgencyQuerySet["DrillNotice"]):
+    campaign = None
 
 
 class CampaignAgency(models.Model):
@@ -149,18 +185,6 @@ class CampaignAgency(models.Model):
         return f"{self.organisation} in {self.campaign}"
 
 
-class ThroughParticipantQuerySet(models.QuerySet[Any]):
-    def visible_to(self, user: Reader) -> "ThroughParticipantQuerySet":
-        viewer = viewer_of(user)
-        if viewer.sees_everything:
-            return self
-        if not viewer.authenticated:
-            return self.none()
-        return self.filter(organisation_id__in=viewer.managed_org_ids).exclude(
-            campaign__state=Campaign.State.DRAFT
-        )
-
-
 class Recipient(models.Model):
     class Language(models.TextChoices):
         EN = "en", "English"
@@ -178,7 +202,7 @@ class Recipient(models.Model):
     bounced = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
 
-    objects = ThroughParticipantQuerySet.as_manager()
+    objects = RecipientQuerySet.as_manager()
 
     class Meta:
         ordering = ["organisation_id", "email"]
@@ -198,18 +222,6 @@ class EventKind(models.TextChoices):
     SUBMITTED = "submitted", _("Data submitted")
     REPORTED = "reported", _("Reported")
     PAGE = "page", _("Landing page loaded")
-
-
-class DrillEventQuerySet(models.QuerySet["DrillEvent"]):
-    def visible_to(self, user: Reader) -> "DrillEventQuerySet":
-        viewer = viewer_of(user)
-        if viewer.sees_everything:
-            return self
-        if not viewer.authenticated:
-            return self.none()
-        return self.filter(recipient__organisation_id__in=viewer.managed_org_ids).exclude(
-            recipient__campaign__state=Campaign.State.DRAFT
-        )
 
 
 class DrillEvent(models.Model):
@@ -263,7 +275,7 @@ class ImprovementPlan(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     closing_note = models.TextField(_("closing note"), blank=True, max_length=5000)
 
-    objects = ThroughParticipantQuerySet.as_manager()
+    objects = ImprovementPlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "pk"]
@@ -273,16 +285,6 @@ class ImprovementPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.campaign}"
-
-
-class DrillObligationQuerySet(models.QuerySet["DrillObligation"]):
-    def visible_to(self, user: Reader) -> "DrillObligationQuerySet":
-        viewer = viewer_of(user)
-        if viewer.sees_everything:
-            return self
-        if not viewer.authenticated:
-            return self.none()
-        return self.filter(organisation_id__in=viewer.managed_org_ids)
 
 
 class DrillObligation(models.Model):
@@ -319,16 +321,6 @@ class DrillObligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.kind} due {self.due_at:%Y-%m-%d}"
-
-
-class DrillNoticeQuerySet(models.QuerySet["DrillNotice"]):
-    def visible_to(self, user: Reader) -> "DrillNoticeQuerySet":
-        viewer = viewer_of(user)
-        if viewer.sees_everything:
-            return self
-        if not viewer.authenticated:
-            return self.none()
-        return self.filter(organisation_id__in=viewer.managed_org_ids)
 
 
 class DrillNotice(models.Model):
