@@ -274,6 +274,10 @@ SPECTACULAR_SETTINGS = {
         "ImpactEnum": "bulwark.incidents.models.IMPACT_CHOICES",
         "EngagementKindEnum": "bulwark.findings.models.EngagementKind",
         "RemediationEventKindEnum": "bulwark.findings.models.EventKind",
+        # The names clients knew before the new apps brought fields of the same names.
+        "StatusEnum": "bulwark.incidents.models.STATUS_CHOICES",
+        "RoleEnum": "bulwark.constituency.models.Role",
+        "HoursKindEnum": "bulwark.training.models.HoursKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

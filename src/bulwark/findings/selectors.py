@@ -228,11 +228,12 @@ def dashboard(
 
 
 def home_figures(user: Reader) -> dict[str, Any]:
-    """The home page's count of findings still to remediate (registered with core)."""
+    """The home page's count of findings still to remediate, as the findings dashboard
+    counts them (fixed ones wait for the CERT's retest); registered with core."""
     return {
         "counts": {
             "open_findings": Finding.objects.visible_to(user)
-            .filter(status__in=OPEN_STATUSES)
+            .filter(status__in=ACTIVE_STATUSES)
             .count()
         }
     }

@@ -30,6 +30,10 @@ TLP_CHOICES = [
 ]
 
 
+# The API schema names this choice set StatusEnum (settings.SPECTACULAR_SETTINGS).
+STATUS_CHOICES = [(s.value, STATUS_LABELS[s]) for s in Status]
+
+
 class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: Reader) -> "IncidentQuerySet":
         """CERT staff see all; members see their organisation's incidents; members of an
@@ -98,7 +102,7 @@ class Incident(models.Model):
     status = models.CharField(
         _("status"),
         max_length=20,
-        choices=[(s.value, STATUS_LABELS[s]) for s in Status],
+        choices=STATUS_CHOICES,
         default=Status.REPORTED,
     )
     level = models.PositiveSmallIntegerField(_("level"))

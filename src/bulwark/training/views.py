@@ -5,6 +5,7 @@ signed-in learner only (`learner_auth`)."""
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -168,7 +169,7 @@ def learner_list(request: HttpRequest) -> HttpResponse:
 def learner_link(request: HttpRequest, pk: int) -> HttpResponse:
     learner = get_object_or_404(selectors.learners(request.user), pk=pk)
     try:
-        services.issue_sign_in_link(acting_user(request), learner, request.build_absolute_uri("/"))
+        services.issue_sign_in_link(acting_user(request), learner, settings.SITE_URL + "/")
     except services.TrainingError as exc:
         messages.error(request, str(exc))
     else:
@@ -418,9 +419,7 @@ def learner_certificate(request: HttpRequest, learner: Learner, code: str) -> Ht
     certificate = selectors.own_certificates(learner).filter(code=code).first()
     if certificate is None:
         raise Http404
-    pdf = certificates.render_pdf(
-        certificate, request.build_absolute_uri("/"), learner.preferred_language
-    )
+    pdf = certificates.render_pdf(certificate, settings.SITE_URL + "/", learner.preferred_language)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
     return response
@@ -490,7 +489,7 @@ def competition_register(request: HttpRequest, slug: str) -> HttpResponse:
 def certificate_pdf(request: HttpRequest, code: str) -> HttpResponse:
     """A certificate's PDF for the staff who see it (the agency, the CERT)."""
     certificate = get_object_or_404(selectors.certificates(request.user), code=code)
-    pdf = certificates.render_pdf(certificate, request.build_absolute_uri("/"),
+    pdf = certificates.render_pdf(certificate, settings.SITE_URL + "/",
                                   request.LANGUAGE_CODE)  # fmt: skip
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'

@@ -61,8 +61,9 @@ INLINE = [
     (re.compile(r"javascript:", re.I), "javascript: URL"),
 ]
 # Not web pages under the site's CSP: e-mail bodies (mail clients need inline styles)
-# and the standalone annual report, which sends its own policy (no script at all).
-NOT_PAGES = {"email.html", "summary_email.html", "annual_report.html"}
+# and the standalone annual report, which sends its own policy (no script at all); the
+# training certificate is only ever rendered to PDF by WeasyPrint, never served as a page.
+NOT_PAGES = {"email.html", "summary_email.html", "annual_report.html", "certificate_pdf.html"}
 
 
 def test_no_template_has_inline_script_or_style() -> None:

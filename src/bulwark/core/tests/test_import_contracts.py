@@ -61,6 +61,7 @@ def test_apps_register_what_core_runs_for_them() -> None:
         "bulwark.monitoring.tasks.detect_behaviour",
         "bulwark.drills.tasks.send_due",
         "bulwark.training.tasks.close_expired_attempts",
+        "bulwark.findings.tasks.check_deadlines",
     }
     assert {f.__module__ for f in registry.DATABASE_METRICS} == {
         "bulwark.exchange.metrics",
@@ -70,6 +71,7 @@ def test_apps_register_what_core_runs_for_them() -> None:
     assert {f.__module__ for f in registry.HOME_FIGURES} == {
         "bulwark.constituency.views",
         "bulwark.incidents.selectors",
+        "bulwark.findings.selectors",
     }
     assert registry.AUDIT_READER.call.__module__ == "bulwark.constituency.access"
     assert registry.METRICS_TOKEN_REFUSAL.call.__module__.startswith("bulwark.constituency")

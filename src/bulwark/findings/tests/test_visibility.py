@@ -73,6 +73,8 @@ def pages_and_export(world: World, both: dict[str, Any], client: Client, who: st
     assert dashboard.status_code == 200
     open_count = int(dashboard.content.decode().split('id="open-total">')[1].split("<")[0])
     assert open_count == sum(MATRIX[who])
+    home = client.get("/").content.decode()  # the home page's card counts the same rows
+    assert int(home.split('id="count-open-findings">')[1].split("<")[0]) == sum(MATRIX[who])
 
 
 def test_api(world: World, both: dict[str, Any], client: Client) -> None:

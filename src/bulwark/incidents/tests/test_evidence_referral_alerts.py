@@ -257,8 +257,12 @@ def test_scheduler_enqueues_the_periodic_tasks(db: None) -> None:
         "bulwark.core.tasks.checkpoint_audit",
         "bulwark.core.tasks.send_notification_digests",
         "bulwark.constituency.tasks.purge_login_failures",
+        "bulwark.monitoring.tasks.detect_behaviour",
+        "bulwark.drills.tasks.send_due",
+        "bulwark.training.tasks.close_expired_attempts",
+        "bulwark.findings.tasks.check_deadlines",
     }
-    assert run_queued_tasks() == 8
+    assert run_queued_tasks() == 12
 
 
 def test_notifications_page_shows_only_your_own_and_marks_read(

@@ -3,6 +3,7 @@ the services. Learners have no API access (they are not platform users)."""
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -136,7 +137,7 @@ class TrainingRecordViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Train
         """The records you see as xAPI 1.0.3 statements (`{"statements": [...]}`, as a
         learning record store's statement result), at most 10,000 per page."""
         records = self.get_queryset().select_related("course")[:10_000]
-        base = request.build_absolute_uri("/")
+        base = settings.SITE_URL + "/"
         return Response({"statements": services.xapi_statements(records, base), "more": ""})
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
