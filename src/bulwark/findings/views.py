@@ -67,7 +67,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "board": board,
             "national": national,
             "engagements": engagements,
-            "organisation": Organisation.objects.filter(pk=org).first() if org else None,
+            "organisation": (
+                Organisation.objects.visible_to(request.user).filter(pk=org).first()
+                if org
+                else None
+            ),
             "can_plan": can(request.user, "findings.plan"),
         },
     )

@@ -143,3 +143,12 @@ def test_agencies_with_open_findings_for_an_advisorys_cves(
     # a closed finding no longer counts
     services.retest(world.analyst, both["findings"][0], passed=True)
     assert {r["name"] for r in selectors.advisory_panel(world.analyst, Advisory())} == {"Power Co"}
+
+
+def test_dashboard_names_only_an_organisation_the_reader_may_see(world: World) -> None:
+    """`?organisation=` of another agency shows neither its name nor its figures."""
+    page = sign_in(Client(), world.other_reporter).get(f"/findings/?organisation={world.power.pk}")
+    assert page.status_code == 200
+    assert world.power.name not in page.content.decode()
+    own = sign_in(Client(), world.power_reporter).get(f"/findings/?organisation={world.power.pk}")
+    assert world.power.name in own.content.decode()
