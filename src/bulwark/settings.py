@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -130,6 +131,10 @@ TEMPLATES = [
     },
 ]
 
+# Forms render through the project's template engine, so templates/django/forms/ can
+# override Django's: a form-wide (non-field) error is announced to screen readers there.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
@@ -191,6 +196,10 @@ RESET_MAIL_LIMIT = int(os.environ.get("BULWARK_RESET_MAIL_LIMIT", "3"))
 RESET_MAIL_WINDOW_SECONDS = int(os.environ.get("BULWARK_RESET_MAIL_WINDOW", "3600"))
 # Invitation links (onboarding): how long a link is valid; re-sending starts it afresh.
 INVITATION_DAYS = int(os.environ.get("BULWARK_INVITATION_DAYS", "7"))
+# Mail-bombing brakes: one person invites at most this many addresses an hour, and an
+# invitation is sent again only this many seconds after its last mail.
+INVITATIONS_PER_HOUR = int(os.environ.get("BULWARK_INVITATIONS_PER_HOUR", "100"))
+INVITATION_RESEND_SECONDS = int(os.environ.get("BULWARK_INVITATION_RESEND_SECONDS", "300"))
 # Recovery codes a person gets with their authenticator (each works once).
 RECOVERY_CODE_COUNT = 10
 # Caches. "api": answers of the constituency's read endpoints, kept per viewer and

@@ -73,6 +73,24 @@ def _check_invite(actor: User | None, org: Organisation | None, role: str) -> No
     )
 
 
+def _check_rate(actor: User | None) -> None:
+    """At most INVITATIONS_PER_HOUR new invitations per person an hour: a stolen admin
+    session must not turn the platform's mail server into a spam cannon. The system
+    (imports, the demo) is not limited."""
+    if actor is None:
+        return
+    since = timezone.now() - timedelta(hours=1)
+    sent = Invitation.objects.filter(invited_by=actor, created_at__gte=since).count()
+    if sent >= settings.INVITATIONS_PER_HOUR:
+        raise ValidationError(
+            _(
+                "You have sent %(count)s invitations in the last hour, the most allowed: "
+                "wait a while before inviting more."
+            )
+            % {"count": sent}
+        )
+
+
 def invite_member(
     actor: User | None,
     org: Organisation,
@@ -88,6 +106,7 @@ def invite_member(
     admins are told so and add the account by username; organisation admins get the same
     answer as for any address)."""
     _check_invite(actor, org, role)
+    _check_rate(actor)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a role.")})
     email = email.strip().lower()
@@ -178,6 +197,17 @@ def resend_invitation(actor: User, invitation: Invitation) -> Invitation:
     token, digest = _new_invitation_secret()
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        wait = timedelta(seconds=settings.INVITATION_RESEND_SECONDS) - (
+            timezone.now() - invitation.sent_at
+        )
+        if wait.total_seconds() > 0:
+            raise ValidationError(
+                _(
+                    "This invitation was sent a moment ago: give the mail time to arrive "
+                    "and try again in %(minutes)s minutes."
+                )
+                % {"minutes": int(wait.total_seconds() // 60) + 1}
+            )
         invitation.digest = digest
         invitation.sent_at = timezone.now()
         invitation.sent_count += 1

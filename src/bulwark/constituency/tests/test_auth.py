@@ -283,3 +283,15 @@ def test_platform_admin_deactivates_and_reactivates_a_user(
         AuditEntry.objects.filter(object_id=str(reporter.pk)).values_list("action", flat=True)
     )
     assert "user.deactivated" in actions and "user.activated" in actions
+
+
+def test_a_refused_sign_in_is_announced_to_screen_readers(reporter: User) -> None:
+    """The form-wide error is a live region: a screen reader reads it out as the page
+    loads, where a plain list would leave a blind user waiting on an unchanged form."""
+    html = login(Client(), "rita", "wrong").content.decode()
+    announced = re.search(r'<ul class="errorlist nonfield" role="alert">(.*?)</ul>', html)
+    assert announced, html
+    assert "correct username and password" in announced.group(1)
+    # A field's own error stays tied to its field, not shouted as a page-wide alert.
+    page = Client().post("/accounts/login/", {"username": "rita"}).content.decode()
+    assert re.search(r'<ul class="errorlist" id="id_password_error"><li>', page), page

@@ -148,7 +148,10 @@ def test_an_expired_link_is_refused_with_a_clear_message(
     world: World, smtp: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     link = invited_link(world, "late@mine.example", smtp, django_capture_on_commit_callbacks)
-    Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    Invitation.objects.update(
+        expires_at=timezone.now() - timedelta(minutes=1),
+        sent_at=timezone.now() - timedelta(days=7),
+    )
     _client, response = accept(link, username="late")
     text = response.content.decode()
     assert response.status_code == 410
@@ -516,6 +519,10 @@ def test_the_api_resends_and_withdraws_with_the_same_rules(
     member = sign_in(Client(), world.colleague)
     assert member.post(url + "resend/").status_code == 404
     assert member.delete(url).status_code == 404
+    # Straight after the first mail a re-send is refused, with the wait, and sends nothing.
+    early = Client().post(url + "resend/", **boss)
+    assert early.status_code == 400 and "try again in 5 minutes" in str(early.json())
+    Invitation.objects.update(sent_at=timezone.now() - timedelta(minutes=10))
     with django_capture_on_commit_callbacks(execute=True):
         resent = Client().post(url + "resend/", **boss)
     assert resent.status_code == 200 and resent.json()["sent_count"] == 2
@@ -540,3 +547,25 @@ def test_a_platform_admin_invites_any_role_the_organisation_allows(
     )
     assert offered is not None
     assert all(f'value="{role}"' in offered.group(1) for role in Role.values)
+
+
+def test_one_person_cannot_mail_bomb_through_invitations(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    settings.INVITATIONS_PER_HOUR = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            services.invite_member(
+                world.boss, world.mine, email=f"staff{n}@mine.example", role="reporter"
+            )
+    page = invite_on_the_web(sign_in(Client(), world.boss), world.mine, "one-more@mine.example")
+    assert page.status_code == 400
+    assert "3 invitations in the last hour" in page.content.decode()
+    assert not Invitation.objects.filter(email="one-more@mine.example").exists()
+    assert run_queued_tasks() == 3 and len(mail.outbox) == 3
+    # An hour on, the same person invites again; the system (imports) is never limited.
+    Invitation.objects.update(created_at=timezone.now() - timedelta(minutes=61))
+    services.invite_member(world.boss, world.mine, email="later@mine.example", role="reporter")
+    services.invite_member(None, world.mine, email="import@mine.example", role="reporter")
