@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests."""
 
 import os
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -134,6 +135,23 @@ def totp_code(device: Any, drift: int = 0) -> str:
 
     value = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift)
     return f"{value:0{device.digits}d}"
+
+
+def browser_sign_in(
+    page: Any, base: str, username: str, password: str, device: TOTPDevice | None = None
+) -> Any:
+    """Sign in through the real pages as a person does: the login form, then the
+    second-factor form when the account has a device. Returns the page, on the dashboard."""
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("main button[type=submit]")
+    if device is not None:
+        page.wait_for_url(re.compile(r"/accounts/otp/"))
+        page.fill("#id_token", totp_code(device))
+        page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:

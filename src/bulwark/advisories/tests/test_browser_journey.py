@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bulwark.advisories.models import Advisory
 from bulwark.advisories.tests.world import PASSWORD, World
-from bulwark.conftest import totp_code
+from bulwark.conftest import browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -31,16 +31,7 @@ def sign_in(page: Any, base: str, user: Any, second_factor: bool) -> Any:
     device = None
     if second_factor:
         device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    if device is not None:
-        page.wait_for_url(re.compile(r"/accounts/otp/"))
-        page.fill("#id_token", totp_code(device))
-        page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return browser_sign_in(page, base, user.username, PASSWORD, device)
 
 
 def press(page: Any, button: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
-from bulwark.conftest import totp_code
+from bulwark.conftest import browser_sign_in
 from bulwark.constituency.models import User
 from bulwark.exchange import demo, services
 from bulwark.exchange.models import Event
@@ -22,15 +22,7 @@ SHADOW = "2026-11-20-scan_ntp-taiwan-geo.csv"
 
 
 def sign_in(page: Any, base: str, username: str, device: TOTPDevice | None = None) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    if device is not None:
-        page.wait_for_url(re.compile(r"/accounts/otp/"))
-        page.fill("#id_token", totp_code(device))
-        page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser_sign_in(page, base, username, PASSWORD, device)
 
 
 def test_analyst_works_the_exchange_and_a_member_sees_their_own(

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.conftest import totp_code
+from bulwark.conftest import browser_sign_in
 from bulwark.constituency.models import User
 from bulwark.incidents import services
 from bulwark.incidents.models import Incident
@@ -38,25 +38,13 @@ def people(live_server: Any) -> People:
     return People()
 
 
-def current_code(device: TOTPDevice) -> str:
-    return totp_code(device)
-
-
 def local_input(moment: datetime) -> str:
     """A datetime-local value in the server's zone, as a person there would type it."""
     return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m-%dT%H:%M")
 
 
 def sign_in(page: Any, base: str, username: str, device: TOTPDevice | None = None) -> Any:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    if device is not None:
-        page.wait_for_url(re.compile(r"/accounts/otp/"))
-        page.fill("#id_token", current_code(device))
-        page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser_sign_in(page, base, username, PASSWORD, device)
     assert page.locator("h1").inner_text() == "Dashboard"
     assert page.evaluate("typeof window.htmx") == "object", "htmx did not load"
     return page

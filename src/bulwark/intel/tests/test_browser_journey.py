@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bulwark.conftest import totp_code
+from bulwark.conftest import browser_sign_in
 from bulwark.constituency.models import User
 from bulwark.intel.models import StixObject
 from bulwark.intel.tests.conftest import Community
@@ -29,16 +29,7 @@ STRICT = "203.0.113.99"
 
 
 def sign_in(page: Any, base: str, user: User, device: TOTPDevice | None = None) -> Any:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    if device is not None:
-        page.wait_for_url(re.compile(r"/accounts/otp/"))
-        page.fill("#id_token", totp_code(device))
-        page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return browser_sign_in(page, base, user.username, PASSWORD, device)
 
 
 def share(page: Any, base: str, text: str, tlp: str = "") -> str:
