@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.utils.formats import number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from bulwark.analytics.periods import Period
@@ -321,27 +322,34 @@ def training_section(user: Reader, period: Period) -> Section:
             "total": _n(len(agencies.rows)),
         }
         agencies.rows = agencies.rows[:AGENCIES_LISTED]
-    completed = _group_count(
-        training_selectors.enrolments(user)
+    chinese = (get_language() or "").lower().startswith("zh")
+
+    def title(english: Any, zh: Any) -> str:
+        return str(zh) if chinese and zh else str(english)
+
+    completed = [
+        (title(en, zh), n)
+        for en, zh, n in training_selectors.enrolments(user)
         .filter(completed_at__gte=period.start, completed_at__lt=period.end)
-        .values_list("course__title").annotate(n=Count("pk")).order_by("-n", "course__title")
-    )  # fmt: skip
+        .values_list("course__title", "course__title_zh_hant")
+        .annotate(n=Count("pk")).order_by("-n", "course__title")
+    ]  # fmt: skip
     courses = Table(
         "courses", _("Courses completed"), [_("Course"), _("Completed")],
-        [[title, _n(n)] for title, n in completed],
+        [[name, _n(n)] for name, n in completed],
     )  # fmt: skip
     exams = Table("exams", _("Exams"), [_("Course"), _("Attempts"), _("Passed"), _("Pass rate")])
     attempts = (
         training_selectors.attempts(user)
         .filter(finished_at__gte=period.start, finished_at__lt=period.end)
-        .values_list("exam__course__title")
+        .values_list("exam__course__title", "exam__course__title_zh_hant")
         .annotate(n=Count("pk"), passed=Count("pk", filter=Q(passed=True)))
         .order_by("exam__course__title")
     )
     passes = 0
-    for title, n, passed in attempts:
+    for en, zh, n, passed in attempts:
         passes += passed
-        exams.rows.append([str(title), _n(n), _n(passed), _share(passed, n)])
+        exams.rows.append([title(en, zh), _n(n), _n(passed), _share(passed, n)])
     participants = Participant.objects.visible_to(user).filter(
         competition__starts_at__gte=period.start, competition__starts_at__lt=period.end
     )

@@ -44,10 +44,12 @@ class World(DrillWorld):
         for org in (self.bureau, self.grid):
             drills.plan_calendar(self.analyst, org, level="A", year=YEAR)
         today = timezone.localdate()
+        bureau_hosts = {"10.1.0.1": [(443, "4001", 3, ""), (22, "4002", 2, "")]}
+        grid_hosts = {"10.9.0.1": [(443, "4101", 4, "CVE-2024-3333")]}
         for org, title, hosts in (
-            (self.bureau, "Bureau audit", {"10.1.0.1": [(443, "4001", 3, ""), (22, "4002", 2, "")]}),
-            (self.grid, "Grid Co pentest", {"10.9.0.1": [(443, "4101", 4, "CVE-2024-3333")]}),
-        ):  # fmt: skip
+            (self.bureau, "Bureau audit", bureau_hosts),
+            (self.grid, "Grid Co pentest", grid_hosts),
+        ):
             engagement = findings.create_engagement(
                 self.analyst, org, kind="pentest", title=title, starts_on=today
             )
