@@ -9,7 +9,7 @@ leave them out. Each section is a few headline facts and a few tables (`Table`),
 by `analytics/report_table.html` in the HTML page and the PDF alike."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from bulwark.analytics.figures.common import localised_name
 from bulwark.analytics.periods import Period
 from bulwark.core.permissions import Reader
 from bulwark.drills import calendar as drill_calendar
@@ -62,6 +63,14 @@ def _n(value: float | int | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
+
+
+SECTOR_NAMES = ("organisation__sector__name", "organisation__sector__name_zh_hant")
+
+
+def _sector(en: str | None, zh: str | None) -> str:
+    """The sector's name in the report's language; "—" for organisations without one."""
+    return localised_name(en, zh) if en else "—"
 
 
 def _share(part: int, whole: int) -> str:
@@ -220,11 +229,10 @@ def findings_section(user: Reader, period: Period) -> Section:
     board = finding_selectors.dashboard(found)
     labels = dict(Severity.choices)
     by_sector: dict[str, Counter[str]] = defaultdict(Counter)
-    for sector, severity, n in (
-        found.values_list("organisation__sector__name", "severity")
-        .annotate(n=Count("pk")).order_by()
+    for en, zh, severity, n in (
+        found.values_list(*SECTOR_NAMES, "severity").annotate(n=Count("pk")).order_by()
     ):  # fmt: skip
-        by_sector[sector or "—"][severity] += n
+        by_sector[_sector(en, zh)][severity] += n
     sectors = Table(
         "findings_by_sector",
         _("Findings by sector and severity"),
@@ -234,10 +242,12 @@ def findings_section(user: Reader, period: Period) -> Section:
         sectors.rows.append(
             [name, *(_n(counts[s]) for s in SEVERITY_ORDER), _n(sum(counts.values()))]
         )
-    active_by_sector = dict(
-        found.filter(Q(status__in=ACTIVE_STATUSES)).values_list("organisation__sector__name")
-        .annotate(n=Count("pk")).order_by().values_list("organisation__sector__name", "n")
-    )  # fmt: skip
+    active_by_sector: Counter[str] = Counter()
+    for en, zh, n in (
+        found.filter(status__in=ACTIVE_STATUSES).values_list(*SECTOR_NAMES)
+        .annotate(n=Count("pk")).order_by()
+    ):  # fmt: skip
+        active_by_sector[_sector(en, zh)] += n
     engagements = (
         Engagement.objects.visible_to(user)
         .filter(starts_on__gte=period.first, starts_on__lte=period.last)
@@ -272,10 +282,6 @@ def findings_section(user: Reader, period: Period) -> Section:
 
 
 # --------------------------------------------------------------------------- training
-
-
-def _group_count(rows: Iterable[tuple[Any, int]]) -> list[tuple[str, int]]:
-    return [(str(k) if k not in (None, "") else "—", int(n)) for k, n in rows]
 
 
 def training_section(user: Reader, period: Period) -> Section:
@@ -373,11 +379,11 @@ def training_section(user: Reader, period: Period) -> Section:
         "participants_by_sector",
         _("Competition participants by sector"),
         [_("Sector"), _("Participants")],
-        [[k, _n(n)] for k, n in _group_count(
-            participants.values_list("organisation__sector__name")
-            .annotate(n=Count("pk")).order_by("-n")
-        )],
-    )  # fmt: skip
+    )
+    per_sector: Counter[str] = Counter()
+    for en, zh, n in participants.values_list(*SECTOR_NAMES).annotate(n=Count("pk")).order_by():
+        per_sector[_sector(en, zh)] += n
+    by_sector.rows = [[name, _n(n)] for name, n in per_sector.most_common()]
     section.facts = [
         (_("People with statutory hours"), _n(standing.overall.assessed)),
         (_("Met their hours"), _pct(standing.overall.met_percent)),
