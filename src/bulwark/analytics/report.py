@@ -8,7 +8,6 @@ the narrative comes from the year's text blocks, Markdown rendered by the one sa
 renderer."""
 
 import base64
-import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,15 +22,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from bulwark.advisories.rendering import markdown_to_html
-from bulwark.analytics import charts, figures, periods
+from bulwark.analytics import charts, figures, periods, report_activities
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.models import SECTIONS, TextBlock
 from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core import pdf as printing
 from bulwark.core.permissions import Reader
 
 # Report language as users write it -> Django language code (TextBlock.language too).
-LANGUAGE_CODES = {"en": "en", "zh-hant": "zh-hant", "zh-tw": "zh-hant"}
-LANGUAGE_LABELS = {"en": "en", "zh-hant": "zh-Hant"}
+LANGUAGE_CODES = printing.LANGUAGE_CODES
+LANGUAGE_LABELS = printing.LANGUAGE_LABELS
 BODY_MAX = TextBlock._meta.get_field("body").max_length or 50_000
 # The figures' own titles (same message ids as the figures module: one translation).
 FIGURE_TITLES = {
@@ -41,10 +41,7 @@ FIGURE_TITLES = {
     "advisories_by_category": gettext_lazy("Distribution of government notice advisories"),
     "shared_with_foreign_certs": gettext_lazy("International incident report sharing"),
 }
-CJK_CSS_FAMILIES = (
-    '"DejaVu Sans", "Noto Sans CJK TC", "Noto Sans TC", "Source Han Sans TC", '
-    '"WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "AR PL UMing TW", sans-serif'
-)
+CJK_CSS_FAMILIES = printing.CJK_CSS_FAMILIES
 
 
 class BadReportRequest(ValueError):
@@ -53,12 +50,10 @@ class BadReportRequest(ValueError):
 
 def language_code(lang: str | None) -> str:
     """ "en", "zh-Hant", "zh-hant" -> the Django language code; anything else is refused."""
-    code = LANGUAGE_CODES.get((lang or "").strip().lower())
-    if code is None:
-        raise BadReportRequest(
-            _("Unknown report language %(lang)r: use en or zh-Hant.") % {"lang": lang}
-        )
-    return code
+    try:
+        return printing.language_code(lang)
+    except printing.BadPdfLanguage as exc:
+        raise BadReportRequest(str(exc)) from None
 
 
 def report_period(year: Any) -> periods.Period:
@@ -218,6 +213,11 @@ def _timeliness_context(fig: Figure) -> dict[str, Any]:
     }
 
 
+def _activities(user: Reader, period: periods.Period) -> dict[str, Any]:
+    """Drills & exercises, audits & findings, training & competitions (a seam, as above)."""
+    return report_activities.activities(user, period)
+
+
 # --------------------------------------------------------------------------- narrative
 
 _HEADING = re.compile(r"<(/?)h([1-6])>")
@@ -289,6 +289,7 @@ def build_annual(user: Reader, year: int, lang: str, print_: bool = False) -> di
             "abuse_figures": figures[:3],
             "publication_figures": figures[3:],
             "timeliness": _timeliness_context(_timeliness(user, period)),
+            "activities": _activities(user, period),
             "font_families": CJK_CSS_FAMILIES,
         }
 
@@ -301,38 +302,10 @@ def render_html(user: Reader, year: int, lang: str, print_: bool = False) -> str
         return render_to_string("analytics/annual_report.html", context)
 
 
-def _inline_only() -> Any:
-    """A fetcher for the report's own inline pictures (`data:` URLs) only: the report never
-    loads anything from outside (a link in a text block stays a link)."""
-    # Lazy: WeasyPrint takes 2-6 s to import and only PDF rendering needs it.
-    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped,unused-ignore]
-
-    class InlineOnly(URLFetcher):  # type: ignore[misc,unused-ignore]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if not url.startswith("data:"):
-                raise ValueError(f"the annual report loads no external resource ({url[:80]})")
-            return super().fetch(url, headers)
-
-    return InlineOnly(allowed_protocols={"data"})
-
-
 def pdf_from_html(page: str) -> tuple[bytes, int]:
-    """PDF bytes and page count."""
-    # WeasyPrint narrates every step (INFO, already while it is imported) and every SVG
-    # presentation attribute its HTML CSS parser does not know (WARNING, harmless: the SVG
-    # renderer reads them).
-    loggers = [logging.getLogger(name) for name in ("weasyprint", "weasyprint.progress")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # slow: PDF only
-
-        document = weasyprint.HTML(string=page, base_url=None, url_fetcher=_inline_only()).render()
-        return document.write_pdf() or b"", len(document.pages)
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    """PDF bytes and page count (printed by `core.pdf`, as every PDF of the platform)."""
+    printed = printing.print_html(page)
+    return printed.pdf, printed.pages
 
 
 def render_pdf(user: Reader, year: int, lang: str) -> bytes:

@@ -3,7 +3,7 @@ of the drill mail (served on the campaign's tracking domain, no sign-in)."""
 
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from bulwark.drills import views
+from bulwark.drills import report_pdf, views
 
 
 class TokenConverter:
@@ -24,6 +24,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("drills/<int:pk>/", views.campaign_detail, name="drill-campaign"),
     path("drills/<int:pk>/recipients/", views.campaign_recipients, name="drill-recipients"),
     path("drills/<int:pk>/results.csv", views.campaign_export, name="drill-export"),
+    path(
+        "drills/<int:pk>/report/<int:organisation>.pdf",
+        report_pdf.results_pdf,
+        name="drill-results-pdf",
+    ),
     path("drills/<int:pk>/<slug:verb>/", views.campaign_action, name="drill-action"),
     path("drills/plans/", views.plan_list, name="drill-plans"),
     path("drills/plans/<int:pk>/", views.plan_detail, name="drill-plan"),

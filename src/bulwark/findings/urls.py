@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from bulwark.findings import views
+from bulwark.findings import report_pdf, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("findings/", views.dashboard, name="findings-dashboard"),
@@ -25,6 +25,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "findings/engagements/<int:pk>/manual/",
         views.manual_finding,
         name="findings-manual",
+    ),
+    path(
+        "findings/engagements/<int:pk>/report.pdf",
+        report_pdf.engagement_pdf,
+        name="findings-engagement-pdf",
     ),
     path("findings/imports/<int:pk>/", views.import_detail, name="findings-import"),
     path("findings/imports/<int:pk>/file/", views.import_file, name="findings-import-file"),

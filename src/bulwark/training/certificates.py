@@ -1,12 +1,11 @@
-"""Certificate PDFs (WeasyPrint, as the annual report) with a verification URL and QR
-code, and what the public verification page shows."""
-
-import logging
+"""Certificate PDFs (printed by `core.pdf`, as every PDF of the platform) with a
+verification URL and QR code, and what the public verification page shows."""
 
 import segno
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from bulwark.core.pdf import print_html
 from bulwark.training.models import Certificate
 
 
@@ -25,14 +24,4 @@ def render_pdf(certificate: Certificate, base_url: str, lang: str = "en") -> byt
                 "qr": segno.make(url, error="m").png_data_uri(scale=4),
             },
         )
-    loggers = [logging.getLogger(name) for name in ("weasyprint", "weasyprint.progress")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        import weasyprint  # type: ignore[import-untyped,unused-ignore]  # slow import, rare use
-
-        return weasyprint.HTML(string=page, base_url=None).write_pdf() or b""
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    return print_html(page).pdf

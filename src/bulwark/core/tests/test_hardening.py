@@ -64,6 +64,8 @@ INLINE = [
 # and the standalone annual report, which sends its own policy (no script at all); the
 # training certificate is only ever rendered to PDF by WeasyPrint, never served as a page.
 NOT_PAGES = {"email.html", "summary_email.html", "annual_report.html", "certificate_pdf.html"}
+# Printed only (core.pdf): the shared PDF page and the drill and engagement reports.
+NOT_PAGES |= {"pdf_document.html", "results_pdf.html", "engagement_pdf.html"}
 
 
 def test_no_template_has_inline_script_or_style() -> None:
