@@ -312,7 +312,7 @@ def manual_finding(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = get_object_or_404(Engagement.objects.visible_to(request.user), pk=pk)
     form = forms.ManualFindingForm(
         request.POST,
-        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind),
+        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind, checklist__active=True),
     )
     if form.is_valid():
         data = dict(form.cleaned_data)
