@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.models import User
 from bulwark.core import audit
+from bulwark.core.observables import InvalidIndicator
 from bulwark.core.permissions import require
 from bulwark.findings.models import EventKind, Finding, RemediationEvent
 from bulwark.incidents import indicators as incident_indicators
@@ -25,7 +26,7 @@ def _indicators(finding: Finding) -> list[tuple[str, str]]:
             continue
         try:
             found.append(incident_indicators.normalised(None, value))
-        except incident_indicators.InvalidIndicator:
+        except InvalidIndicator:
             continue
     return found
 
