@@ -25,6 +25,12 @@ class FindingsConfig(AppConfig):
 
         DETAIL_PANELS["open_findings"] = "bulwark.findings.selectors.advisory_panel"
 
+        # The incident page lists the findings reported as that incident (incidents sits
+        # below findings and imports none of it).
+        from bulwark.incidents.selectors import DETAIL_PANELS as INCIDENT_PANELS
+
+        INCIDENT_PANELS["source_findings"] = "bulwark.findings.selectors.incident_panel"
+
         # What core does on behalf of findings (core imports no app).
         registry.PERIODIC_TASKS.register("bulwark.findings.tasks.check_deadlines")
         registry.HOME_FIGURES.register("bulwark.findings.selectors.home_figures")

@@ -73,10 +73,13 @@ FLOW = [
 ]
 
 
-def _import(analyst: User, engagement: Engagement, name: str) -> None:
+def _import(analyst: User, engagement: Engagement, name: str, days_ago: int | None = None) -> None:
+    """Import a sample scan; `days_ago` backdates the import (the CERT's first record of
+    its findings), so the demo's time to remediate is weeks, not the scanner's years."""
     path = SAMPLES / name
+    when = timezone.now() - timedelta(days=days_ago) if days_ago else None
     with path.open("rb") as handle:
-        services.import_scan(analyst, engagement, handle, path.name, full_rescan=False)
+        services.import_scan(analyst, engagement, handle, path.name, full_rescan=False, now=when)
 
 
 def _advance(analyst: User, engagement: Engagement, target: str) -> Engagement:
@@ -126,6 +129,8 @@ def _work(analyst: User, agency_admin: User, reporter: User, engagement: Engagem
     services.mark_false_positive(
         analyst, false_positive, "The banner is patched by the vendor's backport."
     )
+    # the finding being worked on turned out to be exploited: reported as an incident
+    services.report_as_incident(analyst, started)
 
 
 @transaction.atomic
@@ -160,7 +165,7 @@ def load() -> None:
                 analyst, engagement, EngagementStatus.IN_PROGRESS
             )
         for name in scans:
-            _import(analyst, engagement, name)
+            _import(analyst, engagement, name, days_ago=45 if index == 0 else 20)
         if kind == "health_check":
             for item in checklist.items.all()[:3]:
                 services.add_manual_finding(
@@ -173,6 +178,6 @@ def load() -> None:
                 )
         if index == 0 and agency_admin is not None and reporter is not None:
             # the same scan again: every finding a duplicate, their pages explain it
-            _import(analyst, engagement, scans[0])
+            _import(analyst, engagement, scans[0], days_ago=30)
             _work(analyst, agency_admin, reporter, engagement)
         _advance(analyst, engagement, status)

@@ -20,7 +20,29 @@ TOOLS = [
     ("burp", "Burp Suite XML"),
     ("sarif", "SARIF 2.1"),
     ("nmap", "Nmap XML"),
+    ("csv", _("CSV (columns mapped on the next page)")),
 ]
+# The fields a CSV column can be mapped to (engine.csvmap.FIELDS), as the page names them.
+CSV_FIELD_LABELS = {
+    "title": _("Title"),
+    "severity": _("Severity (a word or a 0-10 score)"),
+    "host": _("Host"),
+    "port": _("Port"),
+    "protocol": _("Protocol"),
+    "service": _("Service"),
+    "url": _("URL"),
+    "rule_id": _("Rule or plugin id"),
+    "location": _("Location (parameter, path)"),
+    "cves": _("CVEs"),
+    "cwes": _("CWEs"),
+    "cvss_vector": _("CVSS vector"),
+    "cvss_score": _("CVSS score"),
+    "description": _("Description"),
+    "solution": _("Solution"),
+    "references": _("References"),
+    "evidence": _("Tool output"),
+    "observed_at": _("Observed at"),
+}
 
 
 class EngagementForm(forms.Form):

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -23,6 +24,7 @@ from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation
 from bulwark.core.permissions import Reader
+from bulwark.incidents.models import Incident
 
 
 class Severity(models.TextChoices):
@@ -199,6 +201,9 @@ class ScanImport(models.Model):
     reopened = models.PositiveIntegerField(default=0)
     services = models.PositiveIntegerField(default=0)
     hosts = models.JSONField(default=list, blank=True)
+    # A CSV file's columns by our field name ({"title": "Vulnerability", ...}); empty:
+    # the columns are recognised by their names.
+    column_mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
@@ -213,6 +218,36 @@ class ScanImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.tool or '?'})"
+
+
+class ScannedService(models.Model):
+    """A host an engagement's scans covered and, when the tool said so, an open port on it
+    (Nmap's services, Nessus' port scanners and the ports its checks ran on): the
+    engagement's assets, including the hosts found clean (`port` 0: the host itself)."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="services")
+    host = models.CharField(_("host"), max_length=255)
+    port = models.PositiveIntegerField(_("port"), default=0)
+    protocol = models.CharField(_("protocol"), max_length=10, blank=True)
+    service = models.CharField(_("service"), max_length=50, blank=True)
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    scan = models.ForeignKey(ScanImport, on_delete=models.SET_NULL, null=True, related_name="+")
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+
+    objects = ThroughEngagementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["host", "port", "protocol"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engagement", "host", "port", "protocol"], name="scanned_service_once"
+            )
+        ]
+        verbose_name = _("scanned service")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}/{self.protocol}" if self.port else self.host
 
 
 class FindingQuerySet(models.QuerySet["Finding"]):
@@ -281,6 +316,10 @@ class Finding(models.Model):
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
+    # When the CERT first recorded it (the import or the manual entry), as opposed to
+    # `first_seen`, the tool's own date, which can be years old: time to remediate is
+    # counted from here.
+    recorded_at = models.DateTimeField(_("first recorded"), default=timezone.now)
     fixed_at = models.DateTimeField(_("fixed"), null=True, blank=True)
     mitigated_at = models.DateTimeField(_("mitigated"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -288,6 +327,15 @@ class Finding(models.Model):
     false_positive_reason = models.TextField(_("why a false positive"), blank=True)
     reminded_days = models.IntegerField(null=True, blank=True)  # last reminder sent (days left)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # The incident this finding was reported as (one at most: a second request shows it).
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("incident"),
+    )
 
     objects = FindingQuerySet.as_manager()
 
@@ -416,6 +464,7 @@ class EventKind(models.TextChoices):
     FALSE_POSITIVE = "false_positive", _("Marked false positive")
     REMINDED = "reminded", _("Deadline reminder sent")
     ESCALATED = "escalated", _("Escalated to the authority")
+    INCIDENT = "incident", _("Reported as an incident")
 
 
 class RemediationEvent(models.Model):

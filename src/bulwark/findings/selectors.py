@@ -1,5 +1,6 @@
 """Reads for pages, the API and the command line, always narrowing `visible_to(user)`."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -8,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bulwark.advisories.models import InventoryItem
 from bulwark.core.permissions import Reader
 from bulwark.findings.models import (
     ACTIVE_STATUSES,
@@ -171,12 +173,13 @@ def dashboard(
     board.resolved_late = timing["late"]
     # Mean time to remediate: read the two dates of at most the latest 20,000 resolved
     # findings (a database-neutral duration average is not portable between SQLite and
-    # PostgreSQL without raw SQL).
+    # PostgreSQL without raw SQL). Counted from the CERT's first record of the finding,
+    # not the tool's own date (`first_seen`), which can be years before the import.
     pairs = list(
         findings.annotate(resolved=_resolved_at())
         .filter(resolved__isnull=False)
         .order_by("-pk")
-        .values_list("first_seen", "resolved")[:20000]
+        .values_list("recorded_at", "resolved")[:20000]
     )
     if pairs:
         total = sum(((r - s).total_seconds() for s, r in pairs), 0.0)
@@ -262,3 +265,68 @@ def advisory_panel(user: Reader, advisory: Any) -> list[dict[str, Any]]:
     """Registered on the advisory page (`advisories.selectors.DETAIL_PANELS`)."""
     cves = [str(c.get("id", "")) for c in advisory.cves or [] if isinstance(c, dict)]
     return agencies_with_open_findings(user, [c for c in cves if c])
+
+
+def incident_panel(user: Reader, incident: Any) -> list[Finding]:
+    """Registered on the incident page (`incidents.selectors.DETAIL_PANELS`): the findings
+    the reader may see that were reported as this incident."""
+    return list(
+        Finding.objects.visible_to(user)
+        .filter(incident_id=incident.pk)
+        .select_related("engagement")
+        .order_by("pk")[:20]
+    )
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9.+]+", text.lower()) if len(w) >= 3}
+
+
+def inventory_matches(user: Reader, finding: Finding) -> list[InventoryItem]:
+    """The products of the finding's agency in the asset inventory that the finding names:
+    a CPE of the product among the finding's texts, or the product's name in its title,
+    service or rule (e.g. Nessus' "Apache HTTP Server < 2.4.58" and the inventory's
+    "apache http_server"). Read through the inventory's own `visible_to`."""
+    items = list(
+        InventoryItem.objects.visible_to(user).filter(organisation_id=finding.organisation_id)[:500]
+    )
+    if not items:
+        return []
+    text = " ".join((finding.title, finding.service, finding.rule_id, finding.evidence[:2000]))
+    lowered = text.lower()
+    words = _words(text.replace("_", " "))
+    found: list[InventoryItem] = []
+    for item in items:
+        cpe = item.cpe.lower()
+        if cpe:
+            parts = cpe.split(":")
+            # cpe:2.3:a:vendor:product:... -> "vendor:product" as written in CPE 2.2 / 2.3
+            if len(parts) > 4 and f"{parts[3]}:{parts[4]}" in lowered:
+                found.append(item)
+                continue
+        product = item.product.lower().replace("_", " ").strip()
+        if not product:
+            continue
+        names = _words(product)
+        if names and names <= words:
+            found.append(item)
+    return found
+
+
+def scanned_hosts(engagement: Engagement, limit: int = 500) -> list[dict[str, Any]]:
+    """The engagement's scanned hosts (at most `limit`), each with its open ports, for its
+    page (the engagement is already read through `visible_to`)."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for row in engagement.services.order_by("host", "port", "protocol")[: limit * 20]:
+        entry = hosts.setdefault(
+            row.host, {"host": row.host, "product": "", "ports": [], "last_seen": row.last_seen}
+        )
+        if row.port:
+            entry["ports"].append(row)
+        else:
+            entry["product"] = row.product
+        entry["last_seen"] = max(entry["last_seen"], row.last_seen)
+        if len(hosts) > limit:
+            hosts.pop(row.host)
+            break
+    return list(hosts.values())

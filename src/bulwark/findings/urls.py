@@ -33,6 +33,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("findings/imports/<int:pk>/", views.import_detail, name="findings-import"),
     path("findings/imports/<int:pk>/file/", views.import_file, name="findings-import-file"),
+    path(
+        "findings/imports/<int:pk>/mapping/", views.import_mapping, name="findings-import-mapping"
+    ),
     path("findings/<int:pk>/", views.finding_detail, name="findings-finding"),
     path(
         "findings/<int:pk>/evidence/<int:event_pk>/",

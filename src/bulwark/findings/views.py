@@ -14,12 +14,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.access import acting_user, viewer_of
 from bulwark.constituency.models import Membership, Organisation, OrganisationKind, User
 from bulwark.constituency.views import run_service
 from bulwark.core import csvexport
 from bulwark.core.permissions import can
 from bulwark.findings import forms, selectors, services, tasks
+from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
     Checklist,
     ChecklistItem,
@@ -33,8 +35,10 @@ from bulwark.findings.models import (
     RiskAcceptance,
     RiskAcceptanceState,
     ScanImport,
+    ScanImportState,
     Severity,
 )
+from bulwark.incidents.models import Incident
 
 # Files up to this size are imported while the page waits; larger ones by the worker.
 INLINE_IMPORT_BYTES = 20 * 1024 * 1024
@@ -163,6 +167,7 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "manual_form": manual,
             "team": engagement.team.all(),
             "scope_items": engagement.scope_items.all(),
+            "scanned_hosts": selectors.scanned_hosts(engagement),
         },
     )
 
@@ -202,34 +207,78 @@ def engagement_import(request: HttpRequest, pk: int) -> HttpResponse:
                 full_rescan=form.cleaned_data["full_rescan"],
             ),
         )
+        if scan is not None and services.kept_tool(scan) == "csv":
+            # a CSV's columns are confirmed (or mapped) on the next page, with a preview
+            return redirect("findings-import-mapping", pk=scan.pk)
         if scan is not None:
-            if scan.size > INLINE_IMPORT_BYTES:
-                tasks.process_scan.enqueue(scan.pk)
-                messages.info(request, _("The file is kept; the worker imports it now."))
-                return redirect("findings-import", pk=scan.pk)
-            result = services.process_scan(acting_user(request), scan)
-            if result.ok:
-                messages.success(
-                    request,
-                    _(
-                        "Imported: %(new)d new, %(dup)d duplicate, %(mit)d mitigated, "
-                        "%(re)d reopened."
-                    )
-                    % {
-                        "new": result.new,
-                        "dup": result.duplicate,
-                        "mit": result.mitigated,
-                        "re": result.reopened,
-                    },
-                )
-            else:
-                messages.error(request, _("The file was refused: %(why)s") % {"why": result.error})
-            return redirect("findings-import", pk=scan.pk)
+            return _process(request, scan)
     return render(
         request,
         "findings/import_form.html",
         {"form": form, "engagement": engagement},
         status=400 if request.method == "POST" else 200,
+    )
+
+
+def _process(request: HttpRequest, scan: ScanImport) -> HttpResponse:
+    """Import a kept file while the page waits, or hand a large one to the worker."""
+    if scan.size > INLINE_IMPORT_BYTES:
+        tasks.process_scan.enqueue(scan.pk)
+        messages.info(request, _("The file is kept; the worker imports it now."))
+        return redirect("findings-import", pk=scan.pk)
+    result = services.process_scan(acting_user(request), scan)
+    if result.ok:
+        messages.success(
+            request,
+            _("Imported: %(new)d new, %(dup)d duplicate, %(mit)d mitigated, %(re)d reopened.")
+            % {
+                "new": result.new,
+                "dup": result.duplicate,
+                "mit": result.mitigated,
+                "re": result.reopened,
+            },
+        )
+    else:
+        messages.error(request, _("The file was refused: %(why)s") % {"why": result.error})
+    return redirect("findings-import", pk=scan.pk)
+
+
+@login_required
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    """A kept CSV file's columns mapped to our fields, with the first rows as they read
+    and as findings; "Import" stores the mapping and imports the file."""
+    scan = get_object_or_404(
+        ScanImport.objects.visible_to(request.user).select_related("engagement"), pk=pk
+    )
+    if not can(request.user, "findings.plan", scan.engagement):
+        raise PermissionDenied
+    if scan.state == ScanImportState.PROCESSED:
+        return redirect("findings-import", pk=scan.pk)
+    posted: dict[str, str] | None = None
+    if request.method == "POST":
+        posted = {name: str(request.POST.get(f"map-{name}", ""))[:200] for name in csvmap.FIELDS}
+    preview = services.preview_csv(scan, posted)
+    if request.method == "POST" and request.POST.get("action") == "import" and not preview.error:
+        try:
+            scan = services.map_columns(acting_user(request), scan, posted or {})
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return _process(request, scan)
+    fields = [
+        {
+            "name": name,
+            "label": forms.CSV_FIELD_LABELS.get(name, name),
+            "selected": preview.columns.get(name, ""),
+            "required": name in ("title", "severity"),
+        }
+        for name in csvmap.FIELDS
+    ]
+    return render(
+        request,
+        "findings/import_mapping.html",
+        {"scan": scan, "preview": preview, "fields": fields},
+        status=400 if request.method == "POST" and preview.error else 200,
     )
 
 
@@ -263,7 +312,7 @@ def manual_finding(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = get_object_or_404(Engagement.objects.visible_to(request.user), pk=pk)
     form = forms.ManualFindingForm(
         request.POST,
-        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind),
+        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind, checklist__active=True),
     )
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -360,6 +409,18 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "risk_form": forms.RiskForm(),
             "note_form": forms.NoteForm(),
             "outcomes": DedupeOutcome,
+            # the incident it became, when the reader may read it (else only its mention)
+            "incident": (
+                Incident.objects.visible_to(request.user).filter(pk=finding.incident_id).first()
+                if finding.incident_id
+                else None
+            ),
+            "may_report": can(request.user, "incident.report", finding.organisation),
+            "inventory_matches": (
+                []
+                if finding.inventory_item_id
+                else selectors.inventory_matches(request.user, finding)
+            ),
         },
     )
 
@@ -411,6 +472,41 @@ def finding_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             lambda: services.mark_false_positive(actor, finding, note),
             _("Marked a false positive."),
         )
+    elif action == "report-incident":
+        try:
+            incident, created = services.report_as_incident(actor, finding)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("findings-finding", pk=pk)
+        if created:
+            messages.success(
+                request, _("Reported as incident %(ref)s.") % {"ref": incident.reference}
+            )
+        else:
+            messages.info(
+                request,
+                _("This finding was already reported as incident %(ref)s.")
+                % {"ref": incident.reference},
+            )
+        if Incident.objects.visible_to(request.user).filter(pk=incident.pk).exists():
+            return redirect("incident-detail", pk=incident.pk)
+    elif action == "link-inventory":
+        item = (
+            InventoryItem.objects.visible_to(request.user)
+            .filter(
+                organisation_id=finding.organisation_id,
+                pk=selectors._int(request.POST, "inventory_item") or 0,
+            )
+            .first()
+        )
+        if item is None:
+            messages.error(request, _("Choose a product of the agency's inventory."))
+        else:
+            _run(
+                request,
+                lambda: services.link_inventory(actor, finding, item),
+                _("Linked to the inventory."),
+            )
     elif action == "comment":
         _run(request, lambda: services.comment(actor, finding, note), _("Comment added."))
     elif action == "accept-risk":

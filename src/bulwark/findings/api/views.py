@@ -3,10 +3,11 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,7 +15,9 @@ from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.access import acting_user
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.api.parsers import MultiPartParser
+from bulwark.core.permissions import can
 from bulwark.findings import selectors, services
+from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
     DedupeDecision,
     Engagement,
@@ -25,6 +28,7 @@ from bulwark.findings.models import (
     RemediationEvent,
     RiskAcceptance,
     ScanImport,
+    ScannedService,
     Severity,
 )
 
@@ -98,6 +102,7 @@ class ScanImportSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
             "mitigated",
             "reopened",
             "services",
+            "column_mapping",
             "imported_at",
             "processed_at",
         ]
@@ -107,6 +112,52 @@ class ScanUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
     tool = serializers.CharField(required=False, allow_blank=True, default="")
     full_rescan = serializers.BooleanField(required=False, default=True)
+    mapping = serializers.JSONField(
+        required=False,
+        default=dict,
+        binary=True,  # a JSON text in a multipart form
+        help_text=(
+            "CSV only: a JSON object of our field -> the file's column, e.g. "
+            '{"title": "Vulnerability", "severity": "Risk", "host": "IP"}; fields: '
+            + ", ".join(csvmap.FIELDS)
+            + ". Without it the columns are recognised by their names."
+        ),
+    )
+
+
+class CsvPreviewRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField()
+    mapping = serializers.JSONField(required=False, default=dict, binary=True)
+
+
+class CsvPreviewFindingSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    title = serializers.CharField()
+    severity = serializers.CharField()
+    host = serializers.CharField(source="asset.host")
+    port = serializers.IntegerField(source="asset.port", allow_null=True)
+    url = serializers.CharField(source="asset.url")
+    rule_id = serializers.CharField()
+    cves = serializers.ListField(child=serializers.CharField())
+
+
+class CsvPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    header = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    columns = serializers.DictField(child=serializers.CharField())
+    findings = CsvPreviewFindingSerializer(many=True)
+    error = serializers.CharField()
+
+
+class FindingIncidentSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    incident = serializers.IntegerField()
+    reference = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+class ScannedServiceSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ScannedService
+        fields = ["host", "port", "protocol", "service", "product", "first_seen", "last_seen"]
 
 
 class FindingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -150,6 +201,9 @@ class FindingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "false_positive_reason",
             "epss",
             "kev",
+            "recorded_at",
+            "incident",
+            "inventory_item",
         ]
 
 
@@ -253,11 +307,35 @@ class EngagementViewSet(
             upload.name,
             tool=form.validated_data["tool"] or None,
             full_rescan=form.validated_data["full_rescan"],
+            mapping=form.validated_data["mapping"] or None,
         )
         data = ScanImportSerializer(result.scan).data
         if not result.ok:
             raise ValidationError({"file": [result.error], "import": data["id"]})
         return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CsvPreviewRequestSerializer, responses=CsvPreviewSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser], url_path="csv-preview")
+    def csv_preview(self, request: Request, pk: str) -> Response:
+        """What a CSV file's first five rows become with a column mapping (or the columns
+        recognised by name), without storing anything; `error` says what is wrong."""
+        engagement = self.get_object()
+        if not can(request.user, "findings.plan", engagement):
+            raise PermissionDenied(_("Only CERT staff do this."))
+        form = CsvPreviewRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        mapping = form.validated_data["mapping"] or None
+        services.checked_mapping(mapping, "csv")
+        preview = csvmap.preview(form.validated_data["file"], mapping)
+        return Response(CsvPreviewSerializer(preview).data)
+
+    @extend_schema(request=None, responses=ScannedServiceSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="services")
+    def scanned_services(self, request: Request, pk: str) -> Response:
+        """The hosts the engagement's scans covered (port 0: the host itself, also when
+        found clean) and the open ports seen on them."""
+        rows = self.get_object().services.all()[:5000]
+        return Response(ScannedServiceSerializer(rows, many=True).data)
 
 
 class ScanImportViewSet(
@@ -402,3 +480,17 @@ class FindingViewSet(
             note=form.validated_data["note"],
         )
         return self._answer(finding)
+
+    @extend_schema(
+        request=None, responses={200: FindingIncidentSerializer, 201: FindingIncidentSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def incident(self, request: Request, pk: str) -> Response:
+        """Report the finding as an incident of its agency (CERT staff and the agency's
+        members who may report incidents): 201 with the new incident, or 200 with the one
+        it already became (never a second one)."""
+        incident, created = services.report_as_incident(acting_user(request), self.get_object())
+        return Response(
+            {"incident": incident.pk, "reference": incident.reference, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

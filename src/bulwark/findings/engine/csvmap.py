@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from .model import (
@@ -33,7 +34,7 @@ from .model import (
     to_port,
     zone,
 )
-from .streams import Readable, text_lines
+from .streams import Readable, read_head, text_lines
 
 TOOL = "csv"
 FIELDS = (
@@ -149,6 +150,66 @@ def _when(value: str) -> datetime | None:
         except ValueError:
             continue
     return iso_time(value)
+
+
+def recognised(header: list[str]) -> dict[str, str]:
+    """The columns found by name without a mapping (our field -> the file's column)."""
+    by_name = {_norm(name): name for name in header}
+    found: dict[str, str] = {}
+    for name, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in by_name:
+                found[name] = by_name[alias]
+                break
+    return found
+
+
+@dataclass
+class Preview:
+    """What a mapping makes of a CSV file's first rows, for the import page."""
+
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    #: our field -> the file's column: the mapping given, else the columns recognised
+    columns: dict[str, str] = field(default_factory=dict)
+    findings: list[ParsedFinding] = field(default_factory=list)
+    #: why the file or the mapping cannot be imported ("" when the rows read)
+    error: str = ""
+
+
+def preview(stream: Readable, mapping: Mapping[str, str] | None = None, limit: int = 5) -> Preview:
+    """The header, the first `limit` rows as they are and as findings (gzip undone); the
+    first problem in `error` instead of an exception."""
+    result = Preview()
+    try:
+        _head, replay = read_head(stream)
+        source = text_lines(replay)
+        first = next(source, None)
+        if first is None:
+            raise ParseError("The CSV file is empty.")
+        delimiter = max(",;\t", key=first.count)
+
+        def lines() -> Iterator[str]:
+            yield first
+            yield from source
+
+        reader = csv.reader(lines(), delimiter=delimiter)
+        result.header = next(reader)
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                result.rows.append(row)
+                if len(result.rows) >= limit:
+                    break
+        given = {k: v for k, v in (mapping or {}).items() if v}
+        result.columns = dict(given) if given else recognised(result.header)
+        columns = _columns(result.header, given or None)
+        for number, row in enumerate(result.rows, start=2):
+            result.findings.append(_finding(row, columns, number))
+    except ParseError as exc:
+        result.error = str(exc)
+    except csv.Error as exc:
+        result.error = f"CSV: {exc}."
+    return result
 
 
 def parse(stream: Readable, mapping: Mapping[str, str] | None = None) -> Iterator[ParsedFinding]:

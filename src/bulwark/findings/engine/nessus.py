@@ -1,4 +1,5 @@
-"""Tenable Nessus `.nessus` (NessusClientData_v2): one finding per ReportItem.
+"""Tenable Nessus `.nessus` (NessusClientData_v2): one finding per ReportItem, and the
+hosts and ports the scan covered as services.
 
 Streaming: lxml iterparse over ReportHost/HostProperties/ReportItem only, each item
 released once read, the Policy block dropped unread. Severity is the item's 0-4
@@ -15,6 +16,7 @@ from typing import Any
 from .model import (
     Asset,
     ParsedFinding,
+    ParsedService,
     ParseError,
     Severity,
     clean,
@@ -38,9 +40,15 @@ _SEVERITY: dict[str, Severity] = {
 }
 
 
-def parse(stream: Readable) -> Iterator[ParsedFinding]:
+def parse(stream: Readable) -> Iterator[ParsedFinding | ParsedService]:
+    """Each ReportItem as a finding; each host the file covers as a ParsedService without
+    a port (its operating system as the product), yielded also when the host had nothing
+    to report (a clean host: its old findings can be marked mitigated by a full re-scan);
+    each port a check ran on as a ParsedService with that port, once per host."""
     host = ""
+    system = ""
     observed: datetime | None = None
+    ports: set[tuple[int, str]] = set()
     checked = False
     tags = ("Policy", "HostProperties", "ReportItem", "ReportHost")
     for _, element in iterparse(stream, tags):
@@ -54,7 +62,12 @@ def parse(stream: Readable) -> Iterator[ParsedFinding]:
             parent = element.getparent()
             if parent is not None and parent.tag == "ReportHost" and not host:
                 host = (parent.get("name") or "").strip().lower()
-            yield _finding(element, host, observed)
+            finding = _finding(element, host, observed)
+            yield finding
+            asset = finding.asset
+            if asset.port and (asset.port, asset.protocol) not in ports and host:
+                ports.add((asset.port, asset.protocol))
+                yield ParsedService(asset=asset)
             release(element)
         elif tag == "HostProperties":
             # HostProperties opens each ReportHost: the host's name and end time
@@ -62,19 +75,25 @@ def parse(stream: Readable) -> Iterator[ParsedFinding]:
             host = (parent.get("name") or "").strip().lower() if parent is not None else ""
             if not host:
                 host = _property(element, "host-ip") or _property(element, "host-fqdn")
+            system = _property(element, "operating-system", lower=False).split("\n")[0]
             observed = _host_end(element)
             release(element)
         elif tag == "ReportHost":
-            host, observed = "", None
+            host = host or (element.get("name") or "").strip().lower()
+            if host:
+                yield ParsedService(asset=Asset(host=host), product=clean(system, 200))
+            host, system, observed = "", "", None
+            ports = set()
             release(element)
         else:
             release(element)
 
 
-def _property(properties: Any, name: str) -> str:
+def _property(properties: Any, name: str, *, lower: bool = True) -> str:
     for tag in properties.iterchildren("tag"):
         if tag.get("name") == name:
-            return str(tag.text or "").strip().lower()
+            text = str(tag.text or "").strip()
+            return text.lower() if lower else text
     return ""
 
 

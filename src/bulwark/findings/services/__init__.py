@@ -35,9 +35,17 @@ from bulwark.findings.services.engagements import (
 )
 from bulwark.findings.services.imports import (
     ImportResult,
+    checked_mapping,
     import_scan,
+    kept_tool,
+    map_columns,
+    preview_csv,
     process_scan,
     receive_scan,
+)
+from bulwark.findings.services.incidents import (
+    link_inventory,
+    report_as_incident,
 )
 from bulwark.findings.services.intelligence import (
     load_epss,
@@ -80,6 +88,7 @@ __all__ = [
     "assign",
     "candidate_order",
     "change_engagement_status",
+    "checked_mapping",
     "comment",
     "create_engagement",
     "deadline_for",
@@ -90,13 +99,18 @@ __all__ = [
     "import_scan",
     "insert_decisions",
     "keep_file",
+    "kept_tool",
+    "link_inventory",
     "load_epss",
     "load_kev",
+    "map_columns",
     "mark_false_positive",
     "mark_fixed",
     "open_kept",
+    "preview_csv",
     "process_scan",
     "receive_scan",
+    "report_as_incident",
     "request_risk_acceptance",
     "retest",
     "save_checklist",

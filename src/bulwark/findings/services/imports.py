@@ -3,7 +3,7 @@ match of the agency and stored in one transaction; the agency told."""
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -21,6 +21,7 @@ from bulwark.core.models import NotificationKind
 from bulwark.core.permissions import require
 from bulwark.core.services import notify
 from bulwark.findings import deadlines, engine
+from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
     ACTIVE_STATUSES,
     DedupeOutcome,
@@ -33,6 +34,7 @@ from bulwark.findings.models import (
     RemediationEvent,
     ScanImport,
     ScanImportState,
+    ScannedService,
     Severity,
 )
 from bulwark.findings.services.common import (
@@ -53,6 +55,9 @@ from bulwark.findings.services.common import (
     keep_file,
     open_kept,
 )
+
+# The most hosts and services one file records for its engagement.
+MAX_SERVICES = 100_000
 
 
 # --- Import -----------------------------------------------------------------------------
@@ -80,12 +85,15 @@ def receive_scan(
     *,
     tool: str | None = None,
     full_rescan: bool = True,
+    mapping: Mapping[str, str] | None = None,
 ) -> ScanImport:
-    """Keep a scanner output file as it arrived (nothing is lost), before parsing it."""
+    """Keep a scanner output file as it arrived (nothing is lost), before parsing it.
+    `mapping` (CSV files) names the file's column for each of our fields."""
     if actor is not None:
         require(actor, "findings.plan", engagement)
     if engagement.status in (EngagementStatus.CLOSED, EngagementStatus.CANCELLED):
         raise ValidationError({"engagement": _("This engagement is closed.")})
+    columns = checked_mapping(mapping, tool)
     sha, size = keep_file(upload, MAX_SCAN_BYTES)
     with transaction.atomic():
         scan = ScanImport.objects.create(
@@ -96,6 +104,7 @@ def receive_scan(
             size=size,
             full_rescan=full_rescan,
             imported_by=actor,
+            column_mapping=columns,
         )
         audit.record(
             actor,
@@ -107,6 +116,76 @@ def receive_scan(
     return scan
 
 
+def checked_mapping(mapping: Mapping[str, str] | None, tool: str | None) -> dict[str, str]:
+    """A CSV column mapping as stored: our field names only, each to a column name;
+    blank entries dropped. ValidationError says what is wrong."""
+    if not mapping:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise ValidationError({"mapping": _("The column mapping is an object: field -> column.")})
+    if tool and tool != "csv":
+        raise ValidationError({"mapping": _("A column mapping is only for CSV files.")})
+    unknown = sorted(str(k) for k in mapping if k not in csvmap.FIELDS)
+    if unknown:
+        raise ValidationError(
+            {
+                "mapping": _("Unknown field(s): %(names)s; the fields are %(fields)s.")
+                % {"names": ", ".join(unknown)[:300], "fields": ", ".join(csvmap.FIELDS)}
+            }
+        )
+    columns: dict[str, str] = {}
+    for name, column in mapping.items():
+        if not isinstance(column, str) or len(column) > 200 or "\x00" in column:
+            raise ValidationError(
+                {"mapping": _("The column for %(field)s is not a column name.") % {"field": name}}
+            )
+        if column.strip():
+            columns[str(name)] = column.strip()
+    return columns
+
+
+def map_columns(actor: User | None, scan: ScanImport, mapping: Mapping[str, str]) -> ScanImport:
+    """Set the column mapping of a kept CSV file not imported yet (or refused): the next
+    `process_scan` reads the file with it."""
+    if actor is not None:
+        require(actor, "findings.plan", scan.engagement)
+    columns = checked_mapping(mapping, "csv")
+    with transaction.atomic():
+        scan = ScanImport.objects.select_for_update().select_related("engagement").get(pk=scan.pk)
+        if scan.state == ScanImportState.PROCESSED:
+            raise ValidationError({"mapping": _("This file is imported already.")})
+        scan.column_mapping = columns
+        scan.state = ScanImportState.RECEIVED
+        scan.error = ""
+        scan.save(update_fields=["column_mapping", "state", "error"])
+        audit.record(
+            actor,
+            "findings.scan_mapped",
+            scan,
+            organisation_id=scan.engagement.organisation_id,
+            changes={"mapping": columns},
+        )
+    return scan
+
+
+def kept_tool(scan: ScanImport) -> str:
+    """The tool of a kept file: as named at upload, else detected from its content ("" if
+    none is recognised)."""
+    if scan.tool:
+        return scan.tool
+    try:
+        with open_kept(scan.sha256) as stream:
+            return _detect(stream, scan.file_name)
+    except (engine.ParseError, FileNotFoundError):
+        return ""
+
+
+def preview_csv(scan: ScanImport, mapping: Mapping[str, str] | None = None) -> csvmap.Preview:
+    """The first rows of a kept CSV file as `mapping` (default: the stored one) reads them."""
+    with open_kept(scan.sha256) as stream:
+        return csvmap.preview(stream, mapping if mapping is not None else scan.column_mapping)
+
+
 def import_scan(
     actor: User | None,
     engagement: Engagement,
@@ -116,9 +195,12 @@ def import_scan(
     tool: str | None = None,
     full_rescan: bool = True,
     now: datetime | None = None,
+    mapping: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Keep the file, then parse and store it in one transaction (see `process_scan`)."""
-    scan = receive_scan(actor, engagement, upload, file_name, tool=tool, full_rescan=full_rescan)
+    scan = receive_scan(
+        actor, engagement, upload, file_name, tool=tool, full_rescan=full_rescan, mapping=mapping
+    )
     return process_scan(actor, scan, now=now)
 
 
@@ -135,14 +217,18 @@ class _Importer:
         self.tools: set[str] = {scan.tool} if scan.tool else set()
         self.result = ImportResult(scan)
         self.due = deadlines.profile(self.engagement.deadline_profile)
+        # (host, port, protocol) -> (service, product): the engagement's scanned assets
+        self.services: dict[tuple[str, int, str], tuple[str, str]] = {}
 
     def add(self, batch: list[Any]) -> None:
         parsed: dict[str, Any] = {}
         for item in batch:
             if isinstance(item, engine.ParsedService):
-                self.result.services += 1
+                if item.asset.port:
+                    self.result.services += 1  # an open port (a host alone is no service)
                 if item.asset.host:
                     self.hosts.add(item.asset.host)
+                    self.keep_service(item)
                 continue
             self.tools.add(item.tool)
             if item.asset.host:
@@ -264,6 +350,52 @@ class _Importer:
             self.result.new += len(fingerprints)
         insert_decisions(self.scan.pk, decisions, self.now)
 
+    def keep_service(self, item: Any) -> None:
+        """A host the file covered (port 0: the host itself, found clean or not) or an open
+        port on it, once per host, port and protocol."""
+        asset = item.asset
+        key = (asset.host[:255], asset.port or 0, asset.protocol[:10])
+        if key not in self.services and len(self.services) < MAX_SERVICES:
+            self.services[key] = (asset.service[:50], item.product[:200])
+
+    def store_services(self) -> None:
+        """The engagement's scanned hosts and services: new ones added, known ones seen
+        again (last seen, and the service's name when this file gives another)."""
+        if not self.services:
+            return
+        hosts = sorted({host for host, _port, _protocol in self.services})
+        known: dict[tuple[str, int, str], ScannedService] = {}
+        for start in range(0, len(hosts), 500):
+            for row in ScannedService.objects.filter(
+                engagement_id=self.engagement.pk, host__in=hosts[start : start + 500]
+            ).only("pk", "host", "port", "protocol", "service", "product"):
+                known[(row.host, row.port, row.protocol)] = row
+        fresh: list[ScannedService] = []
+        seen: list[int] = []
+        renamed: list[ScannedService] = []
+        for key, (service, product) in self.services.items():
+            row = known.get(key)
+            if row is None:
+                fresh.append(
+                    ScannedService(
+                        engagement_id=self.engagement.pk, host=key[0], port=key[1],
+                        protocol=key[2], service=service, product=product,
+                        scan_id=self.scan.pk, first_seen=self.now, last_seen=self.now,
+                    )
+                )  # fmt: skip
+                continue
+            seen.append(row.pk)
+            if (service and service != row.service) or (product and product != row.product):
+                row.service = service or row.service
+                row.product = product or row.product
+                renamed.append(row)
+        ScannedService.objects.bulk_create(fresh, batch_size=BATCH)
+        for start in range(0, len(seen), BATCH):
+            ScannedService.objects.filter(pk__in=seen[start : start + BATCH]).update(
+                last_seen=self.now, scan_id=self.scan.pk
+            )
+        ScannedService.objects.bulk_update(renamed, ["service", "product"], batch_size=500)
+
     def when(self, item: Any) -> datetime:
         """When the tool saw it (a naive time is taken as UTC), else the import's time."""
         observed = item.observed_at
@@ -311,6 +443,7 @@ class _Importer:
             deadline=self.due.due(severity, self.now),
             first_seen=seen,
             last_seen=seen,
+            recorded_at=self.now,  # time to remediate counts from here, not the tool's date
         )
         return values
 
@@ -398,10 +531,15 @@ def process_scan(
     try:
         with open_kept(scan.sha256) as stream, collector_paused(), transaction.atomic():
             tool = scan.tool or _detect(stream, scan.file_name)
-            items = engine.parse(stream, tool, filename=scan.file_name)
+            # a file of clean hosts only yields no finding to name the tool
+            importer.tools.add(tool)
+            items = engine.parse(
+                stream, tool, filename=scan.file_name, mapping=scan.column_mapping or None
+            )
             for batch in _batches(iter(items), BATCH):
                 importer.add(batch)
             importer.mitigate_absent()
+            importer.store_services()
             result = importer.result
             ScanImport.objects.filter(pk=scan.pk).update(
                 tool=tool,

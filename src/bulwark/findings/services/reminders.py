@@ -27,10 +27,13 @@ from bulwark.findings.services.common import (
 
 # --- Deadlines --------------------------------------------------------------------------
 def _authority_people(org: Organisation) -> list[int]:
+    """The reviewers and admins of the authorities above the agency (not the national
+    CERT at the top: it hears through its duty officers)."""
     ids: list[int] = []
     parent = org.parent
     while parent is not None:
-        ids.append(parent.pk)
+        if parent.kind != OrganisationKind.NATIONAL_CERT:
+            ids.append(parent.pk)
         parent = parent.parent
     return list(
         Membership.objects.filter(
@@ -88,6 +91,13 @@ def send_deadline_alerts(now: datetime | None = None) -> dict[str, int]:
                 % {"org": orgs[org_id].name, "n": len(found)},
                 reverse("findings-list") + f"?organisation={org_id}&due=soon",
                 subject=f"findings-due:{org_id}",
+            )
+            audit.record(
+                None,
+                "findings.reminded",
+                orgs[org_id],
+                organisation_id=org_id,
+                changes={"findings": len(found)},
             )
         for org_id, found in escalated.items():
             ids = [f.pk for f in found]

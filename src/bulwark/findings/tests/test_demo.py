@@ -1,8 +1,14 @@
 from typing import Any
 
 from bulwark.constituency import demo as constituency_demo
-from bulwark.findings import demo
-from bulwark.findings.models import Engagement, EngagementStatus, Finding, ScanImport
+from bulwark.findings import demo, selectors
+from bulwark.findings.models import (
+    Engagement,
+    EngagementStatus,
+    Finding,
+    ScanImport,
+    ScannedService,
+)
 
 
 def test_demo_has_engagements_in_every_state_and_findings_in_every_step(
@@ -18,6 +24,13 @@ def test_demo_has_engagements_in_every_state_and_findings_in_every_step(
     assert {"open", "assigned", "in_progress", "fixed", "closed", "risk_accepted",
             "false_positive"} <= statuses  # fmt: skip
     assert Finding.objects.filter(tool="manual", checklist_item__isnull=False).count() == 3
+    # counted from the demo's imports (weeks ago), not the samples' scan dates (years ago)
+    board = selectors.dashboard(Finding.objects.all())
+    assert board.mean_days_to_remediate is not None
+    assert 40 <= board.mean_days_to_remediate <= 46
+    reported = Finding.objects.filter(incident__isnull=False)
+    assert reported.count() == 1 and reported[0].incident.organisation == reported[0].organisation
+    assert ScannedService.objects.filter(port=0).exists()
     count = Finding.objects.count()
     demo.load()  # idempotent
     assert Finding.objects.count() == count

@@ -33,6 +33,12 @@ def findings(path: Path, tool: str | None = None) -> list[ParsedFinding]:
     return out  # type: ignore[return-value]
 
 
+def nessus_findings(path: Path) -> list[ParsedFinding]:
+    """A Nessus file's findings (it also yields the hosts and ports it covered)."""
+    with path.open("rb") as stream:
+        return [f for f in parse(stream) if isinstance(f, ParsedFinding)]
+
+
 def detected(path: Path) -> str:
     with path.open("rb") as stream:
         head, _ = read_head(stream)
@@ -56,7 +62,7 @@ def test_nessus_counts_match_the_file(path: Path) -> None:
     )
     expected_cves = {c for _, body in items for c in re.findall(r"<cve>(CVE-[\d-]+)</cve>", body)}
 
-    got = findings(path)
+    got = nessus_findings(path)
 
     assert detected(path) == "nessus"
     assert len(got) == len(items) > 0
@@ -68,7 +74,7 @@ def test_nessus_counts_match_the_file(path: Path) -> None:
 
 
 def test_nessus_fields_of_a_cvss3_finding() -> None:
-    got = findings(DOJO / "nessus" / "nessus_with_cvssv3.nessus.gz")
+    got = nessus_findings(DOJO / "nessus" / "nessus_with_cvssv3.nessus.gz")
     browsable = next(f for f in got if f.rule_id == "40984")
     assert browsable.title == "Browsable Web Directories"
     assert browsable.severity == "medium"
@@ -100,12 +106,59 @@ def test_nessus_fields_of_a_cvss3_finding() -> None:
 
 
 def test_nessus_v_unknown_hosts_and_dates() -> None:
-    got = findings(DOJO / "nessus" / "nessus_v_unknown.xml.gz")
+    got = nessus_findings(DOJO / "nessus" / "nessus_v_unknown.xml.gz")
     per_host = Counter(f.asset.host for f in got)
     text = raw(DOJO / "nessus" / "nessus_v_unknown.xml.gz").decode()
     for block in re.findall(r"<ReportHost name=\"([^\"]+)\">(.*?)</ReportHost>", text, re.S):
         assert per_host[block[0].lower()] == block[1].count("<ReportItem ")
     assert {f.observed_at.date() for f in got if f.observed_at} == {datetime(2013, 7, 1).date()}
+
+
+def test_nessus_hosts_and_open_ports_are_services() -> None:
+    """Every host of the file is a service without a port (its operating system as the
+    product), every port a check ran on a service of that port, once per host."""
+    path = DOJO / "nessus" / "nessus_v_unknown.xml.gz"
+    text = raw(path).decode()
+    expected_ports = set()
+    expected_hosts = set()
+    for name, body in re.findall(r'<ReportHost name="([^"]+)">(.*?)</ReportHost>', text, re.S):
+        expected_hosts.add(name.lower())
+        for attrs in re.findall(r"<ReportItem\b([^>]*)>", body):
+            port = re.search(r'port="(\d+)"', attrs).group(1)  # type: ignore[union-attr]
+            protocol = re.search(r'protocol="(\w+)"', attrs).group(1)  # type: ignore[union-attr]
+            if port != "0":
+                expected_ports.add((name.lower(), int(port), protocol))
+    with path.open("rb") as stream:
+        services = [s for s in parse(stream) if isinstance(s, ParsedService)]
+    ports = [(s.asset.host, s.asset.port, s.asset.protocol) for s in services if s.asset.port]
+    assert len(ports) == len(set(ports))  # once per host, port and protocol
+    assert set(ports) == expected_ports
+    assert {s.asset.host for s in services if s.asset.port is None} == expected_hosts
+    systems = {s.asset.host: s.product for s in services if s.asset.port is None}
+    assert systems["qa3app09"].startswith("Microsoft Windows")
+    www = [s for s in services if s.asset == s.asset.__class__("qa3app09", 80, "tcp", "www")]
+    assert len(www) == 1
+
+
+def clean_copy(path: Path, host: str) -> bytes:
+    """The real file with every ReportItem of `host` taken out: the same host scanned
+    again and found clean (its ReportHost and HostProperties stay, as Nessus writes them)."""
+    text = raw(path).decode()
+    start = text.index(f'<ReportHost name="{host}">')
+    end = text.index("</ReportHost>", start)
+    block = re.sub(r"<ReportItem\b.*?</ReportItem>", "", text[start:end], flags=re.S)
+    return (text[:start] + block + text[end:]).encode()
+
+
+def test_nessus_clean_host_is_still_a_scanned_host() -> None:
+    import io
+
+    data = clean_copy(DOJO / "nessus" / "nessus_with_cvssv3.nessus.gz", "testphp.vulnweb.com")
+    got = list(parse(io.BytesIO(data)))
+    assert not [f for f in got if isinstance(f, ParsedFinding)]
+    assert [(s.asset.host, s.asset.port, s.product) for s in got] == [
+        ("testphp.vulnweb.com", None, "Linux Kernel 2.6")
+    ]
 
 
 # --- SARIF -----------------------------------------------------------------------------

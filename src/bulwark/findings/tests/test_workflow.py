@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from bulwark.constituency import services as cs
 from bulwark.core.models import AuditEntry, Notification
 from bulwark.findings import deadlines, services
 from bulwark.findings.models import Finding, FindingStatus, RemediationEvent
@@ -164,6 +165,26 @@ def test_reminder_before_and_escalation_to_the_authority_after(world: World) -> 
     assert not Notification.objects.filter(user=world.power_reporter).exists()
     assert services.send_deadline_alerts(late)["escalated"] == 0
     assert Finding.objects.get().events.filter(kind="escalated").count() == 1
+    # both sends are audited as the platform's
+    assert AuditEntry.objects.filter(action="findings.reminded", actor=None).count() == 2
+    assert AuditEntry.objects.filter(action="findings.escalated", actor=None).count() == 1
+
+
+def test_an_agency_without_authority_escalates_to_the_duty_officers(world: World) -> None:
+    """ "Other agency" sits right below the CERT: its overdue findings go to the CERT's
+    duty officers, not to every admin of the CERT as if the CERT were its authority."""
+    cert_admin = cs.create_user(
+        None, username="cert-admin", email="cert-admin@example.org", password="p" * 14
+    )
+    cs.add_membership(None, cert_admin, world.cert, "org_admin")
+    engagement = world.engagement(world.other)
+    world.imported(engagement, nessus({"10.9.0.1": [(443, "77", 4, "")]}))
+    finding = Finding.objects.get(organisation=world.other)
+    assert finding.deadline is not None
+    assert services.send_deadline_alerts(finding.deadline + timedelta(days=1))["escalated"] == 1
+    told = set(Notification.objects.filter(kind="clock_overdue").values_list("user", flat=True))
+    assert world.duty.pk in told
+    assert cert_admin.pk not in told and world.reviewer.pk not in told
 
 
 def test_engagement_status_flow(world: World) -> None:
