@@ -80,6 +80,7 @@ class CourseWriteSerializer(serializers.ModelSerializer[Course]):
     """A course as written through the API: `owner` (an organisation id) and `code` only
     when it is created; `prerequisites` as course codes."""
 
+    code = serializers.SlugField(max_length=50, required=False)
     owner = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     prerequisites = serializers.ListField(
         child=serializers.SlugField(max_length=50), required=False, max_length=100
@@ -89,7 +90,6 @@ class CourseWriteSerializer(serializers.ModelSerializer[Course]):
         model = Course
         fields = ["code", "owner", "title", "title_zh_hant", "summary", "summary_zh_hant",
                   "hours", "hours_kind", "prerequisites"]  # fmt: skip
-        extra_kwargs = {"code": {"validators": []}}
 
 
 class ExamSerializer(serializers.ModelSerializer[Exam]):
