@@ -227,6 +227,11 @@ def load() -> None:
                     provider="e-learning portal (demo)", source="import",
                     external_id=f"demo-{staff_id}-{index}",
                 )  # fmt: skip
+    # A saved column mapping for a portal whose export has Chinese column names.
+    services.save_mapping(orgadmin, power, "e等公務園 (demo)", email="電子郵件", staff_id="員工編號",
+                          title="課程名稱", date="完成日期", hours="時數", kind="類別",
+                          provider="開課單位", record_id="編號", professional="專業;專業課程",
+                          general="通識;一般")  # fmt: skip
     services.enrol(orgadmin, courses[0], power, everyone=True)
     services.enrol(orgadmin, courses[1], power, role="security_staff")
     services.enrol(orgadmin, courses[2], power, role="it_staff")

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bulwark.training.models import Course, Exam, Lesson, QuestionKind
+from bulwark.training.models import Course, Exam, Lesson, PortalMapping, Question, QuestionKind
 
 
 class CourseForm(forms.ModelForm[Course]):
@@ -68,3 +68,46 @@ class QuestionForm(forms.Form):
                            "correct": correct})  # fmt: skip
         data["parsed"] = parsed
         return data
+
+
+class CourseEditForm(forms.ModelForm[Course]):
+    """A written course's texts, hours and prerequisites (its code stays: links carry it)."""
+
+    class Meta:
+        model = Course
+        fields = ["title", "title_zh_hant", "summary", "summary_zh_hant", "hours", "hours_kind",
+                  "prerequisites"]  # fmt: skip
+
+
+def options_text(question: Question) -> str:
+    """A question's options as the form writes them (one a line, right ones starred)."""
+    lines = []
+    for option in question.options if isinstance(question.options, list) else []:
+        if not isinstance(option, dict):
+            continue
+        star = "* " if option.get("correct") else ""
+        if question.kind == QuestionKind.TRUE_FALSE:
+            lines.append(f"{star}{option.get('id', '')}")
+            continue
+        zh = str(option.get("text_zh_hant", ""))
+        lines.append(f"{star}{option.get('text', '')}" + (f" | {zh}" if zh else ""))
+    return "\n".join(lines)
+
+
+def question_initial(question: Question) -> dict[str, Any]:
+    return {"kind": question.kind, "text": question.text, "text_zh_hant": question.text_zh_hant,
+            "options": options_text(question)}  # fmt: skip
+
+
+class MappingForm(forms.ModelForm[PortalMapping]):
+    class Meta:
+        model = PortalMapping
+        fields = ["name", "email", "staff_id", "title", "date", "hours", "kind", "provider",
+                  "record_id", "professional", "general"]  # fmt: skip
+        help_texts = {
+            "professional": _("Values separated by ;"),
+            "general": _("Values separated by ;"),
+        }
+
+    def validate_unique(self) -> None:
+        """Saving under an existing portal name replaces that mapping (the service)."""

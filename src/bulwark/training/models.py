@@ -243,6 +243,9 @@ class Lesson(models.Model):
     )
     video_url = models.URLField(_("video link"), blank=True)
     attachment = models.FileField(_("file"), upload_to="training/lessons/", blank=True)
+    # A retired lesson is kept (learners' progress refers to it) but no longer shown to
+    # learners nor counted for a course's completion.
+    is_active = models.BooleanField(_("shown to learners"), default=True)
 
     class Meta:
         ordering = ["course", "position", "pk"]
@@ -343,6 +346,13 @@ class Question(models.Model):
     text_zh_hant = models.TextField(_("question (Traditional Chinese)"), blank=True)
     options = models.JSONField(_("options"), default=list)
     is_active = models.BooleanField(_("in the bank"), default=True)
+    # The question this one revised: a drawn question whose options or right answers
+    # change is retired and replaced by a new version, so past attempts keep scoring
+    # against what they were shown (`services.update_question`).
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("revises"),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["exam", "pk"]
@@ -503,6 +513,49 @@ class TrainingRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.hours} h {self.kind})"
+
+
+class PortalMappingQuerySet(models.QuerySet["PortalMapping"]):
+    def visible_to(self, user: Reader) -> "PortalMappingQuerySet":
+        """The CERT all mappings; an agency's admins their agency's; nobody else any."""
+        everything, orgs = _managed(user)
+        return self if everything else self.filter(organisation_id__in=orgs)
+
+
+class PortalMapping(models.Model):
+    """An agency's saved CSV column mapping for one e-learning portal's export, chosen on
+    the records import page (`services.RecordMapping` is built from it)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="training_mappings"
+    )
+    name = models.CharField(_("portal"), max_length=100)
+    email = models.CharField(_("e-mail column"), max_length=100, blank=True)
+    staff_id = models.CharField(_("staff number column"), max_length=100, blank=True)
+    title = models.CharField(_("title column"), max_length=100)
+    date = models.CharField(_("date column"), max_length=100)
+    hours = models.CharField(_("hours column"), max_length=100)
+    kind = models.CharField(_("kind column"), max_length=100)
+    provider = models.CharField(_("provider column"), max_length=100, blank=True)
+    record_id = models.CharField(_("record id column"), max_length=100, blank=True)
+    professional = models.CharField(
+        _("values meaning professional"), max_length=300, default="professional;專業"
+    )
+    general = models.CharField(
+        _("values meaning general"), max_length=300, default="general;通識;一般"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortalMappingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="unique_portal_mapping")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class HoursTotal(models.Model):

@@ -14,7 +14,8 @@ from django.db.models import Case, Count, FloatField, Max, Q, QuerySet, Sum, Val
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from bulwark.constituency.models import Organisation
+from bulwark.constituency.access import viewer_of
+from bulwark.constituency.models import Organisation, Role
 from bulwark.core.permissions import Reader
 from bulwark.training.engine import hours as hours_engine
 from bulwark.training.engine.hours import Standing
@@ -28,7 +29,10 @@ from bulwark.training.models import (
     Enrolment,
     HoursTotal,
     Learner,
+    Lesson,
     Participant,
+    PortalMapping,
+    Question,
     TrainingRecord,
 )
 
@@ -70,6 +74,36 @@ def attempts(user: Reader) -> QuerySet[Attempt]:
 
 def certificates(user: Reader) -> QuerySet[Certificate]:
     return Certificate.objects.visible_to(user).select_related("learner")
+
+
+def mappings(user: Reader) -> QuerySet[PortalMapping]:
+    """Saved CSV column mappings: an agency's admins their agency's, the CERT all."""
+    return PortalMapping.objects.visible_to(user).select_related("organisation")
+
+
+def authored_courses(user: Reader) -> QuerySet[Course]:
+    """The courses the user may write (and so read the question banks of, right answers
+    included): the CERT every course, an organisation's admins the courses it owns."""
+    viewer = viewer_of(user)
+    found = Course.objects.visible_to(user)
+    if viewer.sees_everything:
+        return found
+    owned = [org for org, roles in viewer.roles.items() if Role.ORG_ADMIN in roles]
+    return found.filter(owner_id__in=owned)
+
+
+def lessons(user: Reader) -> QuerySet[Lesson]:
+    """Lessons of the courses the user sees; retired ones only to those who may write."""
+    return Lesson.objects.filter(
+        Q(course__in=courses(user), is_active=True) | Q(course__in=authored_courses(user))
+    ).select_related("course")
+
+
+def questions(user: Reader) -> QuerySet[Question]:
+    """Questions (with their right answers) of the courses the user may write."""
+    return Question.objects.filter(exam__course__in=authored_courses(user)).select_related(
+        "exam__course"
+    )
 
 
 # --- A learner's own rows -------------------------------------------------------------------

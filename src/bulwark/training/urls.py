@@ -37,4 +37,10 @@ urlpatterns = [
          name="training-learn-answer"),
     path("training/learn/certificates/<str:code>.pdf", views.learner_certificate,
          name="training-learn-certificate"),
+    path("training/courses/<slug:code>/lessons/<int:pk>/", views.lesson_edit,
+         name="training-lesson-edit"),
+    path("training/courses/<slug:code>/questions/<int:pk>/", views.question_edit,
+         name="training-question-edit"),
+    path("training/records/import/", views.records_import, name="training-records-import"),
+    path("training/learn/link/", views.learner_request_link, name="training-learn-request-link"),
 ]  # fmt: skip

@@ -100,7 +100,8 @@ def course_detail(request: HttpRequest, code: str) -> HttpResponse:
     groups = LearnerGroup.objects.filter(organisation__in=orgs)
     enrolled = selectors.enrolments(request.user).filter(course=course)
     return render(request, "training/course_detail.html", {
-        "course": course, "lessons": course.lessons.all(), "orgs": orgs, "groups": groups,
+        "course": course, "lessons": course.lessons.filter(is_active=True), "orgs": orgs,
+        "groups": groups,
         "roles": TrainingRole.choices, "enrolled": enrolled.count(),
         "completed": enrolled.filter(completed_at__isnull=False).count(),
         "exam": Exam.objects.filter(course=course).first(),
@@ -168,13 +169,20 @@ def learner_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def learner_link(request: HttpRequest, pk: int) -> HttpResponse:
     learner = get_object_or_404(selectors.learners(request.user), pk=pk)
+    reset = request.POST.get("reset") == "1"
     try:
-        services.issue_sign_in_link(acting_user(request), learner, settings.SITE_URL + "/")
+        services.issue_sign_in_link(acting_user(request), learner, settings.SITE_URL + "/",
+                                    reset_password=reset)  # fmt: skip
     except services.TrainingError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("A sign-in link was e-mailed to %(email)s.")
-                         % {"email": learner.email})  # fmt: skip
+        if reset:
+            messages.success(request, _("The password of %(name)s is removed and a sign-in "
+                                        "link was e-mailed to %(email)s.")
+                             % {"name": learner.name, "email": learner.email})  # fmt: skip
+        else:
+            messages.success(request, _("A sign-in link was e-mailed to %(email)s.")
+                             % {"email": learner.email})  # fmt: skip
     return redirect("training-learners")
 
 
@@ -306,7 +314,8 @@ def learner_course(request: HttpRequest, learner: Learner, code: str) -> HttpRes
     attempts = Attempt.objects.filter(exam=exam, learner=learner) if exam else []
     return render(request, "training/learn/course.html", {
         "learner": learner, "course": course, "enrolment": enrolment,
-        "lessons": [(lesson, lesson.pk in done) for lesson in course.lessons.all()],
+        "lessons": [(lesson, lesson.pk in done)
+                    for lesson in course.lessons.filter(is_active=True)],
         "exam": exam, "attempts": attempts,
         "missing": services.missing_prerequisites(learner, course),
     })  # fmt: skip
@@ -314,7 +323,7 @@ def learner_course(request: HttpRequest, learner: Learner, code: str) -> HttpRes
 
 @learner_required
 def learner_lesson(request: HttpRequest, learner: Learner, pk: int) -> HttpResponse:
-    lesson = get_object_or_404(Lesson, pk=pk)
+    lesson = get_object_or_404(Lesson, pk=pk, is_active=True)
     course = _own_course(learner, lesson.course.code)
     if request.method == "POST":
         try:
@@ -533,15 +542,36 @@ def course_edit(request: HttpRequest, code: str) -> HttpResponse:
     if not can(request.user, "training.author", course):
         raise PermissionDenied
     exam = Exam.objects.filter(course=course).first()
+    course_form = forms.CourseEditForm(instance=course, prefix="course")
     lesson_form = forms.LessonForm(prefix="lesson")
     exam_form = forms.ExamForm(instance=exam, prefix="exam")
     question_form = forms.QuestionForm(prefix="question")
     what = request.POST.get("what", "")
     actor = acting_user(request)
     failed = False
+    prerequisites = selectors.courses(request.user).exclude(pk=course.pk)
+    course_form.fields["prerequisites"].queryset = prerequisites  # type: ignore[attr-defined]
     if request.method == "POST":
         try:
-            if what == "lesson":
+            if what == "course":
+                course_form = forms.CourseEditForm(request.POST, instance=Course.objects.get(
+                    pk=course.pk), prefix="course")  # fmt: skip
+                course_form.fields["prerequisites"].queryset = prerequisites  # type: ignore[attr-defined]
+                if course_form.is_valid():
+                    services.update_course(actor, course, **course_form.cleaned_data)
+                    messages.success(request, _("The course is saved."))
+                    return redirect("training-course-edit", code=code)
+            elif what == "archive":
+                services.archive_course(actor, course)
+                messages.success(request, _("The course is archived."))
+                return redirect("training-course", code=code)
+            elif what in ("retire", "restore") and exam is not None:
+                raw = request.POST.get("question", "")
+                question = get_object_or_404(Question, exam=exam, pk=int(raw) if raw.isdigit()
+                                             else 0)  # fmt: skip
+                services.set_question_active(actor, question, what == "restore")
+                return redirect("training-course-edit", code=code)
+            elif what == "lesson":
                 lesson_form = forms.LessonForm(request.POST, request.FILES, prefix="lesson")
                 if lesson_form.is_valid():
                     services.add_lesson(actor, course, **lesson_form.cleaned_data)
@@ -569,5 +599,157 @@ def course_edit(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "training/course_edit.html", {
         "course": course, "exam": exam, "lessons": course.lessons.all(),
         "questions": exam.questions.all() if exam else [], "lesson_form": lesson_form,
-        "exam_form": exam_form, "question_form": question_form,
+        "exam_form": exam_form, "question_form": question_form, "course_form": course_form,
     }, status=400 if failed else 200)  # fmt: skip
+
+
+def _authored(request: HttpRequest, code: str) -> Course:
+    course = get_object_or_404(selectors.courses(request.user), code=code)
+    if not can(request.user, "training.author", course):
+        raise PermissionDenied
+    return course
+
+
+@login_required
+def lesson_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """Change a lesson, or retire it (learners no longer see it) or bring it back."""
+    course = _authored(request, code)
+    lesson = get_object_or_404(Lesson, course=course, pk=pk)
+    form = forms.LessonForm(instance=lesson, prefix="lesson")
+    actor = acting_user(request)
+    failed = False
+    if request.method == "POST":
+        what = request.POST.get("what", "")
+        try:
+            if what in ("retire", "restore"):
+                services.set_lesson_active(actor, lesson, what == "restore")
+                return redirect("training-course-edit", code=code)
+            form = forms.LessonForm(request.POST, request.FILES, prefix="lesson",
+                                    instance=Lesson.objects.get(pk=lesson.pk))  # fmt: skip
+            if form.is_valid():
+                services.update_lesson(actor, lesson, **form.cleaned_data)
+                messages.success(request, _("The lesson is saved."))
+                return redirect("training-course-edit", code=code)
+        except (services.TrainingError, ValidationError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        failed = True
+    return render(request, "training/lesson_edit.html",
+                  {"course": course, "lesson": lesson, "form": form},
+                  status=400 if failed else 200)  # fmt: skip
+
+
+@login_required
+def question_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """Change a question of the bank. A question attempts have drawn keeps its scoring:
+    changing its options or right answers makes a new version (the page says so)."""
+    course = _authored(request, code)
+    question = get_object_or_404(Question, exam__course=course, pk=pk)
+    form = forms.QuestionForm(initial=forms.question_initial(question), prefix="question")
+    failed = False
+    if request.method == "POST":
+        form = forms.QuestionForm(request.POST, prefix="question")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                kept = services.update_question(
+                    acting_user(request), question, kind=data["kind"], text=data["text"],
+                    text_zh_hant=data["text_zh_hant"], options=data["parsed"],
+                )  # fmt: skip
+            except (services.TrainingError, ValidationError) as exc:
+                messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            else:
+                if kept.pk != question.pk:
+                    messages.success(request, _(
+                        "Attempts have drawn this question, so its changed options make a new "
+                        "version; the old one is retired and past attempts keep their scores."
+                    ))  # fmt: skip
+                else:
+                    messages.success(request, _("The question is saved."))
+                return redirect("training-course-edit", code=code)
+        failed = True
+    return render(request, "training/question_edit.html", {
+        "course": course, "question": question, "form": form,
+        "drawn": services.question_drawn(question),
+    }, status=400 if failed else 200)  # fmt: skip
+
+
+@login_required
+def records_import(request: HttpRequest) -> HttpResponse:
+    """Outside training records from a portal's CSV: choose or save the portal's column
+    mapping, preview the first rows with their errors, then import."""
+    orgs = _managed_orgs(request)
+    if not orgs:
+        raise PermissionDenied
+    raw_org = request.POST.get("organisation") or request.GET.get("organisation", "")
+    org = next((o for o in orgs if str(o.pk) == raw_org), orgs[0])
+    mappings = list(selectors.mappings(request.user).filter(organisation=org))
+    raw_mapping = request.POST.get("mapping") or request.GET.get("mapping", "")
+    chosen = next((m for m in mappings if str(m.pk) == raw_mapping), None)
+    mapping_form = forms.MappingForm(
+        instance=chosen, prefix="map",
+        initial={"title": "title", "date": "date", "hours": "hours", "kind": "kind",
+                 "email": "email", "staff_id": "staff_id", "provider": "provider",
+                 "record_id": "id"},
+    )  # fmt: skip
+    actor = acting_user(request)
+    context: dict[str, Any] = {}
+    status = 200
+    what = request.POST.get("what", "")
+    if request.method == "POST" and what == "save-mapping":
+        mapping_form = forms.MappingForm(request.POST, prefix="map")
+        if mapping_form.is_valid():
+            data = {k: v for k, v in mapping_form.cleaned_data.items() if k != "name"}
+            try:
+                saved = services.save_mapping(actor, org, mapping_form.cleaned_data["name"],
+                                              **data)  # fmt: skip
+            except (services.TrainingError, ValidationError) as exc:
+                messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+                status = 400
+            else:
+                messages.success(request, _("The mapping is saved."))
+                return redirect(f"{request.path}?organisation={org.pk}&mapping={saved.pk}")
+        else:
+            status = 400
+    elif request.method == "POST" and what == "delete-mapping" and chosen is not None:
+        services.delete_mapping(actor, chosen)
+        messages.success(request, _("The mapping is deleted."))
+        return redirect(f"{request.path}?organisation={org.pk}")
+    elif request.method == "POST" and what in ("preview", "import"):
+        text = request.POST.get("csv", "")
+        upload = request.FILES.get("file")
+        if upload is not None:
+            try:
+                text = upload.read(10_000_000).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = ""
+                messages.error(request, _("The file is not UTF-8 text."))
+        record_mapping = services.RecordMapping.of(chosen) if chosen else None
+        if text:
+            try:
+                if what == "preview":
+                    header, rows = services.preview_records(actor, org, text, record_mapping)
+                    context.update(header=header, preview=rows, csv_text=text)
+                else:
+                    context["result"] = services.import_records(actor, org, text, record_mapping)
+            except services.TrainingError as exc:
+                messages.error(request, str(exc))
+                status = 400
+        elif upload is None:
+            messages.error(request, _("Choose a CSV file."))
+            status = 400
+    return render(request, "training/records_import.html", {
+        "orgs": orgs, "org": org, "mappings": mappings, "chosen": chosen,
+        "mapping_form": mapping_form, **context,
+    }, status=status)  # fmt: skip
+
+
+def learner_request_link(request: HttpRequest) -> HttpResponse:
+    """A learner asks for a sign-in link. The answer is the same whether or not the
+    address is a learner's (the service throttles and mails only when it is)."""
+    sent = False
+    if request.method == "POST":
+        services.request_sign_in_link(
+            request.POST.get("email", ""), client_ip(request), settings.SITE_URL + "/"
+        )
+        sent = True
+    return render(request, "training/learn/request_link.html", {"sent": sent})

@@ -6,6 +6,8 @@ from bulwark.training.api.views import (
     ComplianceViewSet,
     CourseViewSet,
     LearnerViewSet,
+    LessonViewSet,
+    QuestionViewSet,
     TrainingRecordViewSet,
 )
 
@@ -16,3 +18,5 @@ def register(router: BaseRouter) -> None:
     router.register("training/learners", LearnerViewSet, basename="training-learner")
     router.register("training/records", TrainingRecordViewSet, basename="training-record")
     router.register("training/compliance", ComplianceViewSet, basename="training-compliance")
+    router.register("training/lessons", LessonViewSet, basename="training-lesson")
+    router.register("training/questions", QuestionViewSet, basename="training-question")

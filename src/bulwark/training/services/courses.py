@@ -14,6 +14,7 @@ from bulwark.core import audit
 from bulwark.core.permissions import require
 from bulwark.training.engine import exam as engine
 from bulwark.training.models import (
+    Answer,
     Attempt,
     Certificate,
     Course,
@@ -58,6 +59,12 @@ def set_exam(actor: User, course: Course, **fields: Any) -> Exam:
     require(actor, "training.author", course)
     with transaction.atomic():
         exam, _created = Exam.objects.update_or_create(course=course, defaults=fields)
+        bank = _active_bank(exam)
+        if course.status == CourseStatus.PUBLISHED and bank < exam.questions_per_attempt:
+            raise TrainingError(
+                _("The exam draws %(n)d questions but its bank holds %(bank)d.")
+                % {"n": exam.questions_per_attempt, "bank": bank}
+            )
         audit.record(actor, "training.set_exam", course, changes=fields)
     return exam
 
@@ -201,8 +208,10 @@ def complete_lesson(learner: Learner, lesson: Lesson) -> None:
         LessonProgress.objects.get_or_create(enrolment=enrolment, lesson=lesson)
         course = lesson.course
         if not Exam.objects.filter(course=course).exists():
-            done = LessonProgress.objects.filter(enrolment=enrolment).count()
-            if done >= course.lessons.count() and enrolment.completed_at is None:
+            done = LessonProgress.objects.filter(enrolment=enrolment, lesson__is_active=True)
+            if done.count() >= course.lessons.filter(is_active=True).count() and (
+                enrolment.completed_at is None
+            ):
                 complete_enrolment(enrolment, timezone.now(), None)
 
 
@@ -222,3 +231,156 @@ def complete_enrolment(enrolment: Enrolment, now: datetime, attempt: Attempt | N
     audit.record(None, "training.complete_course", course, organisation_id=learner.organisation_id,
                  changes={"learner": learner.pk, "certificate": certificate.code})  # fmt: skip
     return certificate
+
+
+# --- Editing and retiring ---------------------------------------------------------------
+
+COURSE_FIELDS = ("title", "title_zh_hant", "summary", "summary_zh_hant", "hours", "hours_kind")
+LESSON_FIELDS = ("position", "title", "title_zh_hant", "body", "body_zh_hant", "video_url",
+                 "attachment")  # fmt: skip
+
+
+def update_course(actor: User, course: Course, **fields: Any) -> Course:
+    """Change a course's texts, hours or prerequisites (not its code: links carry it).
+    Hours already credited stay as they were recorded."""
+    require(actor, "training.author", course)
+    prerequisites = fields.pop("prerequisites", None)
+    unknown = set(fields) - set(COURSE_FIELDS)
+    if unknown:
+        raise TrainingError(_("These fields cannot be changed: %(f)s.")
+                            % {"f": ", ".join(sorted(unknown))})  # fmt: skip
+    if prerequisites is not None and any(p.pk == course.pk for p in prerequisites):
+        raise TrainingError(_("A course cannot be its own prerequisite."))
+    with transaction.atomic():
+        changes = {k: str(v) for k, v in fields.items() if getattr(course, k) != v}
+        for key, value in fields.items():
+            setattr(course, key, value)
+        course.full_clean()
+        course.save()
+        if prerequisites is not None:
+            course.prerequisites.set(prerequisites)
+            changes["prerequisites"] = ",".join(sorted(p.code for p in prerequisites))
+        audit.record(actor, "training.update_course", course, changes=changes,
+                     organisation_id=course.owner_id)  # fmt: skip
+    return course
+
+
+def archive_course(actor: User, course: Course) -> None:
+    """Retire a course: it leaves learners' lists and takes no enrolments; records,
+    certificates and attempts stay."""
+    require(actor, "training.author", course)
+    with transaction.atomic():
+        Course.objects.filter(pk=course.pk).update(status=CourseStatus.ARCHIVED)
+        audit.record(actor, "training.archive_course", course, organisation_id=course.owner_id)
+    course.status = CourseStatus.ARCHIVED
+
+
+def update_lesson(actor: User, lesson: Lesson, **fields: Any) -> Lesson:
+    require(actor, "training.author", lesson.course)
+    unknown = set(fields) - set(LESSON_FIELDS)
+    if unknown:
+        raise TrainingError(_("These fields cannot be changed: %(f)s.")
+                            % {"f": ", ".join(sorted(unknown))})  # fmt: skip
+    if "attachment" in fields and not fields["attachment"]:
+        fields.pop("attachment")  # an empty upload keeps the file there is
+    with transaction.atomic():
+        changed = sorted(k for k, v in fields.items() if getattr(lesson, k) != v)
+        for key, value in fields.items():
+            setattr(lesson, key, value)
+        lesson.full_clean()
+        lesson.save()
+        audit.record(actor, "training.update_lesson", lesson.course,
+                     changes={"lesson": lesson.pk, "fields": changed})  # fmt: skip
+    return lesson
+
+
+def set_lesson_active(actor: User, lesson: Lesson, active: bool) -> None:
+    """Retire a lesson (kept for the progress that refers to it, hidden from learners,
+    not counted for completion) or bring it back."""
+    require(actor, "training.author", lesson.course)
+    with transaction.atomic():
+        Lesson.objects.filter(pk=lesson.pk).update(is_active=active)
+        audit.record(actor, "training.restore_lesson" if active else "training.retire_lesson",
+                     lesson.course, changes={"lesson": lesson.pk})  # fmt: skip
+    lesson.is_active = active
+
+
+def question_drawn(question: Question) -> bool:
+    """Whether any attempt drew the question (answered or not): its option ids and right
+    answers are then fixed, since attempts are scored against them."""
+    if Answer.objects.filter(question=question).exists():
+        return True
+    drawn = Attempt.objects.filter(exam_id=question.exam_id).values_list("drawn", flat=True)
+    return any(
+        isinstance(row, list) and len(row) > 0 and row[0] == question.pk
+        for rows in drawn.iterator(chunk_size=2000)
+        if isinstance(rows, list)
+        for row in rows
+    )
+
+
+def _scoring(question: Question) -> tuple[str, tuple[str, ...], frozenset[str]]:
+    item = question_item(question)
+    return str(item.kind), item.options, item.correct
+
+
+def _active_bank(exam: Exam) -> int:
+    return exam.questions.filter(is_active=True).count()
+
+
+def update_question(
+    actor: User, question: Question, *, kind: str, text: str, options: list[dict[str, Any]],
+    text_zh_hant: str = "",
+) -> Question:  # fmt: skip
+    """Change a question. Wording (of the question and its options) is changed in place.
+    A question no attempt has drawn is changed in place whatever changes. A drawn
+    question whose kind, option ids or right answers change is retired and a new version
+    takes its place in the bank, so past attempts keep their scoring. Returns the question
+    now in the bank."""
+    require(actor, "training.author", question.exam.course)
+    if not question.is_active:
+        raise TrainingError(_("This question is retired: put it back in the bank to edit it."))
+    revised = Question(exam=question.exam, kind=kind, text=text, text_zh_hant=text_zh_hant,
+                       options=options)  # fmt: skip
+    problems = question_item(revised).problems()
+    if problems:
+        raise TrainingError("; ".join(problems))
+    with transaction.atomic():
+        if _scoring(revised) == _scoring(question) or not question_drawn(question):
+            question.kind, question.text, question.text_zh_hant = kind, text, text_zh_hant
+            question.options = options
+            question.full_clean()
+            question.save()
+            audit.record(actor, "training.update_question", question.exam.course,
+                         changes={"question": question.pk, "text": text[:80]})  # fmt: skip
+            return question
+        revised.replaces = question
+        revised.full_clean()
+        revised.save()
+        Question.objects.filter(pk=question.pk).update(is_active=False)
+        question.is_active = False
+        audit.record(actor, "training.revise_question", question.exam.course,
+                     changes={"question": question.pk, "new_version": revised.pk,
+                              "text": text[:80]})  # fmt: skip
+    return revised
+
+
+def set_question_active(actor: User, question: Question, active: bool) -> None:
+    """Retire a question from the bank (attempts that drew it keep it and are scored as
+    before) or put it back. A published course's bank must still hold enough questions
+    for an attempt's draw."""
+    exam = question.exam
+    require(actor, "training.author", exam.course)
+    with transaction.atomic():
+        Question.objects.filter(pk=question.pk).update(is_active=active)
+        if not active and exam.course.status == CourseStatus.PUBLISHED:
+            bank = _active_bank(exam)
+            if bank < exam.questions_per_attempt:
+                raise TrainingError(
+                    _("The exam draws %(n)d questions: retiring this one would leave %(bank)d "
+                      "in the bank. Add a question first.")
+                    % {"n": exam.questions_per_attempt, "bank": bank}
+                )  # fmt: skip
+        audit.record(actor, "training.restore_question" if active else "training.retire_question",
+                     exam.course, changes={"question": question.pk})  # fmt: skip
+    question.is_active = active

@@ -3,7 +3,9 @@ and passwords."""
 
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -140,28 +142,70 @@ def deactivate_learner(actor: User, learner: Learner) -> None:
                      organisation_id=learner.organisation_id)  # fmt: skip
 
 
-def issue_sign_in_link(actor: User, learner: Learner, base_url: str, *, mail: bool = True) -> str:
-    """A one-time sign-in link (valid 7 days), e-mailed to the learner; returns the URL."""
+def _new_link(learner: Learner, base_url: str, mail: bool) -> str:
+    """Store a new link's digest and queue its mail (inside the caller's transaction)."""
+    secret = secrets.token_urlsafe(32)
+    url = f"{base_url.rstrip('/')}/training/learn/link/{secret}/"
+    SignInLink.objects.create(
+        learner=learner, digest=secret_digest(secret), expires_at=timezone.now() + LINK_LIFETIME
+    )
+    if mail:
+        subject = _("Your sign-in link for security training")
+        body = _(
+            "Open this link to sign in to your security training (valid for 7 days, "
+            "once):\n\n%(url)s\n"
+        ) % {"url": url}
+        emails = [learner.email]
+        transaction.on_commit(lambda: send_email.enqueue(subject, body, emails))
+    return url
+
+
+def issue_sign_in_link(
+    actor: User, learner: Learner, base_url: str, *, mail: bool = True,
+    reset_password: bool = False,
+) -> str:  # fmt: skip
+    """A one-time sign-in link (valid 7 days), e-mailed to the learner; returns the URL.
+    With `reset_password` the learner's password is removed first (which also ends their
+    sessions): they sign in with the link and choose a new one."""
     require(actor, "training.manage_learners", learner.organisation)
     if not learner.is_active:
         raise TrainingError(_("This learner is deactivated."))
-    secret = secrets.token_urlsafe(32)
-    url = f"{base_url.rstrip('/')}/training/learn/link/{secret}/"
     with transaction.atomic():
-        SignInLink.objects.create(
-            learner=learner, digest=secret_digest(secret), expires_at=timezone.now() + LINK_LIFETIME
-        )
-        audit.record(actor, "training.sign_in_link", learner,
+        if reset_password:
+            learner.set_password(None)
+            Learner.objects.filter(pk=learner.pk).update(password="")
+        url = _new_link(learner, base_url, mail)
+        audit.record(actor, "training.reset_password" if reset_password
+                     else "training.sign_in_link", learner,
                      organisation_id=learner.organisation_id)  # fmt: skip
-        if mail:
-            subject = _("Your sign-in link for security training")
-            body = _(
-                "Open this link to sign in to your security training (valid for 7 days, "
-                "once):\n\n%(url)s\n"
-            ) % {"url": url}
-            emails = [learner.email]
-            transaction.on_commit(lambda: send_email.enqueue(subject, body, emails))
     return url
+
+
+def request_sign_in_link(email: str, ip: str | None, base_url: str) -> None:
+    """A learner asks for a sign-in link by e-mail address. The caller answers the same
+    whatever happens here, so the form never tells whether an address is a learner's.
+    Requests are counted like failed sign-ins (per address asked for and per client
+    address, `constituency.throttle`), and at most RESET_MAIL_LIMIT links go to one
+    learner in RESET_MAIL_WINDOW_SECONDS, as the platform's password-reset mails."""
+    email = email.strip().lower()[:254]
+    key = f"learner-link:{email}"
+    if throttle.is_blocked(key, ip):
+        return
+    throttle.record_failure(key, ip)
+    learner = Learner.objects.filter(email=email, is_active=True).first()
+    if learner is None:
+        return
+    since = timezone.now() - timedelta(seconds=settings.RESET_MAIL_WINDOW_SECONDS)
+    with transaction.atomic():
+        if SignInLink.objects.filter(learner=learner, created_at__gte=since).count() >= (
+            settings.RESET_MAIL_LIMIT
+        ):
+            audit.record(None, "training.sign_in_link_throttled", learner,
+                         organisation_id=learner.organisation_id)  # fmt: skip
+            return
+        _new_link(learner, base_url, mail=True)
+        audit.record(None, "training.sign_in_link_requested", learner,
+                     organisation_id=learner.organisation_id)  # fmt: skip
 
 
 def redeem_sign_in_link(secret: str) -> Learner | None:

@@ -21,6 +21,7 @@ from bulwark.training.models import (
     HoursKind,
     HoursTotal,
     Learner,
+    PortalMapping,
     RecordSource,
     TrainingRecord,
 )
@@ -73,6 +74,113 @@ class RecordMapping:
     professional: tuple[str, ...] = ("professional", "專業")
     general: tuple[str, ...] = ("general", "通識", "一般")
 
+    @classmethod
+    def of(cls, saved: PortalMapping) -> "RecordMapping":
+        """The mapping an agency saved for a portal (an empty column: the default name)."""
+        default = cls()
+
+        def values(raw: str) -> tuple[str, ...]:
+            return tuple(v.strip().lower() for v in raw.split(";") if v.strip())
+
+        return cls(
+            email=saved.email or default.email, staff_id=saved.staff_id or default.staff_id,
+            title=saved.title, date=saved.date, hours=saved.hours, kind=saved.kind,
+            provider=saved.provider or default.provider,
+            record_id=saved.record_id or default.record_id,
+            professional=values(saved.professional) or default.professional,
+            general=values(saved.general) or default.general,
+        )  # fmt: skip
+
+
+MAPPING_FIELDS = ("email", "staff_id", "title", "date", "hours", "kind", "provider",
+                  "record_id", "professional", "general")  # fmt: skip
+
+
+def save_mapping(actor: User, org: Organisation, name: str, **columns: str) -> PortalMapping:
+    """Create or replace the agency's column mapping for the portal called `name`."""
+    require(actor, "training.manage_learners", org)
+    name = name.strip()
+    if not name:
+        raise TrainingError(_("Name the portal."))
+    unknown = set(columns) - set(MAPPING_FIELDS)
+    if unknown:
+        raise TrainingError(_("Unknown columns: %(cols)s.") % {"cols": ", ".join(sorted(unknown))})
+    columns = {k: str(v).strip() for k, v in columns.items()}
+    if not columns.get("email") and not columns.get("staff_id"):
+        raise TrainingError(_("Name the e-mail column or the staff number column."))
+    with transaction.atomic():
+        mapping = PortalMapping.objects.filter(organisation=org, name=name).first()
+        mapping = mapping or PortalMapping(organisation=org, name=name)
+        for key, value in columns.items():
+            setattr(mapping, key, value)
+        mapping.full_clean()
+        mapping.save()
+        audit.record(actor, "training.save_mapping", org, organisation_id=org.pk,
+                     changes={"portal": name, **columns})  # fmt: skip
+    return mapping
+
+
+def delete_mapping(actor: User, mapping: PortalMapping) -> None:
+    require(actor, "training.manage_learners", mapping.organisation)
+    with transaction.atomic():
+        audit.record(actor, "training.delete_mapping", mapping.organisation,
+                     organisation_id=mapping.organisation_id,
+                     changes={"portal": mapping.name})  # fmt: skip
+        mapping.delete()
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    line: int
+    learner: str  # the learner matched ("" when none)
+    fields: dict[str, Any]  # what would be recorded (empty when the row has an error)
+    error: str
+
+
+def _check_header(header: list[str], mapping: RecordMapping) -> None:
+    needed = [mapping.title.lower(), mapping.date.lower(), mapping.hours.lower()]
+    missing = [c for c in needed if c not in header]
+    if mapping.email.lower() not in header and mapping.staff_id.lower() not in header:
+        missing.append(f"{mapping.email} / {mapping.staff_id}")
+    if missing:
+        raise TrainingError(_("Missing columns: %(cols)s.") % {"cols": ", ".join(missing)})
+
+
+def _learner_of(row: Mapping[str, str], mapping: RecordMapping,
+                by_email: dict[str, Learner], by_staff: dict[str, Learner]) -> Learner:  # fmt: skip
+    learner = by_email.get(row.get(mapping.email.lower(), "").lower()) or by_staff.get(
+        row.get(mapping.staff_id.lower(), "")
+    )
+    if learner is None:
+        raise TrainingError(_("No learner of this agency with that e-mail or staff number."))
+    return learner
+
+
+def preview_records(
+    actor: User, org: Organisation, text: str, mapping: RecordMapping | None = None,
+    limit: int = 10,
+) -> tuple[list[str], list[PreviewRow]]:  # fmt: skip
+    """The file's columns and its first rows as they would be imported with this mapping,
+    each with its error; nothing is written."""
+    require(actor, "training.manage_learners", org)
+    mapping = mapping or RecordMapping()
+    header, rows = csv_rows(text)
+    _check_header(header, mapping)
+    by_email = {l.email: l for l in Learner.objects.filter(organisation=org)}  # noqa: E741
+    by_staff = {l.staff_id: l for l in by_email.values()}  # noqa: E741
+    shown = []
+    for line, row in rows[:limit]:
+        learner_name = ""
+        try:
+            learner = _learner_of(row, mapping, by_email, by_staff)
+            learner_name = str(learner)
+            fields = _record_fields(row, mapping)
+        except TrainingError as exc:
+            shown.append(PreviewRow(line, learner_name, {}, str(exc)))
+            continue
+        shown.append(PreviewRow(line, learner_name, fields, ""))
+    return header, shown
+
 
 def import_records(
     actor: User, org: Organisation, text: str, mapping: RecordMapping | None = None
@@ -83,25 +191,14 @@ def import_records(
     require(actor, "training.manage_learners", org)
     mapping = mapping or RecordMapping()
     header, rows = csv_rows(text)
-    needed = [mapping.title.lower(), mapping.date.lower(), mapping.hours.lower()]
-    missing = [c for c in needed if c not in header]
-    if mapping.email.lower() not in header and mapping.staff_id.lower() not in header:
-        missing.append(f"{mapping.email} / {mapping.staff_id}")
-    if missing:
-        raise TrainingError(_("Missing columns: %(cols)s.") % {"cols": ", ".join(missing)})
+    _check_header(header, mapping)
     by_email = {l.email: l for l in Learner.objects.filter(organisation=org)}  # noqa: E741
     by_staff = {l.staff_id: l for l in by_email.values()}  # noqa: E741
     result = ImportResult()
     with transaction.atomic():
         for line, row in rows:
             try:
-                learner = by_email.get(row.get(mapping.email.lower(), "").lower()) or by_staff.get(
-                    row.get(mapping.staff_id.lower(), "")
-                )
-                if learner is None:
-                    raise TrainingError(
-                        _("No learner of this agency with that e-mail or staff number.")
-                    )
+                learner = _learner_of(row, mapping, by_email, by_staff)
                 record = add_record(learner, **_record_fields(row, mapping))
             except TrainingError as exc:
                 result.errors.append((line, str(exc)))
