@@ -685,11 +685,12 @@ def records_import(request: HttpRequest) -> HttpResponse:
     mappings = list(selectors.mappings(request.user).filter(organisation=org))
     raw_mapping = request.POST.get("mapping") or request.GET.get("mapping", "")
     chosen = next((m for m in mappings if str(m.pk) == raw_mapping), None)
+    # The chosen mapping's columns, or the default names to start a new one from.
     mapping_form = forms.MappingForm(
         instance=chosen, prefix="map",
-        initial={"title": "title", "date": "date", "hours": "hours", "kind": "kind",
-                 "email": "email", "staff_id": "staff_id", "provider": "provider",
-                 "record_id": "id"},
+        initial=None if chosen else {"title": "title", "date": "date", "hours": "hours",
+                                     "kind": "kind", "email": "email", "staff_id": "staff_id",
+                                     "provider": "provider", "record_id": "id"},
     )  # fmt: skip
     actor = acting_user(request)
     context: dict[str, Any] = {}

@@ -44,6 +44,8 @@ def test_an_agency_saves_a_mapping_previews_and_imports(world: World) -> None:
     saved = client.post(page, {"what": "save-mapping", "organisation": world.agency.pk, **MAPPING})
     assert saved.status_code == 302
     mapping = PortalMapping.objects.get(organisation=world.agency)
+    shown = client.get(page, {"organisation": world.agency.pk, "mapping": mapping.pk})
+    assert 'value="課程名稱"' in shown.content.decode()  # the chosen mapping's columns
     form = {"organisation": world.agency.pk, "mapping": mapping.pk, "csv": PORTAL_CSV}
     preview = client.post(page, {**form, "what": "preview"})
     text = preview.content.decode()
