@@ -4,6 +4,7 @@ error; bad lines are counted and reported with their line number, never fatal.""
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from bulwark.monitoring.engine.formats import detect_format
@@ -91,21 +93,23 @@ _JSON_COLUMNS = {
             "server_name": "VARCHAR", "ja3": "VARCHAR", "ja4": "VARCHAR", "issuer": "VARCHAR"},
     "http": {"ts": "DOUBLE", "id.orig_h": "VARCHAR", "id.resp_h": "VARCHAR", "host": "VARCHAR"},
 }  # fmt: skip
-_JSON_INSERT = {
-    "conn": """INSERT INTO conn SELECT ts, "id.orig_h", coalesce("id.resp_h", ''),
-        coalesce("id.resp_p", 0), coalesce(proto, ''), coalesce(duration, 0),
-        coalesce(orig_bytes, 0), coalesce(resp_bytes, 0), coalesce(conn_state, ''),
-        coalesce(uid, ''), $agency, $base + rowid + 1 FROM stage""",
-    "dns": """INSERT INTO queries SELECT ts, "id.orig_h", rtrim(lower(query), '.'),
-        coalesce(qtype_name, ''),
-        coalesce(rcode_name = 'NXDOMAIN', rcode = 3, false), true, $agency, $base + rowid + 1
-        FROM stage WHERE coalesce(query, '') <> ''""",
-    "ssl": """INSERT INTO names SELECT ts, "id.orig_h", coalesce("id.resp_h", ''),
-        lower(coalesce(server_name, '')), coalesce(ja3, ''), coalesce(ja4, ''),
-        coalesce(issuer, ''), $agency, $base + rowid + 1 FROM stage""",
-    "http": """INSERT INTO names SELECT ts, "id.orig_h", coalesce("id.resp_h", ''),
-        lower(coalesce(host, '')), '', '', '', $agency, $base + rowid + 1 FROM stage""",
+# ... normalised as the Python reader does, one table per file (its rowid is the line)
+_JSON_SELECT = {
+    "conn": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        coalesce("id.resp_p", 0) AS dport, coalesce(proto, '') AS proto,
+        coalesce(duration, 0) AS duration, coalesce(orig_bytes, 0) AS obytes,
+        coalesce(resp_bytes, 0) AS rbytes, coalesce(conn_state, '') AS state,
+        coalesce(uid, '') AS uid""",
+    "dns": """ts, "id.orig_h" AS src, rtrim(lower(coalesce(query, '')), '.') AS query,
+        coalesce(qtype_name, '') AS qtype,
+        coalesce(rcode_name = 'NXDOMAIN', rcode = 3, false) AS nx, true AS counted""",
+    "ssl": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        lower(coalesce(server_name, '')) AS name, coalesce(ja3, '') AS ja3,
+        coalesce(ja4, '') AS ja4, coalesce(issuer, '') AS issuer""",
+    "http": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        lower(coalesce(host, '')) AS name, '' AS ja3, '' AS ja4, '' AS issuer""",
 }
+_TABLE_OF_LOG = {"conn": "conn", "dns": "queries", "ssl": "names", "http": "names"}
 
 
 @dataclass
@@ -122,17 +126,47 @@ class Dataset:
     db: duckdb.DuckDBPyConnection | None = None
     direct: bool = False  # some records exist only in DuckDB (not in the lists)
     copied: dict[str, int] = field(default_factory=dict)  # list rows already in DuckDB
+    # table -> (DuckDB table of one file, file index)
+    direct_tables: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def tables(self) -> duckdb.DuckDBPyConnection:
         """The in-process DuckDB database of this dataset (created on first use)."""
         if self.db is None:
             self.db = duckdb.connect(":memory:")
-            threads = os.environ.get("BULWARK_BEHAVIOUR_THREADS")
-            if threads and threads.isdigit():
+            # BULWARK_BEHAVIOUR_THREADS (default: the CPU count) and
+            # BULWARK_BEHAVIOUR_MEMORY_LIMIT (e.g. 3GB; default DuckDB's, 80 % of RAM): past
+            # the limit DuckDB spills to BULWARK_BEHAVIOUR_TEMP_DIR (default the system's)
+            threads = os.environ.get("BULWARK_BEHAVIOUR_THREADS", "")
+            if threads.isdigit() and int(threads) > 0:
                 self.db.execute(f"SET threads = {int(threads)}")
+            limit = os.environ.get("BULWARK_BEHAVIOUR_MEMORY_LIMIT", "")
+            if limit:
+                try:
+                    self.db.execute("SET memory_limit = ?", [limit])
+                except duckdb.Error:
+                    raise LogError(
+                        f"BULWARK_BEHAVIOUR_MEMORY_LIMIT={limit!r}: not a size"
+                    ) from None
+            temp = os.environ.get("BULWARK_BEHAVIOUR_TEMP_DIR") or tempfile.gettempdir()
+            self.db.execute(
+                "SET temp_directory = ?", [os.path.join(temp, f"bulwark-duckdb-{os.getpid()}")]
+            )
             for name, columns in TABLES.items():
-                self.db.execute(f"CREATE TABLE {name} ({columns})")
+                self.db.execute(f"CREATE TABLE {name}_py ({columns})")
+            self._views()
         return self.db
+
+    def _views(self) -> None:
+        """`conn`, `queries`, `names`: the Python lists' rows and every file DuckDB read
+        (its agency, and its file and line as `ref`)."""
+        assert self.db is not None
+        for name in TABLES:
+            parts = [f"SELECT * FROM {name}_py"]  # noqa: S608 (constants only)
+            for table, index in self.direct_tables.get(name, []):
+                keep = " WHERE query <> ''" if name == "queries" else ""
+                parts.append(f"SELECT *, {index << 32} + rowid + 1 AS ref FROM {table}{keep}")  # noqa: S608 (constants only)
+            union = " UNION ALL ".join(parts)
+            self.db.execute(f"CREATE OR REPLACE VIEW {name} AS {union}")
 
     def flush(self) -> duckdb.DuckDBPyConnection:
         """Every record in DuckDB: the Python lists' rows not copied yet are appended."""
@@ -144,7 +178,7 @@ class Dataset:
             total = len(part.ts)
             if total > done:
                 types = [c.split()[1] for c in TABLES[name].split(", ")]
-                batch = {  # a dict of numpy arrays: DuckDB scans it in place
+                batch: dict[str, npt.NDArray[Any]] = {  # numpy columns: DuckDB scans them
                     key: np.asarray(
                         values[done:total],
                         dtype={"DOUBLE": np.float64, "BIGINT": np.int64, "BOOLEAN": np.bool_}.get(
@@ -154,7 +188,7 @@ class Dataset:
                     for (key, values), kind in zip(columns.items(), types, strict=True)
                 }
                 con.register("batch", batch)
-                con.execute(f"INSERT INTO {name} SELECT * FROM batch")  # noqa: S608 (constants only)
+                con.execute(f"INSERT INTO {name}_py SELECT * FROM batch")  # noqa: S608 (constants only)
                 con.unregister("batch")
                 self.copied[name] = total
         return con
@@ -447,24 +481,26 @@ def _read_json_direct(data: Dataset, path: str, fmt: str, agency: str) -> bool:
         return False  # nested `id` objects: the Python reader flattens them
     con = data.tables()
     columns = "{" + ", ".join(f"'{k}': '{t}'" for k, t in _JSON_COLUMNS[log].items()) + "}"
+    index = len(data.files)
+    table = f"file_{index}"
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM read_json(?, "  # noqa: S608 (constants only)
-            f"format = 'newline_delimited', columns = {columns}, maximum_object_size = {MAX_LINE})",
-            [path],
+            f"CREATE TABLE {table} AS SELECT {_JSON_SELECT[log]}, $agency AS agency "  # noqa: S608 (constants only)
+            f"FROM read_json($path, format = 'newline_delimited', columns = {columns}, "
+            f"maximum_object_size = {MAX_LINE})",
+            {"agency": agency, "path": path},
         )
         row = con.execute(
-            "SELECT count(*), count(*) FILTER (ts IS NULL OR coalesce(\"id.orig_h\", '') = '') "
-            "FROM stage"
+            f"SELECT count(*), count(*) FILTER (ts IS NULL OR coalesce(src, '') = '') FROM {table}"  # noqa: S608 (constants only)
         ).fetchone()
-        if row is None or row[1] or row[0] != _newlines(path):
-            return False  # blank, bad or incomplete lines: line numbers would not match
-        index = len(data.files)
-        con.execute(_JSON_INSERT[log], {"agency": agency, "base": index << 32})
-    except (duckdb.Error, OSError):
+    except duckdb.Error:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
         return False
-    finally:
-        con.execute("DROP TABLE IF EXISTS stage")
+    if row is None or row[1] or row[0] != _newlines(path):
+        con.execute(f"DROP TABLE {table}")
+        return False  # blank, bad or incomplete lines: line numbers would not match
+    data.direct_tables.setdefault(_TABLE_OF_LOG[log], []).append((table, index))
+    data._views()
     data.files.append(path)
     data.formats[path] = fmt
     data.lines += int(row[0])
