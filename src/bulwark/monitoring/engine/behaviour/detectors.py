@@ -4,7 +4,6 @@ returns findings. Windowed aggregations are numpy over columns (measured against
 docs/architecture.md, "Behavioural detection engine")."""
 
 import ipaddress
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -470,10 +469,6 @@ RARE_KINDS = ("ja3", "ja4", "issuer", "destination")
 def observed_values(data: Dataset) -> dict[str, float]:
     """`kind:value` -> earliest time in the window, of every TLS fingerprint, issuer and
     destination name: what the platform's national first-seen history records."""
-    if data.direct:
-        from bulwark.monitoring.engine.behaviour import sql
-
-        return sql.observed_values(data)
     n = data.names
     out: dict[str, float] = {}
     for i in range(len(n.ts)):
@@ -532,7 +527,6 @@ def detect_rare(ctx: Context) -> list[Finding]:
     return out
 
 
-ENGINES = ("duckdb", "numpy")
 DETECTORS: dict[str, Callable[[Context], list[Finding]]] = {
     "beacon": detect_beacons,
     "long-connection": detect_long,
@@ -543,27 +537,12 @@ DETECTORS: dict[str, Callable[[Context], list[Finding]]] = {
 }
 
 
-def detect(
+def detect_numpy(
     data: Dataset, settings: Settings | None = None, allow: AllowList | None = None,
     first_seen: dict[str, float] | None = None, only: Sequence[str] | None = None,
     timings: dict[str, float] | None = None, history_start: float | None = None,
-    engine: str | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """Every detector (or `only` those) over the dataset; findings by score, highest first.
-    `first_seen` (`kind:value` -> time) is the national history kept since
-    `history_start`, for the rare detector's "new". `engine`: "duckdb" (the default,
-    engine/behaviour/sql.py) or "numpy" (this module; needs every record in the Python
-    lists: read_logs(..., direct=False)); BULWARK_BEHAVIOUR_ENGINE sets the default."""
-    engine = engine or os.environ.get("BULWARK_BEHAVIOUR_ENGINE") or "duckdb"
-    if engine not in ENGINES:
-        raise ValueError(f"unknown detection engine {engine!r} (engines: {', '.join(ENGINES)})")
-    if engine == "duckdb":
-        from bulwark.monitoring.engine.behaviour.sql import detect_sql
-
-        return detect_sql(
-            data, settings or Settings(), allow or AllowList(), first_seen or {}, only, timings,
-            history_start,
-        )  # fmt: skip
+    """Every detector (or `only` those) with numpy over the Python lists."""
     if data.direct:
         raise ValueError("the numpy engine needs the logs read with read_logs(direct=False)")
     started = time.perf_counter()
