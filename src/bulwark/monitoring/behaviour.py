@@ -17,7 +17,7 @@ from bulwark.monitoring import archive, services
 from bulwark.monitoring.engine import codec
 from bulwark.monitoring.engine.behaviour import Settings, detect
 from bulwark.monitoring.engine.behaviour.dataset import SUPPORTED, Dataset, read_lines
-from bulwark.monitoring.engine.behaviour.detectors import observed_values
+from bulwark.monitoring.engine.behaviour.run import observed_values
 from bulwark.monitoring.models import DetectionRun, FirstSeen
 
 ENV_PREFIX = "BULWARK_BEHAVIOUR_"

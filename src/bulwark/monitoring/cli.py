@@ -240,9 +240,10 @@ def run_detect(options: dict[str, Any], out: IO[str], err: IO[str]) -> int:
     by: dict[str, int] = {}
     for finding in findings:
         by[finding.detector] = by.get(finding.detector, 0) + 1
+    counts = data.counts()
     err.write(
-        f"{data.lines:,} lines ({len(data.conns.ts):,} connections, {len(data.queries.ts):,} "
-        f"DNS, {len(data.names.ts):,} TLS/HTTP) read in {read_s:.2f} s; "
+        f"{data.lines:,} lines ({counts['conn']:,} connections, {counts['queries']:,} "
+        f"DNS, {counts['names']:,} TLS/HTTP) read in {read_s:.2f} s; "
         f"{len(findings)} findings"
         + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(by.items())) + ")" if by else "")
         + f"; detectors {sum(timings.values()):.2f} s; {data.bad_count:,} bad lines\n"

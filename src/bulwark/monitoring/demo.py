@@ -62,7 +62,7 @@ def load_behaviour() -> None:
     data = read_logs([str(SAMPLES / name) for name in BEHAVIOUR_LOGS], agency=ref)
     findings = detect(data)
     # captured over one day: replay as the last 24 hours
-    shift = time.time() - 600 - max(data.conns.ts + data.queries.ts)
+    shift = time.time() - 600 - data.time_range()[1]
     for finding in findings:
         finding.first_seen = (finding.first_seen or 0) + shift
         finding.last_seen = (finding.last_seen or 0) + shift

@@ -146,7 +146,8 @@ def test_real_zeek_logs_json_and_tsv() -> None:
     paths += sorted(str(p) for p in (CORPUS / "zat" / "json").glob("*.log"))
     data = read_logs(paths, agency="ZAT", skipped=skipped)
     assert data.bad_count == 0, data.bad[:3]
-    assert len(data.conns.ts) > 400 and len(data.queries.ts) > 100 and len(data.names.ts) > 200
+    counts = data.counts()
+    assert counts["conn"] > 400 and counts["queries"] > 100 and counts["names"] > 200
     assert any("files.log: skipped" in s for s in skipped)
     findings = detect(data)
     scans = [f for f in findings if f.detector == "scan"]
@@ -170,7 +171,8 @@ def test_suricata_eve_flow_and_dns_records(tmp_path: Path) -> None:
     log.write_bytes(b"\n".join(records) + b"\n")
     data = read_logs([str(log)])
     assert data.formats[str(log)] == "suricata-eve" and data.bad_count == 0
-    assert len(data.conns.ts) > 300 and len(data.queries.ts) > 100
+    counts = data.counts()
+    assert counts["conn"] > 300 and counts["queries"] > 100
     detect(data)
     # a complete flow log: one host calling out every five minutes
     beacon = tmp_path / "beacon.json"
@@ -255,3 +257,64 @@ def test_new_nationally_needs_a_history_older_than_new_days() -> None:
     assert found == {("ja3", "a" * 32, 0.3), ("destination", "fresh.example.org", 0.3)}
     # a history younger than new_days would make everything new: nothing is reported
     assert not detect(data, first_seen=history, history_start=end - 86400, only=["rare"])
+
+
+def test_duckdb_and_numpy_engines_report_the_same_findings(
+    corpus: Corpus, findings: list[Finding], tmp_path: Path
+) -> None:
+    """The DuckDB engine (default; Zeek JSON read by DuckDB itself) and the numpy engine
+    (every record through the Python reader) find the same detector, host, destination
+    and score, with the same raw line references."""
+    files = corpus.write(tmp_path)
+    data = None
+    for agency, paths in sorted(files.items()):
+        data = read_logs([str(p) for p in paths], agency=agency, data=data, direct=False)
+    assert data is not None and not data.direct
+    allow = AllowList.parse(sorted(corpus.truth.allow_listed))
+    numpy_found = {
+        (f.detector, f.source, f.destination): f
+        for f in detect(data, Settings(), allow, engine="numpy")
+    }
+    duck_found = {(f.detector, f.source, f.destination): f for f in findings}
+    assert set(numpy_found) == set(duck_found)
+    for key, f in numpy_found.items():
+        other = duck_found[key]
+        assert other.score == pytest.approx(f.score, abs=1e-9), key
+        assert [x.rsplit("/", 1)[1] for x in other.lines] == [
+            x.rsplit("/", 1)[1] for x in f.lines
+        ], key
+        assert other.agency == f.agency, key
+    # the lists copied into DuckDB give the same findings as DuckDB's own reader
+    again = {(f.detector, f.source, f.destination) for f in detect(data, Settings(), allow)}
+    assert again == set(duck_found)
+
+
+def test_numpy_engine_refuses_logs_read_by_duckdb(data: Dataset) -> None:
+    assert data.direct
+    with pytest.raises(ValueError, match="direct=False"):
+        detect(data, engine="numpy")
+    with pytest.raises(ValueError, match="unknown detection engine"):
+        detect(data, engine="spark")
+
+
+def test_zeek_json_with_a_bad_line_falls_back_to_the_python_reader(tmp_path: Path) -> None:
+    """DuckDB reads a Zeek JSON log only when every line is a record (line numbers must
+    hold); otherwise the Python reader reports the bad line and keeps the rest."""
+    rows = [
+        orjson.dumps({"ts": 1764547200.0 + 300 * k, "uid": f"C{k}", "id.orig_h": "10.0.0.5",
+                      "id.resp_h": "203.0.113.9", "id.resp_p": 443, "proto": "tcp",
+                      "duration": 0.2, "orig_bytes": 300, "resp_bytes": 900})
+        for k in range(288)
+    ]  # fmt: skip
+    good = tmp_path / "conn.log"
+    good.write_bytes(b"\n".join(rows) + b"\n")
+    bad = tmp_path / "conn-bad.log"
+    bad.write_bytes(b"\n".join([*rows[:10], b"{not json", *rows[10:]]) + b"\n")
+    clean = read_logs([str(good)])
+    assert clean.direct and clean.bad_count == 0
+    broken = read_logs([str(bad)])
+    assert not broken.direct and broken.bad_count == 1 and broken.bad[0][1] == 11
+    for data, path in ((clean, good), (broken, bad)):
+        found = [f for f in detect(data) if f.detector == "beacon"]
+        assert [(f.source, f.destination) for f in found] == [("10.0.0.5", "203.0.113.9")]
+        assert found[0].lines == [f"{path.as_posix()}:{n}" for n in range(1, 6)]

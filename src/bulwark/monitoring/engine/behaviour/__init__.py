@@ -3,11 +3,13 @@
 the benchmark share it. See docs/monitoring.md, "Behavioural detection"."""
 
 from bulwark.monitoring.engine.behaviour.dataset import Dataset, LogError, read_logs
-from bulwark.monitoring.engine.behaviour.detectors import DETECTORS, detect
+from bulwark.monitoring.engine.behaviour.detectors import DETECTORS
+from bulwark.monitoring.engine.behaviour.run import ENGINES, detect
 from bulwark.monitoring.engine.behaviour.settings import AllowList, Finding, Settings
 
 __all__ = [
     "DETECTORS",
+    "ENGINES",
     "AllowList",
     "Dataset",
     "Finding",

@@ -3,11 +3,16 @@ http) logs into the columns the detectors need. Other logs are refused with a cl
 error; bad lines are counted and reported with their line number, never fatal."""
 
 import datetime as dt
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from bulwark.monitoring.engine.formats import detect_format
@@ -66,6 +71,47 @@ class Names:
     ref: list[int] = field(default_factory=list)
 
 
+# The DuckDB tables (the default engine, docs/architecture.md "Behavioural detection
+# engine"): the same columns as the Python lists above.
+TABLES = {
+    "conn": "ts DOUBLE, src VARCHAR, dst VARCHAR, dport BIGINT, proto VARCHAR, duration DOUBLE, "
+    "obytes BIGINT, rbytes BIGINT, state VARCHAR, uid VARCHAR, agency VARCHAR, ref BIGINT",
+    "queries": "ts DOUBLE, src VARCHAR, query VARCHAR, qtype VARCHAR, nx BOOLEAN, "
+    "counted BOOLEAN, agency VARCHAR, ref BIGINT",
+    "names": "ts DOUBLE, src VARCHAR, dst VARCHAR, name VARCHAR, ja3 VARCHAR, ja4 VARCHAR, "
+    "issuer VARCHAR, agency VARCHAR, ref BIGINT",
+}
+# Zeek JSON read by DuckDB's read_json straight into those tables (no Python per record)
+_JSON_COLUMNS = {
+    "conn": {"ts": "DOUBLE", "id.orig_h": "VARCHAR", "id.resp_h": "VARCHAR",
+             "id.resp_p": "BIGINT", "proto": "VARCHAR", "duration": "DOUBLE",
+             "orig_bytes": "BIGINT", "resp_bytes": "BIGINT", "conn_state": "VARCHAR",
+             "uid": "VARCHAR"},
+    "dns": {"ts": "DOUBLE", "id.orig_h": "VARCHAR", "query": "VARCHAR",
+            "qtype_name": "VARCHAR", "rcode_name": "VARCHAR", "rcode": "BIGINT"},
+    "ssl": {"ts": "DOUBLE", "id.orig_h": "VARCHAR", "id.resp_h": "VARCHAR",
+            "server_name": "VARCHAR", "ja3": "VARCHAR", "ja4": "VARCHAR", "issuer": "VARCHAR"},
+    "http": {"ts": "DOUBLE", "id.orig_h": "VARCHAR", "id.resp_h": "VARCHAR", "host": "VARCHAR"},
+}  # fmt: skip
+# ... normalised as the Python reader does, one table per file (its rowid is the line)
+_JSON_SELECT = {
+    "conn": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        coalesce("id.resp_p", 0) AS dport, coalesce(proto, '') AS proto,
+        coalesce(duration, 0) AS duration, coalesce(orig_bytes, 0) AS obytes,
+        coalesce(resp_bytes, 0) AS rbytes, coalesce(conn_state, '') AS state,
+        coalesce(uid, '') AS uid""",
+    "dns": """ts, "id.orig_h" AS src, rtrim(lower(coalesce(query, '')), '.') AS query,
+        coalesce(qtype_name, '') AS qtype,
+        coalesce(rcode_name = 'NXDOMAIN', rcode = 3, false) AS nx, true AS counted""",
+    "ssl": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        lower(coalesce(server_name, '')) AS name, coalesce(ja3, '') AS ja3,
+        coalesce(ja4, '') AS ja4, coalesce(issuer, '') AS issuer""",
+    "http": """ts, "id.orig_h" AS src, coalesce("id.resp_h", '') AS dst,
+        lower(coalesce(host, '')) AS name, '' AS ja3, '' AS ja4, '' AS issuer""",
+}
+_TABLE_OF_LOG = {"conn": "conn", "dns": "queries", "ssl": "names", "http": "names"}
+
+
 @dataclass
 class Dataset:
     files: list[str] = field(default_factory=list)
@@ -76,6 +122,105 @@ class Dataset:
     bad: list[tuple[str, int, str]] = field(default_factory=list)
     bad_count: int = 0
     formats: dict[str, str] = field(default_factory=dict)
+    # DuckDB: records read by read_json (`direct`) and the Python lists copied over
+    db: duckdb.DuckDBPyConnection | None = None
+    direct: bool = False  # some records exist only in DuckDB (not in the lists)
+    copied: dict[str, int] = field(default_factory=dict)  # list rows already in DuckDB
+    # table -> (DuckDB table of one file, file index)
+    direct_tables: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def tables(self) -> duckdb.DuckDBPyConnection:
+        """The in-process DuckDB database of this dataset (created on first use)."""
+        if self.db is None:
+            self.db = duckdb.connect(":memory:")
+            # BULWARK_BEHAVIOUR_THREADS (default: the CPU count) and
+            # BULWARK_BEHAVIOUR_MEMORY_LIMIT (e.g. 3GB; default DuckDB's, 80 % of RAM): past
+            # the limit DuckDB spills to BULWARK_BEHAVIOUR_TEMP_DIR (default the system's)
+            threads = os.environ.get("BULWARK_BEHAVIOUR_THREADS", "")
+            if threads.isdigit() and int(threads) > 0:
+                self.db.execute(f"SET threads = {int(threads)}")
+            limit = os.environ.get("BULWARK_BEHAVIOUR_MEMORY_LIMIT", "")
+            if limit:
+                try:
+                    self.db.execute("SET memory_limit = ?", [limit])
+                except duckdb.Error:
+                    raise LogError(
+                        f"BULWARK_BEHAVIOUR_MEMORY_LIMIT={limit!r}: not a size"
+                    ) from None
+            temp = os.environ.get("BULWARK_BEHAVIOUR_TEMP_DIR") or tempfile.gettempdir()
+            self.db.execute(
+                "SET temp_directory = ?", [os.path.join(temp, f"bulwark-duckdb-{os.getpid()}")]
+            )
+            for name, columns in TABLES.items():
+                self.db.execute(f"CREATE TABLE {name}_py ({columns})")
+            self._views()
+        return self.db
+
+    def _views(self) -> None:
+        """`conn`, `queries`, `names`: the Python lists' rows and every file DuckDB read
+        (its agency, and its file and line as `ref`)."""
+        assert self.db is not None
+        for name in TABLES:
+            parts = [f"SELECT * FROM {name}_py"]  # noqa: S608 (constants only)
+            for table, index in self.direct_tables.get(name, []):
+                keep = " WHERE query <> ''" if name == "queries" else ""
+                parts.append(f"SELECT *, {index << 32} + rowid + 1 AS ref FROM {table}{keep}")  # noqa: S608 (constants only)
+            union = " UNION ALL ".join(parts)
+            self.db.execute(f"CREATE OR REPLACE VIEW {name} AS {union}")
+
+    def flush(self) -> duckdb.DuckDBPyConnection:
+        """Every record in DuckDB: the Python lists' rows not copied yet are appended."""
+        con = self.tables()
+        for name, part in (("conn", self.conns), ("queries", self.queries),
+                           ("names", self.names)):  # fmt: skip
+            columns: dict[str, list[Any]] = part.__dict__
+            done = self.copied.get(name, 0)
+            total = len(part.ts)
+            if total > done:
+                types = [c.split()[1] for c in TABLES[name].split(", ")]
+                batch: dict[str, npt.NDArray[Any]] = {  # numpy columns: DuckDB scans them
+                    key: np.asarray(
+                        values[done:total],
+                        dtype={"DOUBLE": np.float64, "BIGINT": np.int64, "BOOLEAN": np.bool_}.get(
+                            kind, object
+                        ),
+                    )
+                    for (key, values), kind in zip(columns.items(), types, strict=True)
+                }
+                con.register("batch", batch)
+                con.execute(f"INSERT INTO {name}_py SELECT * FROM batch")  # noqa: S608 (constants only)
+                con.unregister("batch")
+                self.copied[name] = total
+        return con
+
+    def counts(self) -> dict[str, int]:
+        """Records per table: connections, DNS queries, TLS/HTTP names."""
+        if not self.direct:
+            return {"conn": len(self.conns.ts), "queries": len(self.queries.ts),
+                    "names": len(self.names.ts)}  # fmt: skip
+        con = self.flush()
+        out = {}
+        for name in TABLES:
+            row = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # noqa: S608 (constants only)
+            out[name] = int(row[0]) if row else 0
+        return out
+
+    def time_range(self) -> tuple[float, float]:
+        """First and last record time (0, 0 when empty)."""
+        if not self.direct:
+            stamps = self.conns.ts + self.queries.ts + self.names.ts
+            return (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
+        row = (
+            self.flush()
+            .execute(
+                "SELECT min(ts), max(ts) FROM (SELECT ts FROM conn UNION ALL SELECT ts FROM queries"
+                " UNION ALL SELECT ts FROM names)"
+            )
+            .fetchone()
+        )
+        if not row or row[0] is None:
+            return 0.0, 0.0
+        return float(row[0]), float(row[1])
 
     def where(self, ref: int) -> str:
         """`file:line` of a record, for the evidence's links to the raw lines."""
@@ -309,6 +454,60 @@ class _Reader:
                 data.add_bad(self.path, number, str(exc)[:200] or type(exc).__name__)
 
 
+def _newlines(path: str) -> int:
+    """Lines in a file (a last line without its newline counted)."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while chunk := handle.read(4 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _read_json_direct(data: Dataset, path: str, fmt: str, agency: str) -> bool:
+    """A flat Zeek JSON log read by DuckDB's read_json into the tables, each record keeping
+    its file and line. Only when every line is one record with a numeric `ts` and an
+    `id.orig_h` (False otherwise: the Python reader then reads it, reporting bad lines)."""
+    log = fmt.split("-")[1]
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(MAX_LINE)
+        sample = orjson.loads(first)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    if not isinstance(sample, dict) or not isinstance(sample.get("ts"), int | float):
+        return False
+    if "id.orig_h" not in sample:
+        return False  # nested `id` objects: the Python reader flattens them
+    con = data.tables()
+    columns = "{" + ", ".join(f"'{k}': '{t}'" for k, t in _JSON_COLUMNS[log].items()) + "}"
+    index = len(data.files)
+    table = f"file_{index}"
+    try:
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT {_JSON_SELECT[log]}, $agency AS agency "  # noqa: S608 (constants only)
+            f"FROM read_json($path, format = 'newline_delimited', columns = {columns}, "
+            f"maximum_object_size = {MAX_LINE})",
+            {"agency": agency, "path": path},
+        )
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER (ts IS NULL OR coalesce(src, '') = '') FROM {table}"  # noqa: S608 (constants only)
+        ).fetchone()
+    except duckdb.Error:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return False
+    if row is None or row[1] or row[0] != _newlines(path):
+        con.execute(f"DROP TABLE {table}")
+        return False  # blank, bad or incomplete lines: line numbers would not match
+    data.direct_tables.setdefault(_TABLE_OF_LOG[log], []).append((table, index))
+    data._views()
+    data.files.append(path)
+    data.formats[path] = fmt
+    data.lines += int(row[0])
+    data.direct = True
+    return True
+
+
 def _lines(path: str) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         yield from handle
@@ -316,11 +515,13 @@ def _lines(path: str) -> Iterator[bytes]:
 
 def read_logs(
     paths: list[str], fmt: str | None = None, agency: str = "", data: Dataset | None = None,
-    skipped: list[str] | None = None,
+    skipped: list[str] | None = None, direct: bool = True,
 ) -> Dataset:  # fmt: skip
     """Read log files into one dataset. `fmt` (one of SUPPORTED) or detected per file;
     with `skipped`, a file detected as another log (files.log, weird.log...) is listed
-    there with the reason instead of stopping the run."""
+    there with the reason instead of stopping the run. `direct`: flat Zeek JSON logs are
+    read by DuckDB itself (only the DuckDB engine then sees them); False keeps every
+    record in the Python lists too (the numpy engine, the engines' comparison test)."""
     data = data if data is not None else Dataset()
     for path in paths:
         name = fmt
@@ -346,8 +547,12 @@ def read_logs(
                 f"{path}: format {name} is not read by the detectors "
                 f"(they read {', '.join(SUPPORTED)})"
             )
+        posix = Path(path).as_posix()
+        json_zeek = name.startswith("zeek-") and name.endswith("-json")
+        if direct and json_zeek and _read_json_direct(data, posix, name, agency):
+            continue
         try:
-            _Reader(data, Path(path).as_posix(), name, agency).read(_lines(path))
+            _Reader(data, posix, name, agency).read(_lines(path))
         except OSError as exc:
             raise LogError(f"{path}: {exc.strerror}") from None
     return data

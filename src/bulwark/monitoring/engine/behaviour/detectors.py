@@ -308,32 +308,46 @@ def detect_tunnels(ctx: Context) -> list[Finding]:
             continue
         if ctx.common("*." + domain) or ctx.allow.allows("dns-tunnel", domain):
             continue
-        lengths = [len(x) for x in subs]
-        mean_len = sum(lengths) / len(lengths)
-        ent = sum(entropy(x.replace(".", "")) for x in subs) / len(subs)
-        txt = sum(q.qtype[i] in ("TXT", "NULL", "16", "10") for i in rows) / len(rows)
-        volume = sum(len(q.query[i]) for i in rows)
-        parts = {
-            "unique": _clip(len(subs) / (4 * s.tunnel_min_unique)),
-            "length": _clip((mean_len - 10) / 40),
-            "entropy": _clip((ent - 2.5) / 1.5),
-            "txt_null": _clip(txt),
-            "volume": _clip(volume / 50_000),
-        }
-        score = (0.3 * parts["unique"] + 0.2 * parts["length"] + 0.25 * parts["entropy"]
-                 + 0.1 * parts["txt_null"] + 0.15 * parts["volume"])  # fmt: skip
-        if score < s.tunnel_threshold:
-            continue
-        out.append(Finding(
-            "dns-tunnel", src, domain, score,
-            {"queries": len(rows), "unique_subdomains": len(subs), "mean_length": mean_len,
-             "entropy": ent, "txt_null_ratio": txt, "query_bytes": volume,
-             "scores": {k: round(v, 3) for k, v in parts.items()},
-             "examples": sorted(subs)[:5], "prevalence": ctx.prevalence("*." + domain)},
-            min(q.ts[i] for i in rows), max(q.ts[i] for i in rows),
-            lines=ctx.lines([q.ref[i] for i in rows]),
-        ))  # fmt: skip
+        found = tunnel_finding(
+            src, domain, subs, [q.query[i] for i in rows], [q.qtype[i] for i in rows],
+            [q.ts[i] for i in rows], ctx.lines([q.ref[i] for i in rows]), s,
+            ctx.prevalence("*." + domain),
+        )  # fmt: skip
+        if found is not None:
+            out.append(found)
     return out
+
+
+def tunnel_finding(
+    src: str, domain: str, subs: set[str], queries: list[str], qtypes: list[str],
+    stamps: list[float], lines: list[str], s: Settings, prevalence: dict[str, int],
+) -> Finding | None:  # fmt: skip
+    """The tunnelling score of one client's queries under one registered domain (both
+    engines): unique sub-domains, their length and entropy, TXT/NULL share, volume."""
+    lengths = [len(x) for x in subs]
+    mean_len = sum(lengths) / len(lengths)
+    ent = sum(entropy(x.replace(".", "")) for x in subs) / len(subs)
+    txt = sum(t in ("TXT", "NULL", "16", "10") for t in qtypes) / len(qtypes)
+    volume = sum(len(x) for x in queries)
+    parts = {
+        "unique": _clip(len(subs) / (4 * s.tunnel_min_unique)),
+        "length": _clip((mean_len - 10) / 40),
+        "entropy": _clip((ent - 2.5) / 1.5),
+        "txt_null": _clip(txt),
+        "volume": _clip(volume / 50_000),
+    }
+    score = (0.3 * parts["unique"] + 0.2 * parts["length"] + 0.25 * parts["entropy"]
+             + 0.1 * parts["txt_null"] + 0.15 * parts["volume"])  # fmt: skip
+    if score < s.tunnel_threshold:
+        return None
+    return Finding(
+        "dns-tunnel", src, domain, score,
+        {"queries": len(queries), "unique_subdomains": len(subs), "mean_length": mean_len,
+         "entropy": ent, "txt_null_ratio": txt, "query_bytes": volume,
+         "scores": {k: round(v, 3) for k, v in parts.items()},
+         "examples": sorted(subs)[:5], "prevalence": prevalence},
+        min(stamps), max(stamps), lines=lines,
+    )  # fmt: skip
 
 
 # ----- DGA-like resolution --------------------------------------------------------------
@@ -350,37 +364,51 @@ def detect_dga(ctx: Context) -> list[Finding]:
         if len(rows) < s.dga_min_nxdomain or ctx.allow.allows("dga", src):
             continue
         rows.sort(key=q.ts.__getitem__)
-        t = np.asarray([q.ts[i] for i in rows])
-        ends = np.searchsorted(t, t + s.dga_burst_seconds, side="right")
-        counts = ends - np.arange(len(t))
-        peak = int(np.argmax(counts))
-        burst = int(counts[peak])
-        if burst < s.dga_min_nxdomain:
-            continue
-        names = [q.query[i] for i in rows[peak : peak + burst]]
-        split = [split_name(x) for x in names]
-        labels = [reg.split(".")[0] for _, reg, _ in split]
-        rand = sum(randomness(x) >= 0.5 for x in labels) / len(labels)
-        unique = len(set(labels))
-        parts = {
-            "burst": _clip(burst / (3 * s.dga_min_nxdomain)),
-            "random_names": rand,
-            "unique": _clip(unique / burst),
-        }
-        score = 0.35 * parts["burst"] + 0.45 * parts["random_names"] + 0.2 * parts["unique"]
-        if score < s.dga_threshold:
-            continue
-        suffix = Counter(x[2] for x in split).most_common(1)[0][0]
-        out.append(Finding(
-            "dga", src, f"*.{suffix}" if suffix else "*", score,
-            {"nxdomain": len(rows), "burst": burst, "burst_seconds": s.dga_burst_seconds,
-             "unique_names": unique, "random_share": rand,
-             "scores": {k: round(v, 3) for k, v in parts.items()},
-             "examples": sorted(set(names))[:8]},
-            float(t[peak]), float(t[peak + burst - 1]),
-            lines=ctx.lines([q.ref[i] for i in rows[peak : peak + burst]]),
-        ))  # fmt: skip
+        found = dga_finding(
+            src, [q.ts[i] for i in rows], [q.query[i] for i in rows], [q.ref[i] for i in rows],
+            s, ctx.lines,
+        )  # fmt: skip
+        if found is not None:
+            out.append(found)
     return out
+
+
+def dga_finding(
+    src: str, stamps: list[float], queries: list[str], refs: list[int], s: Settings,
+    lines: Callable[[list[int]], list[str]],
+) -> Finding | None:  # fmt: skip
+    """The DGA score of one host's NXDOMAIN answers (sorted by time; both engines): the
+    densest burst, how random its names look, how many are distinct."""
+    t = np.asarray(stamps)
+    ends = np.searchsorted(t, t + s.dga_burst_seconds, side="right")
+    counts = ends - np.arange(len(t))
+    peak = int(np.argmax(counts))
+    burst = int(counts[peak])
+    if burst < s.dga_min_nxdomain:
+        return None
+    names = queries[peak : peak + burst]
+    split = [split_name(x) for x in names]
+    labels = [reg.split(".")[0] for _, reg, _ in split]
+    rand = sum(randomness(x) >= 0.5 for x in labels) / len(labels)
+    unique = len(set(labels))
+    parts = {
+        "burst": _clip(burst / (3 * s.dga_min_nxdomain)),
+        "random_names": rand,
+        "unique": _clip(unique / burst),
+    }
+    score = 0.35 * parts["burst"] + 0.45 * parts["random_names"] + 0.2 * parts["unique"]
+    if score < s.dga_threshold:
+        return None
+    suffix = Counter(x[2] for x in split).most_common(1)[0][0]
+    return Finding(
+        "dga", src, f"*.{suffix}" if suffix else "*", score,
+        {"nxdomain": len(stamps), "burst": burst, "burst_seconds": s.dga_burst_seconds,
+         "unique_names": unique, "random_share": rand,
+         "scores": {k: round(v, 3) for k, v in parts.items()},
+         "examples": sorted(set(names))[:8]},
+        float(t[peak]), float(t[peak + burst - 1]),
+        lines=lines(refs[peak : peak + burst]),
+    )  # fmt: skip
 
 
 # ----- scanning and fan-out -------------------------------------------------------------
@@ -509,14 +537,14 @@ DETECTORS: dict[str, Callable[[Context], list[Finding]]] = {
 }
 
 
-def detect(
+def detect_numpy(
     data: Dataset, settings: Settings | None = None, allow: AllowList | None = None,
     first_seen: dict[str, float] | None = None, only: Sequence[str] | None = None,
     timings: dict[str, float] | None = None, history_start: float | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """Every detector (or `only` those) over the dataset; findings by score, highest first.
-    `first_seen` (`kind:value` -> time) is the national history kept since
-    `history_start`, for the rare detector's "new"."""
+    """Every detector (or `only` those) with numpy over the Python lists."""
+    if data.direct:
+        raise ValueError("the numpy engine needs the logs read with read_logs(direct=False)")
     started = time.perf_counter()
     ctx = Context(
         data, settings or Settings(), allow or AllowList(), first_seen or {}, history_start
