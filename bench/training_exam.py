@@ -334,7 +334,7 @@ async def page_runs(port: int, path: str, session: str, runs: int) -> dict[str, 
 
 
 def wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
+    for _ in range(3000):
         if server.poll() is not None:
             raise SystemExit(f"the server exited with {server.returncode}")
         try:
@@ -342,7 +342,7 @@ def wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("the server did not start listening within 60 s")
+    raise SystemExit("the server did not start listening within 5 minutes")
 
 
 def run(db: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -253,8 +253,10 @@ class _Standings:
     def _from(self) -> tuple[str, list[Any], str, list[Any]]:
         """The FROM clause and its parameters, the standing expression and its own."""
         q = connection.ops.quote_name
-        sql, params = self.learners.values("id", "organisation_id", "role").query.sql_with_params()
-        params = list(params)
+        sql, learner_params = self.learners.values(
+            "id", "organisation_id", "role"
+        ).query.sql_with_params()
+        params: list[Any] = list(learner_params)
         joins = [
             f"LEFT JOIN {q(AgencyTraining._meta.db_table)} a ON a.{q('organisation_id')} = "
             f"l.{q('organisation_id')}"
