@@ -212,19 +212,40 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.last = 0.0
+        self.retryable = False
+        self.retries = 0
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
-        if self.writer is None or time.monotonic() - self.last > KEEPALIVE_S:
-            if self.writer is not None:
-                self.writer.close()
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
+        reused = self.writer is not None and time.monotonic() - self.last <= KEEPALIVE_S
+        if not reused:
+            await self._open()
+        try:
+            return await self._exchange(raw)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not (reused and self.retryable):
+                raise
+        # The server closed the kept connection before answering anything (its keep-alive
+        # ran out as the request left): a browser sends the request again on a new
+        # connection (RFC 9112 9.3.1), and so does this client, once. A save is idempotent.
+        self.retries += 1
+        await self._open()
+        return await self._exchange(raw)
+
+    async def _open(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def _exchange(self, raw: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        self.retryable = True
         self.writer.write(raw)
         await self.writer.drain()
         status_line = await self.reader.readline()
         if not status_line:
             self.writer = None
             raise ConnectionError("closed by the server")
+        self.retryable = False
         length, close = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
@@ -265,6 +286,7 @@ async def learners_run(port: int, learners: list[dict[str, Any]], think: float,
     each after a think time."""
     latencies: list[float] = []
     errors: list[str] = []
+    retries: list[int] = []
     start = asyncio.Event()
 
     async def one(learner: dict[str, Any]) -> None:
@@ -288,6 +310,7 @@ async def learners_run(port: int, learners: list[dict[str, Any]], think: float,
                         status, body = await conn.request(raw)
                     except (ConnectionError, asyncio.IncompleteReadError) as exc:
                         errors.append(repr(exc))
+                        retries.append(conn.retries)
                         conn = Connection(port)
                         continue
                     latencies.append((time.perf_counter() - began) * 1000)
@@ -298,6 +321,7 @@ async def learners_run(port: int, learners: list[dict[str, Any]], think: float,
                     elif status != 200:
                         errors.append(f"{status} {body[:200]!r}")
         finally:
+            retries.append(conn.retries)
             conn.close()
 
     tasks = [asyncio.create_task(one(learner)) for learner in learners]
@@ -307,6 +331,7 @@ async def learners_run(port: int, learners: list[dict[str, Any]], think: float,
     await asyncio.gather(*tasks)
     wall = time.perf_counter() - wall
     return {"requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
+            "resent_after_keepalive_close": sum(retries),
             "p50_ms": round(percentile(latencies, 0.5), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
