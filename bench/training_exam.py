@@ -3,36 +3,46 @@ on 2 cores: answer saves p99 <= 300 ms with zero errors; the compliance view for
 of 5,000 staff and for the CERT over 20,000 learners and 1 M records, p95 <= 300 ms.
 
 A fresh bench database (SQLite: a temporary file; PostgreSQL: `bulwark_bench_training`,
-dropped and recreated), migrated, then:
+or BENCH_DATABASE_URL, dropped and recreated), migrated and filled by a child process:
+300 learners signed in on the learner pages (one session each) with an attempt started;
+20,000 learners over 4 agencies (one of 5,000) with --records training records and their
+yearly totals (written by SQL in the database, as an import would leave them); a CERT
+analyst and the 5,000's agency admin signed in with their second factor.
 
-  saves       300 learners, each signed in on the learner pages with its own session, each
-              with an attempt started; 300 threads (one per learner) all released at once,
-              each POSTing its answers to /training/learn/attempts/<id>/answer/ (the page
-              script's request), 5 questions, and then every save once more (a retry after
-              a lost connection, which must change nothing), each after a think time drawn
-              uniformly in [0, 2 * --think] s (--think 0: all 3,000 saves at once).
-              In-process (Django test Client, no socket): the GIL and the database are
-              the contention.
-  compliance  20,000 learners over 4 agencies (one of 5,000) with their yearly totals and
-              --records training records (bulk inserted, as the import would leave them),
-              GET /training/compliance/ as a CERT analyst (every agency) and
-              GET /training/compliance/?organisation=<the 5,000> as that agency's admin.
+Then the database is served as in production: gunicorn with `bulwark/gunicorn_conf.py`
+(`bulwark serve`: one process per core, 8 threads each), and an asyncio HTTP client in
+this process (one keep-alive connection per learner, reopened after the server's
+keep-alive) runs:
+
+  ceiling     the same 300 clients and think times on GET /health/ (5 small reads, no
+              write): what this server on this machine answers at that arrival rate, so
+              the saves' figure can be read against it.
+  saves       300 learners released at once, each POSTing its answers to
+              /training/learn/attempts/<id>/answer/ as the page's script does (JSON, CSRF
+              header), 5 questions, then every save once more (a retry after a lost
+              connection, which must change nothing: "applied" false), each after a think
+              time drawn uniformly in [0, 2 * --think] s (--think 0: all at once).
+  compliance  GET /training/compliance/ as the CERT analyst (every agency) and
+              GET /training/compliance/?organisation=<the 5,000> as that agency's admin,
+              one after the other, --runs times each after one warm-up.
 
 One JSON line per database is appended to bench/results/training_exam.jsonl.
 
 Usage: python bench/training_exam.py [--learners 300] [--records 1000000] [--runs 20]
-       [--think 5] [--db sqlite|postgres|both]
+       [--think 5] [--db sqlite|postgres|both] [--skip ceiling]
 """
 
 import argparse
+import asyncio
 import json
 import os
 import platform
 import random
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -41,16 +51,59 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "training_exam.jsonl"
-PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_BENCH = "postgres://postgres@127.0.0.1:5432/bulwark_bench_training"
+PG_BENCH = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bulwark_bench_training"
+)
+KEEPALIVE_S = 4.0  # below gunicorn_conf's keepalive (5 s): a browser reconnects likewise
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def child(args: argparse.Namespace) -> dict[str, Any]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+# --- Data (child process, Django set up on the bench database) ----------------------------
+
+RECORDS_SQL = {
+    # Per learner n and record k: this year and the one before alternately, two records
+    # in three general, 0.0-1.8 h each varying by learner, so every standing occurs.
+    "sqlite": """
+        WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < %s - 1)
+        INSERT INTO training_trainingrecord (learner_id, organisation_id, completed_on, year,
+            hours, kind, title, provider, source, external_id, created_at)
+        SELECT l.id, l.organisation_id,
+               printf('%%04d-%%02d-01', %s - k.i %% 2, 1 + k.i %% 12), %s - k.i %% 2,
+               ((l.id %% 10) * (k.i %% 3)) / 10.0,
+               CASE WHEN (l.id + k.i) %% 3 = 0 THEN 'professional' ELSE 'general' END,
+               'Bench course', '', 'import', '', CURRENT_TIMESTAMP
+        FROM training_learner l CROSS JOIN k WHERE l.organisation_id = %s""",
+    "postgresql": """
+        INSERT INTO training_trainingrecord (learner_id, organisation_id, completed_on, year,
+            hours, kind, title, provider, source, external_id, created_at)
+        SELECT l.id, l.organisation_id, make_date(%s - k.i %% 2, 1 + k.i %% 12, 1),
+               %s - k.i %% 2, ((l.id %% 10) * (k.i %% 3)) / 10.0,
+               CASE WHEN (l.id + k.i) %% 3 = 0 THEN 'professional' ELSE 'general' END,
+               'Bench course', '', 'import', '', now()
+        FROM training_learner l CROSS JOIN generate_series(0, %s - 1) AS k(i)
+        WHERE l.organisation_id = %s""",
+}
+TOTALS_SQL = """
+    INSERT INTO training_hourstotal (learner_id, organisation_id, year, kind, hours)
+    SELECT learner_id, organisation_id, year, kind, SUM(hours) FROM training_trainingrecord
+    GROUP BY learner_id, organisation_id, year, kind"""
+
+
+def setup(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bulwark.settings")
     import django
@@ -58,12 +111,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
-    settings.ALLOWED_HOSTS = ["*"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("migrate", verbosity=0)
     from django_otp import DEVICE_ID_SESSION_KEY
@@ -72,7 +122,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from bulwark.constituency import services as cs
     from bulwark.constituency.models import Organisation, User
     from bulwark.training import services
-    from bulwark.training.models import HoursTotal, Learner, TrainingRecord
+    from bulwark.training.models import Learner
 
     cert = Organisation.objects.create(name="CERT", kind="national_cert")
     analyst = User.objects.create_user("analyst", "analyst@bench.example", "x" * 16)
@@ -91,136 +141,300 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         services.add_question(analyst, exam, kind="single", text=f"Q{i}", options=options)
     services.publish_course(analyst, course)
 
-    # --- saves
-    learners = []
+    # The exam takers: signed in through the learner sign-in page, an attempt each.
+    takers = []
     for i in range(args.learners):
         learner = Learner(organisation=agencies[1], staff_id=f"S{i}", name=f"Learner {i}",
                           email=f"s{i}@bench.example", role="general")  # fmt: skip
         learner.set_password("learner-password")
-        learners.append(learner)
-    Learner.objects.bulk_create(learners)
+        takers.append(learner)
+    Learner.objects.bulk_create(takers)
     services.enrol(analyst, course, agencies[1], everyone=True)
-    sessions = []
+    learners = []
     for learner in Learner.objects.filter(organisation=agencies[1]):
         client = Client()
         client.post("/training/learn/sign-in/", {"email": learner.email,
                                                  "password": "learner-password"})  # fmt: skip
         attempt = services.start_attempt(learner, exam)
-        sessions.append((client, attempt))
-    connection.close()
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(sessions))
+        learners.append({"session": client.cookies["sessionid"].value, "attempt": attempt.pk,
+                         "questions": attempt.question_ids})  # fmt: skip
 
-    def take(client: Any, attempt: Any) -> None:
-        from django.db import connection as conn
-
-        barrier.wait()
-        mine = []
-        pause = random.Random(attempt.pk)  # think time, not a secret
-        try:
-            for repeat in range(2):
-                for revision, qid in enumerate(attempt.question_ids, start=1):
-                    if args.think:
-                        time.sleep(pause.uniform(0, 2 * args.think))
-                    started = time.perf_counter()
-                    response = client.post(
-                        f"/training/learn/attempts/{attempt.pk}/answer/",
-                        json.dumps({"question": qid, "chosen": ["a"], "revision": revision}),
-                        content_type="application/json",
-                    )
-                    mine.append((time.perf_counter() - started) * 1000)
-                    body = response.json() if response.status_code == 200 else {}
-                    if response.status_code != 200 or body.get("applied") is not (repeat == 0):
-                        with lock:
-                            errors.append(f"{response.status_code} {body}")
-        except Exception as exc:  # a bench counts every failure
-            with lock:
-                errors.append(repr(exc))
-        finally:
-            conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=take, args=s) for s in sessions]
-    wall = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - wall
-    saves = {"learners": len(sessions), "think_s": args.think, "saves": len(latencies),
-             "errors": len(errors),
-             "first_errors": errors[:3], "p50_ms": round(percentile(latencies, 0.5), 1),
-             "p99_ms": round(percentile(latencies, 0.99), 1),
-             "max_ms": round(max(latencies), 1), "wall_s": round(wall, 2)}  # fmt: skip
-    print("saves", saves, flush=True)
-
-    # --- compliance
+    # The constituency: 20,000 learners, their records and yearly totals.
     sizes = [5000, 5000, 5000, 5000 - args.learners]
     year = date.today().year
     started = time.perf_counter()
+    roles = ["security_staff", "it_staff", "general", "supervisor"]
     for org, size in zip(agencies, sizes, strict=True):
-        roles = ["security_staff", "it_staff", "general", "supervisor"]
         Learner.objects.bulk_create([
             Learner(organisation=org, staff_id=f"{org.pk}-{i}", name=f"Staff {org.pk}-{i}",
                     email=f"{org.pk}-{i}@bench.example", role=roles[i % 4])
             for i in range(size)
         ], batch_size=2000)  # fmt: skip
-    people = list(Learner.objects.values_list("pk", "organisation_id"))
-    per = max(1, args.records // len(people))
-    batch: list[TrainingRecord] = []
-    totals: dict[tuple[int, int, str], Decimal] = {}
-    made = 0
-    for n, (pk, org_id) in enumerate(people):
-        for k in range(per):
-            y = year - (k % 2)
-            kind = "general" if (n + k) % 3 else "professional"
-            hours = Decimal((n + k) % 5)
-            batch.append(TrainingRecord(
-                learner_id=pk, organisation_id=org_id, completed_on=date(y, 1 + k % 12, 1),
-                year=y, hours=hours, kind=kind, title="Bench course", source="import",
-            ))  # fmt: skip
-            totals[(pk, y, kind)] = totals.get((pk, y, kind), Decimal(0)) + hours
-            made += 1
-        if len(batch) >= 20000:
-            TrainingRecord.objects.bulk_create(batch)
-            batch = []
-    TrainingRecord.objects.bulk_create(batch)
-    orgs = dict(people)
-    HoursTotal.objects.bulk_create([
-        HoursTotal(learner_id=pk, organisation_id=orgs[pk], year=y, kind=kind, hours=h)
-        for (pk, y, kind), h in totals.items()
-    ], batch_size=5000)  # fmt: skip
+    people = Learner.objects.count()
+    per = max(1, args.records // people)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for org in agencies:
+            if connection.vendor == "sqlite":
+                cursor.execute(RECORDS_SQL["sqlite"], [per, year, year, org.pk])
+            else:
+                cursor.execute(RECORDS_SQL["postgresql"], [year, year, per, org.pk])
+        cursor.execute(TOTALS_SQL)
+        cursor.execute("SELECT COUNT(*) FROM training_trainingrecord")
+        made = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     fill_s = time.perf_counter() - started
-    print(f"filled {len(people)} learners, {made} records in {fill_s:.0f} s", flush=True)
 
-    def timed(user: Any, url: str) -> dict[str, float]:
+    def staff_session(user: Any) -> str:
         client = Client()
         client.force_login(user)
         device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
         session = client.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
-        assert client.get(url).status_code == 200
-        runs = []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            response = client.get(url)
-            runs.append((time.perf_counter() - t) * 1000)
-            assert response.status_code == 200
-        return {
-            "p50_ms": round(percentile(runs, 0.5), 1),
-            "p95_ms": round(percentile(runs, 0.95), 1),
-        }
+        return str(session.session_key)
 
-    cert_view = timed(analyst, f"/training/compliance/?year={year}")
-    agency_view = timed(admin, f"/training/compliance/?organisation={agencies[0].pk}&year={year}")
-    print("compliance cert", cert_view, "agency", agency_view, flush=True)
-    return {"saves": saves, "compliance_cert_20000": cert_view,
-            "compliance_agency_5000": agency_view, "learners_total": len(people),
-            "records": made, "fill_s": round(fill_s, 1)}  # fmt: skip
+    return {"learners": learners, "year": year, "people": people, "records": made,
+            "fill_s": round(fill_s, 1), "agency": agencies[0].pk,
+            "cert_session": staff_session(analyst),
+            "agency_session": staff_session(admin)}  # fmt: skip
+
+
+# --- HTTP client ------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, reopened when idle longer than the server keeps
+    it (as a browser does)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.last = 0.0
+        self.retryable = False
+        self.retries = 0
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        reused = self.writer is not None and time.monotonic() - self.last <= KEEPALIVE_S
+        if not reused:
+            await self._open()
+        try:
+            return await self._exchange(raw)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not (reused and self.retryable):
+                raise
+        # The server closed the kept connection before answering anything (its keep-alive
+        # ran out as the request left): a browser sends the request again on a new
+        # connection (RFC 9112 9.3.1), and so does this client, once. A save is idempotent.
+        self.retries += 1
+        await self._open()
+        return await self._exchange(raw)
+
+    async def _open(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def _exchange(self, raw: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        self.retryable = True
+        self.writer.write(raw)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            self.writer = None
+            raise ConnectionError("closed by the server")
+        self.retryable = False
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                close = True
+        body = await self.reader.readexactly(length)
+        self.last = time.monotonic()
+        if close:
+            self.writer.close()
+            self.writer = None
+        return int(status_line.split()[1]), body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def get(path: str, session: str = "") -> bytes:
+    cookie = f"Cookie: sessionid={session}\r\n" if session else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n".encode()
+
+
+def post_json(path: str, session: str, csrf: str, body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Cookie: sessionid={session}; csrftoken={csrf}\r\nX-CSRFToken: {csrf}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+async def learners_run(port: int, learners: list[dict[str, Any]], think: float,
+                       saves: bool) -> dict[str, Any]:  # fmt: skip
+    """Every learner at once: its answers twice (saves) or as many GET /health/ (ceiling),
+    each after a think time."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    retries: list[int] = []
+    start = asyncio.Event()
+
+    async def one(learner: dict[str, Any]) -> None:
+        conn = Connection(port)
+        pause = random.Random(learner["attempt"])  # think time, not a secret
+        csrf = secrets.token_hex(16)  # 32 characters, as Django's cookie holds
+        url = f"/training/learn/attempts/{learner['attempt']}/answer/"
+        await start.wait()
+        try:
+            for repeat in range(2):
+                for revision, qid in enumerate(learner["questions"], start=1):
+                    if think:
+                        await asyncio.sleep(pause.uniform(0, 2 * think))
+                    if saves:
+                        body = {"question": qid, "chosen": ["a"], "revision": revision}
+                        raw = post_json(url, learner["session"], csrf, body)
+                    else:
+                        raw = get("/health/")
+                    began = time.perf_counter()
+                    try:
+                        status, body = await conn.request(raw)
+                    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                        errors.append(repr(exc))
+                        retries.append(conn.retries)
+                        conn = Connection(port)
+                        continue
+                    latencies.append((time.perf_counter() - began) * 1000)
+                    if saves:
+                        answer = json.loads(body) if status == 200 else {}
+                        if status != 200 or answer.get("applied") is not (repeat == 0):
+                            errors.append(f"{status} {body[:200]!r}")
+                    elif status != 200:
+                        errors.append(f"{status} {body[:200]!r}")
+        finally:
+            retries.append(conn.retries)
+            conn.close()
+
+    tasks = [asyncio.create_task(one(learner)) for learner in learners]
+    await asyncio.sleep(0.5)  # every coroutine waiting at the start line
+    wall = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - wall
+    return {"requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
+            "resent_after_keepalive_close": sum(retries),
+            "p50_ms": round(percentile(latencies, 0.5), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+            "max_ms": round(max(latencies, default=0.0), 1), "wall_s": round(wall, 2),
+            "per_s": round(len(latencies) / wall, 1)}  # fmt: skip
+
+
+async def page_runs(port: int, path: str, session: str, runs: int) -> dict[str, Any]:
+    conn = Connection(port)
+    try:
+        status, body = await conn.request(get(path, session))
+        if status != 200:
+            raise SystemExit(f"{path}: {status} {body[:300]!r}")
+        times = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            status, body = await conn.request(get(path, session))
+            times.append((time.perf_counter() - began) * 1000)
+            if status != 200:
+                raise SystemExit(f"{path}: {status}")
+    finally:
+        conn.close()
+    return {"p50_ms": round(percentile(times, 0.5), 1),
+            "p95_ms": round(percentile(times, 0.95), 1), "bytes": len(body)}  # fmt: skip
+
+
+def wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(3000):
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start listening within 5 minutes")
+
+
+def run(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = tempfile.mkdtemp(prefix="bench-training-")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), BULWARK_DATA_DIR=data_dir,
+               DJANGO_SETTINGS_MODULE="bulwark.settings", BULWARK_LOG_LEVEL="WARNING")  # fmt: skip
+    if db == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
+    else:
+        import psycopg
+
+        name = PG_BENCH.rsplit("/", 1)[1]
+        with psycopg.connect(PG_BENCH.rsplit("/", 1)[0] + "/postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg.execute(f'CREATE DATABASE "{name}"')
+        env["DATABASE_URL"] = PG_BENCH
+    argv = [sys.executable, __file__, "--setup", "--learners", str(args.learners),
+            "--records", str(args.records)]  # fmt: skip
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("DATA ")), None)
+    if line is None:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"{db}: the set-up failed")
+    info = json.loads(line[5:])
+    print(f"{db}: {info['people']} learners, {info['records']} records, filled in "
+          f"{info['fill_s']} s", flush=True)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "python:bulwark.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bulwark.wsgi:application"],
+        env=env, cwd=data_dir,
+    )  # fmt: skip
+    result: dict[str, Any] = {"server": "gunicorn -c python:bulwark.gunicorn_conf",
+                              "learners_total": info["people"], "records": info["records"],
+                              "fill_s": info["fill_s"]}  # fmt: skip
+    load_before = os.getloadavg()[0]
+    try:
+        wait_for(port, server)
+        takers = info["learners"]
+        if "ceiling" not in args.skip:
+            result["ceiling_health"] = asyncio.run(learners_run(port, takers, args.think, False))
+            print("ceiling (GET /health/)", result["ceiling_health"], flush=True)
+        if "saves" not in args.skip:
+            saves = asyncio.run(learners_run(port, takers, args.think, True))
+            result["saves"] = {"learners": len(takers), "think_s": args.think, **saves}
+            print("saves", result["saves"], flush=True)
+        if "compliance" not in args.skip:
+            year = info["year"]
+            cert_url = f"/training/compliance/?year={year}"
+            result["compliance_cert_20000"] = asyncio.run(
+                page_runs(port, cert_url, info["cert_session"], args.runs)
+            )
+            result["compliance_agency_5000"] = asyncio.run(page_runs(
+                port, f"/training/compliance/?organisation={info['agency']}&year={year}",
+                info["agency_session"], args.runs))  # fmt: skip
+            print("compliance cert", result["compliance_cert_20000"],
+                  "agency", result["compliance_agency_5000"], flush=True)  # fmt: skip
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    result["load_average_before"] = round(load_before, 2)
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
+    return result
 
 
 def main() -> None:
@@ -234,35 +448,21 @@ def main() -> None:
         "(0: every save at once, a burst no exam produces)",
     )  # fmt: skip
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
-    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["ceiling", "saves", "compliance"])  # fmt: skip
+    parser.add_argument("--label", default="", help="free text stored with the result")
+    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print("RESULT " + json.dumps(child(args)), flush=True)
+    if args.setup:
+        print("DATA " + json.dumps(setup(args)), flush=True)
         return
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-        tmp = None
-        if db == "sqlite":
-            tmp = tempfile.mkdtemp(prefix="bench-training-")
-            env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-        else:
-            for sql in ("DROP DATABASE IF EXISTS bulwark_bench_training",
-                        "CREATE DATABASE bulwark_bench_training"):  # fmt: skip
-                subprocess.run(["psql", PG_ADMIN, "-c", sql], check=True, capture_output=True)
-            env["DATABASE_URL"] = PG_BENCH
-        argv = [sys.executable, __file__, "--child", "--learners", str(args.learners),
-                "--records", str(args.records), "--runs", str(args.runs),
-                "--think", str(args.think)]  # fmt: skip
-        out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        sys.stderr.write(out.stderr[-3000:])
-        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            print(out.stdout[-3000:])
-            raise SystemExit(f"{db}: the bench failed")
         result = {"db": db, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "host": platform.node(), "cpus": os.cpu_count(),
+                  "commit": git("rev-parse", "--short", "HEAD"),
+                  "dirty": bool(git("status", "--porcelain", "--", "src")),
+                  "label": args.label, "host": platform.node(), "cpus": os.cpu_count(),
                   "note": "shared machine, other agents running",
-                  **json.loads(line[7:])}  # fmt: skip
+                  **run(db, args)}  # fmt: skip
         print(json.dumps(result, indent=1))
         with RESULTS.open("a") as f:
             f.write(json.dumps(result) + "\n")

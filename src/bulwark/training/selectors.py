@@ -6,11 +6,13 @@ come from `HoursTotal` (kept in the same transaction as every record), the requi
 from the agency's responsibility level in its jurisdiction profile (`engine/hours.py`)."""
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, overload
 
 from django.db import connection
-from django.db.models import Case, Count, FloatField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -212,7 +214,7 @@ def standings(people: QuerySet[Learner], year: int) -> list[PersonStanding]:
 @dataclass
 class Compliance:
     year: int
-    people: list[PersonStanding]
+    people: Sequence[PersonStanding]
     overall: Summary
     by_org: dict[int, Summary]
     by_role: dict[str, Summary]
@@ -221,16 +223,15 @@ class Compliance:
 
 def compliance(user: Reader, year: int, org: Organisation | None = None) -> Compliance:
     """The standing of every learner `user` sees for `year`: per agency, per role and
-    overall, and per person when one agency (`org`) is asked for. Without `org` (the
-    authority's and the CERT's views) the database counts who met each requirement, so
-    20,000 learners are never read into Python; with it, each person is assessed."""
+    overall, and per person when one agency (`org`) is asked for. The database decides
+    each learner's standing (`_Standings`: one row per learner, their totals joined by the
+    unique index) and counts them per agency, role and standing; only the people of the
+    page shown are read into Python, so 20,000 learners cost one GROUP BY."""
     people = Learner.objects.visible_to(user)
     if org is not None:
         people = people.filter(organisation=org)
-        found = standings(people, year)
-        rows = Counter((p.organisation_id, p.role, str(p.assessment.standing)) for p in found)
-    else:
-        found, rows = [], _counted(people, year)
+    standings_sql = _Standings(people, year)
+    rows = standings_sql.counts()
     overall = Summary()
     by_org: defaultdict[int, Summary] = defaultdict(Summary)
     by_role: defaultdict[str, Summary] = defaultdict(Summary)
@@ -239,82 +240,192 @@ def compliance(user: Reader, year: int, org: Organisation | None = None) -> Comp
         by_org[org_id].counts[standing] += n
         by_role[role].counts[standing] += n
     orgs = Organisation.objects.in_bulk(list(by_org))
+    found: Sequence[PersonStanding] = (
+        PeoplePage(standings_sql, overall.total) if org is not None else []
+    )
     return Compliance(year, found, overall, dict(by_org), dict(by_role), orgs)
 
 
-def _counted(people: QuerySet[Learner], year: int) -> Counter[tuple[int, str, str]]:
-    """(agency, role, standing) -> people, counted by the database: the active learners
-    per agency and role, and among them those whose hours meet every requirement of their
-    agency's level (one GROUP BY with the requirements as a HAVING clause)."""
-    active = people.filter(is_active=True)
-    groups = Counter(
-        {(o, r): n for o, r, n in active.values_list("organisation_id", "role")
-         .annotate(n=Count("pk")).order_by().values_list("organisation_id", "role", "n")}
-    )  # fmt: skip
-    result: Counter[tuple[int, str, str]] = Counter()
-    if not groups:
-        return result
-    levels = _levels({o for o, _r in groups})
-    current = timezone.localdate().year
-    short = Standing.BEHIND if year >= current else Standing.MISSED
-    # The requirements of each (profile, level, role) present, and the years they span.
-    rules: dict[tuple[str, str, str], tuple[hours_engine.Requirement, ...]] = {}
-    for (org_id, role), _n in groups.items():
-        level, profile = levels[org_id]
-        rules[(profile, level, role)] = hours_engine.load_profile(profile).requirements(level, role)
-    span = max((r.years for reqs in rules.values() for r in reqs), default=1)
-    met_q: Q | None = None
-    totals: dict[str, Any] = {}
-    for (profile, level, role), reqs in rules.items():
-        if not reqs:
-            continue
-        org_ids = [o for o, lp in levels.items() if lp == (level, profile)]
-        condition = Q(staff_role=role, agency__in=org_ids)
-        for req in reqs:
-            name = f"t_{req.kind}_{req.years}"
-            totals[name] = _sum_years(year, req.years, req.kind)
-            condition &= Q(**{f"{name}__gte": float(req.hours)})
-        met_q = condition if met_q is None else met_q | condition
-    met: Counter[tuple[int, str]] = Counter()
-    if met_q is not None:
-        per_learner = (
-            HoursTotal.objects.filter(learner__in=active, year__gt=year - span, year__lte=year)
-            .values("learner_id")
-            .annotate(agency=Max("organisation_id"), staff_role=Max("learner__role"), **totals)
-            .filter(met_q)
-            .values_list("agency", "staff_role")
+# The order of the per-person list: those short of a requirement first, then those with
+# no requirement, then those who met every one; each by learner id.
+_SHORT, _NO_RULE, _MET = 0, 1, 2
+
+
+class _Standings:
+    """Each active learner of `people` with their standing for `year`, decided in SQL.
+
+    Every (year, kind) total a requirement of the present rules spans is LEFT JOINed to
+    the learner by `HoursTotal`'s unique index (learner, year, kind), and a CASE compares
+    the sums with each (agency level, role)'s requirements. A learner's standing is then a
+    column the database can count, sort and cut into pages. Hours are compared 0.01 h
+    below the requirement: totals are kept to tenths, and SQLite sums them as floats
+    (2.3 + 0.7 = 2.9999999999999996); the page's people are assessed again in Python from
+    the same totals as exact decimals (`engine/hours.py`)."""
+
+    def __init__(self, people: QuerySet[Learner], year: int) -> None:
+        self.year = year
+        self.learners = people.filter(is_active=True).order_by()
+        # The rules of every profile in use, grouped by identical requirements; which of
+        # them applies to a learner is decided in SQL from the agency's settings row.
+        used = set(AgencyTraining.objects.values_list("profile", flat=True).distinct())
+        self.groups: defaultdict[tuple[hours_engine.Requirement, ...], list[tuple[str, ...]]]
+        self.groups = defaultdict(list)
+        for code in sorted(used | {hours_engine.DEFAULT_PROFILE}):
+            for level, per_role in hours_engine.load_profile(code).levels.items():
+                for role, reqs in per_role.items():
+                    if reqs:
+                        self.groups[reqs].append((code, level, role))
+        self.spans = sorted(
+            {
+                (y, req.kind)
+                for reqs in self.groups
+                for req in reqs
+                for y in range(year - req.years + 1, year + 1)
+            }
         )
-        sql, params = per_learner.query.sql_with_params()
+
+    def _from(self) -> tuple[str, list[Any], str, list[Any]]:
+        """The FROM clause and its parameters, the standing expression and its own."""
+        q = connection.ops.quote_name
+        sql, learner_params = self.learners.values(
+            "id", "organisation_id", "role"
+        ).query.sql_with_params()
+        params: list[Any] = list(learner_params)
+        joins = [
+            f"LEFT JOIN {q(AgencyTraining._meta.db_table)} a ON a.{q('organisation_id')} = "
+            f"l.{q('organisation_id')}"
+        ]
+        alias = {}
+        for n, (y, kind) in enumerate(self.spans):
+            alias[(y, kind)] = f"h{n}"
+            joins.append(
+                f"LEFT JOIN {q(HoursTotal._meta.db_table)} h{n} ON h{n}.{q('learner_id')} = "
+                f"l.{q('id')} AND h{n}.{q('year')} = %s AND h{n}.{q('kind')} = %s"
+            )
+            params += [y, kind]
+        met: list[str] = []
+        ruled: list[str] = []
+        met_params: list[Any] = []
+        ruled_params: list[Any] = []
+        rule_of = (
+            f"(COALESCE(a.{q('profile')}, %s) = %s AND COALESCE(a.{q('level')}, %s) = %s "
+            f"AND l.{q('role')} = %s)"
+        )
+        for reqs, keys in self.groups.items():
+            who = " OR ".join(rule_of for _key in keys)
+            who_params = [
+                v
+                for code, level, role in keys
+                for v in (hours_engine.DEFAULT_PROFILE, code, "B", level, role)
+            ]
+            conditions = []
+            cond_params: list[Any] = []
+            for req in reqs:
+                cols = [
+                    f"COALESCE({alias[(y, req.kind)]}.{q('hours')}, 0)"
+                    for y in range(self.year - req.years + 1, self.year + 1)
+                ]
+                conditions.append(f"({' + '.join(cols)}) >= %s")
+                cond_params.append(float(req.hours) - 0.01)
+            met.append(f"(({who}) AND {' AND '.join(conditions)})")
+            met_params += who_params + cond_params
+            ruled.append(f"({who})")
+            ruled_params += who_params
+        if met:
+            standing = (
+                f"CASE WHEN {' OR '.join(met)} THEN {_MET} "
+                f"WHEN {' OR '.join(ruled)} THEN {_SHORT} ELSE {_NO_RULE} END"
+            )
+        else:
+            standing = str(_NO_RULE)
+        return f"({sql}) l {' '.join(joins)}", params, standing, met_params + ruled_params
+
+    def counts(self) -> Counter[tuple[int, str, str]]:
+        """(agency, role, standing) -> people."""
+        result: Counter[tuple[int, str, str]] = Counter()
+        q = connection.ops.quote_name
+        source, params, standing, standing_params = self._from()
+        short = Standing.BEHIND if self.year >= timezone.localdate().year else Standing.MISSED
+        names = {_MET: str(Standing.MET), _SHORT: str(short), _NO_RULE: str(Standing.NO_RULE)}
         with connection.cursor() as cursor:
             cursor.execute(
-                f'SELECT "agency", "staff_role", COUNT(*) FROM ({sql}) AS per_learner '  # noqa: S608
-                'GROUP BY "agency", "staff_role"',
-                params,
+                f"SELECT l.{q('organisation_id')}, l.{q('role')}, {standing}, COUNT(*) "  # noqa: S608
+                f"FROM {source} GROUP BY 1, 2, 3",
+                standing_params + params,
             )
-            for org_id, role, n in cursor.fetchall():
-                met[(int(org_id), str(role))] = int(n)
-    for (org_id, role), n in groups.items():
-        level, profile = levels[org_id]
-        if not rules[(profile, level, role)]:
-            result[(org_id, role, str(Standing.NO_RULE))] += n
-            continue
-        done = met[(org_id, role)]
-        result[(org_id, role, str(Standing.MET))] += done
-        result[(org_id, role, str(short))] += n - done
-    return +result
+            for org_id, role, rank, n in cursor.fetchall():
+                result[(int(org_id), str(role), names[int(rank)])] += int(n)
+        return result
+
+    def people(self, offset: int = 0, limit: int | None = None) -> list[PersonStanding]:
+        """The learners in list order (short first, then no requirement, then met), each
+        assessed from their totals."""
+        q = connection.ops.quote_name
+        source, params, standing, standing_params = self._from()
+        columns = ", ".join(f"h{n}.{q('hours')}" for n in range(len(self.spans)))
+        cut = ""
+        cut_params: list[Any] = []
+        if limit is not None:
+            cut = " LIMIT %s OFFSET %s"
+            cut_params = [limit, offset]
+        elif offset:
+            cut = " LIMIT -1 OFFSET %s" if connection.vendor == "sqlite" else " OFFSET %s"
+            cut_params = [offset]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT l.{q('id')}, l.{q('organisation_id')}, l.{q('role')}, "  # noqa: S608
+                f"{standing} AS standing{', ' + columns if columns else ''} FROM {source} "
+                f"ORDER BY standing, l.{q('id')}{cut}",
+                standing_params + params + cut_params,
+            )
+            fetched = cursor.fetchall()
+        current = timezone.localdate().year
+        levels = _levels({row[1] for row in fetched})
+        found = []
+        for pk, org_id, role, _rank, *hours in fetched:
+            totals = {
+                span: Decimal(f"{value:.1f}") if isinstance(value, float) else Decimal(value)
+                for span, value in zip(self.spans, hours, strict=True)
+                if value is not None
+            }
+            level, code = levels[org_id]
+            reqs = hours_engine.load_profile(code).requirements(level, role)
+            assessment = hours_engine.assess(reqs, totals, self.year, current)
+            found.append(PersonStanding(pk, org_id, role, assessment))
+        return found
 
 
-def _sum_years(year: int, years: int, kind: str) -> Sum:
-    """Hours of `kind` over the last `years` calendar years up to `year`, per learner."""
-    return Sum(
-        Case(
-            When(year__gt=year - years, year__lte=year, kind=kind,
-                 then=Cast("hours", FloatField())),
-            default=Value(0.0),
-            output_field=FloatField(),
-        ),
-        output_field=FloatField(),
-    )  # fmt: skip
+class PeoplePage(Sequence[PersonStanding]):
+    """The per-person list of an agency as a sequence the paginator cuts: its length is
+    counted already, and a slice reads just those people from the database."""
+
+    def __init__(self, standings_sql: _Standings, total: int) -> None:
+        self.standings_sql = standings_sql
+        self.total = total
+        self._all: list[PersonStanding] | None = None
+
+    def __len__(self) -> int:
+        return self.total
+
+    @overload
+    def __getitem__(self, index: int) -> PersonStanding: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PersonStanding]: ...
+    def __getitem__(self, index: int | slice) -> PersonStanding | list[PersonStanding]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.total)
+            if step != 1:
+                return self._everyone()[index]
+            return self.standings_sql.people(start, max(0, stop - start))
+        return self._everyone()[index]
+
+    def __iter__(self) -> Iterator[PersonStanding]:
+        return iter(self._everyone())
+
+    def _everyone(self) -> list[PersonStanding]:
+        if self._all is None:
+            self._all = self.standings_sql.people()
+        return self._all
 
 
 def behind(user: Reader, org: Organisation, year: int) -> list[Learner]:
@@ -322,7 +433,7 @@ def behind(user: Reader, org: Organisation, year: int) -> list[Learner]:
     people = Learner.objects.visible_to(user).filter(organisation=org)
     late = [
         p.learner_id
-        for p in standings(people, year)
+        for p in _Standings(people, year).people()
         if p.assessment.standing in (Standing.BEHIND, Standing.MISSED)
     ]
     return list(Learner.objects.filter(pk__in=late))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -90,40 +90,68 @@ def save_answer(
 ) -> Saved:  # fmt: skip
     """Keep the learner's answer as given. Idempotent: the client numbers its saves per
     question, so a save repeated after a lost connection, or an older one arriving late,
-    changes nothing and reports what is kept."""
+    changes nothing and reports what is kept.
+
+    The hot path of an exam (300 learners at once): two indexed reads and one statement
+    that inserts the answer or replaces it only when its revision is higher, so the
+    highest revision wins even between concurrent saves, without a transaction of its own
+    (on SQLite the single statement waits for the write lock like any other)."""
     now = now or timezone.now()
-    attempt = Attempt.objects.filter(pk=attempt_id, learner=learner).first()
-    if attempt is None:
+    row = (
+        Attempt.objects.filter(pk=attempt_id, learner=learner)
+        .values_list("finished_at", "deadline", "drawn")
+        .first()
+    )
+    if row is None:
         raise PermissionDenied(_("Not your attempt."))
-    if attempt.finished_at is not None:
+    finished_at, deadline, drawn = row
+    if finished_at is not None:
         raise TrainingError(_("This attempt is finished."))
-    if not engine.on_time(attempt.deadline, now, ANSWER_GRACE):
+    if not engine.on_time(deadline, now, ANSWER_GRACE):
         raise TrainingError(_("The time for this attempt is up."))
-    if question_id not in attempt.question_ids:
+    if question_id not in {int(drawn_row[0]) for drawn_row in drawn}:
         raise TrainingError(_("This question is not part of the attempt."))
-    question = Question.objects.get(pk=question_id)
+    kind, options = Question.objects.values_list("kind", "options").get(pk=question_id)
+    item = question_item(Question(pk=question_id, kind=kind, options=options))
     try:
-        picked = sorted(engine.check_answer(question_item(question), chosen))
+        picked = sorted(engine.check_answer(item, chosen))
     except engine.AnswerError as exc:
         raise TrainingError(str(exc)) from exc
-    updated = Answer.objects.filter(
-        attempt=attempt, question_id=question_id, revision__lt=revision
-    ).update(chosen=picked, revision=revision, saved_at=now)
-    if updated:
+    if _upsert_answer(attempt_id, question_id, picked, revision, now):
         return Saved(revision, picked, True)
-    try:
-        with transaction.atomic():
-            Answer.objects.create(attempt=attempt, question_id=question_id, chosen=picked,
-                                  revision=revision, saved_at=now)  # fmt: skip
-        return Saved(revision, picked, True)
-    except IntegrityError:
-        kept = Answer.objects.get(attempt=attempt, question_id=question_id)
-        if kept.revision < revision:  # a concurrent first save of an older revision won
-            Answer.objects.filter(pk=kept.pk, revision__lt=revision).update(
-                chosen=picked, revision=revision, saved_at=now
-            )
-            return Saved(revision, picked, True)
-        return Saved(kept.revision, list(kept.chosen), False)
+    kept_revision, kept_chosen = Answer.objects.values_list("revision", "chosen").get(
+        attempt_id=attempt_id, question_id=question_id
+    )
+    return Saved(kept_revision, list(kept_chosen), False)
+
+
+def _upsert_answer(
+    attempt_id: int, question_id: int, picked: list[str], revision: int, now: datetime
+) -> bool:
+    """Insert the answer, or replace the kept one when `revision` is higher; True when
+    the row was written. One statement (SQLite >= 3.24 and PostgreSQL both have
+    `ON CONFLICT ... DO UPDATE ... WHERE`; the ORM's upsert has no condition)."""
+    meta = Answer._meta
+    q = connection.ops.quote_name
+    table = q(meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({q('attempt_id')}, {q('question_id')}, {q('chosen')}, "  # noqa: S608
+        f"{q('revision')}, {q('saved_at')}) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({q('attempt_id')}, {q('question_id')}) DO UPDATE SET "
+        f"{q('chosen')} = excluded.{q('chosen')}, {q('revision')} = excluded.{q('revision')}, "
+        f"{q('saved_at')} = excluded.{q('saved_at')} "
+        f"WHERE {table}.{q('revision')} < excluded.{q('revision')}"
+    )
+    params = [
+        attempt_id,
+        question_id,
+        meta.get_field("chosen").get_db_prep_save(picked, connection),
+        revision,
+        meta.get_field("saved_at").get_db_prep_save(now, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount)
 
 
 def finish_attempt(learner: Learner, attempt: Attempt, now: datetime | None = None) -> Attempt:

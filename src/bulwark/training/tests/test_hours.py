@@ -34,6 +34,10 @@ TABLE: list[tuple[str, str, list[tuple[int, str, str]], Standing, Standing]] = [
     ("supervisor-short", "supervisor", [(THIS, "general", "2.5")], Standing.BEHIND,
      Standing.MISSED),
     ("supervisor-nothing", "supervisor", [], Standing.BEHIND, Standing.MISSED),
+    # 2.3 + 0.7 is 2.9999999999999996 as floats (SQLite's sums): still 3 hours
+    ("it-tenths-over-two-years", "it_staff",
+     [(LAST, "professional", "2.3"), (THIS, "professional", "0.7"), (THIS, "general", "3")],
+     Standing.MET, Standing.MISSED),
 ]  # fmt: skip
 
 
@@ -82,7 +86,7 @@ def test_agency_and_role_summaries(staffed: World) -> None:
     met = sum(1 for row in TABLE if row[3] == Standing.MET)
     assert report.by_org[staffed.agency.pk].counts["met"] == met
     assert report.overall.counts["behind"] == len(TABLE) + 1 - met
-    assert report.by_role["it_staff"].counts["met"] == 2
+    assert report.by_role["it_staff"].counts["met"] == 3
     assert report.by_role["it_staff"].counts["behind"] == 1
     missing = {
         p.learner_id: p.assessment.missing for p in report.people
@@ -147,3 +151,19 @@ def test_the_counted_views_agree_with_each_persons_standing(
     assert counted.overall.counts["met"] == sum(
         1 for row in TABLE if (row[3] if year_offset == 0 else row[4]) == Standing.MET
     )
+
+
+def test_the_people_list_is_ordered_and_cut_by_the_database(staffed: World) -> None:
+    """The database orders an agency's people (short first, then no requirement, then
+    met) and reads one page at a time; each person's standing, assessed again in Python
+    from the same totals, agrees with that order and with the counts."""
+    report = selectors.compliance(staffed.agency_admin, THIS, staffed.agency)
+    everyone = list(report.people)
+    counts = report.by_org[staffed.agency.pk].counts
+    assert len(report.people) == len(everyone) == sum(counts.values()) == len(TABLE) + 1
+    rank = {"behind": 0, "missed": 0, "no_rule": 1, "met": 2}
+    ranks = [rank[str(p.assessment.standing)] for p in everyone]
+    assert ranks == sorted(ranks)
+    assert sum(1 for p in everyone if p.assessment.standing == Standing.MET) == counts["met"]
+    assert [p.learner_id for p in report.people[3:6]] == [p.learner_id for p in everyone[3:6]]
+    assert report.people[-1].learner_id == everyone[-1].learner_id
