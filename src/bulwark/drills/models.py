@@ -349,3 +349,13 @@ class DrillNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation}: drill {self.sent_at:%Y-%m-%d}"
+
+
+# Exercises live in their own module (drills/exercises/), as models of this app.
+from bulwark.drills.exercises.models import Exercise as Exercise  # noqa: E402
+from bulwark.drills.exercises.models import ExerciseResponse as ExerciseResponse  # noqa: E402
+from bulwark.drills.exercises.models import ExerciseScore as ExerciseScore  # noqa: E402
+from bulwark.drills.exercises.models import ExerciseTeam as ExerciseTeam  # noqa: E402
+from bulwark.drills.exercises.models import Expectation as Expectation  # noqa: E402
+from bulwark.drills.exercises.models import ImprovementItem as ImprovementItem  # noqa: E402
+from bulwark.drills.exercises.models import Inject as Inject  # noqa: E402
