@@ -6,8 +6,6 @@ models belong to the drills app; reads go through the same `AgencyQuerySet` rule
 CERT sees all, an agency its own team's rows, an authority those of the agencies below
 it; a draft exercise is the CERT's alone (docs/drills.md)."""
 
-from typing import TYPE_CHECKING
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -15,12 +13,8 @@ from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Organisation, User
 from bulwark.core.permissions import Reader
 
-if TYPE_CHECKING:
-    from bulwark.drills.models import AgencyQuerySet
-else:  # drills.models imports this module at its end, once AgencyQuerySet exists
-    from bulwark.drills import models as _drills_models
-
-    AgencyQuerySet = _drills_models.AgencyQuerySet
+# drills.models imports this module at its end, once AgencyQuerySet exists.
+from bulwark.drills.models import AgencyQuerySet
 
 
 class ExerciseQuerySet(models.QuerySet["Exercise"]):

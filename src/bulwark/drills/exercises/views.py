@@ -157,7 +157,10 @@ def inject_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+            messages.error(
+                request,
+                f"{label}: {' '.join(map(str, errors))}" if label else " ".join(map(str, errors)),
+            )
         return redirect("exercise-detail", pk=pk)
     data = form.cleaned_data
     _attempt(
@@ -297,7 +300,10 @@ def item_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+            messages.error(
+                request,
+                f"{label}: {' '.join(map(str, errors))}" if label else " ".join(map(str, errors)),
+            )
     else:
         data = form.cleaned_data
         _attempt(

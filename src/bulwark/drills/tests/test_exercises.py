@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from bulwark.conftest import bearer, run_queued_tasks, sign_in
 from bulwark.core.models import AuditEntry, Notification
+from bulwark.drills import selectors as drill_selectors
 from bulwark.drills import tasks
 from bulwark.drills.exercises import selectors, services
 from bulwark.drills.models import Exercise, ExerciseTeam, ImprovementItem, Inject
@@ -401,7 +402,7 @@ def test_figures_for_the_annual_report(world: World) -> None:
         scenario_en="x",
         planned_start=timezone.now(),
     )
-    everything = selectors.exercise_figures(world.analyst, year)
+    everything = drill_selectors.exercise_figures(world.analyst, year)
     assert everything["held"] == 1 and everything["took_part"] == 1
     assert everything["by_kind_and_scope"]["held"]["tabletop_national"] == 1
     assert everything["by_kind_and_scope"]["took_part"]["technical_international"] == 1
