@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
 from bulwark.drills.exercises import selectors, services
-from bulwark.drills.exercises.models import (
+from bulwark.drills.models import (
     Exercise,
     ExerciseResponse,
     ExerciseScore,

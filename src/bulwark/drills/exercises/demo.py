@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.drills.exercises import services
-from bulwark.drills.exercises.models import Exercise, ExerciseTeam, Inject
+from bulwark.drills.models import Exercise, ExerciseTeam, Inject
 
 LESSONS = """## What went well
 - Every team notified the CERT within the hour.

@@ -7,8 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, OrganisationKind, User
-from bulwark.drills.exercises.models import Exercise, Expectation, ImprovementItem, Inject
 from bulwark.drills.forms import AGENCY_KINDS, DATETIME
+from bulwark.drills.models import Exercise, Expectation, ImprovementItem, Inject
 
 MAX_EXPECTATIONS = 3
 CERT_STAFF = User.objects.filter(

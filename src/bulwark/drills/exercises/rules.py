@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy
 from bulwark.constituency.access import viewer_of
 from bulwark.constituency.models import Role, User
 from bulwark.core.permissions import action
-from bulwark.drills.exercises.models import Exercise, ExerciseTeam, ImprovementItem
+from bulwark.drills.models import Exercise, ExerciseTeam, ImprovementItem
 
 
 def _in_control(user: User, exercise: Exercise) -> bool:

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from bulwark.constituency.access import viewer_of
 from bulwark.core.permissions import Reader
-from bulwark.drills.exercises.models import (
+from bulwark.drills.exercises.services import due_at
+from bulwark.drills.models import (
     Exercise,
     ExerciseResponse,
     ExerciseScore,
@@ -21,7 +22,6 @@ from bulwark.drills.exercises.models import (
     ImprovementItem,
     Inject,
 )
-from bulwark.drills.exercises.services import due_at
 
 
 def exercises(user: Reader, params: Any = None) -> QuerySet[Exercise]:

@@ -21,7 +21,7 @@ from bulwark.core import audit
 from bulwark.core.permissions import require
 from bulwark.core.services import notify
 from bulwark.core.tasks import send_email
-from bulwark.drills.exercises.models import (
+from bulwark.drills.models import (
     Exercise,
     ExerciseResponse,
     ExerciseScore,

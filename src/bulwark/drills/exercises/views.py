@@ -23,7 +23,7 @@ from bulwark.constituency.access import acting_user
 from bulwark.constituency.views import run_service
 from bulwark.core.permissions import can
 from bulwark.drills.exercises import forms, selectors, services
-from bulwark.drills.exercises.models import Exercise, Expectation
+from bulwark.drills.models import Exercise, Expectation
 
 REFRESH_SECONDS = 30
 
