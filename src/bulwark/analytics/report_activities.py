@@ -23,7 +23,7 @@ from bulwark.analytics.periods import Period
 from bulwark.core.permissions import Reader
 from bulwark.drills import calendar as drill_calendar
 from bulwark.drills import selectors as drill_selectors
-from bulwark.drills.models import Campaign, DrillObligation
+from bulwark.drills.models import Campaign, DrillObligation, Exercise
 from bulwark.findings import selectors as finding_selectors
 from bulwark.findings.models import ACTIVE_STATUSES, SEVERITY_ORDER, Engagement, Finding, Severity
 from bulwark.training import selectors as training_selectors
@@ -81,39 +81,38 @@ def _share(part: int, whole: int) -> str:
 
 
 def _exercise_table(user: Reader, year: int) -> Table | None:
-    """EXERCISES GO HERE: `drills.selectors.exercise_figures(reader, year)` (added by the
-    exercises work) when it exists. It may answer a Figure-like object (columns, rows),
-    a mapping (label -> value) or a list of rows; anything else is left out."""
-    figures: Callable[[Reader, int], Any] | None = getattr(
-        drill_selectors, "exercise_figures", None
+    """Exercises of the year (`drills.selectors.exercise_figures`): held by the CERT and
+    taken part in, per kind and scope, agencies with a team, the mean score and the
+    improvement items' states. Left out when the reader sees none."""
+    found = drill_selectors.exercise_figures(user, year)
+    if not (found["held"] or found["took_part"]):
+        return None
+    table = Table(
+        "exercises",
+        _("Exercises held and taken part in"),
+        [_("Exercise"), str(Exercise.Role.HELD.label), str(Exercise.Role.TOOK_PART.label)],
     )
-    if figures is None:
-        return None
-    found = figures(user, year)
-    table = Table("exercises", _("Exercises held and taken part in"), [])
-    columns = getattr(found, "columns", None)
-    rows = getattr(found, "rows", None)
-    if columns is not None and rows is not None:
-        table.columns = [str(c) for c in columns]
-        table.rows = [[_cell(v) for v in row] for row in rows]
-    elif isinstance(found, dict):
-        table.columns = [_("Figure"), _("Value")]
-        table.rows = [[str(k), _cell(v)] for k, v in found.items()]
-    elif isinstance(found, list | tuple):
-        table.columns = []
-        table.rows = [[_cell(v) for v in (row if isinstance(row, list | tuple) else [row])]
-                      for row in found]  # fmt: skip
-    else:
-        return None
+    by_kind = found["by_kind_and_scope"]
+    for kind in Exercise.Kind:
+        for scope in Exercise.Scope:
+            key = f"{kind.value}_{scope.value}"
+            held = by_kind[Exercise.Role.HELD.value][key]
+            took_part = by_kind[Exercise.Role.TOOK_PART.value][key]
+            if held or took_part:
+                table.rows.append([f"{kind.label}, {scope.label}", _n(held), _n(took_part)])
+    table.rows.append([_("All exercises"), _n(found["held"]), _n(found["took_part"])])
+    items = found["items"]
+    table.note = _(
+        "Agencies with a team: %(agencies)s. Mean score: %(score)s. Improvement items: "
+        "%(open)s open, %(progress)s in progress, %(done)s done."
+    ) % {
+        "agencies": _n(found["agencies"]),
+        "score": _pct(found["mean_score"]),
+        "open": _n(items.get("open", 0)),
+        "progress": _n(items.get("in_progress", 0)),
+        "done": _n(items.get("done", 0)),
+    }
     return table
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, int | float):
-        return _n(value)
-    return "—" if value is None else str(value)
 
 
 def drills_section(user: Reader, period: Period) -> Section:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from bulwark.constituency.models import Organisation, User
 from bulwark.drills import services
+from bulwark.drills.exercises import demo as exercises_demo
 from bulwark.drills.models import (
     Campaign,
     DrillObligation,
@@ -177,4 +178,5 @@ def load() -> int:
         User.objects.get(username="reporter"), notice, title="Drill: ransomware on billing server",
         description="Drill: files on FS-BILL-01 encrypted; server isolated.",
     )  # fmt: skip
+    exercises_demo.load(analyst, User.objects.get(username="duty"), orgs, now)
     return 3

@@ -58,3 +58,7 @@ def respond(user: User, notice: DrillNotice) -> bool:
     """Report the drill incident: the agency's reporters and admins."""
     roles = viewer_of(user).roles.get(notice.organisation_id, frozenset())
     return bool(roles & {Role.ORG_ADMIN, Role.REPORTER})
+
+
+# The exercises' actions (drills/exercises/rules.py), declared with the rest of drills.
+from bulwark.drills.exercises import rules as _exercise_rules  # noqa: E402, F401

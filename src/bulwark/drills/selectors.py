@@ -310,3 +310,7 @@ def score(notice: DrillNotice, now: datetime | None = None) -> DrillScore:
         elif clock.state in (ClockState.MET_LATE, ClockState.OVERDUE):
             out.decided += 1
     return out
+
+
+# The exercises' figures for the annual report (drills/exercises/selectors.py).
+from bulwark.drills.exercises.selectors import exercise_figures as exercise_figures  # noqa: E402

@@ -3,6 +3,7 @@
 from django_tasks import task
 
 from bulwark.drills import services
+from bulwark.drills.exercises import services as exercise_services
 
 
 @task()
@@ -13,6 +14,11 @@ def send_campaign(campaign_id: int) -> int:
 
 @task()
 def send_due() -> dict[str, int]:
-    """Periodic: every running campaign's due messages, and the calendar's reminders."""
+    """Periodic: every running campaign's due messages, the calendar's reminders, and
+    the running exercises' injects whose time has come."""
     sent = sum(services.send_due(pk) for pk in services.campaigns_to_send())
-    return {"sent": sent, "reminded": services.send_reminders()}
+    return {
+        "sent": sent,
+        "reminded": services.send_reminders(),
+        "injects": exercise_services.deliver_due(),
+    }

@@ -4,6 +4,7 @@ of the drill mail (served on the campaign's tracking domain, no sign-in)."""
 from django.urls import URLPattern, URLResolver, path, register_converter
 
 from bulwark.drills import report_pdf, views
+from bulwark.drills.exercises import views as exercises
 
 
 class TokenConverter:
@@ -41,4 +42,31 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("d/<drilltoken:token>/a.gif", views.track_attachment, name="drill-attachment"),
     path("d/<drilltoken:token>/seen.gif", views.track_page, name="drill-seen"),
     path("d/<drilltoken:token>/submit", views.track_submit, name="drill-submit"),
+    # Exercises (drills/exercises/views.py).
+    path("drills/exercises/", exercises.exercise_list, name="exercise-list"),
+    path("drills/exercises/new/", exercises.exercise_create, name="exercise-create"),
+    path("drills/exercises/<int:pk>/", exercises.exercise_detail, name="exercise-detail"),
+    path("drills/exercises/<int:pk>/timeline/", exercises.timeline, name="exercise-timeline"),
+    path("drills/exercises/<int:pk>/report/", exercises.report, name="exercise-report"),
+    path("drills/exercises/<int:pk>/injects/", exercises.inject_add, name="exercise-inject-add"),
+    path(
+        "drills/exercises/<int:pk>/injects/<int:inject>/deliver/",
+        exercises.inject_deliver,
+        name="exercise-inject-deliver",
+    ),
+    path(
+        "drills/exercises/<int:pk>/respond/<int:expectation>/<int:team>/",
+        exercises.respond,
+        name="exercise-respond",
+    ),
+    path(
+        "drills/exercises/<int:pk>/score/<int:expectation>/<int:team>/",
+        exercises.score,
+        name="exercise-score",
+    ),
+    path("drills/exercises/<int:pk>/items/", exercises.item_add, name="exercise-item-add"),
+    path("drills/exercises/items/<int:pk>/", exercises.item_update, name="exercise-item"),
+    path(
+        "drills/exercises/<int:pk>/<slug:verb>/", exercises.exercise_action, name="exercise-action"
+    ),
 ]

@@ -156,3 +156,36 @@ def test_html_and_pdf_carry_the_sections(world: World, lang: str) -> None:
         assert text in page, text
         assert text in pdf, text
     assert "Invoice lure" in pdf and "National CTF" in pdf
+
+
+def exercise_table(user: Any) -> Any:
+    with translation.override("en"):
+        found = report_activities.activities(user, periods.year(YEAR))
+    return {t.key: t for t in found["drills"].tables}.get("exercises")
+
+
+def test_exercises_held_and_taken_part_in(world: World) -> None:
+    from bulwark.drills.exercises import services as exercises
+    from bulwark.drills.tests.test_exercises import Game
+
+    assert exercise_table(world.analyst) is None  # no exercise: no empty table
+    held = Game(world)  # tabletop, national, teams for Bureau, Office and Grid Co
+    held.started()
+    expectation = held.first.expectations.order_by("pk")[0]
+    exercises.score(held.judge, expectation, held.team(world.bureau), points=40)
+    exercises.score(held.judge, expectation, held.team(world.grid), points=100)
+    exercises.end(world.analyst, held.exercise)
+    exercises.add_item(
+        world.analyst, held.exercise, organisation=world.grid, title="Patch",
+        due_on=timezone.localdate(),
+    )  # fmt: skip
+    table = exercise_table(world.analyst)
+    assert table.rows == [["Tabletop, National", "1", "0"], ["All exercises", "1", "0"]]
+    assert "Agencies with a team: 3" in table.note and "Mean score: 70.0 %" in table.note
+    assert "1 open" in table.note
+    # Bureau's report counts its own team's score and no item of Grid Co's.
+    mine = exercise_table(world.bureau_admin)
+    assert "Agencies with a team: 1" in mine.note and "Mean score: 40.0 %" in mine.note
+    assert "0 open" in mine.note
+    page = report.render_html(world.bureau_admin, YEAR, "en")
+    assert "Exercises held and taken part in" in page and "Mean score: 40.0 %" in page

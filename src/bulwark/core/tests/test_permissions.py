@@ -29,11 +29,17 @@ from bulwark.constituency.models import Membership, OrganisationKind, User
 from bulwark.core import permissions
 from bulwark.core.permissions import UnknownAction, can, require
 from bulwark.drills import services as drills
+from bulwark.drills.exercises import services as exercises
 from bulwark.drills.models import (
     Campaign,
     DrillNotice,
     DrillObligation,
+    Exercise,
+    ExerciseTeam,
+    Expectation,
+    ImprovementItem,
     ImprovementPlan,
+    Inject,
     SendingProfile,
 )
 from bulwark.exchange import services as exchange
@@ -144,6 +150,28 @@ class Things:
         self.obligation = DrillObligation.objects.create(
             organisation=w.bureau, kind="social_engineering", level="A",
             period_start=now.date(), due_at=now,
+        )  # fmt: skip
+        # An exercise (drills): the analyst in its control team, the duty officer an
+        # evaluator, the Bureau a team, an improvement item the Bureau's reporter owns.
+        self.exercise = Exercise.objects.create(
+            title="Tabletop", kind="tabletop", scope="national", role="held",
+            scenario_en="Ransomware", planned_start=now, created_by=w.analyst,
+        )  # fmt: skip
+        self.exercise.control_team.set([w.analyst])
+        self.exercise.evaluators.set([w.duty])
+        self.exercise_team = ExerciseTeam.objects.create(
+            exercise=self.exercise, organisation=w.bureau
+        )
+        inject = Inject.objects.create(
+            exercise=self.exercise, title="Note", body_en="Ransom note", offset_minutes=0
+        )
+        inject.teams.set([self.exercise_team])
+        self.expectation = Expectation.objects.create(
+            inject=inject, kind="manual", description="Notify"
+        )
+        self.exercise_item = ImprovementItem.objects.create(
+            exercise=self.exercise, organisation=w.bureau, title="Backups",
+            owner=w.bureau_reporter, due_on=now.date(), created_by=w.analyst,
         )  # fmt: skip
         self.engagement = findings.create_engagement(
             w.analyst, w.bureau, kind="pentest", title="Pentest"
@@ -467,6 +495,36 @@ CASES: dict[str, list[Case]] = {
             "report",
             lambda t, u: t.drill_notice,
             lambda t, u: drills.report_drill(u, t.drill_notice, title="", description=""),
+        )
+    ],
+    "exercise.control": [
+        (
+            "inject",
+            lambda t, u: t.exercise,
+            lambda t, u: exercises.add_inject(
+                u, t.exercise, title="", body_en="", offset_minutes=0
+            ),
+        )
+    ],
+    "exercise.evaluate": [
+        (
+            "score",
+            lambda t, u: t.exercise,
+            lambda t, u: exercises.score(u, t.expectation, t.exercise_team, points=1),
+        )
+    ],
+    "exercise.play": [
+        (
+            "respond",
+            lambda t, u: t.exercise_team,
+            lambda t, u: exercises.respond(u, t.expectation, t.exercise_team, text="x"),
+        )
+    ],
+    "exercise.item": [
+        (
+            "progress",
+            lambda t, u: t.exercise_item,
+            lambda t, u: exercises.update_item(u, t.exercise_item, state="bogus"),
         )
     ],
     "findings.plan": [
