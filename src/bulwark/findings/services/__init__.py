@@ -61,6 +61,7 @@ from bulwark.findings.services.remediation import (
 from bulwark.findings.services.reminders import (
     send_deadline_alerts,
 )
+from bulwark.findings.services.tally import compact_tally
 
 __all__ = [
     "BATCH",
@@ -81,6 +82,7 @@ __all__ = [
     "candidate_order",
     "change_engagement_status",
     "comment",
+    "compact_tally",
     "create_engagement",
     "deadline_for",
     "decide_risk_acceptance",
