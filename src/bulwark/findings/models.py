@@ -215,6 +215,14 @@ class ScanImport(models.Model):
         return f"{self.file_name} ({self.tool or '?'})"
 
 
+_RESOLVED_AT = ("fixed_at", "mitigated_at", "closed_at")
+# A finding with a resolution date (fixed, mitigated or closed): what time to remediate
+# averages; the same condition as the partial indexes serving it.
+RESOLVED_ROWS = (
+    Q(fixed_at__isnull=False) | Q(mitigated_at__isnull=False) | Q(closed_at__isnull=False)
+)
+
+
 class FindingQuerySet(models.QuerySet["Finding"]):
     def visible_to(self, user: Reader) -> "FindingQuerySet":
         """Read with the agency: CERT staff all, an agency its own, an authority those of
@@ -299,6 +307,17 @@ class Finding(models.Model):
             models.Index(fields=["organisation", "host"]),
             models.Index(fields=["organisation", "status", "severity"]),
             models.Index(fields=["status", "deadline"]),
+            # the dashboards' mean time to remediate: the latest resolved, index only
+            models.Index(
+                fields=["id", "organisation", "first_seen", *_RESOLVED_AT],
+                condition=RESOLVED_ROWS,
+                name="finding_resolved_latest",
+            ),
+            models.Index(
+                fields=["organisation", "id", "first_seen", *_RESOLVED_AT],
+                condition=RESOLVED_ROWS,
+                name="finding_resolved_agency",
+            ),
         ]
         verbose_name = _("finding")
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -13,6 +13,7 @@ from bulwark.core.permissions import Reader
 from bulwark.findings.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
+    RESOLVED_ROWS,
     SEVERITY_ORDER,
     Engagement,
     EngagementKind,
@@ -158,19 +159,36 @@ def dashboard(
         board.open_total = sum(counted.values())
     else:
         _count(board, findings, now, national=national)
-    # Mean time to remediate: read the two dates of at most the latest 20,000 resolved
-    # findings (a database-neutral duration average is not portable between SQLite and
-    # PostgreSQL without raw SQL).
-    pairs = list(
-        findings.annotate(resolved=_resolved_at())
-        .filter(resolved__isnull=False)
+    # Mean time to remediate over at most the latest 20,000 resolved findings, averaged by
+    # the database (reading the 40,000 dates into Python was most of a dashboard's time
+    # at 1 M findings) through the partial index of resolved findings.
+    latest = (
+        findings.filter(RESOLVED_ROWS)
         .order_by("-pk")
-        .values_list("first_seen", "resolved")[:20000]
+        .annotate(days=_Days(_resolved_at()) - _Days(F("first_seen")))[:20000]
     )
-    if pairs:
-        total = sum(((r - s).total_seconds() for s, r in pairs), 0.0)
-        board.mean_days_to_remediate = round(total / len(pairs) / 86400, 1)
+    mean = latest.aggregate(mean=Avg("days"))["mean"]
+    if mean is not None:
+        board.mean_days_to_remediate = round(float(mean), 1)
     return board
+
+
+class _Days(Func):
+    """A date-time as days since an epoch (a float), for differences in the database:
+    SQLite's julianday(), PostgreSQL's epoch seconds / 86400."""
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="julianday", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)",
+            **extra,
+        )
 
 
 def _from_tally(
