@@ -250,6 +250,14 @@ class ScannedService(models.Model):
         return f"{self.host}:{self.port}/{self.protocol}" if self.port else self.host
 
 
+_RESOLVED_AT = ("fixed_at", "mitigated_at", "closed_at")
+# A finding with a resolution date (fixed, mitigated or closed): what time to remediate
+# averages; the same condition as the partial indexes serving it.
+RESOLVED_ROWS = (
+    Q(fixed_at__isnull=False) | Q(mitigated_at__isnull=False) | Q(closed_at__isnull=False)
+)
+
+
 class FindingQuerySet(models.QuerySet["Finding"]):
     def visible_to(self, user: Reader) -> "FindingQuerySet":
         """Read with the agency: CERT staff all, an agency its own, an authority those of
@@ -347,6 +355,17 @@ class Finding(models.Model):
             models.Index(fields=["organisation", "host"]),
             models.Index(fields=["organisation", "status", "severity"]),
             models.Index(fields=["status", "deadline"]),
+            # the dashboards' mean time to remediate: the latest resolved, index only
+            models.Index(
+                fields=["id", "organisation", "recorded_at", *_RESOLVED_AT],
+                condition=RESOLVED_ROWS,
+                name="finding_resolved_latest",
+            ),
+            models.Index(
+                fields=["organisation", "id", "recorded_at", *_RESOLVED_AT],
+                condition=RESOLVED_ROWS,
+                name="finding_resolved_agency",
+            ),
         ]
         verbose_name = _("finding")
 
@@ -384,6 +403,50 @@ class ThroughFindingQuerySet(models.QuerySet[Any]):
     def visible_to(self, user: Reader) -> "ThroughFindingQuerySet":
         condition = _org_condition(user, "finding__organisation_id")
         return self if condition is None else self.filter(condition)
+
+
+class TallyQuerySet(models.QuerySet["FindingTally"]):
+    def visible_to(self, user: Reader) -> "TallyQuerySet":
+        """As the findings counted: CERT staff all, an agency its own, an authority those
+        of the agencies below it."""
+        condition = _org_condition(user, "organisation_id")
+        return self if condition is None else self.filter(condition)
+
+
+class TallyResolved(models.IntegerChoices):
+    NO = 0, _("not resolved, or no deadline")
+    ON_TIME = 1, _("resolved by the deadline")
+    LATE = 2, _("resolved after the deadline")
+
+
+class FindingTally(models.Model):
+    """How many findings share one (agency, status, severity, deadline, resolved on
+    time?) key: what the dashboards count, a few hundred rows instead of a million.
+
+    Kept by database triggers on the findings table (migration 0003_s30h5_tally), in the
+    same transaction as every write to it: the imports' bulk COPY, the services' saves,
+    deletions. No Python code writes it. SQLite updates one row per key; PostgreSQL
+    appends one signed row per key and statement (no row lock shared between writers),
+    summed when read and compacted by `services.compact_tally` (periodic)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    status = models.CharField(max_length=20)
+    severity = models.CharField(max_length=10)
+    deadline = models.DateTimeField(null=True)
+    resolved = models.SmallIntegerField(default=TallyResolved.NO)
+    n = models.BigIntegerField(default=0)
+
+    objects = TallyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organisation", "status", "severity", "deadline", "resolved"])
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.status} {self.severity}: {self.n}"
 
 
 class DedupeOutcome(models.TextChoices):

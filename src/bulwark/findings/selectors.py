@@ -5,22 +5,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulwark.advisories.models import InventoryItem
+from bulwark.constituency.models import Organisation
 from bulwark.core.permissions import Reader
 from bulwark.findings.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
+    RESOLVED_ROWS,
     SEVERITY_ORDER,
     Engagement,
     EngagementKind,
     EngagementStatus,
     Finding,
     FindingStatus,
+    FindingTally,
     Severity,
+    TallyResolved,
 )
 
 SOON = timedelta(days=7)
@@ -134,13 +138,136 @@ def _resolved_at() -> Any:
 
 
 def dashboard(
-    findings: QuerySet[Finding], now: datetime | None = None, *, national: bool = False
+    findings: QuerySet[Finding],
+    now: datetime | None = None,
+    *,
+    national: bool = False,
+    tally: QuerySet[FindingTally] | None = None,
 ) -> Dashboard:
     """The figures of a set of findings (already narrowed by `visible_to`): open by
     severity, overdue, due soon, SLA compliance, mean time to remediate; with `national`,
-    the same per agency and per sector."""
+    the same per agency and per sector.
+
+    `tally`: the same agencies' `FindingTally` rows (`FindingTally.objects.visible_to`,
+    narrowed to an agency as `findings` is), when `findings` is whole agencies' findings
+    (the dashboards, not an engagement's): the counts are then read from it, a few
+    hundred rows instead of every finding (issue 23: p95 <= 300 ms at 1 M findings)."""
     now = now or timezone.now()
     board = Dashboard()
+    labels = dict(Severity.choices)
+    if tally is not None:
+        counted = _from_tally(board, tally, now, national=national)
+        board.open_by_severity = [(s, str(labels[s]), counted.get(s, 0)) for s in SEVERITY_ORDER]
+        board.open_total = sum(counted.values())
+    else:
+        _count(board, findings, now, national=national)
+    # Mean time to remediate over at most the latest 20,000 resolved findings, averaged by
+    # the database (reading the 40,000 dates into Python was most of a dashboard's time
+    # at 1 M findings) through the partial index of resolved findings. Counted from the
+    # CERT's first record of the finding (`recorded_at`), not the tool's own date
+    # (`first_seen`), which can be years before the import.
+    latest = (
+        findings.filter(RESOLVED_ROWS)
+        .order_by("-pk")
+        .annotate(days=_Days(_resolved_at()) - _Days(F("recorded_at")))[:20000]
+    )
+    mean = latest.aggregate(mean=Avg("days"))["mean"]
+    if mean is not None:
+        board.mean_days_to_remediate = round(float(mean), 1)
+    return board
+
+
+class _Days(Func):
+    """A date-time as days since an epoch (a float), for differences in the database:
+    SQLite's julianday(), PostgreSQL's epoch seconds / 86400."""
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="julianday", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)",
+            **extra,
+        )
+
+
+def _from_tally(
+    board: Dashboard, tally: QuerySet[FindingTally], now: datetime, *, national: bool
+) -> dict[str, int]:
+    """The counts from the maintained tally (a few rows per agency, status, severity and
+    deadline), as `_count` computes them from the findings; open counts by severity."""
+    open_statuses = {str(s) for s in OPEN_STATUSES}
+    active = {str(s) for s in ACTIVE_STATUSES}
+    soon = now + SOON
+    by_severity: dict[str, int] = {}
+    per_org: dict[int, dict[str, int]] = {}
+    overdue_org: dict[int, int] = {}
+    rows = (
+        tally.values_list("organisation_id", "status", "severity", "deadline", "resolved")
+        .annotate(total=Sum("n"))
+        .order_by()
+    )
+    for org_id, status, severity, deadline, resolved, n in rows:
+        if not n:
+            continue
+        if status in active:
+            by_severity[severity] = by_severity.get(severity, 0) + n
+            counts = per_org.setdefault(org_id, {})
+            counts[severity] = counts.get(severity, 0) + n
+        if status in open_statuses and deadline is not None:
+            if deadline < now:
+                board.overdue += n
+                overdue_org[org_id] = overdue_org.get(org_id, 0) + n
+            elif deadline < soon:
+                board.due_soon += n
+        if status == FindingStatus.FIXED:
+            board.fixed_awaiting_retest += n
+        elif status == FindingStatus.RISK_ACCEPTED:
+            board.risk_accepted += n
+        if resolved == TallyResolved.ON_TIME:
+            board.resolved_on_time += n
+        elif resolved == TallyResolved.LATE:
+            board.resolved_late += n
+    if national:
+        orgs = {
+            o["pk"]: o
+            for o in Organisation.objects.filter(pk__in=list(per_org)).values(
+                "pk", "name", "sector__name"
+            )
+        }
+        entries: list[dict[str, Any]] = []
+        per_sector: dict[str, dict[str, Any]] = {}
+        for org_id, counts in per_org.items():
+            if org_id not in orgs or not sum(counts.values()):
+                continue
+            org = orgs[org_id]
+            entry: dict[str, Any] = {
+                "id": org_id,
+                "name": org["name"],
+                "total": sum(counts.values()),
+                **{s: counts.get(s, 0) for s in SEVERITY_ORDER},
+                "overdue": overdue_org.get(org_id, 0),
+            }
+            entries.append(entry)
+            name = org["sector__name"] or "—"
+            sector = per_sector.setdefault(
+                name, {"name": name, "total": 0, **{s: 0 for s in SEVERITY_ORDER}}
+            )
+            for s, n in counts.items():
+                sector[s] += n
+                sector["total"] += n
+        entries.sort(key=lambda e: e["name"])
+        board.by_organisation = sorted(entries, key=lambda e: -e["total"])
+        board.by_sector = sorted(per_sector.values(), key=lambda e: -e["total"])
+    return by_severity
+
+
+def _count(board: Dashboard, findings: QuerySet[Finding], now: datetime, *, national: bool) -> None:
+    """The counts read from the findings themselves (any set of them: an engagement's)."""
     labels = dict(Severity.choices)
     counts = dict(
         findings.filter(status__in=ACTIVE_STATUSES)
@@ -171,19 +298,6 @@ def dashboard(
     )
     board.resolved_on_time = timing["on_time"]
     board.resolved_late = timing["late"]
-    # Mean time to remediate: read the two dates of at most the latest 20,000 resolved
-    # findings (a database-neutral duration average is not portable between SQLite and
-    # PostgreSQL without raw SQL). Counted from the CERT's first record of the finding,
-    # not the tool's own date (`first_seen`), which can be years before the import.
-    pairs = list(
-        findings.annotate(resolved=_resolved_at())
-        .filter(resolved__isnull=False)
-        .order_by("-pk")
-        .values_list("recorded_at", "resolved")[:20000]
-    )
-    if pairs:
-        total = sum(((r - s).total_seconds() for s, r in pairs), 0.0)
-        board.mean_days_to_remediate = round(total / len(pairs) / 86400, 1)
     if national:
         rows = (
             findings.filter(status__in=ACTIVE_STATUSES)
@@ -227,19 +341,17 @@ def dashboard(
             entry[sector["severity"]] = sector["n"]
             entry["total"] += sector["n"]
         board.by_sector = sorted(per_sector.values(), key=lambda e: -e["total"])
-    return board
 
 
 def home_figures(user: Reader) -> dict[str, Any]:
     """The home page's count of findings still to remediate, as the findings dashboard
     counts them (fixed ones wait for the CERT's retest); registered with core."""
-    return {
-        "counts": {
-            "open_findings": Finding.objects.visible_to(user)
-            .filter(status__in=ACTIVE_STATUSES)
-            .count()
-        }
-    }
+    counted = (
+        FindingTally.objects.visible_to(user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .aggregate(total=Sum("n"))["total"]
+    )
+    return {"counts": {"open_findings": counted or 0}}
 
 
 def agencies_with_open_findings(user: Reader, cves: list[str]) -> list[dict[str, Any]]:

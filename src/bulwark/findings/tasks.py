@@ -12,6 +12,7 @@ def check_deadlines() -> dict[str, int]:
     the authority above the agency, end risk acceptances whose date has passed."""
     figures = services.send_deadline_alerts()
     figures["risk_expired"] = services.expire_risk_acceptances()
+    figures["tally_rows"] = services.compact_tally()
     return figures
 
 

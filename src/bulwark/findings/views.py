@@ -31,6 +31,7 @@ from bulwark.findings.models import (
     EngagementStatus,
     Finding,
     FindingStatus,
+    FindingTally,
     RemediationEvent,
     RiskAcceptance,
     RiskAcceptanceState,
@@ -54,11 +55,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     figures for the CERT."""
     viewer = viewer_of(request.user)
     findings = Finding.objects.visible_to(request.user)
+    tally = FindingTally.objects.visible_to(request.user)
     org = selectors._int(request.GET, "organisation")
     if org is not None:
         findings = findings.filter(organisation_id=org)
+        tally = tally.filter(organisation_id=org)
     national = viewer.sees_everything and org is None
-    board = selectors.dashboard(findings, national=national or bool(viewer.supervised_org_ids))
+    board = selectors.dashboard(
+        findings, national=national or bool(viewer.supervised_org_ids), tally=tally
+    )
     engagements = (
         Engagement.objects.visible_to(request.user)
         .exclude(status__in=[EngagementStatus.CLOSED, EngagementStatus.CANCELLED])

@@ -6,6 +6,7 @@ Pure module (no Django import).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -46,7 +47,9 @@ def fingerprint(f: ParsedFinding) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
 def _host(host: str) -> str:
+    """(Cached: a file names each host once per finding, a few thousand hosts in all.)"""
     host = host.strip().lower().strip("[]").rstrip(".")
     if host and (host[0].isdigit() or ":" in host):
         try:

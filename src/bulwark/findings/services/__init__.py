@@ -69,6 +69,7 @@ from bulwark.findings.services.remediation import (
 from bulwark.findings.services.reminders import (
     send_deadline_alerts,
 )
+from bulwark.findings.services.tally import compact_tally
 
 __all__ = [
     "BATCH",
@@ -90,6 +91,7 @@ __all__ = [
     "change_engagement_status",
     "checked_mapping",
     "comment",
+    "compact_tally",
     "create_engagement",
     "deadline_for",
     "decide_risk_acceptance",
