@@ -107,6 +107,12 @@ class Campaign(models.Model):
         "self", verbose_name=_("previous campaign (for comparison)"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+",
     )  # fmt: skip
+    # The drills -> training link (optional, one-way): people classified as human clickers
+    # or submitters are enrolled in this course when the training app is installed.
+    course_code = models.CharField(
+        _("training course for clickers"), max_length=50, blank=True,
+        help_text=_("The code of a published course; people who click or submit are enrolled."),
+    )  # fmt: skip
 
     objects = CampaignQuerySet.as_manager()
 
@@ -201,6 +207,15 @@ class Recipient(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     bounced = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
+    # The person's outcome, rolled up from their events by the tracking services (the
+    # results read these, one row per person, not millions of events): when they first
+    # did each thing as a person (opened counts a click, attachment or submit too), and
+    # how many of their requests were a machine's.
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    automated_events = models.PositiveIntegerField(default=0)
 
     objects = RecipientQuerySet.as_manager()
 
