@@ -431,6 +431,11 @@ _R = Recipient._meta.db_table
 _LINKS = ", ".join(f"'{k}'" for k in sorted(classifier.MAIL_LINKS))
 _OPENS = ", ".join(f"'{k}'" for k in ("opened", "clicked", "attachment", "submitted"))
 _CLICKS, _SUBMITS, _REPORTS = "'clicked'", "'submitted'", "'reported'"
+SQL_TARGET = (
+    "SELECT r.id, r.campaign_id, r.organisation_id, r.email, r.language, r.sent_at,"  # noqa: S608
+    f" c.course_code FROM {_R} r JOIN {Campaign._meta.db_table} c ON c.id = r.campaign_id"
+    " WHERE r.token = %s AND c.state <> %s"
+)
 SQL_LOCK = f"SELECT id FROM {_R} WHERE id = %s FOR UPDATE"  # noqa: S608 - the model's table
 SQL_EARLIER = (
     f"SELECT id, at FROM {_E} WHERE recipient_id = %s AND at >= %s AND at <= %s"  # noqa: S608
@@ -478,23 +483,16 @@ def target_of(token: str) -> Target | None:
     found = _targets.get(token)
     if found is not None:
         return found
-    row = (
-        Recipient.objects.filter(token=token)
-        .exclude(campaign__state=Campaign.State.DRAFT)
-        .values_list(
-            "pk",
-            "campaign_id",
-            "organisation_id",
-            "email",
-            "language",
-            "sent_at",
-            "campaign__course_code",
-        )
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(SQL_TARGET, [token, Campaign.State.DRAFT])
+        row = cursor.fetchone()
     if row is None:
         return None
-    target = Target(*row)
+    pk, campaign_id, organisation_id, email, language, sent_at, course_code = row
+    target = Target(
+        pk, campaign_id, organisation_id, email, language,
+        _aware(sent_at) if sent_at is not None else None, course_code,
+    )  # fmt: skip
     if target.sent_at is not None:  # before delivery `sent_at` is still to be written
         if len(_targets) >= TARGETS_KEPT:
             _targets.clear()
@@ -532,8 +530,8 @@ def record_hit(
             since = ops.adapt_datetimefield_value(at - timedelta(seconds=data.burst_seconds))
             cursor.execute(SQL_EARLIER, [rid, since, when])
             earlier = cursor.fetchall()
-            reason = classifier.classify(hit, [_aware(t) for _pk, t in earlier], data)
-            if reason == classifier.BURST:
+            if classifier.burst(hit, [_aware(t) for _pk, t in earlier], data):
+                reason = classifier.BURST
                 DrillEvent.objects.filter(pk__in=[pk for pk, _t in earlier]).update(
                     automated=classifier.BURST
                 )

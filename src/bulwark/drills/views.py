@@ -362,6 +362,7 @@ def track(request: HttpRequest, token: str, endpoint: str) -> HttpResponse | Non
     else:
         reply = _pixel()
     reply["X-Frame-Options"] = "DENY"  # as XFrameOptionsMiddleware, which it skips
+    reply["Content-Length"] = str(len(reply.content))  # as CommonMiddleware: no chunking
     return reply
 
 
