@@ -168,12 +168,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     results = selectors.results(current, analyst)
     if args.profile:
-        import cProfile
-        import pstats
+        from django.test.utils import CaptureQueriesContext
 
-        with cProfile.Profile() as profile:
+        with CaptureQueriesContext(connection) as queries:
             selectors.results(current, analyst)
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:5]:
+            print(query["time"], query["sql"][:600])
+
     selector = timed(args.runs, lambda: selectors.results(current, analyst))
 
     from django_otp import DEVICE_ID_SESSION_KEY

@@ -144,8 +144,11 @@ def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
             pk__in=participants.values("organisation_id")
         ).select_related("sector", "parent")
     }
-    counts = _counts(campaign, set(orgs))
-    previous = _counts(campaign.previous, set(orgs)) if campaign.previous is not None else {}
+    # Whoever sees every participant reads them unfiltered (a list of 500 ids would turn
+    # the planner to the organisation index, one row lookup per person).
+    limit = None if user is None or viewer_of(user).sees_everything else set(orgs)
+    counts = _counts(campaign, limit)
+    previous = _counts(campaign.previous, limit) if campaign.previous is not None else {}
     first = _first_reports(campaign)
     plans = {p.organisation_id: p for p in ImprovementPlan.objects.filter(campaign=campaign)}
     out = []
