@@ -240,7 +240,7 @@ class Recipient(models.Model):
                     "automated_events",
                 ],
                 name="drill_outcomes",
-            ),  # fmt: skip
+            ),
             # Repeat clickers: the few people who clicked, by address, over every campaign.
             models.Index(
                 fields=["email"], name="drill_clickers", condition=Q(clicked_at__isnull=False)
