@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "bulwark.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bulwark.core.middleware.RequestBodyLimitMiddleware",
+    # Drill mail tracking links answered before sessions and authentication (docs/drills.md).
+    "bulwark.drills.middleware.TrackingShortPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, OrganisationKind
+from bulwark.core import registry
 from bulwark.drills.models import Campaign, SendingProfile
 from bulwark.incidents.rsit import RSIT
 
@@ -35,12 +36,18 @@ class CampaignForm(forms.ModelForm[Campaign]):
             "landing_en", "landing_zh_hant", "attachment_name", "tracking_domain",
             "sending_profile", "starts_at", "spread_days", "day_start", "day_end",
             "per_domain_per_hour", "open_threshold", "click_threshold", "previous",
+            "course_code",
         ]  # fmt: skip
         widgets = {"starts_at": DATETIME, "day_start": TIME, "day_end": TIME}
         help_texts = {
             "body_en": _("Plain text; {{name}} is the recipient's name, {{link}} their link."),
             "body_zh_hant": _("Plain text; {{name}} is the recipient's name, {{link}} their link."),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not registry.TRAINING_ENROLMENT.installed:  # the link to training is optional
+            del self.fields["course_code"]
 
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean() or {}

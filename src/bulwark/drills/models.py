@@ -7,6 +7,7 @@ from typing import Self, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.access import viewer_of
@@ -107,6 +108,12 @@ class Campaign(models.Model):
         "self", verbose_name=_("previous campaign (for comparison)"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+",
     )  # fmt: skip
+    # The drills -> training link (optional, one-way): people classified as human clickers
+    # or submitters are enrolled in this course when the training app is installed.
+    course_code = models.CharField(
+        _("training course for clickers"), max_length=50, blank=True,
+        help_text=_("The code of a published course; people who click or submit are enrolled."),
+    )  # fmt: skip
 
     objects = CampaignQuerySet.as_manager()
 
@@ -201,13 +208,44 @@ class Recipient(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     bounced = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
+    # The person's outcome, rolled up from their events by the tracking services (the
+    # results read these, one row per person, not millions of events): when they first
+    # did each thing as a person (opened counts a click, attachment or submit too), and
+    # how many of their requests were a machine's.
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    automated_events = models.PositiveIntegerField(default=0)
 
     objects = RecipientQuerySet.as_manager()
 
     class Meta:
         ordering = ["organisation_id", "email"]
         constraints = [models.UniqueConstraint(fields=["campaign", "email"], name="recipient_once")]
-        indexes = [models.Index(fields=["campaign", "sent_at", "send_at"], name="drill_due")]
+        indexes = [
+            models.Index(fields=["campaign", "sent_at", "send_at"], name="drill_due"),
+            # The results read only this index (one entry per person, in agency order),
+            # never the rows: SQLite and PostgreSQL alike (no INCLUDE on SQLite).
+            models.Index(
+                fields=[
+                    "campaign",
+                    "organisation",
+                    "sent_at",
+                    "bounced",
+                    "opened_at",
+                    "clicked_at",
+                    "submitted_at",
+                    "reported_at",
+                    "automated_events",
+                ],
+                name="drill_outcomes",
+            ),
+            # Repeat clickers: the few people who clicked, by address, over every campaign.
+            models.Index(
+                fields=["email"], name="drill_clickers", condition=Q(clicked_at__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

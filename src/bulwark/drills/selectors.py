@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from bulwark.constituency.access import viewer_of
@@ -89,68 +89,44 @@ class AgencyRow(Rates):
 
 
 def _counts(campaign: Campaign, org_ids: set[int] | None) -> dict[int, Rates]:
-    """Distinct recipients per organisation and outcome, human events only."""
+    """Distinct people per organisation and outcome, human events only: one GROUP BY over
+    the campaign's recipients, whose outcome columns the tracking services keep (the
+    first human open, click, submit and report, and the count of automated requests), so
+    the cost follows the number of people, not of events."""
     rows: dict[int, Rates] = defaultdict(Rates)
     recipients = Recipient.objects.filter(campaign=campaign)
-    events = DrillEvent.objects.filter(campaign=campaign)
     if org_ids is not None:
         recipients = recipients.filter(organisation_id__in=org_ids)
-        events = events.filter(recipient__organisation_id__in=org_ids)
-    for org_id, n in (
-        recipients.filter(sent_at__isnull=False, bounced=False)
-        .values_list("organisation_id").annotate(n=Count("pk")).order_by()
+    reported_first = Q(reported_at__isnull=False) & (
+        Q(clicked_at__isnull=True) | Q(reported_at__lt=F("clicked_at"))
+    )
+    for org_id, *figures in (
+        recipients.values_list("organisation_id")
+        .annotate(
+            sent=Count("pk", filter=Q(sent_at__isnull=False, bounced=False)),
+            opened=Count("pk", filter=Q(opened_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+            submitted=Count("pk", filter=Q(submitted_at__isnull=False)),
+            reported=Count("pk", filter=Q(reported_at__isnull=False)),
+            # Reported before clicking: the first report precedes any human click (or none).
+            reported_first=Count("pk", filter=reported_first),
+            automated=Sum("automated_events"),
+        )
+        .order_by()
     ):  # fmt: skip
-        rows[org_id].sent = n
-    human = events.filter(automated="")
-    for org_id, n in (
-        human.filter(kind__in=OPEN_KINDS).values_list("recipient__organisation_id")
-        .annotate(n=Count("recipient_id", distinct=True)).order_by()
-    ):  # fmt: skip
-        rows[org_id].opened = n
-    names = {EventKind.CLICKED: "clicked", EventKind.SUBMITTED: "submitted",
-             EventKind.REPORTED: "reported"}  # fmt: skip
-    for org_id, kind, n in (
-        human.filter(kind__in=list(names)).values_list("recipient__organisation_id", "kind")
-        .annotate(n=Count("recipient_id", distinct=True)).order_by()
-    ):  # fmt: skip
-        setattr(rows[org_id], names[kind], n)
-    for org_id, n in (
-        events.exclude(automated="").values_list("recipient__organisation_id")
-        .annotate(n=Count("pk")).order_by()
-    ):  # fmt: skip
-        rows[org_id].automated = n
-    # Reported before clicking: the first report precedes any human click (or none).
-    firsts: dict[int, dict[str, datetime]] = defaultdict(dict)
-    for rid, kind, at in (
-        human.filter(kind__in=[EventKind.REPORTED, EventKind.CLICKED])
-        .values_list("recipient_id", "kind").annotate(at=Min("at")).order_by()
-    ):  # fmt: skip
-        firsts[rid][kind] = at
-    reporters = {rid: k for rid, k in firsts.items() if EventKind.REPORTED in k}
-    if reporters:
-        orgs = dict(Recipient.objects.filter(pk__in=reporters).values_list("pk", "organisation_id"))
-        for rid, k in reporters.items():
-            click = k.get(EventKind.CLICKED)
-            if click is None or k[EventKind.REPORTED] < click:
-                rows[orgs[rid]].reported_first += 1
+        rows[org_id] = Rates(*(n or 0 for n in figures))
     return rows
 
 
 def _first_reports(campaign: Campaign) -> dict[int, timedelta]:
     """Per organisation: from its first delivered message to its first report."""
-    sent = dict(
-        Recipient.objects.filter(campaign=campaign, sent_at__isnull=False)
+    firsts = (
+        Recipient.objects.filter(campaign=campaign)
         .values_list("organisation_id")
-        .annotate(first=Min("sent_at"))
+        .annotate(sent=Min("sent_at"), reported=Min("reported_at"))
         .order_by()
     )
-    reported = dict(
-        DrillEvent.objects.filter(campaign=campaign, kind=EventKind.REPORTED, automated="")
-        .values_list("recipient__organisation_id")
-        .annotate(first=Min("at"))
-        .order_by()
-    )
-    return {o: reported[o] - sent[o] for o in reported if o in sent}
+    return {o: reported - sent for o, sent, reported in firsts if sent and reported}
 
 
 def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
@@ -168,8 +144,11 @@ def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
             pk__in=participants.values("organisation_id")
         ).select_related("sector", "parent")
     }
-    counts = _counts(campaign, set(orgs))
-    previous = _counts(campaign.previous, set(orgs)) if campaign.previous is not None else {}
+    # Whoever sees every participant reads them unfiltered (a list of 500 ids would turn
+    # the planner to the organisation index, one row lookup per person).
+    limit = None if user is None or viewer_of(user).sees_everything else set(orgs)
+    counts = _counts(campaign, limit)
+    previous = _counts(campaign.previous, limit) if campaign.previous is not None else {}
     first = _first_reports(campaign)
     plans = {p.organisation_id: p for p in ImprovementPlan.objects.filter(campaign=campaign)}
     out = []
@@ -216,27 +195,19 @@ def results(campaign: Campaign, user: Reader) -> Results:
 def repeat_clickers(campaign: Campaign, org_ids: set[int]) -> list[tuple[str, str, int]]:
     """(e-mail, organisation, campaigns clicked) for people of these organisations who
     clicked in this campaign and in at least one earlier one (human clicks only)."""
-    here = set(
-        DrillEvent.objects.filter(
-            campaign=campaign,
-            kind=EventKind.CLICKED,
-            automated="",
-            recipient__organisation_id__in=org_ids,
-        ).values_list("recipient__email", flat=True)
-    )
-    if not here:
-        return []
+    here = Recipient.objects.filter(
+        campaign=campaign, clicked_at__isnull=False, organisation_id__in=org_ids
+    ).values("email")
     rows = (
-        DrillEvent.objects.filter(
-            kind=EventKind.CLICKED,
-            automated="",
-            recipient__email__in=here,
-            recipient__organisation_id__in=org_ids,
+        Recipient.objects.filter(
+            clicked_at__isnull=False,
+            email__in=here,
+            organisation_id__in=org_ids,
             campaign__starts_at__lte=campaign.starts_at,
         )
-        .values_list("recipient__email", "recipient__organisation__name")
+        .values_list("email", "organisation__name")
         .annotate(n=Count("campaign_id", distinct=True))
-        .order_by("-n", "recipient__email")
+        .order_by("-n", "email")
     )
     return [(e, o, n) for e, o, n in rows if n > 1]
 

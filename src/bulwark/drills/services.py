@@ -10,7 +10,7 @@ import secrets
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -394,56 +394,186 @@ def campaigns_to_send(now: datetime | None = None) -> list[int]:
 
 
 # --- tracking ------------------------------------------------------------------------
+#
+# The hot path (docs/drills.md, "Performance"): a tracking request is served before the
+# session and authentication middleware (`drills.middleware`), the recipient is looked up
+# once per token and process, and each hit is a handful of plain SQL statements in one
+# transaction: no ORM object is built.
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the tracking path needs of a recipient. Kept per token once the message is
+    delivered: none of it changes after that (recipients and campaign fields are fixed
+    once a campaign leaves its draft, and `sent_at` is written once)."""
+
+    recipient_id: int
+    campaign_id: int
+    organisation_id: int
+    email: str
+    language: str
+    sent_at: datetime | None
+    course_code: str
 
 
 @dataclass(frozen=True)
 class Tracked:
-    event: DrillEvent
-    recipient: Recipient
-    campaign: Campaign
+    recipient: Target
+    automated: str  # the reason a machine made the request, "" for a person
 
 
 FOLLOW_UP_WINDOW = timedelta(minutes=10)
+TARGETS_KEPT = 200_000  # tokens kept per process (about 200 bytes each)
+_targets: dict[str, Target] = {}
+
+_E = DrillEvent._meta.db_table
+_R = Recipient._meta.db_table
+_LINKS = ", ".join(f"'{k}'" for k in sorted(classifier.MAIL_LINKS))
+_OPENS = ", ".join(f"'{k}'" for k in ("opened", "clicked", "attachment", "submitted"))
+_CLICKS, _SUBMITS, _REPORTS = "'clicked'", "'submitted'", "'reported'"
+SQL_TARGET = (
+    "SELECT r.id, r.campaign_id, r.organisation_id, r.email, r.language, r.sent_at,"  # noqa: S608
+    f" c.course_code FROM {_R} r JOIN {Campaign._meta.db_table} c ON c.id = r.campaign_id"
+    " WHERE r.token = %s AND c.state <> %s"
+)
+SQL_LOCK = f"SELECT id FROM {_R} WHERE id = %s FOR UPDATE"  # noqa: S608 - the model's table
+SQL_EARLIER = (
+    f"SELECT id, at FROM {_E} WHERE recipient_id = %s AND at >= %s AND at <= %s"  # noqa: S608
+    f" AND kind IN ({_LINKS})"
+)
+SQL_INSERT = (
+    f"INSERT INTO {_E} (recipient_id, campaign_id, kind, at, automated, ip, agent)"  # noqa: S608
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+SQL_CONFIRM = (
+    f"UPDATE {_E} SET automated = '' WHERE recipient_id = %s AND kind = 'clicked'"  # noqa: S608
+    " AND automated = %s AND at >= %s AND at <= %s"
+)
 
 
-@transaction.atomic
+def _first(kinds: str) -> str:
+    return (
+        f"(SELECT MIN(e.at) FROM {_E} e WHERE e.recipient_id = {_R}.id AND e.automated = ''"  # noqa: S608
+        f" AND e.kind IN ({kinds}))"
+    )
+
+
+# A person's outcome, recomputed from their own events (a few rows, read through the
+# (recipient, at) index) whenever one is added or reclassified: right by construction.
+SQL_ROLL_UP = (
+    f"UPDATE {_R} SET opened_at = {_first(_OPENS)}, clicked_at = {_first(_CLICKS)},"  # noqa: S608
+    f" submitted_at = {_first(_SUBMITS)}, reported_at = {_first(_REPORTS)},"
+    f" automated_events = (SELECT COUNT(*) FROM {_E} e WHERE e.recipient_id = {_R}.id"
+    " AND e.automated <> '')"
+)
+
+
+def roll_up(recipient_ids: Iterable[int] | None = None) -> None:
+    """Recompute the outcome columns of these recipients (None: all) from their events."""
+    with connection.cursor() as cursor:
+        if recipient_ids is None:
+            cursor.execute(SQL_ROLL_UP)
+        else:
+            for pk in recipient_ids:
+                cursor.execute(f"{SQL_ROLL_UP} WHERE id = %s", [pk])
+
+
+def target_of(token: str) -> Target | None:
+    """The recipient behind a token (None: unknown, or its campaign is still a draft)."""
+    found = _targets.get(token)
+    if found is not None:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(SQL_TARGET, [token, Campaign.State.DRAFT])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, campaign_id, organisation_id, email, language, sent_at, course_code = row
+    target = Target(
+        pk, campaign_id, organisation_id, email, language,
+        _aware(sent_at) if sent_at is not None else None, course_code,
+    )  # fmt: skip
+    if target.sent_at is not None:  # before delivery `sent_at` is still to be written
+        if len(_targets) >= TARGETS_KEPT:
+            _targets.clear()
+        _targets[token] = target
+    return target
+
+
 def record_hit(
     token: str, kind: str, *, method: str = "GET", ip: str = "", agent: str = "",
     at: datetime | None = None,
 ) -> Tracked | None:  # fmt: skip
-    """One tracking request, recorded exactly once and classified human or automated.
-    A click counts as human only once the landing page it leads to is loaded by a
-    browser (its image): gateways fetch the link but not the page's resources. Nothing
-    of the request body is ever read here: a submit is recorded as a flag."""
-    at = at or timezone.now()
-    recipient = Recipient.objects.select_related("campaign").filter(token=token).first()
-    if recipient is None or recipient.campaign.state == Campaign.State.DRAFT:
+    """One tracking request, recorded exactly once (one committed row before the answer
+    leaves) and classified human or automated. A click counts as human only once the
+    landing page it leads to is loaded by a browser (its image): gateways fetch the link
+    but not the page's resources. Nothing of the request body is ever read here: a
+    submit is recorded as a flag."""
+    target = target_of(token)
+    if target is None:
         return None
+    at = at or timezone.now()
+    agent = agent[:300]
     data = classifier.known()
-    since = at - timedelta(seconds=data.burst_seconds)
-    earlier = list(
-        DrillEvent.objects.filter(
-            recipient=recipient, at__gte=since, at__lte=at, kind__in=classifier.MAIL_LINKS
-        ).values_list("pk", "at")
+    hit = classifier.Hit(kind, at, method, ip, agent, target.sent_at)
+    reason = classifier.classify(hit, (), data)  # what the request alone tells
+    ops = connection.ops
+    when = ops.adapt_datetimefield_value(at)
+    rid = target.recipient_id
+    confirmed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.features.has_select_for_update:
+            # One person's requests one at a time (SQLite's IMMEDIATE transactions already
+            # serialise every writer), so a burst spread over workers is still seen whole.
+            cursor.execute(SQL_LOCK, [rid])
+        if not reason and kind in classifier.MAIL_LINKS:
+            since = ops.adapt_datetimefield_value(at - timedelta(seconds=data.burst_seconds))
+            cursor.execute(SQL_EARLIER, [rid, since, when])
+            earlier = cursor.fetchall()
+            if classifier.burst(hit, [_aware(t) for _pk, t in earlier], data):
+                reason = classifier.BURST
+                DrillEvent.objects.filter(pk__in=[pk for pk, _t in earlier]).update(
+                    automated=classifier.BURST
+                )
+        if kind == EventKind.CLICKED and not reason:
+            reason = classifier.NO_FOLLOW_UP  # until the landing page is seen
+        if kind == EventKind.PAGE and not reason:
+            start = ops.adapt_datetimefield_value(at - FOLLOW_UP_WINDOW)
+            cursor.execute(SQL_CONFIRM, [rid, classifier.NO_FOLLOW_UP, start, when])
+            confirmed = cursor.rowcount
+        cursor.execute(
+            SQL_INSERT,
+            [rid, target.campaign_id, kind, when, reason, ops.adapt_ipaddressfield_value(ip),
+             agent],
+        )  # fmt: skip
+        cursor.execute(f"{SQL_ROLL_UP} WHERE id = %s", [rid])
+        if target.course_code and (confirmed or (kind == EventKind.SUBMITTED and not reason)):
+            transaction.on_commit(lambda: enrol_in_training(target), robust=True)
+    return Tracked(target, reason)
+
+
+def _aware(value: Any) -> datetime:
+    """A datetime read by plain SQL (SQLite answers text, PostgreSQL an aware value)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value  # type: ignore[no-any-return]
+
+
+def enrol_in_training(target: Target) -> bool:
+    """The drills -> training link: a person who clicked (confirmed by the landing page)
+    or submitted is enrolled in the campaign's course, once, when the training app is
+    installed (one-way: drills never imports training). False when it is not installed,
+    or the training app finds no such learner or published course, or enrolled them
+    already."""
+    from bulwark.core import registry
+
+    if not target.course_code or not registry.TRAINING_ENROLMENT.installed:
+        return False
+    return registry.TRAINING_ENROLMENT.call(
+        target.organisation_id, target.email, target.course_code
     )
-    hit = classifier.Hit(kind, at, method, ip, agent[:300], recipient.sent_at)
-    reason = classifier.classify(hit, [t for _pk, t in earlier], data)
-    if reason == classifier.BURST:
-        DrillEvent.objects.filter(pk__in=[pk for pk, _t in earlier]).update(
-            automated=classifier.BURST
-        )
-    if kind == EventKind.CLICKED and not reason:
-        reason = classifier.NO_FOLLOW_UP  # until the landing page is seen
-    if kind == EventKind.PAGE and not reason:
-        DrillEvent.objects.filter(
-            recipient=recipient, kind=EventKind.CLICKED, automated=classifier.NO_FOLLOW_UP,
-            at__gte=at - FOLLOW_UP_WINDOW, at__lte=at,
-        ).update(automated="")  # fmt: skip
-    event = DrillEvent.objects.create(
-        recipient=recipient, campaign_id=recipient.campaign_id, kind=kind, at=at,
-        automated=reason, ip=ip or None, agent=agent[:300],
-    )  # fmt: skip
-    return Tracked(event, recipient, recipient.campaign)
 
 
 def token_in(text: str) -> str:
@@ -462,10 +592,12 @@ def record_report(token: str, *, at: datetime | None = None) -> DrillEvent | Non
     existing = DrillEvent.objects.filter(recipient=recipient, kind=EventKind.REPORTED).first()
     if existing is not None:
         return existing
-    return DrillEvent.objects.create(
+    event = DrillEvent.objects.create(
         recipient=recipient, campaign_id=recipient.campaign_id, kind=EventKind.REPORTED,
         at=at or timezone.now(),
     )  # fmt: skip
+    roll_up([recipient.pk])
+    return event
 
 
 @transaction.atomic

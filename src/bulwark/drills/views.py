@@ -17,6 +17,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -321,11 +322,15 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- tracking endpoints (the drill mail's links; no sign-in) -----------------------------
 
 
-def _hit(request: HttpRequest, token: str, kind: str) -> services.Tracked:
-    tracked = services.record_hit(
+def _record(request: HttpRequest, token: str, kind: str) -> services.Tracked | None:
+    return services.record_hit(
         token, kind, method=request.method or "GET", ip=client_ip(request) or "",
         agent=request.headers.get("User-Agent", ""),
     )  # fmt: skip
+
+
+def _hit(request: HttpRequest, token: str, kind: str) -> services.Tracked:
+    tracked = _record(request, token, kind)
     if tracked is None:
         raise Http404
     return tracked
@@ -333,37 +338,50 @@ def _hit(request: HttpRequest, token: str, kind: str) -> services.Tracked:
 
 def _pixel() -> HttpResponse:
     reply = HttpResponse(PIXEL, content_type="image/gif")
-    reply["Cache-Control"] = "no-store"
+    add_never_cache_headers(reply)
     return reply
 
 
-@never_cache
-@require_http_methods(["GET", "HEAD"])
-def track_open(request: HttpRequest, token: str) -> HttpResponse:
-    _hit(request, token, EventKind.OPENED)
-    return _pixel()
+ENDPOINTS = {
+    "open.gif": EventKind.OPENED,
+    "a.gif": EventKind.ATTACHMENT,
+    "seen.gif": EventKind.PAGE,  # the landing page's image: only a browser that rendered it
+    "go": EventKind.CLICKED,
+}
 
 
-@never_cache
-@require_http_methods(["GET", "HEAD"])
-def track_attachment(request: HttpRequest, token: str) -> HttpResponse:
-    _hit(request, token, EventKind.ATTACHMENT)
-    return _pixel()
+def track(request: HttpRequest, token: str, endpoint: str) -> HttpResponse | None:
+    """A GET or HEAD of a tracking link (called by `drills.middleware` before the session
+    and authentication middleware, and by the views below): the event is recorded and
+    committed before the answer; None for a token that is unknown or of a draft."""
+    if _record(request, token, ENDPOINTS[endpoint]) is None:
+        return None
+    if endpoint == "go":
+        reply: HttpResponse = HttpResponseRedirect(f"/d/{token}/")
+        add_never_cache_headers(reply)
+    else:
+        reply = _pixel()
+    reply["X-Frame-Options"] = "DENY"  # as XFrameOptionsMiddleware, which it skips
+    reply["Content-Length"] = str(len(reply.content))  # as CommonMiddleware: no chunking
+    return reply
 
 
-@never_cache
-@require_http_methods(["GET", "HEAD"])
-def track_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The landing page's image: only a browser that rendered the page asks for it."""
-    _hit(request, token, EventKind.PAGE)
-    return _pixel()
+def _tracked(endpoint: str) -> Any:
+    @never_cache
+    @require_http_methods(["GET", "HEAD"])
+    def view(request: HttpRequest, token: str) -> HttpResponse:
+        reply = track(request, token, endpoint)
+        if reply is None:
+            raise Http404
+        return reply
+
+    return view
 
 
-@never_cache
-@require_http_methods(["GET", "HEAD"])
-def track_click(request: HttpRequest, token: str) -> HttpResponse:
-    _hit(request, token, EventKind.CLICKED)
-    return HttpResponseRedirect(f"/d/{token}/")
+track_open = _tracked("open.gif")
+track_attachment = _tracked("a.gif")
+track_page = _tracked("seen.gif")
+track_click = _tracked("go")
 
 
 def _recipient(token: str) -> Recipient:

@@ -8,8 +8,9 @@ events count in the rates. The known scanners are data (`scanners.json`)."""
 
 import ipaddress
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -34,6 +35,26 @@ class Known:
     click_after_delivery_seconds: float
     burst_requests: int
     burst_seconds: float
+    # Derived once: the ranges as integer bounds per IP version (an address is compared
+    # as a number, not through an `ipaddress` object per range), and every agent marker
+    # in one expression (one scan of the agent).
+    spans: dict[int, tuple[tuple[int, int, str], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    agent_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        spans = {
+            version: tuple(
+                (int(net.network_address), int(net.broadcast_address), owner)
+                for net, owner in self.ranges
+                if net.version == version
+            )
+            for version in (4, 6)
+        }
+        pattern = re.compile("|".join(re.escape(a) for a in self.agents) or "(?!)")
+        object.__setattr__(self, "spans", spans)
+        object.__setattr__(self, "agent_pattern", pattern)
 
 
 @cache
@@ -70,8 +91,9 @@ def scanner_range(ip: str, data: Known | None = None) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ""
-    for network, owner in data.ranges:
-        if address.version == network.version and address in network:
+    number = int(address)
+    for first, last, owner in data.spans[address.version]:
+        if first <= number <= last:
             return owner
     return ""
 
@@ -85,7 +107,7 @@ def classify(hit: Hit, earlier: Sequence[datetime] = (), data: Known | None = No
     agent = hit.agent.strip().lower()
     if not agent:
         return NO_AGENT
-    if any(marker in agent for marker in data.agents):
+    if data.agent_pattern.search(agent):
         return SCANNER_AGENT
     if hit.ip and scanner_range(hit.ip, data):
         return SCANNER_RANGE
@@ -95,7 +117,11 @@ def classify(hit: Hit, earlier: Sequence[datetime] = (), data: Known | None = No
         and 0 <= (hit.at - hit.sent_at).total_seconds() < data.click_after_delivery_seconds
     ):
         return TOO_SOON
+    return BURST if burst(hit, earlier, data) else ""
+
+
+def burst(hit: Hit, earlier: Sequence[datetime], data: Known) -> bool:
+    """Whether this request is one of `burst_requests` or more to the message's links
+    within `burst_seconds` (`earlier`: the same recipient's previous ones)."""
     recent = [t for t in earlier if 0 <= (hit.at - t).total_seconds() <= data.burst_seconds]
-    if hit.kind in MAIL_LINKS and len(recent) + 1 >= data.burst_requests:
-        return BURST
-    return ""
+    return hit.kind in MAIL_LINKS and len(recent) + 1 >= data.burst_requests
