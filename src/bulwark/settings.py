@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "bulwark.incidents.models.STATUS_CHOICES",
         "RoleEnum": "bulwark.constituency.models.Role",
         "HoursKindEnum": "bulwark.training.models.HoursKind",
+        "LearnerRoleEnum": "bulwark.training.models.TrainingRole",
+        "ImprovementItemStateEnum": "bulwark.drills.models.ImprovementItem.State",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -36,3 +36,17 @@ def test_paging_bounds_are_documented(schema: Any) -> None:
     params = {p["name"]: p for p in schema["paths"]["/api/v1/organisations/"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == 1000
     assert params["offset"]["schema"]["minimum"] == 0
+
+
+def test_the_schema_has_no_name_collisions(tmp_path: Any) -> None:
+    """Two serializers of one name, or one field name over different choice sets, make
+    drf-spectacular guess a component or enum name (`StateD6aEnum`): clients generated
+    from the schema break on the next release, and `bulwark check --deploy` (the
+    production install) refuses to start. Caught here, in the suite, not at install."""
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    names = (tmp_path / "schema.yaml").read_text()
+    # Names clients already use stay as they were.
+    for kept in ("StatusEnum:", "RoleEnum:", "LearnerRoleEnum:", "HoursKindEnum:"):
+        assert f"\n    {kept}" in names, kept

@@ -55,7 +55,7 @@ class InjectSerializer(serializers.ModelSerializer[Inject]):
         read_only_fields = fields
 
 
-class ResponseSerializer(serializers.ModelSerializer[ExerciseResponse]):
+class ExerciseResponseSerializer(serializers.ModelSerializer[ExerciseResponse]):
     organisation = serializers.IntegerField(source="team.organisation_id", read_only=True)
     organisation_name = serializers.CharField(source="team.organisation.name", read_only=True)
 
@@ -167,7 +167,7 @@ class ExerciseViewSet(
         )
         return expectation, team
 
-    @extend_schema(request=ResponseBody, responses={201: ResponseSerializer})
+    @extend_schema(request=ResponseBody, responses={201: ExerciseResponseSerializer})
     @action(detail=True, methods=["post"])
     def respond(self, request: Request, pk: str | None = None) -> Response:
         """A player's response for their team to one expectation of a delivered inject."""
@@ -180,7 +180,7 @@ class ExerciseViewSet(
             )
         except ValidationError as exc:
             return _refused(exc)
-        return Response(ResponseSerializer(row).data, status=status.HTTP_201_CREATED)
+        return Response(ExerciseResponseSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ScoreBody, responses={201: ScoreSerializer})
     @action(detail=True, methods=["post"])
@@ -229,7 +229,7 @@ class ResponseViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ExerciseResponse]
 ):
     scope_resource = "drills"
-    serializer_class = ResponseSerializer
+    serializer_class = ExerciseResponseSerializer
 
     def get_queryset(self) -> QuerySet[ExerciseResponse]:
         if getattr(self, "swagger_fake_view", False):
