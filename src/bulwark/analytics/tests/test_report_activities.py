@@ -40,6 +40,7 @@ class World(DrillWorld):
             recipient=alice, campaign=campaign, kind=EventKind.CLICKED,
             at=alice.sent_at + timedelta(minutes=5),
         )  # fmt: skip
+        drills.roll_up([alice.pk])  # the outcome columns the results read, as a hit keeps them
         drills.finish(self.analyst, campaign)
         for org in (self.bureau, self.grid):
             drills.plan_calendar(self.analyst, org, level="A", year=YEAR)
