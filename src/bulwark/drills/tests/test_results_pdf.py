@@ -34,6 +34,7 @@ def _event(recipient: Recipient, kind: str, after: timedelta, automated: str = "
         recipient=recipient, campaign_id=recipient.campaign_id, kind=kind,
         at=recipient.sent_at + after, automated=automated,
     )  # fmt: skip
+    services.roll_up([recipient.pk])  # the outcome columns the results read, as a hit keeps them
 
 
 def _held(world: World, name: str, previous: Campaign | None = None) -> Campaign:
