@@ -461,7 +461,6 @@ def main() -> None:
                   "commit": git("rev-parse", "--short", "HEAD"),
                   "dirty": bool(git("status", "--porcelain", "--", "src")),
                   "label": args.label, "host": platform.node(), "cpus": os.cpu_count(),
-                  "note": "shared machine, other agents running",
                   **run(db, args)}  # fmt: skip
         print(json.dumps(result, indent=1))
         with RESULTS.open("a") as f:
