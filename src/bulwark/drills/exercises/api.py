@@ -157,9 +157,7 @@ class ExerciseViewSet(
     def _cell(self, body: CellBody) -> tuple[Expectation, Any]:
         exercise = self.get_object()
         expectation = get_object_or_404(
-            Expectation.objects.select_related("inject__exercise").filter(
-                inject__in=selectors.injects(exercise, self.request.user)
-            ),
+            selectors.expectations(exercise, self.request.user),
             pk=body.validated_data["expectation"],
         )
         team = get_object_or_404(

@@ -51,6 +51,14 @@ def injects(exercise: Exercise, user: Reader) -> QuerySet[Inject]:
     )
 
 
+def expectations(exercise: Exercise, user: Reader) -> QuerySet[Expectation]:
+    """The expectations of the injects the reader may see: what a response or a score
+    may name (the pages and the API look them up here, never by bare id)."""
+    return Expectation.objects.select_related("inject__exercise").filter(
+        inject__in=injects(exercise, user)
+    )
+
+
 def responses(user: Reader) -> QuerySet[ExerciseResponse]:
     return ExerciseResponse.objects.visible_to(user).select_related(
         "team__organisation", "expectation__inject", "submitted_by"

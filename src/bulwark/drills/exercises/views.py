@@ -23,7 +23,7 @@ from bulwark.constituency.access import acting_user
 from bulwark.constituency.views import run_service
 from bulwark.core.permissions import can
 from bulwark.drills.exercises import forms, selectors, services
-from bulwark.drills.models import Exercise, Expectation
+from bulwark.drills.models import Exercise
 
 REFRESH_SECONDS = 30
 
@@ -191,12 +191,7 @@ def inject_deliver(request: HttpRequest, pk: int, inject: int) -> HttpResponse:
 
 def _cell(request: HttpRequest, exercise: Exercise, expectation: int, team: int) -> Any:
     """The expectation and team named in the path, among those the reader may see."""
-    found = get_object_or_404(
-        Expectation.objects.select_related("inject__exercise").filter(
-            inject__in=selectors.injects(exercise, request.user)
-        ),
-        pk=expectation,
-    )
+    found = get_object_or_404(selectors.expectations(exercise, request.user), pk=expectation)
     return found, get_object_or_404(selectors.teams(exercise, request.user), pk=team)
 
 
