@@ -3,7 +3,7 @@ improvement plans) and the drills compliance calendar. Every read goes through
 `visible_to`: an agency sees its own rows, an authority those of the agencies below it,
 the CERT everything (docs/drills.md)."""
 
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -398,20 +398,26 @@ class DrillNotice(models.Model):
 # authority those of the agencies below it; a draft exercise is the CERT's alone.
 
 
+def _evaluated_by(viewer: Any) -> "models.QuerySet[Any]":
+    """The exercises (ids) a person outside the CERT was named to evaluate (an outside
+    evaluator of an international exercise, e.g. a foreign CERT's staff)."""
+    return Exercise.evaluators.through.objects.filter(user_id=viewer.user_id).values("exercise_id")
+
+
 class ExerciseQuerySet(models.QuerySet["Exercise"]):
     def visible_to(self, user: Reader) -> "ExerciseQuerySet":
         """The CERT sees every exercise; an agency or authority those with a team of an
-        organisation it manages (its own and those below it), once out of draft."""
+        organisation it manages (its own and those below it), and an outside evaluator
+        those it evaluates, once out of draft."""
         viewer = viewer_of(user)
         if viewer.sees_everything:
             return self
         if not viewer.authenticated:
             return self.none()
-        return (
-            self.filter(teams__organisation_id__in=viewer.managed_org_ids)
-            .exclude(state=Exercise.State.DRAFT)
-            .distinct()
-        )
+        teams = ExerciseTeam.objects.filter(organisation_id__in=viewer.managed_org_ids)
+        return self.filter(
+            Q(pk__in=teams.values("exercise_id")) | Q(pk__in=_evaluated_by(viewer))
+        ).exclude(state=Exercise.State.DRAFT)
 
 
 class Exercise(models.Model):
@@ -469,7 +475,24 @@ class Exercise(models.Model):
         return self.title
 
 
-class ExerciseTeamQuerySet(AgencyQuerySet["ExerciseTeam"]):
+class ExerciseAgencyQuerySet(AgencyQuerySet[_M]):
+    """The agency rule, and an outside evaluator sees the rows of the exercises it
+    evaluates (never a draft's)."""
+
+    def visible_to(self, user: Reader) -> Self:
+        viewer = viewer_of(user)
+        if viewer.sees_everything:
+            return self
+        if not viewer.authenticated:
+            return self.none()
+        assert self.campaign is not None
+        return self.filter(
+            Q(**{f"{self.agency}__in": viewer.managed_org_ids})
+            | Q(**{f"{self.campaign}_id__in": _evaluated_by(viewer)})
+        ).exclude(**{f"{self.campaign}__state": Exercise.State.DRAFT})
+
+
+class ExerciseTeamQuerySet(ExerciseAgencyQuerySet["ExerciseTeam"]):
     campaign = "exercise"
 
 
@@ -478,6 +501,10 @@ class ExerciseTeam(models.Model):
 
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="teams")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    players = models.ManyToManyField(
+        User, verbose_name=_("players"), related_name="+", blank=True,
+        help_text=_("Who plays for the agency; none named: every member of the agency."),
+    )  # fmt: skip
 
     objects = ExerciseTeamQuerySet.as_manager()
 
@@ -500,13 +527,25 @@ class InjectQuerySet(models.QuerySet["Inject"]):
             return self
         if not viewer.authenticated:
             return self.none()
-        return (
-            self.filter(
-                teams__organisation_id__in=viewer.managed_org_ids, delivered_at__isnull=False
-            )
-            .exclude(exercise__state=Exercise.State.DRAFT)
-            .distinct()
-        )
+        sent = Inject.teams.through.objects
+        return self.filter(
+            Q(pk__in=sent.filter(exerciseteam_id__in=_teams_played_by(viewer)).values("inject_id"))
+            | Q(exercise_id__in=_evaluated_by(viewer)),
+            delivered_at__isnull=False,
+        ).exclude(exercise__state=Exercise.State.DRAFT)
+
+
+def _teams_played_by(viewer: Any) -> "models.QuerySet[Any]":
+    """The teams (ids) whose injects a person outside the CERT sees: those of the agencies
+    below it (an authority), and its own agency's team when the team names no players
+    or names it (a member left off the list sees none of the team's injects)."""
+    listed = ExerciseTeam.players.through.objects
+    mine = ExerciseTeam.objects.filter(organisation_id__in=viewer.own_org_ids).filter(
+        ~Q(pk__in=listed.values("exerciseteam_id"))
+        | Q(pk__in=listed.filter(user_id=viewer.user_id).values("exerciseteam_id"))
+    )
+    below = ExerciseTeam.objects.filter(organisation_id__in=viewer.supervised_org_ids)
+    return (mine | below).values("pk")
 
 
 class Inject(models.Model):
@@ -563,7 +602,7 @@ class Expectation(models.Model):
         return self.description
 
 
-class ExerciseResponseQuerySet(AgencyQuerySet["ExerciseResponse"]):
+class ExerciseResponseQuerySet(ExerciseAgencyQuerySet["ExerciseResponse"]):
     agency = "team__organisation_id"
     campaign = "team__exercise"
 
@@ -589,7 +628,7 @@ class ExerciseResponse(models.Model):
         return f"{self.team}: {self.expectation}"
 
 
-class ExerciseScoreQuerySet(AgencyQuerySet["ExerciseScore"]):
+class ExerciseScoreQuerySet(ExerciseAgencyQuerySet["ExerciseScore"]):
     agency = "team__organisation_id"
     campaign = "team__exercise"
 

@@ -67,6 +67,28 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("drills/exercises/<int:pk>/items/", exercises.item_add, name="exercise-item-add"),
     path("drills/exercises/items/<int:pk>/", exercises.item_update, name="exercise-item"),
     path(
+        "drills/exercises/<int:pk>/injects/<int:inject>/edit/",
+        exercises.inject_edit,
+        name="exercise-inject-edit",
+    ),
+    path(
+        "drills/exercises/<int:pk>/injects/<int:inject>/delete/",
+        exercises.inject_delete,
+        name="exercise-inject-delete",
+    ),
+    path(
+        "drills/exercises/<int:pk>/teams/<int:team>/players/",
+        exercises.players,
+        name="exercise-players",
+    ),
+    path(
+        "drills/exercises/<int:pk>/evaluators/",
+        exercises.evaluators,
+        name="exercise-evaluators",
+    ),
+    path("drills/exercises/<int:pk>/timeline.csv", exercises.timeline_csv, name="exercise-csv"),
+    path("drills/exercises/<int:pk>/timeline.pdf", exercises.timeline_pdf, name="exercise-pdf"),
+    path(
         "drills/exercises/<int:pk>/<slug:verb>/", exercises.exercise_action, name="exercise-action"
     ),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bulwark.constituency.access import acting_user
+from bulwark.constituency.models import User
 from bulwark.drills.exercises import selectors, services
 from bulwark.drills.models import (
     Exercise,
@@ -112,6 +114,38 @@ class ProgressBody(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
+class ExpectationBody(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=Expectation.Kind.choices)
+    description = serializers.CharField(max_length=500)
+    points = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class InjectBody(serializers.Serializer[Any]):
+    """An inject's new content; its expectations replace the earlier ones."""
+
+    title = serializers.CharField(max_length=200)
+    body_en = serializers.CharField(max_length=20000)
+    body_zh_hant = serializers.CharField(max_length=20000, required=False, allow_blank=True)
+    offset_minutes = serializers.IntegerField(min_value=0)
+    channel = serializers.ChoiceField(choices=Inject.Channel.choices, default="in_app")
+    expectations = ExpectationBody(many=True, required=False)
+
+
+class PeopleBody(serializers.Serializer[Any]):
+    users = serializers.ListField(child=serializers.IntegerField(), max_length=500)
+
+
+class PlayersBody(PeopleBody):
+    team = serializers.IntegerField()
+
+
+def _people(ids: list[int]) -> list[User]:
+    found = list(User.objects.filter(pk__in=ids, is_active=True))
+    if len(found) != len(set(ids)):
+        raise ValidationError(_("Unknown or inactive user."))
+    return found
+
+
 def _refused(exc: ValidationError) -> Response:
     return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
 
@@ -146,6 +180,38 @@ class ExerciseViewSet(
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str | None = None) -> Response:
         return self._act(services.end)
+
+    @extend_schema(request=PeopleBody, responses={200: ExerciseSerializer})
+    @action(detail=True, methods=["post"])
+    def evaluators(self, request: Request, pk: str | None = None) -> Response:
+        """Name the evaluators (user ids): CERT staff, and for an international exercise
+        outside evaluators of other organisations."""
+        body = PeopleBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        exercise = self.get_object()
+        try:
+            services.set_evaluators(
+                acting_user(request), exercise, _people(body.validated_data["users"])
+            )
+        except ValidationError as exc:
+            return _refused(exc)
+        return Response(ExerciseSerializer(exercise).data)
+
+    @extend_schema(request=PlayersBody, responses={200: ExerciseSerializer})
+    @action(detail=True, methods=["post"])
+    def players(self, request: Request, pk: str | None = None) -> Response:
+        """Name a team's players (user ids of its agency's members; [] = all members)."""
+        body = PlayersBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        exercise = self.get_object()
+        team = get_object_or_404(
+            selectors.teams(exercise, request.user), pk=body.validated_data["team"]
+        )
+        try:
+            services.set_players(acting_user(request), team, _people(body.validated_data["users"]))
+        except ValidationError as exc:
+            return _refused(exc)
+        return Response(ExerciseSerializer(exercise).data)
 
     @extend_schema(responses={200: InjectSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -200,8 +266,49 @@ class ExerciseViewSet(
 class InjectViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Inject]
 ):
+    """Injects the reader may see; the control team changes (PUT, PATCH) or deletes one
+    not delivered yet (a delivered inject: 400 with the reason)."""
+
     scope_resource = "drills"
     serializer_class = InjectSerializer
+
+    @extend_schema(request=InjectBody, responses={200: InjectSerializer})
+    def update(self, request: Request, pk: str | None = None, partial: bool = False) -> Response:
+        inject = self.get_object()
+        current = {
+            "title": inject.title, "body_en": inject.body_en,
+            "body_zh_hant": inject.body_zh_hant, "offset_minutes": inject.offset_minutes,
+            "channel": inject.channel,
+            "expectations": [
+                {"kind": e.kind, "description": e.description, "points": e.points}
+                for e in inject.expectations.all()
+            ],
+        }  # fmt: skip
+        given = request.data if isinstance(request.data, dict) else {}
+        body = InjectBody(data={**current, **given} if partial else request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        rows = [(e["kind"], e["description"], e["points"]) for e in data.pop("expectations", [])]
+        try:
+            inject = services.update_inject(
+                acting_user(request), inject, teams=list(inject.teams.all()), expectations=rows,
+                **data,
+            )  # fmt: skip
+        except ValidationError as exc:
+            return _refused(exc)
+        return Response(InjectSerializer(Inject.objects.get(pk=inject.pk)).data)
+
+    @extend_schema(request=InjectBody, responses={200: InjectSerializer})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self.update(request, pk, partial=True)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            services.delete_inject(acting_user(request), self.get_object())
+        except ValidationError as exc:
+            return _refused(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_queryset(self) -> QuerySet[Inject]:
         if getattr(self, "swagger_fake_view", False):

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bulwark.constituency.models import Organisation, OrganisationKind, User
 from bulwark.drills.forms import AGENCY_KINDS, DATETIME
-from bulwark.drills.models import Exercise, Expectation, ImprovementItem, Inject
+from bulwark.drills.models import Exercise, ExerciseTeam, Expectation, ImprovementItem, Inject
 
 MAX_EXPECTATIONS = 3
 CERT_STAFF = User.objects.filter(
@@ -85,6 +85,19 @@ class InjectForm(forms.Form):
                 self.add_error(f"expect_{i}", _("Give both the kind and the text, or neither."))
         return data
 
+    @classmethod
+    def of(cls, inject: Inject) -> "InjectForm":
+        """The form filled in with an inject and its expectations (to edit it)."""
+        initial: dict[str, Any] = {
+            "title": inject.title, "offset_minutes": inject.offset_minutes,
+            "channel": inject.channel, "body_en": inject.body_en,
+            "body_zh_hant": inject.body_zh_hant,
+        }  # fmt: skip
+        for i, e in enumerate(inject.expectations.all()[:MAX_EXPECTATIONS], start=1):
+            initial.update({f"kind_{i}": e.kind, f"expect_{i}": e.description,
+                            f"points_{i}": e.points})  # fmt: skip
+        return cls(initial=initial)
+
     def expectations(self) -> list[tuple[str, str, int]]:
         data = self.cleaned_data
         return [
@@ -135,3 +148,56 @@ class ItemForm(forms.Form):
 class ItemProgressForm(forms.Form):
     state = forms.ChoiceField(label=_("State"), choices=ImprovementItem.State.choices)
     note = forms.CharField(label=_("Progress note"), max_length=5000, required=False)
+
+
+class PlayersForm(forms.Form):
+    """The players of one team: members of the team's agency (none: all of them)."""
+
+    players = forms.ModelMultipleChoiceField(
+        label=_("Players"), required=False, queryset=User.objects.none(),
+        help_text=_("None chosen: every member of the agency plays and is told of injects."),
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, team: ExerciseTeam, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", f"team-{team.pk}")
+        kwargs.setdefault("initial", {"players": list(team.players.all())})
+        super().__init__(*args, **kwargs)
+        field = self.fields["players"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = (
+            User.objects.filter(memberships__organisation_id=team.organisation_id, is_active=True)
+            .distinct()
+            .order_by("username")
+        )
+        self.team = team
+
+
+class EvaluatorsForm(forms.Form):
+    """The evaluators: CERT staff, and for an international exercise people of other
+    organisations on the platform (outside evaluators)."""
+
+    evaluators = forms.ModelMultipleChoiceField(
+        label=_("Evaluators"), required=False, queryset=User.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, exercise: Exercise, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"evaluators": list(exercise.evaluators.all())})
+        super().__init__(*args, **kwargs)
+        field = self.fields["evaluators"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        if exercise.scope == Exercise.Scope.INTERNATIONAL:
+            field.queryset = (
+                User.objects.filter(memberships__isnull=False, is_active=True)
+                .distinct()
+                .order_by("username")
+            )
+            field.help_text = _(
+                "CERT staff, or people of other organisations on the platform (e.g. a "
+                "foreign CERT): an outside evaluator sees only this exercise's delivered "
+                "injects, the teams' responses and the scores."
+            )
+        else:
+            field.queryset = CERT_STAFF.order_by("username")
+            field.help_text = _("CERT staff who score the teams' expectations.")

@@ -28,17 +28,24 @@ def control(user: User, exercise: Exercise) -> bool:
 
 @action("exercise.evaluate", refusal=gettext_lazy("Only the exercise's evaluators score it."))
 def evaluate(user: User, exercise: Exercise) -> bool:
-    """Score an expectation for a team: the exercise's evaluators and its control team."""
-    viewer = viewer_of(user)
+    """Score an expectation for a team: the exercise's evaluators (CERT staff, or people
+    of other organisations named as outside evaluators of an international exercise) and
+    its control team. An outside evaluator scores only once the exercise is out of draft."""
     if _in_control(user, exercise):
         return True
-    return viewer.cert_staff and exercise.evaluators.filter(pk=user.pk).exists()
+    if not exercise.evaluators.filter(pk=user.pk).exists():
+        return False
+    return viewer_of(user).cert_staff or exercise.state != Exercise.State.DRAFT
 
 
 @action("exercise.play", refusal=gettext_lazy("Only the team's own players respond."))
 def play(user: User, team: ExerciseTeam) -> bool:
-    """Respond to an inject delivered to a team: the members of the team's agency."""
-    return team.organisation_id in viewer_of(user).own_org_ids
+    """Respond to an inject delivered to a team: the members of the team's agency, or
+    only the players the control team named for the team when it named any."""
+    if team.organisation_id not in viewer_of(user).own_org_ids:
+        return False
+    named = team.players.all()
+    return not named.exists() or named.filter(pk=user.pk).exists()
 
 
 @action("exercise.item", refusal=gettext_lazy("You may not update this improvement item."))

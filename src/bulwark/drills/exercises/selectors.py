@@ -94,6 +94,22 @@ class InjectRow:
     overdue: bool  # due and not delivered
     cells: list[Cell] = field(default_factory=list)
 
+    @property
+    def answered(self) -> int:
+        return sum(1 for c in self.cells if c.response is not None)
+
+    @property
+    def scored(self) -> int:
+        return sum(1 for c in self.cells if c.score is not None)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Overdue, or delivered with a cell not scored yet: the timeline shows it open
+        (the others folded, so a phone's page stays short)."""
+        if self.overdue:
+            return True
+        return self.inject.delivered_at is not None and self.scored < len(self.cells)
+
 
 def timeline(exercise: Exercise, user: Reader, now: datetime | None = None) -> list[InjectRow]:
     """The injects in order with when each is due and was delivered, and per expectation

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,18 +45,46 @@ def _cert_people(people: Iterable[User], what: str) -> list[User]:
     return chosen
 
 
+def _evaluators(people: Iterable[User], scope: str) -> list[User]:
+    """CERT staff, and for an international exercise people of other organisations on
+    the platform (a foreign CERT's staff): active users with a membership."""
+    chosen = list(people)
+    for person in chosen:
+        if viewer_of(person).cert_staff:
+            continue
+        if scope != Exercise.Scope.INTERNATIONAL:
+            raise ValidationError(
+                {
+                    "evaluators": _(
+                        "%(u)s is not CERT staff: outside evaluators are for international "
+                        "exercises only."
+                    )
+                    % {"u": person.get_username()}
+                }
+            )
+        if not person.is_active or not Membership.objects.filter(user=person).exists():
+            raise ValidationError(
+                {
+                    "evaluators": _("%(u)s belongs to no organisation on the platform.")
+                    % {"u": person.get_username()}
+                }
+            )
+    return chosen
+
+
 @transaction.atomic
 def create_exercise(
     actor: User, *, organisations: Iterable[Organisation], control_team: Iterable[User] = (),
     evaluators: Iterable[User] = (), **fields: Any,
 ) -> Exercise:  # fmt: skip
-    """A draft exercise with a team per participating agency; the control team and the
-    evaluators are CERT staff (the author joins the control team when it names none)."""
+    """A draft exercise with a team per participating agency; the control team is CERT
+    staff (the author joins it when it names none), the evaluators CERT staff or, for an
+    international exercise, people of other organisations (outside evaluators)."""
     require(actor, "drill.run")
     exercise = Exercise(created_by=actor, state=Exercise.State.DRAFT, **fields)
     exercise.full_clean()
     control = _cert_people(control_team, "control_team") or [actor]
-    judges = _cert_people(evaluators, "evaluators")
+    judges = _evaluators(evaluators, exercise.scope)
     exercise.save()
     exercise.control_team.set(control)
     exercise.evaluators.set(judges)
@@ -80,6 +109,18 @@ def add_team(actor: User, exercise: Exercise, organisation: Organisation) -> Exe
     )
     audit.record(actor, "drill.exercise_team_added", exercise, organisation_id=organisation.pk)
     return team
+
+
+def _expectation_rows(expectations: Sequence[tuple[str, str, int]]) -> list[Expectation]:
+    rows = []
+    for kind, description, points in expectations:
+        row = Expectation(kind=kind, description=description.strip(), points=points)
+        if kind not in Expectation.Kind.values or not row.description or not 1 <= points <= 1000:
+            raise ValidationError(
+                {"expectations": _("Each expectation needs a kind, a text and 1-1000 points.")}
+            )
+        rows.append(row)
+    return rows
 
 
 @transaction.atomic
@@ -109,14 +150,7 @@ def add_inject(
         raise ValidationError(_("The exercise has no team to send the inject to."))
     if any(t.exercise_id != exercise.pk for t in chosen):
         raise ValidationError({"teams": _("Choose teams of this exercise.")})
-    rows = []
-    for kind, description, points in expectations:
-        row = Expectation(kind=kind, description=description.strip(), points=points)
-        if kind not in Expectation.Kind.values or not row.description or not 1 <= points <= 1000:
-            raise ValidationError(
-                {"expectations": _("Each expectation needs a kind, a text and 1-1000 points.")}
-            )
-        rows.append(row)
+    rows = _expectation_rows(expectations)
     inject.save()
     inject.teams.set(chosen)
     for row in rows:
@@ -127,6 +161,133 @@ def add_inject(
         changes={"offset_minutes": offset_minutes, "expectations": len(rows)},
     )  # fmt: skip
     return inject
+
+
+def _pending(actor: User, inject: Inject) -> Inject:
+    """The inject, locked, while it may still change: not delivered, exercise not ended."""
+    require(actor, "exercise.control", inject.exercise)
+    inject = Inject.objects.select_for_update().select_related("exercise").get(pk=inject.pk)
+    if inject.delivered_at is not None:
+        raise ValidationError(
+            _(
+                "This inject was delivered on %(when)s: a delivered inject cannot be changed "
+                "or deleted (add a corrected one)."
+            )
+            % {"when": timezone.localtime(inject.delivered_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    if inject.exercise.state not in (Exercise.State.DRAFT, Exercise.State.RUNNING):
+        raise ValidationError(_("Injects can only be changed before the exercise ends."))
+    return inject
+
+
+@transaction.atomic
+def update_inject(
+    actor: User, inject: Inject, *, title: str, body_en: str, offset_minutes: int,
+    channel: str = Inject.Channel.IN_APP, body_zh_hant: str = "",
+    teams: Sequence[ExerciseTeam] | None = None,
+    expectations: Sequence[tuple[str, str, int]] = (),
+) -> Inject:  # fmt: skip
+    """Change an inject not delivered yet (its text, offset, channel, teams, and its
+    expectations, which replace the earlier ones); a delivered inject is immutable."""
+    inject = _pending(actor, inject)
+    if not 0 <= offset_minutes <= MAX_OFFSET_MINUTES:
+        raise ValidationError(
+            {"offset_minutes": _("Between 0 and %(n)s minutes.") % {"n": MAX_OFFSET_MINUTES}}
+        )
+    before = {
+        "title": inject.title, "offset_minutes": inject.offset_minutes,
+        "channel": inject.channel, "expectations": inject.expectations.count(),
+    }  # fmt: skip
+    inject.title, inject.body_en = title.strip(), body_en.strip()
+    inject.body_zh_hant, inject.offset_minutes, inject.channel = (
+        body_zh_hant.strip(), offset_minutes, channel,
+    )  # fmt: skip
+    inject.full_clean()
+    exercise = inject.exercise
+    chosen = list(teams) if teams else list(exercise.teams.all())
+    if any(t.exercise_id != exercise.pk for t in chosen):
+        raise ValidationError({"teams": _("Choose teams of this exercise.")})
+    rows = _expectation_rows(expectations)
+    inject.save()
+    inject.teams.set(chosen)
+    inject.expectations.all().delete()  # not delivered: no response or score names them
+    for row in rows:
+        row.inject = inject
+    Expectation.objects.bulk_create(rows)
+    after = {
+        "title": inject.title, "offset_minutes": offset_minutes, "channel": channel,
+        "expectations": len(rows),
+    }  # fmt: skip
+    audit.record(
+        actor, "drill.inject_updated", inject,
+        changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+    )  # fmt: skip
+    return inject
+
+
+@transaction.atomic
+def delete_inject(actor: User, inject: Inject) -> None:
+    """Delete an inject not delivered yet, with its expectations (audited)."""
+    inject = _pending(actor, inject)
+    exercise = inject.exercise
+    audit.record(
+        actor, "drill.inject_deleted", exercise,
+        changes={"inject": inject.pk, "title": inject.title,
+                 "offset_minutes": inject.offset_minutes},
+    )  # fmt: skip
+    inject.delete()
+
+
+@transaction.atomic
+def set_players(actor: User, team: ExerciseTeam, people: Iterable[User]) -> ExerciseTeam:
+    """Name the players of a team (active members of the team's agency); an empty list
+    goes back to the default: every member of the agency plays. Only they are told of an
+    inject, by e-mail and in the platform, see its injects and respond."""
+    exercise = Exercise.objects.get(pk=team.exercise_id)
+    require(actor, "exercise.control", exercise)
+    if exercise.state not in (Exercise.State.DRAFT, Exercise.State.RUNNING):
+        raise ValidationError(_("Players can only be named before the exercise ends."))
+    chosen = list(people)
+    members = set(
+        Membership.objects.filter(
+            organisation_id=team.organisation_id, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    for person in chosen:
+        if person.pk not in members:
+            raise ValidationError(
+                {
+                    "players": _("%(u)s is not a member of %(o)s.")
+                    % {"u": person.get_username(), "o": team.organisation.name}
+                }
+            )
+    before = sorted(team.players.values_list("pk", flat=True))
+    team.players.set(chosen)
+    audit.record(
+        actor, "drill.exercise_players", exercise,
+        changes={"players": [before, sorted(p.pk for p in chosen)]},
+        organisation_id=team.organisation_id,
+    )  # fmt: skip
+    return team
+
+
+@transaction.atomic
+def set_evaluators(actor: User, exercise: Exercise, people: Iterable[User]) -> Exercise:
+    """Name the exercise's evaluators: CERT staff, and for an international exercise
+    outside evaluators (who then see only this exercise's delivered injects, teams,
+    responses and scores, and score them)."""
+    require(actor, "exercise.control", exercise)
+    exercise = Exercise.objects.select_for_update().get(pk=exercise.pk)
+    if exercise.state == Exercise.State.REPORTED:
+        raise ValidationError(_("The report is published: the evaluators are final."))
+    chosen = _evaluators(people, exercise.scope)
+    before = sorted(exercise.evaluators.values_list("pk", flat=True))
+    exercise.evaluators.set(chosen)
+    audit.record(
+        actor, "drill.exercise_evaluators", exercise,
+        changes={"evaluators": [before, sorted(p.pk for p in chosen)]},
+    )  # fmt: skip
+    return exercise
 
 
 @transaction.atomic
@@ -156,10 +317,15 @@ def due_at(exercise: Exercise, inject: Inject) -> datetime:
 
 
 def _players(inject: Inject) -> list[User]:
-    orgs = inject.teams.values("organisation_id")
+    """Who an inject goes to: per team, its named players, or every member of the
+    team's agency when it names none."""
+    named = ExerciseTeam.players.through.objects.filter(exerciseteam__in=inject.teams.all())
+    listed = inject.teams.filter(pk__in=named.values("exerciseteam_id"))
+    everyone = inject.teams.exclude(pk__in=listed.values("pk")).values("organisation_id")
     return list(
         User.objects.filter(
-            pk__in=Membership.objects.filter(organisation_id__in=orgs).values("user_id"),
+            Q(pk__in=Membership.objects.filter(organisation_id__in=everyone).values("user_id"))
+            | Q(pk__in=named.values("user_id")),
             is_active=True,
         )
     )

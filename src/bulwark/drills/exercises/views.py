@@ -10,8 +10,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -21,8 +22,10 @@ from django.views.decorators.http import require_POST
 from bulwark.advisories.rendering import markdown_to_html
 from bulwark.constituency.access import acting_user
 from bulwark.constituency.views import run_service
+from bulwark.core import csvexport
+from bulwark.core import pdf as printing
 from bulwark.core.permissions import can
-from bulwark.drills.exercises import forms, selectors, services
+from bulwark.drills.exercises import export, forms, selectors, services
 from bulwark.drills.models import Exercise
 
 REFRESH_SECONDS = 30
@@ -118,6 +121,12 @@ def exercise_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 ],
             }
         )
+    if context["may_control"]:
+        context.update(
+            player_forms=[forms.PlayersForm(team=t) for t in context["teams"]],
+            evaluators_form=forms.EvaluatorsForm(exercise=exercise),
+            may_name=exercise.state in (Exercise.State.DRAFT, Exercise.State.RUNNING),
+        )
     context.update(
         rows=rows,
         inject_form=forms.InjectForm(),
@@ -178,6 +187,110 @@ def inject_add(request: HttpRequest, pk: int) -> HttpResponse:
         _("Inject added."),
     )
     return redirect("exercise-detail", pk=pk)
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        text = " ".join(map(str, errors))
+        messages.error(request, f"{label}: {text}" if label else text)
+
+
+@login_required
+def inject_edit(request: HttpRequest, pk: int, inject: int) -> HttpResponse:
+    """The control team changes an inject (and its expectations) not delivered yet; a
+    delivered inject is shown as immutable, without the form."""
+    exercise = _exercise(request, pk)
+    row = get_object_or_404(selectors.injects(exercise, request.user), pk=inject)
+    if not can(request.user, "exercise.control", exercise):
+        raise PermissionDenied
+    form = forms.InjectForm(request.POST) if request.method == "POST" else forms.InjectForm.of(row)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        done = run_service(
+            form,
+            lambda: services.update_inject(
+                acting_user(request), row, title=data["title"], body_en=data["body_en"],
+                body_zh_hant=data["body_zh_hant"], offset_minutes=data["offset_minutes"],
+                channel=data["channel"], teams=list(row.teams.all()),
+                expectations=form.expectations(),
+            ),
+        )  # fmt: skip
+        if done is not None:
+            messages.success(request, _("Inject saved."))
+            return redirect(f"{reverse('exercise-detail', args=[pk])}#inject-{row.pk}")
+    context = _context(request, exercise)
+    context.update(inject=row, form=form, locked=row.delivered_at is not None)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "drills/exercise_inject_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+def inject_delete(request: HttpRequest, pk: int, inject: int) -> HttpResponse:
+    exercise = _exercise(request, pk)
+    row = get_object_or_404(selectors.injects(exercise, request.user), pk=inject)
+    _attempt(
+        request, lambda: services.delete_inject(acting_user(request), row), _("Inject deleted.")
+    )
+    return redirect("exercise-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def players(request: HttpRequest, pk: int, team: int) -> HttpResponse:
+    """The control team names a team's players (none: every member of the agency)."""
+    exercise = _exercise(request, pk)
+    squad = get_object_or_404(selectors.teams(exercise, request.user), pk=team)
+    form = forms.PlayersForm(request.POST, team=squad)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        _attempt(
+            request,
+            lambda: services.set_players(acting_user(request), squad, form.cleaned_data["players"]),
+            _("Players saved."),
+        )
+    return redirect(f"{reverse('exercise-detail', args=[pk])}#players")
+
+
+@login_required
+@require_POST
+def evaluators(request: HttpRequest, pk: int) -> HttpResponse:
+    exercise = _exercise(request, pk)
+    form = forms.EvaluatorsForm(request.POST, exercise=exercise)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        _attempt(
+            request,
+            lambda: services.set_evaluators(
+                acting_user(request), exercise, form.cleaned_data["evaluators"]
+            ),
+            _("Evaluators saved."),
+        )
+    return redirect(f"{reverse('exercise-detail', args=[pk])}#evaluators")
+
+
+@login_required
+def timeline_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The timeline as CSV, over what the reader may see (a player: their own team)."""
+    exercise = _exercise(request, pk)
+    header, lines = export.csv_rows(selectors.timeline(exercise, request.user))
+    return csvexport.response(f"exercise-{exercise.pk}-timeline.csv", header, lines)
+
+
+@login_required
+def timeline_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """`timeline.pdf?lang=en|zh-Hant` (default: the page's language)."""
+    exercise = _exercise(request, pk)
+    lang = (request.GET.get("lang") or translation.get_language() or "en")[:16]
+    try:
+        pdf = export.render_pdf(exercise, request.user, lang)
+    except printing.BadPdfLanguage as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    label = printing.LANGUAGE_LABELS[printing.language_code(lang)]
+    return printing.pdf_response(pdf, f"exercise-{exercise.pk}-timeline-{label}.pdf")
 
 
 @login_required

@@ -1,10 +1,13 @@
-"""An exercise inject's life in a real Chromium: the control team starts the exercise
-and delivers an inject from the live timeline, the agency's player reads it and
-answers for their team, and the control team sees the response and scores it.
+"""An exercise inject's life in a real Chromium: the control team corrects an inject
+before it is delivered, starts the exercise and delivers the inject from the live
+timeline (then the page says it can no longer be changed), the agency's player reads it
+and answers for their team, the control team sees the response, scores it and
+downloads the timeline as CSV and PDF.
 
 Needs Debian's `chromium`; skipped without it unless BULWARK_REQUIRE_BROWSER=1."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,20 +33,35 @@ def test_control_team_delivers_an_inject_and_scores_the_response(
         scenario_en="A **blackout** after a cyber-attack.",
     )  # fmt: skip
     inject = services.add_inject(
-        people.analyst, exercise, title="SCADA alarm", offset_minutes=30,
-        body_en="The SCADA console raises 200 alarms.",
-        expectations=[("manual", "Tell the CERT what you see", 100)],
+        people.analyst, exercise, title="SCADA alrm", offset_minutes=30,
+        body_en="The SCADA console raises 20 alarms.",
+        expectations=[("manual", "Tell the CERT what you see", 50)],
     )  # fmt: skip
-    # 1. The control team starts the exercise and delivers the inject from the timeline.
+    # 0. Before delivery the control team corrects the inject's title, text and points.
     cert = sign_in(new_page(), base, people.analyst)
     cert.goto(f"{base}/drills/exercises/")
     cert.click("text=Grid blackout")
+    with cert.expect_navigation():
+        cert.locator('section[data-inject="SCADA alrm"] a.edit-inject').click()
+    cert.fill("#id_title", "SCADA alarm")
+    cert.fill("#id_body_en", "The SCADA console raises 200 alarms.")
+    cert.fill("#id_points_1", "100")
+    press(cert, "Save the inject")
+    assert "Inject saved." in cert.locator("ul.messages").inner_text()
+    corrected = Inject.objects.get(pk=inject.pk)
+    assert corrected.title == "SCADA alarm" and corrected.expectations.get().points == 100
+    # 1. The control team starts the exercise and delivers the inject from the timeline.
     press(cert, "Start the exercise")
     assert cert.locator("#exercise-state").inner_text() == "Running"
     cert.click("#tab-timeline")
     with cert.expect_navigation():
-        cert.locator('tr[data-inject="SCADA alarm"] button.deliver').click()
+        cert.locator('[data-inject="SCADA alarm"] button.deliver').click()
     assert Inject.objects.get(pk=inject.pk).delivered_by == people.analyst
+    cert.click("#tab-injects")
+    section = cert.locator('section[data-inject="SCADA alarm"]')
+    assert "can no longer be changed" in section.locator(".locked").inner_text()
+    assert section.locator("a.edit-inject").count() == 0
+    cert.click("#tab-timeline")
 
     # 2. The Bureau's player reads the inject and answers for the Bureau's team.
     player = sign_in(new_page(), base, people.bureau_admin)
@@ -68,3 +86,16 @@ def test_control_team_delivers_an_inject_and_scores_the_response(
         cert.locator('#team-scores tr[data-organisation="Bureau"] td[data-percent]').inner_text()
         == "85.0 %"
     )
+    # 4. The control team downloads the timeline; the player gets their team's part.
+    with cert.expect_download() as csv_file:
+        cert.click("#export-csv")
+    text = Path(csv_file.value.path()).read_text(encoding="utf-8-sig")
+    assert "feeder 7" in text and "Grid Co" in text
+    with cert.expect_download() as pdf_file:
+        cert.click("#export-pdf-zh")
+    assert Path(pdf_file.value.path()).read_bytes()[:4] == b"%PDF"
+    player.goto(f"{base}/drills/exercises/{exercise.pk}/timeline/")
+    with player.expect_download() as mine:
+        player.click("#export-csv")
+    text = Path(mine.value.path()).read_text(encoding="utf-8-sig")
+    assert "Bureau" in text and "Grid Co" not in text
