@@ -482,8 +482,8 @@ def competition_register(request: HttpRequest, slug: str) -> HttpResponse:
     error, done = "", False
     if request.method == "POST":
         try:
-            services.register_participant(
-                competition, name=request.POST.get("name", ""),
+            services.register_from_form(
+                competition, client_ip(request), name=request.POST.get("name", ""),
                 email=request.POST.get("email", ""), category=request.POST.get("category", ""),
                 school=request.POST.get("school", ""), region=request.POST.get("region", ""),
                 team_name=request.POST.get("team", ""),

@@ -22,6 +22,7 @@ from bulwark.training.services.competitions import (
     CtfdImport,
     create_competition,
     import_ctfd_results,
+    register_from_form,
     register_participant,
 )
 from bulwark.training.services.courses import (
@@ -119,6 +120,7 @@ __all__ = [
     "question_drawn",
     "question_item",
     "redeem_sign_in_link",
+    "register_from_form",
     "register_participant",
     "request_sign_in_link",
     "save_answer",
