@@ -29,6 +29,7 @@ from bulwark.training.learner_auth import (
     learner_required,
     sign_in,
     sign_out,
+    sso_buttons,
 )
 from bulwark.training.models import (
     Answer,
@@ -257,7 +258,8 @@ def learner_sign_in(request: HttpRequest) -> HttpResponse:
             return redirect(target)
         error = error or _("E-mail address or password is wrong.")
     return render(request, "training/learn/sign_in.html",
-                  {"error": error, "next": request.GET.get("next", "")},
+                  {"error": error, "next": request.GET.get("next", ""),
+                   "sso_buttons": sso_buttons(request)},
                   status=400 if error else 200)  # fmt: skip
 
 
