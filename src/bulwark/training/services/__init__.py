@@ -46,6 +46,7 @@ from bulwark.training.services.courses import (
     update_course,
     update_lesson,
     update_question,
+    withdraw_enrolment,
 )
 from bulwark.training.services.exams import (
     Saved,
@@ -138,5 +139,6 @@ __all__ = [
     "update_course",
     "update_lesson",
     "update_question",
+    "withdraw_enrolment",
     "xapi_statements",
 ]
