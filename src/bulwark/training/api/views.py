@@ -66,6 +66,12 @@ class EnrolmentSerializer(serializers.ModelSerializer[Enrolment]):
                   "created_at", "completed_at", "withdrawn_at"]  # fmt: skip
 
 
+class EnrolmentPageSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    results = EnrolmentSerializer(many=True)
+
+
 class WithdrawSerializer(serializers.Serializer[Any]):
     learner = serializers.IntegerField(min_value=1, max_value=2**62)
 
@@ -249,8 +255,12 @@ class CourseViewSet(
         return Response({"enrolled": added})
 
     @extend_schema(
-        responses=EnrolmentSerializer(many=True),
-        parameters=[OpenApiParameter("q", str), OpenApiParameter("status", str)],
+        responses=EnrolmentPageSerializer,
+        parameters=[
+            OpenApiParameter("q", str),
+            OpenApiParameter("status", str, enum=["active", "withdrawn"]),
+            OpenApiParameter("page", int),
+        ],
     )
     @action(detail=True, methods=["get"])
     def enrolments(self, request: Request, pk: str | None = None) -> Response:
