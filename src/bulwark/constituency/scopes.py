@@ -46,7 +46,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "isac_member": MEMBER_SCOPES,
     # Organisation admins edit their organisation and read the audit entries about it.
     "org_admin": MEMBER_SCOPES | {"constituency:write", "audit:read", "training:write"},
-    # CERT staff triage monitoring alerts and handle the report exchange.
-    "duty_officer": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},
-    "analyst": MEMBER_SCOPES | {"monitoring:write", "exchange:write"},
+    # CERT staff triage monitoring alerts, handle the report exchange and write courses
+    # (training's pages let them: `training.author`; these roles exist in the CERT only).
+    "duty_officer": MEMBER_SCOPES | {"monitoring:write", "exchange:write", "training:write"},
+    "analyst": MEMBER_SCOPES | {"monitoring:write", "exchange:write", "training:write"},
 }

@@ -57,3 +57,9 @@ def purge_expired() -> int:
     table would grow with every password-guessing run (the audit log keeps the history)."""
     deleted, _ = LoginFailure.objects.filter(at__lt=_window_start()).delete()
     return deleted
+
+
+def recent_count(key: str) -> int:
+    """Entries recorded under `key` inside the window (for throttles other than the
+    sign-in's that keep their own per-address key, so they never block a sign-in)."""
+    return LoginFailure.objects.filter(at__gte=_window_start(), username=key.lower()[:150]).count()

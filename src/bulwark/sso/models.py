@@ -127,6 +127,9 @@ class SamlRequest(models.Model):
     provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE)
     next_url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Started at /sso/<provider>/learner/: its answer signs a training learner in, never
+    # a platform user (the ACS is the provider's one, registered at the IdP).
+    learner = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.request_id

@@ -22,6 +22,8 @@ from bulwark.core import audit
 from bulwark.core.permissions import require
 from bulwark.sso import mapping
 from bulwark.sso.models import ExternalIdentity, IdentityProvider, SamlRequest
+from bulwark.training import services as training
+from bulwark.training.models import Learner
 
 PROVIDER_FIELDS = (
     "organisation",
@@ -41,7 +43,8 @@ PROVIDER_FIELDS = (
     "organisation_values",
 )
 SECRET_FIELDS = {"client_secret"}
-RESERVED_SLUGS = {"providers"}  # /sso/providers/ is the configuration page
+# /sso/providers/ is the configuration page, /sso/learner/ the learners' chooser.
+RESERVED_SLUGS = {"providers", "learner"}
 # Long values are recorded as "changed", not copied into the audit log.
 BULKY_FIELDS = {"metadata_xml"}
 
@@ -69,6 +72,12 @@ REFUSALS = {
     ),
     "transient_subject": _(
         "The identity provider sent a one-time identifier; it must send a persistent one."
+    ),
+    # The learner flow: said the same whether the address is unknown or deactivated.
+    "unknown_learner": _(
+        "Your identity provider vouched for you, but your agency's training has no active "
+        "learner with the e-mail address it sent. Ask your agency's training administrator "
+        "to add you, then sign in again."
     ),
 }
 
@@ -195,19 +204,31 @@ def update_provider(actor: User, provider: IdentityProvider, **data: Any) -> Ide
 SAML_REQUEST_LIFETIME = timedelta(minutes=10)
 
 
-def remember_saml_request(provider: IdentityProvider, request_id: str) -> None:
+def remember_saml_request(
+    provider: IdentityProvider, request_id: str, *, learner: bool = False, next_url: str = ""
+) -> None:
     """Keep a SAML request's id until its answer comes (and forget expired ones): only a
-    response to a pending request is accepted. Not audited: the sign-in it leads to is."""
+    response to a pending request is accepted. Not audited: the sign-in it leads to is.
+    `learner`: the request was started by the learner flow, whose answer signs a training
+    learner in (not a platform user)."""
     SamlRequest.objects.filter(created_at__lt=timezone.now() - SAML_REQUEST_LIFETIME).delete()
-    SamlRequest.objects.create(request_id=request_id, provider=provider)
+    SamlRequest.objects.create(
+        request_id=request_id, provider=provider, learner=learner, next_url=next_url[:500]
+    )
 
 
-def consume_saml_request(provider: IdentityProvider, request_id: str) -> bool:
-    """Whether `request_id` was pending for this provider; it is not any more. Each request
-    is answered once: a replayed response finds nothing to consume."""
+def consume_saml_request(provider: IdentityProvider, request_id: str) -> SamlRequest | None:
+    """The pending request `request_id` of this provider, which is not pending any more, or
+    None. Each request is answered once: a replayed response finds nothing to consume."""
     with transaction.atomic():
-        consumed, _n = SamlRequest.objects.filter(provider=provider, request_id=request_id).delete()
-    return bool(consumed)
+        pending = (
+            SamlRequest.objects.select_for_update()
+            .filter(provider=provider, request_id=request_id)
+            .first()
+        )
+        if pending is not None:
+            SamlRequest.objects.filter(pk=pending.pk).delete()
+    return pending
 
 
 def refuse(
@@ -217,6 +238,7 @@ def refuse(
     issuer: str = "",
     subject: str = "",
     detail: str = "",
+    learner: bool = False,
 ) -> SignInRefused:
     """Audit a refused sign-in; returns the exception for the caller to raise."""
     audit.record(
@@ -230,6 +252,7 @@ def refuse(
             "issuer": issuer,
             "subject": subject,
             "detail": detail[:500],
+            **({"flow": "learner"} if learner else {}),
         },
         organisation_id=provider.organisation_id if provider else None,
     )
@@ -376,3 +399,40 @@ def _first_sign_in(
     return ExternalIdentity.objects.create(
         user=user, provider=provider, issuer=issuer, subject=subject
     )
+
+
+def learner_sign_in(
+    provider: IdentityProvider, *, issuer: str, subject: str, claims: Mapping[str, Any]
+) -> Learner:
+    """The training learner this verified sign-in is for: the active `Learner` of the
+    provider's organisation whose e-mail address the claims carry (never created here:
+    learners come from the agency's list). The organisation claim, when the provider has
+    one, must name the organisation; groups and roles do not matter (a learner holds no
+    role). Raises SignInRefused (audited, flow "learner"); a success is audited as
+    `sso.learner_login` on the learner. The caller signs the learner in
+    (`training.learner_auth.sign_in`); no platform user is touched."""
+    org = provider.organisation
+    if provider.organisation_claim:
+        sent = mapping.claim_values(claims, provider.organisation_claim)
+        if not {str(v) for v in provider.organisation_values}.intersection(sent):
+            raise refuse(provider, "unmapped_organisation", issuer=issuer, subject=subject,
+                         detail=", ".join(sent) or "(none)", learner=True)  # fmt: skip
+    emails = mapping.claim_values(claims, provider.email_claim)
+    if not emails:
+        raise refuse(provider, "no_email", issuer=issuer, subject=subject,
+                     detail=provider.email_claim, learner=True)  # fmt: skip
+    email = emails[0].strip().lower()
+    with transaction.atomic():
+        learner = training.learner_for_single_sign_on(org, email)
+        if learner is not None:
+            audit.record(
+                None,
+                "sso.learner_login",
+                learner,
+                changes={"provider": provider.slug, "issuer": issuer, "subject": subject},
+                organisation_id=org.pk,
+            )
+    if learner is None:
+        raise refuse(provider, "unknown_learner", issuer=issuer, subject=subject,
+                     detail=email[:254], learner=True)  # fmt: skip
+    return learner

@@ -14,9 +14,21 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from bulwark.core.registry import Hook
 from bulwark.training.models import Learner
 
 SESSION_KEY = "_training_learner"
+
+# The sign-in page's single-sign-on buttons, [(label, URL)], from the app that signs
+# learners in through their agency's identity provider (sso, a higher layer, installs it
+# from its AppConfig.ready; training imports nothing of it).
+SSO_BUTTONS: Hook[Callable[[HttpRequest], list[tuple[str, str]]]] = Hook(
+    "learner single sign-on buttons"
+)
+
+
+def sso_buttons(request: HttpRequest) -> list[tuple[str, str]]:
+    return SSO_BUTTONS.call(request) if SSO_BUTTONS.installed else []
 
 
 def _token(learner: Learner) -> str:

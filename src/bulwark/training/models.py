@@ -189,7 +189,11 @@ class CourseQuerySet(models.QuerySet["Course"]):
         )
 
     def for_learner(self, learner: "Learner") -> "CourseQuerySet":
-        return self.filter(enrolments__learner=learner, status=CourseStatus.PUBLISHED)
+        return self.filter(
+            enrolments__learner=learner,
+            enrolments__withdrawn_at__isnull=True,
+            status=CourseStatus.PUBLISHED,
+        )
 
 
 class Course(models.Model):
@@ -284,6 +288,13 @@ class Enrolment(models.Model):
     )
     created_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # Withdrawn by the agency: the learner no longer sees the course; the row stays, with
+    # the lessons read, attempts, records and certificates that refer to it. Enrolling
+    # the learner again clears it.
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = EnrolmentQuerySet.as_manager()
 

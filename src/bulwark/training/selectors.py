@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, overload
 
 from django.db import connection
-from django.db.models import Case, Count, FloatField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -70,6 +70,25 @@ def enrolments(user: Reader) -> QuerySet[Enrolment]:
     return Enrolment.objects.visible_to(user).select_related("learner", "course")
 
 
+def course_enrolments(user: Reader, course: Course, params: Any = None) -> QuerySet[Enrolment]:
+    """A course's enrolments of the learners the user sees (`?q=` name, e-mail or staff
+    number; `?status=` active or withdrawn), the withdrawn last."""
+    params = params or {}
+    found = enrolments(user).filter(course=course).select_related("learner__organisation")
+    status = str(params.get("status", ""))
+    if status == "active":
+        found = found.filter(withdrawn_at__isnull=True)
+    elif status == "withdrawn":
+        found = found.filter(withdrawn_at__isnull=False)
+    q = str(params.get("q", "")).strip()[:200]
+    if q:
+        found = found.filter(
+            Q(learner__name__icontains=q) | Q(learner__email__icontains=q)
+            | Q(learner__staff_id=q)
+        )  # fmt: skip
+    return found.order_by(F("withdrawn_at").asc(nulls_first=True), "learner__name", "pk")
+
+
 def attempts(user: Reader) -> QuerySet[Attempt]:
     return Attempt.objects.visible_to(user).select_related("learner", "exam__course")
 
@@ -112,9 +131,9 @@ def questions(user: Reader) -> QuerySet[Question]:
 
 
 def own_enrolments(learner: Learner) -> QuerySet[Enrolment]:
-    return Enrolment.objects.filter(learner=learner, course__status="published").select_related(
-        "course"
-    )
+    return Enrolment.objects.filter(
+        learner=learner, course__status="published", withdrawn_at__isnull=True
+    ).select_related("course")
 
 
 def own_records(learner: Learner) -> QuerySet[TrainingRecord]:

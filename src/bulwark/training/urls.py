@@ -7,6 +7,8 @@ urlpatterns = [
     path("training/courses/new/", views.course_create, name="training-course-create"),
     path("training/courses/<slug:code>/", views.course_detail, name="training-course"),
     path("training/courses/<slug:code>/edit/", views.course_edit, name="training-course-edit"),
+    path("training/courses/<slug:code>/enrolments/", views.course_enrolments,
+         name="training-course-enrolments"),
     path("training/courses/<slug:code>/statistics/", views.item_statistics,
          name="training-item-statistics"),
     path("training/learners/", views.learner_list, name="training-learners"),

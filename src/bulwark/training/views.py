@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,6 +30,7 @@ from bulwark.training.learner_auth import (
     learner_required,
     sign_in,
     sign_out,
+    sso_buttons,
 )
 from bulwark.training.models import (
     Answer,
@@ -99,7 +101,7 @@ def course_detail(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(request, _("%(n)d learners enrolled.") % {"n": added})
         return redirect("training-course", code=course.code)
     groups = LearnerGroup.objects.filter(organisation__in=orgs)
-    enrolled = selectors.enrolments(request.user).filter(course=course)
+    enrolled = selectors.enrolments(request.user).filter(course=course, withdrawn_at__isnull=True)
     return render(request, "training/course_detail.html", {
         "course": course, "lessons": course.lessons.filter(is_active=True), "orgs": orgs,
         "groups": groups,
@@ -108,6 +110,61 @@ def course_detail(request: HttpRequest, code: str) -> HttpResponse:
         "exam": Exam.objects.filter(course=course).first(),
         "may_author": can(request.user, "training.author", course),
     })  # fmt: skip
+
+
+@login_required
+def course_enrolments(request: HttpRequest, code: str) -> HttpResponse:
+    """A course's enrolments of the learners one sees; an agency's admins (and the CERT)
+    enrol one learner by e-mail or staff number, withdraw an enrolment, enrol again."""
+    course = get_object_or_404(selectors.courses(request.user), code=code)
+    orgs = _managed_orgs(request)
+    if request.method == "POST":
+        _enrolment_action(request, course, orgs)
+        return redirect(f"{request.path}?{request.GET.urlencode()}")
+    page = Paginator(selectors.course_enrolments(request.user, course, request.GET), 50).get_page(
+        request.GET.get("page")
+    )
+    managed = {org.pk for org in orgs}
+    return render(request, "training/course_enrolments.html", {
+        "course": course, "page": page, "orgs": orgs,
+        "rows": [(e, e.learner.organisation_id in managed) for e in page],
+    })  # fmt: skip
+
+
+def _enrolment_action(request: HttpRequest, course: Course, orgs: list[Organisation]) -> None:
+    actor = acting_user(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "withdraw":
+            raw = request.POST.get("enrolment", "")
+            enrolment = get_object_or_404(
+                selectors.enrolments(request.user).filter(course=course),
+                pk=int(raw) if raw.isdigit() else 0,
+            )
+            services.withdraw_enrolment(actor, enrolment)
+            messages.success(request, _("%(name)s is withdrawn from the course; what they did "
+                                        "is kept.") % {"name": enrolment.learner.name})  # fmt: skip
+            return
+        org = next((o for o in orgs if str(o.pk) == request.POST.get("organisation")), None)
+        if org is None:
+            raise PermissionDenied
+        who = request.POST.get("learner", "").strip()[:254]
+        found = selectors.learners(request.user).filter(organisation=org, is_active=True)
+        learner = (
+            found.filter(pk=int(who)).first() if action == "again" and who.isdigit()
+            else found.filter(Q(email__iexact=who) | Q(staff_id=who)).first() if who else None
+        )  # fmt: skip
+        if learner is None:
+            raise services.TrainingError(
+                _("No active learner of %(agency)s has this e-mail address or staff number.")
+                % {"agency": org.name}
+            )
+        if services.enrol(actor, course, org, learners=[learner]):
+            messages.success(request, _("%(name)s is enrolled.") % {"name": learner.name})
+        else:
+            messages.info(request, _("%(name)s was enrolled already.") % {"name": learner.name})
+    except services.TrainingError as exc:
+        messages.error(request, str(exc))
 
 
 @login_required
@@ -257,7 +314,8 @@ def learner_sign_in(request: HttpRequest) -> HttpResponse:
             return redirect(target)
         error = error or _("E-mail address or password is wrong.")
     return render(request, "training/learn/sign_in.html",
-                  {"error": error, "next": request.GET.get("next", "")},
+                  {"error": error, "next": request.GET.get("next", ""),
+                   "sso_buttons": sso_buttons(request)},
                   status=400 if error else 200)  # fmt: skip
 
 
@@ -482,8 +540,8 @@ def competition_register(request: HttpRequest, slug: str) -> HttpResponse:
     error, done = "", False
     if request.method == "POST":
         try:
-            services.register_participant(
-                competition, name=request.POST.get("name", ""),
+            services.register_from_form(
+                competition, client_ip(request), name=request.POST.get("name", ""),
                 email=request.POST.get("email", ""), category=request.POST.get("category", ""),
                 school=request.POST.get("school", ""), region=request.POST.get("region", ""),
                 team_name=request.POST.get("team", ""),

@@ -36,7 +36,8 @@ ROLE_MAY_HOLD = {
     "nobody": READS,
     "reporter": MEMBER,
     "org_admin": MEMBER | {"constituency:write", "audit:read", "training:write"},
-    "analyst": MEMBER | {"monitoring:write", "exchange:write"},
+    "analyst": MEMBER | {"monitoring:write", "exchange:write", "training:write"},
+    "duty_officer": MEMBER | {"monitoring:write", "exchange:write", "training:write"},
     "platform_admin": set(SCOPES),
 }
 SCOPE_REFUSALS = ("lacks the scope", "no longer allow the scope", "does not accept API tokens")
@@ -155,7 +156,12 @@ def test_token_scope_matrix(platform_admin: User) -> None:
 def people(cert: Organisation, platform_admin: User) -> dict[str, User]:
     agency = OrganisationFactory(name="Agency")
     users = {"platform_admin": platform_admin}
-    for role, org in (("reporter", agency), ("org_admin", agency), ("analyst", cert)):
+    for role, org in (
+        ("reporter", agency),
+        ("org_admin", agency),
+        ("analyst", cert),
+        ("duty_officer", cert),
+    ):
         user = UserFactory(username=role)
         services.add_membership(None, user, org, role)
         users[role] = user

@@ -21,6 +21,7 @@ from bulwark.constituency.models import Organisation
 from bulwark.training import selectors, services
 from bulwark.training.models import (
     Course,
+    Enrolment,
     Exam,
     Learner,
     LearnerGroup,
@@ -52,6 +53,27 @@ class RecordSerializer(serializers.ModelSerializer[TrainingRecord]):
         model = TrainingRecord
         fields = ["id", "learner", "organisation", "completed_on", "hours", "kind", "title",
                   "provider", "source", "course", "external_id"]  # fmt: skip
+
+
+class EnrolmentSerializer(serializers.ModelSerializer[Enrolment]):
+    organisation = serializers.IntegerField(source="learner.organisation_id")
+    name = serializers.CharField(source="learner.name")
+    staff_id = serializers.CharField(source="learner.staff_id")
+
+    class Meta:
+        model = Enrolment
+        fields = ["id", "course", "learner", "organisation", "name", "staff_id", "source",
+                  "created_at", "completed_at", "withdrawn_at"]  # fmt: skip
+
+
+class EnrolmentPageSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    results = EnrolmentSerializer(many=True)
+
+
+class WithdrawSerializer(serializers.Serializer[Any]):
+    learner = serializers.IntegerField(min_value=1, max_value=2**62)
 
 
 def _data(request: Request) -> dict[str, Any]:
@@ -231,6 +253,45 @@ class CourseViewSet(
         except services.TrainingError as exc:
             raise _refused(exc) from exc
         return Response({"enrolled": added})
+
+    @extend_schema(
+        responses=EnrolmentPageSerializer,
+        parameters=[
+            OpenApiParameter("q", str),
+            OpenApiParameter("status", str, enum=["active", "withdrawn"]),
+            OpenApiParameter("page", int),
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def enrolments(self, request: Request, pk: str | None = None) -> Response:
+        """The course's enrolments of the learners you see (`?q=`, `?status=active` or
+        `withdrawn`), 100 a page (`?page=`)."""
+        course = self.get_object()
+        found = selectors.course_enrolments(request.user, course, request.query_params)
+        raw = str(request.query_params.get("page", "1"))
+        number = int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
+        rows = found[(number - 1) * 100 : number * 100]
+        return Response({"count": found.count(), "page": number,
+                         "results": EnrolmentSerializer(rows, many=True).data})  # fmt: skip
+
+    @extend_schema(request=WithdrawSerializer, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        """Withdraw a learner (`{"learner": id}`) from the course; progress, attempts,
+        records and certificates are kept; enrolling them again (`enrol` with `learners`)
+        restores the enrolment."""
+        course = self.get_object()
+        serializer = WithdrawSerializer(data=_data(request))
+        serializer.is_valid(raise_exception=True)
+        enrolment = get_object_or_404(
+            selectors.enrolments(request.user).filter(course=course),
+            learner_id=serializer.validated_data["learner"],
+        )
+        try:
+            withdrawn = services.withdraw_enrolment(acting_user(request), enrolment)
+        except services.TrainingError as exc:
+            raise _refused(exc) from exc
+        return Response(EnrolmentSerializer(withdrawn).data)
 
 
 class LessonSerializer(serializers.ModelSerializer[Lesson]):

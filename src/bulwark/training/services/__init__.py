@@ -22,6 +22,7 @@ from bulwark.training.services.competitions import (
     CtfdImport,
     create_competition,
     import_ctfd_results,
+    register_from_form,
     register_participant,
 )
 from bulwark.training.services.courses import (
@@ -45,6 +46,7 @@ from bulwark.training.services.courses import (
     update_course,
     update_lesson,
     update_question,
+    withdraw_enrolment,
 )
 from bulwark.training.services.exams import (
     Saved,
@@ -59,6 +61,7 @@ from bulwark.training.services.learners import (
     deactivate_learner,
     import_learners,
     issue_sign_in_link,
+    learner_for_single_sign_on,
     redeem_sign_in_link,
     request_sign_in_link,
     set_agency_level,
@@ -113,12 +116,14 @@ __all__ = [
     "import_records",
     "import_statements",
     "issue_sign_in_link",
+    "learner_for_single_sign_on",
     "missing_prerequisites",
     "preview_records",
     "publish_course",
     "question_drawn",
     "question_item",
     "redeem_sign_in_link",
+    "register_from_form",
     "register_participant",
     "request_sign_in_link",
     "save_answer",
@@ -134,5 +139,6 @@ __all__ = [
     "update_course",
     "update_lesson",
     "update_question",
+    "withdraw_enrolment",
     "xapi_statements",
 ]

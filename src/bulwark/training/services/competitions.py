@@ -3,12 +3,14 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bulwark.constituency import throttle
 from bulwark.constituency.models import Organisation, User
 from bulwark.core import audit
 from bulwark.core.permissions import require
@@ -73,6 +75,27 @@ def register_participant(
         audit.record(None, "training.register", competition,
                      changes={"participant": participant.pk})  # fmt: skip
     return participant
+
+
+def register_from_form(competition: Competition, ip: str | None, **fields: Any) -> Participant:
+    """The public registration form: throttled like the platform's sign-ins
+    (`constituency.throttle`), counting every request per e-mail address
+    (LOGIN_FAILURE_LIMIT, 5, in LOGIN_FAILURE_WINDOW, 15 minutes) and per client address
+    (4x that: a school or an office shares one NAT address). The counts have their own
+    keys (`register:`, `register-ip:`), so registrations never block anyone's sign-in."""
+    email = str(fields.get("email", "")).strip().lower()[:254]
+    email_key, ip_key = f"register:{email}", f"register-ip:{ip or 'unknown'}"
+    limit = settings.LOGIN_FAILURE_LIMIT
+    if throttle.recent_count(email_key) >= limit or throttle.recent_count(ip_key) >= limit * 4:
+        audit.record(None, "training.register_throttled", competition,
+                     changes={"email": email, "ip": ip or ""})  # fmt: skip
+        raise TrainingError(
+            _("Too many registrations from this address or for this e-mail address. "
+              "Try again in 15 minutes.")
+        )  # fmt: skip
+    throttle.record_failure(email_key, None)
+    throttle.record_failure(ip_key, None)
+    return register_participant(competition, **fields)
 
 
 @dataclass

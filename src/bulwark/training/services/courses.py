@@ -150,9 +150,37 @@ def enrol(
             if pk not in known
         ]
         Enrolment.objects.bulk_create(new, batch_size=1000)
+        restored = 0
+        if source == Enrolment.Source.LEARNER:
+            # Enrolling a withdrawn learner by name restores the enrolment (and its
+            # progress); enrolling a whole agency, role or group leaves the withdrawn out.
+            restored = Enrolment.objects.filter(
+                course=course, learner__in=chosen, withdrawn_at__isnull=False
+            ).update(withdrawn_at=None, withdrawn_by=None)
         audit.record(actor, "training.enrol", course, organisation_id=org.pk,
-                     changes={"source": source, "enrolled": len(new)})  # fmt: skip
-    return len(new)
+                     changes={"source": source, "enrolled": len(new), "restored": restored,
+                              **({"learners": sorted(e.learner_id for e in new)}
+                                 if source == Enrolment.Source.LEARNER else {})})  # fmt: skip
+    return len(new) + restored
+
+
+def withdraw_enrolment(actor: User, enrolment: Enrolment) -> Enrolment:
+    """Withdraw a learner from a course: the course leaves their list and they can no
+    longer open it or start its exam; what they did (lessons read, attempts, records,
+    certificates) is kept, and enrolling them again by name restores it all."""
+    learner = enrolment.learner
+    require(actor, "training.manage_learners", learner.organisation)
+    with transaction.atomic():
+        current = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+        if current.withdrawn_at is not None:
+            raise TrainingError(_("This enrolment is withdrawn already."))
+        current.withdrawn_at, current.withdrawn_by = timezone.now(), actor
+        current.save(update_fields=["withdrawn_at", "withdrawn_by"])
+        audit.record(actor, "training.withdraw", current.course,
+                     organisation_id=learner.organisation_id,
+                     changes={"learner": learner.pk, "staff_id": learner.staff_id,
+                              "completed": current.completed_at is not None})  # fmt: skip
+    return current
 
 
 def enrol_by_hook(course: Course, learner: Learner) -> bool:
@@ -183,7 +211,9 @@ def enrol_from_another_app(organisation_id: int, email: str, course_code: str) -
 
 
 def enrolment_of(learner: Learner, course: Course) -> Enrolment:
-    enrolment = Enrolment.objects.filter(learner=learner, course=course).first()
+    enrolment = Enrolment.objects.filter(
+        learner=learner, course=course, withdrawn_at__isnull=True
+    ).first()
     if enrolment is None or course.status != CourseStatus.PUBLISHED:
         raise PermissionDenied(_("You are not enrolled in this course."))
     return enrolment

@@ -241,6 +241,19 @@ def authenticate_learner(email: str, password: str, ip: str | None) -> Learner |
     return learner
 
 
+def learner_for_single_sign_on(org: Organisation, email: str) -> Learner | None:
+    """The active learner of `org` with this e-mail address, whom the agency's identity
+    provider has just vouched for, or None (never creates one: learners come from the
+    agency's list). Their last sign-in is noted; the caller signs them in and audits."""
+    learner = Learner.objects.filter(
+        organisation=org, email=email.strip().lower()[:254], is_active=True
+    ).first()
+    if learner is not None:
+        learner.last_login = timezone.now()
+        Learner.objects.filter(pk=learner.pk).update(last_login=learner.last_login)
+    return learner
+
+
 def set_own_password(learner: Learner, password: str) -> None:
     if len(password) < 10:
         raise TrainingError(_("Use at least 10 characters."))

@@ -136,3 +136,33 @@ def test_the_public_registration_page(cup: Competition, **_: Any) -> None:
     ok = client.post("/training/competitions/cup-2026/register/",
                      {"name": "New", "email": "new@x.tw", "category": "public"})  # fmt: skip
     assert ok.status_code == 200 and Participant.objects.filter(email="new@x.tw").exists()
+
+
+def test_public_registration_is_throttled_per_address_and_per_email(
+    cup: Competition, settings: Any
+) -> None:
+    """A script cannot fill a competition with registrations nor hammer one address: after
+    5 requests for one e-mail, or 20 from one client address, in 15 minutes, the form
+    answers a clear message and registers nobody; a platform sign-in from that address is
+    not blocked by it."""
+    from bulwark.constituency import throttle
+
+    url = "/training/competitions/cup-2026/register/"
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    for _n in range(5):  # the same address tried again and again (already registered)
+        client.post(url, {"name": "Hsu", "email": "hsu@school-1.edu.tw", "category": "public"})
+    again = Client(REMOTE_ADDR="198.51.100.9").post(
+        url, {"name": "Hsu", "email": "hsu@school-1.edu.tw", "category": "public"}
+    )
+    assert again.status_code == 400 and "Too many registrations" in again.content.decode()
+    for n in range(15):  # 5 + 15 = 20 from one address, all answered
+        ok = client.post(url, {"name": f"P{n}", "email": f"p{n}@x.tw", "category": "public"})
+        assert ok.status_code == 200, ok.content.decode()[:300]
+    refused = client.post(url, {"name": "Late", "email": "late@x.tw", "category": "public"})
+    assert refused.status_code == 400 and "Try again in 15 minutes" in refused.content.decode()
+    assert not Participant.objects.filter(email="late@x.tw").exists()
+    other = Client(REMOTE_ADDR="192.0.2.1").post(
+        url, {"name": "Other", "email": "other@x.tw", "category": "public"}
+    )
+    assert other.status_code == 200 and Participant.objects.filter(email="other@x.tw").exists()
+    assert not throttle.is_blocked("someone", "203.0.113.7")  # sign-ins stay open

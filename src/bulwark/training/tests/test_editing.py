@@ -347,3 +347,35 @@ def test_visibility_of_question_banks_and_retired_lessons(world: World, who: str
         f"/training/courses/awareness/questions/{world.exam.questions.first().pk}/"  # type: ignore[union-attr]
     )
     assert page.status_code == (200 if who == "analyst" else 403)
+
+
+def test_cert_staff_tokens_carry_training_write_and_write_courses(world: World) -> None:
+    """CERT analysts and duty officers write courses on the pages; their tokens may now
+    carry training:write too (minted within their roles), and do the same in the API."""
+    from bulwark.constituency import services as constituency
+    from bulwark.constituency.tests.factories import UserFactory
+
+    duty = UserFactory(username="duty")
+    constituency.add_membership(None, duty, world.cert, "duty_officer")
+    reporter = UserFactory(username="reporter")
+    constituency.add_membership(None, reporter, world.agency, "reporter")
+    client = Client()
+    for n, user in enumerate((world.analyst, duty)):
+        headers = bearer(user, TRAINING, within_role=True)
+        created = client.post(
+            "/api/v1/training/courses/",
+            {"code": f"cert-course-{n}", "owner": world.cert.pk, "title": "Triage basics",
+             "hours": "2", "hours_kind": "professional"},
+            content_type="application/json",
+            **headers,
+        )  # fmt: skip
+        assert created.status_code == 201, created.content
+    # A reporter's role still allows no training:write, so a token cannot carry it.
+    minted = client.post(
+        "/api/v1/tokens/",
+        {"name": "t", "scopes": ["training:write"], "days": 1},
+        content_type="application/json",
+        **bearer(reporter, ["tokens:manage"]),
+    )
+    assert minted.status_code == 400 and "training:write" in minted.content.decode()
+    assert Course.objects.filter(code__startswith="cert-course-").count() == 2
