@@ -17,6 +17,11 @@ message delivered an hour ago. Then:
              client can do on this machine, in the same run
   tracking   GET /d/<token>/open.gif and /d/<token>/go (alternately) with a desktop
              browser's agent, each one DrillEvent row committed before the answer
+             (answered by drills/fastpath.py in front of Django, as in production)
+
+For the ceiling and tracking phases the server's CPU time per request is recorded too
+(`server_cpu_us`, from /proc: the gunicorn processes, not the database server's), the
+figure least disturbed by other work on a shared machine.
 
 The server is gunicorn with bulwark/gunicorn_conf.py (`bulwark serve`'s settings: one
 worker per core, gthread), the client an asyncio loop in this process with --connections
@@ -114,10 +119,10 @@ def populate(args: argparse.Namespace) -> dict[str, Any]:
     tokens = list(Recipient.objects.order_by("pk").values_list("token", flat=True))
     # The service alone, on a tenth of the people (their events are removed again).
     sample = tokens[: max(1, len(tokens) // 10)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for token in sample:
         services.record_hit(token, "opened", agent=BROWSER, ip="203.0.113.8")
-    service_s = time.perf_counter() - started
+    service_s, service_cpu = time.perf_counter() - started, time.process_time() - cpu
     DrillEvent.objects.all().delete()
     services.roll_up()
     connection.close()
@@ -126,6 +131,7 @@ def populate(args: argparse.Namespace) -> dict[str, Any]:
         "planned": planned,
         "schedule_s": round(schedule_s, 2),
         "service_only_events_per_s": round(len(sample) / service_s, 1),
+        "service_only_cpu_us": round(service_cpu / len(sample) * 1e6, 1),
         "tokens": tokens,
     }
 
@@ -174,6 +180,20 @@ def drive(port: int, paths: list[str], connections: int) -> dict[str, Any]:
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:3],
     }
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server's processes (Linux /proc): per request, the
+    figure least disturbed by other work on the machine."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for each in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except OSError:
+        return float("nan")
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def count_events(env: dict[str, str]) -> int:
@@ -239,8 +259,13 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         drive(port, ["/_ceiling"] * 200, 4)  # warm both workers
+        cpu0 = server_cpu(server.pid)
         ceiling = drive(port, ["/_ceiling"] * args.hits, args.connections)
+        cpu1 = server_cpu(server.pid)
         tracking = drive(port, paths, args.connections)
+        cpu2 = server_cpu(server.pid)
+        ceiling["server_cpu_us"] = round((cpu1 - cpu0) / args.hits * 1e6)
+        tracking["server_cpu_us"] = round((cpu2 - cpu1) / args.hits * 1e6)
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -10,6 +10,14 @@ from bulwark.core import bulk, registry  # noqa: E402
 
 bulk.serving_requests()
 
+# The drill mail's tracking links answered in front of Django's handler (docs/drills.md).
+from django.apps import apps  # noqa: E402
+
+if apps.is_installed("bulwark.drills"):
+    from bulwark.drills.fastpath import TrackingApp
+
+    application = TrackingApp(application)  # type: ignore[assignment]
+
 
 def warm_up() -> None:
     """Import what the first request would otherwise import: the URLconf (every app's

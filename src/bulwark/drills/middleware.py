@@ -1,4 +1,4 @@
-"""The short path of the drill mail's tracking requests (`/d/<token>/go`, `open.gif`,
+"""Django's short path of the drill mail's tracking requests (`/d/<token>/go`, `open.gif`,
 `a.gif`, `seen.gif`): answered before the session, locale, CSRF, authentication, second
 factor and messages middleware, none of which a tracking request uses (it carries no
 session and changes nothing a signed-in person owns). It sits after the security,
@@ -7,7 +7,12 @@ headers as every other one. Measured (bench/drills_tracking.py, docs/drills.md):
 skipped middleware were about half of a tracking request's time.
 
 Everything else under `/d/` (the landing page, the submit, unknown tokens: their 404
-page) goes down the whole stack as before."""
+page) goes down the whole stack as before.
+
+In a server, most tracking requests never reach Django: `drills.fastpath` answers them
+in front of the WSGI handler. What reaches this middleware is the first answer of each
+kind per process (whose headers the fast path copies), tests' client requests, and
+whatever the fast path hands back."""
 
 import re
 from collections.abc import Callable
