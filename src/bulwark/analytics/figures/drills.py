@@ -6,6 +6,7 @@ so both count the same rows the same way, as the reader may see them."""
 
 from collections import Counter
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bulwark.analytics.figure_table import Figure
@@ -40,7 +41,7 @@ def drill_campaigns(user: Reader, period: Period, *, drills: bool = False) -> Fi
         ),
         rows=tuple(
             (
-                f"{f.campaign.name} ({f.campaign.starts_at.date().isoformat()})",
+                f"{f.campaign.name} ({timezone.localdate(f.campaign.starts_at).isoformat()})",
                 f.total.sent,
                 f.total.open_rate,
                 f.total.click_rate,
