@@ -23,7 +23,7 @@ from bulwark.analytics.periods import Period
 from bulwark.core.permissions import Reader
 from bulwark.drills import calendar as drill_calendar
 from bulwark.drills import selectors as drill_selectors
-from bulwark.drills.models import Campaign, DrillObligation, Exercise
+from bulwark.drills.models import DrillObligation, Exercise
 from bulwark.findings import selectors as finding_selectors
 from bulwark.findings.models import ACTIVE_STATUSES, SEVERITY_ORDER, Engagement, Finding, Severity
 from bulwark.training import selectors as training_selectors
@@ -119,12 +119,6 @@ def drills_section(user: Reader, period: Period) -> Section:
     """Campaigns held in the year (human rates), agencies taking part, response drills
     with the clocks they met, and the statutory drill calendar's states."""
     section = Section()
-    held = (
-        drill_selectors.campaigns(user)
-        .exclude(state=Campaign.State.DRAFT)
-        .filter(starts_at__gte=period.start, starts_at__lt=period.end)
-        .order_by("starts_at", "pk")
-    )
     campaigns = Table(
         "campaigns",
         _("Social-engineering campaigns"),
@@ -146,16 +140,14 @@ def drills_section(user: Reader, period: Period) -> Section:
     )
     agencies: set[int] = set()
     total = drill_selectors.Rates()
-    for campaign in held:
-        results = drill_selectors.results(campaign, user)
-        agencies |= {row.organisation_id for row in results.agencies}
-        total.add(results.total)
-        t = results.total
+    for found in drill_selectors.campaign_figures(user, period.start, period.end):
+        agencies |= set(found.agencies)
+        total.add(found.total)
+        t, campaign = found.total, found.campaign
         campaigns.rows.append([
-            campaign.name, campaign.starts_at.date().isoformat(), _n(len(results.agencies)),
+            campaign.name, campaign.starts_at.date().isoformat(), _n(len(found.agencies)),
             _n(t.sent), _pct(t.open_rate), _pct(t.click_rate), _pct(t.report_rate),
-            _n(sum(1 for r in results.agencies if r.passed)),
-            _n(sum(1 for r in results.agencies if r.passed is False)),
+            _n(found.passed), _n(found.failed),
         ])  # fmt: skip
     notices = list(
         drill_selectors.notices(user).filter(sent_at__gte=period.start, sent_at__lt=period.end)
@@ -192,26 +184,20 @@ def _drill_calendar(user: Reader, period: Period) -> Table:
     states = (drill_calendar.DONE, drill_calendar.LATE, drill_calendar.MISSING, drill_calendar.DUE)
     labels = {drill_calendar.DONE: _("done"), drill_calendar.LATE: _("late"),
               drill_calendar.MISSING: _("missing"), drill_calendar.DUE: _("due")}  # fmt: skip
-    per_kind: dict[str, Counter[str]] = defaultdict(Counter)
-    per_org: dict[int, set[str]] = defaultdict(set)
-    for row in drill_selectors.compliance(user):
-        o = row.obligation
-        if period.start <= o.due_at < period.end:
-            per_kind[o.kind][row.state] += 1
-            per_org[o.organisation_id].add(row.state)
+    counts = drill_selectors.compliance_counts(user, period.start, period.end)
     table = Table(
         "drill_calendar",
         _("Statutory drills due in the year"),
         [_("Drill"), *(labels[s] for s in states)],
         note=_("Agencies with at least one drill late: %(late)s; missing: %(missing)s.")
         % {
-            "late": _n(sum(1 for s in per_org.values() if drill_calendar.LATE in s)),
-            "missing": _n(sum(1 for s in per_org.values() if drill_calendar.MISSING in s)),
+            "late": _n(counts.agencies_with(drill_calendar.LATE)),
+            "missing": _n(counts.agencies_with(drill_calendar.MISSING)),
         },
     )
     for kind, label in DrillObligation.Kind.choices:
-        counts = per_kind.get(kind, Counter())
-        table.rows.append([str(label), *(_n(counts[s]) for s in states)])
+        per_state = counts.per_kind.get(kind, Counter())
+        table.rows.append([str(label), *(_n(per_state[s]) for s in states)])
     return table
 
 

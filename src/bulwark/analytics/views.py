@@ -28,6 +28,7 @@ GROUPS = (
     ("incidents", figures.GROUP_INCIDENTS),
     ("timeliness", figures.GROUP_TIMELINESS),
     ("activity", figures.GROUP_ACTIVITY),
+    ("drills", figures.GROUP_DRILLS),
     ("trends", None),
 )
 CHART_CACHE_SECONDS = 3600

@@ -241,14 +241,60 @@ class Recipient(models.Model):
                 ],
                 name="drill_outcomes",
             ),
-            # Repeat clickers: the few people who clicked, by address, over every campaign.
+            # Repeat clickers: the few people who clicked, by address, over every campaign,
+            # and this campaign's clickers: both read from the index alone (no row).
             models.Index(
-                fields=["email"], name="drill_clickers", condition=Q(clicked_at__isnull=False)
+                fields=["email", "campaign", "organisation"],
+                name="drill_clickers",
+                condition=Q(clicked_at__isnull=False),
+            ),
+            models.Index(
+                fields=["campaign", "organisation", "email"],
+                name="drill_campaign_clickers",
+                condition=Q(clicked_at__isnull=False),
             ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+
+class AgencyOutcomeQuerySet(AgencyQuerySet["AgencyOutcome"]):
+    pass
+
+
+class AgencyOutcome(models.Model):
+    """One agency's figures in one campaign, summed from its recipients' outcome columns:
+    people, delivered (sent and not bounced), opened, clicked, submitted, reported,
+    reported before clicking, automated requests, and its first delivery and first
+    report. Kept by triggers on the recipients table (migration 0005), so every writer
+    (the tracking services, delivery and bounces, bulk imports, raw SQL) keeps them exact
+    in its own transaction; the results page reads one row per agency, not every person."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    people = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    opened = models.IntegerField(default=0)
+    clicked = models.IntegerField(default=0)
+    submitted = models.IntegerField(default=0)
+    reported = models.IntegerField(default=0)
+    reported_first = models.IntegerField(default=0)
+    automated = models.BigIntegerField(default=0)
+    first_sent_at = models.DateTimeField(null=True)
+    first_reported_at = models.DateTimeField(null=True)
+
+    objects = AgencyOutcomeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "organisation"], name="agency_outcome_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} in {self.campaign}"
 
 
 class EventKind(models.TextChoices):

@@ -3,13 +3,13 @@ queryset: campaign results per agency, sector and authority (human events only i
 rates), repeat clickers, time to first report, comparison with the previous campaign,
 improvement plans and the compliance calendar."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from bulwark.constituency.access import viewer_of
@@ -17,6 +17,7 @@ from bulwark.constituency.models import Organisation
 from bulwark.core.permissions import Reader
 from bulwark.drills import calendar
 from bulwark.drills.models import (
+    AgencyOutcome,
     Campaign,
     DrillEvent,
     DrillNotice,
@@ -88,45 +89,31 @@ class AgencyRow(Rates):
     plan: ImprovementPlan | None = None
 
 
-def _counts(campaign: Campaign, org_ids: set[int] | None) -> dict[int, Rates]:
-    """Distinct people per organisation and outcome, human events only: one GROUP BY over
-    the campaign's recipients, whose outcome columns the tracking services keep (the
-    first human open, click, submit and report, and the count of automated requests), so
-    the cost follows the number of people, not of events."""
-    rows: dict[int, Rates] = defaultdict(Rates)
-    recipients = Recipient.objects.filter(campaign=campaign)
+def _outcomes(
+    campaign: Campaign, org_ids: set[int] | None
+) -> tuple[dict[int, Rates], dict[int, timedelta]]:
+    """Per organisation: distinct people per outcome (human events only) and the time from
+    its first delivered message to its first report. Read from the per-agency figures
+    (`AgencyOutcome`, kept by triggers from the recipients' outcome columns, which the
+    tracking services keep from the events), so the cost follows the number of agencies,
+    not of people or events."""
+    rows = AgencyOutcome.objects.filter(campaign=campaign)
     if org_ids is not None:
-        recipients = recipients.filter(organisation_id__in=org_ids)
-    reported_first = Q(reported_at__isnull=False) & (
-        Q(clicked_at__isnull=True) | Q(reported_at__lt=F("clicked_at"))
-    )
-    for org_id, *figures in (
-        recipients.values_list("organisation_id")
-        .annotate(
-            sent=Count("pk", filter=Q(sent_at__isnull=False, bounced=False)),
-            opened=Count("pk", filter=Q(opened_at__isnull=False)),
-            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-            submitted=Count("pk", filter=Q(submitted_at__isnull=False)),
-            reported=Count("pk", filter=Q(reported_at__isnull=False)),
-            # Reported before clicking: the first report precedes any human click (or none).
-            reported_first=Count("pk", filter=reported_first),
-            automated=Sum("automated_events"),
-        )
-        .order_by()
+        rows = rows.filter(organisation_id__in=org_ids)
+    counts: dict[int, Rates] = {}
+    first: dict[int, timedelta] = {}
+    for org_id, first_sent, first_reported, *figures in rows.values_list(
+        "organisation_id", "first_sent_at", "first_reported_at", "sent", "opened", "clicked",
+        "submitted", "reported", "reported_first", "automated",
     ):  # fmt: skip
-        rows[org_id] = Rates(*(n or 0 for n in figures))
-    return rows
+        counts[org_id] = Rates(*figures)
+        if first_sent and first_reported:
+            first[org_id] = first_reported - first_sent
+    return counts, first
 
 
-def _first_reports(campaign: Campaign) -> dict[int, timedelta]:
-    """Per organisation: from its first delivered message to its first report."""
-    firsts = (
-        Recipient.objects.filter(campaign=campaign)
-        .values_list("organisation_id")
-        .annotate(sent=Min("sent_at"), reported=Min("reported_at"))
-        .order_by()
-    )
-    return {o: reported - sent for o, sent, reported in firsts if sent and reported}
+def _counts(campaign: Campaign, org_ids: set[int] | None) -> dict[int, Rates]:
+    return _outcomes(campaign, org_ids)[0]
 
 
 def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
@@ -147,9 +134,8 @@ def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
     # Whoever sees every participant reads them unfiltered (a list of 500 ids would turn
     # the planner to the organisation index, one row lookup per person).
     limit = None if user is None or viewer_of(user).sees_everything else set(orgs)
-    counts = _counts(campaign, limit)
+    counts, first = _outcomes(campaign, limit)
     previous = _counts(campaign.previous, limit) if campaign.previous is not None else {}
-    first = _first_reports(campaign)
     plans = {p.organisation_id: p for p in ImprovementPlan.objects.filter(campaign=campaign)}
     out = []
     for org_id, org in sorted(orgs.items(), key=lambda kv: kv[1].name):
@@ -171,6 +157,12 @@ def agency_results(campaign: Campaign, user: Reader = None) -> list[AgencyRow]:
     return out
 
 
+def clicker_orgs(user: Reader, rows: list[AgencyRow]) -> set[int] | None:
+    """The organisations whose repeat clickers the user sees: those of the rows, or None
+    (no filter) for whoever sees everything (500 ids would only slow the query down)."""
+    return None if viewer_of(user).sees_everything else {r.organisation_id for r in rows}
+
+
 @dataclass
 class Results:
     campaign: Campaign
@@ -181,35 +173,44 @@ class Results:
     repeat_clickers: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def results(campaign: Campaign, user: Reader) -> Results:
+def results(campaign: Campaign, user: Reader, *, clickers: bool = True) -> Results:
+    """The results the user may see. `clickers=False` leaves the repeat clickers out (the
+    page reads them itself, to show a page of them)."""
     rows = agency_results(campaign, user)
     out = Results(campaign, rows)
     for row in rows:
         out.total.add(row)
         out.by_sector.setdefault(row.sector or "—", Rates()).add(row)
         out.by_authority.setdefault(row.authority or "—", Rates()).add(row)
-    out.repeat_clickers = repeat_clickers(campaign, {r.organisation_id for r in rows})
+    if clickers:
+        out.repeat_clickers = repeat_clickers(campaign, clicker_orgs(user, rows))
     return out
 
 
-def repeat_clickers(campaign: Campaign, org_ids: set[int]) -> list[tuple[str, str, int]]:
-    """(e-mail, organisation, campaigns clicked) for people of these organisations who
-    clicked in this campaign and in at least one earlier one (human clicks only)."""
-    here = Recipient.objects.filter(
-        campaign=campaign, clicked_at__isnull=False, organisation_id__in=org_ids
-    ).values("email")
-    rows = (
-        Recipient.objects.filter(
-            clicked_at__isnull=False,
-            email__in=here,
-            organisation_id__in=org_ids,
-            campaign__starts_at__lte=campaign.starts_at,
-        )
-        .values_list("email", "organisation__name")
+def repeat_clickers(campaign: Campaign, org_ids: set[int] | None) -> list[tuple[str, str, int]]:
+    """(e-mail, organisation, campaigns clicked) for people of these organisations (None:
+    every one) who clicked in this campaign and in at least one earlier one (human clicks
+    only), most campaigns first. One query read only from the clickers' partial indexes
+    (no row, no join): the page shows a page of it and its length."""
+    earlier = list(
+        Campaign.objects.filter(starts_at__lte=campaign.starts_at).values_list("pk", flat=True)
+    )
+    here = Recipient.objects.filter(campaign=campaign, clicked_at__isnull=False)
+    rows = Recipient.objects.filter(clicked_at__isnull=False, campaign_id__in=earlier)
+    if org_ids is not None:
+        here = here.filter(organisation_id__in=org_ids)
+        rows = rows.filter(organisation_id__in=org_ids)
+    rows = rows.filter(email__in=here.values("email"))
+    found = list(
+        rows.values_list("email", "organisation_id")
         .annotate(n=Count("campaign_id", distinct=True))
+        .filter(n__gt=1)
         .order_by("-n", "email")
     )
-    return [(e, o, n) for e, o, n in rows if n > 1]
+    names = dict(
+        Organisation.objects.filter(pk__in={o for _e, o, _n in found}).values_list("pk", "name")
+    )
+    return [(e, names.get(o, ""), n) for e, o, n in found]
 
 
 def recipients(campaign: Campaign, user: Reader) -> QuerySet[Recipient]:
@@ -246,6 +247,64 @@ def compliance(user: Reader, now: datetime | None = None) -> list[CalendarRow]:
         CalendarRow(o, calendar.state(o.due_at, o.held_at, o.results_at, o.results_due_days, now))
         for o in DrillObligation.objects.visible_to(user).select_related("organisation")
     ]
+
+
+@dataclass
+class ComplianceCounts:
+    """The statutory drill calendar's obligations due in a span, as a reader sees them:
+    per drill kind, how many are in each state; per agency, the states it has."""
+
+    per_kind: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    per_org: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def agencies_with(self, state: str) -> int:
+        return sum(1 for states in self.per_org.values() if state in states)
+
+
+def compliance_counts(
+    user: Reader, start: datetime, end: datetime, now: datetime | None = None
+) -> ComplianceCounts:
+    """Obligations due in [start, end), counted by kind and state (the annual report's
+    calendar table and the statistics page's drill compliance)."""
+    out = ComplianceCounts()
+    for row in compliance(user, now):
+        o = row.obligation
+        if start <= o.due_at < end:
+            out.per_kind[o.kind][row.state] += 1
+            out.per_org[o.organisation_id].add(row.state)
+    return out
+
+
+@dataclass
+class CampaignFigures:
+    campaign: Campaign
+    agencies: list[int]
+    total: Rates
+    passed: int
+    failed: int
+
+
+def campaign_figures(user: Reader, start: datetime, end: datetime) -> list[CampaignFigures]:
+    """Campaigns that started in [start, end) (not drafts), as the user sees them: each
+    with its agencies, human rates over them and the agencies that passed and failed
+    (the annual report's campaigns table and the statistics page's)."""
+    held = (
+        campaigns(user)
+        .exclude(state=Campaign.State.DRAFT)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .order_by("starts_at", "pk")
+    )
+    out = []
+    for campaign in held:
+        found = results(campaign, user, clickers=False)
+        out.append(
+            CampaignFigures(
+                campaign, [r.organisation_id for r in found.agencies], found.total,
+                sum(1 for r in found.agencies if r.passed),
+                sum(1 for r in found.agencies if r.passed is False),
+            )
+        )  # fmt: skip
+    return out
 
 
 @dataclass

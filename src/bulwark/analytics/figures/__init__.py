@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from bulwark.analytics.figure_table import Figure
 from bulwark.analytics.figures.common import UnknownFigure, localised_name
+from bulwark.analytics.figures.drills import drill_campaigns, drill_compliance, drill_exercises
 from bulwark.analytics.figures.flows import advisory_response, case_flow, indicators, notifications
 from bulwark.analytics.figures.incidents import (
     incident_breakdown,
@@ -62,6 +63,7 @@ GROUP_REPORT = gettext_lazy("The annual report's figures")
 GROUP_INCIDENTS = gettext_lazy("Incidents")
 GROUP_TIMELINESS = gettext_lazy("Statutory timeliness")
 GROUP_ACTIVITY = gettext_lazy("Activity")
+GROUP_DRILLS = gettext_lazy("Drills & exercises")
 DASHBOARDS: dict[str, Dashboard] = {
     d.key: d
     for d in (
@@ -141,6 +143,24 @@ DASHBOARDS: dict[str, Dashboard] = {
             indicators,
             GROUP_ACTIVITY,
         ),
+        Dashboard(
+            "drill_campaigns",
+            gettext_lazy("Social-engineering campaigns"),
+            drill_campaigns,
+            GROUP_DRILLS,
+        ),
+        Dashboard(
+            "drill_exercises",
+            gettext_lazy("Exercises held and taken part in"),
+            drill_exercises,
+            GROUP_DRILLS,
+        ),
+        Dashboard(
+            "drill_compliance",
+            gettext_lazy("Agencies' statutory drills"),
+            drill_compliance,
+            GROUP_DRILLS,
+        ),
     )
 }
 KEYS = tuple(DASHBOARDS)
@@ -159,6 +179,7 @@ __all__ = [
     "FIVE",
     "FIVE_SOURCES",
     "GROUP_ACTIVITY",
+    "GROUP_DRILLS",
     "GROUP_INCIDENTS",
     "GROUP_REPORT",
     "GROUP_TIMELINESS",

@@ -22,8 +22,10 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
         fields = [
             "id", "name", "state", "starts_at", "spread_days", "day_start", "day_end",
             "per_domain_per_hour", "open_threshold", "click_threshold", "launched_at",
-            "finished_at", "previous",
+            "finished_at", "previous", "course_code",
         ]  # fmt: skip
+        # The API creates no campaign (the pages do): every field is read-only.
+        read_only_fields = fields
 
 
 def _rates(r: selectors.Rates) -> dict[str, Any]:

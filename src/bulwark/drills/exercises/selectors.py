@@ -173,16 +173,19 @@ def team_scores(exercise: Exercise, user: Reader) -> list[TeamScore]:
     return list(out.values())
 
 
-def exercise_figures(reader: Reader, year: int) -> dict[str, Any]:
-    """The annual report's exercise figures for `year` (by planned start), over what the
+def exercise_figures(
+    reader: Reader, year: int, *, between: tuple[datetime, datetime] | None = None
+) -> dict[str, Any]:
+    """The annual report's exercise figures for `year` (by planned start; or planned to
+    start in `between`, [start, end), for the statistics page's periods), over what the
     reader may see, drafts left out: exercises held by the CERT and taken part in (by
     kind and scope), agencies participating, the mean score (points scored over points
     possible, in %), and the improvement items open, in progress and done."""
-    shown = (
-        Exercise.objects.visible_to(reader)
-        .exclude(state=Exercise.State.DRAFT)
-        .filter(planned_start__year=year)
-    )
+    shown = Exercise.objects.visible_to(reader).exclude(state=Exercise.State.DRAFT)
+    if between is not None:
+        shown = shown.filter(planned_start__gte=between[0], planned_start__lt=between[1])
+    else:
+        shown = shown.filter(planned_start__year=year)
     held: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     total = {Exercise.Role.HELD.value: 0, Exercise.Role.TOOK_PART.value: 0}
     by_kind: dict[str, dict[str, int]] = {}

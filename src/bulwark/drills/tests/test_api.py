@@ -42,3 +42,16 @@ def test_pause_resume_stop_and_file_a_plan_over_the_api(world: World, client: Cl
     assert filed.status_code == 200 and filed.json()["state"] == "filed"
     other = bearer(world.grid_admin, ["drills:read", "drills:write"], within_role=True)
     assert client.post(f"/api/v1/drills/plans/{plan.pk}/file/", {}, **other).status_code == 404
+
+
+def test_the_campaigns_api_shows_the_training_course_for_clickers(
+    world: World, client: Client
+) -> None:
+    campaign = world.launched()
+    Campaign.objects.filter(pk=campaign.pk).update(course_code="PHISH-101")
+    cert = bearer(world.analyst, ["drills:read"], within_role=True)
+    detail = client.get(f"/api/v1/drills/campaigns/{campaign.pk}/", **cert).json()
+    assert detail["course_code"] == "PHISH-101"
+    listed = client.get("/api/v1/drills/campaigns/", **cert).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [r["course_code"] for r in rows if r["id"] == campaign.pk] == ["PHISH-101"]

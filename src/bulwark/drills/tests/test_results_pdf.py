@@ -127,3 +127,22 @@ def test_the_campaign_page_links_each_visible_agency_s_report(
     assert f"/drills/{autumn.pk}/report/{world.bureau.pk}.pdf?lang=zh-Hant" in page
     assert f"/drills/{autumn.pk}/report/{world.office.pk}.pdf?lang=en" in page
     assert f"/drills/{autumn.pk}/report/{world.grid.pk}.pdf" not in page
+
+
+def test_the_results_page_counts_and_pages_the_repeat_clickers(
+    world: World, autumn: Campaign, client: Client
+) -> None:
+    sign_in(client, world.analyst)
+    page = client.get(f"/drills/{autumn.pk}/").content.decode()
+    assert "1 person clicked in this and an earlier campaign." in page
+    assert "alice@bureau.example.org" in page
+    # A page number that is no number, or past the end, shows a page: never a 500.
+    for bad in ("x", "99", "-1"):
+        reply = client.get(f"/drills/{autumn.pk}/?page={bad}")
+        assert reply.status_code == 200 and "alice@bureau.example.org" in reply.content.decode()
+    # An agency that had no repeat clicker (Office) sees none of Bureau's.
+    client.logout()
+    sign_in(client, world.office_admin)
+    office = client.get(f"/drills/{autumn.pk}/").content.decode()
+    assert "Nobody clicked in this and an earlier campaign." in office
+    assert "alice@" not in office
