@@ -24,7 +24,6 @@ from bulwark.findings import forms, selectors, services, tasks
 from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
     Checklist,
-    ChecklistItem,
     DedupeOutcome,
     Engagement,
     EngagementKind,
@@ -150,11 +149,7 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.GET.get("page")
     )
     may_plan = can(request.user, "findings.plan", engagement)
-    manual = forms.ManualFindingForm(
-        items=ChecklistItem.objects.filter(
-            checklist__kind=engagement.kind, checklist__active=True
-        ).select_related("checklist")
-    )
+    manual = forms.ManualFindingForm(items=selectors.checklist_items(engagement))
     return render(
         request,
         "findings/engagement_detail.html",
@@ -317,7 +312,7 @@ def manual_finding(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = get_object_or_404(Engagement.objects.visible_to(request.user), pk=pk)
     form = forms.ManualFindingForm(
         request.POST,
-        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind, checklist__active=True),
+        items=selectors.checklist_items(engagement),
     )
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -571,6 +566,7 @@ def checklists(request: HttpRequest) -> HttpResponse:
                     kind=data["kind"],
                     title=data["title"],
                     items=data["items"],
+                    level=data["level"],
                 ),
             )
             if saved is not None:
