@@ -74,6 +74,13 @@ def checklist_items(engagement: Engagement) -> QuerySet[ChecklistItem]:
     return items
 
 
+def checklist_rows(engagement: Engagement) -> list[tuple[ChecklistItem, Any]]:
+    """The engagement's checklist items (`checklist_items`) with each one's recorded
+    result (a `ChecklistResult`, or None), in the checklists' order."""
+    results = {r.item_id: r for r in engagement.checklist_results.all()}
+    return [(item, results.get(item.pk)) for item in checklist_items(engagement)]
+
+
 def status_at(findings: QuerySet[Finding], moment: datetime) -> QuerySet[Finding]:
     """`findings` annotated with `status_then` and `deadline_then`, each one's status and
     deadline at `moment`: those it had until its first recorded change after `moment`,

@@ -471,11 +471,8 @@ class EngagementViewSet(
         return Response(answer.data, status=status.HTTP_201_CREATED)
 
     def _checklist(self, engagement: Engagement) -> dict[str, Any]:
-        items = list(selectors.checklist_items(engagement))
-        results = {r.item_id: r for r in engagement.checklist_results.all()}
         rows = []
-        for item in items:
-            done = results.get(item.pk)
+        for item, done in selectors.checklist_rows(engagement):
             rows.append(
                 {
                     "id": item.pk,

@@ -235,3 +235,33 @@ def test_the_checklist_page_sets_a_level(world: World) -> None:
     assert answer.status_code == 302
     assert Checklist.objects.get(title="Level D").level == "D"
     assert "Responsibility level D" in client.get("/findings/checklists/").content.decode()
+
+
+def test_the_engagement_page_lists_and_records_checklist_results(world: World) -> None:
+    make_checklist(world)
+    engagement = world.engagement(kind="health_check", title="Health check 2026")
+    hc1 = selectors.checklist_items(engagement).get(ref="HC-1")
+    cert = sign_in(Client(), world.analyst)
+    url = f"/findings/engagements/{engagement.pk}/"
+    answer = cert.post(
+        f"{url}checklist/", {"item": hc1.pk, "result": "fail", "note": "admin/admin works"}
+    )
+    assert answer.status_code == 302
+    finding = Finding.objects.get(checklist_item=hc1)
+    page = cert.get(url).content.decode()
+    row = page.split('data-item="HC-1"')[1].split("</tr>")[0]
+    assert "Fail" in row and "admin/admin works" in row and f"F-{finding.pk}" in row
+    assert "Not recorded" in page.split('data-item="HC-2"')[1].split("</tr>")[0]
+    # bad input: a message, not a 500
+    answer = cert.post(f"{url}checklist/", {"item": "x", "result": "fail"}, follow=True)
+    assert "not on the engagement&#x27;s checklist" in answer.content.decode()
+    answer = cert.post(f"{url}checklist/", {"item": hc1.pk, "result": "maybe"}, follow=True)
+    assert "pass, fail or not_applicable" in answer.content.decode()
+    # the agency sees the results, without the forms, and may not record
+    agency = sign_in(Client(), world.bureau_admin)
+    seen = agency.get(url).content.decode()
+    assert 'data-item="HC-1"' in seen and "checklist/" not in seen.split('id="checklist"')[1]
+    assert agency.post(f"{url}checklist/", {"item": hc1.pk, "result": "pass"}).status_code == 403
+    other = sign_in(Client(), world.power_reporter)
+    assert other.get(url).status_code == 404
+    assert other.post(f"{url}checklist/", {"item": hc1.pk, "result": "pass"}).status_code == 404
