@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -206,12 +207,14 @@ def _drill_calendar(user: Reader, period: Period) -> Table:
 
 def findings_section(user: Reader, period: Period) -> Section:
     """Engagements started in the year, findings first seen in it by sector and severity,
-    and how their remediation stands (as of the report's making)."""
+    and how their remediation stood at the year's end (today for the current year), from
+    their status history."""
     section = Section()
     found = Finding.objects.visible_to(user).filter(
         first_seen__gte=period.start, first_seen__lt=period.end
     )
-    board = finding_selectors.dashboard(found)
+    moment = min(period.end, timezone.now())
+    board = finding_selectors.dashboard_at(found, moment)
     labels = dict(Severity.choices)
     by_sector: dict[str, Counter[str]] = defaultdict(Counter)
     for en, zh, severity, n in (
@@ -229,7 +232,8 @@ def findings_section(user: Reader, period: Period) -> Section:
         )
     active_by_sector: Counter[str] = Counter()
     for en, zh, n in (
-        found.filter(status__in=ACTIVE_STATUSES).values_list(*SECTOR_NAMES)
+        finding_selectors.status_at(found, moment)
+        .filter(Q(status_then__in=ACTIVE_STATUSES)).values_list(*SECTOR_NAMES)
         .annotate(n=Count("pk")).order_by()
     ):  # fmt: skip
         active_by_sector[_sector(en, zh)] += n
@@ -257,8 +261,8 @@ def findings_section(user: Reader, period: Period) -> Section:
         (_("Remediated on time (SLA compliance)"), _pct(board.sla_compliance)),
     ]
     sectors.note = _(
-        "Findings first seen in the year; their status is as of the report's making. "
-        "Still to remediate per sector: %(list)s."
+        "Findings first seen in the year; their status as at the year's end (today for "
+        "the current year). Still to remediate per sector: %(list)s."
     ) % {"list": ", ".join(f"{k or '—'} {_n(v)}" for k, v in active_by_sector.items()) or "—"}
     if held.rows:
         section.tables.append(held)

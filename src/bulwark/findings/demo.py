@@ -142,7 +142,7 @@ def load() -> None:
     reporter = User.objects.filter(username="reporter").first()
     checklist = services.save_checklist(
         analyst, kind="health_check", title="Health check, responsibility level A",
-        items=CHECKLIST,
+        items=CHECKLIST, level="A",
     )  # fmt: skip
     today = timezone.localdate()
     for index, (agency_name, kind, title, status, scans) in enumerate(PLANS):

@@ -9,7 +9,12 @@ from django.utils.translation import pgettext_lazy
 from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.models import Organisation, User
 from bulwark.findings import deadlines
-from bulwark.findings.models import ChecklistItem, EngagementKind, Severity
+from bulwark.findings.models import (
+    RESPONSIBILITY_LEVELS,
+    ChecklistItem,
+    EngagementKind,
+    Severity,
+)
 
 TOOLS = [
     ("", _("Detect from the content")),
@@ -174,6 +179,15 @@ class RiskForm(forms.Form):
 class ChecklistForm(forms.Form):
     kind = forms.ChoiceField(label=_("Engagement kind"), choices=EngagementKind.choices)
     title = forms.CharField(label=_("Title"), max_length=200)
+    level = forms.ChoiceField(
+        label=_("Responsibility level"),
+        choices=[("", _("Any level"))] + [(v, v) for v in RESPONSIBILITY_LEVELS],
+        required=False,
+        help_text=_(
+            "An engagement of an agency of this level (as recorded in its training "
+            "settings) is offered this checklist rather than those for any level."
+        ),
+    )
     items = forms.CharField(
         label=_("Items"),
         widget=forms.Textarea(attrs={"rows": 8}),

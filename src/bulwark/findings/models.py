@@ -589,12 +589,23 @@ class RiskAcceptance(models.Model):
         return f"risk acceptance F-{self.finding_id} until {self.expires_on}"
 
 
+# The responsibility levels a checklist may be meant for (the agencies' levels are kept by
+# training, `AgencyTraining.level`, and reach findings through `selectors.AGENCY_LEVEL`).
+RESPONSIBILITY_LEVELS = ("A", "B", "C", "D", "E")
+
+
 class Checklist(models.Model):
     """The CERT's checklist for one kind of engagement (e.g. a health check of a
     responsibility level A agency): each failed item becomes a manual finding."""
 
     kind = models.CharField(_("engagement kind"), max_length=20, choices=EngagementKind.choices)
     title = models.CharField(_("title"), max_length=200)
+    level = models.CharField(
+        _("responsibility level"),
+        max_length=5,
+        blank=True,
+        help_text=_("The agencies' responsibility level it is for; empty: any level."),
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -620,3 +631,67 @@ class ChecklistItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ref} {self.title}"
+
+
+class ChecklistOutcome(models.TextChoices):
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+
+
+class ChecklistResult(models.Model):
+    """One checklist item's result in one engagement: pass, fail (then a manual finding)
+    or not applicable. Recorded again, the result is replaced."""
+
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.CASCADE, related_name="checklist_results"
+    )
+    item = models.ForeignKey(ChecklistItem, on_delete=models.CASCADE, related_name="results")
+    result = models.CharField(_("result"), max_length=20, choices=ChecklistOutcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    finding = models.ForeignKey(
+        Finding, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    objects = ThroughEngagementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["item__order", "item__ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["engagement", "item"], name="checklist_result_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"E-{self.engagement_id} {self.item_id}: {self.result}"
+
+
+class StatusChange(models.Model):
+    """One change of a finding's status (from, to, when; who, or the import that did it),
+    so its status at any past moment is known: the annual report counts the year's
+    findings as they stood at the year's end. Written by every service that changes a
+    status, in bulk by the imports (`services.record_status_changes`)."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    # The finding's deadline until this change (a reopening sets a new one): the deadline
+    # that applied at a moment before it.
+    deadline = models.DateTimeField(null=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    scan = models.ForeignKey(ScanImport, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    objects = ThroughFindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["finding", "at"], name="status_change_finding_at")]
+
+    def __str__(self) -> str:
+        return f"F-{self.finding_id} {self.from_status} -> {self.to_status}"

@@ -5,9 +5,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet, Sum
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from bulwark.advisories.models import InventoryItem
 from bulwark.constituency.models import Organisation
@@ -17,6 +32,7 @@ from bulwark.findings.models import (
     OPEN_STATUSES,
     RESOLVED_ROWS,
     SEVERITY_ORDER,
+    ChecklistItem,
     Engagement,
     EngagementKind,
     EngagementStatus,
@@ -24,10 +40,62 @@ from bulwark.findings.models import (
     FindingStatus,
     FindingTally,
     Severity,
+    StatusChange,
     TallyResolved,
 )
 
 SOON = timedelta(days=7)
+# Who knows an agency's responsibility level: dotted paths of `f(organisation_id) -> str |
+# None`, registered by the app that keeps it (training, which sits above findings).
+AGENCY_LEVEL: dict[str, str] = {}
+
+
+def agency_level(organisation_id: int) -> str | None:
+    """The agency's responsibility level as recorded (by training), None when none is."""
+    for path in AGENCY_LEVEL.values():
+        level: str | None = import_string(path)(organisation_id)
+        if level:
+            return level
+    return None
+
+
+def checklist_items(engagement: Engagement) -> QuerySet[ChecklistItem]:
+    """The items of the active checklists for the engagement's kind, picked by the
+    agency's responsibility level: the checklists for its level when there are any, else
+    those for any level, else (no level recorded, or none for it) every one of the kind."""
+    items = ChecklistItem.objects.filter(
+        checklist__kind=engagement.kind, checklist__active=True
+    ).select_related("checklist")
+    level = agency_level(engagement.organisation_id)
+    if level and items.filter(checklist__level=level).exists():
+        return items.filter(checklist__level=level)
+    if items.filter(checklist__level="").exists():
+        return items.filter(checklist__level="")
+    return items
+
+
+def checklist_rows(engagement: Engagement) -> list[tuple[ChecklistItem, Any]]:
+    """The engagement's checklist items (`checklist_items`) with each one's recorded
+    result (a `ChecklistResult`, or None), in the checklists' order."""
+    results = {r.item_id: r for r in engagement.checklist_results.all()}
+    return [(item, results.get(item.pk)) for item in checklist_items(engagement)]
+
+
+def status_at(findings: QuerySet[Finding], moment: datetime) -> QuerySet[Finding]:
+    """`findings` annotated with `status_then` and `deadline_then`, each one's status and
+    deadline at `moment`: those it had until its first recorded change after `moment`,
+    else its status and deadline now (no change since, or none recorded: findings older
+    than the history keep theirs)."""
+    after = StatusChange.objects.filter(finding_id=OuterRef("pk"), at__gt=moment).order_by(
+        "at", "pk"
+    )
+    return findings.annotate(
+        status_then=Coalesce(Subquery(after.values("from_status")[:1]), F("status")),
+        deadline_then=Case(
+            When(Exists(after), then=Subquery(after.values("deadline")[:1])),
+            default=F("deadline"),
+        ),
+    )
 
 
 def _text(params: Any, key: str, limit: int = 50) -> str:
@@ -174,6 +242,55 @@ def dashboard(
     mean = latest.aggregate(mean=Avg("days"))["mean"]
     if mean is not None:
         board.mean_days_to_remediate = round(float(mean), 1)
+    return board
+
+
+def dashboard_at(findings: QuerySet[Finding], moment: datetime) -> Dashboard:
+    """The figures of `findings` as they stood at `moment` (the annual report: the year's
+    findings at the year's end), from their status history (`status_at`): open by
+    severity, overdue, fixed awaiting retest, risk accepted, resolved (fixed, closed or
+    mitigated by then) on time or late, and their mean days to remediate."""
+    board = Dashboard()
+    labels = dict(Severity.choices)
+    resolved = (FindingStatus.FIXED, FindingStatus.CLOSED, FindingStatus.MITIGATED)
+    # when it was last resolved before the moment (the dates on the finding are cleared
+    # when it is reopened later), else the dates it carries
+    resolved_when = Coalesce(
+        Subquery(
+            StatusChange.objects.filter(
+                finding_id=OuterRef("pk"), at__lte=moment, to_status__in=resolved
+            )
+            .order_by("-at", "-pk")
+            .values("at")[:1]
+        ),
+        _resolved_at(),
+    )
+    then = status_at(findings, moment).annotate(resolved_when=resolved_when)
+    counts = dict(
+        then.filter(Q(status_then__in=ACTIVE_STATUSES))
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
+        .order_by()
+    )
+    board.open_by_severity = [(s, str(labels[s]), counts.get(s, 0)) for s in SEVERITY_ORDER]
+    board.open_total = sum(counts.values())
+    was_resolved = Q(status_then__in=resolved, resolved_when__isnull=False)
+    figures = then.aggregate(
+        overdue=Count("pk", filter=Q(status_then__in=OPEN_STATUSES, deadline_then__lt=moment)),
+        fixed=Count("pk", filter=Q(status_then=FindingStatus.FIXED)),
+        accepted=Count("pk", filter=Q(status_then=FindingStatus.RISK_ACCEPTED)),
+        on_time=Count("pk", filter=was_resolved & Q(resolved_when__lte=F("deadline_then"))),
+        late=Count("pk", filter=was_resolved & Q(resolved_when__gt=F("deadline_then"))),
+        mean=Avg(_Days(F("resolved_when")) - _Days(F("recorded_at")), filter=was_resolved),
+    )
+    board.overdue = figures["overdue"]
+    board.fixed_awaiting_retest = figures["fixed"]
+    board.risk_accepted = figures["accepted"]
+    board.resolved_on_time = figures["on_time"]
+    board.resolved_late = figures["late"]
+    if figures["mean"] is not None:
+        board.mean_days_to_remediate = round(float(figures["mean"]), 1)
     return board
 
 

@@ -27,6 +27,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="findings-manual",
     ),
     path(
+        "findings/engagements/<int:pk>/checklist/",
+        views.checklist_result,
+        name="findings-checklist-result",
+    ),
+    path(
         "findings/engagements/<int:pk>/report.pdf",
         report_pdf.engagement_pdf,
         name="findings-engagement-pdf",

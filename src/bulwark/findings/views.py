@@ -24,7 +24,7 @@ from bulwark.findings import forms, selectors, services, tasks
 from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
     Checklist,
-    ChecklistItem,
+    ChecklistOutcome,
     DedupeOutcome,
     Engagement,
     EngagementKind,
@@ -150,11 +150,7 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.GET.get("page")
     )
     may_plan = can(request.user, "findings.plan", engagement)
-    manual = forms.ManualFindingForm(
-        items=ChecklistItem.objects.filter(
-            checklist__kind=engagement.kind, checklist__active=True
-        ).select_related("checklist")
-    )
+    manual = forms.ManualFindingForm(items=selectors.checklist_items(engagement))
     return render(
         request,
         "findings/engagement_detail.html",
@@ -173,8 +169,46 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "team": engagement.team.all(),
             "scope_items": engagement.scope_items.all(),
             "scanned_hosts": selectors.scanned_hosts(engagement),
+            "checklist": selectors.checklist_rows(engagement),
+            "checklist_outcomes": ChecklistOutcome.choices,
         },
     )
+
+
+@login_required
+@require_POST
+def checklist_result(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record one checklist item's result from the engagement's page (CERT staff): a
+    failed item becomes a finding."""
+    engagement = get_object_or_404(Engagement.objects.visible_to(request.user), pk=pk)
+    if not can(request.user, "findings.plan", engagement):
+        raise PermissionDenied
+    item_id = str(request.POST.get("item", ""))
+    item = (
+        selectors.checklist_items(engagement).filter(pk=int(item_id)).first()
+        if item_id.isdigit()
+        else None
+    )
+    if item is None:
+        messages.error(request, _("This item is not on the engagement's checklist."))
+        return redirect("findings-engagement", pk=pk)
+    try:
+        row = services.record_checklist_result(
+            acting_user(request),
+            engagement,
+            item,
+            result=str(request.POST.get("result", "")),
+            note=str(request.POST.get("note", ""))[:2000],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("%(ref)s recorded: %(result)s.")
+            % {"ref": item.ref, "result": row.get_result_display()},
+        )
+    return redirect("findings-engagement", pk=pk)
 
 
 @login_required
@@ -317,7 +351,7 @@ def manual_finding(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = get_object_or_404(Engagement.objects.visible_to(request.user), pk=pk)
     form = forms.ManualFindingForm(
         request.POST,
-        items=ChecklistItem.objects.filter(checklist__kind=engagement.kind, checklist__active=True),
+        items=selectors.checklist_items(engagement),
     )
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -571,6 +605,7 @@ def checklists(request: HttpRequest) -> HttpResponse:
                     kind=data["kind"],
                     title=data["title"],
                     items=data["items"],
+                    level=data["level"],
                 ),
             )
             if saved is not None:

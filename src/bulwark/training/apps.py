@@ -18,3 +18,9 @@ class TrainingConfig(AppConfig):
         # What core does on behalf of training (core imports no app).
         registry.PERIODIC_TASKS.register("bulwark.training.tasks.close_expired_attempts")
         registry.TRAINING_ENROLMENT.install("bulwark.training.services.enrol_from_another_app")
+
+        # Findings picks an engagement's checklist by the agency's responsibility level,
+        # which training keeps (findings sits below training and imports none of it).
+        from bulwark.findings.selectors import AGENCY_LEVEL
+
+        AGENCY_LEVEL["training"] = "bulwark.training.selectors.agency_level"

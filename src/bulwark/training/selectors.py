@@ -480,3 +480,15 @@ def competition_figures(user: Reader, competition: Competition) -> dict[str, lis
 
 def results(user: Reader, competition: Competition) -> QuerySet[CompetitionResult]:
     return CompetitionResult.objects.visible_to(user).filter(competition=competition)
+
+
+def agency_level(organisation_id: int) -> str | None:
+    """The agency's responsibility level when one is recorded (`AgencyTraining`), else
+    None: registered with findings (`findings.selectors.AGENCY_LEVEL`), which picks an
+    engagement's checklist by it and may not import training."""
+    level: str | None = (
+        AgencyTraining.objects.filter(organisation_id=organisation_id)
+        .values_list("level", flat=True)
+        .first()
+    )
+    return level

@@ -2,7 +2,12 @@
 
 from rest_framework.routers import BaseRouter
 
-from bulwark.findings.api.views import EngagementViewSet, FindingViewSet, ScanImportViewSet
+from bulwark.findings.api.views import (
+    ChecklistViewSet,
+    EngagementViewSet,
+    FindingViewSet,
+    ScanImportViewSet,
+)
 
 
 def register(router: BaseRouter) -> None:
@@ -10,3 +15,4 @@ def register(router: BaseRouter) -> None:
     router.register("engagements", EngagementViewSet, basename="engagement")
     router.register("scan-imports", ScanImportViewSet, basename="scanimport")
     router.register("findings", FindingViewSet, basename="finding")
+    router.register("checklists", ChecklistViewSet, basename="checklist")

@@ -19,6 +19,10 @@ from bulwark.core.permissions import can
 from bulwark.findings import selectors, services
 from bulwark.findings.engine import csvmap
 from bulwark.findings.models import (
+    Checklist,
+    ChecklistItem,
+    ChecklistOutcome,
+    ChecklistResult,
     DedupeDecision,
     Engagement,
     EngagementKind,
@@ -30,6 +34,7 @@ from bulwark.findings.models import (
     ScanImport,
     ScannedService,
     Severity,
+    StatusChange,
 )
 
 
@@ -253,6 +258,122 @@ class FindingRiskDecisionSerializer(FindingNoteSerializer):
     approve = serializers.BooleanField()
 
 
+class ChecklistItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    severity = serializers.CharField(help_text=", ".join(Severity.values))
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["id", "ref", "title", "severity", "guidance", "order"]
+        read_only_fields = ["id", "order"]
+
+
+class ChecklistSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    items = ChecklistItemSerializer(many=True, read_only=True)
+    level = serializers.CharField(
+        read_only=True, help_text="The agencies' responsibility level (A-E); empty: any."
+    )
+
+    class Meta:
+        model = Checklist
+        fields = ["id", "kind", "title", "level", "active", "items"]
+
+
+class ChecklistWriteItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    ref = serializers.CharField(max_length=30)
+    title = serializers.CharField(max_length=300)
+    severity = serializers.CharField(max_length=10, help_text=", ".join(Severity.values))
+    guidance = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ChecklistWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.ChoiceField(choices=EngagementKind.choices)
+    title = serializers.CharField(max_length=200)
+    level = serializers.CharField(
+        max_length=5, required=False, allow_blank=True, default="",
+        help_text="The agencies' responsibility level it is for (A-E); empty: any level.",
+    )  # fmt: skip
+    items = ChecklistWriteItemSerializer(many=True)
+
+
+class ChecklistReplaceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    level = serializers.CharField(max_length=5, required=False, allow_blank=True, default=None)
+    items = ChecklistWriteItemSerializer(many=True)
+
+
+class ManualFindingSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    checklist_item = serializers.PrimaryKeyRelatedField(
+        queryset=ChecklistItem.objects.all(), required=False, allow_null=True, default=None,
+        help_text="The checklist item it comes from: its title and severity when not given.",
+    )  # fmt: skip
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    severity = serializers.CharField(
+        max_length=10, required=False, allow_blank=True, default="",
+        help_text=", ".join(Severity.values),
+    )  # fmt: skip
+    host = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    port = serializers.IntegerField(
+        min_value=1, max_value=65535, required=False, allow_null=True, default=None
+    )
+    url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    solution = serializers.CharField(required=False, allow_blank=True, default="")
+    cvss_vector = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    cves = serializers.ListField(
+        child=serializers.CharField(max_length=30), required=False, default=list
+    )
+    inventory_item = serializers.PrimaryKeyRelatedField(
+        queryset=InventoryItem.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class ChecklistResultSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    ref = serializers.CharField(source="item.ref", read_only=True)
+    title = serializers.CharField(source="item.title", read_only=True)
+    result = serializers.CharField(read_only=True, help_text=", ".join(ChecklistOutcome.values))
+
+    class Meta:
+        model = ChecklistResult
+        fields = ["id", "item", "ref", "title", "result", "note", "finding", "recorded_by",
+                  "recorded_at"]  # fmt: skip
+
+
+class ChecklistResultWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    item = serializers.IntegerField(help_text="A checklist item of the engagement's checklist.")
+    result = serializers.CharField(max_length=20, help_text=", ".join(ChecklistOutcome.values))
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    host = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class EngagementChecklistItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    checklist = serializers.CharField(source="checklist.title")
+    ref = serializers.CharField()
+    title = serializers.CharField()
+    severity = serializers.CharField(help_text=", ".join(Severity.values))
+    guidance = serializers.CharField()
+    result = serializers.CharField(
+        allow_null=True, help_text=", ".join(ChecklistOutcome.values) + "; null: not recorded"
+    )
+    note = serializers.CharField()
+    finding = serializers.IntegerField(allow_null=True)
+
+
+class EngagementChecklistSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    level = serializers.CharField(
+        allow_null=True, help_text="The agency's responsibility level, null when not recorded."
+    )
+    items = EngagementChecklistItemSerializer(many=True)
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = StatusChange
+        fields = ["id", "from_status", "to_status", "at", "actor", "scan"]
+
+
 class EngagementViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -329,6 +450,68 @@ class EngagementViewSet(
         preview = csvmap.preview(form.validated_data["file"], mapping)
         return Response(CsvPreviewSerializer(preview).data)
 
+    @extend_schema(request=ManualFindingSerializer, responses={201: FindingDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="findings")
+    def manual_finding(self, request: Request, pk: str) -> Response:
+        """Record a finding by hand (an audit's or health check's; CERT staff), free or
+        from a checklist item (its title and severity unless given)."""
+        form = ManualFindingSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        item = data["checklist_item"]
+        if item is not None:
+            data["title"] = data["title"] or item.title
+            data["severity"] = data["severity"] or item.severity
+        if not data["title"].strip():
+            raise ValidationError({"title": [_("A finding needs a title (or a checklist item).")]})
+        finding = services.add_manual_finding(acting_user(request), self.get_object(), **data)
+        answer = FindingDetailSerializer(
+            Finding.objects.select_related("organisation").get(pk=finding.pk)
+        )
+        return Response(answer.data, status=status.HTTP_201_CREATED)
+
+    def _checklist(self, engagement: Engagement) -> dict[str, Any]:
+        rows = []
+        for item, done in selectors.checklist_rows(engagement):
+            rows.append(
+                {
+                    "id": item.pk,
+                    "checklist": item.checklist,
+                    "ref": item.ref,
+                    "title": item.title,
+                    "severity": item.severity,
+                    "guidance": item.guidance,
+                    "result": done.result if done else None,
+                    "note": done.note if done else "",
+                    "finding": done.finding_id if done else None,
+                }
+            )
+        level = selectors.agency_level(engagement.organisation_id)
+        return EngagementChecklistSerializer({"level": level, "items": rows}).data
+
+    @extend_schema(methods=["GET"], request=None, responses=EngagementChecklistSerializer)
+    @extend_schema(
+        methods=["POST"],
+        request=ChecklistResultWriteSerializer,
+        responses={201: ChecklistResultSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def checklist(self, request: Request, pk: str) -> Response:
+        """GET: the engagement's checklist (its kind's, for the agency's responsibility
+        level when recorded) with each item's result. POST: record an item's result (CERT
+        staff): pass, fail (a manual finding is made) or not_applicable."""
+        engagement = self.get_object()
+        if request.method == "GET":
+            return Response(self._checklist(engagement))
+        form = ChecklistResultWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        item = selectors.checklist_items(engagement).filter(pk=data.pop("item")).first()
+        if item is None:
+            raise ValidationError({"item": [_("This item is not on the engagement's checklist.")]})
+        row = services.record_checklist_result(acting_user(request), engagement, item, **data)
+        return Response(ChecklistResultSerializer(row).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=None, responses=ScannedServiceSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="services")
     def scanned_services(self, request: Request, pk: str) -> Response:
@@ -386,6 +569,13 @@ class FindingViewSet(
         finding = self.get_object()
         rows = finding.decisions.all()[:200]
         return Response(FindingDecisionSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses=StatusChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="status-history")
+    def status_history(self, request: Request, pk: str) -> Response:
+        """Every change of the finding's status: from, to, when, who (or the import)."""
+        rows = self.get_object().status_changes.all()[:500]
+        return Response(StatusChangeSerializer(rows, many=True).data)
 
     @extend_schema(request=None, responses=FindingEventSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -494,3 +684,63 @@ class FindingViewSet(
             {"incident": incident.pk, "reference": incident.reference, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ChecklistViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """The CERT's checklists per engagement kind (and responsibility level): read by
+    everyone with the findings scope (retired ones by CERT staff only), kept by CERT staff:
+    POST creates or replaces one by kind and title, PUT replaces an existing one's items
+    and level, DELETE retires it (its results and findings stay)."""
+
+    scope_resource = "findings"
+    serializer_class = ChecklistSerializer
+
+    def get_queryset(self) -> QuerySet[Checklist]:
+        if getattr(self, "swagger_fake_view", False):
+            return Checklist.objects.none()
+        lists = Checklist.objects.prefetch_related("items")
+        if not can(self.request.user, "findings.plan"):
+            lists = lists.filter(active=True)
+        kind = selectors._text(self.request.query_params, "kind")
+        return lists.filter(kind=kind) if kind in EngagementKind.values else lists
+
+    @extend_schema(request=ChecklistWriteSerializer, responses={201: ChecklistSerializer})
+    def create(self, request: Request) -> Response:
+        form = ChecklistWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        checklist = services.save_checklist(
+            acting_user(request),
+            kind=data["kind"],
+            title=data["title"],
+            level=data["level"],
+            items=[(i["ref"], i["title"], i["severity"], i["guidance"]) for i in data["items"]],
+        )
+        return Response(
+            ChecklistSerializer(self.get_queryset().get(pk=checklist.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=ChecklistReplaceSerializer, responses=ChecklistSerializer)
+    def update(self, request: Request, pk: str) -> Response:
+        checklist = self.get_object()
+        form = ChecklistReplaceSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        services.save_checklist(
+            acting_user(request),
+            kind=checklist.kind,
+            title=checklist.title,
+            level=data["level"],
+            items=[(i["ref"], i["title"], i["severity"], i["guidance"]) for i in data["items"]],
+        )
+        return Response(ChecklistSerializer(self.get_queryset().get(pk=checklist.pk)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.retire_checklist(acting_user(request), self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

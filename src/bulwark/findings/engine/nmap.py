@@ -1,5 +1,7 @@
-"""Nmap XML (`-oX`): each open port is a ParsedService (host, port, protocol, service,
-product, version); the `vulners` NSE script's CVEs on a port become findings.
+"""Nmap XML (`-oX`): each host that is up is a ParsedService without a port (its best OS
+match as the product), also when no port of it is open (a scanned host); each open port
+is a ParsedService (host, port, protocol, service, product, version); the `vulners` NSE
+script's CVEs on a port become findings.
 Pure module (no Django import).
 """
 
@@ -55,6 +57,11 @@ def _host(host: Any) -> Iterator[ParsedFinding | ParsedService]:
         return
     end = host.get("endtime") or host.get("starttime") or ""
     observed = datetime.fromtimestamp(int(end), tz=UTC) if end.isdigit() else None
+    status = host.find("status")
+    if status is None or status.get("state") == "up":
+        osmatch = host.find("os/osmatch")
+        system = clean(osmatch.get("name") if osmatch is not None else "", 200)
+        yield ParsedService(asset=Asset(host=address), product=system)
     for port in host.iterfind("ports/port"):
         state = port.find("state")
         if state is None or state.get("state") != "open":

@@ -1,4 +1,7 @@
-"""OpenVAS / Greenbone (GVM) XML report: one finding per <result> of <results>.
+"""OpenVAS / Greenbone (GVM) XML report: one finding per <result> of <results>; the
+report's <ports> (each port a result was found on, per host) and <host> details (each host
+scanned, with its best operating-system guess) as services: a host scanned and found clean
+is still a scanned host.
 
 Severity from the result's numeric <severity> (CVSS ranges; 0 = log = info), else its
 <threat>. CVSS vector from the NVT's <severities> (GVM 21.04+) or its tags
@@ -14,6 +17,7 @@ from typing import Any
 from .model import (
     Asset,
     ParsedFinding,
+    ParsedService,
     ParseError,
     Severity,
     clean,
@@ -32,10 +36,12 @@ TOOL = "openvas"
 _PORT = re.compile(r"(?:(?P<name>[\w.-]+)\s*\()?(?P<port>\d+|general)/(?P<proto>tcp|udp|icmp|\w+)")
 
 
-def parse(stream: Readable) -> Iterator[ParsedFinding]:
+def parse(stream: Readable) -> Iterator[ParsedFinding | ParsedService]:
     seen_root = False
     for event, element in iterparse(
-        stream, ("report", "get_reports_response", "result", "host"), events=("start", "end")
+        stream,
+        ("report", "get_reports_response", "result", "host", "ports"),
+        events=("start", "end"),
     ):
         if not seen_root:
             if element.tag not in ("report", "get_reports_response"):
@@ -50,9 +56,43 @@ def parse(stream: Readable) -> Iterator[ParsedFinding]:
                 yield _finding(element)
                 release(element)
         elif element.tag == "host" and parent is not None and parent.tag == "report":
+            yield from _host(element)
             release(element)  # host details after the results
+        elif element.tag == "ports" and parent is not None and parent.tag == "report":
+            yield from _ports(element)
+            release(element)
     if not seen_root:
         raise ParseError("Not an OpenVAS report: no <report> root element.")
+
+
+_OS_DETAILS = ("best_os_txt", "OS", "best_os_cpe")
+
+
+def _host(host: Any) -> Iterator[ParsedService]:
+    """A host the report covers (`<ip>`), its operating system from its details."""
+    address = text_of(host, "ip").strip().lower()
+    if not address:
+        return
+    details = {text_of(d, "name"): text_of(d, "value") for d in host.iterfind("detail")}
+    system = next((details[k] for k in _OS_DETAILS if details.get(k)), "")
+    yield ParsedService(asset=Asset(host=address), product=clean(system, 200))
+
+
+def _ports(ports: Any) -> Iterator[ParsedService]:
+    """The report's ports ("443/tcp" with its host): each an open port of that host."""
+    seen: set[tuple[str, int, str]] = set()
+    for port in ports.iterfind("port"):
+        host = text_of(port, "host").strip().lower()
+        match = _PORT.search((port.text or "").strip())
+        if not host or not match or not match.group("port").isdigit():
+            continue
+        number = int(match.group("port"))
+        protocol = match.group("proto") if match.group("proto") in ("tcp", "udp") else ""
+        if not 0 < number < 65536 or (host, number, protocol) in seen:
+            continue
+        seen.add((host, number, protocol))
+        service = (match.group("name") or "").lower()
+        yield ParsedService(asset=Asset(host=host, port=number, protocol=protocol, service=service))
 
 
 def _tags(nvt: Any) -> dict[str, str]:

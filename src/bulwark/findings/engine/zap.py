@@ -1,6 +1,7 @@
 """OWASP ZAP reports, XML (OWASPZAPReport, also "XML plus") and JSON (the traditional JSON
 report): one finding per alert instance (one problem on one URL and parameter), or per
-alert when an old report lists no instances.
+alert when an old report lists no instances; each site the report covers (host, port,
+http or https) a service, also a site without any alert.
 
 Severity from riskcode (0 info, 1 low, 2 medium, 3 high). Pure module (no Django import).
 """
@@ -13,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .model import (
+    Asset,
     ParsedFinding,
+    ParsedService,
     ParseError,
     Severity,
     asset_from_url,
@@ -22,10 +25,12 @@ from .model import (
     evidence,
     plain,
     references_in,
+    to_port,
 )
 from .streams import Readable, iterparse, json_events, release, text_of
 
 TOOL = "zap"
+_SITE_KEYS = frozenset({"site.item.@name", "site.item.@host", "site.item.@port", "site.item.@ssl"})
 _RISK: dict[str, Severity] = {"0": "info", "1": "low", "2": "medium", "3": "high", "4": "critical"}
 
 
@@ -37,6 +42,20 @@ def _generated(value: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def _site(name: str, host: str, port: str, ssl: str) -> Iterator[ParsedService]:
+    """A site the report covers, from its attributes (or its URL when they are absent)."""
+    asset = asset_from_url(name) if name else Asset("")
+    host = (host or asset.host).strip().lower()
+    if not host:
+        return
+    number = to_port(port) or asset.port
+    secure = ssl.strip().lower() == "true" if ssl else asset.service == "https"
+    yield ParsedService(
+        asset=Asset(host=host, port=number, protocol="tcp" if number else "",
+                    service="https" if secure else "http")
+    )  # fmt: skip
 
 
 def _alert_findings(
@@ -87,7 +106,7 @@ def _alert_findings(
         )
 
 
-def parse_xml(stream: Readable) -> Iterator[ParsedFinding]:
+def parse_xml(stream: Readable) -> Iterator[ParsedFinding | ParsedService]:
     seen_root = False
     site = ""
     observed = None
@@ -103,6 +122,10 @@ def parse_xml(stream: Readable) -> Iterator[ParsedFinding]:
         if element.tag == "site":
             if event == "start":
                 site = element.get("name") or ""
+                yield from _site(
+                    site, element.get("host") or "", element.get("port") or "",
+                    element.get("ssl") or "",
+                )  # fmt: skip
             else:
                 release(element)
             continue
@@ -127,7 +150,7 @@ def parse_xml(stream: Readable) -> Iterator[ParsedFinding]:
         raise ParseError("Not a ZAP XML report.")
 
 
-def parse_json(stream: Readable) -> Iterator[ParsedFinding]:
+def parse_json(stream: Readable) -> Iterator[ParsedFinding | ParsedService]:
     import ijson  # type: ignore[import-untyped]
 
     events = json_events(stream)
@@ -139,8 +162,17 @@ def parse_json(stream: Readable) -> Iterator[ParsedFinding]:
             observed = _generated(value)
         elif prefix == "site" and event == "start_array":
             saw_site = True
-        elif prefix == "site.item.@name" and event == "string":
-            site = value
+        elif prefix == "site.item" and event == "start_map":
+            attributes: dict[str, str] = {}
+        elif prefix in _SITE_KEYS and event in ("string", "number"):
+            attributes[prefix[11:]] = str(value)
+            if prefix == "site.item.@name":
+                site = str(value)
+        elif prefix == "site.item" and event == "end_map":
+            yield from _site(
+                attributes.get("name", ""), attributes.get("host", ""),
+                attributes.get("port", ""), attributes.get("ssl", ""),
+            )  # fmt: skip
         elif prefix == "site.item.alerts.item" and event == "start_map":
             builder = ijson.ObjectBuilder()
             builder.event(event, value)
@@ -161,7 +193,7 @@ def parse_json(stream: Readable) -> Iterator[ParsedFinding]:
         raise ParseError('Not a ZAP JSON report: there is no "site" list.')
 
 
-def parse(stream: Readable) -> Iterator[ParsedFinding]:
+def parse(stream: Readable) -> Iterator[ParsedFinding | ParsedService]:
     from .streams import looks_xml, read_head
 
     head, replay = read_head(stream)

@@ -33,6 +33,7 @@ from bulwark.findings.services.engagements import (
     change_engagement_status,
     create_engagement,
 )
+from bulwark.findings.services.history import record_status_changes
 from bulwark.findings.services.imports import (
     ImportResult,
     checked_mapping,
@@ -53,6 +54,8 @@ from bulwark.findings.services.intelligence import (
 )
 from bulwark.findings.services.manual import (
     add_manual_finding,
+    record_checklist_result,
+    retire_checklist,
     save_checklist,
 )
 from bulwark.findings.services.remediation import (
@@ -112,9 +115,12 @@ __all__ = [
     "preview_csv",
     "process_scan",
     "receive_scan",
+    "record_checklist_result",
+    "record_status_changes",
     "report_as_incident",
     "request_risk_acceptance",
     "retest",
+    "retire_checklist",
     "save_checklist",
     "send_deadline_alerts",
     "start",

@@ -56,6 +56,7 @@ from bulwark.findings.services.common import (
     keep_file,
     open_kept,
 )
+from bulwark.findings.services.history import record_status_changes
 
 # The most hosts and services one file records for its engagement.
 MAX_SERVICES = 100_000
@@ -298,6 +299,19 @@ class _Importer:
         if seen_ids:
             Finding.objects.filter(pk__in=seen_ids).update(last_seen=self.now)
         if changed:
+            # their status history (before the update: the deadline they had until now)
+            reopened_from = {d[0]: d[2] for d in decisions if d[1] == DedupeOutcome.REOPENED}
+            deadlines = dict(
+                Finding.objects.filter(pk__in=[f.pk for f in changed]).values_list("pk", "deadline")
+            )
+            record_status_changes(
+                [
+                    (f.pk, reopened_from.get(f.pk, ""), f.status, deadlines.get(f.pk))
+                    for f in changed
+                ],
+                self.now,
+                scan_id=self.scan.pk,
+            )
             Finding.objects.bulk_update(
                 changed,
                 [
@@ -462,19 +476,28 @@ class _Importer:
         hosts = sorted(self.hosts)
         touched = set(self.touched.values())
         statuses: dict[int, str] = {}
+        kept_deadlines: dict[int, datetime | None] = {}
         for start in range(0, len(hosts), 500):
             rows = Finding.objects.filter(
                 organisation_id=self.org_id,
                 tool__in=sorted(self.tools),
                 host__in=hosts[start : start + 500],
                 status__in=ACTIVE_STATUSES,
-            ).values_list("pk", "status")
-            statuses.update((pk, status) for pk, status in rows if pk not in touched)
+            ).values_list("pk", "status", "deadline")
+            for pk, status, deadline in rows:
+                if pk not in touched:
+                    statuses[pk] = status
+                    kept_deadlines[pk] = deadline
         gone = sorted(statuses)
         for start in range(0, len(gone), BATCH):
             part = gone[start : start + BATCH]
             Finding.objects.filter(pk__in=part).update(
                 status=FindingStatus.MITIGATED, mitigated_at=self.now
+            )
+            record_status_changes(
+                [(pk, statuses[pk], FindingStatus.MITIGATED, kept_deadlines[pk]) for pk in part],
+                self.now,
+                scan_id=self.scan.pk,
             )
             insert_decisions(
                 self.scan.pk,

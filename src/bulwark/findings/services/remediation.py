@@ -33,6 +33,7 @@ from bulwark.findings.services.common import (
     display_name,
     keep_file,
 )
+from bulwark.findings.services.history import record_status_changes
 
 
 # --- Remediation workflow ---------------------------------------------------------------
@@ -81,6 +82,9 @@ def assign(actor: User, finding: Finding, assignee: User, note: str = "") -> Fin
         if current.status == FindingStatus.OPEN:
             current.status = FindingStatus.ASSIGNED
         current.save(update_fields=["assignee", "status"])
+        record_status_changes(
+            [(current.pk, previous, current.status, current.deadline)], actor_id=actor.pk
+        )
         _event(current, EventKind.ASSIGNED, actor, note or assignee.get_username())
         audit.record(
             actor,
@@ -113,6 +117,9 @@ def start(actor: User, finding: Finding, note: str = "") -> Finding:
         if current.assignee_id is None:
             current.assignee = actor
         current.save(update_fields=["status", "assignee"])
+        record_status_changes(
+            [(current.pk, previous, current.status, current.deadline)], actor_id=actor.pk
+        )
         _event(current, EventKind.STARTED, actor, note)
         audit.record(
             actor,
@@ -148,6 +155,9 @@ def mark_fixed(
         current.status = FindingStatus.FIXED
         current.fixed_at = timezone.now()
         current.save(update_fields=["status", "fixed_at"])
+        record_status_changes(
+            [(current.pk, previous, current.status, current.deadline)], actor_id=actor.pk
+        )
         _event(current, EventKind.FIXED, actor, note, kept)
         audit.record(
             actor,
@@ -179,6 +189,9 @@ def retest(actor: User, finding: Finding, *, passed: bool, note: str = "") -> Fi
             current.status = FindingStatus.IN_PROGRESS
             current.fixed_at = None
         current.save(update_fields=["status", "closed_at", "fixed_at"])
+        record_status_changes(
+            [(current.pk, previous, current.status, current.deadline)], actor_id=actor.pk
+        )
         _event(current, EventKind.RETEST_PASSED if passed else EventKind.RETEST_FAILED, actor, note)
         audit.record(
             actor,
@@ -205,6 +218,9 @@ def mark_false_positive(actor: User, finding: Finding, reason: str) -> Finding:
         current.status = FindingStatus.FALSE_POSITIVE
         current.false_positive_reason = reason.strip()
         current.save(update_fields=["status", "false_positive_reason"])
+        record_status_changes(
+            [(current.pk, previous, current.status, current.deadline)], actor_id=actor.pk
+        )
         _event(current, EventKind.FALSE_POSITIVE, actor, reason)
         audit.record(
             actor,
@@ -296,6 +312,10 @@ def decide_risk_acceptance(
             locked.save(update_fields=["previous_status"])
             finding.status = FindingStatus.RISK_ACCEPTED
             finding.save(update_fields=["status"])
+            record_status_changes(
+                [(finding.pk, locked.previous_status, finding.status, finding.deadline)],
+                actor_id=actor.pk,
+            )
         _event(
             finding,
             EventKind.RISK_APPROVED if approve else EventKind.RISK_REJECTED,
@@ -327,6 +347,9 @@ def expire_risk_acceptances(today: date | None = None) -> int:
             if finding.status == FindingStatus.RISK_ACCEPTED:
                 finding.status = acceptance.previous_status or FindingStatus.OPEN
                 finding.save(update_fields=["status"])
+                record_status_changes(
+                    [(finding.pk, FindingStatus.RISK_ACCEPTED, finding.status, finding.deadline)]
+                )
             _event(finding, EventKind.RISK_EXPIRED, None)
             audit.record(
                 None,

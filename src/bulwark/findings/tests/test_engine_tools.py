@@ -97,7 +97,64 @@ def test_openvas_fields() -> None:
     assert rexec.cves == ("CVE-1999-0618",)
 
 
+@pytest.mark.parametrize("path", sorted((DOJO / "openvas").glob("*.xml")), ids=lambda p: p.name)
+def test_openvas_hosts_and_ports_are_services(path: Path) -> None:
+    """The report's <host> entries are scanned hosts, its <ports> list (port/protocol and
+    host, once each; "general/tcp" is no port) the open ports."""
+    tree = xml(path)
+    hosts = [h.lower() for h in tree.xpath("/report/report/host/ip/text()")]
+    ports = []
+    for port in tree.xpath("/report/report/ports/port"):
+        number, _, protocol = (port.text or "").strip().partition("/")
+        key = (port.findtext("host").lower(), int(number), protocol) if number.isdigit() else None
+        if key and key not in ports:
+            ports.append(key)
+    services = [s for s in parsed(path) if isinstance(s, ParsedService)]
+    assert [s.asset.host for s in services if s.asset.port is None] == hosts
+    assert [
+        (s.asset.host, s.asset.port, s.asset.protocol) for s in services if s.asset.port
+    ] == ports
+
+
+def test_openvas_services_counts() -> None:
+    """many_vuln.xml: one host (192.168.1.1001), 14 distinct ports among its 44 result
+    ports (20 lines repeat a port, "general/tcp" is none); no_vuln.xml: nothing."""
+    many = [s for s in parsed(DOJO / "openvas" / "many_vuln.xml") if isinstance(s, ParsedService)]
+    assert len([s for s in many if s.asset.port]) == 14
+    assert [s.asset.host for s in many if s.asset.port is None] == ["192.168.1.1001"]
+    assert parsed(DOJO / "openvas" / "no_vuln.xml") == []
+
+
 # --- OWASP ZAP --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((DOJO / "zap").glob("*.xml")), ids=lambda p: p.name)
+def test_zap_sites_are_services(path: Path) -> None:
+    sites = xml(path).xpath("//site")
+    services = [s for s in parsed(path) if isinstance(s, ParsedService)]
+    assert [(s.asset.host, s.asset.port, s.asset.service) for s in services] == [
+        (
+            site.get("host").lower(),
+            int(site.get("port")),
+            "https" if site.get("ssl") == "true" else "http",
+        )
+        for site in sites
+    ]
+
+
+def test_zap_site_without_alerts_and_json_sites() -> None:
+    """empty_2.9.0.xml has one site and no alert: the site was scanned all the same."""
+    got = parsed(DOJO / "zap" / "empty_2.9.0.xml")
+    assert [(s.asset.host, s.asset.port, s.asset.service) for s in got] == [  # type: ignore[attr-defined]
+        ("isaac.nl", 443, "https")
+    ]
+    path = CORPUS / "zaproxy" / "basic-traditional-json.json"
+    sites = json.loads(path.read_bytes())["site"]
+    services = [s for s in parsed(path) if isinstance(s, ParsedService)]
+    assert [(s.asset.host, s.asset.port) for s in services] == [
+        (site["@host"], int(site["@port"])) for site in sites
+    ]
+
 
 ZAP_RISK = {"0": "info", "1": "low", "2": "medium", "3": "high"}
 
@@ -255,18 +312,29 @@ def test_nmap_open_ports_are_services(path: Path) -> None:
     vulners = tree.xpath(
         "//host/ports/port[state/@state='open']/script[@id='vulners']/table/table[elem[@key='type']='cve']"
     )
+    up = tree.xpath("//host[status/@state='up']/address[1]/@addr")
     items = parsed(path)
     services = [i for i in items if isinstance(i, ParsedService)]
     assert detected(path) == "nmap"
-    assert [(s.asset.port, s.asset.protocol) for s in services] == [
+    assert [(s.asset.port, s.asset.protocol) for s in services if s.asset.port] == [
         (int(p.get("portid")), p.get("protocol")) for p in open_ports
     ]
+    # every host that is up is a scanned host (a service without a port)
+    assert [s.asset.host for s in services if s.asset.port is None] == [a.lower() for a in up]
     assert len(only_findings(items)) == len(vulners)
+
+
+def test_nmap_host_without_an_open_port_is_a_scanned_host() -> None:
+    """nmap_0port.xml: 127.0.0.1 is up, its 997 ports closed: no open port, one host."""
+    items = parsed(DOJO / "nmap" / "nmap_0port.xml")
+    assert xml(DOJO / "nmap" / "nmap_0port.xml").xpath("//port[state/@state='open']") == []
+    assert [(i.asset.host, i.asset.port) for i in items] == [("127.0.0.1", None)]  # type: ignore[attr-defined]
 
 
 def test_nmap_service_and_vulners_fields() -> None:
     items = parsed(DOJO / "nmap" / "nmap_script_vulners.xml")
-    [ssh] = [i for i in items if isinstance(i, ParsedService)]
+    [host, ssh] = [i for i in items if isinstance(i, ParsedService)]
+    assert host.asset == host.asset.__class__("192.168.0.1")
     assert ssh.asset == ssh.asset.__class__("192.168.0.1", 5022, "tcp", "ssh")
     assert (ssh.product, ssh.version) == ("OpenSSH", "7.4")
     cves = only_findings(items)

@@ -133,3 +133,45 @@ def test_a_finding_links_to_the_matching_inventory_product(world: World) -> None
     client.post(f"/findings/{nginx.pk}/link-inventory/", {"inventory_item": foreign.pk})
     nginx.refresh_from_db()
     assert nginx.inventory_item == item
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "hosts", "ports", "findings"),
+    [
+        # many_vuln: one host, 14 distinct ports among the report's 44 result ports
+        ("openvas", "many_vuln.xml", {"192.168.1.1001"}, 14, 44),
+        # one site, no alert: the site is an engagement's asset all the same
+        ("zap", "empty_2.9.0.xml", {"isaac.nl"}, 1, 0),
+        # 86 alert instances, 71 problems once the URLs lose their query strings
+        ("zap", "juicy2.xml", {"juice-shop.herokuapp.com"}, 1, 71),
+        # 127.0.0.1 up with every scanned port closed: a scanned host, no service
+        ("nmap", "nmap_0port.xml", {"127.0.0.1"}, 0, 0),
+    ],
+)
+def test_openvas_zap_and_nmap_hosts_are_the_engagements_services(
+    world: World, folder: str, name: str, hosts: set[str], ports: int, findings: int
+) -> None:
+    engagement = world.engagement()
+    path = DOJO / folder / name
+    with path.open("rb") as handle:
+        result = services.import_scan(world.analyst, engagement, handle, name)
+    assert result.ok, result.error
+    rows = ScannedService.objects.filter(engagement=engagement)
+    assert {r.host for r in rows} == hosts
+    assert rows.exclude(port=0).count() == result.services == ports
+    assert Finding.objects.filter(engagement=engagement).count() == findings
+
+
+def test_a_zap_site_scanned_clean_mitigates_its_old_findings(world: World) -> None:
+    """A full re-scan of the same site that finds nothing marks the site's ZAP findings
+    mitigated: the site is known to be covered even with no alert."""
+    engagement = world.engagement(kind="pentest")
+    text = (DOJO / "zap" / "juicy2.xml").read_text()
+    world.imported(engagement, text.encode(), "juicy2.xml")
+    assert Finding.objects.filter(status="open").count() == 71
+    start, end = text.index("<alerts>"), text.index("</alerts>")
+    clean = text[: start + len("<alerts>")] + text[end:]
+    result = world.imported(engagement, clean.encode(), "juicy2-clean.xml")
+    assert result.ok, result.error
+    assert result.mitigated == 71
+    assert not Finding.objects.filter(status="open").exists()
