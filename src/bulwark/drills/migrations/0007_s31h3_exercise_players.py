@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drills', '0004_s30h2_results_indexes'),
+        ('drills', '0006_s31h2_clicker_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
