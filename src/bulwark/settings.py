@@ -291,6 +291,7 @@ SPECTACULAR_SETTINGS = {
         "HoursKindEnum": "bulwark.training.models.HoursKind",
         "LearnerRoleEnum": "bulwark.training.models.TrainingRole",
         "ImprovementItemStateEnum": "bulwark.drills.models.ImprovementItem.State",
+        "ExpectationKindEnum": "bulwark.drills.models.Expectation.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
