@@ -11,7 +11,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db import connection
+from django.db import connection, models
 from django.utils.translation import gettext as _
 
 from bulwark.constituency.models import Membership
@@ -130,6 +130,32 @@ def finding_row(values: dict[str, Any], adapted: dict[Any, Any] | None = None) -
             value = "[]" if value == [] else json.dumps(value)
         row.append(value)
     return tuple(row)
+
+
+def new_ids(model: type[models.Model], n: int) -> list[int]:
+    """`n` unused primary keys of `model`'s table, for rows inserted with their ids:
+    PostgreSQL's sequence advanced in one query; on SQLite (one writer at a time, inside
+    the writing transaction) the next after the highest ever given (AUTOINCREMENT's
+    sqlite_sequence, so a deleted finding's id is never given again)."""
+    if n <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, n],
+            )
+            return [int(row[0]) for row in cursor.fetchall()]
+        quoted = connection.ops.quote_name(table)
+        cursor.execute(
+            "SELECT MAX(top) FROM (SELECT seq AS top FROM sqlite_sequence WHERE name = %s "  # noqa: S608
+            f"UNION ALL SELECT MAX(id) FROM {quoted})",
+            [table],
+        )
+        row = cursor.fetchone()
+        top = int(row[0] or 0) if row else 0
+    return list(range(top + 1, top + n + 1))
 
 
 def insert_decisions(scan_id: int, decisions: list[Decision], at: datetime) -> None:

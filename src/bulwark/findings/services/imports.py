@@ -54,9 +54,11 @@ from bulwark.findings.services.common import (
     finding_row,
     insert_decisions,
     keep_file,
+    new_ids,
     open_kept,
 )
 from bulwark.findings.services.history import record_status_changes
+from bulwark.findings.services.tally import InsertTally
 
 # The most hosts and services one file records for its engagement.
 MAX_SERVICES = 100_000
@@ -222,6 +224,9 @@ class _Importer:
         # (host, port, protocol) -> (service, product): the engagement's scanned assets
         self.services: dict[tuple[str, int, str], tuple[str, str]] = {}
         self.adapted: dict[Any, Any] = {}  # datetimes in the database's form (finding_row)
+        self.tally = InsertTally()
+        # The findings stored before this import: those a full re-scan can find absent.
+        self.top = Finding.objects.aggregate(top=Max("pk"))["top"] or 0
 
     def add(self, batch: list[Any]) -> None:
         parsed: dict[str, Any] = {}
@@ -248,9 +253,7 @@ class _Importer:
         # The candidates as plain rows (one query per batch, by the (organisation,
         # fingerprint) index): a model instance is made only for the few that change.
         candidates: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        for row in Finding.objects.filter(
-            organisation_id=self.org_id, fingerprint__in=list(parsed)
-        ).values_list(*CANDIDATE_FIELDS):
+        for row in _candidate_rows(self.org_id, list(parsed)):
             candidates[row[1]].append(row)
         created: list[dict[str, Any]] = []
         decisions: list[Decision] = []
@@ -339,35 +342,32 @@ class _Importer:
         if created:
             # Straight into the table (core.bulk.insert_rows: COPY on PostgreSQL): the
             # ORM's per-field work on each new row was most of an import's time.
-            # The new rows' ids: those above the highest id before the insert (a range
-            # of the primary key; an IN lookup of 2,000 fingerprints cost more than the
-            # insert itself at 100,000 stored findings).
-            before = Finding.objects.aggregate(top=Max("pk"))["top"] or 0
+            # Ids taken first (the sequence on PostgreSQL, past the table's on SQLite),
+            # so that no query reads the new rows back for them.
+            ids = new_ids(Finding, len(created))
+            self.tally.pause()
             insert_rows(
                 Finding._meta.db_table,
-                [connection.ops.quote_name(c) for c in FINDING_COLUMNS],
-                [finding_row(values, self.adapted) for values in created],
+                ["id", *(connection.ops.quote_name(c) for c in FINDING_COLUMNS)],
+                [
+                    (pk, *finding_row(values, self.adapted))
+                    for pk, values in zip(ids, created, strict=True)
+                ],
             )
-            fingerprints = [values["fingerprint"] for values in created]
-            wanted = set(fingerprints)
-            ids: dict[str, int] = {}
-            for fp, pk in Finding.objects.filter(
-                pk__gt=before, organisation_id=self.org_id
-            ).values_list("fingerprint", "pk"):
-                if fp in wanted:
-                    ids.setdefault(fp, pk)
+            self.tally.inserted(ids[0], ids[-1])
             insert_rows(
                 FindingCve._meta.db_table,
                 ("finding_id", "cve"),
                 [
-                    (ids[values["fingerprint"]], cve)
-                    for values in created
+                    (pk, cve)
+                    for pk, values in zip(ids, created, strict=True)
                     for cve in sorted(set(values["cves"]))
                 ],
             )
-            for fp in fingerprints:
-                self.touched[fp] = ids[fp]
-                decisions.append((ids[fp], DedupeOutcome.NEW.value, "", [], "no_match"))
+            fingerprints = [values["fingerprint"] for values in created]
+            for fp, pk in zip(fingerprints, ids, strict=True):
+                self.touched[fp] = pk
+                decisions.append((pk, DedupeOutcome.NEW.value, "", [], "no_match"))
             self.result.new += len(fingerprints)
         insert_decisions(self.scan.pk, decisions, self.now)
 
@@ -385,32 +385,42 @@ class _Importer:
         if not self.services:
             return
         hosts = sorted({host for host, _port, _protocol in self.services})
-        known: dict[tuple[str, int, str], ScannedService] = {}
+        # (host, port, protocol) -> (id, service, product), as plain rows
+        known: dict[tuple[str, int, str], tuple[int, str, str]] = {}
         for start in range(0, len(hosts), 500):
-            for row in ScannedService.objects.filter(
-                engagement_id=self.engagement.pk, host__in=hosts[start : start + 500]
-            ).only("pk", "host", "port", "protocol", "service", "product"):
-                known[(row.host, row.port, row.protocol)] = row
-        fresh: list[ScannedService] = []
+            for pk, host, port, protocol, service, product in (
+                ScannedService.objects.filter(
+                    engagement_id=self.engagement.pk, host__in=hosts[start : start + 500]
+                )
+                .order_by()
+                .values_list("pk", "host", "port", "protocol", "service", "product")
+            ):
+                known[(host, port, protocol)] = (pk, service, product)
+        # New ones straight into the table (core.bulk.insert_rows), as the findings: the
+        # ORM's bulk_create of 70,000 services cost a tenth of a 100,000-finding import.
+        when = connection.ops.adapt_datetimefield_value(self.now)
+        fresh: list[tuple[Any, ...]] = []
         seen: list[int] = []
         renamed: list[ScannedService] = []
         for key, (service, product) in self.services.items():
             row = known.get(key)
             if row is None:
-                fresh.append(
-                    ScannedService(
-                        engagement_id=self.engagement.pk, host=key[0], port=key[1],
-                        protocol=key[2], service=service, product=product,
-                        scan_id=self.scan.pk, first_seen=self.now, last_seen=self.now,
-                    )
-                )  # fmt: skip
+                fresh.append((self.engagement.pk, *key, service, product, self.scan.pk, when, when))
                 continue
-            seen.append(row.pk)
-            if (service and service != row.service) or (product and product != row.product):
-                row.service = service or row.service
-                row.product = product or row.product
-                renamed.append(row)
-        ScannedService.objects.bulk_create(fresh, batch_size=BATCH)
+            pk, was_service, was_product = row
+            seen.append(pk)
+            if (service and service != was_service) or (product and product != was_product):
+                renamed.append(
+                    ScannedService(
+                        pk=pk, service=service or was_service, product=product or was_product
+                    )
+                )
+        insert_rows(
+            ScannedService._meta.db_table,
+            ("engagement_id", "host", "port", "protocol", "service", "product", "scan_id",
+             "first_seen", "last_seen"),
+            fresh,
+        )  # fmt: skip
         for start in range(0, len(seen), BATCH):
             ScannedService.objects.filter(pk__in=seen[start : start + BATCH]).update(
                 last_seen=self.now, scan_id=self.scan.pk
@@ -478,12 +488,7 @@ class _Importer:
         statuses: dict[int, str] = {}
         kept_deadlines: dict[int, datetime | None] = {}
         for start in range(0, len(hosts), 500):
-            rows = Finding.objects.filter(
-                organisation_id=self.org_id,
-                tool__in=sorted(self.tools),
-                host__in=hosts[start : start + 500],
-                status__in=ACTIVE_STATUSES,
-            ).values_list("pk", "status", "deadline")
+            rows = _active_on_hosts(self.org_id, hosts[start : start + 500], self.tools, self.top)
             for pk, status, deadline in rows:
                 if pk not in touched:
                     statuses[pk] = status
@@ -517,6 +522,64 @@ class _Importer:
                 [(pk, EventKind.MITIGATED.value, None, when, note, "", "", None) for pk in part],
             )  # fmt: skip
         self.result.mitigated = len(gone)
+
+
+def _candidate_rows(org_id: int, fingerprints: list[str]) -> list[tuple[Any, ...]]:
+    """The agency's findings with these fingerprints (CANDIDATE_FIELDS rows), looked up in
+    the (organisation, fingerprint) index whatever the planner knows of the agency.
+
+    Unordered on SQLite: the model's ordering (-pk) made it walk the agency's whole
+    (organisation) index in id order instead, per batch: quadratic in the agency's
+    findings. On PostgreSQL, `fingerprint IN (2,000 values)` of an agency the statistics
+    do not know yet (its first import) was planned as a scan of all the agency's rows
+    (4.6 s of server CPU in a 100,000-finding import), and so was a join to the
+    fingerprints: one lookup per fingerprint (LATERAL, kept a subquery by OFFSET 0 so
+    that the planner cannot turn it back into that join) leaves it only the index."""
+    if connection.vendor != "postgresql":
+        return list(
+            Finding.objects.filter(organisation_id=org_id, fingerprint__in=fingerprints)
+            .order_by()
+            .values_list(*CANDIDATE_FIELDS)
+        )
+    columns = ", ".join(f"f.{'id' if c == 'pk' else c}" for c in CANDIDATE_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM unnest(%s::varchar[]) AS u(fp) "  # noqa: S608
+            "CROSS JOIN LATERAL (SELECT * FROM findings_finding "
+            "WHERE organisation_id = %s AND fingerprint = u.fp OFFSET 0) AS f",
+            [fingerprints, org_id],
+        )
+        return list(cursor.fetchall())
+
+
+def _active_on_hosts(
+    org_id: int, hosts: list[str], tools: set[str], top: int
+) -> list[tuple[int, str, datetime | None]]:
+    """(id, status, deadline) of the agency's active findings of these tools on these hosts stored
+    before the import (id <= top), by the (organisation, host) index (see
+    `_candidate_rows`)."""
+    statuses = [str(s) for s in ACTIVE_STATUSES]
+    if connection.vendor != "postgresql":
+        return list(
+            Finding.objects.filter(
+                organisation_id=org_id,
+                tool__in=sorted(tools),
+                host__in=hosts,
+                status__in=statuses,
+                pk__lte=top,
+            )
+            .order_by()
+            .values_list("pk", "status", "deadline")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.id, f.status, f.deadline FROM unnest(%s::varchar[]) AS u(host) "
+            "CROSS JOIN LATERAL (SELECT id, status, deadline FROM findings_finding "
+            "WHERE organisation_id = %s AND host = u.host AND tool = ANY(%s::varchar[]) "
+            "AND status = ANY(%s::varchar[]) AND id <= %s OFFSET 0) AS f",
+            [hosts, org_id, sorted(tools), statuses, top],
+        )
+        return list(cursor.fetchall())
 
 
 def _candidate(row: tuple[Any, ...]) -> Finding:
@@ -589,6 +652,7 @@ def process_scan(
                 importer.add(batch)
             importer.mitigate_absent()
             importer.store_services()
+            importer.tally.resume()  # before the commit (see InsertTally)
             result = importer.result
             ScanImport.objects.filter(pk=scan.pk).update(
                 tool=tool,

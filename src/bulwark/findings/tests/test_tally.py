@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from bulwark.conftest import sign_in
 from bulwark.findings import selectors, services
 from bulwark.findings.models import Finding, FindingStatus, FindingTally
+from bulwark.findings.services import imports
 from bulwark.findings.tests.world import World, nessus
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +136,78 @@ def test_the_dashboard_page_counts_from_the_tally_what_the_reader_may_see(world:
     agency = sign_in(Client(), world.analyst).get(f"/findings/?organisation={world.other.pk}")
     assert agency.context["board"].open_total == 2
     assert selectors.home_figures(world.bureau_reporter)["counts"]["open_findings"] == 1
+
+
+def _trigger_installed() -> bool:
+    """SQLite: the per-row insert trigger is in the schema (PostgreSQL keeps its own)."""
+    if connection.vendor != "sqlite":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
+            "AND name = 'findings_tally_insert'"
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _copy_of(finding: Finding, fingerprint: str) -> Finding:
+    """A finding saved by the ORM, one row: counted by the insert trigger."""
+    finding.pk = None
+    finding.fingerprint = fingerprint
+    finding.save()
+    return finding
+
+
+def test_a_bulk_import_counts_its_new_findings_in_batches_and_keeps_the_trigger(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import's new findings are counted per batch, not per row (SQLite drops the
+    insert trigger inside the import's transaction): the figures stay those counted from
+    the findings, over several batches, a re-import and a reopening, and a single write
+    afterwards is counted again by the trigger."""
+    monkeypatch.setattr(imports, "BATCH", 3)
+    engagement = world.engagement()
+    hosts = {
+        f"10.0.0.{n}": [(443, "1001", 4, ""), (22, "1002", 3, ""), (80, "1003", n % 5, "")]
+        for n in range(1, 6)
+    }
+    assert world.imported(engagement, nessus(hosts)).new == 15
+    assert _trigger_installed()
+    assert same_as_counted(world)["open_total"] == 15
+    assert sum(FindingTally.objects.values_list("n", flat=True)) == 15
+
+    # one finding closed and found again, the rest duplicates, two hosts dropped
+    first = Finding.objects.filter(organisation=world.bureau).order_by("pk").first()
+    assert first is not None
+    Finding.objects.filter(pk=first.pk).update(
+        status=FindingStatus.CLOSED, closed_at=timezone.now()
+    )
+    again = world.imported(engagement, nessus({h: hosts[h] for h in list(hosts)[:3]}))
+    assert (again.new, again.reopened, again.duplicate) == (0, 1, 8)
+    same_as_counted(world)
+
+    # a single write after the import: the trigger counts it
+    _copy_of(Finding.objects.get(pk=first.pk), "f" * 64)
+    assert same_as_counted(world)["open_total"] == 16
+    assert sum(FindingTally.objects.values_list("n", flat=True)) == 16
+
+
+def test_a_refused_import_leaves_the_tally_and_the_trigger_as_they_were(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file refused half-way (a batch already stored, then an item without a plugin id):
+    nothing of it stays, the tally is the findings' own and the trigger still counts."""
+    monkeypatch.setattr(imports, "BATCH", 2)
+    engagement = world.engagement()
+    world.imported(engagement, nessus({"10.0.0.1": [(443, "1001", 4, "")]}))
+    before = same_as_counted(world)
+    broken = nessus(
+        {"10.0.0.2": [(443, "1001", 4, ""), (22, "1002", 3, ""), (80, "1003", 2, "")]}
+    ).replace(b'pluginID="1003"', b'pluginID=""')
+    result = world.imported(engagement, broken)
+    assert not result.ok and "pluginID" in result.error
+    assert Finding.objects.count() == 1
+    assert same_as_counted(world) == before
+    assert _trigger_installed()
+    _copy_of(Finding.objects.get(), "e" * 64)
+    assert same_as_counted(world)["open_total"] == 2
