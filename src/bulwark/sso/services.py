@@ -73,6 +73,12 @@ REFUSALS = {
     "transient_subject": _(
         "The identity provider sent a one-time identifier; it must send a persistent one."
     ),
+    # The learner flow: the address is bound to another identity at this provider.
+    "learner_identity_changed": _(
+        "Your identity provider vouched for this e-mail address as another person than at "
+        "your first sign-in. Ask your agency's training administrator to check your "
+        "learner record."
+    ),
     # The learner flow: said the same whether the address is unknown or deactivated.
     "unknown_learner": _(
         "Your identity provider vouched for you, but your agency's training has no active "
@@ -422,16 +428,27 @@ def learner_sign_in(
         raise refuse(provider, "no_email", issuer=issuer, subject=subject,
                      detail=provider.email_claim, learner=True)  # fmt: skip
     email = emails[0].strip().lower()
-    with transaction.atomic():
-        learner = training.learner_for_single_sign_on(org, email)
-        if learner is not None:
-            audit.record(
-                None,
-                "sso.learner_login",
-                learner,
-                changes={"provider": provider.slug, "issuer": issuer, "subject": subject},
-                organisation_id=org.pk,
+    try:
+        with transaction.atomic():
+            learner, bound = training.learner_for_single_sign_on(
+                org, email, issuer=issuer, subject=subject
             )
+            if learner is not None:
+                audit.record(
+                    None,
+                    "sso.learner_login",
+                    learner,
+                    changes={
+                        "provider": provider.slug,
+                        "issuer": issuer,
+                        "subject": subject,
+                        **({"bound": True} if bound else {}),
+                    },
+                    organisation_id=org.pk,
+                )
+    except training.SingleSignOnMismatch:
+        raise refuse(provider, "learner_identity_changed", issuer=issuer, subject=subject,
+                     detail=email[:254], learner=True) from None  # fmt: skip
     if learner is None:
         raise refuse(provider, "unknown_learner", issuer=issuer, subject=subject,
                      detail=email[:254], learner=True)  # fmt: skip

@@ -107,6 +107,12 @@ class Learner(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     last_login = models.DateTimeField(_("last sign-in"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The identity the agency's identity provider vouched for at the learner's first single
+    # sign-on (issuer and subject): later sign-ins must carry the same one, so an address
+    # the provider hands to someone else does not sign the new holder in. Cleared when the
+    # agency changes the learner's e-mail address.
+    sso_issuer = models.CharField(max_length=500, blank=True, default="")
+    sso_subject = models.CharField(max_length=255, blank=True, default="")
 
     objects = LearnerQuerySet.as_manager()
 

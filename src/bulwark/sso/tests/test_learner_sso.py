@@ -211,3 +211,40 @@ def test_saml_unknown_learner_is_refused_and_a_staff_request_stays_staff(
     assert staff.status_code == 302 and staff["Location"] == "/"
     assert User.objects.filter(email="x@moe.example").exists()
     assert _learner_page(client)["Location"].startswith("/training/learn/sign-in/")
+
+
+def test_an_address_the_provider_gives_to_someone_else_does_not_sign_them_in(
+    oidc_idp: Any, learner: Learner, admin: User, agency: Organisation
+) -> None:
+    idp, _provider = oidc_idp
+    idp.users["yu"] = {"sub": "yu-1", "email": "yu@moe.example", "org": "MOE"}
+    first = oidc_learner_sign_in(idp, "yu")
+    assert first.status_code == 302, refusals()
+    learner.refresh_from_db()
+    assert learner.sso_subject == "yu-1" and learner.sso_issuer
+    bound = AuditEntry.objects.get(action="sso.learner_login")
+    assert bound.changes["bound"] is True
+    # The same person again: signed in, nothing re-bound.
+    assert oidc_learner_sign_in(idp, "yu").status_code == 302
+    assert "bound" not in AuditEntry.objects.filter(action="sso.learner_login").latest("pk").changes
+    # The provider hands the address to a new account (another subject): refused.
+    idp.users["newcomer"] = {"sub": "yu-2", "email": "yu@moe.example", "org": "MOE"}
+    other = oidc_learner_sign_in(idp, "newcomer")
+    assert other.status_code == 403
+    assert "another person than at your first sign-in" in other.content.decode()
+    assert _learner_page(other.client)["Location"].startswith("/training/learn/sign-in/")
+    refused = AuditEntry.objects.filter(action="sso.login_refused").latest("pk")
+    assert refused.changes["reason"] == "learner_identity_changed"
+    assert refused.changes["subject"] == "yu-2" and refused.changes["flow"] == "learner"
+    learner.refresh_from_db()
+    assert learner.sso_subject == "yu-1"
+    # The agency changes the learner's address: the bound identity no longer applies.
+    training.add_learner(
+        admin, agency, staff_id="M-7", name="Lai Yu", email="lai.yu@moe.example", role="general"
+    )
+    learner.refresh_from_db()
+    assert learner.email == "lai.yu@moe.example" and learner.sso_subject == ""
+    idp.users["lai"] = {"sub": "yu-3", "email": "lai.yu@moe.example", "org": "MOE"}
+    assert oidc_learner_sign_in(idp, "lai").status_code == 302, refusals()
+    learner.refresh_from_db()
+    assert learner.sso_subject == "yu-3"

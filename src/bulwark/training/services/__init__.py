@@ -56,6 +56,7 @@ from bulwark.training.services.exams import (
     start_attempt,
 )
 from bulwark.training.services.learners import (
+    SingleSignOnMismatch,
     add_learner,
     authenticate_learner,
     deactivate_learner,
@@ -91,6 +92,7 @@ __all__ = [
     "PreviewRow",
     "RecordMapping",
     "Saved",
+    "SingleSignOnMismatch",
     "TrainingError",
     "add_learner",
     "add_lesson",

@@ -4,6 +4,7 @@ and passwords."""
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -102,6 +103,11 @@ def _import_learner(org: Organisation, row: Mapping[str, str]) -> bool:
         raise TrainingError(_("%(email)s belongs to another learner.") % {"email": email})
     language = row.get("language") or "zh-hant"
     with transaction.atomic():
+        before = (
+            Learner.objects.filter(organisation=org, staff_id=staff_id)
+            .values_list("email", flat=True)
+            .first()
+        )
         learner, created = Learner.objects.update_or_create(
             organisation=org,
             staff_id=staff_id,
@@ -109,6 +115,10 @@ def _import_learner(org: Organisation, row: Mapping[str, str]) -> bool:
                       "unit": row.get("unit", "")[:200], "preferred_language": language[:10],
                       "is_active": True},
         )  # fmt: skip
+        if before is not None and before != email:
+            # A new address may be another account at the identity provider: the identity
+            # bound at the first single sign-on no longer applies.
+            Learner.objects.filter(pk=learner.pk).update(sso_issuer="", sso_subject="")
         for group_name in filter(None, (g.strip() for g in row.get("groups", "").split(";"))):
             group, _created = LearnerGroup.objects.get_or_create(
                 organisation=org, name=group_name[:100]
@@ -241,17 +251,37 @@ def authenticate_learner(email: str, password: str, ip: str | None) -> Learner |
     return learner
 
 
-def learner_for_single_sign_on(org: Organisation, email: str) -> Learner | None:
+class SingleSignOnMismatch(Exception):
+    """The identity provider vouched for this learner's address with another identity
+    (issuer, subject) than at the learner's first single sign-on. The caller (sso) says
+    so to the person and audits the refusal."""
+
+
+def learner_for_single_sign_on(
+    org: Organisation, email: str, *, issuer: str, subject: str
+) -> tuple[Learner | None, bool]:
     """The active learner of `org` with this e-mail address, whom the agency's identity
-    provider has just vouched for, or None (never creates one: learners come from the
-    agency's list). Their last sign-in is noted; the caller signs them in and audits."""
-    learner = Learner.objects.filter(
-        organisation=org, email=email.strip().lower()[:254], is_active=True
-    ).first()
-    if learner is not None:
-        learner.last_login = timezone.now()
-        Learner.objects.filter(pk=learner.pk).update(last_login=learner.last_login)
-    return learner
+    provider has just vouched for as (issuer, subject), or None (never creates one:
+    learners come from the agency's list), and whether this sign-in bound that identity
+    (the first single sign-on). Later sign-ins must carry the bound identity, else
+    SingleSignOnMismatch: an address the provider gives to someone else does not sign
+    the new holder in. Their last sign-in is noted; the caller signs them in and audits."""
+    learner = (
+        Learner.objects.select_for_update()
+        .filter(organisation=org, email=email.strip().lower()[:254], is_active=True)
+        .first()
+    )
+    if learner is None:
+        return None, False
+    bound = not learner.sso_subject
+    if not bound and (learner.sso_issuer, learner.sso_subject) != (issuer, subject):
+        raise SingleSignOnMismatch(learner.pk)
+    learner.last_login = timezone.now()
+    changes: dict[str, Any] = {"last_login": learner.last_login}
+    if bound:
+        changes.update(sso_issuer=issuer[:500], sso_subject=subject[:255])
+    Learner.objects.filter(pk=learner.pk).update(**changes)
+    return learner, bound
 
 
 def set_own_password(learner: Learner, password: str) -> None:
